@@ -1,0 +1,5 @@
+"""``python -m promptops``."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,83 @@
+"""The ``promptops`` command: thin typer commands over the library, one error boundary."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+
+from ..errors import PromptOpsError
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+
+class _Boundary(TyperGroup):
+    """The one error boundary: a PromptOpsError becomes red lines on stderr and an exit code."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PromptOpsError as e:
+            from .output import error_lines
+
+            error_lines(e.lines())
+            raise typer.Exit(e.exit_code) from None
+        except KeyboardInterrupt:
+            from .output import error_lines
+
+            error_lines(["interrupted"])
+            raise typer.Exit(130) from None
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(self.commands)  # keep declaration order in --help
+
+
+app = typer.Typer(
+    cls=_Boundary,
+    name="promptops",
+    help="Prompts as code: versioned prompt files, gated evals, a Git-native registry.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    add_completion=True,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        typer.echo(f"promptops {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version."
+    ),
+) -> None:
+    """Prompts as code: versioned prompt files, gated evals, a Git-native registry."""
+
+
+from . import prompts as _prompts  # noqa: E402  (registers commands)
+
+_ = (_prompts,)
+for _mod in ("eval_cmd", "runs_cmd", "diff_cmd", "registry_cmd", "report_cmd"):
+    try:
+        __import__(f"{__name__}.{_mod}")
+    except ModuleNotFoundError as _e:  # a command module not written yet
+        if _e.name != f"{__name__}.{_mod}":
+            raise
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:  # pragma: no cover - raised outside a command
+        sys.exit(130)

@@ -1,0 +1,203 @@
+"""Commands that need no model: render, lint, list, show, schema, init."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from . import app
+from .output import error_lines, out, print_json
+
+FormatOpt = typer.Option("text", "--format", "-f", help="text or json.")
+
+
+def _project() -> Any:
+    from ..project import Project
+
+    return Project.find()
+
+
+@app.command()
+def render(
+    ref: str = typer.Argument(..., help="Prompt ref: summarize@2.0, summarize@prod, a file path."),
+    var: list[str] = typer.Option(
+        [], "--var", "-v", help="k=value, or k=@file to read a file. Repeatable."
+    ),
+    vars_file: Path | None = typer.Option(None, "--vars", help="JSON or YAML file of variables."),
+    fmt: str = FormatOpt,
+) -> None:
+    """Render a prompt version's messages with the given variables."""
+    from ..refs import resolve
+    from ..render import parse_vars, render_messages
+
+    project = _project()
+    pv = resolve(ref, project)
+    values = parse_vars(pv, var, vars_file)
+    messages = render_messages(pv, values)
+    info = {
+        "prompt": pv.name,
+        "version": pv.version,
+        "digest": pv.digest,
+        "model": pv.spec.model.id,
+        "params": pv.spec.model.params.as_kwargs(),
+        "messages": messages,
+    }
+    if fmt == "json":
+        print_json(info)
+        return
+    _check_format(fmt, ("text", "json"))
+    from rich.rule import Rule
+
+    console = out()
+    params = " ".join(f"{k}={v}" for k, v in pv.spec.model.params.as_kwargs().items())
+    console.print(f"{pv.ref}  {pv.digest}", style="bold", markup=False)
+    console.print(
+        f"model {pv.spec.model.id}" + (f"  {params}" if params else ""), style="dim", markup=False
+    )
+    for m in messages:
+        console.print(Rule(m["role"], align="left", style="cyan"))
+        console.print(m["content"], markup=False)
+
+
+def _check_format(fmt: str, allowed: tuple[str, ...]) -> None:
+    if fmt not in allowed:
+        from ..errors import UsageError
+
+        raise UsageError(f"--format must be one of {', '.join(allowed)}, got {fmt!r}")
+
+
+@app.command()
+def lint(
+    paths: list[Path] = typer.Argument(
+        None, help="Files or directories (default: the whole project)."
+    ),
+    fmt: str = FormatOpt,
+) -> None:
+    """Check prompt files, datasets and registry.yaml; list every problem as file:line: field: message."""
+    from ..lint import lint as run_lint
+
+    _check_format(fmt, ("text", "json"))
+    project = _project()
+    problems = run_lint(project, list(paths) if paths else None)
+    if fmt == "json":
+        print_json([p.__dict__ for p in problems])
+    elif problems:
+        error_lines([str(p) for p in problems])
+    if problems:
+        if fmt != "json":
+            error_lines([f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"])
+        raise typer.Exit(1)
+    if fmt != "json":
+        n = sum(1 for _ in project.all_files())
+        out().print(f"ok: {n} prompt file{'s' if n != 1 else ''}, no problems", style="green")
+
+
+@app.command("list")
+def list_prompts(json_out: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """List prompts with their versions and what each environment serves."""
+    from ..catalog import catalog
+
+    rows = catalog(_project())
+    if json_out:
+        print_json(rows)
+        return
+    from rich.table import Table
+
+    from ..project import short_digest
+
+    table = Table(title=None, show_edge=False)
+    for col in ("prompt", "versions", "latest", "digest", "environments", "description"):
+        table.add_column(col)
+    for r in rows:
+        envs = " ".join(f"{e}={v}" for e, v in r["environments"].items())
+        table.add_row(
+            r["name"],
+            ", ".join(r["versions"]),
+            r["latest"] or "-",
+            short_digest(r["digest"]) if r["digest"] else "-",
+            envs or "-",
+            r["description"],
+        )
+    out().print(table)
+
+
+@app.command()
+def show(
+    ref: str = typer.Argument(..., help="Prompt ref."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Show one prompt version: model, params, inputs, assertions, dataset, where it is active."""
+    from ..catalog import describe
+    from ..refs import resolve
+
+    project = _project()
+    pv = resolve(ref, project)
+    info = describe(pv, project)
+    if json_out:
+        print_json(info)
+        return
+    from rich.table import Table
+
+    console = out()
+    console.print(f"{pv.ref}  {pv.digest}", style="bold", markup=False)
+    for key in ("description", "changelog"):
+        if info[key]:
+            console.print(f"{key}: {info[key]}", markup=False)
+    console.print(f"model: {info['model']}  params: {info['params']}", markup=False)
+    if info["fallbacks"]:
+        console.print(f"fallbacks: {', '.join(info['fallbacks'])}", markup=False)
+    console.print(f"file: {info['file']}", markup=False)
+    if info["dataset"]:
+        console.print(f"dataset: {info['dataset']} ({info['cases']} cases)", markup=False)
+    if info["active"]:
+        console.print("active: " + ", ".join(info["active"]), markup=False)
+    t = Table("input", "type", "required", "default", "description", show_edge=False)
+    for name, i in info["inputs"].items():
+        t.add_row(
+            name,
+            i["type"],
+            "yes" if i["required"] else "no",
+            "" if i["default"] is None else repr(i["default"]),
+            i["description"],
+        )
+    console.print(t)
+    t2 = Table("assertion", "value", "weight", "threshold", show_edge=False)
+    for a in info["assert"]:
+        t2.add_row(
+            a["type"],
+            _short(a.get("value")),
+            str(a.get("weight", 1.0)),
+            str(a.get("threshold") or ""),
+        )
+    console.print(t2)
+
+
+def _short(v: Any, n: int = 60) -> str:
+    s = "" if v is None else str(v)
+    return s if len(s) <= n else s[: n - 1] + "…"
+
+
+@app.command()
+def schema(
+    kind: str = typer.Argument("prompt", help="prompt, case or registry."),
+) -> None:
+    """Print the JSON Schema of prompt files, dataset cases or registry.yaml."""
+    from ..schemas import json_schema
+
+    print_json(json_schema(kind))
+
+
+@app.command()
+def init(
+    directory: Path = typer.Argument(Path("."), help="Project directory (created if missing)."),
+) -> None:
+    """Scaffold prompts/, evals/, registry.yaml and a CI workflow; never overwrites a file."""
+    from ..scaffold import scaffold
+
+    created = scaffold(directory)
+    console = out()
+    for p in created:
+        console.print(f"created {p}", markup=False)
+    console.print("next: promptops lint && promptops eval hello@1.0", style="green", markup=False)

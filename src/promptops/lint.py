@@ -1,0 +1,231 @@
+"""Find every problem in a project in one pass, each as ``file:line: field: message``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jinja2
+
+from .datasets import iter_cases, vars_problems
+from .errors import Problem, PromptOpsError, display_path
+from .loader import field_name, read_text
+from .pinning import pin_problem
+from .project import Project, PromptVersion, load_prompt, location_problems, parse_prompt
+from .render import check_templates, template_variables
+from .spec import AssertionSpec
+
+_CONTEXT_NAMES = {"vars", "expected", "metadata", "output"}
+
+
+def _p(
+    path: Path, line: int | None, field: str | None, msg: str, severity: str = "error"
+) -> Problem:
+    return Problem(display_path(path), line, field, msg, severity)
+
+
+def lint_prompt(pv: PromptVersion, project: Project) -> list[Problem]:
+    """Problems in one parsed prompt version (the file itself already validated)."""
+    out: list[Problem] = []
+    spec = pv.spec
+    allow = project.config.allow_unpinned
+    for loc, mid in [(("model", "id"), spec.model.id)] + [
+        (("fallbacks", i), m) for i, m in enumerate(spec.fallbacks)
+    ]:
+        why = pin_problem(mid, allow)
+        if why:
+            out.append(_p(pv.path, pv.lines.line(loc), field_name(loc), why))
+    for loc, line, msg in check_templates(pv):
+        out.append(_p(pv.path, line, field_name(loc), msg))
+    used: set[str] = set()
+    unparsed = False  # a template with a syntax error: which inputs it uses is unknown
+    for i, msg in enumerate(spec.chat()):
+        loc = ("messages", i, "content") if spec.messages is not None else ("template",)
+        try:
+            names = template_variables(msg.content)
+        except jinja2.TemplateSyntaxError:
+            unparsed = True
+            continue
+        used |= names
+        for name in sorted(names - set(spec.inputs)):
+            out.append(
+                _p(
+                    pv.path,
+                    pv.lines.line(loc),
+                    field_name(loc),
+                    f"template variable {name!r} is not declared under inputs",
+                )
+            )
+    from . import assertions
+
+    suites: list[tuple[tuple[str | int, ...], str, object]] = [
+        (("assert", i), f"assert[{i}]", a) for i, a in enumerate(spec.assert_)
+    ]
+    for ti, case in enumerate(spec.tests):
+        suites += [
+            (("tests", ti, "assert", i), f"tests[{ti}].assert[{i}]", a)
+            for i, a in enumerate(case.assert_)
+        ]
+    for loc2, where, a in suites:
+        assert isinstance(a, AssertionSpec)
+        line = pv.lines.line(loc2)
+        for msg2 in assertions.config_problems(a):
+            out.append(_p(pv.path, line, where, msg2))
+        for text in _strings(a.value):
+            try:
+                used |= template_variables(text)
+            except jinja2.TemplateSyntaxError as e:
+                unparsed = True
+                out.append(
+                    _p(pv.path, line, f"{where}.value", f"template syntax error: {e.message}")
+                )
+        if a.judge:
+            why = pin_problem(a.judge, allow)
+            if why:
+                out.append(_p(pv.path, line, f"{where}.judge", why))
+    for name in spec.inputs:
+        if name not in used and not unparsed:
+            out.append(
+                _p(
+                    pv.path,
+                    pv.lines.line(("inputs", name)),
+                    f"inputs.{name}",
+                    "declared but never used in a template or assertion",
+                )
+            )
+    for ti, case in enumerate(spec.tests):
+        for msg3 in vars_problems(pv, case):
+            out.append(_p(pv.path, pv.lines.line(("tests", ti, "vars")), f"tests[{ti}].vars", msg3))
+    if spec.dataset:
+        ds = project.root / spec.dataset
+        if not ds.is_file():
+            out.append(
+                _p(
+                    pv.path,
+                    pv.lines.line(("dataset",)),
+                    "dataset",
+                    f"{spec.dataset} does not exist",
+                )
+            )
+        else:
+            collected: list[Problem] = []
+            for _ in iter_cases(ds, pv, collect=collected):
+                pass
+            out.extend(collected)
+    return out
+
+
+def _strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value] if "{" in value else []
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    return []
+
+
+def lint_registry(project: Project) -> list[Problem]:
+    """registry.yaml problems: schema, and entries pointing at versions that don't exist."""
+    path = project.registry_path
+    if not path.is_file():
+        return []
+    try:
+        reg = project.registry_spec()
+    except PromptOpsError as e:
+        return e.problems or [_p(path, None, None, e.message)]
+    from .loader import load_yaml
+
+    _, lines = load_yaml(path)
+    out = []
+    for name, envs in reg.prompts.items():
+        files = project.version_files(name)
+        for env, dep in envs.items():
+            entries = [("", dep.version, dep.digest)]
+            if dep.canary:
+                entries.append((".canary", dep.canary.version, dep.canary.digest))
+            for suffix, version, digest in entries:
+                loc = ("prompts", name, env) + ((("canary",)) if suffix else ())
+                field = f"prompts.{name}.{env}{suffix}"
+                if version not in files:
+                    have = ", ".join(files) or "none"
+                    out.append(
+                        _p(
+                            path,
+                            lines.line(loc),
+                            field,
+                            f"{name} {version} does not exist (versions: {have})",
+                        )
+                    )
+                    continue
+                try:
+                    pv = load_prompt(files[version])
+                except PromptOpsError:
+                    continue  # reported against the prompt file itself
+                if pv.digest != digest:
+                    out.append(
+                        _p(
+                            path,
+                            lines.line((*loc, "digest")),
+                            f"{field}.digest",
+                            f"{name} {version} was edited after promotion (file {pv.digest[:19]}..., "
+                            f"registry {digest[:19]}...); released versions are immutable: bump the version",
+                        )
+                    )
+    return out
+
+
+def _dataset_problems(path: Path) -> list[Problem]:
+    collected: list[Problem] = []
+    for _ in iter_cases(path, None, collect=collected):
+        pass
+    return collected
+
+
+def _prompt_file_problems(path: Path, project: Project) -> list[Problem]:
+    if not path.exists():
+        return [_p(path, None, None, "no such file")]
+    try:
+        pv = parse_prompt(read_text(path), path, check_location=False)
+    except PromptOpsError as e:
+        return e.problems or [_p(path, None, None, e.message)]
+    # A misnamed file is still checked for everything else, so one run shows every problem.
+    return location_problems(pv.spec, path, pv.lines) + lint_prompt(pv, project)
+
+
+def lint(project: Project, paths: list[Path] | None = None) -> list[Problem]:
+    """Every problem under ``paths`` (default: the whole project)."""
+    problems: list[Problem] = []
+    check_registry = not paths
+    files: list[Path] = []
+    if not paths:
+        files = list(project.all_files())
+        if project.prompts_dir.is_dir():  # stray YAML directly under prompts/
+            files += sorted(
+                d
+                for d in project.prompts_dir.iterdir()
+                if d.is_file() and d.suffix in (".yaml", ".yml")
+            )
+    for p in paths or []:
+        p = p.resolve()
+        if p.is_dir():
+            check_registry = check_registry or p == project.root or (p / "registry.yaml").is_file()
+            files += sorted(
+                x
+                for x in p.rglob("*")
+                if x.suffix in (".yaml", ".yml")
+                and x.is_file()
+                and x.name not in ("registry.yaml", "promptops.yaml")
+                and ".github" not in x.parts
+            )
+        elif p.name == "registry.yaml":
+            check_registry = True
+        elif p.suffix == ".jsonl":
+            problems += _dataset_problems(p) if p.is_file() else [_p(p, None, None, "no such file")]
+        else:
+            files.append(p)
+    for f in files:
+        problems += _prompt_file_problems(f, project)
+    if check_registry:
+        problems += lint_registry(project)
+    # Versions sharing a dataset would each report its bad lines; keep one of each.
+    return list(dict.fromkeys(problems))

@@ -1,0 +1,205 @@
+"""Read the files people write: strict YAML with line numbers, JSONL streamed line by line.
+
+Every error names the file, the line and the field, so ``lint`` can list them and ``eval``
+can refuse to start.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from .errors import Problem, SpecError, display_path
+
+_Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+M = TypeVar("M", bound=BaseModel)
+Loc = tuple[str | int, ...]
+
+
+class LineMap:
+    """Maps a field path such as ``('messages', 0, 'content')`` to its 1-based line."""
+
+    def __init__(self, lines: dict[Loc, int] | None = None) -> None:
+        self.lines: dict[Loc, int] = lines or {}
+
+    def line(self, loc: Loc) -> int | None:
+        """The line of the deepest part of ``loc`` that exists in the file."""
+        loc = tuple(loc)
+        while loc:
+            if loc in self.lines:
+                return self.lines[loc]
+            loc = loc[:-1]
+        return self.lines.get((), None)
+
+
+class _StrictLoader(_Base):  # type: ignore[valid-type,misc]
+    """SafeLoader that refuses duplicate keys instead of silently keeping the last."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
+
+
+def _walk(node: yaml.Node, loc: Loc, out: dict[Loc, int]) -> None:
+    out.setdefault(loc, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = key_node.value
+            sub = (*loc, key)
+            out[sub] = key_node.start_mark.line + 1
+            _walk(value_node, sub, out)
+            out[sub] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _walk(item, (*loc, i), out)
+
+
+def read_text(path: Path) -> str:
+    """Read a user file as UTF-8 (a BOM is allowed); other encodings are an error."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise SpecError.of(path, None, None, "file not found") from None
+    except IsADirectoryError:
+        raise SpecError.of(path, None, None, "is a directory, expected a file") from None
+    except OSError as e:
+        raise SpecError.of(path, None, None, f"cannot read: {e.strerror}") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise SpecError.of(
+            path,
+            line,
+            None,
+            f"not valid UTF-8 (byte 0x{data[e.start]:02x}); save the file as UTF-8",
+        ) from None
+
+
+def parse_yaml(text: str, path: Path) -> tuple[Any, LineMap]:
+    """Parse one YAML document, returning the data and a map of field lines."""
+    loader = _StrictLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, LineMap()
+        lines: dict[Loc, int] = {}
+        _walk(node, (), lines)
+        data = loader.construct_document(node)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = mark.line + 1 if mark is not None else None
+        msg = " ".join(str(x) for x in (e.context, e.problem) if x)
+        raise SpecError.of(path, line, None, f"invalid YAML: {msg}") from None
+    except yaml.YAMLError as e:
+        raise SpecError.of(path, None, None, f"invalid YAML: {e}") from None
+    finally:
+        loader.dispose()
+    return data, LineMap(lines)
+
+
+def load_yaml(path: Path) -> tuple[Any, LineMap]:
+    """Read and parse a YAML file."""
+    return parse_yaml(read_text(path), path)
+
+
+def field_name(loc: Loc) -> str:
+    """``("messages", 0, "content")`` -> ``messages[0].content``, as messages name fields."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+_TAGS = ("str", "int", "float", "bool", "list", "dict")
+
+
+def _is_tag(part: str | int) -> bool:
+    return isinstance(part, str) and (
+        part.startswith("function-") or part[:1].isupper() or part in _TAGS
+    )
+
+
+def validation_problems(
+    err: ValidationError, path: Path, lines: LineMap, prefix: Loc = ()
+) -> list[Problem]:
+    """Turn pydantic's errors into ``file:line: field: message`` problems."""
+    problems = []
+    for e in err.errors(include_url=False):
+        # Drop pydantic's union/tag members (e.g. 'str', 'ModelSpec') from the location, but
+        # keep keys the file really has (an input named 'Doc', an environment named 'Prod').
+        kept: list[str | int] = []
+        for part in e["loc"]:
+            if _is_tag(part) and (*prefix, *kept, part) not in lines.lines:
+                continue
+            kept.append(part)
+        full = (*prefix, *kept)
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown field (check the spelling; see `promptops schema`)"
+        elif e["type"] == "missing":
+            msg = "required field is missing"
+        elif msg.startswith("Value error, "):
+            msg = msg[len("Value error, ") :]
+        elif msg.startswith("Assertion failed, "):
+            msg = msg[len("Assertion failed, ") :]
+        problems.append(
+            Problem(display_path(path), lines.line(full), field_name(full) or None, msg)
+        )
+    return problems
+
+
+def validate(model: type[M], data: Any, path: Path, lines: LineMap, prefix: Loc = ()) -> M:
+    """Validate ``data`` strictly against ``model``, raising SpecError with every problem."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        problems = validation_problems(e, path, lines, prefix)
+        raise SpecError("\n".join(str(p) for p in problems), problems) from None
+
+
+def iter_jsonl(path: Path, errors: list[Problem] | None = None) -> Iterator[tuple[int, Any]]:
+    """Yield ``(line_number, value)`` for each non-blank line, streaming (never loads the file).
+
+    A bad line raises SpecError, or, when ``errors`` is given (lint), is appended to it and
+    skipped so every bad line is reported in one run."""
+    try:
+        fh = path.open("rb")
+    except FileNotFoundError:
+        raise SpecError.of(path, None, None, "dataset file not found") from None
+    except OSError as e:
+        raise SpecError.of(path, None, None, f"cannot read: {e.strerror}") from None
+    with fh:
+        for lineno, raw in enumerate(fh, start=1):
+            if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
+            if not raw.strip():
+                continue
+            try:
+                value = json.loads(raw.decode("utf-8"))
+            except UnicodeDecodeError:
+                bad = SpecError.of(path, lineno, None, "not valid UTF-8")
+            except json.JSONDecodeError as e:
+                bad = SpecError.of(path, lineno, None, f"invalid JSON at column {e.colno}: {e.msg}")
+            else:
+                yield lineno, value
+                continue
+            if errors is None:
+                raise bad
+            errors.extend(bad.problems)

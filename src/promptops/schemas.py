@@ -1,0 +1,23 @@
+"""The published JSON Schemas, generated from the pydantic models (committed under schemas/)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from .errors import UsageError
+from .spec import CaseSpec, PromptSpec, RegistrySpec
+
+KINDS: dict[str, type[BaseModel]] = {"prompt": PromptSpec, "case": CaseSpec, "registry": RegistrySpec}
+
+
+def json_schema(kind: str) -> dict[str, Any]:
+    """JSON Schema (draft 2020-12) for one kind of file."""
+    model = KINDS.get(kind)
+    if model is None:
+        raise UsageError(f"unknown schema {kind!r}; choose one of {', '.join(KINDS)}")
+    schema = model.model_json_schema(by_alias=True, mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = f"https://promptops.dev/schemas/{kind}.schema.json"
+    return schema

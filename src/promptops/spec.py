@@ -1,0 +1,392 @@
+"""Pydantic models of the files people write: prompt versions, dataset cases, the registry.
+
+Parsing is strict (``extra="forbid"``); field descriptions feed the published JSON Schema.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    ValidationError,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, InitErrorDetails, PydanticCustomError
+
+from .versions import is_version, normalize
+
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
+InputType = Literal["string", "integer", "number", "boolean", "array", "object", "any"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class ShortForm(Strict):
+    """A model that also accepts a bare string; the published schema says so too, so an
+    editor does not flag ``model: openai/gpt-4o-2024-08-06`` or ``x: string``."""
+
+    short_form: ClassVar[str] = ""
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        full = handler.resolve_ref_schema(handler(schema))
+        return {"anyOf": [{"type": "string", "description": cls.short_form}, full]}
+
+
+def check_name(name: str) -> str:
+    """Prompt names are directory names: lowercase, no slashes, no ``..``."""
+    if not NAME_RE.match(name) or ".." in name:
+        raise ValueError(
+            f"{name!r} is not a valid prompt name: use lowercase letters, digits, '.', '_' "
+            "and '-', starting with a letter or digit"
+        )
+    return name
+
+
+class ModelParams(Strict):
+    """Sampling parameters passed to the model unchanged."""
+
+    temperature: float | None = Field(None, ge=0, le=2, description="Sampling temperature.")
+    max_tokens: int | None = Field(None, gt=0, description="Maximum tokens to generate.")
+    top_p: float | None = Field(None, gt=0, le=1, description="Nucleus sampling mass.")
+    seed: int | None = Field(None, description="Sampling seed, where the provider supports it.")
+    stop: Annotated[
+        list[str] | None,
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {"type": "string"},
+                    {"type": "array", "items": {"type": "string"}},
+                    {"type": "null"},
+                ]
+            }
+        ),
+    ] = Field(None, description="Stop sequences.")
+    frequency_penalty: float | None = Field(None, ge=-2, le=2, description="Frequency penalty.")
+    presence_penalty: float | None = Field(None, ge=-2, le=2, description="Presence penalty.")
+    extra: dict[str, Any] = Field(
+        default_factory=dict, description="Provider-specific parameters passed through to litellm."
+    )
+
+    @field_validator("stop", mode="before")
+    @classmethod
+    def _stop_list(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+    def as_kwargs(self) -> dict[str, Any]:
+        """The parameters for a litellm call, without unset ones."""
+        out = self.model_dump(exclude_none=True, exclude={"extra"})
+        out.update(self.extra)
+        return out
+
+
+class ModelSpec(ShortForm):
+    """The pinned model a prompt version runs on."""
+
+    short_form = "Short form: the model id."
+
+    id: str = Field(
+        min_length=1,
+        description="Pinned litellm model id, e.g. openai/gpt-4o-mini-2024-07-18 or local/gemma-3-270m.",
+    )
+    params: ModelParams = Field(default_factory=ModelParams, description="Sampling parameters.")
+    api_base: str | None = Field(None, description="Base URL of an OpenAI-compatible server.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_form(cls, v: Any) -> Any:
+        return {"id": v} if isinstance(v, str) else v
+
+
+class InputSpec(ShortForm):
+    """A typed template variable."""
+
+    short_form = "Short form: the type."
+
+    type: InputType = Field("string", description="JSON type of the value.")
+    required: bool | None = Field(
+        None, description="Whether a value must be given (default: true unless there is a default)."
+    )
+    default: Any = Field(None, description="Value used when none is given.")
+    description: str = Field("", description="What the variable holds.")
+    enum: list[Any] | None = Field(None, description="The only values allowed.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_form(cls, v: Any) -> Any:
+        return {"type": v} if isinstance(v, str) else v
+
+    @property
+    def is_required(self) -> bool:
+        if self.required is not None:
+            return self.required
+        return self.default is None
+
+
+class Message(Strict):
+    """One chat message; ``content`` is a Jinja template."""
+
+    role: Literal["system", "user", "assistant"] = Field(description="Chat role.")
+    content: str = Field(description="Jinja template of the message text.")
+
+
+class OutputSpec(Strict):
+    """What the model is expected to return."""
+
+    format: Literal["text", "json"] = Field(
+        "text", description="text, or json to parse the output."
+    )
+    json_schema: dict[str, Any] | None = Field(
+        None, alias="schema", description="JSON Schema the parsed output must match."
+    )
+
+
+class AssertionSpec(ShortForm):
+    """One check applied to a model output. ``value`` may be a Jinja template over the case."""
+
+    short_form = "Short form: the type, for types that need no value."
+
+    type: str = Field(
+        description="Assertion type, e.g. contains, regex, json-schema, llm-rubric; 'not-' negates."
+    )
+    value: Any = Field(
+        None, description="Expected value; strings are Jinja templates over the case."
+    )
+    weight: float = Field(1.0, ge=0, description="Weight in the case's score.")
+    threshold: float | None = Field(
+        None, description="Score this assertion needs to pass (for graded types)."
+    )
+    metric: str | None = Field(None, description="Name under which results are grouped.")
+    judge: str | None = Field(None, description="Pinned judge model for model-graded types.")
+    method: str | None = Field(
+        None, description="Variant, e.g. rouge-l or levenshtein for similarity."
+    )
+    source: str | None = Field(
+        None, description="Input variable holding the source text (grounded)."
+    )
+    description: str = Field("", description="What the check is for.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_form(cls, v: Any) -> Any:
+        return {"type": v} if isinstance(v, str) else v
+
+    @property
+    def negated(self) -> bool:
+        return self.type.startswith("not-")
+
+    @property
+    def base_type(self) -> str:
+        return self.type[4:] if self.negated else self.type
+
+    @property
+    def label(self) -> str:
+        """Short name for tables: the metric, else the type."""
+        return self.metric or self.type
+
+
+class CaseSpec(Strict):
+    """One test case: a line of a gold dataset or an inline test."""
+
+    id: Annotated[
+        str, WithJsonSchema({"anyOf": [{"type": "string", "minLength": 1}, {"type": "integer"}]})
+    ] = Field(min_length=1, description="Unique id of the case within its dataset.")
+    vars: dict[str, Any] = Field(default_factory=dict, description="Values of the prompt's inputs.")
+    expected: Any = Field(None, description="Reference answer or data the assertions compare with.")
+    metadata: dict[str, Any] = Field(default_factory=dict, description="Free-form labels.")
+    assert_: list[AssertionSpec] = Field(
+        default_factory=list, alias="assert", description="Extra assertions for this case only."
+    )
+    threshold: float | None = Field(None, ge=0, le=1, description="Score this case needs to pass.")
+    description: str = Field("", description="What the case checks.")
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_str(cls, v: Any) -> Any:
+        return str(v) if isinstance(v, int) and not isinstance(v, bool) else v
+
+
+class GateSpec(Strict):
+    """What `check` and `promote` compare against the baseline."""
+
+    metric: str = Field("score", description="score, pass, or an assertion metric name.")
+    margin: float = Field(0.02, ge=0, le=1, description="Largest drop still called ok.")
+
+
+class PromptSpec(Strict):
+    """One immutable version of a prompt: prompts/<name>/<version>.yaml."""
+
+    name: str = Field(description="Prompt name; equals the directory name.")
+    version: str = Field(description="Semantic version; equals the file name.")
+    description: str = Field("", description="What the prompt does.")
+    changelog: str = Field("", description="What changed from the previous version.")
+    model: ModelSpec = Field(description="Pinned model and parameters.")
+    fallbacks: list[str] = Field(
+        default_factory=list, description="Other pinned models tried in order when a call fails."
+    )
+    inputs: dict[str, InputSpec] = Field(
+        default_factory=dict, description="Typed template variables."
+    )
+    messages: list[Message] | None = Field(None, description="Chat messages (Jinja templates).")
+    template: str | None = Field(None, description="A single user message; instead of messages.")
+    output: OutputSpec = Field(default_factory=OutputSpec, description="Expected output format.")
+    dataset: str | None = Field(
+        None, description="Path of the gold JSONL, relative to the project."
+    )
+    assert_: list[AssertionSpec] = Field(
+        default_factory=list, alias="assert", description="Assertions applied to every case."
+    )
+    threshold: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Weighted score a case needs (default: every assertion passes).",
+    )
+    fail_under: float | None = Field(
+        None, ge=0, le=1, description="Pass rate a run needs for `eval` to exit 0 (default 1.0)."
+    )
+    gate: GateSpec = Field(default_factory=GateSpec, description="Regression gate settings.")
+    tests: list[CaseSpec] = Field(default_factory=list, description="Inline test cases.")
+    metadata: dict[str, Any] = Field(default_factory=dict, description="Owner, tags and so on.")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return check_name(v)
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version(cls, v: Any) -> Any:
+        if isinstance(v, (bool, float)):
+            raise ValueError(f'{v!r} is read as a number; quote it: version: "{v}.0"')
+        if isinstance(v, int):
+            v = str(v)
+        if not isinstance(v, str):
+            return v
+        try:
+            return normalize(v)
+        except ValueError as e:
+            raise ValueError(str(e)) from None
+
+    @field_validator("inputs")
+    @classmethod
+    def _input_names(cls, v: dict[str, InputSpec]) -> dict[str, InputSpec]:
+        for key in v:
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+                raise ValueError(f"input name {key!r} is not a valid identifier")
+        return v
+
+    @model_validator(mode="after")
+    def _one_template(self) -> PromptSpec:
+        if (self.messages is None) == (self.template is None):
+            raise ValueError("give exactly one of 'messages' or 'template'")
+        if self.messages is not None and not self.messages:
+            raise ValueError("'messages' is empty")
+        return self
+
+    def chat(self) -> list[Message]:
+        """The message templates, with ``template`` as a single user message."""
+        if self.messages is not None:
+            return self.messages
+        return [Message(role="user", content=self.template or "")]
+
+
+class CanarySpec(Strict):
+    """A version serving a share of an environment's traffic beside the active one."""
+
+    version: str = Field(description="Canary version.")
+    digest: str = Field(description="Digest of the canary version's file.")
+    weight: int = Field(ge=0, le=100, description="Percent of traffic (0-100).")
+
+
+class Deployment(Strict):
+    """What one environment serves for one prompt."""
+
+    version: str = Field(description="Active version.")
+    digest: str = Field(description="Digest of the active version's file, sha256:...")
+    canary: CanarySpec | None = Field(
+        None, description="Optional canary beside the active version."
+    )
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version(cls, v: Any) -> Any:
+        return normalize(v) if isinstance(v, str) and is_version(v) else v
+
+
+class RegistrySpec(Strict):
+    """registry.yaml: which version each environment serves."""
+
+    environments: list[str] = Field(
+        default_factory=lambda: ["dev", "staging", "prod"],
+        description="Environments in promotion order.",
+    )
+    enforce_order: bool = Field(
+        False, description="Require a version to be active in the previous environment first."
+    )
+    prompts: dict[str, dict[str, Deployment]] = Field(
+        default_factory=dict, description="prompt name -> environment -> deployment."
+    )
+
+    @field_validator("environments")
+    @classmethod
+    def _envs(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("declare at least one environment")
+        if len(set(v)) != len(v):
+            raise ValueError("environment names must be unique")
+        for env in v:
+            if is_version(env) or env == "latest":
+                raise ValueError(f"environment name {env!r} would read as a version in refs")
+            if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", env):
+                raise ValueError(f"environment name {env!r}: use letters, digits, '_' and '-'")
+        return v
+
+    @model_validator(mode="after")
+    def _known_envs(self) -> RegistrySpec:
+        # Raised as a ValidationError with a location per entry, so each gets its file line.
+        errors: list[InitErrorDetails] = []
+        for name, envs in self.prompts.items():
+            try:
+                check_name(name)
+            except ValueError as e:
+                errors.append(_error(("prompts", name), str(e), name))
+            for env in envs:
+                if env not in self.environments:
+                    msg = "unknown environment; declared: " + ", ".join(self.environments)
+                    errors.append(_error(("prompts", name, env), msg, env))
+        if errors:
+            raise ValidationError.from_exception_data(type(self).__name__, errors)
+        return self
+
+
+def _error(loc: tuple[str | int, ...], message: str, value: Any) -> InitErrorDetails:
+    return InitErrorDetails(
+        type=PydanticCustomError("value_error", "{message}", {"message": message}),
+        loc=loc,
+        input=value,
+    )
+
+
+class ProjectConfig(Strict):
+    """Optional promptops.yaml at the project root."""
+
+    prompts_dir: str = Field("prompts", description="Where prompt versions live.")
+    allow_unpinned: list[str] = Field(
+        default_factory=list,
+        description="Glob patterns of model ids accepted without a dated version (self-hosted names).",
+    )
+    runs_dir: str = Field(".promptops/runs", description="Where run records are written.")
+    cache_dir: str = Field(".promptops/cache", description="Where the response cache lives.")
