@@ -1,0 +1,244 @@
+"""``promptops eval``: the main job."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from . import app
+from .output import err, out, print_json
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    from ..errors import UsageError
+
+    try:
+        k, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise UsageError(f"--shard {text!r}: expected K/N, e.g. 3/8") from None
+    return (k, n)
+
+
+@app.command("eval")
+def eval_(
+    refs: list[str] = typer.Argument(
+        None, help="Prompt refs: summarize@2.0, prompts/summarize@2.0, summarize@prod."
+    ),
+    dataset: str | None = typer.Option(
+        None, "--dataset", "-d", help="JSONL dataset instead of the prompt's own."
+    ),
+    tests: bool = typer.Option(
+        False, "--tests", help="Run the prompt file's inline tests instead of its dataset."
+    ),
+    model: list[str] = typer.Option(
+        [],
+        "--model",
+        "-m",
+        help="Model id (repeatable: a model matrix). Default: the pinned model.",
+    ),
+    api_base: str | None = typer.Option(
+        None, "--api-base", help="Base URL of an OpenAI-compatible server."
+    ),
+    concurrency: int = typer.Option(8, "--concurrency", "-c", help="Model calls in flight."),
+    repeat: int = typer.Option(
+        1, "--repeat", "-k", help="Samples per case (independent, separately cached)."
+    ),
+    max_cost: float | None = typer.Option(
+        None, "--max-cost", help="Stop scheduling calls once this many USD are spent."
+    ),
+    timeout: float = typer.Option(60.0, "--timeout", help="Seconds per model call."),
+    retries: int = typer.Option(
+        3, "--retries", help="Retries on 429, 5xx, timeouts and malformed replies."
+    ),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Bypass the response cache."),
+    filter_: str | None = typer.Option(
+        None, "--filter", help="Only cases whose id matches this glob."
+    ),
+    limit: int | None = typer.Option(None, "--limit", help="Only the first N cases."),
+    shard: str | None = typer.Option(
+        None, "--shard", help="K/N: evaluate a stable 1/N of the cases (by id)."
+    ),
+    fail_under: float | None = typer.Option(
+        None,
+        "--fail-under",
+        help="Pass rate needed to exit 0 (default: the prompt's fail_under, else 1.0).",
+    ),
+    fmt: str = typer.Option("table", "--format", "-f", help="table, json or markdown."),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="Also write the report (in --format) to this file."
+    ),
+    junit: Path | None = typer.Option(
+        None, "--junit", help="Write JUnit XML (one testcase per case)."
+    ),
+    resume: str | None = typer.Option(
+        None, "--resume", help="Finish an interrupted run: RUN_ID (or 'latest')."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Evaluate prompt versions on their gold datasets; exit 1 when the pass-rate bar is missed."""
+    from ..errors import UsageError
+    from ..project import Project
+    from ..refs import resolve
+    from ..runner import EvalOptions, run_eval
+
+    if fmt not in ("table", "json", "markdown"):
+        raise UsageError(f"--format must be table, json or markdown, got {fmt!r}")
+    project = Project.find()
+    if resume is not None:
+        from ..results import find_run
+
+        meta = find_run(project.runs_dir, resume).meta()
+        opts_data = dict(meta["options"])
+        opts_data["shard"] = tuple(opts_data["shard"]) if opts_data.get("shard") else None
+        opts = EvalOptions(**opts_data)
+        opts.concurrency = concurrency
+        versions = [_resume_version(project, r) for r in meta["refs"]]
+    else:
+        if not refs:
+            raise UsageError("give at least one prompt ref, e.g. promptops eval summarize@2.0")
+        versions = [resolve(r, project) for r in refs]
+        opts = EvalOptions(
+            models=list(model),
+            dataset=dataset,
+            tests=tests,
+            concurrency=concurrency,
+            repeat=repeat,
+            max_cost=max_cost,
+            timeout=timeout,
+            retries=retries,
+            use_cache=not no_cache,
+            filter=filter_,
+            limit=limit,
+            shard=parse_shard(shard),
+            api_base=api_base,
+            fail_under=fail_under,
+        )
+    command = "promptops " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    progress = _Progress(enabled=not quiet and fmt == "table")
+    try:
+        result = run_eval(
+            project,
+            versions,
+            opts,
+            on_start=progress.start,
+            on_record=progress.update,
+            resume=resume,
+            command=command,
+        )
+    finally:
+        progress.stop()
+    _report(result, fmt, output, junit)
+    if result.summary["status"] == "budget":
+        err().print(
+            f"stopped: --max-cost ${opts.max_cost} reached (spent ${result.summary['budget']['spent']:.4f}); "
+            f"finished cases are kept",
+            style="yellow",
+            markup=False,
+        )
+    if not result.met_bar:
+        raise typer.Exit(1)
+
+
+def _resume_version(project: Any, ref: dict[str, Any]) -> Any:
+    from ..errors import RunError
+
+    pv = project.load(project.root / ref["file"])
+    if pv.digest != ref["digest"]:
+        raise RunError(
+            f"{ref['file']} changed since the run started ({ref['digest'][:19]}... -> "
+            f"{pv.digest[:19]}...); start a new run instead of resuming"
+        )
+    return pv
+
+
+def _report(result: Any, fmt: str, output: Path | None, junit: Path | None) -> None:
+    from ..report.markdown import eval_markdown
+
+    summary = result.summary
+    need_records = fmt != "json" or junit is not None
+    records = list(result.run.records()) if need_records else []
+    if fmt == "json":
+        print_json(summary)
+        text = None
+    elif fmt == "markdown":
+        text = eval_markdown(summary, records)
+        sys.stdout.write(text)
+    else:
+        from ..report.text import print_summary
+
+        print_summary(out(), summary, records)
+        text = None
+    if output is not None:
+        import json
+
+        output.parent.mkdir(parents=True, exist_ok=True)
+        if fmt == "json":
+            output.write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
+        else:
+            output.write_text(
+                text if text is not None else eval_markdown(summary, records), encoding="utf-8"
+            )
+    if junit is not None:
+        from ..report.junit import write_junit
+
+        write_junit(junit, f"promptops {summary.get('run_id', '')}", records)
+
+
+class _Progress:
+    """A rich progress bar on stderr: done/total, pass rate so far, errors, cost so far."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bar: Any = None
+        self.task: Any = None
+        self.done = self.passed = self.errors = 0
+        self.cost = 0.0
+
+    def start(self, total: int, run: Any) -> None:
+        if not self.enabled:
+            return
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self.bar = Progress(
+            TextColumn("[bold]eval[/] {task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[stats]}"),
+            TimeElapsedColumn(),
+            console=err(),
+            transient=False,
+        )
+        self.bar.start()
+        self.task = self.bar.add_task(run.id, total=total, stats="")
+
+    def update(self, rec: dict[str, Any]) -> None:
+        if self.bar is None:
+            return
+        self.done += 1
+        if not rec.get("skipped"):
+            self.passed += bool(rec.get("pass"))
+            self.errors += bool(rec.get("error"))
+            self.cost += float(rec.get("cost") or 0.0) if not rec.get("cached") else 0.0
+        rate = self.passed / self.done if self.done else 0
+        from ..report.text import money
+
+        self.bar.update(
+            self.task, advance=1, stats=f"pass {rate:.0%}  errors {self.errors}  {money(self.cost)}"
+        )
+
+    def stop(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None

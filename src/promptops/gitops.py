@@ -1,0 +1,176 @@
+"""Everything git, through gitpython; the only module that imports it (lazily)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def _repo(path: Path) -> Any:
+    import git
+
+    try:
+        return git.Repo(path, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return None
+
+
+def revision(path: Path) -> dict[str, Any] | None:
+    """Commit, branch and dirty flag of the repository holding ``path`` (None outside git)."""
+    repo = _repo(path)
+    if repo is None:
+        return None
+    try:
+        commit = repo.head.commit.hexsha
+    except ValueError:  # no commits yet
+        commit = None
+    try:
+        branch = repo.active_branch.name
+    except TypeError:  # detached HEAD
+        branch = None
+    return {"commit": commit, "branch": branch, "dirty": repo.is_dirty(untracked_files=False)}
+
+
+# --------------------------------------------------------------------------- registry history
+# Used by registry.py: the log of one file with its text at each commit, and committing one file.
+
+
+def _rel(repo: Any, path: Path) -> str:
+    return path.resolve().relative_to(Path(repo.working_tree_dir).resolve()).as_posix()
+
+
+def file_log(path: Path, limit: int | None = None) -> list[dict[str, Any]] | None:
+    """Commits that changed ``path``, newest first, each with the file's text at that commit
+    (``None`` where the commit deleted it). ``None`` outside git; ``[]`` before the first commit."""
+    import git
+
+    repo = _repo(path.parent)
+    if repo is None:
+        return None
+    rel = _rel(repo, path)
+    try:
+        commits = list(repo.iter_commits(paths=rel, max_count=limit))
+    except (ValueError, git.GitCommandError):  # no commits yet
+        return []
+    out = []
+    for c in commits:
+        try:
+            text: str | None = (c.tree / rel).data_stream.read().decode("utf-8", "replace")
+        except KeyError:
+            text = None
+        out.append(
+            {
+                "commit": c.hexsha,
+                "author": c.author.name,
+                "email": c.author.email,
+                "date": c.authored_datetime.isoformat(),
+                "message": c.message,
+                "text": text,
+            }
+        )
+    return out
+
+
+def commit_file(path: Path, message: str) -> str | None:
+    """Commit ``path`` alone (changes staged for other files stay staged). Returns the new
+    commit's sha, or None when the file already matches HEAD."""
+    import git
+
+    from .errors import GitError
+
+    repo = _repo(path.parent)
+    if repo is None:
+        raise GitError(f"{path.parent}: not a git repository; run git init, or leave out --commit")
+    rel = _rel(repo, path)
+    try:
+        repo.git.add("--", rel)
+        if not repo.git.status("--porcelain", "--", rel).strip():
+            return None
+        repo.git.commit("--only", "-m", message, "--", rel)
+    except git.GitCommandError as e:
+        detail = (e.stderr or e.stdout or str(e)).strip().removeprefix("stderr:").strip().strip("'")
+        raise GitError(f"git commit of {rel} failed: {detail}") from None
+    return str(repo.head.commit.hexsha)
+
+
+def _require(path: Path) -> Any:
+    from .errors import GitError
+
+    repo = _repo(path)
+    if repo is None:
+        raise GitError(
+            f"{path}: not inside a git repository; `promptops check` compares against git history"
+        )
+    return repo
+
+
+def repo_root(path: Path) -> Path:
+    """The working tree root of the repository holding ``path``."""
+    return Path(_require(path).working_tree_dir).resolve()
+
+
+def merge_base(path: Path, base: str, head: str = "HEAD") -> str:
+    """The commit where ``head`` branched off ``base`` (hex sha)."""
+    import git
+
+    from .errors import GitError
+
+    repo = _require(path)
+    try:
+        repo.commit(base)
+    except (git.BadName, ValueError):
+        raise GitError(
+            f"unknown git revision {base!r}; fetch it first (in CI: actions/checkout with fetch-depth: 0)"
+        ) from None
+    try:
+        bases = repo.merge_base(base, head)
+    except git.GitCommandError as e:
+        raise GitError(f"git merge-base {base} {head} failed: {e.stderr.strip() or e}") from None
+    if not bases:
+        raise GitError(f"{base} and {head} have no common ancestor")
+    return str(bases[0].hexsha)
+
+
+def changed_files(path: Path, since: str, under: str | None = None) -> list[tuple[str, str]]:
+    """(status, repo-relative path) of files that differ between commit ``since`` and the
+    working tree, uncommitted and untracked (not ignored) files included. Status is git's
+    letter: A added, M modified, D deleted, T type change; renames show as D + A."""
+    import git
+
+    from .errors import GitError
+
+    repo = _require(path)
+    spec = [under] if under else []
+    try:
+        out = repo.git.diff("--name-status", "--no-renames", "-z", since, "--", *spec)
+        untracked = repo.git.ls_files("--others", "--exclude-standard", "-z", "--", *spec)
+    except git.GitCommandError as e:
+        raise GitError(f"git diff {since} failed: {e.stderr.strip() or e}") from None
+    parts = [p for p in out.split("\0") if p]
+    changes = [(parts[i][0], parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
+    changes += [("A", p) for p in untracked.split("\0") if p]
+    return sorted(set(changes), key=lambda t: t[1])
+
+
+def _tree_entry(repo: Any, commit: str, relpath: str) -> Any:
+    try:
+        return repo.commit(commit).tree / relpath
+    except KeyError:
+        return None
+
+
+def read_file_at(path: Path, commit: str, relpath: str) -> str | None:
+    """The text of a repo-relative file in a commit's tree (None when it isn't there)."""
+    entry = _tree_entry(_require(path), commit, relpath)
+    if entry is None or entry.type != "blob":
+        return None
+    data: bytes = entry.data_stream.read()
+    return data.decode("utf-8")
+
+
+def list_dir_at(path: Path, commit: str, reldir: str) -> list[str]:
+    """File names directly inside a repo-relative directory of a commit's tree."""
+    entry = _tree_entry(_require(path), commit, reldir)
+    if entry is None or entry.type != "tree":
+        return []
+    return sorted(b.name for b in entry.blobs)

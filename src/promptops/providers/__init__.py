@@ -1,0 +1,27 @@
+"""Model providers. Importing this package is cheap: litellm loads on the first real call."""
+
+from __future__ import annotations
+
+from . import echo as _echo
+from . import litellm_provider as _litellm_provider
+from .base import Call, CallError, Completion, Provider, get_provider, provider, redact
+from .retry import Caller, Outcome
+
+try:
+    from . import local_provider as _local_provider  # registers local/
+except ModuleNotFoundError:  # pragma: no cover - written alongside
+    _local_provider = None  # type: ignore[assignment]
+
+_ = (_echo, _litellm_provider, _local_provider)
+
+__all__ = [
+    "Call",
+    "CallError",
+    "Caller",
+    "Completion",
+    "Outcome",
+    "Provider",
+    "get_provider",
+    "provider",
+    "redact",
+]

@@ -1,0 +1,131 @@
+"""The provider interface and registry.
+
+A provider turns one :class:`Call` into a :class:`Completion` or raises :class:`CallError`
+(``transient`` errors are retried by the caller with backoff; others fail at once and the
+next fallback model is tried). Providers register by model-id prefix with ``@provider``; the
+built-ins (``echo/``, ``local/``, and litellm for everything else) use the same path a plugin
+would.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class Call:
+    """One model call, fully specified (this is what the cache key is made of)."""
+
+    model: str
+    messages: list[dict[str, str]]
+    params: dict[str, Any] = field(default_factory=dict)
+    api_base: str | None = None
+    timeout: float = 60.0
+
+
+@dataclass
+class Completion:
+    """A model's answer with usage and cost."""
+
+    text: str
+    model: str
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+    cost: float | None = None  # None: no price known for the model
+    latency_ms: float = 0.0
+    finish_reason: str | None = None
+    cached: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "model": self.model,
+            "tokens_in": self.tokens_in,
+            "tokens_out": self.tokens_out,
+            "cost": self.cost,
+            "latency_ms": self.latency_ms,
+            "finish_reason": self.finish_reason,
+            "extra": self.extra,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Completion:
+        return cls(**data)
+
+
+class CallError(Exception):
+    """A failed call. ``transient`` ones (429, 5xx, timeouts, dropped or malformed replies)
+    are worth retrying; ``retry_after`` is the server's hint in seconds."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        transient: bool,
+        retry_after: float | None = None,
+        status: int | None = None,
+        kind: str = "error",
+    ) -> None:
+        super().__init__(redact(message))
+        self.transient = transient
+        self.retry_after = retry_after
+        self.status = status
+        self.kind = kind
+
+
+class Provider(Protocol):
+    """What a provider implements."""
+
+    cacheable: bool
+
+    async def complete(self, call: Call) -> Completion: ...
+
+    def identity(self, model: str) -> dict[str, Any]:
+        """Extra facts that pin the model (e.g. a local file's sha256), for cache keys and runs."""
+        ...
+
+
+_FACTORIES: dict[str, Callable[[], Provider]] = {}
+_INSTANCES: dict[str, Provider] = {}
+DEFAULT = "litellm"
+
+
+def provider(prefix: str) -> Callable[[Callable[[], Provider]], Callable[[], Provider]]:
+    """Register a provider factory for model ids starting with ``prefix/`` (or the default)."""
+
+    def deco(factory: Callable[[], Provider]) -> Callable[[], Provider]:
+        _FACTORIES[prefix] = factory
+        return factory
+
+    return deco
+
+
+def get_provider(model: str) -> Provider:
+    """The provider for a model id, created once per process."""
+    prefix = model.split("/", 1)[0] if "/" in model else ""
+    key = prefix if prefix in _FACTORIES else DEFAULT
+    if key not in _INSTANCES:
+        _INSTANCES[key] = _FACTORIES[key]()
+    return _INSTANCES[key]
+
+
+_SECRET_PATTERNS = [
+    (re.compile(r"\b(?:sk|pk|rk)-[A-Za-z0-9_\-]{8,}"), "[redacted]"),
+    (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._\-]{8,}"), r"\1[redacted]"),
+    (re.compile(r"(?i)(api[_-]?key['\"]?\s*[:=]\s*['\"]?)[A-Za-z0-9._\-]{6,}"), r"\1[redacted]"),
+]
+
+
+def redact(text: str) -> str:
+    """Remove API keys and auth tokens from a message before it is shown or stored."""
+    for name, value in os.environ.items():
+        if value and len(value) >= 8 and re.search(r"(KEY|TOKEN|SECRET|PASSWORD)", name):
+            text = text.replace(value, "[redacted]")
+    for pat, repl in _SECRET_PATTERNS:
+        text = pat.sub(repl, text)
+    return text

@@ -1,0 +1,151 @@
+"""Every real model call goes through ``litellm.acompletion``; this is the only module that
+imports litellm, and only when the first call is made (it takes seconds to import)."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from .base import Call, CallError, Completion, provider
+
+_litellm: Any = None
+
+
+def _lib() -> Any:
+    global _litellm
+    if _litellm is None:
+        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+        import litellm
+
+        litellm.suppress_debug_info = True
+        litellm.telemetry = False
+        litellm.drop_params = True  # a param a provider doesn't take is dropped, not an error
+        _litellm = litellm
+    return _litellm
+
+
+def _retry_after(exc: Exception) -> float | None:
+    headers: Any = None
+    for attr in ("litellm_response_headers", "headers"):
+        headers = getattr(exc, attr, None)
+        if headers:
+            break
+    if not headers:
+        response = getattr(exc, "response", None)
+        headers = getattr(response, "headers", None)
+    if not headers:
+        return None
+    try:
+        value = headers.get("retry-after") or headers.get("Retry-After")
+    except AttributeError:
+        return None
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def classify(exc: Exception) -> CallError:
+    """Map litellm's exceptions to transient (retry) or permanent failures."""
+    lib = _lib()
+    status = getattr(exc, "status_code", None)
+    name = type(exc).__name__
+    message = f"{name}: {getattr(exc, 'message', None) or exc}"
+    if isinstance(exc, lib.RateLimitError) or status == 429:
+        return CallError(
+            message, transient=True, retry_after=_retry_after(exc), status=429, kind="rate_limit"
+        )
+    if isinstance(exc, lib.Timeout) or "timeout" in name.lower():
+        return CallError(message, transient=True, status=status, kind="timeout")
+    permanent = (
+        lib.AuthenticationError,
+        lib.PermissionDeniedError,
+        lib.NotFoundError,
+        lib.BadRequestError,
+        lib.ContextWindowExceededError,
+        lib.ContentPolicyViolationError,
+    )
+    if isinstance(exc, permanent) or (
+        isinstance(status, int) and 400 <= status < 500 and status not in (408, 409)
+    ):
+        return CallError(message, transient=False, status=status, kind="rejected")
+    if isinstance(status, int) and status >= 500:
+        return CallError(
+            message,
+            transient=True,
+            retry_after=_retry_after(exc),
+            status=status,
+            kind="server_error",
+        )
+    if isinstance(
+        exc,
+        lib.APIConnectionError
+        | lib.APIError
+        | lib.InternalServerError
+        | lib.ServiceUnavailableError,
+    ):
+        return CallError(message, transient=True, status=status, kind="connection")
+    # JSON decoding or response-shape problems surface as assorted exceptions: retry them.
+    return CallError(message, transient=True, status=status, kind="malformed")
+
+
+class LiteLLMProvider:
+    cacheable = True
+
+    async def complete(self, call: Call) -> Completion:
+        lib = _lib()
+        kwargs: dict[str, Any] = dict(call.params)
+        if call.api_base:
+            kwargs["api_base"] = call.api_base
+        start = time.perf_counter()
+        try:
+            response = await lib.acompletion(
+                model=call.model,
+                messages=call.messages,
+                timeout=call.timeout,
+                num_retries=0,
+                max_retries=0,
+                **kwargs,
+            )
+        except Exception as exc:  # litellm raises many types; classify them all
+            raise classify(exc) from None
+        latency = (time.perf_counter() - start) * 1000
+        try:
+            choice = response.choices[0]
+            text = choice.message.content
+            if text is None:
+                text = getattr(choice, "text", None)
+            if not isinstance(text, str):
+                raise TypeError("no text in the response")
+        except (AttributeError, IndexError, TypeError) as exc:
+            raise CallError(
+                f"malformed response: {exc}", transient=True, kind="malformed"
+            ) from None
+        usage = getattr(response, "usage", None)
+        tokens_in = getattr(usage, "prompt_tokens", None)
+        tokens_out = getattr(usage, "completion_tokens", None)
+        cost: float | None
+        try:
+            cost = float(lib.completion_cost(completion_response=response))
+        except Exception:  # no price for this model
+            cost = None
+        return Completion(
+            text=text,
+            model=call.model,
+            tokens_in=tokens_in,
+            tokens_out=tokens_out,
+            cost=cost,
+            latency_ms=latency,
+            finish_reason=getattr(choice, "finish_reason", None),
+        )
+
+    def identity(self, model: str) -> dict[str, Any]:
+        return {}
+
+
+@provider("litellm")
+def _litellm_provider() -> LiteLLMProvider:
+    return LiteLLMProvider()

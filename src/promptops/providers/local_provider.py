@@ -1,0 +1,71 @@
+"""``local/...`` models: llama.cpp in-process, called through the same litellm path as any model.
+
+The server starts on the first call (once per process) with as many parallel slots as the
+eval's concurrency; chat messages are rendered into a completion prompt for the base model
+(see :mod:`promptops.providers.local`). Local calls cost nothing: cost is a known 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from functools import lru_cache
+from typing import Any
+
+from .base import Call, Completion, provider
+from .litellm_provider import LiteLLMProvider
+
+_settings = {"parallel": 4}
+
+
+def configure(parallel: int) -> None:
+    """Slots to start the server with (the eval's concurrency); effective before the first call."""
+    _settings["parallel"] = max(1, parallel)
+
+
+@lru_cache(maxsize=16)
+def _resolve(model_id: str) -> Any:
+    from .local import resolve
+
+    return resolve(model_id)
+
+
+class LocalProvider:
+    cacheable = True
+
+    def __init__(self) -> None:
+        self._inner = LiteLLMProvider()
+        self._lock = asyncio.Lock()
+
+    async def complete(self, call: Call) -> Completion:
+        from .local import completion_prompt, default_stop, ensure_server
+
+        model = _resolve(call.model)
+        async with self._lock:  # the first caller starts the server; the rest wait for it
+            api_base = await asyncio.to_thread(ensure_server, model, _settings["parallel"])
+        params = dict(call.params)
+        stops = list(params.pop("stop", None) or [])
+        for s in default_stop():
+            if s not in stops and len(stops) < 4:
+                stops.append(s)
+        params.update({"stop": stops, "api_key": "sk-local"})
+        inner = Call(
+            model.litellm_model,
+            [{"role": "user", "content": completion_prompt(call.messages)}],
+            params,
+            api_base,
+            call.timeout,
+        )
+        comp = await self._inner.complete(inner)
+        comp.text = comp.text.strip()
+        comp.model = call.model
+        comp.cost = 0.0
+        return comp
+
+    def identity(self, model: str) -> dict[str, Any]:
+        pin: dict[str, Any] = _resolve(model).pin()
+        return pin
+
+
+@provider("local")
+def _local() -> LocalProvider:
+    return LocalProvider()

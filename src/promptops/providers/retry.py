@@ -1,0 +1,116 @@
+"""Calling a model well: cache first, retries with backoff and jitter, then fallbacks."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..cache import ResponseCache, cache_key
+from .base import Call, CallError, Completion, get_provider
+
+
+@dataclass
+class Outcome:
+    """The result of calling a model chain for one prompt."""
+
+    completion: Completion | None
+    error: str | None = None
+    error_kind: str | None = None
+    attempts: int = 0
+    tried: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.completion is not None
+
+
+@dataclass
+class Caller:
+    """Cache-aware, retrying caller shared by the eval runner, judges and the runtime API."""
+
+    cache: ResponseCache | None = None
+    retries: int = 3
+    timeout: float = 60.0
+    backoff: float = 0.5
+    backoff_max: float = 30.0
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    rng: random.Random = field(default_factory=random.Random)
+    calls: int = 0  # network calls made (for tests and progress)
+
+    def _key(
+        self,
+        model: str,
+        messages: list[dict[str, str]],
+        params: dict[str, Any],
+        api_base: str | None,
+        repeat: int,
+    ) -> str | None:
+        prov = get_provider(model)
+        if self.cache is None or not prov.cacheable:
+            return None
+        return cache_key(model, messages, params, api_base, repeat, prov.identity(model))
+
+    def delay(self, attempt: int, err: CallError) -> float:
+        """Exponential backoff with full jitter; a server's Retry-After wins when longer."""
+        base = min(self.backoff_max, self.backoff * (2**attempt))
+        wait: float = base * (0.5 + self.rng.random() / 2)
+        if err.retry_after is not None:
+            wait = max(wait, min(err.retry_after, self.backoff_max))
+        return wait
+
+    async def complete(
+        self,
+        model: str,
+        messages: list[dict[str, str]],
+        params: dict[str, Any] | None = None,
+        api_base: str | None = None,
+        repeat: int = 0,
+        fallbacks: list[str] | tuple[str, ...] = (),
+    ) -> Outcome:
+        """Answer from the cache when any model in the chain has it; else call in order."""
+        params = params or {}
+        chain = [model, *fallbacks]
+        keys = [
+            self._key(m, messages, params, api_base if m == model else None, repeat) for m in chain
+        ]
+        if self.cache is not None:
+            for m, key in zip(chain, keys, strict=False):
+                if key is None:
+                    continue
+                hit = self.cache.get(key)
+                if hit is not None:
+                    comp = Completion.from_json(hit)
+                    comp.cached = True
+                    return Outcome(comp, attempts=0, tried=[m])
+        outcome = Outcome(None)
+        last: CallError | None = None
+        for m, key in zip(chain, keys, strict=False):
+            outcome.tried.append(m)
+            prov = get_provider(m)
+            call = Call(m, messages, params, api_base if m == model else None, self.timeout)
+            for attempt in range(self.retries + 1):
+                outcome.attempts += 1
+                self.calls += 1
+                try:
+                    comp = await asyncio.wait_for(prov.complete(call), timeout=self.timeout + 5)
+                except asyncio.TimeoutError:
+                    last = CallError(
+                        f"no answer within {self.timeout:g}s", transient=True, kind="timeout"
+                    )
+                except CallError as e:
+                    last = e
+                else:
+                    if key is not None and self.cache is not None:
+                        self.cache.put(key, comp.to_json())
+                    outcome.completion = comp
+                    return outcome
+                if not last.transient or attempt == self.retries:
+                    break
+                await self.sleep(self.delay(attempt, last))
+        assert last is not None
+        outcome.error = str(last)
+        outcome.error_kind = last.kind
+        return outcome

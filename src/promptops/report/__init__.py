@@ -1,0 +1,1 @@
+"""Renderers for run summaries: rich tables, Markdown, JUnit XML, JSON, HTML."""

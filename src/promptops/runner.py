@@ -1,0 +1,400 @@
+"""The eval loop: every (version, model, case, repeat) rendered, called, checked and recorded.
+
+Asyncio with a bounded number of workers pulling from a lazily filled queue, so a dataset of
+any size runs in bounded memory. Records are appended as they finish; an interrupted run keeps
+them and ``resume`` skips them. The runner never prints: callers pass ``on_record``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import secrets
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .datasets import Case, file_digest, inline_cases, iter_cases, select
+from .errors import PromptOpsError, RenderError, UsageError
+from .project import Project, PromptVersion
+from .render import bind_inputs, render_bound
+from .results import RunDir, find_run, group_key, group_label, latest_records, record_key, summarize
+
+
+@dataclass
+class EvalOptions:
+    """Everything ``promptops eval`` can be asked (the CLI maps its flags onto this)."""
+
+    models: list[str] = field(default_factory=list)
+    dataset: str | None = None
+    tests: bool = False
+    concurrency: int = 8
+    repeat: int = 1
+    max_cost: float | None = None
+    timeout: float = 60.0
+    retries: int = 3
+    use_cache: bool = True
+    filter: str | None = None
+    limit: int | None = None
+    shard: tuple[int, int] | None = None
+    api_base: str | None = None
+    fail_under: float | None = None
+    seed: int = 0
+
+    def check(self) -> None:
+        if self.concurrency < 1:
+            raise UsageError("--concurrency must be at least 1")
+        if self.repeat < 1:
+            raise UsageError("--repeat must be at least 1")
+        if self.retries < 0:
+            raise UsageError("--retries must be 0 or more")
+        if self.timeout <= 0:
+            raise UsageError("--timeout must be positive")
+        if self.limit is not None and self.limit < 1:
+            raise UsageError("--limit must be at least 1")
+        if self.fail_under is not None and not 0 <= self.fail_under <= 1:
+            raise UsageError("--fail-under is a pass rate between 0 and 1")
+        if self.max_cost is not None and self.max_cost < 0:
+            raise UsageError("--max-cost must be 0 or more")
+        if self.shard is not None:
+            k, n = self.shard
+            if not (n >= 1 and 1 <= k <= n):
+                raise UsageError(f"--shard {k}/{n}: expected K/N with 1 <= K <= N")
+
+
+@dataclass
+class Target:
+    """One (prompt version, model) column of the matrix."""
+
+    pv: PromptVersion
+    model: str
+    dataset: Path | None  # None: the prompt's inline tests
+    api_base: str | None
+    fallbacks: list[str]
+
+
+@dataclass
+class EvalResult:
+    run: RunDir
+    summary: dict[str, Any]
+
+    @property
+    def status(self) -> str:
+        return str(self.summary["status"])
+
+    @property
+    def met_bar(self) -> bool:
+        return bool(self.summary["bar"]["met"])
+
+
+def new_run_id(label: str) -> str:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    safe = "".join(c if c.isalnum() or c in ".-" else "-" for c in label)[:40]
+    return f"{stamp}-{safe}-{secrets.token_hex(2)}"
+
+
+def _targets(project: Project, versions: list[PromptVersion], opts: EvalOptions) -> list[Target]:
+    out = []
+    for pv in versions:
+        if opts.tests:
+            ds = None
+            if not pv.spec.tests:
+                raise UsageError(f"{pv.ref} has no inline tests")
+        else:
+            ds = project.dataset_path(pv, opts.dataset)
+            if ds is None:
+                if not pv.spec.tests:
+                    raise UsageError(
+                        f"{pv.ref} has no dataset and no inline tests; pass --dataset FILE"
+                    )
+            elif not ds.is_file():
+                raise PromptOpsError(f"{project.rel(ds)}: dataset not found (from {pv.ref})")
+        models = opts.models or [pv.spec.model.id]
+        for m in models:
+            pinned = m == pv.spec.model.id
+            api_base = opts.api_base or (pv.spec.model.api_base if pinned else None)
+            out.append(Target(pv, m, ds, api_base, list(pv.spec.fallbacks) if pinned else []))
+    return out
+
+
+def _cases(t: Target, opts: EvalOptions) -> Iterator[Case]:
+    source = iter_cases(t.dataset, t.pv) if t.dataset is not None else inline_cases(t.pv)
+    return select(source, opts.filter, opts.limit, opts.shard)
+
+
+def _validate(targets: list[Target], opts: EvalOptions) -> int:
+    """Stream every dataset once before starting: a bad line stops the run here. Returns units."""
+    total = 0
+    counted: dict[tuple[str, str], int] = {}
+    for t in targets:
+        key = (t.pv.digest, str(t.dataset))
+        if key not in counted:
+            counted[key] = sum(1 for _ in _cases(t, opts))
+        total += counted[key] * opts.repeat
+    return total
+
+
+def _messages_hash(messages: list[dict[str, str]]) -> str:
+    blob = json.dumps(messages, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+
+
+class _Budget:
+    def __init__(self, limit: float | None) -> None:
+        self.limit = limit
+        self.spent = 0.0
+
+    @property
+    def exhausted(self) -> bool:
+        return self.limit is not None and self.spent >= self.limit
+
+
+async def _evaluate_unit(
+    project: Project, caller: Any, t: Target, case: Case, repeat: int, budget: _Budget
+) -> dict[str, Any]:
+    from .assertions import AssertionContext, run_assertions
+
+    pv = t.pv
+    rec: dict[str, Any] = {
+        "case_id": case.id,
+        "prompt": pv.name,
+        "version": pv.version,
+        "digest": pv.digest,
+        "model": t.model,
+        "repeat": repeat,
+        "trace_id": uuid.uuid4().hex,
+        "vars": case.spec.vars,
+        "expected": case.spec.expected,
+    }
+    try:
+        bound = bind_inputs(pv, case.spec.vars, where=f"{case.source}:{case.line}")
+        messages = render_bound(pv, bound)
+    except RenderError as e:
+        return rec | {"error": e.message, "error_kind": "render", "pass": False, "score": 0.0}
+    rec["messages_hash"] = _messages_hash(messages)
+    outcome = await caller.complete(
+        t.model, messages, pv.spec.model.params.as_kwargs(), t.api_base, repeat, t.fallbacks
+    )
+    rec["attempts"] = outcome.attempts
+    if not outcome.ok:
+        return rec | {
+            "error": outcome.error,
+            "error_kind": outcome.error_kind,
+            "pass": False,
+            "score": 0.0,
+            "output": None,
+        }
+    comp = outcome.completion
+    if not comp.cached and comp.cost:
+        budget.spent += comp.cost
+    rec.update(
+        {
+            "answered_by": comp.model,
+            "output": comp.text,
+            "latency_ms": round(comp.latency_ms, 3),
+            "tokens_in": comp.tokens_in,
+            "tokens_out": comp.tokens_out,
+            "cost": comp.cost,
+            "cached": comp.cached,
+            "finish_reason": comp.finish_reason,
+        }
+    )
+
+    async def judge(model: str, messages: list[dict[str, str]]) -> str:
+        out = await caller.complete(model, messages, {"temperature": 0}, None, 0)
+        if not out.ok:
+            raise PromptOpsError(f"judge {model} failed: {out.error}")
+        if not out.completion.cached and out.completion.cost:
+            budget.spent += out.completion.cost
+        return str(out.completion.text)
+
+    ctx = AssertionContext(
+        output=comp.text,
+        vars=bound,
+        expected=case.spec.expected,
+        metadata=case.spec.metadata,
+        messages=messages,
+        output_format=pv.spec.output.format,
+        output_schema=pv.spec.output.json_schema,
+        latency_ms=comp.latency_ms,
+        cost=comp.cost,
+        judge=judge,
+        project_root=str(project.root),
+        case_id=case.id,
+    )
+    threshold = case.spec.threshold if case.spec.threshold is not None else pv.spec.threshold
+    verdict = await run_assertions([*pv.spec.assert_, *case.spec.assert_], ctx, threshold)
+    rec.update(
+        {
+            "assertions": [
+                {"type": spec.type, "metric": spec.metric, "weight": spec.weight, **res.to_json()}
+                for spec, res in verdict.results
+            ],
+            "score": round(verdict.score, 6),
+            "pass": verdict.passed,
+            "assert_error": verdict.error,
+            "metrics": verdict.metrics,
+        }
+    )
+    return rec
+
+
+def _provenance(project: Project, targets: list[Target]) -> dict[str, Any]:
+    from .gitops import revision
+
+    prompts = {t.pv.ref: {"digest": t.pv.digest, "file": project.rel(t.pv.path)} for t in targets}
+    datasets = {}
+    for t in targets:
+        if t.dataset is not None:
+            datasets[project.rel(t.dataset)] = file_digest(t.dataset)
+    models: dict[str, Any] = {}
+    from .providers import get_provider
+
+    for t in targets:
+        try:
+            models[t.model] = get_provider(t.model).identity(t.model)
+        except PromptOpsError as e:
+            models[t.model] = {"error": e.message}
+    return {
+        "git": revision(project.root),
+        "prompts": prompts,
+        "datasets": datasets,
+        "models": models,
+        "promptops_version": __version__,
+        "python": sys.version.split()[0],
+    }
+
+
+def _bar(
+    groups: list[dict[str, Any]], targets: list[Target], opts: EvalOptions, status: str
+) -> dict[str, Any]:
+    per_version = {t.pv.digest: t.pv.spec.fail_under for t in targets}
+    rows = []
+    met = status == "complete"
+    for g in groups:
+        bar = opts.fail_under if opts.fail_under is not None else per_version.get(g["digest"])
+        bar = 1.0 if bar is None else bar
+        ok = g["pass_rate"] is not None and g["pass_rate"] >= bar - 1e-12
+        met = met and ok
+        rows.append({"group": group_key(g), "fail_under": bar, "met": ok})
+    return {"met": met and bool(groups), "groups": rows}
+
+
+async def arun_eval(
+    project: Project,
+    versions: list[PromptVersion],
+    opts: EvalOptions,
+    *,
+    on_start: Callable[[int, RunDir], None] | None = None,
+    on_record: Callable[[dict[str, Any]], None] | None = None,
+    resume: str | None = None,
+    command: str = "",
+) -> EvalResult:
+    """Run an eval (or resume one) and return its summary. Raises before starting on bad input."""
+    from .cache import ResponseCache
+    from .providers import Caller
+
+    opts.check()
+    targets = _targets(project, versions, opts)
+    total = _validate(targets, opts)
+    if resume is not None:
+        run = find_run(project.runs_dir, resume)
+        done = {record_key(r) for r in latest_records(run.results_path) if not r.get("error")}
+        meta = run.meta()
+    else:
+        label = "+".join(dict.fromkeys(f"{v.name}-{v.version}" for v in versions))
+        run = RunDir(project.runs_dir / new_run_id(label))
+        done = set()
+        meta = {
+            "run_id": run.id,
+            "command": command,
+            "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "refs": [
+                {"ref": v.ref, "file": project.rel(v.path), "digest": v.digest} for v in versions
+            ],
+            "options": {**asdict(opts), "shard": list(opts.shard) if opts.shard else None},
+            "provenance": _provenance(project, targets),
+        }
+        run.write_json(run.meta_path, meta)
+    for t in targets:
+        if t.model.startswith("local/"):
+            from .providers import local_provider
+
+            local_provider.configure(parallel=opts.concurrency)
+    cache = ResponseCache(project.cache_dir) if opts.use_cache else None
+    caller = Caller(cache=cache, retries=opts.retries, timeout=opts.timeout)
+    budget = _Budget(opts.max_cost)
+    if on_start:
+        on_start(total, run)
+    status = "complete"
+    queue: asyncio.Queue[tuple[Target, Case, int] | None] = asyncio.Queue(
+        maxsize=opts.concurrency * 4
+    )
+
+    async def produce() -> None:
+        nonlocal status
+        try:
+            for t in targets:
+                for case in _cases(t, opts):
+                    for r in range(opts.repeat):
+                        if budget.exhausted:
+                            status = "budget"
+                            return
+                        if (t.pv.digest, t.model, case.id, r) in done:
+                            if on_record:
+                                on_record({"skipped": True, "case_id": case.id})
+                            continue
+                        await queue.put((t, case, r))
+        finally:
+            for _ in range(opts.concurrency):
+                await queue.put(None)
+
+    async def work() -> None:
+        while True:
+            item = await queue.get()
+            if item is None:
+                return
+            t, case, r = item
+            rec = await _evaluate_unit(project, caller, t, case, r, budget)
+            run.append(rec)
+            if on_record:
+                on_record(rec)
+
+    started = time.perf_counter()
+    try:
+        await asyncio.gather(produce(), *(work() for _ in range(opts.concurrency)))
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        status = "interrupted"
+        raise
+    finally:
+        run.close()
+        if cache is not None:
+            cache.close()
+        order = [group_label(t.pv.name, t.pv.version, t.model) for t in targets]
+        groups = summarize(latest_records(run.results_path), order)
+        summary = {
+            **meta,
+            "status": status,
+            "ended": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "wall_s": round(time.perf_counter() - started, 3),
+            "network_calls": caller.calls,
+            "budget": {"max_cost": opts.max_cost, "spent": round(budget.spent, 8)},
+            "groups": groups,
+        }
+        summary["bar"] = _bar(groups, targets, opts, status)
+        run.write_json(run.summary_path, summary)
+    return EvalResult(run, summary)
+
+
+def run_eval(
+    project: Project, versions: list[PromptVersion], opts: EvalOptions | None = None, **kwargs: Any
+) -> EvalResult:
+    """Synchronous wrapper around :func:`arun_eval`."""
+    return asyncio.run(arun_eval(project, versions, opts or EvalOptions(), **kwargs))
