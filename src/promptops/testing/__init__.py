@@ -1,0 +1,1 @@
+"""Test helpers for promptops (loopback fake OpenAI-compatible server, see :mod:`.server`)."""
