@@ -1,0 +1,52 @@
+"""JSON helpers for the JSON assertions: strict equality and cached schema validation."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .base import AssertionConfigError
+
+
+def json_equal(a: Any, b: Any) -> bool:
+    """JSON equality: ``true`` is not ``1``, ``1`` is ``1.0``, key order does not matter."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(json_equal(a[k], b[k]) for k in a)
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return a == b
+    return type(a) is type(b) and bool(a == b)
+
+
+def parse_output_json(output: str) -> Any:
+    """The output parsed as JSON (surrounding whitespace allowed). Raises ValueError."""
+    return json.loads(output.strip())
+
+
+_VALIDATORS: dict[str, Any] = {}
+
+
+def schema_errors(schema: dict[str, Any], instance: Any, limit: int = 3) -> list[str]:
+    """Why ``instance`` does not match ``schema`` (Draft 2020-12 unless ``$schema`` says
+    otherwise), at most ``limit`` messages plus a count of the rest."""
+    key = json.dumps(schema, sort_keys=True, default=str)
+    validator = _VALIDATORS.get(key)
+    if validator is None:
+        from jsonschema import Draft202012Validator, validators
+        from jsonschema.exceptions import SchemaError
+
+        cls = validators.validator_for(schema, default=Draft202012Validator)
+        try:
+            cls.check_schema(schema)
+        except SchemaError as e:
+            raise AssertionConfigError(f"invalid JSON Schema: {e.message}") from None
+        validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
+        _VALIDATORS[key] = validator
+    errors = list(validator.iter_errors(instance))
+    out = [f"{e.json_path}: {e.message}" for e in errors[:limit]]
+    if len(errors) > limit:
+        out.append(f"and {len(errors) - limit} more")
+    return out

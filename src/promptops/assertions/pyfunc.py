@@ -1,0 +1,104 @@
+"""The ``python`` assertion's plumbing: load a user's file by path (cached), interpret what the
+function returns."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import math
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from promptops.spec import AssertionSpec
+
+from .base import AssertionConfigError, AssertionResult
+
+
+def _error(message: str) -> AssertionResult:
+    return AssertionResult(False, 0.0, "", error=message)
+
+
+_MODULES: dict[tuple[str, int], ModuleType] = {}
+PY_REF = re.compile(r"^(?P<path>.+\.py):(?P<func>[A-Za-z_][A-Za-z0-9_]*)$")
+
+
+def load_function(spec: AssertionSpec, value: Any, root: str) -> tuple[Callable[..., Any], str]:
+    """The function named by ``value`` (``path.py:func``, relative to ``root``) and that
+    reference. The module is loaded once per file version (path and mtime)."""
+    if not isinstance(value, str):
+        raise AssertionConfigError(f"{spec.type}: value must be 'path/to/file.py:function'")
+    ref = value.strip()
+    m = PY_REF.match(ref)
+    if not m:
+        raise AssertionConfigError(
+            f"{spec.type}: value {ref!r} must look like 'path/to/file.py:function'"
+        )
+    path = Path(m["path"])
+    if not path.is_absolute():
+        path = Path(root) / path
+    try:
+        path = path.resolve()
+        key = (str(path), path.stat().st_mtime_ns)
+    except OSError:
+        raise AssertionConfigError(f"{spec.type}: {m['path']}: no such file") from None
+    module = _MODULES.get(key)
+    if module is None:
+        name = "promptops_user_" + hashlib.sha1(str(path).encode()).hexdigest()[:12]
+        mspec = importlib.util.spec_from_file_location(name, path)
+        if mspec is None or mspec.loader is None:
+            raise AssertionConfigError(f"{spec.type}: cannot load {m['path']} as a Python module")
+        module = importlib.util.module_from_spec(mspec)
+        sys.modules[name] = module
+        try:
+            mspec.loader.exec_module(module)
+        except Exception as e:
+            sys.modules.pop(name, None)
+            raise AssertionConfigError(
+                f"{spec.type}: loading {m['path']} failed: {type(e).__name__}: {e}"
+            ) from None
+        _MODULES[key] = module
+    fn = getattr(module, m["func"], None)
+    if not callable(fn):
+        raise AssertionConfigError(f"{spec.type}: {m['path']} has no function {m['func']!r}")
+    return fn, ref
+
+
+def to_result(spec: AssertionSpec, out: Any, where: str) -> AssertionResult:
+    """Read what the function returned: bool, a score (passes at ``threshold``, default 0.5),
+    a dict ``{pass, score, reason}`` or an AssertionResult."""
+    threshold = spec.threshold if spec.threshold is not None else 0.5
+
+    def bad_score(s: Any) -> bool:
+        return (
+            isinstance(s, bool)
+            or not isinstance(s, int | float)
+            or not (math.isfinite(s) and 0 <= s <= 1)
+        )
+
+    if isinstance(out, AssertionResult):
+        return out
+    if isinstance(out, bool):
+        return AssertionResult(out, 1.0 if out else 0.0, f"{where} returned {out}")
+    if isinstance(out, int | float):
+        if bad_score(out):
+            return _error(f"{where} returned score {out!r}, outside [0, 1]")
+        return AssertionResult(out >= threshold, float(out), f"{where} scored {out:.3f}")
+    if isinstance(out, dict):
+        if "pass" not in out and "score" not in out:
+            return _error(f"{where} returned a dict without 'pass' or 'score'")
+        score = out.get("score")
+        if score is not None and bad_score(score):
+            return _error(f"{where} returned score {score!r}, outside [0, 1]")
+        passed = bool(out["pass"]) if "pass" in out else score is not None and score >= threshold
+        if score is None:
+            score = 1.0 if passed else 0.0
+        return AssertionResult(
+            passed, float(score), str(out.get("reason", "")) or f"{where} returned {passed}"
+        )
+    return _error(
+        f"{where} returned {type(out).__name__}; expected bool, a score in [0, 1] or a dict {{pass, score, reason}}"
+    )
