@@ -1,0 +1,466 @@
+"""The runtime API: what an application uses to serve prompts from registry.yaml.
+
+::
+
+    from promptops import Registry
+
+    reg = Registry.load(".")                             # parses registry.yaml only
+    p = reg.get("summarize", env="prod", key=user_id)    # stable or canary arm, by key
+    messages = p.render(document=text)                   # the CLI's sandboxed renderer
+    reply = p.complete(document=text)                    # pinned model, fallbacks, one log record
+
+Loading is cheap: registry.yaml is parsed at ``load``; a prompt file is read, validated and
+digest-checked the first time ``get`` needs it, then kept. The registry is a snapshot: load
+it again to pick up a new promotion. Nothing here imports litellm until ``complete`` is
+called, and gitpython never.
+
+Canary arms are chosen by ``sha256("{name}:{env}:{key}")`` modulo 10,000 compared with
+``weight * 100``: the same key always gets the same arm, in every process and on every
+machine, and the share of keys on the canary matches the weight. Without a key each call
+draws at random.
+
+``complete`` logs one record per call to the ``promptops.runtime`` logger, with its
+attributes in ``record.promptops`` (a dict keyed by OpenTelemetry GenAI semantic-convention
+names where one exists, ``promptops.*`` otherwise). API keys are never part of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import random
+import re
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Coroutine, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+from .errors import Problem, ProviderError, RegistryError, SpecError, display_path
+from .loader import LineMap, parse_yaml, read_text, validate
+from .project import REGISTRY_FILE, Project, PromptVersion, load_prompt, short_digest
+from .render import render_messages
+from .spec import Deployment, RegistrySpec
+from .versions import is_version, normalize
+
+if TYPE_CHECKING:
+    from .providers import Caller, Outcome
+
+log = logging.getLogger("promptops.runtime")
+
+Arm = Literal["stable", "canary"]
+BUCKETS = 10_000
+DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+VERSION_RE = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)([-+].*)?$")
+T = TypeVar("T")
+
+
+# --------------------------------------------------------------------------- registry.yaml
+
+
+def parse_registry(text: str, path: Path) -> RegistrySpec:
+    """Parse registry.yaml text strictly; every problem names the file, line and field."""
+    data, lines = parse_yaml(text, path)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise SpecError.of(path, 1, None, "expected a mapping with 'environments' and 'prompts'")
+    spec = validate(RegistrySpec, data, path, lines)
+    problems = registry_problems(spec, path, lines)
+    if problems:
+        raise SpecError("\n".join(map(str, problems)), problems)
+    return spec
+
+
+def registry_problems(spec: RegistrySpec, path: Path, lines: LineMap) -> list[Problem]:
+    """What the schema alone does not catch: digest format, canary beside itself, bad versions.
+
+    Canary versions are normalized here (``2.0`` -> ``2.0.0``), as the schema does for active ones.
+    """
+    out: list[Problem] = []
+
+    def bad(loc: tuple[str, ...], msg: str) -> None:
+        out.append(Problem(display_path(path), lines.line(loc), ".".join(loc), msg))
+
+    for name, envs in spec.prompts.items():
+        for env, dep in envs.items():
+            at = ("prompts", name, env)
+            if not VERSION_RE.match(dep.version):  # the schema normalized every valid one
+                bad((*at, "version"), f"{dep.version!r} is not a version such as 1.2.0")
+            if not DIGEST_RE.match(dep.digest):
+                bad(
+                    (*at, "digest"),
+                    "expected sha256: and 64 hex digits (copy it from promptops status)",
+                )
+            if dep.canary is None:
+                continue
+            if is_version(dep.canary.version):
+                dep.canary.version = normalize(dep.canary.version)
+            else:
+                bad(
+                    (*at, "canary", "version"),
+                    f"{dep.canary.version!r} is not a version such as 1.2.0",
+                )
+            if dep.canary.version == dep.version:
+                bad(
+                    (*at, "canary", "version"),
+                    f"the canary is the active version {dep.version}; drop it",
+                )
+            if not DIGEST_RE.match(dep.canary.digest):
+                bad((*at, "canary", "digest"), "expected sha256: and 64 hex digits")
+    return out
+
+
+def read_registry(project: Project) -> RegistrySpec:
+    """The project's registry.yaml, validated; a missing file is an empty registry."""
+    path = project.registry_path
+    if not path.is_file():
+        return RegistrySpec.model_validate({})
+    return parse_registry(read_text(path), path)
+
+
+def prompt_file(project: Project, name: str, version: str) -> Path | None:
+    """The file of one version, found by name without listing the directory when possible."""
+    d = project.prompts_dir / name
+    for suffix in (".yaml", ".yml"):
+        path = d / f"{version}{suffix}"
+        if path.is_file():
+            return path
+    return project.version_files(name).get(version)
+
+
+# --------------------------------------------------------------------------- canary arms
+
+
+def bucket(name: str, env: str, key: object) -> int:
+    """Stable bucket 0..9999 of a key (independent of Python's hash seed and of the process)."""
+    digest = hashlib.sha256(f"{name}:{env}:{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % BUCKETS
+
+
+def choose_arm(name: str, env: str, key: object | None, weight: int) -> Arm:
+    """``canary`` for ``weight`` percent of keys; a random draw when there is no key."""
+    if weight <= 0:
+        return "stable"
+    b = random.randrange(BUCKETS) if key is None else bucket(name, env, key)
+    return "canary" if b < weight * (BUCKETS // 100) else "stable"
+
+
+# --------------------------------------------------------------------------- runtime objects
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One model answer with its usage and the metadata to attach to traces and logs."""
+
+    text: str
+    usage: dict[str, int | None]
+    cost: float | None
+    latency_ms: float
+    model: str
+    trace_id: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ActivePrompt:
+    """The version an environment serves to one caller: render it, call it, log with it."""
+
+    name: str
+    version: str
+    digest: str
+    env: str
+    arm: Arm
+    prompt: PromptVersion = field(repr=False)
+    registry: Registry = field(repr=False, compare=False)
+
+    @property
+    def model(self) -> str:
+        return self.prompt.spec.model.id
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return self.prompt.spec.model.params.as_kwargs()
+
+    @property
+    def fallbacks(self) -> list[str]:
+        return list(self.prompt.spec.fallbacks)
+
+    @property
+    def api_base(self) -> str | None:
+        return self.registry.api_base or self.prompt.spec.model.api_base
+
+    @property
+    def metadata(self) -> dict[str, str]:
+        """What to put on every trace span or log line about this prompt."""
+        return {
+            "promptops.prompt.name": self.name,
+            "promptops.prompt.version": self.version,
+            "promptops.prompt.digest": self.digest,
+            "promptops.env": self.env,
+            "promptops.arm": self.arm,
+        }
+
+    def render(
+        self, vars: Mapping[str, Any] | None = None, /, **values: Any
+    ) -> list[dict[str, str]]:
+        """Chat messages for these inputs (a dict, keywords, or both; keywords win)."""
+        return render_messages(self.prompt, {**(vars or {}), **values})
+
+    def complete(self, vars: Mapping[str, Any] | None = None, /, **values: Any) -> Reply:
+        """Render and call the pinned model (fallbacks in order); blocking.
+
+        Runs on a private event loop thread, so it also works from async code; there,
+        prefer ``await acomplete(...)``."""
+        messages = self.render(vars, **values)
+        return _run(self._call(messages, _trace_id()))
+
+    async def acomplete(self, vars: Mapping[str, Any] | None = None, /, **values: Any) -> Reply:
+        """``complete`` for async code."""
+        messages = self.render(vars, **values)
+        return await self._call(messages, _trace_id())
+
+    async def _call(self, messages: list[dict[str, str]], trace_id: str) -> Reply:
+        started = time.perf_counter()
+        outcome = await self._chain(messages)
+        duration_ms = round((time.perf_counter() - started) * 1000, 3)
+        comp = outcome.completion
+        # The answering call's own time; duration_ms adds retries, fallbacks and first-use imports.
+        latency_ms = (
+            round(comp.latency_ms, 3) if comp is not None and not comp.cached else duration_ms
+        )
+        attrs = self._attributes(outcome, trace_id, latency_ms)
+        attrs["promptops.duration_ms"] = duration_ms
+        head = f"{self.name}@{self.version} env={self.env} arm={self.arm} model={self.model}"
+        if comp is None:
+            log.warning(
+                "%s failed after %.0f ms: %s",
+                head,
+                duration_ms,
+                outcome.error,
+                extra={"promptops": attrs},
+            )
+            raise ProviderError(
+                f"{self.name}@{self.version} ({self.env}, {self.arm}): {', '.join(outcome.tried)} failed: "
+                f"{outcome.error}"
+            )
+        log.info("%s answered in %.0f ms", head, latency_ms, extra={"promptops": attrs})
+        return Reply(
+            text=comp.text,
+            usage={"input_tokens": comp.tokens_in, "output_tokens": comp.tokens_out},
+            cost=comp.cost,
+            latency_ms=latency_ms,
+            model=comp.model,
+            trace_id=trace_id,
+            metadata={
+                **self.metadata,
+                "promptops.cache_hit": comp.cached,
+                "promptops.attempts": outcome.attempts,
+                "gen_ai.request.model": self.model,
+                "gen_ai.response.finish_reasons": [comp.finish_reason]
+                if comp.finish_reason
+                else [],
+            },
+        )
+
+    async def _chain(self, messages: list[dict[str, str]]) -> Outcome:
+        """The pinned model, then each fallback in order. Registry.load(api_base=...) applies to
+        all of them; a prompt's own model.api_base only to its model."""
+        caller = self.registry.caller()
+        tried: list[str] = []
+        attempts = 0
+        for i, model in enumerate([self.model, *self.fallbacks]):
+            api_base = self.api_base if i == 0 else self.registry.api_base
+            outcome = await caller.complete(model, messages, self.params, api_base, 0)
+            attempts += outcome.attempts
+            tried += outcome.tried
+            if outcome.ok:
+                break
+        outcome.attempts, outcome.tried = attempts, tried
+        return outcome
+
+    def _attributes(self, outcome: Outcome, trace_id: str, latency_ms: float) -> dict[str, Any]:
+        """One log record's attributes; None values are left out (OpenTelemetry has no null)."""
+        comp = outcome.completion
+        system = self.model.split("/", 1)[0] if "/" in self.model else "openai"
+        params = self.params
+        attrs: dict[str, Any] = {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.system": system,
+            "gen_ai.provider.name": system,
+            "gen_ai.request.model": self.model,
+            "gen_ai.request.temperature": params.get("temperature"),
+            "gen_ai.request.max_tokens": params.get("max_tokens"),
+            "gen_ai.request.top_p": params.get("top_p"),
+            "gen_ai.request.seed": params.get("seed"),
+            "gen_ai.response.model": comp.model if comp else None,
+            "gen_ai.response.finish_reasons": [comp.finish_reason]
+            if comp and comp.finish_reason
+            else None,
+            "gen_ai.usage.input_tokens": comp.tokens_in if comp else None,
+            "gen_ai.usage.output_tokens": comp.tokens_out if comp else None,
+            "error.type": outcome.error_kind if comp is None else None,
+            **self.metadata,
+            "promptops.trace_id": trace_id,
+            "promptops.latency_ms": latency_ms,
+            "promptops.cost": comp.cost if comp else None,
+            "promptops.cache_hit": comp.cached if comp else False,
+            "promptops.attempts": outcome.attempts,
+            "promptops.models_tried": list(outcome.tried),
+            "promptops.error": outcome.error,
+        }
+        return {k: v for k, v in attrs.items() if v is not None}
+
+
+class Registry:
+    """registry.yaml loaded for serving: ``get`` the version an environment serves."""
+
+    def __init__(
+        self,
+        project: Project,
+        spec: RegistrySpec,
+        *,
+        api_base: str | None = None,
+        timeout: float = 60.0,
+        retries: int = 2,
+        cache: bool = False,
+    ) -> None:
+        self.project = project
+        self.spec = spec
+        self.api_base = api_base
+        self.timeout = timeout
+        self.retries = retries
+        self.cache = cache
+        self._prompts: dict[tuple[str, str], PromptVersion] = {}
+        self._caller: Caller | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def load(
+        cls,
+        path: str | Path = ".",
+        *,
+        api_base: str | None = None,
+        timeout: float = 60.0,
+        retries: int = 2,
+        cache: bool = False,
+    ) -> Registry:
+        """Read registry.yaml from a project directory (or the file itself).
+
+        ``api_base`` overrides every prompt's ``model.api_base``; ``timeout`` and ``retries``
+        apply per model call; ``cache=True`` answers repeated identical calls from the
+        project's response cache (off by default: an application usually wants fresh answers).
+        """
+        p = Path(path)
+        root, registry = (p.parent, p) if p.is_file() else (p, p / REGISTRY_FILE)
+        project = Project(root)
+        if not registry.is_file():
+            raise RegistryError(
+                f"no {REGISTRY_FILE} in {display_path(root)}; promote a version first "
+                f"(promptops promote NAME VERSION --env ENV) or pass the project directory"
+            )
+        spec = parse_registry(read_text(registry), registry)
+        return cls(project, spec, api_base=api_base, timeout=timeout, retries=retries, cache=cache)
+
+    @property
+    def environments(self) -> list[str]:
+        return list(self.spec.environments)
+
+    def prompts(self) -> list[str]:
+        """Names of the prompts with a version active somewhere."""
+        return sorted(self.spec.prompts)
+
+    def deployment(self, name: str, env: str) -> Deployment:
+        """What ``env`` serves for ``name``; a clear RegistryError when nothing is."""
+        if env not in self.spec.environments:
+            raise RegistryError(
+                f"unknown environment {env!r}; environments: {', '.join(self.spec.environments)}"
+            )
+        envs = self.spec.prompts.get(name)
+        if envs is None:
+            known = ", ".join(sorted(self.spec.prompts)) or "none"
+            raise RegistryError(f"no prompt {name!r} in {REGISTRY_FILE}; prompts: {known}")
+        dep = envs.get(env)
+        if dep is None:
+            active = [e for e in self.spec.environments if e in envs]
+            raise RegistryError(
+                f"{name} has no version active in {env}; active in: {', '.join(active)}"
+            )
+        return dep
+
+    def get(self, name: str, env: str, key: object | None = None) -> ActivePrompt:
+        """The prompt ``env`` serves to ``key`` (stable or canary arm; random without a key)."""
+        dep = self.deployment(name, env)
+        arm: Arm = "stable"
+        version, digest = dep.version, dep.digest
+        if dep.canary is not None and choose_arm(name, env, key, dep.canary.weight) == "canary":
+            arm, version, digest = "canary", dep.canary.version, dep.canary.digest
+        pv = self._load(name, version, digest, env)
+        return ActivePrompt(name, version, digest, env, arm, pv, self)
+
+    def _load(self, name: str, version: str, digest: str, env: str) -> PromptVersion:
+        pv = self._prompts.get((name, version))
+        if pv is None:
+            path = prompt_file(self.project, name, version)
+            if path is None:
+                raise RegistryError(
+                    f"{REGISTRY_FILE}: {name} {version} is active in {env}, but "
+                    f"{display_path(self.project.prompts_dir / name)}/{version}.yaml does not exist"
+                )
+            pv = self._prompts[(name, version)] = load_prompt(path)
+        if pv.digest != digest:
+            raise RegistryError(
+                f"{display_path(pv.path)} was edited after it was promoted to {env}: registry.yaml has "
+                f"{short_digest(digest)}, the file {short_digest(pv.digest)}; restore the file "
+                f"(git checkout -- {display_path(pv.path)}) or make a new version and promote it"
+            )
+        return pv
+
+    def caller(self) -> Caller:
+        """The shared model caller (created on the first call; imports the providers then)."""
+        with self._lock:
+            if self._caller is None:
+                from .providers import Caller
+
+                cache = None
+                if self.cache:
+                    from .cache import ResponseCache
+
+                    cache = ResponseCache(self.project.cache_dir)
+                self._caller = Caller(cache=cache, retries=self.retries, timeout=self.timeout)
+            return self._caller
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _trace_id() -> str:
+    """The current OpenTelemetry trace id when the app uses OpenTelemetry, else a new one."""
+    otel = sys.modules.get("opentelemetry.trace")
+    if otel is not None:
+        try:
+            ctx = otel.get_current_span().get_span_context()
+            if ctx.is_valid:
+                return format(ctx.trace_id, "032x")
+        except Exception:  # pragma: no cover - a broken tracer must not break the call
+            pass
+    return uuid.uuid4().hex
+
+
+_loop: asyncio.AbstractEventLoop | None = None
+_loop_lock = threading.Lock()
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine on one long-lived background loop (litellm's clients are loop-bound)."""
+    global _loop
+    with _loop_lock:
+        if _loop is None:
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="promptops-runtime", daemon=True).start()
+            _loop = loop
+    return asyncio.run_coroutine_threadsafe(coro, _loop).result()
