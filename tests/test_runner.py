@@ -148,7 +148,7 @@ def test_fallback_model_answers_when_primary_fails(tmp_path: Path, server: FakeO
 
     server.responder = by_model
     project = make_project(tmp_path, server.url, n=2, model="openai/primary-2024-01-01",
-                           fallbacks=f"[openai/backup-2024-01-01]")
+                           fallbacks="[openai/backup-2024-01-01]")
     # fallbacks get no api_base of their own: point litellm at the server through the env
     os.environ["OPENAI_BASE_URL"] = server.url
     try:

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from .lint import lint
     from .project import Project, PromptVersion, load_prompt
     from .refs import resolve
-    from .registry import Registry
+    from .runtime import Registry
     from .runner import run_eval
 
 
@@ -51,7 +51,7 @@ _LAZY = {
     "PromptVersion": ("project", "PromptVersion"),
     "load_prompt": ("project", "load_prompt"),
     "resolve": ("refs", "resolve"),
-    "Registry": ("registry", "Registry"),
+    "Registry": ("runtime", "Registry"),
     "run_eval": ("runner", "run_eval"),
 }
 

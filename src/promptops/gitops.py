@@ -71,6 +71,11 @@ def file_log(path: Path, limit: int | None = None) -> list[dict[str, Any]] | Non
     return out
 
 
+def in_repo(path: Path) -> bool:
+    """Whether ``path`` lies in a git working tree."""
+    return _repo(path) is not None
+
+
 def commit_file(path: Path, message: str) -> str | None:
     """Commit ``path`` alone (changes staged for other files stay staged). Returns the new
     commit's sha, or None when the file already matches HEAD."""

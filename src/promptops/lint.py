@@ -28,18 +28,18 @@ def lint_prompt(pv: PromptVersion, project: Project) -> list[Problem]:
     out: list[Problem] = []
     spec = pv.spec
     allow = project.config.allow_unpinned
-    for loc, mid in [(("model", "id"), spec.model.id)] + [
-        (("fallbacks", i), m) for i, m in enumerate(spec.fallbacks)
-    ]:
+    models: list[tuple[tuple[str | int, ...], str]] = [(("model", "id"), spec.model.id)]
+    models += [(("fallbacks", i), m) for i, m in enumerate(spec.fallbacks)]
+    for mloc, mid in models:
         why = pin_problem(mid, allow)
         if why:
-            out.append(_p(pv.path, pv.lines.line(loc), field_name(loc), why))
-    for loc, line, msg in check_templates(pv):
-        out.append(_p(pv.path, line, field_name(loc), msg))
+            out.append(_p(pv.path, pv.lines.line(mloc), field_name(mloc), why))
+    for tloc, tline, tmsg in check_templates(pv):
+        out.append(_p(pv.path, tline, field_name(tloc), tmsg))
     used: set[str] = set()
     unparsed = False  # a template with a syntax error: which inputs it uses is unknown
     for i, msg in enumerate(spec.chat()):
-        loc = ("messages", i, "content") if spec.messages is not None else ("template",)
+        loc: tuple[str | int, ...] = ("messages", i, "content") if spec.messages is not None else ("template",)
         try:
             names = template_variables(msg.content)
         except jinja2.TemplateSyntaxError:

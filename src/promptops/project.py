@@ -214,18 +214,10 @@ class Project:
         return self._prompt_cache[path]
 
     def registry_spec(self) -> RegistrySpec:
-        """Parse registry.yaml strictly; a missing file is an empty registry."""
-        path = self.registry_path
-        if not path.is_file():
-            return RegistrySpec()
-        data, lines = load_yaml(path)
-        if data is None:
-            data = {}
-        if not isinstance(data, dict):
-            raise SpecError.of(
-                path, 1, None, "expected a mapping with 'environments' and 'prompts'"
-            )
-        return validate(RegistrySpec, data, path, lines)
+        """Parse registry.yaml strictly (schema plus digest/canary checks); missing is empty."""
+        from .runtime import read_registry
+
+        return read_registry(self)
 
     def dataset_path(self, pv: PromptVersion, override: str | Path | None = None) -> Path | None:
         if override is not None:

@@ -38,7 +38,7 @@ class EvalOptions:
     concurrency: int = 8
     repeat: int = 1
     max_cost: float | None = None
-    timeout: float = 60.0
+    timeout: float | None = None  # seconds per call; None: the provider's default
     retries: int = 3
     use_cache: bool = True
     filter: str | None = None
@@ -55,7 +55,7 @@ class EvalOptions:
             raise UsageError("--repeat must be at least 1")
         if self.retries < 0:
             raise UsageError("--retries must be 0 or more")
-        if self.timeout <= 0:
+        if self.timeout is not None and self.timeout <= 0:
             raise UsageError("--timeout must be positive")
         if self.limit is not None and self.limit < 1:
             raise UsageError("--limit must be at least 1")
@@ -300,6 +300,7 @@ async def arun_eval(
     """Run an eval (or resume one) and return its summary. Raises before starting on bad input."""
     from .cache import ResponseCache
     from .providers import Caller
+    from .providers.base import aclose_all
 
     opts.check()
     targets = _targets(project, versions, opts)
@@ -370,6 +371,7 @@ async def arun_eval(
     started = time.perf_counter()
     try:
         await asyncio.gather(produce(), *(work() for _ in range(opts.concurrency)))
+        await aclose_all()
     except (asyncio.CancelledError, KeyboardInterrupt):
         status = "interrupted"
         raise

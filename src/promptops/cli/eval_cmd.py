@@ -52,7 +52,9 @@ def eval_(
     max_cost: float | None = typer.Option(
         None, "--max-cost", help="Stop scheduling calls once this many USD are spent."
     ),
-    timeout: float = typer.Option(60.0, "--timeout", help="Seconds per model call."),
+    timeout: float | None = typer.Option(
+        None, "--timeout", help="Seconds per model call (default 60; 600 for local/ models)."
+    ),
     retries: int = typer.Option(
         3, "--retries", help="Retries on 429, 5xx, timeouts and malformed replies."
     ),

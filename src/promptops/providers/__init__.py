@@ -7,10 +7,7 @@ from . import litellm_provider as _litellm_provider
 from .base import Call, CallError, Completion, Provider, get_provider, provider, redact
 from .retry import Caller, Outcome
 
-try:
-    from . import local_provider as _local_provider  # registers local/
-except ModuleNotFoundError:  # pragma: no cover - written alongside
-    _local_provider = None  # type: ignore[assignment]
+from . import local_provider as _local_provider  # registers local/
 
 _ = (_echo, _litellm_provider, _local_provider)
 

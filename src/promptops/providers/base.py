@@ -82,12 +82,21 @@ class Provider(Protocol):
     """What a provider implements."""
 
     cacheable: bool
+    default_timeout: float  # seconds per call when the caller sets none
 
     async def complete(self, call: Call) -> Completion: ...
 
     def identity(self, model: str) -> dict[str, Any]:
         """Extra facts that pin the model (e.g. a local file's sha256), for cache keys and runs."""
         ...
+
+
+async def aclose_all() -> None:
+    """Let every provider made in this process release what it holds for the running loop."""
+    for prov in list(_INSTANCES.values()):
+        close = getattr(prov, "aclose", None)
+        if close is not None:
+            await close()
 
 
 _FACTORIES: dict[str, Callable[[], Provider]] = {}

@@ -9,6 +9,7 @@ from .base import Call, Completion, provider
 
 class EchoProvider:
     cacheable = False
+    default_timeout = 60.0
 
     async def complete(self, call: Call) -> Completion:
         text = "\n\n".join(m["content"] for m in call.messages)

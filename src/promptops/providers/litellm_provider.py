@@ -94,6 +94,7 @@ def classify(exc: Exception) -> CallError:
 
 class LiteLLMProvider:
     cacheable = True
+    default_timeout = 60.0
 
     async def complete(self, call: Call) -> Completion:
         lib = _lib()
@@ -144,6 +145,14 @@ class LiteLLMProvider:
 
     def identity(self, model: str) -> dict[str, Any]:
         return {}
+
+    async def aclose(self) -> None:
+        """Close litellm's cached async HTTP clients for the running event loop."""
+        if _litellm is not None:
+            try:
+                await _litellm.close_litellm_async_clients()
+            except Exception:  # best effort at shutdown
+                pass
 
 
 @provider("litellm")

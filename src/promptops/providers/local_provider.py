@@ -31,23 +31,42 @@ def _resolve(model_id: str) -> Any:
 
 class LocalProvider:
     cacheable = True
+    default_timeout = 600.0
 
     def __init__(self) -> None:
         self._inner = LiteLLMProvider()
-        self._lock = asyncio.Lock()
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._clients: dict[tuple[str, int], Any] = {}
+
+    def _client(self, api_base: str) -> Any:
+        """One OpenAI client per server and event loop: litellm's text-completion path would
+        otherwise open (and leak) an HTTP session per call."""
+        key = (api_base, id(asyncio.get_running_loop()))
+        if key not in self._clients:
+            import openai
+
+            self._clients[key] = openai.AsyncOpenAI(base_url=api_base, api_key="sk-local", max_retries=0)
+        return self._clients[key]
+
+    async def aclose(self) -> None:
+        """Close the clients made on the running loop."""
+        loop = id(asyncio.get_running_loop())
+        for key in [k for k in self._clients if k[1] == loop]:
+            await self._clients.pop(key).close()
 
     async def complete(self, call: Call) -> Completion:
         from .local import completion_prompt, default_stop, ensure_server
 
         model = _resolve(call.model)
-        async with self._lock:  # the first caller starts the server; the rest wait for it
+        lock = self._locks.setdefault(id(asyncio.get_running_loop()), asyncio.Lock())
+        async with lock:  # the first caller starts the server; the rest wait for it
             api_base = await asyncio.to_thread(ensure_server, model, _settings["parallel"])
         params = dict(call.params)
         stops = list(params.pop("stop", None) or [])
         for s in default_stop():
             if s not in stops and len(stops) < 4:
                 stops.append(s)
-        params.update({"stop": stops, "api_key": "sk-local"})
+        params.update({"stop": stops, "api_key": "sk-local", "client": self._client(api_base)})
         inner = Call(
             model.litellm_model,
             [{"role": "user", "content": completion_prompt(call.messages)}],

@@ -33,7 +33,7 @@ class Caller:
 
     cache: ResponseCache | None = None
     retries: int = 3
-    timeout: float = 60.0
+    timeout: float | None = None  # None: each provider's default_timeout
     backoff: float = 0.5
     backoff_max: float = 30.0
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
@@ -90,15 +90,16 @@ class Caller:
         for m, key in zip(chain, keys, strict=False):
             outcome.tried.append(m)
             prov = get_provider(m)
-            call = Call(m, messages, params, api_base if m == model else None, self.timeout)
+            timeout = self.timeout or prov.default_timeout
+            call = Call(m, messages, params, api_base if m == model else None, timeout)
             for attempt in range(self.retries + 1):
                 outcome.attempts += 1
                 self.calls += 1
                 try:
-                    comp = await asyncio.wait_for(prov.complete(call), timeout=self.timeout + 5)
+                    comp = await asyncio.wait_for(prov.complete(call), timeout=timeout + 5)
                 except asyncio.TimeoutError:
                     last = CallError(
-                        f"no answer within {self.timeout:g}s", transient=True, kind="timeout"
+                        f"no answer within {timeout:g}s", transient=True, kind="timeout"
                     )
                 except CallError as e:
                     last = e
