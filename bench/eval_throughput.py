@@ -18,13 +18,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 
@@ -67,8 +65,20 @@ asyncio.run(main())
 
 
 def start_server(latency: float) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen([sys.executable, "-m", "promptops.testing.server", "--port", "0", "--latency", str(latency)],
-                            stdout=subprocess.PIPE, text=True, env=ENV)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "promptops.testing.server",
+            "--port",
+            "0",
+            "--latency",
+            str(latency),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=ENV,
+    )
     assert proc.stdout is not None
     url = proc.stdout.readline().strip()
     return proc, url
@@ -85,12 +95,23 @@ def make_project(root: Path, url: str, cases: int) -> None:
 
 def timed(cmd: list[str], cwd: Path) -> float:
     t = time.perf_counter()
-    subprocess.run(cmd, cwd=cwd, env=ENV, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        cmd, cwd=cwd, env=ENV, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     return time.perf_counter() - t
 
 
 def eval_cmd(concurrency: int) -> list[str]:
-    return [str(BIN / "promptops"), "eval", "bench@1.0", "-q", "--concurrency", str(concurrency), "--format", "json"]
+    return [
+        str(BIN / "promptops"),
+        "eval",
+        "bench@1.0",
+        "-q",
+        "--concurrency",
+        str(concurrency),
+        "--format",
+        "json",
+    ]
 
 
 def prefill(root: Path, n: int) -> None:
@@ -110,29 +131,52 @@ def prefill(root: Path, n: int) -> None:
     for i in range(n):
         messages = render_messages(pv, {"text": f"case {i}"})
         key = cache_key(MODEL, messages, params, pv.spec.model.api_base, 0, {})
-        blob = json.dumps({"text": f"Repeat: case {i}", "model": MODEL, "tokens_in": 3, "tokens_out": 3,
-                           "cost": 0.0, "latency_ms": 20.0, "finish_reason": "stop", "extra": {}})
+        blob = json.dumps(
+            {
+                "text": f"Repeat: case {i}",
+                "model": MODEL,
+                "tokens_in": 3,
+                "tokens_out": 3,
+                "cost": 0.0,
+                "latency_ms": 20.0,
+                "finish_reason": "stop",
+                "extra": {},
+            }
+        )
         conn.execute("INSERT OR REPLACE INTO responses VALUES (?, ?, 0)", (key, blob))
     conn.execute("COMMIT")
     cache.close()
 
 
 def peak_rss_mb(cmd: list[str], cwd: Path) -> tuple[float, float]:
-    wrapper = ("import resource, subprocess, sys, time; t=time.perf_counter(); "
-               "subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); "
-               "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, time.perf_counter()-t)")
-    out = subprocess.run([sys.executable, "-c", wrapper, *cmd], cwd=cwd, env=ENV, capture_output=True, text=True, check=True)
+    wrapper = (
+        "import resource, subprocess, sys, time; t=time.perf_counter(); "
+        "subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); "
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, time.perf_counter()-t)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", wrapper, *cmd],
+        cwd=cwd,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     kb, wall = out.stdout.split()
     return int(kb) / 1024, float(wall)
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--cases", type=int, default=2000)
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--latency", type=float, default=0.02)
-    ap.add_argument("--rss-cases", type=int, default=100_000, help="0 to skip the memory measurement")
+    ap.add_argument(
+        "--rss-cases", type=int, default=100_000, help="0 to skip the memory measurement"
+    )
     args = ap.parse_args()
     server, url = start_server(args.latency)
     tmp = Path(tempfile.mkdtemp(prefix="promptops-bench-"))
@@ -149,23 +193,44 @@ def main() -> None:
             cold.append(timed(eval_cmd(args.concurrency), root))
             warm.append(timed(eval_cmd(args.concurrency), root))
         probe = subprocess.run(
-            [sys.executable, "-c", "import sys; from promptops.cli import app; from typer.testing import CliRunner; "
-             "r = CliRunner().invoke(app, ['eval', 'bench@1.0', '-q']); print(r.exit_code, 'litellm' in sys.modules)"],
-            cwd=root, env=ENV, capture_output=True, text=True, check=True).stdout.split()
+            [
+                sys.executable,
+                "-c",
+                "import sys; from promptops.cli import app; from typer.testing import CliRunner; "
+                "r = CliRunner().invoke(app, ['eval', 'bench@1.0', '-q']); print(r.exit_code, 'litellm' in sys.modules)",
+            ],
+            cwd=root,
+            env=ENV,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
         ideal = args.cases / args.concurrency * args.latency
-        print(f"cases={args.cases} concurrency={args.concurrency} latency={args.latency * 1000:.0f}ms runs={args.runs}")
+        print(
+            f"cases={args.cases} concurrency={args.concurrency} latency={args.latency * 1000:.0f}ms runs={args.runs}"
+        )
         print(f"  ideal (latency bound)     {ideal:7.2f} s")
-        print(f"  bare litellm loop         {statistics.median(bare):7.2f} s  (min {min(bare):.2f} max {max(bare):.2f})")
-        print(f"  promptops eval, cold      {statistics.median(cold):7.2f} s  (min {min(cold):.2f} max {max(cold):.2f})")
-        ratios = [c / b for c, b in zip(cold, bare)]
-        print(f"  ratio eval/bare           {statistics.median(ratios):7.3f}   (per run: {', '.join(f'{r:.3f}' for r in ratios)}; target <= 1.10)")
-        print(f"  promptops eval, cached    {statistics.median(warm):7.2f} s  (target < 1.5 s); litellm imported: {probe[1]}")
+        print(
+            f"  bare litellm loop         {statistics.median(bare):7.2f} s  (min {min(bare):.2f} max {max(bare):.2f})"
+        )
+        print(
+            f"  promptops eval, cold      {statistics.median(cold):7.2f} s  (min {min(cold):.2f} max {max(cold):.2f})"
+        )
+        ratios = [c / b for c, b in zip(cold, bare, strict=False)]
+        print(
+            f"  ratio eval/bare           {statistics.median(ratios):7.3f}   (per run: {', '.join(f'{r:.3f}' for r in ratios)}; target <= 1.10)"
+        )
+        print(
+            f"  promptops eval, cached    {statistics.median(warm):7.2f} s  (target < 1.5 s); litellm imported: {probe[1]}"
+        )
         if args.rss_cases:
             big = tmp / "big"
             make_project(big, url, args.rss_cases)
             prefill(big, args.rss_cases)
             rss, wall = peak_rss_mb(eval_cmd(args.concurrency), big)
-            print(f"  {args.rss_cases} cached cases     peak RSS {rss:6.1f} MB, wall {wall:.1f} s  (target < 300 MB)")
+            print(
+                f"  {args.rss_cases} cached cases     peak RSS {rss:6.1f} MB, wall {wall:.1f} s  (target < 300 MB)"
+            )
     finally:
         server.terminate()
         server.wait()

@@ -214,7 +214,7 @@ def test_every_problem_in_one_run(project: Path, write: Write, cli: Cli) -> None
     )
     write(
         "registry.yaml",
-        "environments: [dev, prod]\nprompts:\n  summarize:\n    dev: {version: 4.0.0, digest: x}\n",
+        "environments: [dev, prod]\nprompts:\n  summarize:\n    dev: {version: 4.0.0, digest: 'sha256:0000000000000000000000000000000000000000000000000000000000000000'}\n",
     )
     result = cli("lint")
     assert result.exit_code == 1
@@ -449,7 +449,7 @@ def test_lint_paths_limit_the_run(project: Path, write: Write, cli: Cli) -> None
     write("prompts/a/1.0.0.yaml", "name: a\nversion: 1.0.0\nmodel: gpt-4o\ntemplate: hi\n")
     write(
         "registry.yaml",
-        "environments: [dev]\nprompts: {summarize: {dev: {version: 9.0.0, digest: x}}}\n",
+        "environments: [dev]\nprompts: {summarize: {dev: {version: 9.0.0, digest: 'sha256:0000000000000000000000000000000000000000000000000000000000000000'}}}\n",
     )
     only = cli("lint", "prompts/summarize/2.0.0.yaml")
     assert only.exit_code == 0
@@ -504,12 +504,12 @@ def test_registry_problems_located(project: Path, write: Write) -> None:
         environments: [dev, staging, prod]
         prompts:
           summarize:
-            dev: {version: 3.0.0, digest: "sha256:0"}
+            dev: {version: 3.0.0, digest: "sha256:0000000000000000000000000000000000000000000000000000000000000000"}
             staging:
               version: 1.0.0
-              digest: "sha256:0"
-              canary: {version: 2.5.0, digest: "sha256:0", weight: 10}
-            qa: {version: 1.0.0, digest: "sha256:0"}
+              digest: "sha256:0000000000000000000000000000000000000000000000000000000000000000"
+              canary: {version: 2.5.0, digest: "sha256:0000000000000000000000000000000000000000000000000000000000000000", weight: 10}
+            qa: {version: 1.0.0, digest: "sha256:0000000000000000000000000000000000000000000000000000000000000000"}
         """,
     )
     got = problems()
@@ -522,11 +522,11 @@ def test_registry_problems_located(project: Path, write: Write) -> None:
         environments: [dev, staging, prod]
         prompts:
           summarize:
-            dev: {version: 3.0.0, digest: "sha256:0"}
+            dev: {version: 3.0.0, digest: "sha256:0000000000000000000000000000000000000000000000000000000000000000"}
             staging:
               version: 2.0.0
-              digest: "sha256:0"
-              canary: {version: 2.5.0, digest: "sha256:0", weight: 10}
+              digest: "sha256:0000000000000000000000000000000000000000000000000000000000000000"
+              canary: {version: 2.5.0, digest: "sha256:0000000000000000000000000000000000000000000000000000000000000000", weight: 10}
         """,
     )
     got = problems()

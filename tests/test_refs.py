@@ -219,7 +219,7 @@ def test_registry_pointing_at_missing_version(project: Path, write: Write) -> No
         environments: [dev, staging, prod]
         prompts:
           summarize:
-            dev: {version: 3.0.0, digest: "sha256:0"}
+            dev: {version: 3.0.0, digest: "sha256:0000000000000000000000000000000000000000000000000000000000000000"}
         """,
     )
     with pytest.raises(RefError) as exc:
@@ -237,8 +237,8 @@ def test_custom_environments(project: Path, write: Write) -> None:
         environments: [canary-eu, Prod_2]
         prompts:
           summarize:
-            canary-eu: {version: "1.1", digest: "sha256:0"}
-            Prod_2: {version: 2.0.0, digest: "sha256:0"}
+            canary-eu: {version: "1.1", digest: "sha256:0000000000000000000000000000000000000000000000000000000000000000"}
+            Prod_2: {version: 2.0.0, digest: "sha256:0000000000000000000000000000000000000000000000000000000000000000"}
         """,
     )
     p = Project.find()

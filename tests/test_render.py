@@ -60,13 +60,8 @@ def test_render_given_value_overrides_default(pv2: PromptVersion) -> None:
     assert messages[1]["content"].startswith("Summarize in at most 5 words.")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="promptops/__init__.py's render() is shadowed by the promptops.render submodule "
-    "as soon as anything imports it (the CLI, lint, this test module)",
-)
 def test_public_render_api(project: Path) -> None:
-    messages = promptops.render("summarize@1.0", root=str(project), document="Hello there.")
+    messages = promptops.render_prompt("summarize@1.0", root=str(project), document="Hello there.")
     assert messages[0]["content"] == "Summarize the user's document in at most 30 words."
     assert messages[1] == {"role": "user", "content": "Hello there."}
 

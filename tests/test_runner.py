@@ -51,15 +51,27 @@ def server() -> Iterator[FakeOpenAI]:
         yield s
 
 
-def make_project(root: Path, url: str, n: int = 10, version: str = "1.0.0", fallbacks: str = "[]",
-                 model: str = MODEL) -> Project:
+def make_project(
+    root: Path,
+    url: str,
+    n: int = 10,
+    version: str = "1.0.0",
+    fallbacks: str = "[]",
+    model: str = MODEL,
+) -> Project:
     (root / "prompts/qa").mkdir(parents=True, exist_ok=True)
     (root / "evals").mkdir(exist_ok=True)
     (root / f"prompts/qa/{version}.yaml").write_text(
-        PROMPT.format(version=version, model=model, url=url, fallbacks=fallbacks))
+        PROMPT.format(version=version, model=model, url=url, fallbacks=fallbacks)
+    )
     with (root / "evals/qa.jsonl").open("w") as fh:
         for i in range(n):
-            fh.write(json.dumps({"id": f"c{i:03d}", "vars": {"question": f"case {i}"}, "expected": f"case {i}"}) + "\n")
+            fh.write(
+                json.dumps(
+                    {"id": f"c{i:03d}", "vars": {"question": f"case {i}"}, "expected": f"case {i}"}
+                )
+                + "\n"
+            )
     return Project(root)
 
 
@@ -79,8 +91,23 @@ def test_happy_path_records_and_summary(tmp_path: Path, server: FakeOpenAI) -> N
     assert g["tokens_in"] > 0 and g["tokens_out"] > 0
     assert g["latency_ms"]["p50"] is not None and g["latency_ms"]["p99"] >= g["latency_ms"]["p50"]
     rec = records[0]
-    for field in ("case_id", "version", "digest", "model", "repeat", "messages_hash", "output", "latency_ms",
-                  "tokens_in", "tokens_out", "cost", "assertions", "score", "pass", "trace_id"):
+    for field in (
+        "case_id",
+        "version",
+        "digest",
+        "model",
+        "repeat",
+        "messages_hash",
+        "output",
+        "latency_ms",
+        "tokens_in",
+        "tokens_out",
+        "cost",
+        "assertions",
+        "score",
+        "pass",
+        "trace_id",
+    ):
         assert field in rec, field
     assert rec["cost"] is not None and rec["cost"] > 0
     assert summary["status"] == "complete" and summary["bar"]["met"]
@@ -91,7 +118,9 @@ def test_happy_path_records_and_summary(tmp_path: Path, server: FakeOpenAI) -> N
 
 
 def test_unpriced_model_cost_is_unknown_not_zero(tmp_path: Path, server: FakeOpenAI) -> None:
-    project = make_project(tmp_path, server.url, n=2, model="openai/no-such-priced-model-2024-01-01")
+    project = make_project(
+        tmp_path, server.url, n=2, model="openai/no-such-priced-model-2024-01-01"
+    )
     summary, records = run(project)
     assert all(r["cost"] is None for r in records)
     assert summary["groups"][0]["cost_unknown"] == 2
@@ -99,10 +128,18 @@ def test_unpriced_model_cost_is_unknown_not_zero(tmp_path: Path, server: FakeOpe
 
 @pytest.mark.parametrize(
     "fault",
-    [Fault.rate_limit(retry_after=0.3), Fault.server_error(500), Fault.malformed(), Fault.hang(5.0), Fault.drop()],
+    [
+        Fault.rate_limit(retry_after=0.3),
+        Fault.server_error(500),
+        Fault.malformed(),
+        Fault.hang(5.0),
+        Fault.drop(),
+    ],
     ids=["429", "500", "malformed", "hang", "drop"],
 )
-def test_transient_faults_are_retried_once_each(tmp_path: Path, server: FakeOpenAI, fault: Fault) -> None:
+def test_transient_faults_are_retried_once_each(
+    tmp_path: Path, server: FakeOpenAI, fault: Fault
+) -> None:
     server.responder = fail_first(1, fault)
     project = make_project(tmp_path, server.url, n=4)
     t0 = time.perf_counter()
@@ -127,14 +164,16 @@ def test_permanent_failure_is_an_error_with_reason(tmp_path: Path, server: FakeO
     assert not summary["bar"]["met"]
 
 
-def test_auth_error_is_not_retried_and_key_never_recorded(tmp_path: Path, server: FakeOpenAI) -> None:
+def test_auth_error_is_not_retried_and_key_never_recorded(
+    tmp_path: Path, server: FakeOpenAI
+) -> None:
     def leaky(req: Request) -> Fault:
         auth = req.headers.get("authorization", "")
         return Fault.http_error(401, message=f"Incorrect API key provided: {auth}")
 
     server.responder = leaky
     project = make_project(tmp_path, server.url, n=2)
-    summary, records = run(project, retries=3)
+    _summary, records = run(project, retries=3)
     assert server.calls == 2
     assert all(r["error_kind"] == "rejected" for r in records)
     for f in (project.runs_dir).rglob("*"):
@@ -147,18 +186,25 @@ def test_fallback_model_answers_when_primary_fails(tmp_path: Path, server: FakeO
         return Fault.server_error(500) if req.model == "primary-2024-01-01" else Reply("case ok")
 
     server.responder = by_model
-    project = make_project(tmp_path, server.url, n=2, model="openai/primary-2024-01-01",
-                           fallbacks="[openai/backup-2024-01-01]")
+    project = make_project(
+        tmp_path,
+        server.url,
+        n=2,
+        model="openai/primary-2024-01-01",
+        fallbacks="[openai/backup-2024-01-01]",
+    )
     # fallbacks get no api_base of their own: point litellm at the server through the env
     os.environ["OPENAI_BASE_URL"] = server.url
     try:
-        summary, records = run(project, retries=0)
+        _summary, records = run(project, retries=0)
     finally:
         del os.environ["OPENAI_BASE_URL"]
     assert all(r["answered_by"] == "openai/backup-2024-01-01" for r in records), records
 
 
-def test_cache_rerun_makes_no_calls_and_repeat_samples_are_independent(tmp_path: Path, server: FakeOpenAI) -> None:
+def test_cache_rerun_makes_no_calls_and_repeat_samples_are_independent(
+    tmp_path: Path, server: FakeOpenAI
+) -> None:
     project = make_project(tmp_path, server.url, n=5)
     run(project, repeat=2)
     assert server.calls == 10  # 5 cases x 2 repeats: distinct cache keys
@@ -172,9 +218,13 @@ def test_cache_rerun_makes_no_calls_and_repeat_samples_are_independent(tmp_path:
 def test_cached_rerun_does_not_import_litellm(tmp_path: Path, server: FakeOpenAI) -> None:
     project = make_project(tmp_path, server.url, n=3)
     run(project)
-    code = ("import sys; from typer.testing import CliRunner; from promptops.cli import app; "
-            "r = CliRunner().invoke(app, ['eval', 'qa@1.0', '-q']); print(r.exit_code, 'litellm' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], cwd=project.root, capture_output=True, text=True, check=True)
+    code = (
+        "import sys; from typer.testing import CliRunner; from promptops.cli import app; "
+        "r = CliRunner().invoke(app, ['eval', 'qa@1.0', '-q']); print(r.exit_code, 'litellm' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=project.root, capture_output=True, text=True, check=True
+    )
     assert out.stdout.split() == ["0", "False"], out.stdout + out.stderr
 
 
@@ -239,7 +289,7 @@ def test_filter_limit_and_shards_partition_the_dataset(tmp_path: Path) -> None:
 def test_missing_dataset_is_a_clear_error(tmp_path: Path) -> None:
     project = make_project(tmp_path, "http://127.0.0.1:9/v1", n=1, model="echo/echo")
     (tmp_path / "evals/qa.jsonl").unlink()
-    with pytest.raises(PromptOpsError, match="evals/qa.jsonl: dataset not found"):
+    with pytest.raises(PromptOpsError, match=r"evals/qa\.jsonl: dataset not found"):
         run(project)
 
 
@@ -248,8 +298,15 @@ def test_missing_dataset_is_a_clear_error(tmp_path: Path) -> None:
 
 def _cli(args: list[str], cwd: Path, **kw: object) -> subprocess.Popen[str]:
     env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
-    return subprocess.Popen([sys.executable, "-m", "promptops", *args], cwd=cwd, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)  # type: ignore[call-overload]
+    return subprocess.Popen(
+        [sys.executable, "-m", "promptops", *args],
+        cwd=cwd,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        **kw,
+    )  # type: ignore[call-overload]
 
 
 def _wait_for_lines(path_glob: Callable[[], list[Path]], n: int, timeout: float = 60) -> None:
@@ -263,13 +320,15 @@ def _wait_for_lines(path_glob: Callable[[], list[Path]], n: int, timeout: float 
 
 
 def test_interrupt_then_resume_equals_uninterrupted(tmp_path: Path) -> None:
-    with FakeOpenAI(latency=0.15, responder=by_content(lambda t: "nope" if t.endswith("7") else None)) as server:
+    with FakeOpenAI(
+        latency=0.15, responder=by_content(lambda t: "nope" if t.endswith("7") else None)
+    ) as server:
         a = make_project(tmp_path / "a", server.url, n=24)
         b = make_project(tmp_path / "b", server.url, n=24)
         proc = _cli(["eval", "qa@1.0", "-q", "--concurrency", "2"], a.root)
         _wait_for_lines(lambda: sorted(a.runs_dir.glob("*/results.jsonl")), 5)
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
+        _out, err = proc.communicate(timeout=60)
         assert proc.returncode == 130, err
         assert "Traceback" not in err
         run_dir = next(a.runs_dir.iterdir())
@@ -279,7 +338,7 @@ def test_interrupt_then_resume_equals_uninterrupted(tmp_path: Path) -> None:
         assert 5 <= done < 24
         calls_before = server.calls
         proc = _cli(["eval", "--resume", run_dir.name, "-q"], a.root)
-        out, err = proc.communicate(timeout=120)
+        _out, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
         assert server.calls - calls_before == 24 - done, "finished cases were not redone"
         resumed = json.loads((run_dir / "summary.json").read_text())
@@ -294,13 +353,17 @@ def test_interrupt_then_resume_equals_uninterrupted(tmp_path: Path) -> None:
 
 def test_memory_stays_bounded_as_the_dataset_grows(tmp_path: Path) -> None:
     """Peak RSS for 20,000 echo cases is within a few MB of 2,000 cases: streaming, not loading."""
-    code = ("import resource, sys; from typer.testing import CliRunner; from promptops.cli import app; "
-            "r = CliRunner().invoke(app, ['eval', 'qa@1.0', '-q', '--format', 'json', '--concurrency', '16']); "
-            "assert r.exit_code == 0, r.output; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    code = (
+        "import resource, sys; from typer.testing import CliRunner; from promptops.cli import app; "
+        "r = CliRunner().invoke(app, ['eval', 'qa@1.0', '-q', '--format', 'json', '--concurrency', '16']); "
+        "assert r.exit_code == 0, r.output; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    )
     rss = {}
     for n in (2000, 20000):
         project = make_project(tmp_path / str(n), "http://127.0.0.1:9/v1", n=n, model="echo/echo")
-        out = subprocess.run([sys.executable, "-c", code], cwd=project.root, capture_output=True, text=True)
+        out = subprocess.run(
+            [sys.executable, "-c", code], cwd=project.root, capture_output=True, text=True
+        )
         assert out.returncode == 0, out.stderr
         rss[n] = int(out.stdout.split()[-1]) / 1024
     assert rss[20000] - rss[2000] < 25, rss

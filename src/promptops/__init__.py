@@ -18,7 +18,7 @@ __all__ = [
     "__version__",
     "lint",
     "load_prompt",
-    "render",
+    "render_prompt",
     "resolve",
     "run_eval",
 ]
@@ -28,12 +28,14 @@ if TYPE_CHECKING:
     from .lint import lint
     from .project import Project, PromptVersion, load_prompt
     from .refs import resolve
-    from .runtime import Registry
     from .runner import run_eval
+    from .runtime import Registry
 
 
-def render(ref: str, root: str = ".", **values: Any) -> list[dict[str, str]]:
-    """Render a prompt version's messages: ``render("summarize@2.0", document=text)``."""
+def render_prompt(ref: str, root: str = ".", **values: Any) -> list[dict[str, str]]:
+    """Render a prompt version's messages: ``render_prompt("summarize@2.0", document=text)``.
+
+    (Named ``render_prompt`` because ``promptops.render`` is the rendering module.)"""
     from pathlib import Path
 
     from .project import Project

@@ -39,7 +39,9 @@ def lint_prompt(pv: PromptVersion, project: Project) -> list[Problem]:
     used: set[str] = set()
     unparsed = False  # a template with a syntax error: which inputs it uses is unknown
     for i, msg in enumerate(spec.chat()):
-        loc: tuple[str | int, ...] = ("messages", i, "content") if spec.messages is not None else ("template",)
+        loc: tuple[str | int, ...] = (
+            ("messages", i, "content") if spec.messages is not None else ("template",)
+        )
         try:
             names = template_variables(msg.content)
         except jinja2.TemplateSyntaxError:

@@ -172,6 +172,8 @@ async def _evaluate_unit(
         "trace_id": uuid.uuid4().hex,
         "vars": case.spec.vars,
         "expected": case.spec.expected,
+        "error": None,
+        "error_kind": None,
     }
     try:
         bound = bind_inputs(pv, case.spec.vars, where=f"{case.source}:{case.line}")

@@ -41,10 +41,16 @@ prompts: {}
 """
 
 WORKFLOW = """\
+# Every pull request that touches prompts: `promptops check` lints, refuses in-place edits of
+# released versions, and evaluates each added or changed version against its baseline; it exits
+# 1 on a statistically supported regression. The response cache is kept between runs.
 name: promptops
 on:
   pull_request:
-    paths: ["prompts/**", "evals/**", "registry.yaml"]
+    paths: ["prompts/**", "evals/**", "registry.yaml", "promptops.yaml"]
+permissions: {contents: read, pull-requests: write}
+env:
+  LITELLM_LOCAL_MODEL_COST_MAP: "True"
 jobs:
   check:
     runs-on: ubuntu-latest
@@ -56,13 +62,16 @@ jobs:
       - uses: actions/cache@v4
         with:
           path: .promptops/cache
-          key: promptops-cache-${{ github.run_id }}
-          restore-keys: promptops-cache-
+          key: promptops-cache-${{ runner.os }}-${{ github.run_id }}-${{ github.run_attempt }}
+          restore-keys: promptops-cache-${{ runner.os }}-
       - run: pip install 'promptops[local]'
-      - run: promptops lint
-      - run: promptops check --base origin/${{ github.base_ref }} --junit promptops-junit.xml
+      - run: promptops check --base "origin/${{ github.base_ref }}" --markdown promptops-check.md --junit promptops-junit.xml
         env:
           OPENAI_API_KEY: ${{ secrets.OPENAI_API_KEY }}
+      - if: always() && hashFiles('promptops-check.md') != '' && github.event.pull_request.head.repo.full_name == github.repository
+        continue-on-error: true
+        env: {GH_TOKEN: "${{ github.token }}"}
+        run: gh pr comment "${{ github.event.pull_request.number }}" --body-file promptops-check.md --edit-last || gh pr comment "${{ github.event.pull_request.number }}" --body-file promptops-check.md
 """
 
 GITIGNORE = ".promptops/\n"

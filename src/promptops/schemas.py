@@ -9,7 +9,11 @@ from pydantic import BaseModel
 from .errors import UsageError
 from .spec import CaseSpec, PromptSpec, RegistrySpec
 
-KINDS: dict[str, type[BaseModel]] = {"prompt": PromptSpec, "case": CaseSpec, "registry": RegistrySpec}
+KINDS: dict[str, type[BaseModel]] = {
+    "prompt": PromptSpec,
+    "case": CaseSpec,
+    "registry": RegistrySpec,
+}
 
 
 def json_schema(kind: str) -> dict[str, Any]:

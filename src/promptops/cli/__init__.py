@@ -12,6 +12,8 @@ from typer.core import TyperGroup
 from ..errors import PromptOpsError
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+# pydantic scans every installed distribution for plugins on first use (~30 ms); we use none.
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 
 class _Boundary(TyperGroup):

@@ -122,7 +122,7 @@ def eval_(
             fail_under=fail_under,
         )
     command = "promptops " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    progress = _Progress(enabled=not quiet and fmt == "table")
+    progress = Progress(enabled=not quiet and fmt == "table")
     try:
         result = run_eval(
             project,
@@ -192,7 +192,7 @@ def _report(result: Any, fmt: str, output: Path | None, junit: Path | None) -> N
         write_junit(junit, f"promptops {summary.get('run_id', '')}", records)
 
 
-class _Progress:
+class Progress:
     """A rich progress bar on stderr: done/total, pass rate so far, errors, cost so far."""
 
     def __init__(self, enabled: bool) -> None:

@@ -103,13 +103,20 @@ def list_prompts(json_out: bool = typer.Option(False, "--json", help="Print JSON
     if json_out:
         print_json(rows)
         return
+    from rich import box
     from rich.table import Table
 
     from ..project import short_digest
 
-    table = Table(title=None, show_edge=False)
-    for col in ("prompt", "versions", "latest", "digest", "environments", "description"):
-        table.add_column(col)
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    wide = out().width >= 110
+    table.add_column("prompt", no_wrap=True)
+    table.add_column("versions", min_width=8)
+    table.add_column("latest", no_wrap=True)
+    table.add_column("digest", no_wrap=True)
+    table.add_column("environments", min_width=12)
+    if wide:
+        table.add_column("description", overflow="ellipsis", no_wrap=True, max_width=50)
     for r in rows:
         envs = " ".join(f"{e}={v}" for e, v in r["environments"].items())
         table.add_row(
@@ -118,7 +125,7 @@ def list_prompts(json_out: bool = typer.Option(False, "--json", help="Print JSON
             r["latest"] or "-",
             short_digest(r["digest"]) if r["digest"] else "-",
             envs or "-",
-            r["description"],
+            *([r["description"]] if wide else []),
         )
     out().print(table)
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from . import echo as _echo
 from . import litellm_provider as _litellm_provider
+from . import local_provider as _local_provider  # registers local/
 from .base import Call, CallError, Completion, Provider, get_provider, provider, redact
 from .retry import Caller, Outcome
-
-from . import local_provider as _local_provider  # registers local/
 
 _ = (_echo, _litellm_provider, _local_provider)
 

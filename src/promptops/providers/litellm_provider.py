@@ -3,6 +3,7 @@ imports litellm, and only when the first call is made (it takes seconds to impor
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from typing import Any
@@ -149,10 +150,8 @@ class LiteLLMProvider:
     async def aclose(self) -> None:
         """Close litellm's cached async HTTP clients for the running event loop."""
         if _litellm is not None:
-            try:
+            with contextlib.suppress(Exception):  # best effort at shutdown
                 await _litellm.close_litellm_async_clients()
-            except Exception:  # best effort at shutdown
-                pass
 
 
 @provider("litellm")

@@ -45,7 +45,9 @@ class LocalProvider:
         if key not in self._clients:
             import openai
 
-            self._clients[key] = openai.AsyncOpenAI(base_url=api_base, api_key="sk-local", max_retries=0)
+            self._clients[key] = openai.AsyncOpenAI(
+                base_url=api_base, api_key="sk-local", max_retries=0
+            )
         return self._clients[key]
 
     async def aclose(self) -> None:

@@ -1,0 +1,438 @@
+"""Rendering a comparison (``promptops diff``) and a pre-merge check (``promptops check``):
+rich for the terminal, Markdown for PR comments and step summaries, JUnit XML for CI."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ..check import CheckEntry, CheckReport
+    from ..compare import Comparison, DiffResult, FileDiff
+
+COLORS = {
+    "regression": "red",
+    "below-bar": "red",
+    "error": "red",
+    "inconclusive": "yellow",
+    "ok": "green",
+    "new": "green",
+}
+ICONS = {
+    "regression": "❌",
+    "below-bar": "❌",
+    "error": "❌",
+    "inconclusive": "⚠️",
+    "ok": "✅",
+    "new": "🆕",
+}
+OUTPUT_CHARS = 160
+TERMINAL_EXAMPLES = 10
+
+
+def _num(x: float | None, fmt: str = "{:.3f}") -> str:
+    return "-" if x is None else fmt.format(x)
+
+
+def _signed(x: float | None) -> str:
+    return "-" if x is None else f"{x:+.3f}"
+
+
+def _ci(c: Comparison | Any) -> str:
+    if c.ci_low is None:
+        return "-"
+    return f"[{c.ci_low:+.3f}, {c.ci_high:+.3f}]"
+
+
+def _short(text: str | None, limit: int = OUTPUT_CHARS) -> str:
+    if text is None:
+        return "(no output)"
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _val(x: Any) -> str:
+    """A parameter or field value: floats as %g, strings quoted, the rest as Python shows them."""
+    return f"{x:g}" if isinstance(x, float) else repr(x)
+
+
+def _cell(text: Any) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _usage_line(c: Comparison) -> str:
+    parts = []
+    for label, d, fmt in (
+        ("latency", c.latency_ms, "{:.0f} ms"),
+        ("tokens in", c.tokens_in, "{:.1f}"),
+        ("tokens out", c.tokens_out, "{:.1f}"),
+        ("cost/call", c.cost, "${:.6f}"),
+    ):
+        if not d.a and not d.b:  # unknown, or nothing to show (free models, cached answers)
+            continue
+        diff = d.diff
+        change = ""
+        if diff is not None:
+            change = " (" + ("+" if diff >= 0 else "-") + fmt.format(abs(diff)) + ")"
+        parts.append(f"{label} {_num(d.a, fmt)} → {_num(d.b, fmt)}{change}")
+    return "; ".join(parts)
+
+
+def _case_lists(c: Comparison) -> list[tuple[str, list[str]]]:
+    return [
+        (f"only in {c.ref_a or 'A'}", c.only_a),
+        (f"only in {c.ref_b or 'B'}", c.only_b),
+        ("left out, provider error on a side", c.errored),
+        (f"left out, no {c.metric} on a side", c.unscored),
+    ]
+
+
+def _ids(ids: list[str], limit: int = 12) -> str:
+    more = f" … (+{len(ids) - limit})" if len(ids) > limit else ""
+    return ", ".join(ids[:limit]) + more
+
+
+def verdict_text(c: Comparison) -> str:
+    text = f"{c.verdict}: {c.reason}"
+    if c.verdict == "inconclusive" and c.cases_needed:
+        text += f"; about {c.cases_needed} paired cases would likely decide it (now {c.n_paired})"
+    return text
+
+
+# --------------------------------------------------------------------------------------------
+# Terminal
+# --------------------------------------------------------------------------------------------
+
+
+def print_changes(console: Console, changes: FileDiff) -> None:
+    if changes.empty:
+        console.print("  no change beyond the version (and changelog)", style="dim", markup=False)
+    if changes.changelog:
+        console.print(f"  changelog: {changes.changelog.strip()}", markup=False)
+    if changes.model:
+        console.print(f"  model: {changes.model[0]} → {changes.model[1]}", markup=False)
+    for k, (a, b) in changes.params.items():
+        console.print(f"  params.{k}: {_val(a)} → {_val(b)}", markup=False)
+    for k, (a, b) in changes.fields.items():
+        console.print(f"  {k}: {_short(repr(a), 80)} → {_short(repr(b), 80)}", markup=False)
+    for t in changes.assertions_removed:
+        console.print(f"  - assert {t}", style="red", markup=False)
+    for t in changes.assertions_added:
+        console.print(f"  + assert {t}", style="green", markup=False)
+    for line in changes.template:
+        style = "bold" if line.startswith(("---", "+++")) else None
+        if style is None:
+            style = {"+": "green", "-": "red", "@": "cyan"}.get(line[:1], "dim")
+        console.print(f"  {line}", style=style, markup=False)
+
+
+def print_comparison(console: Console, c: Comparison) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    rep = f", {c.repeats} samples per case averaged" if c.repeats > 1 else ""
+    console.print(
+        f"[bold]{escape(c.model)}[/]  {c.n_paired} paired cases{rep}, gate metric {c.metric}, "
+        f"margin {c.margin:g}, bootstrap {c.n_boot} seed {c.seed}",
+        highlight=False,
+    )
+    t = Table(show_edge=False, header_style="bold", pad_edge=False)
+    for col in ("metric", c.ref_a or "A", c.ref_b or "B", "B − A", f"{100 * (1 - c.alpha):g}% CI"):
+        t.add_column(col, justify="left" if col == "metric" else "right")
+    style = "red" if (c.ci_high is not None and c.ci_high < 0) else None
+    t.add_row(
+        f"{c.metric} (gate)", _num(c.mean_a), _num(c.mean_b), _signed(c.diff), _ci(c), style=style
+    )
+    for m in c.secondary:
+        t.add_row(m.metric, _num(m.mean_a), _num(m.mean_b), _signed(m.diff), _ci(m))
+    console.print(t)
+    mc = c.mcnemar
+    console.print(
+        f"  McNemar (pass/fail): {mc.b} regressed, {mc.c} improved, one-sided p = {mc.p:.3g}",
+        markup=False,
+    )
+    usage = _usage_line(c)
+    if usage:
+        console.print(f"  {usage}", style="dim", markup=False)
+    for label, ids in _case_lists(c):
+        if ids:
+            console.print(f"  {label}: {_ids(ids)}", style="yellow", markup=False)
+    for title, ids in (
+        ("regressed (passed in A, fail in B)", c.regressed),
+        ("improved", c.improved),
+    ):
+        if not ids:
+            continue
+        keep = set(ids)
+        examples = [e for e in c.examples if e.case_id in keep][:TERMINAL_EXAMPLES]
+        et = Table(title=f"{title}: {len(ids)}", title_justify="left", header_style="bold")
+        et.add_column("case", no_wrap=True)
+        et.add_column(escape(c.ref_a or "A"), ratio=1)
+        et.add_column(escape(c.ref_b or "B"), ratio=1)
+        et.add_column("why B failed", ratio=1, style="yellow")
+        for e in examples:
+            et.add_row(
+                escape(e.case_id),
+                escape(_short(e.output_a, 100)),
+                escape(_short(e.output_b, 100)),
+                escape(_short("; ".join(e.why_b), 100)),
+            )
+        console.print(et)
+        if len(ids) > len(examples):
+            console.print(
+                f"  … {len(ids) - len(examples)} more: {_ids(ids[len(examples) :])}",
+                style="dim",
+                markup=False,
+            )
+    console.print(f"  {verdict_text(c)}", style=f"bold {COLORS[c.verdict]}", markup=False)
+
+
+def print_diff(console: Console, result: DiffResult) -> None:
+    """The whole comparison for the terminal."""
+    console.print(f"[bold]{result.label_a} → {result.label_b}[/]", highlight=False)
+    meta = [f"run {', '.join(result.run_ids)}"]
+    if result.dataset:
+        meta.append(f"dataset {result.dataset}")
+    console.print("  " + "   ".join(meta), style="dim", markup=False)
+    for note in result.notes:
+        console.print(f"  note: {note}", style="yellow", markup=False)
+    if result.changes is not None:
+        console.print("[bold]changes[/]")
+        print_changes(console, result.changes)
+    for c in result.comparisons:
+        console.print()
+        print_comparison(console, c)
+    if not result.comparisons:
+        console.print(
+            "no model ran on both sides: nothing to compare", style="yellow", markup=False
+        )
+    console.print()
+    v = result.verdict
+    console.print(f"verdict: {v.upper()}", style=f"bold {COLORS[v]}", markup=False)
+
+
+def print_check(console: Console, report: CheckReport) -> None:
+    console.print(
+        f"[bold]promptops check[/] against {report.base} (merge base {report.merge_base[:10]}), env {report.env}",
+        highlight=False,
+    )
+    for p in report.problems:
+        console.print(str(p), style="red", markup=False)
+    for note in report.notes:
+        console.print(f"note: {note}", style="dim", markup=False)
+    for e in report.entries:
+        console.print()
+        base = (
+            f" vs {e.baseline} ({e.baseline_reason})" if e.baseline else f" ({e.baseline_reason})"
+        )
+        console.print(f"[bold]{e.ref}[/] {e.change}{base}", highlight=False)
+        if e.diff is not None and e.diff.comparisons:
+            for c in e.diff.comparisons:
+                print_comparison(console, c)
+        else:
+            console.print(
+                f"  {e.verdict}: {e.message}",
+                style=f"bold {COLORS.get(e.verdict, 'red')}",
+                markup=False,
+            )
+    console.print()
+    if report.failed:
+        console.print("check failed", style="bold red", markup=False)
+    else:
+        console.print("check passed", style="bold green", markup=False)
+
+
+# --------------------------------------------------------------------------------------------
+# Markdown
+# --------------------------------------------------------------------------------------------
+
+
+def _md_comparison(c: Comparison, heading: str = "####") -> list[str]:
+    rep = f", {c.repeats} samples per case averaged" if c.repeats > 1 else ""
+    lines = [
+        f"{heading} {ICONS[c.verdict]} `{_cell(c.model)}` — {c.verdict}",
+        "",
+        f"{c.n_paired} paired cases{rep}; gate metric `{c.metric}`, margin {c.margin:g}; "
+        f"paired bootstrap ({c.n_boot} resamples, seed {c.seed}).",
+        "",
+        f"| metric | {_cell(c.ref_a or 'A')} | {_cell(c.ref_b or 'B')} | B − A | {100 * (1 - c.alpha):g}% CI |",
+        "|---|---:|---:|---:|---:|",
+        f"| **{_cell(c.metric)}** | {_num(c.mean_a)} | {_num(c.mean_b)} | {_signed(c.diff)} | {_ci(c)} |",
+    ]
+    lines += [
+        f"| {_cell(m.metric)} | {_num(m.mean_a)} | {_num(m.mean_b)} | {_signed(m.diff)} | {_ci(m)} |"
+        for m in c.secondary
+    ]
+    mc = c.mcnemar
+    lines += [
+        "",
+        f"McNemar (pass/fail): {mc.b} regressed, {mc.c} improved, one-sided p = {mc.p:.3g}.",
+    ]
+    usage = _usage_line(c)
+    if usage:
+        lines.append(f"Usage: {usage}.")
+    for label, ids in _case_lists(c):
+        if ids:
+            lines.append(f"{label.capitalize()}: {_cell(_ids(ids))}.")
+    lines += ["", f"**{_cell(verdict_text(c))}**"]
+    for title, ids in (
+        ("Regressed (passed in A, fail in B)", c.regressed),
+        ("Improved", c.improved),
+    ):
+        if not ids:
+            continue
+        keep = set(ids)
+        lines += [
+            "",
+            f"<details><summary>{title}: {len(ids)} — {_cell(_ids(ids, 8))}</summary>",
+            "",
+        ]
+        lines += [
+            f"| case | {_cell(c.ref_a or 'A')} | {_cell(c.ref_b or 'B')} | why B failed |",
+            "|---|---|---|---|",
+        ]
+        for e in c.examples:
+            if e.case_id in keep:
+                lines.append(
+                    f"| {_cell(e.case_id)} | {_cell(_short(e.output_a))} | {_cell(_short(e.output_b))} "
+                    f"| {_cell(_short('; '.join(e.why_b), 200))} |"
+                )
+        lines += ["", "</details>"]
+    return lines
+
+
+def _md_changes(changes: FileDiff) -> list[str]:
+    lines = []
+    if changes.changelog:
+        lines.append(f"- changelog: {_cell(changes.changelog.strip())}")
+    if changes.model:
+        lines.append(f"- model: `{changes.model[0]}` → `{changes.model[1]}`")
+    lines += [f"- params.{k}: `{_val(a)}` → `{_val(b)}`" for k, (a, b) in changes.params.items()]
+    lines += [
+        f"- {k}: `{_short(repr(a), 80)}` → `{_short(repr(b), 80)}`"
+        for k, (a, b) in changes.fields.items()
+    ]
+    lines += [f"- removed assertion `{t}`" for t in changes.assertions_removed]
+    lines += [f"- added assertion `{t}`" for t in changes.assertions_added]
+    if changes.template:
+        lines += ["", "```diff", *changes.template, "```"]
+    if not lines:
+        lines.append("- no change beyond the version")
+    return lines
+
+
+def diff_markdown(result: DiffResult) -> str:
+    v = result.verdict
+    lines = [f"### {ICONS[v]} promptops diff `{result.label_a}` → `{result.label_b}`: {v}", ""]
+    meta = f"Run {', '.join(f'`{r}`' for r in result.run_ids)}"
+    if result.dataset:
+        meta += f" on `{result.dataset}`"
+    lines += [meta + ".", ""]
+    lines += [f"> {_cell(n)}" for n in result.notes]
+    if result.changes is not None:
+        lines += ["", "**Changes**", "", *_md_changes(result.changes)]
+    for c in result.comparisons:
+        lines += ["", *_md_comparison(c)]
+    return "\n".join(lines) + "\n"
+
+
+def _md_entry_row(e: CheckEntry) -> str:
+    icon = ICONS.get(e.verdict, "❌")
+    base = (
+        f"`{e.baseline}` ({_cell(e.baseline_reason)})" if e.baseline else _cell(e.baseline_reason)
+    )
+    if e.diff is not None and e.diff.comparisons:
+        c = e.diff.comparisons[0]
+        score = f"{_num(c.mean_a)} → {_num(c.mean_b)} ({_signed(c.diff)} {_ci(c)})"
+        mc = f"{c.mcnemar.b}↓ {c.mcnemar.c}↑ p={c.mcnemar.p:.2g}"
+    else:
+        score = mc = ""
+    return f"| `{e.ref}` | {e.change} | {base} | {icon} {e.verdict} | {score} | {mc} |"
+
+
+def check_markdown(report: CheckReport) -> str:
+    """The PR comment / step summary of a check."""
+    status = "❌ failed" if report.failed else "✅ passed"
+    lines = [
+        f"### promptops check {status}",
+        "",
+        f"Against `{report.base}` (merge base `{report.merge_base[:10]}`), baseline environment `{report.env}`"
+        + (", strict" if report.strict else "")
+        + ".",
+    ]
+    if report.problems:
+        lines += ["", "**Problems**", ""] + [f"- `{_cell(p)}`" for p in report.problems]
+    if report.entries:
+        lines += [
+            "",
+            "| version | change | baseline | verdict | gate metric A → B (Δ, 95% CI) | McNemar |",
+            "|---|---|---|---|---|---|",
+        ]
+        lines += [_md_entry_row(e) for e in report.entries]
+    for note in report.notes:
+        lines += ["", f"> {_cell(note)}"]
+    for e in report.entries:
+        lines += ["", f"#### `{e.ref}`", "", _cell(e.message)]
+        if e.diff is not None:
+            if e.diff.changes is not None:
+                lines += [
+                    "",
+                    "<details><summary>changes</summary>",
+                    "",
+                    *_md_changes(e.diff.changes),
+                    "",
+                    "</details>",
+                ]
+            for c in e.diff.comparisons:
+                lines += ["", *_md_comparison(c, "#####")]
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------------------------
+# JUnit
+# --------------------------------------------------------------------------------------------
+
+
+def write_check_junit(path: Path, report: CheckReport) -> None:
+    """One testcase per checked version (and one per problem): regressions are failures,
+    inconclusive ones are skipped (failures with ``--strict``)."""
+    suite = ET.Element("testsuite", name="promptops check")
+    failures = errors = skipped = 0
+    for p in report.problems:
+        tc = ET.SubElement(suite, "testcase", classname="promptops.lint", name=str(p.path))
+        ET.SubElement(tc, "error", type="problem", message=str(p)[:500]).text = str(p)
+        errors += 1
+    for e in report.entries:
+        tc = ET.SubElement(suite, "testcase", classname="promptops.check", name=e.ref)
+        detail = e.message
+        if e.diff is not None:
+            detail += "".join(
+                f"\n{c.model}: regressed {', '.join(c.regressed) or 'none'}"
+                for c in e.diff.comparisons
+            )
+        if e.verdict == "error":
+            ET.SubElement(tc, "error", type="error", message=e.message[:500]).text = detail
+            errors += 1
+        elif e.verdict in ("regression", "below-bar") or (
+            e.verdict == "inconclusive" and report.strict
+        ):
+            ET.SubElement(
+                tc, "failure", type=e.verdict, message=f"{e.verdict}: {e.message}"[:500]
+            ).text = detail
+            failures += 1
+        elif e.verdict == "inconclusive":
+            ET.SubElement(tc, "skipped", message=f"inconclusive: {e.message}"[:500])
+            skipped += 1
+        else:
+            ET.SubElement(tc, "system-out").text = detail
+    suite.set("tests", str(len(report.problems) + len(report.entries)))
+    suite.set("failures", str(failures))
+    suite.set("errors", str(errors))
+    suite.set("skipped", str(skipped))
+    root = ET.Element("testsuites", name="promptops check")
+    root.append(suite)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)

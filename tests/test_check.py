@@ -1,0 +1,323 @@
+"""``check``: a throwaway git repo where branches change the ``qa`` prompt, evaluated against the
+loopback server (the real litellm path)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from promptops.check import check
+from promptops.errors import GitError
+from promptops.gitops import changed_files, list_dir_at, merge_base, read_file_at, repo_root
+from promptops.project import Project, load_prompt
+from promptops.runner import EvalOptions
+from promptops.testing.server import FakeOpenAI, Reply, echo, noisy
+
+N_CASES = 40
+
+QA = """\
+name: qa
+version: {version}
+description: Answer with the item's keyword.
+changelog: {changelog}
+model:
+  id: openai/fake-model-2024-01-01
+  params: {{temperature: 0}}
+inputs:
+  document: {{type: string, description: The text.}}
+template: "{template}"
+dataset: evals/qa.jsonl
+assert:
+  - {{type: icontains, value: "{{{{ expected.keyword }}}}", metric: keyword}}
+"""
+GOOD = "Summarize: {{ document }}"
+WORSE = "TL;DR {{ document }}"  # the server loses the answer for most cases on this prompt
+
+
+def qa(version: str, template: str = GOOD, changelog: str = "A change.") -> str:
+    return QA.format(version=version, template=template, changelog=changelog)
+
+
+def git(root: Path, *args: str) -> str:
+    env = {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+    ident = ("-c", "user.name=t", "-c", "user.email=t@t.invalid", "-c", "commit.gpgsign=false")
+    return subprocess.run(
+        ["git", *ident, *args], cwd=root, env=env, capture_output=True, text=True, check=True
+    ).stdout
+
+
+def responder(req: Any) -> Any:
+    """Echo (which contains the keyword) except for the worse prompt, which answers only every
+    fifth case."""
+    text = req.text
+    if text.startswith("TL;DR") and int(text.split()[2].rstrip(":")) % 5:
+        return Reply("Sorry, no summary.")
+    return echo(req)
+
+
+@pytest.fixture
+def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOpenAI]:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    with FakeOpenAI(responder) as s:
+        yield s
+
+
+@pytest.fixture
+def repo(project: Path) -> Path:
+    """The shared test project plus ``qa`` 1.0.0 (prod) and 1.1.0 on main, 40 gold cases; the
+    working tree is on a fresh branch ``feature``."""
+    (project / "prompts/qa").mkdir(parents=True)
+    (project / "prompts/qa/1.0.0.yaml").write_text(qa("1.0.0", changelog="First."))
+    (project / "prompts/qa/1.1.0.yaml").write_text(
+        qa("1.1.0", changelog="Same prompt, unpromoted.")
+    )
+    words = [f"kw{i}x" for i in range(N_CASES)]
+    (project / "evals/qa.jsonl").write_text(
+        "".join(
+            json.dumps(
+                {
+                    "id": f"case-{i:02d}",
+                    "vars": {"document": f"Item {i}: the council discussed {w}."},
+                    "expected": {"keyword": w},
+                }
+            )
+            + "\n"
+            for i, w in enumerate(words)
+        )
+    )
+    digest = load_prompt(project / "prompts/qa/1.0.0.yaml").digest
+    with (project / "registry.yaml").open("a") as fh:
+        fh.write(f"  qa:\n    prod: {{version: 1.0.0, digest: '{digest}'}}\n")
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "qa prompt")
+    git(project, "checkout", "-qb", "feature")
+    return project
+
+
+def run_check(root: Path, server: FakeOpenAI, **kw: Any) -> Any:
+    opts = EvalOptions(api_base=server.url, use_cache=kw.pop("use_cache", True))
+    return check(Project(root), "main", opts=opts, **kw)
+
+
+# ------------------------------------------------------------------------------------------
+# the scenarios of the issue
+# ------------------------------------------------------------------------------------------
+
+
+def test_a_worse_version_fails_the_check_and_names_the_regressed_cases(
+    repo: Path, server: FakeOpenAI
+) -> None:
+    (repo / "prompts/qa/2.1.0.yaml").write_text(qa("2.1.0", WORSE, "Terser."))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "qa 2.1.0")
+    report = run_check(repo, server)
+    assert report.problems == [] and report.exit_code == 1
+    (entry,) = report.entries
+    assert (entry.ref, entry.change, entry.baseline) == ("qa@2.1.0", "added", "qa@1.0.0")
+    assert entry.baseline_reason == "active in prod at main"
+    assert entry.verdict == "regression"
+    assert entry.diff is not None
+    (c,) = entry.diff.comparisons
+    assert c.regressed == [f"case-{i:02d}" for i in range(N_CASES) if i % 5]
+    assert c.improved == [] and c.mean_a == 1.0 and c.mean_b == pytest.approx(0.2)
+    assert server.calls == 2 * N_CASES
+
+
+def test_a_harmless_change_passes(repo: Path, server: FakeOpenAI) -> None:
+    # uncommitted and untracked: check sees the working tree
+    (repo / "prompts/qa/2.1.0.yaml").write_text(
+        qa("2.1.0", "Summarize:  {{ document }} ", "Whitespace and changelog only.")
+    )
+    report = run_check(repo, server)
+    (entry,) = report.entries
+    assert entry.verdict == "ok" and report.exit_code == 0
+    assert entry.diff is not None and entry.diff.comparisons[0].n_paired == N_CASES
+
+
+def test_editing_a_promoted_version_in_place_is_refused(repo: Path, server: FakeOpenAI) -> None:
+    path = repo / "prompts/qa/1.0.0.yaml"
+    path.write_text(path.read_text().replace("changelog: First.", "changelog: First, reworded."))
+    report = run_check(repo, server)
+    assert report.exit_code == 1 and report.entries == []
+    (problem,) = [p for p in report.problems if "immutable" in p.message and "qa@" in p.message]
+    assert problem.path.endswith("prompts/qa/1.0.0.yaml")
+    assert "active in prod" in problem.message
+    assert server.calls == 0  # nothing runs before the problems are fixed
+
+
+def test_formatting_a_promoted_version_is_not_an_edit(repo: Path, server: FakeOpenAI) -> None:
+    path = repo / "prompts/qa/1.0.0.yaml"
+    path.write_text("# reformatted\n" + path.read_text())
+    report = run_check(repo, server)
+    assert report.exit_code == 0 and report.problems == [] and report.entries == []
+
+
+def test_an_edit_is_refused_even_when_the_registry_digest_is_updated_too(
+    repo: Path, server: FakeOpenAI
+) -> None:
+    path = repo / "prompts/qa/1.0.0.yaml"
+    path.write_text(path.read_text().replace(GOOD, WORSE))
+    new = load_prompt(path).digest
+    reg = repo / "registry.yaml"
+    old = load_prompt(repo / "prompts/summarize/1.0.0.yaml").digest  # untouched
+    text = reg.read_text()
+    qa_old = text.split("qa:")[1].split("digest: '")[1].split("'")[0]
+    reg.write_text(text.replace(qa_old, new))
+    assert old in reg.read_text()
+    report = run_check(repo, server)
+    assert report.exit_code == 1
+    assert any("qa@1.0.0 is released" in p.message for p in report.problems)
+
+
+def test_noise_is_not_called_a_regression_end_to_end(repo: Path, server: FakeOpenAI) -> None:
+    """A model that answers right 70% of the time whatever the prompt, and a whitespace-only
+    change (so the cache can't make both sides identical). Ten independent server seeds through
+    the whole check: at most one false alarm is tolerated (~5% expected; P(>1) is about 9%
+    at 5%, but the seeds are fixed, so the outcome is deterministic). The many-seed rate is
+    measured in test_compare.py."""
+    (repo / "prompts/qa/1.2.0.yaml").write_text(qa("1.2.0", "Summarize: {{ document }} ", "Space."))
+    verdicts = []
+    for seed in range(10):
+        server.responder = noisy(0.7, seed=seed)
+        report = run_check(repo, server, use_cache=False, run_lint=seed == 0)
+        verdicts.append(report.entries[0].verdict)
+    assert verdicts.count("regression") <= 1, verdicts
+    assert server.calls == 10 * 2 * N_CASES
+
+
+def test_strict_fails_on_inconclusive(repo: Path, server: FakeOpenAI) -> None:
+    # 3 of 40 cases lost: not significant, but not proven within the margin either
+    def three_lost(req: Any) -> Any:
+        if req.text.startswith("Briefly") and int(req.text.split()[2].rstrip(":")) < 3:
+            return Reply("no")
+        return echo(req)
+
+    server.responder = three_lost
+    (repo / "prompts/qa/2.0.0.yaml").write_text(qa("2.0.0", "Briefly: {{ document }}"))
+    report = run_check(repo, server)
+    assert report.entries[0].verdict == "inconclusive" and report.exit_code == 0
+    assert report.entries[0].diff.comparisons[0].cases_needed > N_CASES  # type: ignore[union-attr]
+    assert run_check(repo, server, strict=True).exit_code == 1
+
+
+# ------------------------------------------------------------------------------------------
+# baselines
+# ------------------------------------------------------------------------------------------
+
+
+def test_a_never_promoted_prompt_is_compared_with_its_previous_version(
+    repo: Path, server: FakeOpenAI
+) -> None:
+    # summarize: prod is 1.0.0 (echo/echo); qa is in prod, so use a fresh prompt `tr`
+    (repo / "prompts/tr").mkdir()
+    for v in ("1.0.0", "1.5.0"):
+        (repo / f"prompts/tr/{v}.yaml").write_text(qa(v).replace("name: qa", "name: tr"))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "tr")
+    git(repo, "branch", "-f", "main", "HEAD")  # tr 1.0.0 and 1.5.0 are on main now
+    # the branch deletes 1.5.0 from the working tree and adds 1.6.0 and 2.0.0
+    (repo / "prompts/tr/1.5.0.yaml").unlink()
+    (repo / "prompts/tr/1.6.0.yaml").write_text(qa("1.6.0").replace("name: qa", "name: tr"))
+    (repo / "prompts/tr/2.0.0.yaml").write_text(qa("2.0.0").replace("name: qa", "name: tr"))
+    report = run_check(repo, server)
+    by_ref = {e.ref: e for e in report.entries}
+    # 1.5.0 is gone from the working tree: loaded from the base commit's tree
+    assert by_ref["tr@1.6.0"].baseline == "tr@1.5.0"
+    assert by_ref["tr@2.0.0"].baseline == "tr@1.5.0"  # the highest lower version at the base
+    assert by_ref["tr@1.6.0"].baseline_reason == "previous version (never in prod)"
+    assert all(e.verdict == "ok" for e in report.entries)
+    assert "prompts/tr/1.5.0.yaml: deleted" in report.notes
+
+
+def test_a_new_prompt_runs_alone_against_its_own_bar(repo: Path, server: FakeOpenAI) -> None:
+    (repo / "prompts/brandnew").mkdir()
+    (repo / "prompts/brandnew/1.0.0.yaml").write_text(
+        qa("1.0.0").replace("name: qa", "name: brandnew")
+    )
+    report = run_check(repo, server)
+    (entry,) = report.entries
+    assert (entry.verdict, entry.baseline) == ("new", None) and report.exit_code == 0
+    server.responder = lambda req: Reply("nothing useful")
+    report = run_check(repo, server, use_cache=False)
+    assert report.entries[0].verdict == "below-bar" and report.exit_code == 1
+
+
+def test_lint_runs_first(repo: Path, server: FakeOpenAI) -> None:
+    (repo / "prompts/qa/2.1.0.yaml").write_text(qa("2.1.0", "Summarize: {{ documnt }}"))
+    report = run_check(repo, server)
+    assert report.exit_code == 1 and report.entries == [] and server.calls == 0
+    assert any("documnt" in p.message for p in report.problems)
+
+
+def test_nothing_changed(repo: Path, server: FakeOpenAI) -> None:
+    report = run_check(repo, server)
+    assert report.exit_code == 0 and report.entries == []
+    assert report.notes == ["no prompt version was added or changed since main"]
+
+
+def test_unknown_base_is_a_clear_error(repo: Path) -> None:
+    with pytest.raises(GitError, match="fetch-depth: 0"):
+        check(Project(repo), "origin/nope")
+
+
+# ------------------------------------------------------------------------------------------
+# gitops
+# ------------------------------------------------------------------------------------------
+
+
+def test_gitops(repo: Path) -> None:
+    mb = merge_base(repo, "main")
+    assert mb == git(repo, "rev-parse", "main").strip()
+    assert repo_root(repo / "prompts") == repo.resolve()
+    (repo / "prompts/qa/9.0.0.yaml").write_text("untracked")
+    (repo / "prompts/qa/1.1.0.yaml").write_text("modified, uncommitted")
+    (repo / "prompts/summarize/2.0.0.yaml").unlink()
+    (repo / "evals/other.jsonl").write_text("{}\n")
+    assert changed_files(repo, mb, "prompts") == [
+        ("M", "prompts/qa/1.1.0.yaml"),
+        ("A", "prompts/qa/9.0.0.yaml"),
+        ("D", "prompts/summarize/2.0.0.yaml"),
+    ]
+    assert ("A", "evals/other.jsonl") in changed_files(repo, mb)
+    assert read_file_at(repo, mb, "prompts/qa/1.1.0.yaml") == qa(
+        "1.1.0", changelog="Same prompt, unpromoted."
+    )
+    assert read_file_at(repo, mb, "prompts/qa/9.0.0.yaml") is None
+    assert list_dir_at(repo, mb, "prompts/qa") == ["1.0.0.yaml", "1.1.0.yaml"]
+    assert list_dir_at(repo, mb, "prompts/none") == []
+
+
+def test_outside_git(tmp_path: Path) -> None:
+    with pytest.raises(GitError, match="not inside a git repository"):
+        merge_base(tmp_path, "main")
+
+
+def test_a_project_in_a_subdirectory_of_the_repository(tmp_path: Path) -> None:
+    mono = tmp_path / "mono"
+    app = mono / "services/app"
+    (app / "prompts/echoer").mkdir(parents=True)
+    (app / "evals").mkdir()
+    text = (
+        qa("1.0.0")
+        .replace("name: qa", "name: echoer")
+        .replace("openai/fake-model-2024-01-01", "echo/echo")
+    )
+    (app / "prompts/echoer/1.0.0.yaml").write_text(text)
+    (app / "evals/qa.jsonl").write_text(
+        json.dumps({"id": "a", "vars": {"document": "x kw"}, "expected": {"keyword": "kw"}}) + "\n"
+    )
+    git(mono, "init", "-q", "-b", "main")
+    git(mono, "add", "-A")
+    git(mono, "commit", "-qm", "init")
+    (app / "prompts/echoer/1.1.0.yaml").write_text(text.replace("1.0.0", "1.1.0"))
+    report = check(Project(app), "main")
+    assert [(e.ref, e.baseline, e.verdict) for e in report.entries] == [
+        ("echoer@1.1.0", "echoer@1.0.0", "ok")
+    ]
+    assert report.entries[0].file == "services/app/prompts/echoer/1.1.0.yaml"
