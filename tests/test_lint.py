@@ -366,6 +366,33 @@ def test_assertion_config_problems(project: Path, write: Write) -> None:
     assert len(got) == 2
 
 
+def test_python_assertion_reference_is_checked_without_running_it(
+    project: Path, write: Write
+) -> None:
+    write(
+        "prompts/p/1.0.0.yaml",
+        """\
+        name: p
+        version: 1.0.0
+        model: echo/echo
+        template: hi
+        assert:
+          - {type: python, value: "checks/missing.py:f"}
+          - {type: python, value: "checks.py:nope"}
+          - {type: python, value: "checks.py:ok"}
+        """,
+    )
+    write(
+        "checks.py",
+        "raise SystemExit('never imported by lint')\ndef ok(output, ctx):\n    return True\n",
+    )
+    assert problems() == [
+        "prompts/p/1.0.0.yaml:6: assert[0]: checks/missing.py: no such file "
+        "(paths are relative to the project root)",
+        "prompts/p/1.0.0.yaml:7: assert[1]: checks.py defines no function 'nope' (functions: ok)",
+    ]
+
+
 def test_inline_test_vars_checked(project: Path, write: Write) -> None:
     write(
         "prompts/p/1.0.0.yaml",

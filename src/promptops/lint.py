@@ -70,7 +70,7 @@ def lint_prompt(pv: PromptVersion, project: Project) -> list[Problem]:
     for loc2, where, a in suites:
         assert isinstance(a, AssertionSpec)
         line = pv.lines.line(loc2)
-        for msg2 in assertions.config_problems(a):
+        for msg2 in [*assertions.config_problems(a), *_python_ref_problems(a, project)]:
             out.append(_p(pv.path, line, where, msg2))
         for text in _strings(a.value):
             try:
@@ -114,6 +114,28 @@ def lint_prompt(pv: PromptVersion, project: Project) -> list[Problem]:
                 pass
             out.extend(collected)
     return out
+
+
+def _python_ref_problems(a: AssertionSpec, project: Project) -> list[str]:
+    """A ``python`` assertion's file must exist and define the function (read, never run)."""
+    if a.base_type != "python" or not isinstance(a.value, str) or "{" in a.value:
+        return []
+    file, _, func = a.value.strip().rpartition(":")
+    path = project.root / file
+    if not path.is_file():
+        return [f"{file}: no such file (paths are relative to the project root)"]
+    import ast
+
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8-sig"), filename=str(path))
+    except (SyntaxError, UnicodeDecodeError) as e:
+        return [f"{file}: cannot be parsed: {e}"]
+    defined = {n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
+    if func not in defined:
+        return [
+            f"{file} defines no function {func!r} (functions: {', '.join(sorted(defined)) or 'none'})"
+        ]
+    return []
 
 
 def _strings(value: object) -> list[str]:
