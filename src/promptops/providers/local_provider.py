@@ -8,6 +8,7 @@ eval's concurrency; chat messages are rendered into a completion prompt for the 
 from __future__ import annotations
 
 import asyncio
+import weakref
 from functools import lru_cache
 from typing import Any
 
@@ -35,7 +36,9 @@ class LocalProvider:
 
     def __init__(self) -> None:
         self._inner = LiteLLMProvider()
-        self._locks: dict[int, asyncio.Lock] = {}
+        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
         self._clients: dict[tuple[str, int], Any] = {}
 
     def _client(self, api_base: str) -> Any:
@@ -60,7 +63,7 @@ class LocalProvider:
         from .local import completion_prompt, default_stop, ensure_server
 
         model = _resolve(call.model)
-        lock = self._locks.setdefault(id(asyncio.get_running_loop()), asyncio.Lock())
+        lock = self._locks.setdefault(asyncio.get_running_loop(), asyncio.Lock())
         async with lock:  # the first caller starts the server; the rest wait for it
             api_base = await asyncio.to_thread(ensure_server, model, _settings["parallel"])
         params = dict(call.params)
