@@ -1,19 +1,33 @@
-"""``promptops runs`` and ``promptops show-run``: what has been evaluated."""
+"""``promptops runs`` (list, ``merge``) and ``promptops show-run``: what has been evaluated."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import typer
 
 from . import app
 from .output import out, print_json
 
+runs_app = typer.Typer(
+    name="runs",
+    invoke_without_command=True,
+    no_args_is_help=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(runs_app)
 
-@app.command("runs")
+
+@runs_app.callback()
 def runs(
+    ctx: typer.Context,
     limit: int = typer.Option(20, "--limit", "-n", help="How many runs to list."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """List recorded eval runs, newest first."""
+    """List recorded eval runs, newest first (or merge shard runs: runs merge RUN...)."""
+    if ctx.invoked_subcommand is not None:
+        return
     from ..project import Project
     from ..results import list_runs
 
@@ -58,6 +72,43 @@ def runs(
                 rate,
             )
     out().print(t)
+
+
+@runs_app.command("merge")
+def merge(
+    run_ids: list[str] = typer.Argument(..., help="The shard runs (ids or unique prefixes)."),
+    new_id: str | None = typer.Option(
+        None, "--id", help="Id of the merged run (default: a new timestamped id)."
+    ),
+    fmt: str = typer.Option("table", "--format", "-f", help="table, json or markdown."),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="Also write the report (in --format) to this file."
+    ),
+    junit: Path | None = typer.Option(
+        None, "--junit", help="Write JUnit XML (one testcase per case)."
+    ),
+) -> None:
+    """Combine the runs of `eval --shard K/N` into one run; exit 1 when it misses the bar."""
+    from ..errors import UsageError
+    from ..project import Project
+    from ..shards import merge_runs
+    from .eval_cmd import _report
+    from .output import warn
+
+    if fmt not in ("table", "json", "markdown"):
+        raise UsageError(f"--format must be table, json or markdown, got {fmt!r}")
+    result = merge_runs(Project.find(), list(run_ids), new_id)
+    _report(result, fmt, output, junit)
+    missing = result.summary["shards"]["missing"]
+    if missing:
+        n = result.summary["shards"]["n"]
+        warn(
+            f"shards missing: {', '.join(f'{k}/{n}' for k in missing)}; the merged run is incomplete"
+        )
+    if fmt == "table":
+        out().print(f"merged into run {result.run.id}", style="dim", markup=False)
+    if not result.met_bar:
+        raise typer.Exit(1)
 
 
 @app.command("show-run")
