@@ -29,8 +29,7 @@ from click.testing import Result
 
 from conftest import run_python
 from promptops.report.html import diff_fragment, run_html, word_diff
-from promptops.results import RunDir, group_key, summarize
-from promptops.shards import bar
+from promptops.results import RunDir, group_key, judge_bar, summarize
 
 Cli = Callable[..., Result]
 REPO = Path(__file__).resolve().parents[1]
@@ -177,7 +176,7 @@ def synthetic_run(
         "network_calls": len(records),
         "groups": groups,
     }
-    summary["bar"] = bar(groups, {group_key(g): 0.6 for g in groups}, "complete")
+    summary["bar"] = judge_bar(groups, {group_key(g): 0.6 for g in groups}, "complete")
     run.write_json(run.summary_path, summary)
     return run
 

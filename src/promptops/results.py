@@ -9,6 +9,7 @@ written later for the same key replaces an earlier one (a resumed run retries er
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -69,15 +70,17 @@ class Group:
     passed: int = 0
     errors: int = 0
     assert_errors: int = 0
-    score_sum: float = 0.0
+    scores: list[float] = field(default_factory=list)
     cached: int = 0
     tokens_in: int = 0
     tokens_out: int = 0
-    cost: float = 0.0
+    costs: list[float] = field(default_factory=list)
     cost_unknown: int = 0
     latencies: list[float] = field(default_factory=list)
     assertions: dict[str, list[int]] = field(default_factory=dict)  # label -> [passed, total]
-    metrics: dict[str, list[float]] = field(default_factory=dict)  # label -> [sum, count]
+    # Sums are taken with math.fsum at the end, so a summary does not depend on record order
+    # (merged shard runs equal the unsharded run exactly).
+    metrics: dict[str, list[float]] = field(default_factory=dict)  # label -> scores
     error_kinds: dict[str, int] = field(default_factory=dict)
     cases: set[str] = field(default_factory=set)
 
@@ -92,14 +95,14 @@ class Group:
         if rec.get("assert_error"):
             self.assert_errors += 1
         self.passed += bool(rec.get("pass"))
-        self.score_sum += float(rec.get("score") or 0.0)
+        self.scores.append(float(rec.get("score") or 0.0))
         self.cached += bool(rec.get("cached"))
         self.tokens_in += rec.get("tokens_in") or 0
         self.tokens_out += rec.get("tokens_out") or 0
         if rec.get("cost") is None:
             self.cost_unknown += 1
         else:
-            self.cost += float(rec["cost"])
+            self.costs.append(float(rec["cost"]))
         if rec.get("latency_ms") is not None and not rec.get("cached"):
             self.latencies.append(float(rec["latency_ms"]))
         for a in rec.get("assertions", []):
@@ -107,9 +110,7 @@ class Group:
             pa = self.assertions.setdefault(label, [0, 0])
             pa[0] += bool(a.get("pass"))
             pa[1] += 1
-            m = self.metrics.setdefault(label, [0.0, 0])
-            m[0] += float(a.get("score") or 0.0)
-            m[1] += 1
+            self.metrics.setdefault(label, []).append(float(a.get("score") or 0.0))
 
     def to_json(self) -> dict[str, Any]:
         low, high = wilson_interval(self.passed, self.n)
@@ -128,19 +129,35 @@ class Group:
             "assert_errors": self.assert_errors,
             "pass_rate": self.passed / self.n if self.n else None,
             "pass_rate_ci95": [low, high],
-            "mean_score": self.score_sum / scored if scored else None,
+            "mean_score": math.fsum(self.scores) / scored if scored else None,
             "assertions": {
                 k: {"passed": v[0], "n": v[1], "pass_rate": v[0] / v[1] if v[1] else None}
                 for k, v in sorted(self.assertions.items())
             },
-            "metrics": {k: v[0] / v[1] for k, v in sorted(self.metrics.items()) if v[1]},
+            "metrics": {k: math.fsum(v) / len(v) for k, v in sorted(self.metrics.items()) if v},
             "latency_ms": {**percentiles(self.latencies), "mean": mean(self.latencies)},
             "tokens_in": self.tokens_in,
             "tokens_out": self.tokens_out,
-            "cost": round(self.cost, 8),
+            "cost": round(math.fsum(self.costs), 8),
             "cost_unknown": self.cost_unknown,
             "cached": self.cached,
         }
+
+
+def judge_bar(
+    groups: list[dict[str, Any]], fail_under: dict[str, float], status: str
+) -> dict[str, Any]:
+    """Did every group meet its pass-rate bar (``fail_under`` by group key, default 1.0) in a
+    complete run? Shared by the runner and by merged shard runs."""
+    rows = []
+    met = status == "complete"
+    for g in groups:
+        key = group_key(g)
+        need = fail_under.get(key, 1.0)
+        ok = g["pass_rate"] is not None and g["pass_rate"] >= need - 1e-12
+        met = met and ok
+        rows.append({"group": key, "fail_under": need, "met": ok})
+    return {"met": met and bool(groups), "groups": rows}
 
 
 def summarize(

@@ -25,7 +25,7 @@ from .datasets import Case, file_digest, inline_cases, iter_cases, select
 from .errors import PromptOpsError, RenderError, UsageError
 from .project import Project, PromptVersion
 from .render import bind_inputs, render_bound
-from .results import RunDir, find_run, group_key, group_label, latest_records, record_key, summarize
+from .results import RunDir, find_run, group_label, judge_bar, latest_records, record_key, summarize
 
 
 @dataclass
@@ -277,16 +277,12 @@ def _provenance(project: Project, targets: list[Target]) -> dict[str, Any]:
 def _bar(
     groups: list[dict[str, Any]], targets: list[Target], opts: EvalOptions, status: str
 ) -> dict[str, Any]:
-    per_version = {t.pv.digest: t.pv.spec.fail_under for t in targets}
-    rows = []
-    met = status == "complete"
-    for g in groups:
-        bar = opts.fail_under if opts.fail_under is not None else per_version.get(g["digest"])
-        bar = 1.0 if bar is None else bar
-        ok = g["pass_rate"] is not None and g["pass_rate"] >= bar - 1e-12
-        met = met and ok
-        rows.append({"group": group_key(g), "fail_under": bar, "met": ok})
-    return {"met": met and bool(groups), "groups": rows}
+    """The bar per group: ``--fail-under``, else the version's ``fail_under``, else 1.0."""
+    need: dict[str, float] = {}
+    for t in targets:
+        bar = opts.fail_under if opts.fail_under is not None else t.pv.spec.fail_under
+        need[group_label(t.pv.name, t.pv.version, t.model)] = 1.0 if bar is None else bar
+    return judge_bar(groups, need, status)
 
 
 async def arun_eval(

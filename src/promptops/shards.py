@@ -31,7 +31,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from .errors import RunError, UsageError
-from .results import RunDir, find_run, group_key, record_key, summarize
+from .results import RunDir, find_run, group_key, judge_bar, record_key, summarize
 
 if TYPE_CHECKING:
     from .project import Project
@@ -186,19 +186,6 @@ def _file_fail_under(project: Project, meta: dict[str, Any], digest: str) -> flo
     return 1.0
 
 
-def bar(groups: list[dict[str, Any]], fail_under: dict[str, float], status: str) -> dict[str, Any]:
-    """The pass-rate bar, judged as the runner judges it."""
-    rows = []
-    met = status == "complete"
-    for g in groups:
-        key = group_key(g)
-        need = fail_under.get(key, 1.0)
-        ok = g["pass_rate"] is not None and g["pass_rate"] >= need - 1e-12
-        met = met and ok
-        rows.append({"group": key, "fail_under": need, "met": ok})
-    return {"met": met and bool(groups), "groups": rows}
-
-
 def merge_runs(project: Project, run_ids: list[str], new_id: str | None = None) -> EvalResult:
     """Combine shard runs of one eval into a new run; see the module docstring for the rules."""
     from .runner import EvalResult, new_run_id
@@ -272,9 +259,9 @@ def merge_runs(project: Project, run_ids: list[str], new_id: str | None = None) 
         "shards": {"n": n, "present": present, "missing": missing},
         "groups": groups,
     }
-    summary["bar"] = bar(groups, _fail_under(project, shards, groups), status)
+    summary["bar"] = judge_bar(groups, _fail_under(project, shards, groups), status)
     run.write_json(run.summary_path, summary)
     return EvalResult(run, summary)
 
 
-__all__ = ["JUDGING_OPTIONS", "bar", "merge_runs"]
+__all__ = ["JUDGING_OPTIONS", "merge_runs"]
