@@ -175,13 +175,17 @@ def render_bound(pv: PromptVersion, context: dict[str, Any]) -> list[dict[str, s
     spec_template = pv.spec.messages is None
     for i, msg in enumerate(pv.spec.chat()):
         loc = ("messages", i, "content") if pv.spec.messages is not None else ("template",)
-        line = pv.lines.line(loc)
         field = "template" if spec_template else f"messages[{i}].content"
-        what = f"{display_path(pv.path)}:{line}: {field}" if line else f"{pv.ref}: {field}"
+
+        def what(loc: tuple[str | int, ...] = loc, field: str = field) -> str:
+            # built only on error: display_path resolves the path, too slow for every render
+            line = pv.lines.line(loc)
+            return f"{display_path(pv.path)}:{line}: {field}" if line else f"{pv.ref}: {field}"
+
         try:
             compile_template(msg.content)
         except jinja2.TemplateSyntaxError as e:  # report the file line of the error itself
-            at = _content_line(pv, msg.content, line, e.lineno)
+            at = _content_line(pv, msg.content, pv.lines.line(loc), e.lineno)
             where = f"{display_path(pv.path)}:{at}: {field}" if at else f"{pv.ref}: {field}"
             raise RenderError(f"{where}: template syntax error: {e.message}") from None
         out.append({"role": msg.role, "content": render_template(msg.content, context, what)})
