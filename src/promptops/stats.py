@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from statistics import NormalDist
+from statistics import NormalDist, quantiles
 
 
 def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
@@ -24,15 +24,16 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[f
 
 
 def percentiles(
-    values: Sequence[float], qs: Sequence[float] = (50, 95, 99)
+    values: Sequence[float], qs: Sequence[int] = (50, 95, 99)
 ) -> dict[str, float | None]:
-    """p50/p95/p99 (numpy's linear interpolation); None for an empty list."""
+    """p50/p95/p99 with linear interpolation (numpy's default method; the stdlib's
+    ``statistics.quantiles(method="inclusive")`` computes the same without importing numpy)."""
     if not values:
-        return {f"p{int(q)}": None for q in qs}
-    import numpy as np
-
-    arr = np.asarray(values, dtype=float)
-    return {f"p{int(q)}": float(np.percentile(arr, q)) for q in qs}
+        return {f"p{q}": None for q in qs}
+    if len(values) == 1:
+        return {f"p{q}": float(values[0]) for q in qs}
+    cuts = quantiles(values, n=100, method="inclusive")
+    return {f"p{q}": float(cuts[q - 1]) for q in qs}
 
 
 def mean(values: Sequence[float]) -> float | None:
