@@ -78,7 +78,7 @@ def end_to_end(seeds: int, n: int = 40, p: float = 0.7) -> float:
     server answering right with probability p whatever the prompt, no cache."""
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     os.environ.setdefault("OPENAI_API_KEY", "sk-test")
-    from promptops.compare import diff_refs
+    from promptops.diffing import diff_refs
     from promptops.project import Project
     from promptops.runner import EvalOptions
     from promptops.testing.server import FakeOpenAI, noisy

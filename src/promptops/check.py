@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import Problem, PromptOpsError, display_path
 
 if TYPE_CHECKING:
-    from .compare import DiffResult
+    from .diffing import DiffResult
     from .project import Project, PromptVersion
     from .runner import EvalOptions
     from .spec import RegistrySpec
@@ -293,7 +293,7 @@ def _evaluate(
     alpha: float,
     say: Callable[[str], None],
 ) -> CheckEntry:
-    from .compare import diff_refs
+    from .diffing import diff_refs
     from .runner import EvalOptions, run_eval
 
     baseline, why = _baseline(trees, pv, reg_base, env, base)

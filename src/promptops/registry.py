@@ -12,8 +12,9 @@ and, with ``commit=True``, committed alone with a structured message whose trail
 ``history`` reads back. History is the git log of registry.yaml; rollback finds the version
 active before from it.
 
-The runtime side (``Registry.load(...).get(...)``) lives in :mod:`promptops.runtime` and is
-re-exported here.
+The runtime side (``Registry.load(...).get(...)``) lives in :mod:`promptops.runtime`, the
+evidence a promotion needs in :mod:`promptops.evidence`, and reading history back in
+:mod:`promptops.history`; their public names are re-exported here.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from __future__ import annotations
 import getpass
 import json
 import os
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -31,7 +31,9 @@ from typing import Any
 
 import yaml
 
-from .errors import EvidenceError, GitError, RegistryError, SpecError, UsageError
+from .errors import GitError, RegistryError, SpecError, UsageError
+from .evidence import Evidence, find_evidence
+from .history import HistoryEntry, _file_log, history
 from .loader import read_text
 from .project import Project, PromptVersion, load_prompt, short_digest
 from .runtime import ActivePrompt, Registry, Reply, parse_registry, prompt_file, read_registry
@@ -67,25 +69,6 @@ HEADER = """\
 
 
 # --------------------------------------------------------------------------- data
-
-
-@dataclass
-class Evidence:
-    """Why a promotion is allowed: a run where this digest met its bar, and a comparison."""
-
-    run_id: str
-    pass_rate: float | None
-    fail_under: float
-    dataset: str
-    dataset_digest: str
-    baseline: str | None = None  # the active version compared against
-    compare_run: str | None = None
-    verdict: str | None = None  # ok or inconclusive (a regression is refused)
-    comparisons: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def run_ids(self) -> list[str]:
-        return list(dict.fromkeys(r for r in (self.run_id, self.compare_run) if r))
 
 
 @dataclass
@@ -154,28 +137,6 @@ class Change:
         data["after"] = self.after.model_dump(exclude_none=True) if self.after else None
         data["subject"] = self.subject()
         return data
-
-
-@dataclass
-class HistoryEntry:
-    """One change to one (prompt, environment), from a commit or the working file."""
-
-    commit: str | None  # None: not committed yet
-    author: str | None
-    date: str | None
-    prompt: str
-    env: str
-    action: str  # promote | canary | abort-canary | rollback | remove
-    from_version: str | None
-    to_version: str | None
-    canary: int | None = None
-    reason: str | None = None
-    evidence: str | None = None
-    forced: bool = False
-    subject: str = ""
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass
@@ -356,199 +317,6 @@ def _resolve(project: Project, name: str, version: str) -> PromptVersion:
     if pv.name != name:
         raise RegistryError(f"{project.rel(path)} declares name {pv.name!r}, not {name!r}")
     return pv
-
-
-# --------------------------------------------------------------------------- evidence
-
-
-def _summary(run: Any, digest: str) -> dict[str, Any] | None:
-    """A run's summary.json when it mentions ``digest`` (cheap text test before parsing)."""
-    try:
-        text = run.summary_path.read_text(encoding="utf-8")
-    except OSError:
-        return None
-    if digest not in text:
-        return None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError:
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _why_not_full(s: dict[str, Any], dataset: str, dataset_digest: str) -> str | None:
-    """Why a run is not a complete run of the whole gold dataset as it is now (None: it is)."""
-    if s.get("status") != "complete":
-        return f"it is {s.get('status') or 'incomplete'}"
-    opts = s.get("options") or {}
-    partial = [f"--{k}" for k in ("filter", "limit", "shard") if opts.get(k)] + (
-        ["--tests"] if opts.get("tests") else []
-    )
-    if partial:
-        return f"it ran part of the cases ({', '.join(partial)})"
-    got = ((s.get("provenance") or {}).get("datasets") or {}).get(dataset)
-    if got is None:
-        return f"it did not use {dataset}"
-    if got != dataset_digest:
-        return f"{dataset} has changed since ({short_digest(got)} then, {short_digest(dataset_digest)} now)"
-    return None
-
-
-def _newest_first(runs: list[Any]) -> list[Any]:
-    """By when summary.json was written (run ids only have second resolution)."""
-
-    def written(run: Any) -> int:
-        try:
-            return int(run.summary_path.stat().st_mtime_ns)
-        except OSError:
-            return 0
-
-    return sorted(runs, key=written, reverse=True)
-
-
-def _group(s: dict[str, Any], digest: str, model: str | None) -> dict[str, Any] | None:
-    """The run's group of ``digest`` (on ``model`` unless None)."""
-    return next(
-        (
-            g
-            for g in s.get("groups") or []
-            if g.get("digest") == digest and model in (None, g.get("model"))
-        ),
-        None,
-    )
-
-
-def find_evidence(
-    project: Project,
-    pv: PromptVersion,
-    active: Deployment | None,
-    *,
-    run_id: str | None = None,
-    env: str = "ENV",
-) -> Evidence:
-    """Evidence that ``pv`` may replace ``active``, or an EvidenceError saying what to run.
-
-    Only complete runs of the whole gold dataset, as the file is now, on the pinned model
-    count. The newest such run of ``pv``'s digest must meet the prompt's own bar (fail_under,
-    default 1.0): a later failing run is not outweighed by an earlier passing one. When
-    ``active`` is another digest, the newest such run holding both (``promptops diff``) is
-    compared, and a regression is refused.
-
-    Only summary.json files are read while searching; results.jsonl only for the comparison.
-    """
-    from .datasets import file_digest
-    from .results import find_run, list_runs
-
-    how = (
-        f'or override: promptops promote {pv.name} {pv.version} --env {env} --force --reason "..."'
-    )
-    ds = project.dataset_path(pv)
-    if ds is None:
-        raise EvidenceError(
-            f"{pv.name} {pv.version} has no gold dataset (dataset: in {project.rel(pv.path)}), "
-            f"so no eval can vouch for it; add one and run: promptops eval {pv.ref}; {how}"
-        )
-    if not ds.is_file():
-        raise EvidenceError(f"{project.rel(ds)}: dataset of {pv.ref} not found; {how}")
-    dataset, ds_digest = project.rel(ds), file_digest(ds)
-    model = pv.spec.model.id
-    need = pv.spec.fail_under if pv.spec.fail_under is not None else 1.0
-    baseline = active if active is not None and active.digest != pv.digest else None
-    runs = (
-        [find_run(project.runs_dir, run_id)]
-        if run_id
-        else _newest_first(list_runs(project.runs_dir))
-    )
-    newest: tuple[str, float | None] | None = None  # (run id, pass rate) of the newest full run
-    cmp: tuple[Any, dict[str, Any], dict[str, Any]] | None = None
-    why: str | None = None  # why an explicitly given run does not count
-    for run in runs:
-        s = _summary(run, pv.digest)
-        cand = _group(s, pv.digest, model) if s is not None else None
-        if s is None or cand is None:
-            why = f"it has no results of {pv.ref} ({short_digest(pv.digest)}) on {model}"
-            continue
-        why = _why_not_full(s, dataset, ds_digest)
-        if why:
-            continue
-        if newest is None:
-            newest = (run.id, cand.get("pass_rate"))
-        if baseline is not None and cmp is None:
-            base = _group(s, baseline.digest, model) or _group(s, baseline.digest, None)
-            if base is not None:
-                cmp = (run, base, cand)
-        if baseline is None or cmp is not None:
-            break
-    if newest is None:
-        detail = f" (run {run_id}: {why})" if run_id and why else ""
-        raise EvidenceError(
-            f"no eval run of {pv.name} {pv.version} ({short_digest(pv.digest)}) on {dataset} met its bar{detail}; "
-            f"run: promptops eval {pv.ref}; {how}"
-        )
-    rate = newest[1]
-    if rate is None or rate < need - 1e-12:
-        raise EvidenceError(
-            f"{pv.name} {pv.version} missed its bar in its newest eval run {newest[0]}: pass rate {_pct(rate)}, "
-            f"needs {_pct(need)}; fix it and run: promptops eval {pv.ref}; {how}"
-        )
-    ev = Evidence(newest[0], rate, need, dataset, ds_digest)
-    if baseline is None:
-        return ev
-    ev.baseline = baseline.version
-    if cmp is None:
-        raise EvidenceError(
-            f"no comparison of {pv.name} {pv.version} against the active {baseline.version} on {dataset}; "
-            f"run: promptops diff {pv.name}@{baseline.version} {pv.ref}; {how}"
-        )
-    run, base, cand = cmp
-    ev.compare_run = run.id
-    ev.verdict, ev.comparisons = _compare(run, base, cand, pv)
-    if ev.verdict == "regression":
-        raise EvidenceError(
-            f"{pv.name} {pv.version} regressed against the active {baseline.version} in run {run.id} "
-            f"({pv.spec.gate.metric}, margin {pv.spec.gate.margin}): see promptops show-run {run.id}; "
-            f"fix it and run the comparison again, {how}"
-        )
-    return ev
-
-
-def _compare(
-    run: Any, base: dict[str, Any], cand: dict[str, Any], pv: PromptVersion
-) -> tuple[str, list[dict[str, Any]]]:
-    """The verdict of the run's two groups, paired by case (as ``promptops diff`` does: when
-    the pinned model changed, each side on its own model)."""
-    from .compare import compare_records, overall_verdict
-
-    label = None if base["model"] == cand["model"] else f"{base['model']} -> {cand['model']}"
-    records = list(run.records())
-
-    def pick(g: dict[str, Any]) -> list[dict[str, Any]]:
-        return [
-            r if label is None else {**r, "model": label}
-            for r in records
-            if r.get("digest") == g["digest"] and r.get("model") == g["model"]
-        ]
-
-    results = compare_records(
-        pick(base), pick(cand), metric=pv.spec.gate.metric, margin=pv.spec.gate.margin, seed=0
-    )
-    keep = (
-        "model",
-        "metric",
-        "verdict",
-        "reason",
-        "n_paired",
-        "mean_a",
-        "mean_b",
-        "diff",
-        "ci_low",
-        "ci_high",
-    )
-    return overall_verdict(results), [{k: getattr(c, k) for k in keep} for c in results]
-
-
-def _pct(x: Any) -> str:
-    return "-" if x is None else f"{100 * float(x):.1f}%"
 
 
 # --------------------------------------------------------------------------- changes
@@ -772,167 +540,6 @@ def _digest_of(path: Path) -> str | None:
         return load_prompt(path).digest
     except SpecError:
         return None
-
-
-# --------------------------------------------------------------------------- history
-
-
-def _file_log(project: Project) -> list[dict[str, Any]]:
-    """Committed states of registry.yaml, newest first, each with its parsed spec (None when
-    that commit's file is missing or invalid)."""
-    from .gitops import file_log
-
-    log = file_log(project.registry_path)
-    if log is None:
-        raise GitError(
-            f"{project.root} is not in a git repository: registry history comes from git; "
-            "run git init and commit registry.yaml"
-        )
-    for c in log:
-        c["spec"] = _parse_quietly(c["text"], project.registry_path)
-    return log
-
-
-def _parse_quietly(text: str | None, path: Path) -> RegistrySpec | None:
-    if text is None:
-        return None
-    try:
-        return parse_registry(text, path)
-    except SpecError:
-        return None
-
-
-Inferred = tuple[str, str, str, str | None, str | None, int | None]
-
-
-def _diff(old: RegistrySpec | None, new: RegistrySpec | None) -> list[Inferred]:
-    """Inferred changes between two states: (prompt, env, action, from, to, canary weight)."""
-    a = old.prompts if old else {}
-    b = new.prompts if new else {}
-    envs = list(
-        dict.fromkeys([*(new.environments if new else []), *(old.environments if old else [])])
-    )
-    out: list[Inferred] = []
-    for name in sorted(set(a) | set(b)):
-        for env in envs:
-            x, y = a.get(name, {}).get(env), b.get(name, {}).get(env)
-            if x == y:
-                continue
-            if y is None:
-                assert x is not None
-                out.append((name, env, "remove", x.version, None, None))
-            elif x is None or (x.version, x.digest) != (y.version, y.digest):
-                if y.canary is not None and (x is None or x.canary != y.canary):
-                    out.append((name, env, "canary", y.version, y.canary.version, y.canary.weight))
-                out.append((name, env, "promote", x.version if x else None, y.version, None))
-            elif y.canary is None:
-                out.append(
-                    (
-                        name,
-                        env,
-                        "abort-canary",
-                        x.canary.version if x.canary else None,
-                        y.version,
-                        None,
-                    )
-                )
-            else:
-                out.append((name, env, "canary", y.version, y.canary.version, y.canary.weight))
-    return out
-
-
-def _trailers(message: str) -> dict[str, str]:
-    """Git trailers (``Key: value`` lines) of a commit message's last paragraph."""
-    para = message.strip().split("\n\n")[-1]
-    found = [re.match(r"^([A-Za-z][A-Za-z0-9-]*): (.*)$", line) for line in para.splitlines()]
-    return {m.group(1): m.group(2).strip() for m in found if m} if found and all(found) else {}
-
-
-def _annotate(entry: HistoryEntry, trailers: dict[str, str]) -> None:
-    """Fill in what a promptops commit's trailers say about a change."""
-    entry.action = trailers.get("Action") or entry.action
-    entry.reason = trailers.get("Reason")
-    entry.evidence = trailers.get("Evidence")
-    entry.forced = trailers.get("Forced") == "yes"
-
-
-def history(
-    project: Project, prompt: str | None = None, env: str | None = None, limit: int | None = None
-) -> list[HistoryEntry]:
-    """Who changed what and when, newest first: the git log of registry.yaml (promptops'
-    trailers where present, otherwise inferred by diffing the file between commits), plus
-    the working file's changes not committed yet."""
-    log = _file_log(project)
-    path = project.registry_path
-    working = read_registry(project) if path.is_file() else None
-    entries: list[HistoryEntry] = []
-    head = log[0]["spec"] if log else None
-    if working is not None and working != head:
-        journal = _journal(project)
-        for name, e, action, frm, to, weight in _diff(head, working):
-            entry = HistoryEntry(
-                None, None, None, name, e, action, frm, to, weight, subject="(uncommitted)"
-            )
-            line = next(
-                (
-                    j
-                    for j in reversed(journal)
-                    if j.get("prompt") == name
-                    and j.get("env") == e
-                    and j.get("to_version") == to
-                    and not j.get("commit")
-                ),
-                None,
-            )
-            if line is not None:
-                ev = line.get("evidence") or {}
-                entry.action, entry.reason, entry.forced = (
-                    line["action"],
-                    line.get("reason"),
-                    bool(line.get("forced")),
-                )
-                entry.evidence = ", ".join(ev.get("run_ids") or []) or None
-                entry.author, entry.date = line.get("user"), line.get("time")
-            entries.append(entry)
-    for i, c in enumerate(log):
-        older = log[i + 1]["spec"] if i + 1 < len(log) else None
-        subject = c["message"].strip().splitlines()[0] if c["message"].strip() else ""
-        trailers = _trailers(c["message"])
-        for name, e, action, frm, to, weight in _diff(older, c["spec"]):
-            entry = HistoryEntry(
-                c["commit"],
-                c["author"],
-                c["date"],
-                name,
-                e,
-                action,
-                frm,
-                to,
-                weight,
-                subject=subject,
-            )
-            if trailers.get("Prompt") == name and trailers.get("Env") == e:
-                _annotate(entry, trailers)
-            entries.append(entry)
-    entries = [
-        x
-        for x in entries
-        if (prompt is None or x.prompt == prompt) and (env is None or x.env == env)
-    ]
-    return entries[:limit] if limit else entries
-
-
-def _journal(project: Project) -> list[dict[str, Any]]:
-    path = project.root / STATE_DIR / JOURNAL_FILE
-    if not path.is_file():
-        return []
-    out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return out
 
 
 # --------------------------------------------------------------------------- status

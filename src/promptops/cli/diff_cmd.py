@@ -74,7 +74,7 @@ def diff(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Compare two prompt versions (or two runs) case by case; exit 1 on a regression."""
-    from ..compare import compare_runs, diff_refs
+    from ..diffing import compare_runs, diff_refs
     from ..errors import UsageError
     from ..project import Project
 

@@ -153,7 +153,7 @@ def history(
     json_out: bool = JsonOpt,
 ) -> None:
     """Who changed which version where, and when: the git log of registry.yaml, newest first."""
-    from ..registry import history as history_
+    from ..history import history as history_
 
     entries = history_(_project(), prompt, env, limit)
     if json_out:

@@ -11,7 +11,8 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from ..check import CheckEntry, CheckReport
-    from ..compare import Comparison, DiffResult, FileDiff
+    from ..compare import Comparison
+    from ..diffing import DiffResult, FileDiff
 
 COLORS = {
     "regression": "red",

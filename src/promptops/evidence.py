@@ -1,0 +1,227 @@
+"""Eval evidence for a promotion: scan run summaries for a full, passing run of a prompt
+version, and compare it against the version active in the environment.
+
+:func:`find_evidence` is what ``promptops promote`` asks before it changes registry.yaml
+(:mod:`promptops.registry`); its :class:`Evidence` is recorded with the change.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import EvidenceError
+from .project import Project, PromptVersion, short_digest
+from .spec import Deployment
+
+__all__ = ["Evidence", "find_evidence"]
+
+
+@dataclass
+class Evidence:
+    """Why a promotion is allowed: a run where this digest met its bar, and a comparison."""
+
+    run_id: str
+    pass_rate: float | None
+    fail_under: float
+    dataset: str
+    dataset_digest: str
+    baseline: str | None = None  # the active version compared against
+    compare_run: str | None = None
+    verdict: str | None = None  # ok or inconclusive (a regression is refused)
+    comparisons: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def run_ids(self) -> list[str]:
+        return list(dict.fromkeys(r for r in (self.run_id, self.compare_run) if r))
+
+
+def _summary(run: Any, digest: str) -> dict[str, Any] | None:
+    """A run's summary.json when it mentions ``digest`` (cheap text test before parsing)."""
+    try:
+        text = run.summary_path.read_text(encoding="utf-8")
+    except OSError:
+        return None
+    if digest not in text:
+        return None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _why_not_full(s: dict[str, Any], dataset: str, dataset_digest: str) -> str | None:
+    """Why a run is not a complete run of the whole gold dataset as it is now (None: it is)."""
+    if s.get("status") != "complete":
+        return f"it is {s.get('status') or 'incomplete'}"
+    opts = s.get("options") or {}
+    partial = [f"--{k}" for k in ("filter", "limit", "shard") if opts.get(k)] + (
+        ["--tests"] if opts.get("tests") else []
+    )
+    if partial:
+        return f"it ran part of the cases ({', '.join(partial)})"
+    got = ((s.get("provenance") or {}).get("datasets") or {}).get(dataset)
+    if got is None:
+        return f"it did not use {dataset}"
+    if got != dataset_digest:
+        return f"{dataset} has changed since ({short_digest(got)} then, {short_digest(dataset_digest)} now)"
+    return None
+
+
+def _newest_first(runs: list[Any]) -> list[Any]:
+    """By when summary.json was written (run ids only have second resolution)."""
+
+    def written(run: Any) -> int:
+        try:
+            return int(run.summary_path.stat().st_mtime_ns)
+        except OSError:
+            return 0
+
+    return sorted(runs, key=written, reverse=True)
+
+
+def _group(s: dict[str, Any], digest: str, model: str | None) -> dict[str, Any] | None:
+    """The run's group of ``digest`` (on ``model`` unless None)."""
+    return next(
+        (
+            g
+            for g in s.get("groups") or []
+            if g.get("digest") == digest and model in (None, g.get("model"))
+        ),
+        None,
+    )
+
+
+def find_evidence(
+    project: Project,
+    pv: PromptVersion,
+    active: Deployment | None,
+    *,
+    run_id: str | None = None,
+    env: str = "ENV",
+) -> Evidence:
+    """Evidence that ``pv`` may replace ``active``, or an EvidenceError saying what to run.
+
+    Only complete runs of the whole gold dataset, as the file is now, on the pinned model
+    count. The newest such run of ``pv``'s digest must meet the prompt's own bar (fail_under,
+    default 1.0): a later failing run is not outweighed by an earlier passing one. When
+    ``active`` is another digest, the newest such run holding both (``promptops diff``) is
+    compared, and a regression is refused.
+
+    Only summary.json files are read while searching; results.jsonl only for the comparison.
+    """
+    from .datasets import file_digest
+    from .results import find_run, list_runs
+
+    how = (
+        f'or override: promptops promote {pv.name} {pv.version} --env {env} --force --reason "..."'
+    )
+    ds = project.dataset_path(pv)
+    if ds is None:
+        raise EvidenceError(
+            f"{pv.name} {pv.version} has no gold dataset (dataset: in {project.rel(pv.path)}), "
+            f"so no eval can vouch for it; add one and run: promptops eval {pv.ref}; {how}"
+        )
+    if not ds.is_file():
+        raise EvidenceError(f"{project.rel(ds)}: dataset of {pv.ref} not found; {how}")
+    dataset, ds_digest = project.rel(ds), file_digest(ds)
+    model = pv.spec.model.id
+    need = pv.spec.fail_under if pv.spec.fail_under is not None else 1.0
+    baseline = active if active is not None and active.digest != pv.digest else None
+    runs = (
+        [find_run(project.runs_dir, run_id)]
+        if run_id
+        else _newest_first(list_runs(project.runs_dir))
+    )
+    newest: tuple[str, float | None] | None = None  # (run id, pass rate) of the newest full run
+    cmp: tuple[Any, dict[str, Any], dict[str, Any]] | None = None
+    why: str | None = None  # why an explicitly given run does not count
+    for run in runs:
+        s = _summary(run, pv.digest)
+        cand = _group(s, pv.digest, model) if s is not None else None
+        if s is None or cand is None:
+            why = f"it has no results of {pv.ref} ({short_digest(pv.digest)}) on {model}"
+            continue
+        why = _why_not_full(s, dataset, ds_digest)
+        if why:
+            continue
+        if newest is None:
+            newest = (run.id, cand.get("pass_rate"))
+        if baseline is not None and cmp is None:
+            base = _group(s, baseline.digest, model) or _group(s, baseline.digest, None)
+            if base is not None:
+                cmp = (run, base, cand)
+        if baseline is None or cmp is not None:
+            break
+    if newest is None:
+        detail = f" (run {run_id}: {why})" if run_id and why else ""
+        raise EvidenceError(
+            f"no eval run of {pv.name} {pv.version} ({short_digest(pv.digest)}) on {dataset} met its bar{detail}; "
+            f"run: promptops eval {pv.ref}; {how}"
+        )
+    rate = newest[1]
+    if rate is None or rate < need - 1e-12:
+        raise EvidenceError(
+            f"{pv.name} {pv.version} missed its bar in its newest eval run {newest[0]}: pass rate {_pct(rate)}, "
+            f"needs {_pct(need)}; fix it and run: promptops eval {pv.ref}; {how}"
+        )
+    ev = Evidence(newest[0], rate, need, dataset, ds_digest)
+    if baseline is None:
+        return ev
+    ev.baseline = baseline.version
+    if cmp is None:
+        raise EvidenceError(
+            f"no comparison of {pv.name} {pv.version} against the active {baseline.version} on {dataset}; "
+            f"run: promptops diff {pv.name}@{baseline.version} {pv.ref}; {how}"
+        )
+    run, base, cand = cmp
+    ev.compare_run = run.id
+    ev.verdict, ev.comparisons = _compare(run, base, cand, pv)
+    if ev.verdict == "regression":
+        raise EvidenceError(
+            f"{pv.name} {pv.version} regressed against the active {baseline.version} in run {run.id} "
+            f"({pv.spec.gate.metric}, margin {pv.spec.gate.margin}): see promptops show-run {run.id}; "
+            f"fix it and run the comparison again, {how}"
+        )
+    return ev
+
+
+def _compare(
+    run: Any, base: dict[str, Any], cand: dict[str, Any], pv: PromptVersion
+) -> tuple[str, list[dict[str, Any]]]:
+    """The verdict of the run's two groups, paired by case (as ``promptops diff`` does: when
+    the pinned model changed, each side on its own model)."""
+    from .compare import compare_records, overall_verdict
+
+    label = None if base["model"] == cand["model"] else f"{base['model']} -> {cand['model']}"
+    records = list(run.records())
+
+    def pick(g: dict[str, Any]) -> list[dict[str, Any]]:
+        return [
+            r if label is None else {**r, "model": label}
+            for r in records
+            if r.get("digest") == g["digest"] and r.get("model") == g["model"]
+        ]
+
+    results = compare_records(
+        pick(base), pick(cand), metric=pv.spec.gate.metric, margin=pv.spec.gate.margin, seed=0
+    )
+    keep = (
+        "model",
+        "metric",
+        "verdict",
+        "reason",
+        "n_paired",
+        "mean_a",
+        "mean_b",
+        "diff",
+        "ci_low",
+        "ci_high",
+    )
+    return overall_verdict(results), [{k: getattr(c, k) for k in keep} for c in results]
+
+
+def _pct(x: Any) -> str:
+    return "-" if x is None else f"{100 * float(x):.1f}%"
