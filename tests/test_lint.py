@@ -366,6 +366,14 @@ def test_assertion_config_problems(project: Path, write: Write) -> None:
     assert len(got) == 2
 
 
+def test_two_files_for_one_version(project: Path, write: Write) -> None:
+    text = (project / "prompts/summarize/2.0.0.yaml").read_text()
+    write("prompts/summarize/2.0.yaml", text)
+    assert (
+        "prompts/summarize/2.0.yaml: same version 2.0.0 as 2.0.0.yaml; keep one file" in problems()
+    )
+
+
 def test_python_assertion_reference_is_checked_without_running_it(
     project: Path, write: Write
 ) -> None:

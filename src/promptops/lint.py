@@ -216,6 +216,23 @@ def _prompt_file_problems(path: Path, project: Project) -> list[Problem]:
     return location_problems(pv.spec, path, pv.lines) + lint_prompt(pv, project)
 
 
+def _same_version_twice(files: list[Path]) -> list[Problem]:
+    """``2.0.yaml`` and ``2.0.0.yaml`` (or ``.yml``) in one directory name the same version."""
+    from .versions import parse_version
+
+    seen: dict[tuple[Path, str], Path] = {}
+    out = []
+    for f in files:
+        try:
+            version = str(parse_version(f.stem))
+        except ValueError:
+            continue
+        first = seen.setdefault((f.parent, version), f)
+        if first != f:
+            out.append(_p(f, None, None, f"same version {version} as {first.name}; keep one file"))
+    return out
+
+
 def lint(project: Project, paths: list[Path] | None = None) -> list[Problem]:
     """Every problem under ``paths`` (default: the whole project)."""
     problems: list[Problem] = []
@@ -223,6 +240,7 @@ def lint(project: Project, paths: list[Path] | None = None) -> list[Problem]:
     files: list[Path] = []
     if not paths:
         files = list(project.all_files())
+        problems += _same_version_twice(files)
         if project.prompts_dir.is_dir():  # stray YAML directly under prompts/
             files += sorted(
                 d
