@@ -35,25 +35,31 @@ BLOCK = re.compile(r"^```(\w+)\n(.*?)^```", re.S | re.M)
 pytest.importorskip("xllamacpp", reason="the README's examples run on the bundled local model")
 
 
-def blocks(lang: str) -> list[str]:
-    return [body for kind, body in BLOCK.findall(README) if kind == lang]
+EXAMPLES_README = (ROOT / "examples" / "README.md").read_text(encoding="utf-8")
+
+
+def blocks(lang: str, text: str = README) -> list[str]:
+    return [body for kind, body in BLOCK.findall(text) if kind == lang]
 
 
 def commands() -> list[tuple[str, int]]:
+    """README.md's console lines, then examples/README.md's bash lines, in order."""
+    lines = [
+        ln[2:] for body in blocks("console") for ln in body.splitlines() if ln.startswith("$ ")
+    ]
+    lines += [
+        ln for body in blocks("bash", EXAMPLES_README) for ln in body.splitlines() if ln.strip()
+    ]
     out = []
-    for body in blocks("console"):
-        for line in body.splitlines():
-            if not line.startswith("$ "):
-                continue
-            line = line[2:]
-            m = re.search(r"#\s*exit (\d+)", line)
-            expected = int(m.group(1)) if m else 0
-            for part in line.split(" && "):
-                part = part.strip()
-                if part.startswith(".venv/bin/promptops "):
-                    part = part[len(".venv/bin/") :]
-                if part.startswith("promptops "):
-                    out.append((part, expected))
+    for line in lines:
+        m = re.search(r"#\s*exits? (\d+)", line)
+        expected = int(m.group(1)) if m else 0
+        for part in line.split(" && "):
+            part = part.strip()
+            if part.startswith(".venv/bin/promptops "):
+                part = part[len(".venv/bin/") :]
+            if part.startswith(("promptops ", "python ")):
+                out.append((part, expected))
     return out
 
 
@@ -109,8 +115,9 @@ def test_console_examples_run_in_order(example: Path) -> None:
         if len(newest) == 2:
             fill.update({"RUN_1": newest[0], "RUN_2": newest[1]})
         args = [fill.get(a, a) for a in args]
+        exe = sys.executable if args[0] == "python" else str(BIN / args[0])
         done = subprocess.run(
-            [str(BIN / args[0]), *args[1:]],
+            [exe, *args[1:]],
             cwd=example,
             env=env,
             capture_output=True,
