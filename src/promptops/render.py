@@ -138,6 +138,22 @@ def bind_inputs(pv: PromptVersion, values: dict[str, Any], where: str = "") -> d
     return bound
 
 
+_RUNTIME_ERRORS = (TypeError, ValueError, ArithmeticError, LookupError, AttributeError)
+
+
+def _as_render_error(e: Exception, what: str | Callable[[], str], syntax_line: bool) -> RenderError:
+    """Jinja's errors (and runtime errors inside a template) as one user-facing RenderError."""
+    label = what() if callable(what) else what
+    if isinstance(e, jinja2.TemplateSyntaxError):
+        at = f" on template line {e.lineno}" if syntax_line else ""
+        return RenderError(f"{label}: template syntax error{at}: {e.message}")
+    if isinstance(e, jinja2.exceptions.SecurityError):
+        return RenderError(f"{label}: blocked by the sandbox: {e}")
+    if isinstance(e, jinja2.UndefinedError):
+        return RenderError(f"{label}: {e.message}")
+    return RenderError(f"{label}: {type(e).__name__}: {e}")
+
+
 def render_template(source: str, context: dict[str, Any], what: str | Callable[[], str]) -> str:
     """Render one template source, turning Jinja's errors into RenderError.
 
@@ -145,21 +161,8 @@ def render_template(source: str, context: dict[str, Any], what: str | Callable[[
     """
     try:
         return compile_template(source).render(context)
-    except Exception:
-        if callable(what):
-            what = what()
-    try:
-        return compile_template(source).render(context)
-    except jinja2.TemplateSyntaxError as e:
-        raise RenderError(
-            f"{what}: template syntax error on template line {e.lineno}: {e.message}"
-        ) from None
-    except jinja2.exceptions.SecurityError as e:
-        raise RenderError(f"{what}: blocked by the sandbox: {e}") from None
-    except jinja2.UndefinedError as e:
-        raise RenderError(f"{what}: {e.message}") from None
-    except (TypeError, ValueError, ArithmeticError, LookupError, AttributeError) as e:
-        raise RenderError(f"{what}: {type(e).__name__}: {e}") from None
+    except (jinja2.TemplateError, *_RUNTIME_ERRORS) as e:
+        raise _as_render_error(e, what, syntax_line=True) from None
 
 
 def render_messages(
@@ -206,14 +209,8 @@ def render_value(value: Any, context: dict[str, Any], what: str) -> Any:
                 if isinstance(result, jinja2.Undefined):
                     str(result)  # StrictUndefined raises UndefinedError naming the variable
                 return result
-            except jinja2.TemplateSyntaxError as e:
-                raise RenderError(f"{what}: template syntax error: {e.message}") from None
-            except jinja2.exceptions.SecurityError as e:
-                raise RenderError(f"{what}: blocked by the sandbox: {e}") from None
-            except jinja2.UndefinedError as e:
-                raise RenderError(f"{what}: {e.message}") from None
-            except (TypeError, ValueError, ArithmeticError, LookupError, AttributeError) as e:
-                raise RenderError(f"{what}: {type(e).__name__}: {e}") from None
+            except (jinja2.TemplateError, *_RUNTIME_ERRORS) as e:
+                raise _as_render_error(e, what, syntax_line=False) from None
         return render_template(value, context, what)
     if isinstance(value, list):
         return [render_value(v, context, what) for v in value]
