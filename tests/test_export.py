@@ -65,7 +65,7 @@ def test_parquet_needs_a_file_and_pyarrow(
     monkeypatch.setitem(sys.modules, "pyarrow", None)  # import pyarrow -> ImportError
     result = cli("export", "--format", "parquet", "-o", "x.parquet")
     assert result.exit_code == 1
-    assert "pip install 'promptops[parquet]'" in error_lines(result)[0]
+    assert "pip install 'promptops-cli[parquet]'" in error_lines(result)[0]
     assert_no_traceback(result)
     bad = cli("export", "--format", "xlsx")
     assert bad.exit_code == 2 and "csv, jsonl, parquet" in error_lines(bad)[0]

@@ -92,7 +92,7 @@ def test_readme_has_the_two_quickstart_commands() -> None:
     ]
     assert len(lines) == 2
     assert (
-        "pip install -e '.[local]'" in lines[0]
+        "--require-hashes -r requirements/local.txt" in lines[0]
         and "promptops eval prompts/summarize@2.0" in lines[0]
     )
     ci = (ROOT / ".ci" / "run").read_text()

@@ -147,7 +147,7 @@ def _check(fmt: str, output: Path | None) -> None:
             import pyarrow  # noqa: F401
         except ImportError:
             raise PromptOpsError(
-                "parquet export needs pyarrow: pip install 'promptops[parquet]'"
+                "parquet export needs pyarrow: pip install 'promptops-cli[parquet]'"
             ) from None
 
 

