@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from . import __version__
 from .errors import PromptOpsError
 
 PROMPT = """\
@@ -40,20 +41,31 @@ environments: [dev, staging, prod]
 prompts: {}
 """
 
+# The workflow installs exactly the promptops release that wrote it, by its own distribution
+# name (`promptops` on the package index is an unrelated project).
+INSTALL_REQUIREMENT = f"promptops-cli[local]=={__version__}"
+
 WORKFLOW = """\
-# Every pull request that touches prompts: `promptops check` lints, refuses in-place edits of
+# Every pull request, and every push to main: `promptops check` lints, refuses in-place edits of
 # released versions, and evaluates each added or changed version against its baseline; it exits
-# 1 on a statistically supported regression. The response cache is kept between runs.
+# 1 on a statistically supported regression. The response cache is kept between runs; the runs on
+# main fill the cache that pull requests restore. No `paths:` filter: prompts can use python
+# assertions and datasets anywhere in the repository, and check is quick when nothing changed.
 name: promptops
 on:
   pull_request:
-    paths: ["prompts/**", "evals/**", "registry.yaml", "promptops.yaml"]
+  push:
+    branches: [main]
 permissions: {contents: read, pull-requests: write}
+concurrency:
+  group: promptops-${{ github.event.pull_request.number || github.ref }}
+  cancel-in-progress: true
 env:
   LITELLM_LOCAL_MODEL_COST_MAP: "True"
 jobs:
   check:
     runs-on: ubuntu-latest
+    timeout-minutes: 30
     steps:
       - uses: actions/checkout@v4
         with: {fetch-depth: 0}
@@ -64,15 +76,26 @@ jobs:
           path: .promptops/cache
           key: promptops-cache-${{ runner.os }}-${{ github.run_id }}-${{ github.run_attempt }}
           restore-keys: promptops-cache-${{ runner.os }}-
-      - run: pip install 'promptops[local]'
-      - run: promptops check --base "origin/${{ github.base_ref }}" --markdown promptops-check.md --junit promptops-junit.xml
+      - run: pip install '@INSTALL@'
+      - run: promptops check --base "$BASE" --markdown promptops-check.md --junit promptops-junit.xml
         env:
+          BASE: ${{ github.event_name == 'pull_request' && format('origin/{0}', github.base_ref) || github.event.before }}
           OPENAI_API_KEY: ${{ secrets.OPENAI_API_KEY }}
-      - if: always() && hashFiles('promptops-check.md') != '' && github.event.pull_request.head.repo.full_name == github.repository
+      - if: always() && github.event_name == 'pull_request' && hashFiles('promptops-check.md') != '' && github.event.pull_request.head.repo.full_name == github.repository
         continue-on-error: true
-        env: {GH_TOKEN: "${{ github.token }}"}
-        run: gh pr comment "${{ github.event.pull_request.number }}" --body-file promptops-check.md --edit-last || gh pr comment "${{ github.event.pull_request.number }}" --body-file promptops-check.md
-"""
+        env: {GH_TOKEN: "${{ github.token }}", PR: "${{ github.event.pull_request.number }}"}
+        run: gh pr comment "$PR" --body-file promptops-check.md --edit-last || gh pr comment "$PR" --body-file promptops-check.md
+      - if: always()
+        uses: actions/upload-artifact@v4
+        with:
+          name: promptops-check
+          path: |
+            promptops-check.md
+            promptops-junit.xml
+            .promptops/runs/
+          include-hidden-files: true
+          if-no-files-found: ignore
+""".replace("@INSTALL@", INSTALL_REQUIREMENT)
 
 GITIGNORE = ".promptops/\n"
 
