@@ -94,9 +94,9 @@ def test_uploads_of_run_directories_include_hidden_files(name: str) -> None:
     doc = yaml.safe_load(workflows()[name])
     for job in doc["jobs"].values():
         for step in job.get("steps", []):
-            if str(step.get("uses", "")).startswith("actions/upload-artifact"):
-                if ".promptops" in str(step["with"]["path"]):
-                    assert step["with"].get("include-hidden-files") is True, name
+            uses = str(step.get("uses", ""))
+            if uses.startswith("actions/upload-artifact") and ".promptops" in step["with"]["path"]:
+                assert step["with"].get("include-hidden-files") is True, name
 
 
 def test_weekly_unlocked_workflow_installs_without_the_lock() -> None:
