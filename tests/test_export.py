@@ -134,9 +134,23 @@ def test_pre_commit_hook_runs_promptops_lint(project: Path, cli: Cli) -> None:
     hook = next(h for h in hooks if h["id"] == "promptops-lint")
     assert hook["language"] == "python" and hook["pass_filenames"] is False
     files = re.compile(hook["files"])
-    for path in ("prompts/summarize/1.0.0.yaml", "evals/summarize.jsonl", "registry.yaml"):
+    # python assertion modules are linted too (lint checks the function they name exists)
+    for path in (
+        "prompts/summarize/1.0.0.yaml",
+        "evals/summarize.jsonl",
+        "registry.yaml",
+        "checks/assertions.py",
+    ):
         assert files.search(path), path
-    assert not files.search("src/app.py")
+    assert not files.search("README.md")
+    # the README's `repo: local` snippet runs the same command on the same files
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    snippet = readme.split("# .pre-commit-config.yaml", 1)[1].split("```", 1)[0]
+    local = yaml.safe_load(snippet)["repos"][0]
+    assert local["repo"] == "local"
+    (local_hook,) = local["hooks"]
+    assert (local_hook["entry"], local_hook["files"]) == (hook["entry"], hook["files"])
+    assert local_hook["language"] == "system" and local_hook["pass_filenames"] is False
     program, *args = shlex.split(hook["entry"])
     assert program == "promptops"
     ok = cli(*args)
