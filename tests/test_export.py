@@ -145,7 +145,7 @@ def test_pre_commit_hook_runs_promptops_lint(project: Path, cli: Cli) -> None:
     assert not files.search("README.md")
     # the README's `repo: local` snippet runs the same command on the same files
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    snippet = readme.split("# .pre-commit-config.yaml", 1)[1].split("```", 1)[0]
+    snippet = readme.split("# .pre-commit-config.yaml", 1)[1].split("\n", 1)[1].split("```", 1)[0]
     local = yaml.safe_load(snippet)["repos"][0]
     assert local["repo"] == "local"
     (local_hook,) = local["hooks"]
