@@ -76,6 +76,21 @@ def in_repo(path: Path) -> bool:
     return _repo(path) is not None
 
 
+def init_repo(path: Path) -> bool:
+    """``git init`` at ``path`` unless it already lies in a work tree; True when it created one."""
+    import git
+
+    from .errors import GitError
+
+    if _repo(path) is not None:
+        return False
+    try:
+        git.Repo.init(path)
+    except git.GitCommandError as e:
+        raise GitError(f"git init {path} failed: {(e.stderr or str(e)).strip()}") from None
+    return True
+
+
 def commit_file(path: Path, message: str) -> str | None:
     """Commit ``path`` alone (changes staged for other files stay staged). Returns the new
     commit's sha, or None when the file already matches HEAD."""
