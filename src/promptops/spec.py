@@ -177,6 +177,12 @@ class AssertionSpec(ShortForm):
         None, description="Input variable holding the source text (grounded)."
     )
     description: str = Field("", description="What the check is for.")
+    path: str | None = Field(
+        None, description="json-field: where the value is in the JSON output, e.g. items[0].name."
+    )
+    assert_: AssertionSpec | None = Field(
+        None, alias="assert", description="json-field: the assertion applied to that value."
+    )
 
     @model_validator(mode="before")
     @classmethod
