@@ -201,6 +201,39 @@ def test_commit_leaves_other_staged_changes_alone(proj: Project) -> None:
     assert "A  notes.txt" in git(proj.root, "status", "--porcelain")
 
 
+def test_commit_message_describes_earlier_uncommitted_registry_changes(proj: Project) -> None:
+    # an uncommitted staging promotion, then a prod canary with --commit: registry.yaml is one
+    # file, so the commit holds both and its message must say so
+    promote(proj, "summarize", "1.1.0", "staging", force=True, reason="try it")
+    change = promote(
+        proj, "summarize", "2.0.0", "prod", canary=10, force=True, reason="x", commit=True
+    )
+    message = git(proj.root, "log", "-1", "--format=%B")
+    assert message.splitlines()[0] == (
+        "promptops: promote summarize 2.0.0 to prod (canary 10%), with 1 earlier uncommitted change"
+    )
+    assert (
+        "Also in this commit, changed earlier and not committed:\n"
+        "- promote summarize in staging: - -> 1.1.0\n\n" in message
+    )
+    assert change.notes == [
+        "this commit also holds earlier uncommitted changes: "
+        "promote summarize in staging: - -> 1.1.0"
+    ]
+    # the trailers stay the last paragraph, and history shows both changes of the commit
+    assert message.rstrip().splitlines()[-1] == "Forced: yes"
+    entries = history(proj, "summarize", limit=2)
+    assert {(e.env, e.to_version, e.commit == change.commit) for e in entries} == {
+        ("prod", "2.0.0", True),
+        ("staging", "1.1.0", True),
+    }
+    # nothing else uncommitted: the message is the plain one
+    promote(proj, "summarize", "2.0.0", "dev", force=True, reason="y", commit=True)
+    plain = git(proj.root, "log", "-1", "--format=%B")
+    assert plain.splitlines()[0] == "promptops: promote summarize 2.0.0 to dev"
+    assert "Also in this commit" not in plain
+
+
 def test_unknown_env_and_version(proj: Project) -> None:
     with pytest.raises(
         RegistryError, match=r"unknown environment 'qa'; registry.yaml declares: dev, staging, prod"
