@@ -198,7 +198,9 @@ def iter_jsonl(path: Path, errors: list[Problem] | None = None) -> Iterator[tupl
             except UnicodeDecodeError:
                 bad = SpecError.of(path, lineno, None, "not valid UTF-8")
             except json.JSONDecodeError as e:
-                bad = SpecError.of(path, lineno, None, f"invalid JSON at column {e.pos + 1}: {e.msg}")
+                bad = SpecError.of(
+                    path, lineno, None, f"invalid JSON at column {e.pos + 1}: {e.msg}"
+                )
             else:
                 yield lineno, value
                 continue
