@@ -27,6 +27,7 @@ names where one exists, ``promptops.*`` otherwise). API keys are never part of i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import random
@@ -518,10 +519,9 @@ async def _drain(timeout: float) -> None:
         fn = getattr(worker, step, None)
         if fn is None:
             continue
-        try:
+        # best effort at exit: never break the application's shutdown
+        with contextlib.suppress(Exception):
             await asyncio.wait_for(fn(), timeout)
-        except Exception:  # best effort at exit: never break the application's shutdown
-            pass
     tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
     for t in tasks:
         t.cancel()
@@ -534,8 +534,6 @@ def _stop_background_loop(timeout: float = 2.0) -> None:
         loop, _loop = _loop, None
     if loop is None or not loop.is_running():
         return
-    try:
+    with contextlib.suppress(Exception):  # best effort at exit
         asyncio.run_coroutine_threadsafe(_drain(timeout), loop).result(timeout + 1)
-    except Exception:  # best effort at exit
-        pass
     loop.call_soon_threadsafe(loop.stop)
