@@ -135,7 +135,7 @@ def _metrics_table(c: Comparison, head_a: str, head_b: str) -> Any:
 
     t = Table(show_edge=False, header_style="bold", pad_edge=False)
     for i, col in enumerate(("metric", head_a, head_b, "B − A", f"{100 * (1 - c.alpha):g}% CI")):
-        t.add_column(col, justify="left" if i == 0 else "right", no_wrap=i in (1, 2))
+        t.add_column(col, justify="left" if i == 0 else "right", no_wrap=i > 0)
     style = "red" if (c.ci_high is not None and c.ci_high < 0) else None
     t.add_row(
         f"{c.metric} (gate)", _num(c.mean_a), _num(c.mean_b), _signed(c.diff), _ci(c), style=style
