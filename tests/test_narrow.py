@@ -61,6 +61,12 @@ def test_runs_eval_and_diff_keep_identifiers_whole(project: Path, cli: Cli, widt
     assert "summarize@1.0.0" in metrics and "summarize@2.0.0" in metrics
     table_lines = [ln for ln in metrics.splitlines() if "│" in ln or "┃" in ln]
     assert table_lines and all(cell_len(ln) <= width for ln in table_lines)
+    # show-run: the per-assertion table keeps prompt@version whole too
+    shown = cli("show-run", ids[-1])
+    assert shown.exit_code == 0, shown.output
+    assert "…" not in shown.stdout
+    assertions = shown.stdout[shown.stdout.index("pass rate per assertion") :]
+    assert assertions.count("summarize@1.0.0") == 1 and assertions.count("summarize@2.0.0") == 1
 
 
 @pytest.mark.parametrize("width", [60], indirect=True)

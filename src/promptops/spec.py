@@ -189,6 +189,14 @@ class AssertionSpec(ShortForm):
     def _short_form(cls, v: Any) -> Any:
         return {"type": v} if isinstance(v, str) else v
 
+    @model_validator(mode="after")
+    def _field_metric(self) -> AssertionSpec:
+        """Each json-field reports under its own name (``json-field amount``), not one shared
+        ``json-field`` row, unless it names a metric."""
+        if self.metric is None and self.path and self.base_type == "json-field":
+            self.metric = f"{self.type} {self.path.strip()}"
+        return self
+
     @property
     def negated(self) -> bool:
         return self.type.startswith("not-")

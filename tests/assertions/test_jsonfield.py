@@ -142,3 +142,16 @@ def test_lint_names_the_line_of_a_bad_nested_assertion(project: Path, write: Any
         "prompts/invoice/1.0.0.yaml:10: assert[1]: assert: value must be a whole number, got 'many'",
         "1 problem",
     ]
+
+
+def test_each_json_field_reports_under_its_own_name() -> None:
+    a = spec("json-field", path="amount", **{"assert": {"type": "equals", "value": 1}})
+    b = spec("not-json-field", path="$.name", **{"assert": {"type": "equals", "value": 1}})
+    named = spec(
+        "json-field", path="amount", metric="total", **{"assert": {"type": "equals", "value": 1}}
+    )
+    assert (a.label, b.label, named.label) == (
+        "json-field amount",
+        "not-json-field $.name",
+        "total",
+    )

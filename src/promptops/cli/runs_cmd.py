@@ -162,8 +162,8 @@ def show_run(
 
         typer.echo(eval_markdown(summary, records), nl=False)
         return
-    from ..report.text import assertions_table, print_summary
+    from ..report.text import fitted_assertions_table, print_summary
 
     console = out()
     print_summary(console, summary, records)
-    console.print(assertions_table(summary["groups"]))
+    console.print(fitted_assertions_table(console, summary["groups"]))

@@ -86,28 +86,42 @@ def fitted_groups_table(
     return table if table is not None else groups_table(groups, bar, set(GROUP_OPTIONAL))
 
 
-def assertions_table(groups: list[dict[str, Any]]) -> Table:
+def assertions_table(
+    groups: list[dict[str, Any]], dropped: set[str] | frozenset[str] = frozenset()
+) -> Table:
     t = Table(
         show_edge=False,
         header_style="bold",
         title="pass rate per assertion / metric",
         title_justify="left",
     )
-    t.add_column("prompt")
-    t.add_column("model")
-    t.add_column("assertion")
-    t.add_column("pass", justify="right")
-    t.add_column("mean score", justify="right")
+    cols = [c for c in ("prompt", "model", "assertion", "pass", "mean score") if c not in dropped]
+    for c in cols:
+        t.add_column(
+            c,
+            justify="right" if c in ("pass", "mean score") else "left",
+            no_wrap=c != "assertion",  # one wrapping column: rich shrinks only that one
+        )
     for g in groups:
         for label, a in g["assertions"].items():
-            t.add_row(
-                f"{g['prompt']}@{g['version']}",
-                g["model"],
-                label,
-                f"{a['passed']}/{a['n']} {_pct(a['pass_rate'])}",
-                _num(g["metrics"].get(label), "{:.3f}"),
-            )
+            cells = {
+                "prompt": escape(f"{g['prompt']}@{g['version']}"),
+                "model": escape(g["model"]),
+                "assertion": escape(label),
+                "pass": f"{a['passed']}/{a['n']} {_pct(a['pass_rate'])}",
+                "mean score": _num(g["metrics"].get(label), "{:.3f}"),
+            }
+            t.add_row(*(cells[c] for c in cols))
     return t
+
+
+def fitted_assertions_table(console: Console, groups: list[dict[str, Any]]) -> Table:
+    """The assertions table without the model column (then the scores) when it doesn't fit."""
+    from .fit import fit_columns
+
+    optional = ("model", "mean score")
+    table = fit_columns(console, lambda dropped: assertions_table(groups, dropped), optional)
+    return table if table is not None else assertions_table(groups, set(optional))
 
 
 def worst_cases(records: list[dict[str, Any]], limit: int = 5) -> list[dict[str, Any]]:
