@@ -131,6 +131,11 @@ def test_changelog_block_scalar_and_missing_changelog() -> None:
         'name: a\nversion: 1.1.0\nchangelog: "TODO: what changed since 1.0.0, and why."\n'
         "model: echo/echo\n"
     )
+    quoted = 'name: a\nversion: 1.0.0\nchangelog: "one\n  two"\n\nmodel: echo/echo\n'
+    assert next_version_text(quoted, "1.0.0", "1.1.0") == (
+        'name: a\nversion: 1.1.0\nchangelog: "TODO: what changed since 1.0.0, and why."\n'
+        "\nmodel: echo/echo\n"
+    )
     none = "name: a\nversion: 1.0.0\nmodel: echo/echo\n"
     assert next_version_text(none, "1.0.0", "2.0.0") == (
         'name: a\nversion: 2.0.0\nchangelog: "TODO: what changed since 1.0.0, and why."\n'

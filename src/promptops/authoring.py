@@ -21,7 +21,9 @@ Part = Literal["major", "minor", "patch"]
 
 _VERSION_LINE = re.compile(r"^version:[^\n]*$", re.MULTILINE)
 _CHANGELOG_LINE = re.compile(r"^changelog:[^\n]*\n?", re.MULTILINE)
-_BLOCK_TAIL = re.compile(r"(?:^(?:[ \t]+[^\n]*|[ \t]*)\n)*", re.MULTILINE)
+# the indented lines after a top-level key belong to its value (a block scalar or a quoted
+# or plain scalar continued on the next lines); blank lines only when more of them follow
+_BLOCK_TAIL = re.compile(r"(?:(?:[ \t]*\n)*[ \t]+\S[^\n]*(?:\n|$))*")
 
 SCHEMA_HINT = "# yaml-language-server: $schema={path}\n"
 
@@ -81,11 +83,9 @@ def next_version_text(text: str, old: str, new: str) -> str:
         end = v.end() + 1
         return text[:end] + placeholder + text[end:]
     end = m.end()
-    value = m.group(0).split(":", 1)[1].strip()
-    if value[:1] in ("|", ">") or value == "":  # a block scalar or an indented value follows
-        tail = _BLOCK_TAIL.match(text, end)
-        if tail is not None:
-            end = tail.end()
+    tail = _BLOCK_TAIL.match(text, end)
+    if tail is not None:
+        end = tail.end()
     return text[: m.start()] + placeholder + text[end:]
 
 
