@@ -151,6 +151,35 @@ def test_editing_a_promoted_version_in_place_is_refused(repo: Path, server: Fake
     assert server.calls == 0  # nothing runs before the problems are fixed
 
 
+def test_a_retired_version_stays_immutable(repo: Path, server: FakeOpenAI) -> None:
+    # on main, prod moved from summarize 1.0.0 to 1.1.0: 1.0.0 is retired, not active anywhere
+    git(repo, "checkout", "-q", "main")
+    reg = repo / "registry.yaml"
+    d10 = load_prompt(repo / "prompts/summarize/1.0.0.yaml").digest
+    d11 = load_prompt(repo / "prompts/summarize/1.1.0.yaml").digest
+    text = reg.read_text()
+    assert "version: 1.0.0\n      digest: " + d10 in text
+    reg.write_text(
+        text.replace("version: 1.0.0\n      digest: " + d10, "version: 1.1.0\n      digest: " + d11)
+    )
+    git(repo, "commit", "-qam", "prod: summarize 1.1.0")
+    git(repo, "checkout", "-qb", "edit-retired")
+    path = repo / "prompts/summarize/1.0.0.yaml"
+    path.write_text(path.read_text().replace("changelog: First version.", "changelog: Reworded."))
+    report = run_check(repo, server)
+    assert report.exit_code == 1 and report.entries == []
+    assert [p.message for p in report.problems] == [
+        "summarize@1.0.0 was released (active in prod before; rollback can restore it) and was "
+        "edited in place; released versions are immutable: restore the file and add a new version"
+    ]
+    # a version that never served anything may still be edited in place
+    path.write_text(path.read_text().replace("changelog: Reworded.", "changelog: First version."))
+    never = repo / "prompts/qa/1.1.0.yaml"
+    never.write_text(never.read_text().replace("Same prompt, unpromoted.", "Reworded."))
+    report = run_check(repo, server)
+    assert report.problems == [] and [e.ref for e in report.entries] == ["qa@1.1.0"]
+
+
 def test_formatting_a_promoted_version_is_not_an_edit(repo: Path, server: FakeOpenAI) -> None:
     path = repo / "prompts/qa/1.0.0.yaml"
     path.write_text("# reformatted\n" + path.read_text())

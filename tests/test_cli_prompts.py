@@ -337,16 +337,49 @@ def test_init_creates_a_project_that_lints(
         "evals/hello.jsonl",
         "registry.yaml",
         ".github/workflows/promptops.yml",
+        "schemas/prompt.schema.json",
+        "schemas/registry.schema.json",
         ".gitignore",
     ):
         assert (root / rel).is_file(), rel
         assert f"created {root / rel}" in result.stdout
     assert (root / ".gitignore").read_text() == ".promptops/\n"
+    # not inside a work tree: init runs git init and says so
+    assert (root / ".git").is_dir()
+    assert f"initialized a git repository in {root}" in result.stdout
     monkeypatch.chdir(root)
     lint = cli("lint")
     assert (lint.exit_code, lint.stdout) == (0, "ok: 1 prompt file, no problems\n")
     show = json.loads(cli("show", "hello@1.0", "--json").stdout)
-    assert (show["model"], show["cases"]) == ("local/gemma-3-270m", 3)
+    assert (show["model"], show["cases"]) == ("local/gemma-3-270m", 5)
+    # a bar a real project keeps: 4 of 5 cases, not all of them
+    assert show["fail_under"] == 0.8
+    # the editor hints point at schema files that exist in the project
+    for rel in ("prompts/hello/1.0.0.yaml", "registry.yaml"):
+        hint = next(
+            line for line in (root / rel).read_text().splitlines() if "$schema=" in line
+        ).split("$schema=", 1)[1]
+        schema = json.loads(((root / rel).parent / hint).read_text())
+        assert schema["$schema"].startswith("https://json-schema.org/")
+    # eval without refs suggests a ref of this project
+    noref = cli("eval")
+    assert noref.exit_code == 2
+    assert error_lines(noref) == ["give at least one prompt ref, e.g. promptops eval hello@1.0.0"]
+
+
+def test_init_in_a_repository_or_with_no_git(project: Path, tmp_path: Path, cli: Cli) -> None:
+    inside = cli("init", "sub")
+    assert inside.exit_code == 0, inside.output
+    assert not (project / "sub/.git").exists()
+    assert "initialized a git repository" not in inside.stdout
+    outside = tmp_path.parent / f"{tmp_path.name}-nogit"
+    result = cli("init", str(outside), "--no-git")
+    assert result.exit_code == 0, result.output
+    assert not (outside / ".git").exists()
+    assert error_lines(result) == [
+        f"note: {outside} is not in a git repository; history, rollback, check and --commit "
+        "need one: run git init"
+    ]
 
 
 def test_init_refuses_to_overwrite(project: Path, write: Write, cli: Cli) -> None:

@@ -229,6 +229,18 @@ def test_iter_jsonl_bad_json_raises_with_line(
     assert str(exc.value) == "d.jsonl:2: invalid JSON at column 8: Expecting value"
 
 
+def test_iter_jsonl_column_of_an_error_at_the_end_of_a_line(
+    write: Write, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a truncated line: the decoder fails after the last character, which is on this line
+    # (with the line break it reported "column 1" of a second line)
+    path = write("d.jsonl", b'{"id": "a"}\n{"id": "b", "vars": {"x": 1}\r\n')
+    monkeypatch.chdir(path.parent)
+    with pytest.raises(SpecError) as exc:
+        list(iter_jsonl(path))
+    assert str(exc.value) == "d.jsonl:2: invalid JSON at column 29: Expecting ',' delimiter"
+
+
 def test_iter_jsonl_collects_every_bad_line(write: Write, monkeypatch: pytest.MonkeyPatch) -> None:
     path = write("d.jsonl", b'{"id": "a"}\nnot json\n{"id": "b\xff"}\n{"id": "c"}\n')
     monkeypatch.chdir(path.parent)

@@ -157,6 +157,49 @@ def test_partial_runs_and_changed_datasets_do_not_count(proj: Project) -> None:
         promote(proj, "summarize", "2.0.0", "dev")
 
 
+def test_evidence_from_a_run_directory_made_elsewhere(proj: Project, tmp_path: Path) -> None:
+    import shutil
+
+    run = evaluate(proj, "summarize@1.0.0", "summarize@2.0.0")  # e.g. in CI
+    # a teammate's fresh clone has no runs: the error says how to bring one
+    artifact = tmp_path.parent / f"{tmp_path.name}-artifact"
+    shutil.move(str(proj.runs_dir), str(artifact / ".promptops" / "runs"))
+    with pytest.raises(EvidenceError) as err:
+        promote(proj, "summarize", "2.0.0", "prod")
+    assert (
+        "with a run made elsewhere (a CI artifact of `promptops check`): "
+        "promptops promote summarize 2.0.0 --env prod --evidence RUN_DIR" in err.value.message
+    )
+    # the downloaded artifact (as the check workflow uploads it), or the run directory itself
+    change = promote(proj, "summarize", "2.0.0", "prod", evidence_run=str(artifact))
+    assert change.evidence is not None and change.evidence.run_id == run
+    assert change.evidence.compare_run == run and change.evidence.baseline == "1.0.0"
+    run_dir = artifact / ".promptops" / "runs" / run
+    dev = promote(proj, "summarize", "2.0.0", "dev", evidence_run=str(run_dir))
+    assert dev.evidence is not None and dev.evidence.run_id == run
+
+
+def test_evidence_directories_are_verified(proj: Project, tmp_path: Path) -> None:
+    run = evaluate(proj, "summarize@2.0.0")
+    run_dir = proj.runs_dir / run
+    # another version's file: the digest does not match
+    with pytest.raises(EvidenceError, match=r"has no results of summarize@1\.1\.0"):
+        promote(proj, "summarize", "1.1.0", "dev", evidence_run=str(run_dir))
+    # a summary that does not add up to its results is refused
+    summary = json.loads((run_dir / "summary.json").read_text())
+    lines = (run_dir / "results.jsonl").read_text().splitlines()
+    (run_dir / "results.jsonl").write_text(
+        "\n".join(json.dumps({**json.loads(ln), "pass": False}) for ln in lines) + "\n"
+    )
+    with pytest.raises(EvidenceError, match=r"does not add up to its summary.json"):
+        promote(proj, "summarize", "2.0.0", "dev", evidence_run=str(run_dir))
+    assert summary["groups"][0]["passed"] == 3
+    with pytest.raises(EvidenceError, match=r"not a run directory"):
+        promote(proj, "summarize", "2.0.0", "dev", evidence_run=str(proj.root / "evals"))
+    with pytest.raises(EvidenceError, match=r"no such directory"):
+        promote(proj, "summarize", "2.0.0", "dev", evidence_run="./nowhere")
+
+
 def test_a_run_on_another_model_does_not_count(proj: Project) -> None:
     evaluate(proj, "summarize@2.0.0", models=["echo/last"])
     with pytest.raises(EvidenceError, match=r"no eval run"):
@@ -199,6 +242,39 @@ def test_commit_leaves_other_staged_changes_alone(proj: Project) -> None:
     promote(proj, "summarize", "1.1.0", "prod", force=True, reason="x", commit=True)
     assert git(proj.root, "show", "--name-only", "--format=", "HEAD").split() == ["registry.yaml"]
     assert "A  notes.txt" in git(proj.root, "status", "--porcelain")
+
+
+def test_commit_message_describes_earlier_uncommitted_registry_changes(proj: Project) -> None:
+    # an uncommitted staging promotion, then a prod canary with --commit: registry.yaml is one
+    # file, so the commit holds both and its message must say so
+    promote(proj, "summarize", "1.1.0", "staging", force=True, reason="try it")
+    change = promote(
+        proj, "summarize", "2.0.0", "prod", canary=10, force=True, reason="x", commit=True
+    )
+    message = git(proj.root, "log", "-1", "--format=%B")
+    assert message.splitlines()[0] == (
+        "promptops: promote summarize 2.0.0 to prod (canary 10%), with 1 earlier uncommitted change"
+    )
+    assert (
+        "Also in this commit, changed earlier and not committed:\n"
+        "- promote summarize in staging: - -> 1.1.0\n\n" in message
+    )
+    assert change.notes == [
+        "this commit also holds earlier uncommitted changes: "
+        "promote summarize in staging: - -> 1.1.0"
+    ]
+    # the trailers stay the last paragraph, and history shows both changes of the commit
+    assert message.rstrip().splitlines()[-1] == "Forced: yes"
+    entries = history(proj, "summarize", limit=2)
+    assert {(e.env, e.to_version, e.commit == change.commit) for e in entries} == {
+        ("prod", "2.0.0", True),
+        ("staging", "1.1.0", True),
+    }
+    # nothing else uncommitted: the message is the plain one
+    promote(proj, "summarize", "2.0.0", "dev", force=True, reason="y", commit=True)
+    plain = git(proj.root, "log", "-1", "--format=%B")
+    assert plain.splitlines()[0] == "promptops: promote summarize 2.0.0 to dev"
+    assert "Also in this commit" not in plain
 
 
 def test_unknown_env_and_version(proj: Project) -> None:

@@ -265,6 +265,23 @@ def test_two_runs_compared(project: Path, cli: Cli) -> None:
     assert md.exit_code == 0 and md.stdout.startswith("### ")
 
 
+def test_cost_chart_has_a_dollar_axis(tmp_path: Path) -> None:
+    run = synthetic_run(tmp_path, "20250101-000000-cost", n=40)
+    summary = run.summary()
+    page = run_html(summary, list(run.records()))
+    svg = page[page.index('aria-label="cost by group"') :]
+    svg = svg[: svg.index("</svg>")]
+    ticks = re.findall(r'text-anchor="middle">([^<]*)</text>', svg)
+    top = max(g["cost"] for g in summary["groups"])
+    assert len(ticks) == 5 and all(t.startswith("$") for t in ticks), ticks
+    assert ticks[0] == "$0" and "%" not in "".join(ticks)
+    assert ticks[-1] == (f"${top:.4f}" if top >= 0.01 else f"${top:.6f}")
+    # the pass-rate chart keeps its percent axis
+    rates = page[page.index('aria-label="pass rate by group"') :]
+    rates = rates[: rates.index("</svg>")]
+    assert re.findall(r'text-anchor="middle">([^<]*)</text>', rates)[-1] == "100%"
+
+
 def test_ten_thousand_cases_stay_reasonable(tmp_path: Path) -> None:
     run = synthetic_run(tmp_path, "20250101-000000-big", n=5000)
     records = list(run.records())

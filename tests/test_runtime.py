@@ -322,6 +322,38 @@ def test_acomplete_and_complete_from_inside_a_running_loop(
         assert asyncio.run(main()) == ["Hello 0", "Hello 1", "Hello 2", "Hello sync"]
 
 
+MIXED = """\
+import asyncio, os
+os.environ["OPENAI_API_KEY"] = "sk-test"
+from promptops import Registry
+from promptops.testing.server import FakeOpenAI
+server = FakeOpenAI().start()
+p = Registry.load(".", api_base=server.url, retries=0).get("greet", "prod")
+print(p.complete(who="sync").text)
+async def main():
+    replies = await asyncio.gather(*(p.acomplete(who=str(i)) for i in range(3)))
+    return [r.text for r in replies] + [p.complete(who="in-loop").text]
+print(asyncio.run(main()))
+print(asyncio.run(p.acomplete(who="async")).text)
+print(p.complete(who="sync2").text)
+"""
+
+
+def test_mixing_complete_and_acomplete_exits_cleanly(project: Path) -> None:
+    # litellm's logging worker binds to a loop; with calls on several loops, a worker task
+    # orphaned on one of them printed "Task was destroyed but it is pending!" at exit
+    serving_prompt(project)
+    done = run_python(MIXED, project)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "Hello sync",
+        "['Hello 0', 'Hello 1', 'Hello 2', 'Hello in-loop']",
+        "Hello async",
+        "Hello sync2",
+    ]
+    assert done.stderr == ""
+
+
 def test_echo_model_needs_no_network(project: Path) -> None:
     reply = Registry.load(".").get("summarize", "prod").complete(document="A short text.")
     assert "A short text." in reply.text and reply.cost == 0.0

@@ -91,6 +91,7 @@ def describe(pv: PromptVersion, project: Project) -> dict[str, Any]:
             for a in spec.assert_
         ],
         "threshold": spec.threshold,
+        "fail_under": spec.fail_under,
         "gate": spec.gate.model_dump(),
         "dataset": spec.dataset,
         "cases": cases,

@@ -10,8 +10,9 @@ each against its baseline:
    (as ``promptops eval`` would), so a broken new prompt cannot merge unevaluated.
 
 Lint runs first, and released versions are immutable: a version file that existed at the
-merge base, is promoted to any environment (in registry.yaml at the base or now) and whose
-content changed is an error. Either kind of problem stops the check before any model call.
+merge base, was promoted to any environment (in registry.yaml at the base, now, or in any
+commit of its history: a retired version can come back by rollback) and whose content changed
+is an error. Either kind of problem stops the check before any model call.
 """
 
 from __future__ import annotations
@@ -184,6 +185,18 @@ def _promoted_envs(name: str, version: str, registries: list[RegistrySpec | None
     return list(envs)
 
 
+def _retired_envs(project: Project, pv: PromptVersion) -> list[str]:
+    """Environments that served ``pv``'s version in any committed registry.yaml (a version
+    retired since is still released: ``rollback`` may bring it back)."""
+    from .history import _file_log
+
+    try:
+        log = _file_log(project)
+    except PromptOpsError:
+        return []
+    return _promoted_envs(pv.name, pv.version, [c["spec"] for c in log])
+
+
 def check(
     project: Project,
     base: str = "origin/main",
@@ -233,13 +246,19 @@ def check(
         if old is not None and old.digest == pv.digest:
             continue  # formatting or comments only: the parsed content is the same
         envs = _promoted_envs(pv.name, pv.version, [reg_base, reg_now])
-        if change == "modified" and envs:
+        retired = [] if envs or change != "modified" else _retired_envs(project, pv)
+        if change == "modified" and (envs or retired):
+            where = (
+                f"is released (active in {', '.join(envs)})"
+                if envs
+                else f"was released (active in {', '.join(retired)} before; rollback can restore it)"
+            )
             report.problems.append(
                 Problem(
                     display_path(path),
                     None,
                     None,
-                    f"{pv.ref} is released (active in {', '.join(envs)}) and was edited in place; "
+                    f"{pv.ref} {where} and was edited in place; "
                     "released versions are immutable: restore the file and add a new version",
                 )
             )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .errors import EvidenceError
@@ -70,6 +71,52 @@ def _why_not_full(s: dict[str, Any], dataset: str, dataset_digest: str) -> str |
     return None
 
 
+def _is_dir_arg(text: str) -> bool:
+    """``--evidence`` names a directory (a run downloaded from CI), not a run id."""
+    return "/" in text or "\\" in text or text in (".", "..") or Path(text).is_dir()
+
+
+def _runs_in(path: Path) -> list[Any]:
+    """The runs in ``path``: a run directory itself, a runs directory, or a downloaded CI
+    artifact that holds ``.promptops/runs/`` (as the check workflow uploads it)."""
+    from .results import RunDir, list_runs
+
+    if not path.is_dir():
+        raise EvidenceError(
+            f"{path}: no such directory (--evidence takes a run id or a run directory)"
+        )
+    if (path / "summary.json").is_file():
+        return [RunDir(path)]
+    for runs_dir in (path / ".promptops" / "runs", path):
+        runs = [r for r in list_runs(runs_dir) if r.summary_path.is_file()]
+        if runs:
+            return _newest_first(runs)
+    raise EvidenceError(
+        f"{path}: not a run directory (no summary.json in it, nor runs under it or under "
+        f"{path / '.promptops' / 'runs'})"
+    )
+
+
+def _why_not_consistent(run: Any, cand: dict[str, Any]) -> str | None:
+    """A run from elsewhere counts only when its results.jsonl adds up to its summary's group:
+    the same digest, model, cases and passes."""
+    from .results import latest_records, summarize
+
+    if not run.results_path.is_file():
+        return "it has no results.jsonl to check its summary against"
+    try:
+        groups = summarize(latest_records(run.results_path))
+    except (ValueError, KeyError, TypeError) as e:
+        return f"its results.jsonl is unreadable ({type(e).__name__})"
+    got = next(
+        (g for g in groups if g["digest"] == cand["digest"] and g["model"] == cand["model"]),
+        None,
+    )
+    if got is None or (got["n"], got["passed"]) != (cand.get("n"), cand.get("passed")):
+        return "its results.jsonl does not add up to its summary.json"
+    return None
+
+
 def _newest_first(runs: list[Any]) -> list[Any]:
     """By when summary.json was written (run ids only have second resolution)."""
 
@@ -116,6 +163,8 @@ def find_evidence(
     from .results import find_run, list_runs
 
     how = (
+        f"or, with a run made elsewhere (a CI artifact of `promptops check`): "
+        f"promptops promote {pv.name} {pv.version} --env {env} --evidence RUN_DIR; "
         f'or override: promptops promote {pv.name} {pv.version} --env {env} --force --reason "..."'
     )
     ds = project.dataset_path(pv)
@@ -130,11 +179,13 @@ def find_evidence(
     model = pv.spec.model.id
     need = pv.spec.fail_under if pv.spec.fail_under is not None else 1.0
     baseline = active if active is not None and active.digest != pv.digest else None
-    runs = (
-        [find_run(project.runs_dir, run_id)]
-        if run_id
-        else _newest_first(list_runs(project.runs_dir))
-    )
+    external = run_id is not None and _is_dir_arg(run_id)
+    if run_id is not None and external:
+        runs = _runs_in(Path(run_id))
+    elif run_id is not None:
+        runs = [find_run(project.runs_dir, run_id)]
+    else:
+        runs = _newest_first(list_runs(project.runs_dir))
     newest: tuple[str, float | None] | None = None  # (run id, pass rate) of the newest full run
     cmp: tuple[Any, dict[str, Any], dict[str, Any]] | None = None
     why: str | None = None  # why an explicitly given run does not count
@@ -145,6 +196,8 @@ def find_evidence(
             why = f"it has no results of {pv.ref} ({short_digest(pv.digest)}) on {model}"
             continue
         why = _why_not_full(s, dataset, ds_digest)
+        if not why and external:
+            why = _why_not_consistent(run, cand)
         if why:
             continue
         if newest is None:
@@ -156,7 +209,7 @@ def find_evidence(
         if baseline is None or cmp is not None:
             break
     if newest is None:
-        detail = f" (run {run_id}: {why})" if run_id and why else ""
+        detail = f" ({'in ' if external else 'run '}{run_id}: {why})" if run_id and why else ""
         raise EvidenceError(
             f"no eval run of {pv.name} {pv.version} ({short_digest(pv.digest)}) on {dataset} met its bar{detail}; "
             f"run: promptops eval {pv.ref}; {how}"

@@ -76,6 +76,35 @@ def in_repo(path: Path) -> bool:
     return _repo(path) is not None
 
 
+def head_text(path: Path) -> str | None:
+    """The text of ``path`` as committed at HEAD (None outside git, before the first commit,
+    or when HEAD has no such file)."""
+    repo = _repo(path.parent)
+    if repo is None:
+        return None
+    try:
+        entry = repo.head.commit.tree / _rel(repo, path)
+    except (KeyError, ValueError):
+        return None
+    data: bytes = entry.data_stream.read()
+    return data.decode("utf-8", "replace")
+
+
+def init_repo(path: Path) -> bool:
+    """``git init`` at ``path`` unless it already lies in a work tree; True when it created one."""
+    import git
+
+    from .errors import GitError
+
+    if _repo(path) is not None:
+        return False
+    try:
+        git.Repo.init(path)
+    except git.GitCommandError as e:
+        raise GitError(f"git init {path} failed: {(e.stderr or str(e)).strip()}") from None
+    return True
+
+
 def commit_file(path: Path, message: str) -> str | None:
     """Commit ``path`` alone (changes staged for other files stay staged). Returns the new
     commit's sha, or None when the file already matches HEAD."""

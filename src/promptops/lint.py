@@ -72,7 +72,7 @@ def lint_prompt(pv: PromptVersion, project: Project) -> list[Problem]:
         line = pv.lines.line(loc2)
         for msg2 in [*assertions.config_problems(a), *_python_ref_problems(a, project)]:
             out.append(_p(pv.path, line, where, msg2))
-        for text in _strings(a.value):
+        for text in _strings(_values(a)):
             try:
                 used |= template_variables(text)
             except jinja2.TemplateSyntaxError as e:
@@ -136,6 +136,16 @@ def _python_ref_problems(a: AssertionSpec, project: Project) -> list[str]:
             f"{file} defines no function {func!r} (functions: {', '.join(sorted(defined)) or 'none'})"
         ]
     return []
+
+
+def _values(a: AssertionSpec) -> list[object]:
+    """The values of an assertion and of the assertions nested in it (json-field)."""
+    out: list[object] = []
+    cur: AssertionSpec | None = a
+    while cur is not None:
+        out.append(cur.value)
+        cur = cur.assert_
+    return out
 
 
 def _strings(value: object) -> list[str]:

@@ -192,11 +192,15 @@ def iter_jsonl(path: Path, errors: list[Problem] | None = None) -> Iterator[tupl
             if not raw.strip():
                 continue
             try:
-                value = json.loads(raw.decode("utf-8"))
+                # without the line break, so an error at the end of the line has its column
+                # on this line (not "line 2 column 1" of a one-line document)
+                value = json.loads(raw.rstrip(b"\r\n").decode("utf-8"))
             except UnicodeDecodeError:
                 bad = SpecError.of(path, lineno, None, "not valid UTF-8")
             except json.JSONDecodeError as e:
-                bad = SpecError.of(path, lineno, None, f"invalid JSON at column {e.colno}: {e.msg}")
+                bad = SpecError.of(
+                    path, lineno, None, f"invalid JSON at column {e.pos + 1}: {e.msg}"
+                )
             else:
                 yield lineno, value
                 continue

@@ -87,6 +87,7 @@ class Change:
     changed: bool = True
     commit: str | None = None
     notes: list[str] = field(default_factory=list)
+    earlier: list[str] = field(default_factory=list)  # uncommitted changes this commit includes
     before: Deployment | None = None
     after: Deployment | None = None
     time: str = field(
@@ -97,11 +98,16 @@ class Change:
     def subject(self) -> str:
         p, e = self.prompt, self.env
         if self.action == "abort-canary":
-            return f"promptops: abort canary {p} {self.from_version} in {e}"
-        if self.action == "rollback":
-            return f"promptops: roll back {p} in {e} to {self.to_version}"
-        tail = f" (canary {self.canary}%)" if self.action == "canary" else ""
-        return f"promptops: promote {p} {self.to_version} to {e}{tail}"
+            text = f"promptops: abort canary {p} {self.from_version} in {e}"
+        elif self.action == "rollback":
+            text = f"promptops: roll back {p} in {e} to {self.to_version}"
+        else:
+            tail = f" (canary {self.canary}%)" if self.action == "canary" else ""
+            text = f"promptops: promote {p} {self.to_version} to {e}{tail}"
+        if self.earlier:
+            n = len(self.earlier)
+            text += f", with {n} earlier uncommitted change{'s' if n != 1 else ''}"
+        return text
 
     def trailers(self) -> dict[str, str]:
         out = {
@@ -121,10 +127,19 @@ class Change:
         return out
 
     def message(self) -> str:
-        """The commit message: subject, then git trailers that ``history`` parses."""
+        """The commit message: subject, the earlier uncommitted changes the commit also holds,
+        then git trailers that ``history`` parses."""
+        body = ""
+        if self.earlier:
+            body = (
+                "Also in this commit, changed earlier and not committed:\n"
+                + "\n".join(f"- {line}" for line in self.earlier)
+                + "\n\n"
+            )
         return (
             self.subject()
             + "\n\n"
+            + body
             + "\n".join(f"{k}: {v}" for k, v in self.trailers().items())
             + "\n"
         )
@@ -275,6 +290,11 @@ def _save(
             raise GitError(
                 f"{project.root} is not in a git repository; run git init, or leave out --commit"
             )
+        change.earlier = uncommitted_changes(project, spec)
+        if change.earlier:
+            change.notes.append(
+                "this commit also holds earlier uncommitted changes: " + "; ".join(change.earlier)
+            )
     spec.prompts.setdefault(change.prompt, {})[change.env] = change.after
     _write(project.registry_path, dump_registry(spec, header))
     try:
@@ -293,6 +313,28 @@ def _save(
         with (project.root / STATE_DIR / JOURNAL_FILE).open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(change.to_json(), ensure_ascii=False, default=str) + "\n")
     return change
+
+
+def uncommitted_changes(project: Project, spec: RegistrySpec) -> list[str]:
+    """What registry.yaml as it is now (``spec``) changes from HEAD's, one line each: a commit
+    of the file takes these along, so its message must say so."""
+    from .gitops import head_text
+    from .history import _diff, _parse_quietly
+
+    text = head_text(project.registry_path)
+    head = _parse_quietly(text, project.registry_path)
+    if text is not None and head is None:
+        return ["registry.yaml as committed at HEAD is invalid; this commit replaces it"]
+    out = []
+    if head is not None:
+        if head.environments != spec.environments:
+            out.append(f"environments: {head.environments} -> {spec.environments}")
+        if head.enforce_order != spec.enforce_order:
+            out.append(f"enforce_order: {head.enforce_order} -> {spec.enforce_order}")
+    for name, env, action, frm, to, weight in _diff(head, spec):
+        what = f"{action} {name} in {env}: {frm or '-'} -> {to or '-'}"
+        out.append(what + (f" ({weight}%)" if action == "canary" and weight is not None else ""))
+    return out
 
 
 def _reason(reason: str | None) -> str | None:

@@ -8,7 +8,7 @@ from . import __version__
 from .errors import PromptOpsError
 
 PROMPT = """\
-# yaml-language-server: $schema=https://promptops.dev/schemas/prompt.schema.json
+# yaml-language-server: $schema=../../schemas/prompt.schema.json
 name: hello
 version: 1.0.0
 description: Greets a person by name in one short sentence.
@@ -27,15 +27,19 @@ dataset: evals/hello.jsonl
 assert:
   - {type: icontains, value: "{{ name }}"}
   - {type: max-words, value: 25}
+fail_under: 0.8                   # pass rate a run needs (4 of 5 cases); raise it as the dataset grows
 """
 
 DATASET = """\
 {"id": "ada", "vars": {"name": "Ada"}}
 {"id": "grace", "vars": {"name": "Grace"}}
 {"id": "alan", "vars": {"name": "Alan"}}
+{"id": "margaret", "vars": {"name": "Margaret"}}
+{"id": "linus", "vars": {"name": "Linus"}}
 """
 
 REGISTRY = """\
+# yaml-language-server: $schema=schemas/registry.schema.json
 # Which version each environment serves. Change it with `promptops promote`.
 environments: [dev, staging, prod]
 prompts: {}
@@ -106,19 +110,30 @@ FILES = {
     ".github/workflows/promptops.yml": WORKFLOW,
 }
 
+# The JSON Schemas the files' `yaml-language-server` comments point at, written into the
+# project (committed, so every clone's editor finds them; the published URL may not exist).
+SCHEMAS = {f"schemas/{kind}.schema.json": kind for kind in ("prompt", "case", "registry")}
+
 
 def scaffold(directory: Path) -> list[Path]:
     """Write the starter files; refuse (writing nothing) if any of them exists."""
     root = directory.resolve()
     if root.exists() and not root.is_dir():
         raise PromptOpsError(f"{directory}: exists and is not a directory")
-    existing = [rel for rel in FILES if (root / rel).exists()]
+    import json
+
+    from .schemas import json_schema
+
+    files = dict(FILES)
+    for rel, kind in SCHEMAS.items():
+        files[rel] = json.dumps(json_schema(kind), indent=2) + "\n"
+    existing = [rel for rel in files if (root / rel).exists()]
     if existing:
         raise PromptOpsError(
             f"{directory}: refusing to overwrite existing {', '.join(existing)}; nothing was written"
         )
     created = []
-    for rel, text in FILES.items():
+    for rel, text in files.items():
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")

@@ -177,11 +177,25 @@ class AssertionSpec(ShortForm):
         None, description="Input variable holding the source text (grounded)."
     )
     description: str = Field("", description="What the check is for.")
+    path: str | None = Field(
+        None, description="json-field: where the value is in the JSON output, e.g. items[0].name."
+    )
+    assert_: AssertionSpec | None = Field(
+        None, alias="assert", description="json-field: the assertion applied to that value."
+    )
 
     @model_validator(mode="before")
     @classmethod
     def _short_form(cls, v: Any) -> Any:
         return {"type": v} if isinstance(v, str) else v
+
+    @model_validator(mode="after")
+    def _field_metric(self) -> AssertionSpec:
+        """Each json-field reports under its own name (``json-field amount``), not one shared
+        ``json-field`` row, unless it names a metric."""
+        if self.metric is None and self.path and self.base_type == "json-field":
+            self.metric = f"{self.type} {self.path.strip()}"
+        return self
 
     @property
     def negated(self) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from promptops.spec import AssertionSpec
 
 from . import builtins as builtins  # registers the built-in types
+from . import jsonfield as jsonfield  # registers json-field
 from .base import (
     REGISTRY,
     AssertionConfigError,

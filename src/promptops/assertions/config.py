@@ -110,6 +110,12 @@ def config_problems(spec: AssertionSpec) -> list[str]:
             )
     if spec.base_type == "grounded" and spec.value is not None and spec.source is not None:
         out.append("give the source text as value or name an input with source:, not both")
+    if spec.base_type == "json-field":
+        from .jsonfield import config_problems as json_field_problems
+
+        return out + json_field_problems(spec)
+    if spec.path is not None or spec.assert_ is not None:
+        out.append(f"path and assert apply to json-field only, not {spec.type}")
     if spec.value is not None and not _templated(spec.value):
         out += _value_problems(spec)
     return out

@@ -103,7 +103,7 @@ def eval_(
         versions = [_resume_version(project, r) for r in meta["refs"]]
     else:
         if not refs:
-            raise UsageError("give at least one prompt ref, e.g. promptops eval summarize@2.0")
+            raise UsageError(_no_refs_message(project))
         versions = [resolve(r, project) for r in refs]
         opts = EvalOptions(
             models=list(model),
@@ -145,6 +145,21 @@ def eval_(
         )
     if not result.met_bar:
         raise typer.Exit(1)
+
+
+def _no_refs_message(project: Any) -> str:
+    """Suggest refs that exist here (the highest version of up to three prompts)."""
+    examples = []
+    for name in project.prompt_names():
+        files = project.version_files(name)
+        if files:
+            examples.append(f"{name}@{list(files)[-1]}")
+    if not examples:
+        return (
+            "give at least one prompt ref; this project has no prompts yet: "
+            "promptops new NAME --from-scratch"
+        )
+    return f"give at least one prompt ref, e.g. promptops eval {' '.join(examples[:3])}"
 
 
 def _resume_version(project: Any, ref: dict[str, Any]) -> Any:

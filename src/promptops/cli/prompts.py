@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from . import app
-from .output import error_lines, out, print_json
+from .output import err, error_lines, out, print_json
 
 FormatOpt = typer.Option("text", "--format", "-f", help="text or json.")
 
@@ -199,12 +199,74 @@ def schema(
 @app.command()
 def init(
     directory: Path = typer.Argument(Path("."), help="Project directory (created if missing)."),
+    no_git: bool = typer.Option(
+        False, "--no-git", help="Don't run git init when the directory is not in a repository."
+    ),
 ) -> None:
-    """Scaffold prompts/, evals/, registry.yaml and a CI workflow; never overwrites a file."""
+    """Scaffold prompts/, evals/, registry.yaml, JSON Schemas and a CI workflow; git init too."""
+    from .. import gitops
     from ..scaffold import scaffold
 
     created = scaffold(directory)
     console = out()
     for p in created:
         console.print(f"created {p}", markup=False)
-    console.print("next: promptops lint && promptops eval hello@1.0", style="green", markup=False)
+    if not gitops.in_repo(directory):
+        if no_git:
+            err().print(
+                f"note: {directory} is not in a git repository; history, rollback, check and "
+                f"--commit need one: run git init",
+                style="yellow",
+                markup=False,
+            )
+        else:
+            gitops.init_repo(directory)
+            console.print(f"initialized a git repository in {directory}", markup=False)
+    console.print(
+        "next: promptops lint && promptops eval hello@1.0, then commit the files "
+        "(git add -A && git commit -m 'promptops init')",
+        style="green",
+        markup=False,
+    )
+
+
+@app.command()
+def new(
+    name: str = typer.Argument(..., help="Prompt name, e.g. extract-invoice."),
+    major: bool = typer.Option(False, "--major", help="Bump the major version (2.0.0)."),
+    minor: bool = typer.Option(False, "--minor", help="Bump the minor version (default)."),
+    patch: bool = typer.Option(False, "--patch", help="Bump the patch version."),
+    from_scratch: bool = typer.Option(
+        False, "--from-scratch", help="A new prompt at 1.0.0 with a dataset stub."
+    ),
+    model: str = typer.Option(
+        "local/gemma-3-270m", "--model", "-m", help="Pinned model of a --from-scratch prompt."
+    ),
+) -> None:
+    """Start the next version of a prompt (a bumped copy of the highest one), or a new prompt."""
+    from ..authoring import new_prompt, new_version
+    from ..errors import UsageError
+
+    parts = [p for p, on in (("major", major), ("minor", minor), ("patch", patch)) if on]
+    if len(parts) > 1 or (parts and from_scratch):
+        raise UsageError("give at most one of --major, --minor, --patch, --from-scratch")
+    project = _project()
+    console = out()
+    if from_scratch:
+        made = new_prompt(project, name, model)
+        console.print(f"created {project.rel(made.prompt)}", markup=False)
+        console.print(f"created {project.rel(made.dataset or made.prompt)}", markup=False)
+        console.print(
+            f"next: edit both TODOs, then promptops lint && promptops eval {name}@1.0.0",
+            style="green",
+            markup=False,
+        )
+        return
+    made = new_version(project, name, parts[0] if parts else "minor")  # type: ignore[arg-type]
+    console.print(f"created {project.rel(made.prompt)}", markup=False)
+    old = made.source.stem if made.source else ""
+    console.print(
+        f"next: edit it and its changelog, then promptops diff {name}@{old} {name}@{made.version}",
+        style="green",
+        markup=False,
+    )

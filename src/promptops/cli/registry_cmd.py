@@ -86,7 +86,9 @@ def promote(
     reason: str | None = ReasonOpt,
     commit: bool = CommitOpt,
     evidence: str | None = typer.Option(
-        None, "--evidence", help="Run id to use as the eval evidence."
+        None,
+        "--evidence",
+        help="Run id, or a run directory made elsewhere (a CI artifact), to use as evidence.",
     ),
     json_out: bool = JsonOpt,
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -54,24 +55,54 @@ def runs(
     if json_out:
         print_json(rows)
         return
+    print_runs(out(), rows)
+
+
+def print_runs(console: Any, rows: list[dict[str, Any]]) -> None:
+    """The runs table; on a narrow terminal it drops started, model, status and n (in that
+    order), then stacks each run as lines: run ids and prompt@version are never cut."""
     from rich.table import Table
 
-    t = Table("run", "status", "started", "prompt", "model", "n", "pass", show_edge=False)
+    from ..report.fit import fit_columns
+
+    def build(dropped: set[str]) -> Table:
+        all_cols = ("run", "status", "started", "prompt", "model", "n", "pass")
+        cols = [c for c in all_cols if c not in dropped]
+        t = Table(show_edge=False)
+        for c in cols:
+            t.add_column(c, no_wrap=True, justify="right" if c in ("n", "pass") else "left")
+        for r in rows:
+            groups = r["groups"] or [{"prompt": "-", "model": "-", "n": 0, "pass_rate": None}]
+            for i, g in enumerate(groups):
+                cells = {
+                    "run": str(r["run_id"]) if i == 0 else "",
+                    "status": str(r["status"]) if i == 0 else "",
+                    "started": str(r["started"] or "") if i == 0 else "",
+                    "prompt": g["prompt"],
+                    "model": g["model"],
+                    "n": str(g["n"]),
+                    "pass": _rate(g["pass_rate"]),
+                }
+                t.add_row(*(cells[c] for c in cols))
+        return t
+
+    table = fit_columns(console, build, ("started", "model", "status", "n"))
+    if table is not None:
+        console.print(table)
+        return
     for r in rows:
-        for i, g in enumerate(
-            r["groups"] or [{"prompt": "-", "model": "-", "n": 0, "pass_rate": None}]
-        ):
-            rate = "-" if g["pass_rate"] is None else f"{100 * g['pass_rate']:.1f}%"
-            t.add_row(
-                str(r["run_id"]) if i == 0 else "",
-                str(r["status"]) if i == 0 else "",
-                str(r["started"] or "") if i == 0 else "",
-                g["prompt"],
-                g["model"],
-                str(g["n"]),
-                rate,
+        console.print(str(r["run_id"]), style="bold", markup=False, soft_wrap=True)
+        console.print(f"  {r['status']}  {r['started'] or ''}", markup=False, soft_wrap=True)
+        for g in r["groups"]:
+            console.print(
+                f"  {g['prompt']}  {g['model']}  n={g['n']}  pass {_rate(g['pass_rate'])}",
+                markup=False,
+                soft_wrap=True,
             )
-    out().print(t)
+
+
+def _rate(rate: float | None) -> str:
+    return "-" if rate is None else f"{100 * rate:.1f}%"
 
 
 @runs_app.command("merge")
@@ -131,8 +162,8 @@ def show_run(
 
         typer.echo(eval_markdown(summary, records), nl=False)
         return
-    from ..report.text import assertions_table, print_summary
+    from ..report.text import fitted_assertions_table, print_summary
 
     console = out()
     print_summary(console, summary, records)
-    console.print(assertions_table(summary["groups"]))
+    console.print(fitted_assertions_table(console, summary["groups"]))

@@ -130,9 +130,42 @@ def print_changes(console: Console, changes: FileDiff) -> None:
         console.print(f"  {line}", style=style, markup=False)
 
 
-def print_comparison(console: Console, c: Comparison) -> None:
+def _metrics_table(c: Comparison, head_a: str, head_b: str) -> Any:
+    from rich.table import Table
+
+    t = Table(show_edge=False, header_style="bold", pad_edge=False)
+    for i, col in enumerate(("metric", head_a, head_b, "B − A", f"{100 * (1 - c.alpha):g}% CI")):
+        t.add_column(col, justify="left" if i == 0 else "right", no_wrap=i > 0)
+    style = "red" if (c.ci_high is not None and c.ci_high < 0) else None
+    t.add_row(
+        f"{c.metric} (gate)", _num(c.mean_a), _num(c.mean_b), _signed(c.diff), _ci(c), style=style
+    )
+    for m in c.secondary:
+        t.add_row(m.metric, _num(m.mean_a), _num(m.mean_b), _signed(m.diff), _ci(m))
+    return t
+
+
+def _examples_table(title: str, examples: list[Any], head_a: str, head_b: str) -> Any:
     from rich.markup import escape
     from rich.table import Table
+
+    et = Table(title=title, title_justify="left", header_style="bold")
+    et.add_column("case", no_wrap=True)
+    et.add_column(escape(head_a), ratio=1)
+    et.add_column(escape(head_b), ratio=1)
+    et.add_column("why B failed", ratio=1, style="yellow")
+    for e in examples:
+        et.add_row(
+            escape(e.case_id),
+            escape(_short(e.output_a, 100)),
+            escape(_short(e.output_b, 100)),
+            escape(_short("; ".join(e.why_b), 100)),
+        )
+    return et
+
+
+def print_comparison(console: Console, c: Comparison) -> None:
+    from rich.markup import escape
 
     rep = f", {c.repeats} samples per case averaged" if c.repeats > 1 else ""
     console.print(
@@ -140,15 +173,13 @@ def print_comparison(console: Console, c: Comparison) -> None:
         f"margin {c.margin:g}, bootstrap {c.n_boot} seed {c.seed}",
         highlight=False,
     )
-    t = Table(show_edge=False, header_style="bold", pad_edge=False)
-    for col in ("metric", c.ref_a or "A", c.ref_b or "B", "B − A", f"{100 * (1 - c.alpha):g}% CI"):
-        t.add_column(col, justify="left" if col == "metric" else "right")
-    style = "red" if (c.ci_high is not None and c.ci_high < 0) else None
-    t.add_row(
-        f"{c.metric} (gate)", _num(c.mean_a), _num(c.mean_b), _signed(c.diff), _ci(c), style=style
-    )
-    for m in c.secondary:
-        t.add_row(m.metric, _num(m.mean_a), _num(m.mean_b), _signed(m.diff), _ci(m))
+    from .fit import table_width
+
+    t = _metrics_table(c, c.ref_a or "A", c.ref_b or "B")
+    if table_width(console, t) > console.width:  # never cut prompt@version: name them apart
+        console.print(f"  A = {c.ref_a or '?'}", markup=False, soft_wrap=True)
+        console.print(f"  B = {c.ref_b or '?'}", markup=False, soft_wrap=True)
+        t = _metrics_table(c, "A", "B")
     console.print(t)
     mc = c.mcnemar
     console.print(
@@ -169,18 +200,11 @@ def print_comparison(console: Console, c: Comparison) -> None:
             continue
         keep = set(ids)
         examples = [e for e in c.examples if e.case_id in keep][:TERMINAL_EXAMPLES]
-        et = Table(title=f"{title}: {len(ids)}", title_justify="left", header_style="bold")
-        et.add_column("case", no_wrap=True)
-        et.add_column(escape(c.ref_a or "A"), ratio=1)
-        et.add_column(escape(c.ref_b or "B"), ratio=1)
-        et.add_column("why B failed", ratio=1, style="yellow")
-        for e in examples:
-            et.add_row(
-                escape(e.case_id),
-                escape(_short(e.output_a, 100)),
-                escape(_short(e.output_b, 100)),
-                escape(_short("; ".join(e.why_b), 100)),
-            )
+
+        head = f"{title}: {len(ids)}"
+        et = _examples_table(head, examples, c.ref_a or "A", c.ref_b or "B")
+        if table_width(console, et) > console.width:
+            et = _examples_table(head, examples, "A", "B")
         console.print(et)
         if len(ids) > len(examples):
             console.print(

@@ -288,7 +288,15 @@ def _overview(groups: list[dict[str, Any]], bars: dict[str, dict[str, Any]]) -> 
             hbars(rows, label="pass rate by group", w=600, left=270),
         )
         + _figure(
-            "Cost by group", "total USD", hbars(costs, label="cost by group", w=600, left=270)
+            "Cost by group",
+            "total USD",
+            hbars(
+                costs,
+                label="cost by group",
+                w=600,
+                left=270,
+                tick=lambda t: _money(t * top),  # a dollar axis: the bars are cost / top
+            ),
         )
         + "</div>"
     )

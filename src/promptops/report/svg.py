@@ -4,7 +4,7 @@ the pass-rate strip. Plain strings, no plotting library."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -146,8 +146,20 @@ class Bar:
     target: float | None = None
 
 
-def hbars(rows: Sequence[Bar], *, label: str = "bar chart", w: int = 360, left: int = 128) -> str:
-    """Horizontal 0..1 bars with interval whiskers and a red tick at each row's target."""
+def _percent(t: float) -> str:
+    return f"{t:.0%}"
+
+
+def hbars(
+    rows: Sequence[Bar],
+    *,
+    label: str = "bar chart",
+    w: int = 360,
+    left: int = 128,
+    tick: Callable[[float], str] = _percent,
+) -> str:
+    """Horizontal 0..1 bars with interval whiskers and a red tick at each row's target.
+    ``tick`` labels the axis at 0, ¼, ½, ¾ and 1 (default: as percentages)."""
     right, rh, top = 64, 26, 6
     chars = max(8, (left - 10) // 6)
     h = top + rh * len(rows) + 22
@@ -161,7 +173,7 @@ def hbars(rows: Sequence[Bar], *, label: str = "bar chart", w: int = 360, left: 
         body.append(
             f'<line class="gridline" x1="{x(t):.1f}" x2="{x(t):.1f}" y1="{top}" y2="{h - 20}"/>'
         )
-        body.append(f'<text x="{x(t):.1f}" y="{h - 6}" text-anchor="middle">{t:.0%}</text>')
+        body.append(f'<text x="{x(t):.1f}" y="{h - 6}" text-anchor="middle">{_e(tick(t))}</text>')
     for i, r in enumerate(rows):
         cy = top + i * rh + rh / 2
         name = r.label if len(r.label) <= chars else r.label[: chars - 1] + "…"

@@ -6,6 +6,7 @@ from typing import Any
 
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ..results import group_key
@@ -30,12 +31,22 @@ def _num(x: float | None, fmt: str = "{:.0f}") -> str:
     return "-" if x is None else fmt.format(x)
 
 
-def groups_table(groups: list[dict[str, Any]], bar: dict[str, Any] | None = None) -> Table:
-    """One row per (version, model)."""
+GROUP_COLUMNS = ("pass", "95% CI", "score", "err", "p50/p95 ms", "cost", "bar")
+# dropped in this order on a narrow terminal; version@model, pass, err and bar always stay
+GROUP_OPTIONAL = ("p50/p95 ms", "95% CI", "cost", "score")
+
+
+def groups_table(
+    groups: list[dict[str, Any]],
+    bar: dict[str, Any] | None = None,
+    dropped: set[str] | frozenset[str] = frozenset(),
+) -> Table:
+    """One row per (version, model); ``dropped`` names columns to leave out."""
     bars = {b["group"]: b for b in (bar or {}).get("groups", [])}
     t = Table(box=box.SIMPLE_HEAD, show_edge=False, header_style="bold", pad_edge=False)
-    t.add_column("version · model", overflow="fold", min_width=22)
-    for col in ("pass", "95% CI", "score", "err", "p50/p95 ms", "cost", "bar"):
+    t.add_column("version · model", no_wrap=True)
+    cols = [c for c in GROUP_COLUMNS if c not in dropped]
+    for col in cols:
         t.add_column(col, justify="left" if col == "bar" else "right", no_wrap=True)
     for g in groups:
         b = bars.get(group_key(g))
@@ -47,41 +58,70 @@ def groups_table(groups: list[dict[str, Any]], bar: dict[str, Any] | None = None
             else money(g["cost"]) + ("*" if g["cost_unknown"] else "")
         )
         lat = g["latency_ms"]
+        cells = {
+            "pass": f"{g['passed']}/{g['n']} {_pct0(g['pass_rate'])}",
+            "95% CI": f"{100 * lo:.0f}–{100 * hi:.0f}%",
+            "score": _num(g["mean_score"], "{:.3f}"),
+            "err": f"[red]{g['errors']}[/]" if g["errors"] else "0",
+            "p50/p95 ms": f"{_num(lat['p50'])}/{_num(lat['p95'])}",
+            "cost": cost,
+            "bar": (
+                ("[green]met[/]" if b["met"] else f"[red]< {b['fail_under']:.0%}[/]") if b else ""
+            ),
+        }
         t.add_row(
-            f"{g['prompt']}@{g['version']}\n[dim]{g['model']}[/]",
-            f"{g['passed']}/{g['n']} {_pct0(g['pass_rate'])}",
-            f"{100 * lo:.0f}–{100 * hi:.0f}%",
-            _num(g["mean_score"], "{:.3f}"),
-            f"[red]{g['errors']}[/]" if g["errors"] else "0",
-            f"{_num(lat['p50'])}/{_num(lat['p95'])}",
-            cost,
-            ("[green]met[/]" if b["met"] else f"[red]< {b['fail_under']:.0%}[/]") if b else "",
+            f"{escape(g['prompt'])}@{escape(g['version'])}\n[dim]{escape(g['model'])}[/]",
+            *(cells[c] for c in cols),
         )
     return t
 
 
-def assertions_table(groups: list[dict[str, Any]]) -> Table:
+def fitted_groups_table(
+    console: Console, groups: list[dict[str, Any]], bar: dict[str, Any] | None = None
+) -> Table:
+    """The groups table with the least important columns dropped until it fits the console."""
+    from .fit import fit_columns
+
+    table = fit_columns(console, lambda dropped: groups_table(groups, bar, dropped), GROUP_OPTIONAL)
+    return table if table is not None else groups_table(groups, bar, set(GROUP_OPTIONAL))
+
+
+def assertions_table(
+    groups: list[dict[str, Any]], dropped: set[str] | frozenset[str] = frozenset()
+) -> Table:
     t = Table(
         show_edge=False,
         header_style="bold",
         title="pass rate per assertion / metric",
         title_justify="left",
     )
-    t.add_column("prompt")
-    t.add_column("model")
-    t.add_column("assertion")
-    t.add_column("pass", justify="right")
-    t.add_column("mean score", justify="right")
+    cols = [c for c in ("prompt", "model", "assertion", "pass", "mean score") if c not in dropped]
+    for c in cols:
+        t.add_column(
+            c,
+            justify="right" if c in ("pass", "mean score") else "left",
+            no_wrap=c != "assertion",  # one wrapping column: rich shrinks only that one
+        )
     for g in groups:
         for label, a in g["assertions"].items():
-            t.add_row(
-                f"{g['prompt']}@{g['version']}",
-                g["model"],
-                label,
-                f"{a['passed']}/{a['n']} {_pct(a['pass_rate'])}",
-                _num(g["metrics"].get(label), "{:.3f}"),
-            )
+            cells = {
+                "prompt": escape(f"{g['prompt']}@{g['version']}"),
+                "model": escape(g["model"]),
+                "assertion": escape(label),
+                "pass": f"{a['passed']}/{a['n']} {_pct(a['pass_rate'])}",
+                "mean score": _num(g["metrics"].get(label), "{:.3f}"),
+            }
+            t.add_row(*(cells[c] for c in cols))
     return t
+
+
+def fitted_assertions_table(console: Console, groups: list[dict[str, Any]]) -> Table:
+    """The assertions table without the model column (then the scores) when it doesn't fit."""
+    from .fit import fit_columns
+
+    optional = ("model", "mean score")
+    table = fit_columns(console, lambda dropped: assertions_table(groups, dropped), optional)
+    return table if table is not None else assertions_table(groups, set(optional))
 
 
 def worst_cases(records: list[dict[str, Any]], limit: int = 5) -> list[dict[str, Any]]:
@@ -94,7 +134,7 @@ def worst_cases(records: list[dict[str, Any]], limit: int = 5) -> list[dict[str,
 def print_summary(
     console: Console, summary: dict[str, Any], records: list[dict[str, Any]] | None = None
 ) -> None:
-    console.print(groups_table(summary["groups"], summary.get("bar")))
+    console.print(fitted_groups_table(console, summary["groups"], summary.get("bar")))
     if records:
         worst = worst_cases(records)
         if worst:
