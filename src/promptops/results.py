@@ -204,7 +204,10 @@ class RunDir:
         if self._fh is None:
             self.path.mkdir(parents=True, exist_ok=True)
             self._fh = self.results_path.open("a", encoding="utf-8")
-        self._fh.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+        from .redact import redact_obj
+
+        line = json.dumps(redact_obj(record), ensure_ascii=False, default=str)
+        self._fh.write(line + "\n")
         self._fh.flush()
 
     def close(self) -> None:
@@ -213,7 +216,10 @@ class RunDir:
             self._fh = None
 
     def write_json(self, path: Path, data: dict[str, Any]) -> None:
-        """Write atomically (temp file + rename)."""
+        """Write atomically (temp file + rename), without secrets."""
+        from .redact import redact_obj
+
+        data = redact_obj(data)
         self.path.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(path.suffix + f".tmp{os.getpid()}")
         tmp.write_text(
