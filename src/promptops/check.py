@@ -307,13 +307,6 @@ def _check(
             )
             continue
         candidates.append((pv, change))
-    if report.problems:
-        if candidates:
-            report.notes.append("nothing was evaluated: fix the problems above first")
-        return
-    if not candidates:
-        report.notes.append(f"no prompt version was added or changed since {base}")
-        return
     gate = CodeGate(
         root,
         trees.base_dir,
@@ -324,9 +317,15 @@ def _check(
         (pv, change, *_baseline(trees, pv, reg_base, env, base))
         for pv, change in sorted(candidates, key=lambda t: (t[0].name, t[0].semver))
     ]
+    # reported with the lint problems, so one run shows everything (nothing runs to find them)
     report.problems += _trust_problems(project, plan, opts, gate, mb)
+    report.problems = list(dict.fromkeys(report.problems))  # lint may have named one too
     if report.problems:
-        report.notes.append("nothing was evaluated: fix the problems above first")
+        if candidates:
+            report.notes.append("nothing was evaluated: fix the problems above first")
+        return
+    if not candidates:
+        report.notes.append(f"no prompt version was added or changed since {base}")
         return
     with code_gate(gate):
         for pv, change, baseline, why in plan:
@@ -360,6 +359,8 @@ def _trust_problems(
     models = opts.models if opts is not None else []
     api_base = opts.api_base if opts is not None else None
     out: list[Problem] = []
+    if not plan:
+        return out  # nothing will be called
     if api_base and not host_allowed(api_base, project.config.allowed_api_hosts):
         out.append(Problem("--api-base", None, None, api_base_message(api_base, commit)))
     datasets: dict[Path, list[Path]] = {}
