@@ -83,7 +83,10 @@ class ResponseCache:
         return value
 
     def put(self, key: str, value: dict[str, Any]) -> None:
-        blob = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        """Store ``value`` without secrets (an answer can echo a key back)."""
+        from .redact import redact_obj
+
+        blob = json.dumps(redact_obj(value), ensure_ascii=False, separators=(",", ":"))
         for attempt in range(5):
             try:
                 self._conn().execute(

@@ -138,7 +138,10 @@ class ModelParams(Strict):
     frequency_penalty: float | None = Field(None, ge=-2, le=2, description="Frequency penalty.")
     presence_penalty: float | None = Field(None, ge=-2, le=2, description="Presence penalty.")
     extra: dict[str, Any] = Field(
-        default_factory=dict, description="Provider-specific parameters passed through to litellm."
+        default_factory=dict,
+        description="Provider-specific sampling and response-format parameters passed through to "
+        "litellm (an allowlist: no endpoints, credentials, headers or mock_response).",
+        json_schema_extra={"propertyNames": {"enum": sorted(EXTRA_PARAMS)}},
     )
 
     @field_validator("stop", mode="before")
