@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import assert_no_traceback, git
 from typer.testing import Result
 
+from conftest import assert_no_traceback, git
 from promptops.cache import cache_key
 from promptops.errors import PromptOpsError
 from promptops.redact import redact_obj, redact_text, strip_url
-from promptops.testing.server import Fault, FakeOpenAI, Reply
+from promptops.testing.server import FakeOpenAI, Fault, Reply
 
 Cli = Callable[..., Result]
 CANARY = "canary-Zq8xW3vT7pLm2Ns"  # no sk- shape: only the env, URL and registered rules catch it
@@ -141,9 +141,11 @@ def test_a_canary_secret_is_nowhere_at_rest(
     run("eval", "leak@1.0.0", "--api-base", base, "--no-cache", "--retries", "0")
 
     # the runtime API: a log record per call, and the error of a failing one
-    with caplog.at_level(logging.INFO, logger="promptops.runtime"):
-        with pytest.raises(PromptOpsError) as exc:
-            _runtime_call(project, base)
+    with (
+        caplog.at_level(logging.INFO, logger="promptops.runtime"),
+        pytest.raises(PromptOpsError) as exc,
+    ):
+        _runtime_call(project, base)
     outputs.append(str(exc.value))
     logs = [r.getMessage() + json.dumps(getattr(r, "promptops", {})) for r in caplog.records]
     assert logs  # there were log records to look at
