@@ -89,6 +89,7 @@ EXTRA_PARAMS = frozenset(
         "web_search_options",
     }
 )
+_EXTRA_SCHEMA: dict[str, Any] = {"propertyNames": {"enum": sorted(EXTRA_PARAMS)}}
 _EXTRA_WHY = {
     "mock_response": "it answers without calling the model",
     "api_base": "endpoints are set by model.api_base (checked against promptops.yaml)",
@@ -141,7 +142,7 @@ class ModelParams(Strict):
         default_factory=dict,
         description="Provider-specific sampling and response-format parameters passed through to "
         "litellm (an allowlist: no endpoints, credentials, headers or mock_response).",
-        json_schema_extra={"propertyNames": {"enum": sorted(EXTRA_PARAMS)}},
+        json_schema_extra=_EXTRA_SCHEMA,
     )
 
     @field_validator("stop", mode="before")
