@@ -84,9 +84,9 @@ class ResponseCache:
 
     def put(self, key: str, value: dict[str, Any]) -> None:
         """Store ``value`` without secrets (an answer can echo a key back)."""
-        from .redact import redact_obj
+        from .redact import redact_json
 
-        blob = json.dumps(redact_obj(value), ensure_ascii=False, separators=(",", ":"))
+        blob = redact_json(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
         for attempt in range(5):
             try:
                 self._conn().execute(

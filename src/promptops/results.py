@@ -204,9 +204,9 @@ class RunDir:
         if self._fh is None:
             self.path.mkdir(parents=True, exist_ok=True)
             self._fh = self.results_path.open("a", encoding="utf-8")
-        from .redact import redact_obj
+        from .redact import redact_json
 
-        line = json.dumps(redact_obj(record), ensure_ascii=False, default=str)
+        line = redact_json(json.dumps(record, ensure_ascii=False, default=str))
         self._fh.write(line + "\n")
         self._fh.flush()
 
@@ -217,14 +217,12 @@ class RunDir:
 
     def write_json(self, path: Path, data: dict[str, Any]) -> None:
         """Write atomically (temp file + rename), without secrets."""
-        from .redact import redact_obj
+        from .redact import redact_json
 
-        data = redact_obj(data)
         self.path.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(path.suffix + f".tmp{os.getpid()}")
-        tmp.write_text(
-            json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8"
-        )
+        text = redact_json(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+        tmp.write_text(text + "\n", encoding="utf-8")
         os.replace(tmp, path)
 
     def meta(self) -> dict[str, Any]:

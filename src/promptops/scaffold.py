@@ -65,7 +65,7 @@ jobs:
           key: promptops-cache-${{ runner.os }}-${{ github.run_id }}-${{ github.run_attempt }}
           restore-keys: promptops-cache-${{ runner.os }}-
       - run: pip install 'promptops[local]'
-      - run: promptops check --base "origin/${{ github.base_ref }}" --markdown promptops-check.md --junit promptops-junit.xml
+      - run: promptops check --base "origin/${{ github.base_ref }}" --if-no-credentials fail --markdown promptops-check.md --junit promptops-junit.xml
         env:
           OPENAI_API_KEY: ${{ secrets.OPENAI_API_KEY }}
       - if: always() && hashFiles('promptops-check.md') != '' && github.event.pull_request.head.repo.full_name == github.repository
