@@ -26,7 +26,8 @@ REDACTED = "[redacted]"
 
 # Names of environment variables whose values are credentials.
 _CRED_ENV = re.compile(
-    r"(?i)(API_?KEY|_KEY$|^KEY$|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|_PAT$|^AWS_|AUTH)"
+    r"(?i)(API_?KEY|_KEY$|^KEY$|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|_PAT$|^AWS_|"
+    r"(?:^|_)AUTH(?:_|$))"
 )
 # Query parameters that carry credentials.
 _KEY_PARAM = re.compile(
