@@ -419,3 +419,21 @@ def test_a_few_errors_on_both_sides_are_no_failure(
     new_version(base)
     result = cli("check", "--base", "main", "--no-cache")
     assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("where", ["absolute", "dotdot"])
+def test_python_assertions_outside_the_repository_never_run(
+    base: Path, cli: Cli, server: FakeOpenAI, markers: Path, where: str
+) -> None:
+    outside = markers / "outside.py"  # a sibling of the repository, not in it
+    outside.write_text(checker("outside"))
+    assert outside.parent.parent == base.parent
+    ref = str(outside) if where == "absolute" else f"../{markers.name}/outside.py"
+    py = f'  - {{type: python, value: "{ref}:check"}}\n'
+    (base / "prompts/qa/1.1.0.yaml").write_text(qa("1.1.0", "Sum: {{ document }}", extra=py))
+    result = cli("check", "--base", "main")
+    assert_no_traceback(result)
+    assert result.exit_code == 1
+    assert f"python assertion {ref}: outside the repository" in result.stdout
+    assert [p.name for p in markers.iterdir()] == ["outside.py"]
+    assert server.calls == 0
