@@ -437,3 +437,18 @@ def test_python_assertions_outside_the_repository_never_run(
     assert f"python assertion {ref}: outside the repository" in result.stdout
     assert [p.name for p in markers.iterdir()] == ["outside.py"]
     assert server.calls == 0
+
+
+def test_a_new_prompt_whose_calls_fail_is_an_error_even_with_a_zero_bar(
+    base: Path, cli: Cli, server: FakeOpenAI
+) -> None:
+    """fail_under: 0 "meets" any pass rate; a prompt never answered was still not evaluated."""
+    server.responder = lambda req: Fault.http_error(401, "Incorrect API key provided")
+    (base / "prompts/fresh").mkdir()
+    text = qa("1.0.0").replace("name: qa", "name: fresh") + "fail_under: 0\n"
+    (base / "prompts/fresh/1.0.0.yaml").write_text(text)
+    result = cli("check", "--base", "main", "--format", "json")
+    assert result.exit_code == 1, result.output
+    (entry,) = json.loads(result.stdout)["entries"]
+    assert entry["verdict"] == "error"
+    assert entry["message"].startswith("cannot evaluate fresh@1.0.0: 10 of 10 model calls failed")
