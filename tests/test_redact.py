@@ -52,8 +52,10 @@ def test_redact_text_and_obj(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EDITOR", "vim-canary-but-not-a-secret")
     monkeypatch.setenv("GIT_AUTHOR_NAME", "Ada Lovelace")  # AUTHOR is not AUTH
     text = f"failed: {CANARY} at http://u:{CANARY_PW}@h/v1 abc vim-canary-but-not-a-secret"
-    out = redact_text(text + " by Ada Lovelace")
+    out = redact_text(text + " by Ada Lovelace, basic understanding, the bearer instrument")
     assert CANARY not in out and CANARY_PW not in out
+    assert "basic understanding, the bearer instrument" in out
+    assert redact_text("Authorization: Bearer abc.def-123456") == "Authorization: Bearer [redacted]"
     assert "abc" in out and "vim-canary-but-not-a-secret" in out and "Ada Lovelace" in out
     assert redact_obj({"a": [CANARY, {"k": 1}], CANARY: None}) == {
         "a": ["[redacted]", {"k": 1}],

@@ -36,8 +36,8 @@ _KEY_PARAM = re.compile(
 )
 _PATTERNS = [
     (re.compile(r"\b(?:sk|pk|rk)-[A-Za-z0-9_\-]{8,}"), REDACTED),
-    (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._\-~+/=]{8,}"), r"\1" + REDACTED),
-    (re.compile(r"(?i)(basic\s+)[A-Za-z0-9+/=]{8,}"), r"\1" + REDACTED),
+    # case-sensitive: "the bearer instrument" in an output is prose, not a header
+    (re.compile(r"(\bBearer\s+)[A-Za-z0-9._\-~+/=]{8,}"), r"\1" + REDACTED),
     (
         re.compile(r"(?i)(api[_-]?key['\"]?\s*[:=]\s*['\"]?)[A-Za-z0-9._\-]{6,}"),
         r"\1" + REDACTED,
@@ -46,7 +46,7 @@ _PATTERNS = [
 _URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s'\"<>()\[\]{}]+")
 # Cheap pre-check (substring tests; a case-insensitive regex alternation is ~50x slower): a
 # string holding none of these needs none of the patterns above.
-_TRIGGERS = ("sk-", "pk-", "rk-", "bearer", "basic", "api", "://")
+_TRIGGERS = ("sk-", "pk-", "rk-", "bearer", "api", "://")
 
 
 def _triggered(text: str) -> bool:
