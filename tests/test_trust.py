@@ -452,3 +452,14 @@ def test_a_new_prompt_whose_calls_fail_is_an_error_even_with_a_zero_bar(
     (entry,) = json.loads(result.stdout)["entries"]
     assert entry["verdict"] == "error"
     assert entry["message"].startswith("cannot evaluate fresh@1.0.0: 10 of 10 model calls failed")
+
+
+def test_lint_flags_a_remote_ref_in_the_output_schema(project: Path, cli: Cli) -> None:
+    (project / "prompts/js").mkdir()
+    text = qa("1.0.0").replace("name: qa", "name: js")
+    text += 'output:\n  format: json\n  schema: {$ref: "https://example.invalid/s.json"}\n'
+    (project / "prompts/js/1.0.0.yaml").write_text(text)
+    (project / "evals/qa.jsonl").write_text(cases())
+    result = cli("lint", "prompts/js/1.0.0.yaml")
+    assert result.exit_code == 1
+    assert "output.schema: $ref 'https://example.invalid/s.json' points outside" in result.output
