@@ -40,6 +40,9 @@ GOOD = "Summarize: {{ document }}"
 WORSE = "TL;DR {{ document }}"  # the server loses the answer for most cases on this prompt
 
 
+ALLOW_LOOPBACK = 'allowed_api_hosts: ["127.0.0.1:*"]\n'
+
+
 def qa(version: str, template: str = GOOD, changelog: str = "A change.") -> str:
     return QA.format(version=version, template=template, changelog=changelog)
 
@@ -94,6 +97,8 @@ def repo(project: Path) -> Path:
     digest = load_prompt(project / "prompts/qa/1.0.0.yaml").digest
     with (project / "registry.yaml").open("a") as fh:
         fh.write(f"  qa:\n    prod: {{version: 1.0.0, digest: '{digest}'}}\n")
+    # check sends credentials only to allowlisted hosts (read from the merge base)
+    (project / "promptops.yaml").write_text(ALLOW_LOOPBACK)
     git(project, "add", "-A")
     git(project, "commit", "-qm", "qa prompt")
     git(project, "checkout", "-qb", "feature")

@@ -74,6 +74,8 @@ def qa_repo(project: Path) -> Path:
             for i in range(24)
         )
     )
+    # check sends credentials only to allowlisted hosts (read from the merge base)
+    (project / "promptops.yaml").write_text('allowed_api_hosts: ["127.0.0.1:*"]\n')
     git(project, "add", "-A")
     git(project, "commit", "-qm", "qa")
     git(project, "checkout", "-qb", "feature")

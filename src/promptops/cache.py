@@ -1,8 +1,9 @@
 """Content-addressed response cache: one SQLite file under ``.promptops/cache/``.
 
-The key is a sha256 over the model, its pinned identity (e.g. a local file's sha256), the
-parameters, the rendered messages, the api_base and the repeat index, so ``--repeat`` samples
-stay independent. SQLite in WAL mode lets concurrent runs read and write without corrupting
+The key is a sha256 over the model, its pinned identity (e.g. a local file's sha256, or the
+endpoint named by environment variables such as ``OPENAI_BASE_URL``), the parameters, the
+rendered messages, the api_base (without credentials) and the repeat index, so ``--repeat``
+samples stay independent and another server never answers from this one's cache. SQLite in WAL mode lets concurrent runs read and write without corrupting
 anything (writers wait on a busy timeout); entries are immutable, so a race just writes the
 same value twice.
 """
@@ -28,14 +29,18 @@ def cache_key(
     repeat: int,
     identity: dict[str, Any] | None = None,
 ) -> str:
-    """sha256 of the canonical JSON of everything that determines a response."""
+    """sha256 of the canonical JSON of everything that determines a response. The endpoint
+    counts (``api_base``, or the provider's endpoint environment variables, which providers
+    put in ``identity``); credentials in it don't, so rotating a key keeps the cache."""
+    from .redact import strip_url
+
     blob = json.dumps(
         {
             "model": model,
             "identity": identity or {},
             "params": params,
             "messages": messages,
-            "api_base": api_base,
+            "api_base": strip_url(api_base) if api_base else api_base,
             "repeat": repeat,
         },
         sort_keys=True,
@@ -78,7 +83,10 @@ class ResponseCache:
         return value
 
     def put(self, key: str, value: dict[str, Any]) -> None:
-        blob = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        """Store ``value`` without secrets (an answer can echo a key back)."""
+        from .redact import redact_json
+
+        blob = redact_json(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
         for attempt in range(5):
             try:
                 self._conn().execute(

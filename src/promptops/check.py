@@ -12,12 +12,20 @@ each against its baseline:
 Lint runs first, and released versions are immutable: a version file that existed at the
 merge base, was promoted to any environment (in registry.yaml at the base, now, or in any
 commit of its history: a retired version can come back by rollback) and whose content changed
-is an error. Either kind of problem stops the check before any model call.
+is an error. Either kind of problem stops the check before any model call, as
+does anything the pull-request trust model refuses (:mod:`promptops.trust`: endpoints off the
+merge base's allowlist, python assertion files new or changed on the branch, remote ``$ref``).
+
+The gate fails closed: a version is not called ``ok`` (or ``new``) when it could not really be
+evaluated: the model's credentials are missing (``--if-no-credentials skip`` makes that an
+explicit, reported skip instead), most of a side's calls failed, or the two sides' error rates
+differ materially.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +39,9 @@ if TYPE_CHECKING:
     from .spec import RegistrySpec
 
 FAILING = ("regression", "below-bar", "error")
+NO_CREDENTIALS = ("fail", "skip")
+MOST_FAILED = 0.5  # a side with more than this share of failed calls was not evaluated
+ERROR_RATE_GAP = 0.10  # error rates further apart than this make the comparison unfair
 
 
 @dataclass
@@ -42,7 +53,7 @@ class CheckEntry:
     change: str  # added | modified
     baseline: str | None  # the ref compared against (None: a new prompt)
     baseline_reason: str
-    verdict: str  # regression | ok | inconclusive | new | below-bar | error
+    verdict: str  # regression | ok | inconclusive | new | below-bar | error | skipped
     message: str = ""
     diff: DiffResult | None = None
     summary: dict[str, Any] | None = None  # the eval summary of a new prompt
@@ -99,11 +110,14 @@ class CheckReport:
 class _Versions:
     """Versions of prompts in the working tree and in the merge base's tree."""
 
-    def __init__(self, project: Project, root: Path, commit: str) -> None:
+    def __init__(self, project: Project, root: Path, commit: str, base_dir: Path) -> None:
         self.project = project
         self.root = root
         self.commit = commit
         self.prompts_rel = project.prompts_dir.relative_to(root).as_posix()
+        # the base tree's python files are materialized here on demand (pyfunc.CodeGate)
+        self.base_dir = base_dir
+        self.base_project_root = base_dir / project.root.relative_to(root)
 
     def rel(self, path: Path) -> str:
         return path.resolve().relative_to(self.root).as_posix()
@@ -131,9 +145,11 @@ class _Versions:
         if text is None:
             return None
         try:
-            return parse_prompt(text, self.root / relpath)
+            pv = parse_prompt(text, self.root / relpath)
         except PromptOpsError:
             return None
+        pv.code_root = self.base_project_root  # its python assertions run as at the base
+        return pv
 
     def load(self, name: str, version: str) -> PromptVersion | None:
         """A version from the working tree, else from the base tree."""
@@ -209,20 +225,66 @@ def check(
     alpha: float = 0.05,
     run_lint: bool = True,
     on_event: Callable[[str], None] | None = None,
+    trust_pr_code: bool = False,
+    if_no_credentials: str = "fail",
 ) -> CheckReport:
-    """Lint, refuse in-place edits of released versions, then evaluate every added or changed
-    prompt version against its baseline. Never raises for a failing evaluation: that is an
-    entry with verdict ``error``."""
-    from .gitops import changed_files, merge_base, repo_root
-    from .lint import lint
+    """Lint, refuse in-place edits of released versions and what the trust model refuses, then
+    evaluate every added or changed prompt version against its baseline. Never raises for a
+    failing evaluation: that is an entry with verdict ``error``.
 
-    say = on_event or (lambda _msg: None)
+    ``trust_pr_code`` lets python assertion files that are new or changed on the branch run;
+    ``if_no_credentials`` (``fail`` or ``skip``) says what a version whose model credentials
+    are missing from the environment becomes."""
+    from .errors import UsageError
+    from .gitops import merge_base, repo_root
+    from .trust import policy_at
+
+    if if_no_credentials not in NO_CREDENTIALS:
+        raise UsageError(f"--if-no-credentials must be fail or skip, got {if_no_credentials!r}")
     root = repo_root(project.root)
     mb = merge_base(project.root, base)
+    config, policy_notes = policy_at(project, root, mb)
+    project = project.with_config(config)  # the policy of the merge base, not the branch's
     report = CheckReport(base, mb, env, strict)
+    report.notes += policy_notes
+    with tempfile.TemporaryDirectory(prefix="promptops-base-") as tmp:
+        _check(
+            project,
+            report,
+            _Versions(project, root, mb, Path(tmp).resolve()),
+            opts,
+            seed=seed,
+            n_boot=n_boot,
+            alpha=alpha,
+            run_lint=run_lint,
+            say=on_event or (lambda _msg: None),
+            trust_pr_code=trust_pr_code,
+            if_no_credentials=if_no_credentials,
+        )
+    return report
+
+
+def _check(
+    project: Project,
+    report: CheckReport,
+    trees: _Versions,
+    opts: EvalOptions | None,
+    *,
+    seed: int,
+    n_boot: int,
+    alpha: float,
+    run_lint: bool,
+    say: Callable[[str], None],
+    trust_pr_code: bool,
+    if_no_credentials: str,
+) -> None:
+    from .assertions.pyfunc import CodeGate, code_gate
+    from .gitops import changed_files, read_bytes_at
+    from .lint import lint
+
+    root, mb, base, env = trees.root, trees.commit, report.base, report.env
     if run_lint:
         report.problems += [p for p in lint(project) if p.severity == "error"]
-    trees = _Versions(project, root, mb)
     reg_base = _registry_at(project, root, mb)
     try:
         reg_now: RegistrySpec | None = project.registry_spec()
@@ -264,19 +326,154 @@ def check(
             )
             continue
         candidates.append((pv, change))
+    gate = CodeGate(
+        root,
+        trees.base_dir,
+        lambda rel: read_bytes_at(root, mb, rel),
+        trust_working_tree=trust_pr_code,
+    )
+    plan = [
+        (pv, change, *_baseline(trees, pv, reg_base, env, base))
+        for pv, change in sorted(candidates, key=lambda t: (t[0].name, t[0].semver))
+    ]
+    # reported with the lint problems, so one run shows everything (nothing runs to find them)
+    report.problems += _trust_problems(project, plan, opts, gate, mb)
+    report.problems = list(dict.fromkeys(report.problems))  # lint may have named one too
     if report.problems:
         if candidates:
             report.notes.append("nothing was evaluated: fix the problems above first")
-        return report
+        return
     if not candidates:
         report.notes.append(f"no prompt version was added or changed since {base}")
-    for pv, change in sorted(candidates, key=lambda t: (t[0].name, t[0].semver)):
-        report.entries.append(
-            _evaluate(
-                project, trees, pv, change, reg_base, env, base, opts, seed, n_boot, alpha, say
+        return
+    with code_gate(gate):
+        for pv, change, baseline, why in plan:
+            entry = CheckEntry(
+                pv.ref, trees.rel(pv.path), change, baseline.ref if baseline else None, why, "error"
             )
+            missing = _missing_credentials(project, pv, baseline, opts)
+            if missing:
+                _no_credentials(entry, missing, if_no_credentials)
+            else:
+                _evaluate(project, entry, pv, baseline, opts, seed, n_boot, alpha, say)
+            report.entries.append(entry)
+    report.problems += [Problem("check", None, None, m) for m in gate.refused]
+    skipped = [e.ref for e in report.entries if e.verdict == "skipped"]
+    if skipped:
+        report.notes.append(
+            f"NOT EVALUATED (no credentials, --if-no-credentials skip): {', '.join(skipped)}"
         )
-    return report
+
+
+def _trust_problems(
+    project: Project,
+    plan: list[tuple[PromptVersion, str, PromptVersion | None, str]],
+    opts: EvalOptions | None,
+    gate: Any,
+    commit: str,
+) -> list[Problem]:
+    """Everything the pull-request trust model refuses in the versions to evaluate."""
+    from .trust import api_base_message, dataset_problems, host_allowed, version_problems
+
+    models = opts.models if opts is not None else []
+    api_base = opts.api_base if opts is not None else None
+    out: list[Problem] = []
+    if not plan:
+        return out  # nothing will be called
+    if api_base and not host_allowed(api_base, project.config.allowed_api_hosts):
+        out.append(Problem("--api-base", None, None, api_base_message(api_base, commit)))
+    datasets: dict[Path, list[Path]] = {}
+    for pv, _change, baseline, _why in plan:
+        for v in (pv, baseline):
+            if v is None:
+                continue
+            pinned = not models or v.spec.model.id in models
+            out += version_problems(v, project, gate, commit, api_base, pinned)
+        ds = project.dataset_path(pv, opts.dataset if opts is not None else None)
+        if ds is not None and ds.is_file():
+            roots = datasets.setdefault(ds, [])
+            for v in (pv, baseline):
+                if v is not None and (v.code_root or project.root) not in roots:
+                    roots.append(v.code_root or project.root)
+    for ds, roots in datasets.items():
+        out += dataset_problems(ds, roots, gate)
+    return list(dict.fromkeys(out))
+
+
+def _missing_credentials(
+    project: Project, pv: PromptVersion, baseline: PromptVersion | None, opts: EvalOptions | None
+) -> dict[str, list[str]]:
+    """model -> credential environment variables it needs and lacks (empty counts as lacking)."""
+    from .providers import missing_credentials
+    from .trust import model_ids
+
+    models = opts.models if opts is not None else []
+    ds = project.dataset_path(pv, opts.dataset if opts is not None else None)
+    wanted = model_ids(pv, models, ds)
+    if baseline is not None:
+        wanted += model_ids(baseline, models, None)
+    out = {}
+    for m in dict.fromkeys(wanted):
+        names = missing_credentials(m)
+        if names:
+            out[m] = names
+    return out
+
+
+def _no_credentials(entry: CheckEntry, missing: dict[str, list[str]], mode: str) -> None:
+    names = sorted({n for ns in missing.values() for n in ns})
+    entry.message = (
+        f"cannot evaluate: no credentials: {', '.join(names)} not set or empty "
+        f"(needed by {', '.join(missing)}); a pull request from a fork gets no secrets"
+    )
+    if mode == "skip":
+        entry.verdict = "skipped"
+        entry.message += "; skipped as --if-no-credentials skip asks"
+    else:
+        entry.verdict = "error"
+        entry.message += (
+            "; set the secret, or let the workflow choose --if-no-credentials skip for such runs"
+        )
+
+
+def _provider_errors(records: Iterable[dict[str, Any]]) -> dict[str, tuple[int, int, str]]:
+    """digest -> (records, failed model calls, an example error)."""
+    counts: dict[str, list[Any]] = {}
+    for rec in records:
+        c = counts.setdefault(rec["digest"], [0, 0, ""])
+        c[0] += 1
+        if rec.get("error") and rec.get("error_kind") != "render":
+            c[1] += 1
+            c[2] = c[2] or str(rec["error"])
+    return {d: (n, e, ex) for d, (n, e, ex) in counts.items()}
+
+
+def _fail_closed(entry: CheckEntry, sides: list[tuple[str, str]], records: Any) -> None:
+    """Turn the verdict into ``error`` when a side was not really evaluated."""
+    found = _provider_errors(records)
+    rates = []
+    for ref, digest in sides:
+        n, errors, example = found.get(digest, (0, 0, ""))
+        if n == 0:
+            entry.verdict = "error"
+            entry.message = f"cannot evaluate {ref}: no case was evaluated; {entry.message}"
+            return
+        if errors > MOST_FAILED * n:
+            entry.verdict = "error"
+            entry.message = (
+                f"cannot evaluate {ref}: {errors} of {n} model calls failed "
+                f"(e.g. {example[:300]}); {entry.message}"
+            )
+            return
+        rates.append((ref, n, errors))
+    if len(rates) == 2:
+        (ra, na, ea), (rb, nb, eb) = rates
+        if abs(ea / na - eb / nb) > ERROR_RATE_GAP and abs(ea - eb) >= 2:
+            entry.verdict = "error"
+            entry.message = (
+                f"error rates differ: {ea} of {na} calls failed for {ra}, {eb} of {nb} for {rb}; "
+                f"the failed cases would be left out of the comparison; {entry.message}"
+            )
 
 
 def _baseline(
@@ -300,25 +497,19 @@ def _baseline(
 
 def _evaluate(
     project: Project,
-    trees: _Versions,
+    entry: CheckEntry,
     pv: PromptVersion,
-    change: str,
-    reg_base: RegistrySpec | None,
-    env: str,
-    base: str,
+    baseline: PromptVersion | None,
     opts: EvalOptions | None,
     seed: int,
     n_boot: int,
     alpha: float,
     say: Callable[[str], None],
-) -> CheckEntry:
+) -> None:
     from .diffing import diff_refs
     from .runner import EvalOptions, run_eval
 
-    baseline, why = _baseline(trees, pv, reg_base, env, base)
-    entry = CheckEntry(
-        pv.ref, trees.rel(pv.path), change, baseline.ref if baseline else None, why, "error"
-    )
+    why = entry.baseline_reason
     try:
         if baseline is None:
             say(f"evaluating {pv.ref} ({why})")
@@ -332,6 +523,7 @@ def _evaluate(
                 "; ".join(f"{g['model']}: pass {g['passed']}/{g['n']}" for g in groups)
                 or "no cases ran"
             )
+            _fail_closed(entry, [(pv.ref, pv.digest)], result.run.records())
         else:
             say(f"evaluating {pv.ref} against {baseline.ref} ({why})")
             entry.diff = diff_refs(
@@ -341,7 +533,9 @@ def _evaluate(
             entry.message = "; ".join(f"{c.model}: {c.reason}" for c in entry.diff.comparisons) or (
                 "no model ran on both sides"
             )
+            if entry.diff.run is not None:
+                sides = [(baseline.ref, baseline.digest), (pv.ref, pv.digest)]
+                _fail_closed(entry, sides, entry.diff.run.records())
     except PromptOpsError as e:
         entry.verdict = "error"
         entry.message = e.message
-    return entry

@@ -202,6 +202,15 @@ def read_file_at(path: Path, commit: str, relpath: str) -> str | None:
     return data.decode("utf-8")
 
 
+def read_bytes_at(path: Path, commit: str, relpath: str) -> bytes | None:
+    """The bytes of a repo-relative file in a commit's tree (None when it isn't there)."""
+    entry = _tree_entry(_require(path), commit, relpath)
+    if entry is None or entry.type != "blob":
+        return None
+    data: bytes = entry.data_stream.read()
+    return data
+
+
 def list_dir_at(path: Path, commit: str, reldir: str) -> list[str]:
     """File names directly inside a repo-relative directory of a commit's tree."""
     entry = _tree_entry(_require(path), commit, reldir)

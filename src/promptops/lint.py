@@ -59,6 +59,13 @@ def lint_prompt(pv: PromptVersion, project: Project) -> list[Problem]:
             )
     from . import assertions
 
+    if spec.output.json_schema is not None:
+        from .assertions.config import remote_ref_message
+        from .assertions.jsoncheck import remote_refs
+
+        for ref in remote_refs(spec.output.json_schema):
+            line = pv.lines.line(("output", "schema"))
+            out.append(_p(pv.path, line, "output.schema", remote_ref_message(ref)))
     suites: list[tuple[tuple[str | int, ...], str, object]] = [
         (("assert", i), f"assert[{i}]", a) for i, a in enumerate(spec.assert_)
     ]

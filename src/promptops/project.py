@@ -41,6 +41,9 @@ class PromptVersion:
     digest: str
     lines: LineMap = field(default_factory=LineMap, repr=False)
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
+    # Where its python assertion paths resolve (None: the project root). A version read from
+    # another commit's tree resolves them in that tree (see check.py), never the working tree.
+    code_root: Path | None = field(default=None, repr=False)
 
     @property
     def name(self) -> str:
@@ -157,6 +160,13 @@ class Project:
             ):
                 return cls(d)
         return cls(here)
+
+    def with_config(self, config: ProjectConfig) -> Project:
+        """The same project read with another configuration (``check`` uses the merge base's
+        policy)."""
+        other = Project(self.root)
+        other.__dict__["config"] = config
+        return other
 
     @cached_property
     def config(self) -> ProjectConfig:

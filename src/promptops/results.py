@@ -204,7 +204,10 @@ class RunDir:
         if self._fh is None:
             self.path.mkdir(parents=True, exist_ok=True)
             self._fh = self.results_path.open("a", encoding="utf-8")
-        self._fh.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+        from .redact import redact_json
+
+        line = redact_json(json.dumps(record, ensure_ascii=False, default=str))
+        self._fh.write(line + "\n")
         self._fh.flush()
 
     def close(self) -> None:
@@ -213,12 +216,13 @@ class RunDir:
             self._fh = None
 
     def write_json(self, path: Path, data: dict[str, Any]) -> None:
-        """Write atomically (temp file + rename)."""
+        """Write atomically (temp file + rename), without secrets."""
+        from .redact import redact_json
+
         self.path.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(path.suffix + f".tmp{os.getpid()}")
-        tmp.write_text(
-            json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8"
-        )
+        text = redact_json(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+        tmp.write_text(text + "\n", encoding="utf-8")
         os.replace(tmp, path)
 
     def meta(self) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from . import __version__
 from .datasets import Case, file_digest, inline_cases, iter_cases, select
 from .errors import PromptOpsError, RenderError, UsageError
 from .project import Project, PromptVersion
+from .redact import redact_obj
 from .render import bind_inputs, render_bound
 from .results import RunDir, find_run, group_label, judge_bar, latest_records, record_key, summarize
 
@@ -228,7 +229,7 @@ async def _evaluate_unit(
         latency_ms=comp.latency_ms,
         cost=comp.cost,
         judge=judge,
-        project_root=str(project.root),
+        project_root=str(pv.code_root or project.root),
         case_id=case.id,
     )
     threshold = case.spec.threshold if case.spec.threshold is not None else pv.spec.threshold
@@ -389,6 +390,7 @@ async def arun_eval(
             "groups": groups,
         }
         summary["bar"] = _bar(groups, targets, opts, status)
+        summary = redact_obj(summary)  # what is shown equals what is stored: no secrets
         run.write_json(run.summary_path, summary)
     return EvalResult(run, summary)
 

@@ -81,7 +81,7 @@ jobs:
           key: promptops-cache-${{ runner.os }}-${{ github.run_id }}-${{ github.run_attempt }}
           restore-keys: promptops-cache-${{ runner.os }}-
       - run: pip install '@INSTALL@'
-      - run: promptops check --base "$BASE" --markdown promptops-check.md --junit promptops-junit.xml
+      - run: promptops check --base "$BASE" --if-no-credentials fail --markdown promptops-check.md --junit promptops-junit.xml
         env:
           BASE: ${{ github.event_name == 'pull_request' && format('origin/{0}', github.base_ref) || github.event.before }}
           OPENAI_API_KEY: ${{ secrets.OPENAI_API_KEY }}

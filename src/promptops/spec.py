@@ -55,6 +55,68 @@ def check_name(name: str) -> str:
     return name
 
 
+# Keys ``params.extra`` may hold: sampling and response-shape parameters of the providers. Not
+# endpoints, credentials, headers or litellm switches (``mock_response`` answers without calling
+# a model, ``api_base`` sends the key elsewhere): a prompt file is data a pull request can change.
+EXTRA_PARAMS = frozenset(
+    {
+        "top_k",
+        "min_p",
+        "top_a",
+        "typical_p",
+        "repetition_penalty",
+        "mirostat",
+        "num_ctx",
+        "num_predict",
+        "max_completion_tokens",
+        "response_format",
+        "logit_bias",
+        "logprobs",
+        "top_logprobs",
+        "n",
+        "user",
+        "reasoning_effort",
+        "thinking",
+        "verbosity",
+        "tools",
+        "tool_choice",
+        "parallel_tool_calls",
+        "functions",
+        "function_call",
+        "safety_settings",
+        "modalities",
+        "prediction",
+        "web_search_options",
+    }
+)
+_EXTRA_SCHEMA: dict[str, Any] = {"propertyNames": {"enum": sorted(EXTRA_PARAMS)}}
+_EXTRA_WHY = {
+    "mock_response": "it answers without calling the model",
+    "api_base": "endpoints are set by model.api_base (checked against promptops.yaml)",
+    "base_url": "endpoints are set by model.api_base (checked against promptops.yaml)",
+    "api_key": "credentials come from the environment, never from a prompt file",
+}
+
+
+def check_api_base(url: str) -> str:
+    """An http(s) URL with a host and no credentials in it."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        _ = parts.port
+    except ValueError as e:
+        raise ValueError(f"not a valid URL: {e}") from None
+    if parts.scheme not in ("http", "https") or not host:
+        raise ValueError("must be an http:// or https:// URL with a host")
+    if parts.username or parts.password or "@" in parts.netloc:
+        raise ValueError(
+            "must not hold credentials (user:password@); the provider's key comes from the environment"
+        )
+    return url
+
+
 class ModelParams(Strict):
     """Sampling parameters passed to the model unchanged."""
 
@@ -77,13 +139,28 @@ class ModelParams(Strict):
     frequency_penalty: float | None = Field(None, ge=-2, le=2, description="Frequency penalty.")
     presence_penalty: float | None = Field(None, ge=-2, le=2, description="Presence penalty.")
     extra: dict[str, Any] = Field(
-        default_factory=dict, description="Provider-specific parameters passed through to litellm."
+        default_factory=dict,
+        description="Provider-specific sampling and response-format parameters passed through to "
+        "litellm (an allowlist: no endpoints, credentials, headers or mock_response).",
+        json_schema_extra=_EXTRA_SCHEMA,
     )
 
     @field_validator("stop", mode="before")
     @classmethod
     def _stop_list(cls, v: Any) -> Any:
         return [v] if isinstance(v, str) else v
+
+    @field_validator("extra")
+    @classmethod
+    def _allowed_extra(cls, v: dict[str, Any]) -> dict[str, Any]:
+        for key in v:
+            if key not in EXTRA_PARAMS:
+                why = _EXTRA_WHY.get(key, "only sampling and response-format parameters pass")
+                raise ValueError(
+                    f"{key!r} is not allowed in params.extra: {why}; allowed: "
+                    + ", ".join(sorted(EXTRA_PARAMS))
+                )
+        return v
 
     def as_kwargs(self) -> dict[str, Any]:
         """The parameters for a litellm call, without unset ones."""
@@ -102,12 +179,21 @@ class ModelSpec(ShortForm):
         description="Pinned litellm model id, e.g. openai/gpt-4o-mini-2024-07-18 or local/gemma-3-270m.",
     )
     params: ModelParams = Field(default_factory=ModelParams, description="Sampling parameters.")
-    api_base: str | None = Field(None, description="Base URL of an OpenAI-compatible server.")
+    api_base: str | None = Field(
+        None,
+        description="Base URL of an OpenAI-compatible server (no credentials; `check` requires "
+        "its host in promptops.yaml allowed_api_hosts).",
+    )
 
     @model_validator(mode="before")
     @classmethod
     def _short_form(cls, v: Any) -> Any:
         return {"id": v} if isinstance(v, str) else v
+
+    @field_validator("api_base")
+    @classmethod
+    def _api_base(cls, v: str | None) -> str | None:
+        return check_api_base(v) if v is not None else v
 
 
 class InputSpec(ShortForm):
@@ -404,3 +490,9 @@ class ProjectConfig(Strict):
     )
     runs_dir: str = Field(".promptops/runs", description="Where run records are written.")
     cache_dir: str = Field(".promptops/cache", description="Where the response cache lives.")
+    allowed_api_hosts: list[str] = Field(
+        default_factory=list,
+        description="Hosts that model.api_base and --api-base may point at under `promptops "
+        "check` (glob patterns: 'llm.internal.example.com', '127.0.0.1:*', '*.corp.example'); "
+        "check reads this list from the merge base. The providers' own endpoints need no entry.",
+    )

@@ -68,10 +68,13 @@ def _value_problems(spec: AssertionSpec) -> list[str]:
             from jsonschema import Draft202012Validator, validators
             from jsonschema.exceptions import SchemaError
 
+            from .jsoncheck import remote_refs
+
             try:
                 validators.validator_for(v, default=Draft202012Validator).check_schema(v)
             except SchemaError as e:
                 out.append(f"invalid JSON Schema: {e.message}")
+            out += [remote_ref_message(r) for r in remote_refs(v)]
     elif base == "language":
         codes = v if isinstance(v, list) else [v]
         bad = [c for c in codes if not isinstance(c, str) or not _LANG.match(c.strip())]
@@ -85,6 +88,13 @@ def _value_problems(spec: AssertionSpec) -> list[str]:
         if unknown:
             out.append(f"unknown PII kind {unknown[0]!r}; known: {', '.join(KINDS)}")
     return out
+
+
+def remote_ref_message(ref: str) -> str:
+    return (
+        f"$ref {ref!r} points outside the schema; promptops never fetches schemas: put the "
+        "definition under $defs and use '#/$defs/...'"
+    )
 
 
 def config_problems(spec: AssertionSpec) -> list[str]:

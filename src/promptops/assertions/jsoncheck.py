@@ -29,6 +29,30 @@ def parse_output_json(output: str) -> Any:
 _VALIDATORS: dict[str, Any] = {}
 
 
+def offline_registry() -> Any:
+    """A ``referencing`` registry that never fetches (its default ``retrieve`` refuses): a
+    ``$ref`` to a URL or a file fails instead of making a request (jsonschema's own default
+    would fetch it; schemas come from files a pull request can change)."""
+    from referencing import Registry
+
+    return Registry()
+
+
+def remote_refs(schema: Any) -> list[str]:
+    """``$ref`` values that point outside the schema itself (not ``#...``)."""
+    out: list[str] = []
+    if isinstance(schema, dict):
+        for k, v in schema.items():
+            if k in ("$ref", "$dynamicRef") and isinstance(v, str) and not v.startswith("#"):
+                out.append(v)
+            else:
+                out += remote_refs(v)
+    elif isinstance(schema, list):
+        for v in schema:
+            out += remote_refs(v)
+    return out
+
+
 def schema_errors(schema: dict[str, Any], instance: Any, limit: int = 3) -> list[str]:
     """Why ``instance`` does not match ``schema`` (Draft 2020-12 unless ``$schema`` says
     otherwise), at most ``limit`` messages plus a count of the rest."""
@@ -43,9 +67,17 @@ def schema_errors(schema: dict[str, Any], instance: Any, limit: int = 3) -> list
             cls.check_schema(schema)
         except SchemaError as e:
             raise AssertionConfigError(f"invalid JSON Schema: {e.message}") from None
-        validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
+        validator = cls(schema, format_checker=cls.FORMAT_CHECKER, registry=offline_registry())
         _VALIDATORS[key] = validator
-    errors = list(validator.iter_errors(instance))
+    from referencing.exceptions import Unresolvable
+
+    try:
+        errors = list(validator.iter_errors(instance))
+    except Unresolvable as e:
+        raise AssertionConfigError(
+            f"JSON Schema $ref {getattr(e, 'ref', '')!r} is not resolved: promptops never "
+            "fetches schemas; put the definition under $defs and use '#/$defs/...'"
+        ) from None
     out = [f"{e.json_path}: {e.message}" for e in errors[:limit]]
     if len(errors) > limit:
         out.append(f"and {len(errors) - limit} more")

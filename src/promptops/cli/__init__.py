@@ -23,9 +23,10 @@ class _Boundary(TyperGroup):
         try:
             return super().invoke(ctx)
         except PromptOpsError as e:
+            from ..redact import redact_text
             from .output import error_lines
 
-            error_lines(e.lines())
+            error_lines([redact_text(line) for line in e.lines()])
             raise typer.Exit(e.exit_code) from None
         except KeyboardInterrupt:
             from .output import error_lines

@@ -156,6 +156,18 @@ def check(
     no_cache: bool = typer.Option(False, "--no-cache", help="Bypass the response cache."),
     seed: int = typer.Option(0, "--seed", help="Bootstrap seed (recorded in the result)."),
     fmt: str = typer.Option("table", "--format", "-f", help="table, json or markdown."),
+    trust_pr_code: bool = typer.Option(
+        False,
+        "--trust-pr-code",
+        help="Run python assertion files that are new or changed on the branch (only where the "
+        "branch is trusted: its code can read the environment's secrets).",
+    ),
+    if_no_credentials: str = typer.Option(
+        "fail",
+        "--if-no-credentials",
+        help="fail or skip: what a version whose model credentials are unset or empty becomes "
+        "(fork pull requests get no secrets). skip is reported, never a silent pass.",
+    ),
 ) -> None:
     """Pre-merge gate: lint, then evaluate changed prompt versions against their baselines."""
     from ..check import check as run_check
@@ -168,7 +180,19 @@ def check(
     project = Project.find()
     opts = _opts(concurrency=concurrency, repeat=repeat, use_cache=not no_cache, api_base=api_base)
     progress = None if fmt != "table" else (lambda msg: err().print(msg, style="dim", markup=False))
-    report = run_check(project, base, env, strict, opts, seed=seed, on_event=progress)
+    if if_no_credentials not in ("fail", "skip"):
+        raise UsageError(f"--if-no-credentials must be fail or skip, got {if_no_credentials!r}")
+    report = run_check(
+        project,
+        base,
+        env,
+        strict,
+        opts,
+        seed=seed,
+        on_event=progress,
+        trust_pr_code=trust_pr_code,
+        if_no_credentials=if_no_credentials,
+    )
     text = check_markdown(report)
     if fmt == "json":
         print_json(report.to_json())

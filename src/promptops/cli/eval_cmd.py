@@ -100,6 +100,8 @@ def eval_(
         opts_data["shard"] = tuple(opts_data["shard"]) if opts_data.get("shard") else None
         opts = EvalOptions(**opts_data)
         opts.concurrency = concurrency
+        if api_base is not None:  # run.json keeps the URL without its credentials
+            opts.api_base = api_base
         versions = [_resume_version(project, r) for r in meta["refs"]]
     else:
         if not refs:

@@ -5,7 +5,16 @@ from __future__ import annotations
 from . import echo as _echo
 from . import litellm_provider as _litellm_provider
 from . import local_provider as _local_provider  # registers local/
-from .base import Call, CallError, Completion, Provider, get_provider, provider, redact
+from .base import (
+    Call,
+    CallError,
+    Completion,
+    Provider,
+    get_provider,
+    missing_credentials,
+    provider,
+    redact,
+)
 from .retry import Caller, Outcome
 
 _ = (_echo, _litellm_provider, _local_provider)
@@ -18,6 +27,7 @@ __all__ = [
     "Outcome",
     "Provider",
     "get_provider",
+    "missing_credentials",
     "provider",
     "redact",
 ]

@@ -9,8 +9,6 @@ would.
 
 from __future__ import annotations
 
-import os
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -123,18 +121,16 @@ def get_provider(model: str) -> Provider:
     return _INSTANCES[key]
 
 
-_SECRET_PATTERNS = [
-    (re.compile(r"\b(?:sk|pk|rk)-[A-Za-z0-9_\-]{8,}"), "[redacted]"),
-    (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._\-]{8,}"), r"\1[redacted]"),
-    (re.compile(r"(?i)(api[_-]?key['\"]?\s*[:=]\s*['\"]?)[A-Za-z0-9._\-]{6,}"), r"\1[redacted]"),
-]
+def missing_credentials(model: str) -> list[str]:
+    """Credential environment variables the model's provider needs and doesn't have (a
+    provider tells with an optional ``missing_env(model)``; litellm's import costs seconds)."""
+    check = getattr(get_provider(model), "missing_env", None)
+    return list(check(model)) if check is not None else []
 
 
 def redact(text: str) -> str:
-    """Remove API keys and auth tokens from a message before it is shown or stored."""
-    for name, value in os.environ.items():
-        if value and len(value) >= 8 and re.search(r"(KEY|TOKEN|SECRET|PASSWORD)", name):
-            text = text.replace(value, "[redacted]")
-    for pat, repl in _SECRET_PATTERNS:
-        text = pat.sub(repl, text)
-    return text
+    """Remove API keys, auth tokens and URL credentials from a message before it is shown or
+    stored (see :mod:`promptops.redact`)."""
+    from ..redact import redact_text
+
+    return redact_text(text)

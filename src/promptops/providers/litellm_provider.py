@@ -26,6 +26,25 @@ def _lib() -> Any:
     return _litellm
 
 
+_ENDPOINT_SUFFIXES = ("_API_BASE", "_BASE_URL", "_ENDPOINT", "_API_URL")
+_OPENAI_FAMILY = {"", "openai", "text-completion-openai", "chatgpt"}
+
+
+def endpoint_env(model: str) -> dict[str, str]:
+    """Endpoint environment variables of the model's provider (``OPENAI_BASE_URL``,
+    ``OPENAI_API_BASE``, ``AZURE_API_BASE``, ``ANTHROPIC_BASE_URL``, ...), credentials
+    stripped. Cheap: no litellm import."""
+    from ..redact import strip_url
+
+    prefix = model.split("/", 1)[0] if "/" in model else ""
+    name = "OPENAI" if prefix in _OPENAI_FAMILY else prefix.upper().replace("-", "_")
+    out = {}
+    for key, value in os.environ.items():
+        if key.startswith(name + "_") and key.endswith(_ENDPOINT_SUFFIXES) and value.strip():
+            out[key] = strip_url(value.strip())
+    return dict(sorted(out.items()))
+
+
 def _retry_after(exc: Exception) -> float | None:
     headers: Any = None
     for attr in ("litellm_response_headers", "headers"):
@@ -145,7 +164,29 @@ class LiteLLMProvider:
         )
 
     def identity(self, model: str) -> dict[str, Any]:
-        return {}
+        """The endpoint the environment points this model's provider at, if any (e.g.
+        ``OPENAI_BASE_URL``): another server is another model, for the cache too. Credentials
+        in those URLs are left out."""
+        endpoint = endpoint_env(model)
+        return {"endpoint": endpoint} if endpoint else {}
+
+    def missing_env(self, model: str) -> list[str]:
+        """Credential environment variables the model's provider needs that are unset or
+        empty (litellm's ``validate_environment``; endpoint variables with defaults are not
+        counted)."""
+        from ..redact import is_credential_env
+
+        lib = _lib()
+        empty = {k: v for k, v in os.environ.items() if not v.strip() and is_credential_env(k)}
+        for k in empty:  # litellm counts an empty variable as set
+            del os.environ[k]
+        try:
+            found = lib.validate_environment(model=model)
+        except Exception:  # an unknown provider: nothing to say up front
+            return []
+        finally:
+            os.environ.update(empty)
+        return [k for k in found.get("missing_keys") or [] if is_credential_env(k)]
 
     async def aclose(self) -> None:
         """Close litellm's cached async HTTP clients for the running event loop."""

@@ -72,6 +72,10 @@ class Caller:
     ) -> Outcome:
         """Answer from the cache when any model in the chain has it; else call in order."""
         params = params or {}
+        if api_base:
+            from ..redact import strip_url
+
+            strip_url(api_base)  # registers the URL's credentials for redaction
         chain = [model, *fallbacks]
         keys = [
             self._key(m, messages, params, api_base if m == model else None, repeat) for m in chain

@@ -19,6 +19,7 @@ COLORS = {
     "below-bar": "red",
     "error": "red",
     "inconclusive": "yellow",
+    "skipped": "yellow",
     "ok": "green",
     "new": "green",
 }
@@ -27,6 +28,7 @@ ICONS = {
     "below-bar": "❌",
     "error": "❌",
     "inconclusive": "⚠️",
+    "skipped": "⏭️",
     "ok": "✅",
     "new": "🆕",
 }
@@ -257,7 +259,9 @@ def print_check(console: Console, report: CheckReport) -> None:
         if e.diff is not None and e.diff.comparisons:
             for c in e.diff.comparisons:
                 print_comparison(console, c)
-        else:
+        if e.diff is not None and e.diff.comparisons and e.verdict == "error":
+            console.print(f"  error: {e.message}", style="bold red", markup=False)
+        elif not (e.diff is not None and e.diff.comparisons):
             console.print(
                 f"  {e.verdict}: {e.message}",
                 style=f"bold {COLORS.get(e.verdict, 'red')}",
@@ -448,8 +452,8 @@ def write_check_junit(path: Path, report: CheckReport) -> None:
                 tc, "failure", type=e.verdict, message=f"{e.verdict}: {e.message}"[:500]
             ).text = detail
             failures += 1
-        elif e.verdict == "inconclusive":
-            ET.SubElement(tc, "skipped", message=f"inconclusive: {e.message}"[:500])
+        elif e.verdict in ("inconclusive", "skipped"):
+            ET.SubElement(tc, "skipped", message=f"{e.verdict}: {e.message}"[:500])
             skipped += 1
         else:
             ET.SubElement(tc, "system-out").text = detail
