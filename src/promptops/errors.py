@@ -91,3 +91,14 @@ class GitError(PromptOpsError):
 
 class RunError(PromptOpsError):
     """A run record is missing or unreadable."""
+
+
+class CacheError(PromptOpsError):
+    """The response cache cannot be read or written (corrupted file, disk full)."""
+
+
+class Terminated(PromptOpsError):
+    """The process was asked to stop (SIGTERM, as a CI cancel sends); the run's summary is
+    written first. Exit status 143 = 128 + SIGTERM, as a shell reports it."""
+
+    exit_code = 143

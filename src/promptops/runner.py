@@ -14,7 +14,7 @@ import secrets
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,7 +22,7 @@ from typing import Any
 
 from . import __version__
 from .datasets import Case, file_digest, inline_cases, iter_cases, select
-from .errors import PromptOpsError, RenderError, UsageError
+from .errors import PromptOpsError, RenderError, RunError, Terminated, UsageError
 from .project import Project, PromptVersion
 from .render import bind_inputs, render_bound
 from .results import RunDir, find_run, group_label, judge_bar, latest_records, record_key, summarize
@@ -248,6 +248,88 @@ async def _evaluate_unit(
     return rec
 
 
+class _Stop(Exception):
+    """A worker hit an internal error; the reason is in the runner's ``fatal`` list."""
+
+
+def _describe(e: BaseException) -> str:
+    """One line for an exception that escaped a case: the user's message, or type and text."""
+    from .assertions.limits import AbortRun
+
+    if isinstance(e, PromptOpsError | AbortRun):
+        return e.message
+    if isinstance(e, SystemExit):
+        return f"sys.exit({e.code!r}) was called (by a python assertion?)"
+    from .providers.base import redact
+
+    text = str(e) or repr(e)
+    if isinstance(e, OSError) and e.strerror:
+        text = f"{e.strerror}" + (f": {e.filename}" if e.filename else "")
+    return redact(f"{type(e).__name__}: {text}")
+
+
+async def _run_all(
+    produce: Callable[[], Awaitable[None]],
+    work: Callable[[], Awaitable[None]],
+    n: int,
+    queue: asyncio.Queue[Any],
+) -> None:
+    """Run the producer and ``n`` workers; the first exception cancels all the others (a
+    worker that dies must not leave the producer blocked on a full queue)."""
+
+    async def feed() -> None:
+        await produce()
+        for _ in range(n):
+            await queue.put(None)
+
+    tasks = [asyncio.ensure_future(feed()), *(asyncio.ensure_future(work()) for _ in range(n))]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for t in done:
+            exc = None if t.cancelled() else t.exception()
+            if exc is not None:
+                raise exc
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+class _SigTerm:
+    """While an eval runs in the main thread, SIGTERM cancels it like Ctrl-C does (so the
+    summary is written); calling the object says whether that happened."""
+
+    def __init__(self, task: asyncio.Task[Any] | None) -> None:
+        import signal
+
+        self.hit = False
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.task = task
+        if task is None or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+            return  # someone else handles SIGTERM (or not our loop): leave it alone
+        try:
+            loop = asyncio.get_running_loop()
+            loop.add_signal_handler(signal.SIGTERM, self._fire)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, Windows
+            return
+        self.loop = loop
+
+    def _fire(self) -> None:
+        self.hit = True
+        if self.task is not None:
+            self.task.cancel()
+
+    def __call__(self) -> bool:
+        return self.hit
+
+    def restore(self) -> None:
+        import signal
+
+        if self.loop is not None:
+            self.loop.remove_signal_handler(signal.SIGTERM)
+            self.loop = None
+
+
 def _provenance(project: Project, targets: list[Target]) -> dict[str, Any]:
     from .gitops import revision
 
@@ -333,27 +415,24 @@ async def arun_eval(
     if on_start:
         on_start(total, run)
     status = "complete"
+    fatal: list[str] = []  # why the run stopped early (the first internal error)
     queue: asyncio.Queue[tuple[Target, Case, int] | None] = asyncio.Queue(
         maxsize=opts.concurrency * 4
     )
 
     async def produce() -> None:
         nonlocal status
-        try:
-            for t in targets:
-                for case in _cases(t, opts):
-                    for r in range(opts.repeat):
-                        if budget.exhausted:
-                            status = "budget"
-                            return
-                        if (t.pv.digest, t.model, case.id, r) in done:
-                            if on_record:
-                                on_record({"skipped": True, "case_id": case.id})
-                            continue
-                        await queue.put((t, case, r))
-        finally:
-            for _ in range(opts.concurrency):
-                await queue.put(None)
+        for t in targets:
+            for case in _cases(t, opts):
+                for r in range(opts.repeat):
+                    if budget.exhausted:
+                        status = "budget"
+                        return
+                    if (t.pv.digest, t.model, case.id, r) in done:
+                        if on_record:
+                            on_record({"skipped": True, "case_id": case.id})
+                        continue
+                    await queue.put((t, case, r))
 
     async def work() -> None:
         while True:
@@ -361,35 +440,67 @@ async def arun_eval(
             if item is None:
                 return
             t, case, r = item
-            rec = await _evaluate_unit(project, caller, t, case, r, budget)
-            run.append(rec)
+            try:
+                rec = await _evaluate_unit(project, caller, t, case, r, budget)
+                run.append(rec)
+            except asyncio.CancelledError:
+                raise
+            except BaseException as e:  # any escape ends the run, loudly
+                fatal.append(f"case {case.id} ({case.source}:{case.line}): {_describe(e)}")
+                raise _Stop from None
             if on_record:
                 on_record(rec)
 
     started = time.perf_counter()
+    terminated = _SigTerm(asyncio.current_task())
     try:
-        await asyncio.gather(produce(), *(work() for _ in range(opts.concurrency)))
+        await _run_all(produce, work, opts.concurrency, queue)
         await aclose_all()
+    except _Stop:
+        status = "error"
     except (asyncio.CancelledError, KeyboardInterrupt):
         status = "interrupted"
-        raise
+        if not terminated():
+            raise
     finally:
+        terminated.restore()
         run.close()
         if cache is not None:
             cache.close()
         order = [group_label(t.pv.name, t.pv.version, t.model) for t in targets]
         groups = summarize(latest_records(run.results_path), order)
+        written = sum(g["n"] for g in groups)
+        if status == "complete" and written != total:
+            status = "error"
+            fatal.append(f"{written} records for {total} planned (cases x models x repeats)")
         summary = {
             **meta,
             "status": status,
+            "error": fatal[0] if fatal else None,
+            "records": {"planned": total, "written": written},
             "ended": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "wall_s": round(time.perf_counter() - started, 3),
             "network_calls": caller.calls,
             "budget": {"max_cost": opts.max_cost, "spent": round(budget.spent, 8)},
             "groups": groups,
         }
+        if terminated():
+            summary["signal"] = "SIGTERM"
         summary["bar"] = _bar(groups, targets, opts, status)
-        run.write_json(run.summary_path, summary)
+        try:
+            run.write_json(run.summary_path, summary)
+        except OSError as e:
+            fatal.append(f"cannot write {run.summary_path}: {e.strerror or e}")
+            status = "error"
+    if terminated():
+        raise Terminated(
+            f"terminated (SIGTERM): {written} of {total} records kept in run {run.id}; "
+            f"finish it with: promptops eval --resume {run.id}"
+        )
+    if status == "error":
+        raise RunError(
+            f"eval stopped with an internal error, run {run.id} is marked 'error': {fatal[0]}"
+        )
     return EvalResult(run, summary)
 
 

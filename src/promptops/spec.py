@@ -177,6 +177,9 @@ class AssertionSpec(ShortForm):
         None, description="Input variable holding the source text (grounded)."
     )
     description: str = Field("", description="What the check is for.")
+    timeout: float | None = Field(
+        None, gt=0, description="Seconds a python or regex check may take (default 10)."
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -1,0 +1,206 @@
+"""Issue 11: an internal error in a worker ends the run promptly and loudly (status ``error``,
+the cause shown, no traceback), a run is ``complete`` only with every planned record, and
+``promote`` refuses anything less as evidence. SIGTERM is handled like Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from typer.testing import Result
+
+from conftest import assert_no_traceback
+from promptops.testing.server import FakeOpenAI
+
+Cli = Callable[..., Result]
+N = 30  # more cases than 4x the concurrency: a dead worker used to block the producer forever
+
+
+@pytest.fixture(autouse=True)
+def _in_project(project: Path) -> None:
+    lines = [
+        {"id": f"c{i:02d}", "vars": {"document": f"doc {i}"}, "expected": "doc"} for i in range(N)
+    ]
+    (project / "evals/summarize.jsonl").write_text(
+        "".join(json.dumps(c) + "\n" for c in lines), encoding="utf-8"
+    )
+
+
+def _eval(cwd: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """A real process with a hard timeout: a hang fails the test instead of stalling it."""
+    return subprocess.run(
+        [sys.executable, "-m", "promptops", "eval", "summarize@1.0", "-q", "-c", "2", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={
+            **os.environ,
+            "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+            "OPENAI_API_KEY": "sk-x-0123456789",
+        },
+    )
+
+
+def _use_server(project: Path, url: str) -> None:
+    """Point summarize 1.0.0 at the loopback server (litellm's real path; cacheable)."""
+    path = project / "prompts/summarize/1.0.0.yaml"
+    text = path.read_text(encoding="utf-8").replace(
+        "  id: echo/echo\n", f"  id: openai/gpt-4o-mini-2024-07-18\n  api_base: {url}\n"
+    )
+    path.write_text(text, encoding="utf-8")
+
+
+def _summary(project: Path) -> dict:
+    (run,) = list((project / ".promptops/runs").iterdir())
+    return json.loads((run / "summary.json").read_text(encoding="utf-8"))
+
+
+def _assert_error_run_refused(
+    project: Path, cli: Cli, done: subprocess.CompletedProcess[str]
+) -> str:
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "eval stopped with an internal error" in done.stderr
+    s = _summary(project)
+    assert s["status"] == "error"
+    assert s["bar"]["met"] is False
+    assert s["error"]
+    run_id = next((project / ".promptops/runs").iterdir()).name
+    promoted = cli("promote", "summarize", "1.0.0", "--env", "dev", "--evidence", run_id)
+    assert promoted.exit_code == 1
+    assert_no_traceback(promoted)
+    # refused: it is an error run (or, when it stopped before any record, it has none)
+    assert "it is error" in promoted.stderr or "it has no results" in promoted.stderr
+    return done.stderr
+
+
+def test_lone_surrogate_in_a_dataset_value_ends_the_run_with_error(project: Path, cli: Cli) -> None:
+    with (project / "evals/summarize.jsonl").open("a", encoding="utf-8") as fh:
+        fh.write('{"id": "bad", "vars": {"document": "x \\ud83d y"}}\n')
+    err = _assert_error_run_refused(project, cli, _eval(project))
+    assert "case bad (evals/summarize.jsonl:31): UnicodeEncodeError" in err
+
+
+def test_corrupted_cache_file_ends_the_run_with_a_clear_error(project: Path, cli: Cli) -> None:
+    cache = project / ".promptops/cache/responses.sqlite"
+    cache.parent.mkdir(parents=True)
+    cache.write_bytes(b"this is not a database\n" * 200)
+    with FakeOpenAI() as server:
+        _use_server(project, server.url)
+        err = _assert_error_run_refused(project, cli, _eval(project))
+    assert "the response cache is corrupted" in err
+    assert "--no-cache" in err
+
+
+def test_sys_exit_in_a_python_assertion_ends_the_run_with_error(project: Path, cli: Cli) -> None:
+    (project / "checks.py").write_text(
+        "import sys\n\ndef check(output, context):\n    sys.exit(3)\n", encoding="utf-8"
+    )
+    (project / "evals/summarize.jsonl").write_text(
+        "".join(
+            json.dumps(
+                {
+                    "id": f"c{i:02d}",
+                    "vars": {"document": f"doc {i}"},
+                    "assert": [{"type": "python", "value": "checks.py:check"}],
+                }
+            )
+            + "\n"
+            for i in range(N)
+        ),
+        encoding="utf-8",
+    )
+    err = _assert_error_run_refused(project, cli, _eval(project))
+    assert "checks.py:check called sys.exit(3)" in err
+
+
+def test_disk_full_while_appending_records_ends_the_run_with_error(
+    project: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from promptops.results import RunDir
+
+    real = RunDir.append
+    calls = {"n": 0}
+
+    def append(self: RunDir, record: dict) -> None:
+        calls["n"] += 1
+        if calls["n"] > 5:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(self, record)
+
+    monkeypatch.setattr(RunDir, "append", append)
+    result = cli("eval", "summarize@1.0", "-q", "-c", "2")
+    assert result.exit_code == 1
+    assert_no_traceback(result)
+    assert "No space left on device" in result.stderr
+    s = _summary(project)
+    assert s["status"] == "error"
+    assert s["records"] == {"planned": N, "written": 5}
+
+
+def test_complete_run_records_planned_and_written(project: Path, cli: Cli) -> None:
+    result = cli("eval", "summarize@1.0", "-q", "-c", "2", "--format", "json")
+    assert result.exit_code == 0, result.output
+    s = _summary(project)
+    assert s["status"] == "complete"
+    assert s["records"] == {"planned": N, "written": N}
+
+
+def test_promote_refuses_a_complete_run_short_of_records(project: Path, cli: Cli) -> None:
+    """A run that says complete but holds fewer records than the dataset has cases (as the old
+    runner wrote after a dead worker) is not evidence."""
+    assert cli("eval", "summarize@1.0", "-q").exit_code == 0
+    (run,) = list((project / ".promptops/runs").iterdir())
+    s = json.loads((run / "summary.json").read_text(encoding="utf-8"))
+    del s["records"]  # an old summary: no planned/written counts
+    s["groups"][0]["n"] = 12
+    (run / "summary.json").write_text(json.dumps(s), encoding="utf-8")
+    result = cli("promote", "summarize", "1.0.0", "--env", "dev", "--evidence", run.name)
+    assert result.exit_code == 1
+    assert_no_traceback(result)
+    assert f"it has 12 of {N} records ({N} cases x 1 repeats)" in result.stderr
+    s["groups"][0]["n"] = N
+    (run / "summary.json").write_text(json.dumps(s), encoding="utf-8")
+    assert (
+        cli("promote", "summarize", "1.0.0", "--env", "dev", "--evidence", run.name).exit_code == 0
+    )
+
+
+def test_sigterm_writes_a_summary_and_exits_143(project: Path) -> None:
+    with FakeOpenAI(latency=0.2) as server:
+        _use_server(project, server.url)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "promptops", "eval", "summarize@1.0", "-q", "-c", "1"],
+            cwd=project,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "OPENAI_API_KEY": "sk-test-0123456789"},
+        )
+        deadline = time.time() + 60
+        results = project / ".promptops/runs"
+        while time.time() < deadline:
+            files = list(results.glob("*/results.jsonl"))
+            if files and files[0].read_text(encoding="utf-8").count("\n") >= 2:
+                break
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert "Traceback" not in err
+    assert "terminated (SIGTERM)" in err
+    assert "--resume" in err
+    s = _summary(project)
+    assert s["status"] == "interrupted"
+    assert s["signal"] == "SIGTERM"
+    assert 2 <= s["records"]["written"] < N
