@@ -204,3 +204,93 @@ def test_sigterm_writes_a_summary_and_exits_143(project: Path) -> None:
     assert s["status"] == "interrupted"
     assert s["signal"] == "SIGTERM"
     assert 2 <= s["records"]["written"] < N
+
+
+# --------------------------------------------------------------------------- time limits
+
+
+def _dataset_with(project: Path, assertion: dict) -> None:
+    (project / "evals/summarize.jsonl").write_text(
+        "".join(
+            json.dumps(
+                {
+                    "id": f"c{i:02d}",
+                    "vars": {"document": "a" * 40 + "!" if i == 3 else f"doc {i}"},
+                    "assert": [assertion] if i == 3 else [],
+                }
+            )
+            + "\n"
+            for i in range(8)
+        ),
+        encoding="utf-8",
+    )
+
+
+def test_a_python_check_that_never_returns_times_out_and_the_run_continues(
+    project: Path,
+) -> None:
+    (project / "checks.py").write_text(
+        "def check(output, context):\n    while True:\n        pass\n", encoding="utf-8"
+    )
+    _dataset_with(project, {"type": "python", "value": "checks.py:check", "timeout": 0.5})
+    done = _eval(project, "--format", "json")
+    assert done.returncode == 1, done.stderr  # the bar (1.0) is missed by that one case
+    s = json.loads(done.stdout)
+    assert s["status"] == "complete"
+    g = s["groups"][0]
+    assert (g["n"], g["passed"], g["assert_errors"]) == (8, 7, 1)
+    (rec,) = [
+        json.loads(line)
+        for line in next((project / ".promptops/runs").glob("*/results.jsonl")).open()
+        if '"c03"' in line
+    ]
+    assert "did not finish within 0.5s" in rec["assert_error"]
+
+
+def test_a_catastrophic_regex_times_out_and_the_run_continues(project: Path) -> None:
+    _dataset_with(project, {"type": "regex", "value": "(a+)+$", "timeout": 0.5})
+    done = _eval(project, "--format", "json")
+    assert done.returncode == 1, done.stderr
+    s = json.loads(done.stdout)
+    assert s["status"] == "complete"
+    g = s["groups"][0]
+    assert (g["n"], g["passed"], g["assert_errors"]) == (8, 7, 1)
+    (rec,) = [
+        json.loads(line)
+        for line in next((project / ".promptops/runs").glob("*/results.jsonl")).open()
+        if '"c03"' in line
+    ]
+    assert "catastrophic backtracking" in rec["assert_error"]
+
+
+# --------------------------------------------------------------------------- exact resume
+
+
+def test_resume_repairs_a_torn_last_line_and_redoes_that_case(project: Path, cli: Cli) -> None:
+    assert cli("eval", "summarize@1.0", "-q").exit_code == 0
+    (run,) = list((project / ".promptops/runs").iterdir())
+    results = run / "results.jsonl"
+    data = results.read_bytes()
+    results.write_bytes(data[:-25])  # the last record cut off mid-write, no newline
+    result = cli("eval", "--resume", run.name, "-q", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert "dropped a torn last line" in result.stderr
+    s = json.loads(result.stdout)
+    assert s["status"] == "complete"
+    assert s["records"] == {"planned": N, "written": N}
+    lines = results.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == N  # every line whole JSON, one per case
+    assert sorted(json.loads(x)["case_id"] for x in lines) == [f"c{i:02d}" for i in range(N)]
+
+
+def test_resume_refuses_when_the_dataset_changed(project: Path, cli: Cli) -> None:
+    assert cli("eval", "summarize@1.0", "-q", "--limit", "3").exit_code == 0
+    (run,) = list((project / ".promptops/runs").iterdir())
+    (project / "evals/summarize.jsonl").write_text(
+        json.dumps({"id": "new", "vars": {"document": "new"}}) + "\n", encoding="utf-8"
+    )
+    result = cli("eval", "--resume", run.name, "-q")
+    assert result.exit_code == 1
+    assert_no_traceback(result)
+    assert "evals/summarize.jsonl changed since run" in result.stderr
+    assert "start a new run instead of resuming" in result.stderr

@@ -207,6 +207,32 @@ class RunDir:
         self._fh.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
         self._fh.flush()
 
+    def repair(self) -> int:
+        """Cut a torn last line (a crash in the middle of a write) off results.jsonl, so the
+        next append starts on a line of its own and that record is re-done. Returns the
+        number of bytes removed (0: the file was whole)."""
+        path = self.results_path
+        try:
+            fh = path.open("r+b")
+        except FileNotFoundError:
+            return 0
+        with fh:
+            size = fh.seek(0, os.SEEK_END)
+            end = size
+            while end > 0:
+                step = min(1 << 16, end)
+                fh.seek(end - step)
+                chunk = fh.read(step)
+                nl = chunk.rfind(b"\n")
+                if nl >= 0:
+                    end = end - step + nl + 1
+                    break
+                end -= step
+            if end == size:
+                return 0
+            fh.truncate(end)
+            return size - end
+
     def close(self) -> None:
         if self._fh is not None:
             self._fh.close()

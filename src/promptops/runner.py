@@ -248,6 +248,31 @@ async def _evaluate_unit(
     return rec
 
 
+def _check_resumable(
+    project: Project, run: RunDir, meta: dict[str, Any], targets: list[Target]
+) -> None:
+    """Refuse to resume when a prompt or dataset differs from when the run started: its
+    records would mix old and new cases under one summary."""
+    then = (meta.get("provenance") or {}).get("datasets") or {}
+    prompts = {r.get("ref"): r.get("digest") for r in meta.get("refs") or []}
+    for t in targets:
+        if t.pv.ref in prompts and prompts[t.pv.ref] != t.pv.digest:
+            raise RunError(
+                f"{project.rel(t.pv.path)} changed since run {run.id} started; "
+                f"start a new run instead of resuming"
+            )
+        if t.dataset is None:
+            continue
+        rel = project.rel(t.dataset)
+        now = file_digest(t.dataset)
+        if then.get(rel) != now:
+            was = str(then.get(rel) or "not used")[:19]
+            raise RunError(
+                f"{rel} changed since run {run.id} started ({was}... then, {now[:19]}... now); "
+                f"its records would mix old and new cases: start a new run instead of resuming"
+            )
+
+
 class _Stop(Exception):
     """A worker hit an internal error; the reason is in the runner's ``fatal`` list."""
 
@@ -385,10 +410,18 @@ async def arun_eval(
     opts.check()
     targets = _targets(project, versions, opts)
     total = _validate(targets, opts)
+    repairs: list[str] = []
     if resume is not None:
         run = find_run(project.runs_dir, resume)
-        done = {record_key(r) for r in latest_records(run.results_path) if not r.get("error")}
         meta = run.meta()
+        _check_resumable(project, run, meta, targets)
+        cut = run.repair()
+        if cut:
+            repairs.append(
+                f"{project.rel(run.results_path)}: dropped a torn last line ({cut} bytes, "
+                f"a write cut off by a crash); its case is run again"
+            )
+        done = {record_key(r) for r in latest_records(run.results_path) if not r.get("error")}
     else:
         label = "+".join(dict.fromkeys(f"{v.name}-{v.version}" for v in versions))
         run = RunDir(project.runs_dir / new_run_id(label))
@@ -478,6 +511,7 @@ async def arun_eval(
             "status": status,
             "error": fatal[0] if fatal else None,
             "records": {"planned": total, "written": written},
+            "repairs": repairs,
             "ended": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "wall_s": round(time.perf_counter() - started, 3),
             "network_calls": caller.calls,
