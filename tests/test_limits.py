@@ -7,8 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import assert_no_traceback, git
 from typer.testing import Result
+
+from conftest import assert_no_traceback, git
 
 Cli = Callable[..., Result]
 
@@ -69,3 +70,51 @@ def test_a_few_aliases_are_still_fine(project: Path, cli: Cli) -> None:
     )
     (project / "prompts/summarize/1.0.0.yaml").write_text(text, encoding="utf-8")
     assert cli("render", "summarize@1.0", "--var", "document=x").exit_code == 0
+
+
+HUGE = """\
+name: huge
+version: 1.0.0
+model: {id: echo/echo}
+inputs:
+  n: {type: integer, default: 3}
+template: "{{ 'a' * n }}"
+"""
+
+
+def test_a_huge_template_output_is_a_sandbox_error_not_an_oom(project: Path, cli: Cli) -> None:
+    (project / "prompts/huge").mkdir()
+    (project / "prompts/huge/1.0.0.yaml").write_text(HUGE, encoding="utf-8")
+    assert cli("render", "huge@1.0").stdout.strip().endswith("aaa")
+    result = cli("render", "huge@1.0", "--var", f"n={10**10}")
+    assert result.exit_code == 1
+    assert_no_traceback(result)
+    assert "blocked by the sandbox: '*' would make 10,000,000,000 characters" in result.stderr
+    assert "max_output" in result.stderr
+
+
+def test_runaway_loops_are_a_sandbox_error(project: Path, cli: Cli) -> None:
+    (project / "prompts/huge").mkdir()
+    loops = "{% for i in range(n) %}{% for j in range(n) %}{% endfor %}{% endfor %}done"
+    (project / "prompts/huge/1.0.0.yaml").write_text(
+        HUGE.replace("{{ 'a' * n }}", loops), encoding="utf-8"
+    )
+    assert cli("render", "huge@1.0").stdout.strip().endswith("done")
+    result = cli("render", "huge@1.0", "--var", "n=100000")
+    assert result.exit_code == 1
+    assert_no_traceback(result)
+    assert "loops ran more than 100,000 iterations" in result.stderr
+
+
+def test_lint_catches_a_constant_huge_template(project: Path, cli: Cli) -> None:
+    (project / "prompts/huge").mkdir()
+    (project / "prompts/huge/1.0.0.yaml").write_text(
+        HUGE.replace("{{ 'a' * n }}", "x {{ 'a' * 10**10 }}"), encoding="utf-8"
+    )
+    result = cli("lint")
+    assert result.exit_code == 1
+    assert_no_traceback(result)
+    assert (
+        "prompts/huge/1.0.0.yaml:6: template: template would go past the sandbox's limits: "
+        "'*' makes 10,000,000,000 characters" in result.output
+    )
