@@ -243,6 +243,8 @@ def iter_jsonl(path: Path, errors: list[Problem] | None = None) -> Iterator[tupl
                 bad = SpecError.of(path, lineno, None, "not valid UTF-8")
             except json.JSONDecodeError as e:
                 bad = SpecError.of(path, lineno, None, f"invalid JSON at column {e.colno}: {e.msg}")
+            except RecursionError:
+                bad = SpecError.of(path, lineno, None, "JSON nested too deeply")
             else:
                 yield lineno, value
                 continue
