@@ -294,3 +294,40 @@ def test_resume_refuses_when_the_dataset_changed(project: Path, cli: Cli) -> Non
     assert_no_traceback(result)
     assert "evals/summarize.jsonl changed since run" in result.stderr
     assert "start a new run instead of resuming" in result.stderr
+
+
+def test_lint_reports_a_lone_surrogate(project: Path, cli: Cli) -> None:
+    with (project / "evals/summarize.jsonl").open("a", encoding="utf-8") as fh:
+        fh.write('{"id": "bad", "vars": {"document": "x \\ud83d y"}}\n')
+    result = cli("lint")
+    assert result.exit_code == 1
+    assert "evals/summarize.jsonl:31: a string holds a lone surrogate" in result.output
+
+
+def test_cache_writes_happen_off_the_event_loop(
+    project: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite's busy waits and put's retry sleeps must not stall the other workers."""
+    import threading
+
+    from promptops.cache import ResponseCache
+
+    threads: list[bool] = []
+    real_put, real_get = ResponseCache.put, ResponseCache.get
+
+    def put(self: ResponseCache, key: str, value: dict) -> None:
+        threads.append(threading.current_thread() is threading.main_thread())
+        real_put(self, key, value)
+
+    def get(self: ResponseCache, key: str) -> dict | None:
+        threads.append(threading.current_thread() is threading.main_thread())
+        return real_get(self, key)
+
+    monkeypatch.setattr(ResponseCache, "put", put)
+    monkeypatch.setattr(ResponseCache, "get", get)
+    with FakeOpenAI() as server:
+        _use_server(project, server.url)
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-x-0123456789")
+        result = cli("eval", "summarize@1.0", "-q", "--limit", "4")
+    assert result.exit_code in (0, 1), result.output
+    assert len(threads) == 8 and not any(threads)  # 4 gets, 4 puts, none on the loop's thread
