@@ -495,6 +495,9 @@ async def arun_eval(
         status = "interrupted"
         if not terminated():
             raise
+    except Exception as e:  # from the producer: reading cases, a dataset that changed mid-run
+        status = "error"
+        fatal.append(_describe(e))
     finally:
         terminated.restore()
         run.close()
