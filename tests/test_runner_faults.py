@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from typer.testing import Result
 
-from conftest import assert_no_traceback
+from conftest import assert_no_traceback, git
 from promptops.testing.server import FakeOpenAI
 
 Cli = Callable[..., Result]
@@ -331,3 +331,42 @@ def test_cache_writes_happen_off_the_event_loop(
         result = cli("eval", "summarize@1.0", "-q", "--limit", "4")
     assert result.exit_code in (0, 1), result.output
     assert len(threads) == 8 and not any(threads)  # 4 gets, 4 puts, none on the loop's thread
+
+
+def test_check_fails_promptly_when_an_eval_stops_with_an_internal_error(
+    project: Path, cli: Cli
+) -> None:
+    """``check`` evaluates through the same runner: the internal error fails the check (exit 1,
+    the cause shown) instead of hanging it."""
+    # the check function exists unchanged at the merge base (the PR adds only a prompt)
+    (project / "checks.py").write_text(
+        "import sys\n\ndef check(output, context):\n    sys.exit(3)\n", encoding="utf-8"
+    )
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "checks")
+    git(project, "checkout", "-q", "-b", "feature")
+    text = (project / "prompts/summarize/1.0.0.yaml").read_text(encoding="utf-8")
+    text = text.replace("name: summarize", "name: exiter").replace(
+        "dataset: evals/summarize.jsonl", "dataset: evals/exiter.jsonl"
+    )
+    text = text.replace(
+        '  - {type: icontains, value: "{{ document }}"}',
+        "  - {type: python, value: 'checks.py:check'}",
+    )
+    (project / "prompts/exiter").mkdir()
+    (project / "prompts/exiter/1.0.0.yaml").write_text(text, encoding="utf-8")
+    (project / "evals/exiter.jsonl").write_text(
+        (project / "evals/summarize.jsonl").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "exiter")
+    done = subprocess.run(
+        [sys.executable, "-m", "promptops", "check", "--base", "main", "-c", "2"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    assert "checks.py:check called sys.exit(3)" in done.stdout + done.stderr

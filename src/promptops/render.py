@@ -108,8 +108,8 @@ def coerce_cli(name: str, spec: InputSpec | None, raw: str) -> Any:
                 if kind == "any":
                     return raw
                 raise
-    except (ValueError, json.JSONDecodeError):
-        raise RenderError(f"input {name!r} must be {kind}, got {raw!r}") from None
+    except (ValueError, json.JSONDecodeError, RecursionError):
+        raise RenderError(f"input {name!r} must be {kind}, got {raw[:80]!r}") from None
     return raw
 
 
@@ -309,6 +309,8 @@ def parse_vars(pv: PromptVersion, var_args: list[str], vars_file: Any = None) ->
                 data = json.loads(read_text(path))
             except json.JSONDecodeError as e:
                 raise SpecError.of(path, e.lineno, None, f"invalid JSON: {e.msg}") from None
+            except RecursionError:
+                raise SpecError.of(path, None, None, "invalid JSON: nested too deeply") from None
         else:
             data, _ = load_yaml(path)
         if not isinstance(data, dict):
