@@ -165,7 +165,7 @@ def write_frame(
     if fmt == "csv":
         from .report.safe import csv_cell
 
-        text = frame.map(csv_cell).to_csv(index=False)
+        text = frame.apply(lambda col: col.map(csv_cell)).to_csv(index=False)
     else:
         plain = frame.astype(object).where(frame.notna(), None)
         text = "".join(

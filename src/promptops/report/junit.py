@@ -60,7 +60,7 @@ def write_xml(path: Path, root: ET.Element) -> None:
     """Write a tree as UTF-8 XML, with characters XML 1.0 forbids (NUL, C0 controls from a
     model's output) shown as escapes, so the file stays well-formed."""
     for el in root.iter():
-        for key, value in el.attrib.items():
+        for key, value in list(el.attrib.items()):
             el.set(key, xml_safe(value))
         if el.text:
             el.text = xml_safe(el.text)
