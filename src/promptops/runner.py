@@ -14,7 +14,7 @@ import secrets
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,6 +26,7 @@ from .errors import PromptOpsError, RenderError, RunError, Terminated, UsageErro
 from .project import Project, PromptVersion
 from .render import bind_inputs, render_bound
 from .results import RunDir, find_run, group_label, judge_bar, latest_records, record_key, summarize
+from .supervise import SigTerm, Stop, describe, run_all
 
 
 @dataclass
@@ -273,88 +274,6 @@ def _check_resumable(
             )
 
 
-class _Stop(Exception):
-    """A worker hit an internal error; the reason is in the runner's ``fatal`` list."""
-
-
-def _describe(e: BaseException) -> str:
-    """One line for an exception that escaped a case: the user's message, or type and text."""
-    from .assertions.limits import AbortRun
-
-    if isinstance(e, PromptOpsError | AbortRun):
-        return e.message
-    if isinstance(e, SystemExit):
-        return f"sys.exit({e.code!r}) was called (by a python assertion?)"
-    from .providers.base import redact
-
-    text = str(e) or repr(e)
-    if isinstance(e, OSError) and e.strerror:
-        text = f"{e.strerror}" + (f": {e.filename}" if e.filename else "")
-    return redact(f"{type(e).__name__}: {text}")
-
-
-async def _run_all(
-    produce: Callable[[], Awaitable[None]],
-    work: Callable[[], Awaitable[None]],
-    n: int,
-    queue: asyncio.Queue[Any],
-) -> None:
-    """Run the producer and ``n`` workers; the first exception cancels all the others (a
-    worker that dies must not leave the producer blocked on a full queue)."""
-
-    async def feed() -> None:
-        await produce()
-        for _ in range(n):
-            await queue.put(None)
-
-    tasks = [asyncio.ensure_future(feed()), *(asyncio.ensure_future(work()) for _ in range(n))]
-    try:
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-        for t in done:
-            exc = None if t.cancelled() else t.exception()
-            if exc is not None:
-                raise exc
-    finally:
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-
-class _SigTerm:
-    """While an eval runs in the main thread, SIGTERM cancels it like Ctrl-C does (so the
-    summary is written); calling the object says whether that happened."""
-
-    def __init__(self, task: asyncio.Task[Any] | None) -> None:
-        import signal
-
-        self.hit = False
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.task = task
-        if task is None or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
-            return  # someone else handles SIGTERM (or not our loop): leave it alone
-        try:
-            loop = asyncio.get_running_loop()
-            loop.add_signal_handler(signal.SIGTERM, self._fire)
-        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, Windows
-            return
-        self.loop = loop
-
-    def _fire(self) -> None:
-        self.hit = True
-        if self.task is not None:
-            self.task.cancel()
-
-    def __call__(self) -> bool:
-        return self.hit
-
-    def restore(self) -> None:
-        import signal
-
-        if self.loop is not None:
-            self.loop.remove_signal_handler(signal.SIGTERM)
-            self.loop = None
-
-
 def _provenance(project: Project, targets: list[Target]) -> dict[str, Any]:
     from .gitops import revision
 
@@ -479,17 +398,17 @@ async def arun_eval(
             except asyncio.CancelledError:
                 raise
             except BaseException as e:  # any escape ends the run, loudly
-                fatal.append(f"case {case.id} ({case.source}:{case.line}): {_describe(e)}")
-                raise _Stop from None
+                fatal.append(f"case {case.id} ({case.source}:{case.line}): {describe(e)}")
+                raise Stop from None
             if on_record:
                 on_record(rec)
 
     started = time.perf_counter()
-    terminated = _SigTerm(asyncio.current_task())
+    terminated = SigTerm(asyncio.current_task())
     try:
-        await _run_all(produce, work, opts.concurrency, queue)
+        await run_all(produce, work, opts.concurrency, queue)
         await aclose_all()
-    except _Stop:
+    except Stop:
         status = "error"
     except (asyncio.CancelledError, KeyboardInterrupt):
         status = "interrupted"
@@ -497,7 +416,7 @@ async def arun_eval(
             raise
     except Exception as e:  # from the producer: reading cases, a dataset that changed mid-run
         status = "error"
-        fatal.append(_describe(e))
+        fatal.append(describe(e))
     finally:
         terminated.restore()
         run.close()
