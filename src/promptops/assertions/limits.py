@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import os
+import queue
 import select
 import subprocess
 import sys
@@ -45,8 +46,38 @@ class AbortRun(BaseException):
         self.message = message
 
 
-async def off_loop(fn: Callable[[], T], timeout: float, what: str) -> T:
-    """``fn()`` in a daemon thread, awaited for at most ``timeout`` seconds."""
+class _DaemonPool:
+    """Reusable daemon threads: a job that never returns keeps its thread (abandoned, it
+    cannot be stopped) and the next job gets a fresh one; starting a thread per job would
+    cost more than a typical check."""
+
+    def __init__(self) -> None:
+        self.jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self.lock = threading.Lock()
+        self.idle = 0
+
+    def submit(self, job: Callable[[], None]) -> None:
+        with self.lock:
+            spawn = self.idle == 0
+            if not spawn:
+                self.idle -= 1
+        self.jobs.put(job)
+        if spawn:
+            threading.Thread(target=self._work, name="promptops check", daemon=True).start()
+
+    def _work(self) -> None:
+        while True:
+            self.jobs.get()()
+            with self.lock:
+                self.idle += 1
+
+
+_POOL = _DaemonPool()
+
+
+async def off_loop(fn: Callable[[], T], timeout: float | None, what: str) -> T:
+    """``fn()`` in a daemon thread, awaited for at most ``timeout`` seconds (None: ``fn``
+    bounds its own time)."""
     loop = asyncio.get_running_loop()
     fut: asyncio.Future[T] = loop.create_future()
 
@@ -67,7 +98,9 @@ async def off_loop(fn: Callable[[], T], timeout: float, what: str) -> T:
         with contextlib.suppress(RuntimeError):
             loop.call_soon_threadsafe(settle, value, exc)
 
-    threading.Thread(target=target, name=f"promptops check {what}", daemon=True).start()
+    _POOL.submit(target)
+    if timeout is None:
+        return await fut
     try:
         return await asyncio.wait_for(fut, timeout)
     except asyncio.TimeoutError:
@@ -131,31 +164,30 @@ class _RegexProcess:
 
 _idle: list[_RegexProcess] = []
 _idle_lock = threading.Lock()
+_slots = threading.BoundedSemaphore(max(2, os.cpu_count() or 2))  # helper processes at most
 
 
 def regex_search(pattern: str, text: str, timeout: float) -> str | None:
     """``re.search(pattern, text)``'s matched text (None: no match), in a helper process that
     is killed past ``timeout`` seconds (then :class:`AssertionTimeout`). Blocking: call it
     through :func:`off_loop` or a thread."""
-    with _idle_lock:
-        worker = _idle.pop() if _idle else None
-    if worker is None or not worker.alive:
-        worker = _RegexProcess()
-    try:
-        reply = worker.search(pattern, text, timeout)
-    except (OSError, ValueError) as e:
-        worker.kill()
-        raise PromptOpsError(f"the regex helper process failed: {e}") from None
-    if reply is None:
-        raise AssertionTimeout(
-            f"regex /{pattern[:40]}/ did not finish within {timeout:g}s "
-            f"(catastrophic backtracking?; set timeout: on the assertion)"
-        )
-    with _idle_lock:
-        if len(_idle) < (os.cpu_count() or 2) * 4:
-            _idle.append(worker)
-        else:
+    with _slots:
+        with _idle_lock:
+            worker = _idle.pop() if _idle else None
+        if worker is None or not worker.alive:
+            worker = _RegexProcess()
+        try:
+            reply = worker.search(pattern, text, timeout)
+        except (OSError, ValueError) as e:
             worker.kill()
+            raise PromptOpsError(f"the regex helper process failed: {e}") from None
+        if reply is None:
+            raise AssertionTimeout(
+                f"regex /{pattern[:40]}/ did not finish within {timeout:g}s "
+                f"(catastrophic backtracking?; set timeout: on the assertion)"
+            )
+        with _idle_lock:
+            _idle.append(worker)
     if "e" in reply:
         raise PromptOpsError(f"regex /{pattern[:40]}/: {reply['e']}")
     match = reply.get("m")
