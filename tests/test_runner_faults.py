@@ -89,12 +89,38 @@ def test_lone_surrogate_in_a_dataset_value_ends_the_run_with_error(project: Path
     assert "case bad (evals/summarize.jsonl:31): UnicodeEncodeError" in err
 
 
-def test_corrupted_cache_file_ends_the_run_with_a_clear_error(project: Path, cli: Cli) -> None:
+def _spoil_cache(cache: Path, how: str) -> None:
+    import sqlite3
+
+    if how == "garbage":
+        cache.write_bytes(b"this is not a database\n" * 200)
+    elif how == "truncated":
+        data = cache.read_bytes()
+        cache.write_bytes(data[: len(data) // 3])
+    else:  # one row's value is not JSON any more
+        with sqlite3.connect(cache) as db:
+            db.execute('UPDATE responses SET value = \'{"text": "cut off\'')
+
+
+@pytest.mark.parametrize("how", ["garbage", "truncated", "bad-row"])
+def test_corrupted_cache_ends_the_run_with_a_clear_error(project: Path, cli: Cli, how: str) -> None:
     cache = project / ".promptops/cache/responses.sqlite"
-    cache.parent.mkdir(parents=True)
-    cache.write_bytes(b"this is not a database\n" * 200)
     with FakeOpenAI() as server:
         _use_server(project, server.url)
+        if how == "garbage":
+            cache.parent.mkdir(parents=True)
+        else:  # a real cache first, then spoil it
+            first = _eval(project, "--format", "json")
+            assert first.returncode == 0, first.stderr
+            for leftover in (project / ".promptops/runs").iterdir():
+                import shutil
+
+                shutil.rmtree(leftover)
+            import sqlite3
+
+            with sqlite3.connect(cache) as db:  # fold the WAL into the file
+                db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        _spoil_cache(cache, how)
         err = _assert_error_run_refused(project, cli, _eval(project))
     assert "the response cache is corrupted" in err
     assert "--no-cache" in err

@@ -65,7 +65,10 @@ class ResponseCache:
 
     def _fail(self, e: Exception) -> CacheError:
         shown = display_path(self.path)
-        if isinstance(e, sqlite3.DatabaseError) and not isinstance(e, sqlite3.OperationalError):
+        corrupted = isinstance(e, ValueError | RecursionError) or (
+            isinstance(e, sqlite3.DatabaseError) and not isinstance(e, sqlite3.OperationalError)
+        )
+        if corrupted:
             return CacheError(
                 f"{shown}: the response cache is corrupted ({e}); delete the file "
                 f"(it is only a cache) or run with --no-cache"
