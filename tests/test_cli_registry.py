@@ -183,3 +183,30 @@ def test_two_cli_promotes_racing_both_land(project: Path) -> None:
         assert spec.prompts["summarize"][env].version == "1.1.0"
         assert spec.prompts["other"][env].version == "1.1.0"
     git(project, "status", "--porcelain")  # still a healthy repository
+
+
+def test_rollback_after_uncommitted_promotions_returns_to_the_previous_one(
+    cli: Cli, project: Path
+) -> None:
+    """Issue 11: promotions made without --commit are not in git; the journal says what was
+    active before, so rollback does not skip them back to the last committed version."""
+    for version in ("1.1.0", "2.0.0"):
+        result = cli("promote", "summarize", version, "--env", "prod", "--force", "-r", "x")
+        assert result.exit_code == 0, result.output
+    result = cli("rollback", "summarize", "--env", "prod")
+    assert result.exit_code == 0, result.output
+    assert "1.1.0" in result.stdout and "2.0.0" in result.stdout
+    assert "version: 1.1.0" in (project / "registry.yaml").read_text(encoding="utf-8")
+
+
+def test_rollback_without_a_journal_of_an_uncommitted_promotion_refuses(
+    cli: Cli, project: Path
+) -> None:
+    assert (
+        cli("promote", "summarize", "2.0.0", "--env", "prod", "--force", "-r", "x").exit_code == 0
+    )
+    (project / ".promptops/registry-log.jsonl").unlink()
+    result = cli("rollback", "summarize", "--env", "prod")
+    assert result.exit_code == 1
+    assert "was made active in prod without --commit" in result.stderr
+    assert "pass --to VERSION" in result.stderr

@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .errors import CacheError, display_path
+
 SCHEMA = "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, value TEXT NOT NULL, created REAL NOT NULL)"
 
 
@@ -52,34 +54,63 @@ def cache_key(
 
 
 class ResponseCache:
-    """Get/put JSON values by key. Thread-safe; cheap to open."""
+    """Get/put JSON values by key. Thread-safe (one connection behind a lock); cheap to open.
+
+    The async ``aget``/``aput`` run the SQLite work in a thread, so a busy or slow database
+    never stalls the event loop. A corrupted file or a full disk is a :class:`CacheError`
+    that says what to do, not a traceback.
+    """
 
     def __init__(self, directory: Path) -> None:
         self.path = directory / "responses.sqlite"
-        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._db: sqlite3.Connection | None = None
         self.hits = 0
         self.misses = 0
 
+    def _fail(self, e: Exception) -> CacheError:
+        shown = display_path(self.path)
+        corrupted = isinstance(e, ValueError | RecursionError) or (
+            isinstance(e, sqlite3.DatabaseError) and not isinstance(e, sqlite3.OperationalError)
+        )
+        if corrupted:
+            return CacheError(
+                f"{shown}: the response cache is corrupted ({e}); delete the file "
+                f"(it is only a cache) or run with --no-cache"
+            )
+        return CacheError(f"{shown}: response cache failed: {e}; run with --no-cache")
+
     def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
+        if self._db is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(
                 self.path, timeout=30, isolation_level=None, check_same_thread=False
             )
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute(SCHEMA)
-            self._local.conn = conn
-        return conn
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.execute(SCHEMA)
+            except BaseException:
+                conn.close()
+                raise
+            self._db = conn
+        return self._db
 
     def get(self, key: str) -> dict[str, Any] | None:
-        row = self._conn().execute("SELECT value FROM responses WHERE key = ?", (key,)).fetchone()
-        if row is None:
+        try:
+            with self._lock:
+                row = (
+                    self._conn()
+                    .execute("SELECT value FROM responses WHERE key = ?", (key,))
+                    .fetchone()
+                )
+            value = None if row is None else json.loads(row[0])
+        except (sqlite3.Error, OSError, ValueError, RecursionError) as e:
+            raise self._fail(e) from None
+        if not isinstance(value, dict):
             self.misses += 1
             return None
         self.hits += 1
-        value: dict[str, Any] = json.loads(row[0])
         return value
 
     def put(self, key: str, value: dict[str, Any]) -> None:
@@ -89,18 +120,33 @@ class ResponseCache:
         blob = redact_json(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
         for attempt in range(5):
             try:
-                self._conn().execute(
-                    "INSERT OR REPLACE INTO responses (key, value, created) VALUES (?, ?, ?)",
-                    (key, blob, time.time()),
-                )
+                with self._lock:
+                    self._conn().execute(
+                        "INSERT OR REPLACE INTO responses (key, value, created) VALUES (?, ?, ?)",
+                        (key, blob, time.time()),
+                    )
                 return
-            except sqlite3.OperationalError:  # database is locked beyond the busy timeout
-                if attempt == 4:
-                    raise
-                time.sleep(0.05 * (attempt + 1))
+            except sqlite3.OperationalError as e:  # locked beyond the busy timeout, disk full
+                if attempt == 4 or "locked" not in str(e):
+                    raise self._fail(e) from None
+                time.sleep(0.05 * (attempt + 1))  # in a worker thread when called via aput
+            except (sqlite3.Error, OSError) as e:
+                raise self._fail(e) from None
+
+    async def aget(self, key: str) -> dict[str, Any] | None:
+        """:meth:`get` in a worker thread."""
+        import asyncio
+
+        return await asyncio.to_thread(self.get, key)
+
+    async def aput(self, key: str, value: dict[str, Any]) -> None:
+        """:meth:`put` in a worker thread (its retry sleeps never block the event loop)."""
+        import asyncio
+
+        await asyncio.to_thread(self.put, key, value)
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,6 +82,9 @@ def iter_cases(
                 )
                 continue
             seen[spec.id] = lineno
+            if collect is not None and _lone_surrogate(data):
+                # valid JSON, but no model API can take it; eval would stop at this case
+                problem(lineno, None, "a string holds a lone surrogate (\\ud800-\\udfff), not text")
             if pv is not None:
                 for msg in vars_problems(pv, spec):
                     problem(lineno, "vars", msg)
@@ -89,6 +93,14 @@ def iter_cases(
         if collect is None:
             raise
         collect.extend(e.problems)
+
+
+def _lone_surrogate(data: object) -> bool:
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def inline_cases(pv: PromptVersion) -> Iterator[Case]:

@@ -91,3 +91,20 @@ class GitError(PromptOpsError):
 
 class RunError(PromptOpsError):
     """A run record is missing or unreadable."""
+
+
+class CacheError(PromptOpsError):
+    """The response cache cannot be read or written (corrupted file, disk full)."""
+
+
+class Terminated(KeyboardInterrupt):
+    """The process was asked to stop (SIGTERM, as a CI cancel sends); the run's summary is
+    written first. Like Ctrl-C it is not a PromptOpsError, so nothing on the way (``check``
+    going on to the next prompt) takes it for a failed step; the CLI exits 143 = 128 + SIGTERM,
+    as a shell reports it."""
+
+    exit_code = 143
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message

@@ -48,7 +48,7 @@ def _summary(run: Any, digest: str) -> dict[str, Any] | None:
         return None
     try:
         data = json.loads(text)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         return None
     return data if isinstance(data, dict) else None
 
@@ -68,6 +68,18 @@ def _why_not_full(s: dict[str, Any], dataset: str, dataset_digest: str) -> str |
         return f"it did not use {dataset}"
     if got != dataset_digest:
         return f"{dataset} has changed since ({short_digest(got)} then, {short_digest(dataset_digest)} now)"
+    rec = s.get("records") or {}
+    if rec and rec.get("written") != rec.get("planned"):
+        return f"it has {rec.get('written')} of {rec.get('planned')} planned records"
+    return None
+
+
+def _why_short(g: dict[str, Any], s: dict[str, Any], cases: int) -> str | None:
+    """Why a group does not hold exactly one record per case and repeat (None: it does)."""
+    repeat = int((s.get("options") or {}).get("repeat") or 1)
+    want = cases * repeat
+    if g.get("n") != want:
+        return f"it has {g.get('n')} of {want} records ({cases} cases x {repeat} repeats)"
     return None
 
 
@@ -159,7 +171,7 @@ def find_evidence(
 
     Only summary.json files are read while searching; results.jsonl only for the comparison.
     """
-    from .datasets import file_digest
+    from .datasets import file_digest, iter_cases
     from .results import find_run, list_runs
 
     how = (
@@ -189,6 +201,7 @@ def find_evidence(
     newest: tuple[str, float | None] | None = None  # (run id, pass rate) of the newest full run
     cmp: tuple[Any, dict[str, Any], dict[str, Any]] | None = None
     why: str | None = None  # why an explicitly given run does not count
+    n_cases: int | None = None  # cases in the dataset, counted once when needed
     for run in runs:
         s = _summary(run, pv.digest)
         cand = _group(s, pv.digest, model) if s is not None else None
@@ -196,6 +209,10 @@ def find_evidence(
             why = f"it has no results of {pv.ref} ({short_digest(pv.digest)}) on {model}"
             continue
         why = _why_not_full(s, dataset, ds_digest)
+        if not why:
+            if n_cases is None:
+                n_cases = sum(1 for _ in iter_cases(ds))
+            why = _why_short(cand, s, n_cases)
         if not why and external:
             why = _why_not_consistent(run, cand)
         if why:

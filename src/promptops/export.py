@@ -163,7 +163,9 @@ def write_frame(
         frame.to_parquet(output, index=False)
         return
     if fmt == "csv":
-        text = frame.to_csv(index=False)
+        from .report.safe import csv_cell
+
+        text = frame.apply(lambda col: col.map(csv_cell)).to_csv(index=False)
     else:
         plain = frame.astype(object).where(frame.notna(), None)
         text = "".join(

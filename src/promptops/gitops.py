@@ -199,7 +199,20 @@ def read_file_at(path: Path, commit: str, relpath: str) -> str | None:
     if entry is None or entry.type != "blob":
         return None
     data: bytes = entry.data_stream.read()
-    return data.decode("utf-8")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        from .errors import Problem, SpecError
+
+        line = data[: e.start].count(b"\n") + 1
+        problem = Problem(
+            relpath,
+            line,
+            None,
+            f"not valid UTF-8 (byte 0x{data[e.start]:02x}) in commit {commit[:10]}; "
+            f"save the file as UTF-8",
+        )
+        raise SpecError(str(problem), [problem]) from None
 
 
 def read_bytes_at(path: Path, commit: str, relpath: str) -> bytes | None:

@@ -176,8 +176,18 @@ def lint_registry(project: Project) -> list[Problem]:
         return e.problems or [_p(path, None, None, e.message)]
     from .loader import load_yaml
 
-    _, lines = load_yaml(path)
+    data, lines = load_yaml(path)
     out = []
+    if data is None:
+        out.append(
+            _p(
+                path,
+                None,
+                None,
+                "registry.yaml is empty; declare environments (e.g. environments: [dev, prod]) "
+                "or delete the file",
+            )
+        )
     for name, envs in reg.prompts.items():
         files = project.version_files(name)
         for env, dep in envs.items():

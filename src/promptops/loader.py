@@ -53,6 +53,51 @@ class _StrictLoader(_Base):  # type: ignore[valid-type,misc]
         return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
 
 
+MAX_NODES = 100_000  # nodes a document may expand to once aliases are followed
+
+
+def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
+    """How many nodes ``node`` stands for with every alias expanded (memoized by identity,
+    so this costs the size of the file, not of the expansion)."""
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    memo[key] = MAX_NODES + 1  # a cycle (a recursive alias) counts as too big
+    if isinstance(node, yaml.MappingNode):
+        size = 1 + sum(_expanded_size(k, memo) + _expanded_size(v, memo) for k, v in node.value)
+    elif isinstance(node, yaml.SequenceNode):
+        size = 1 + sum(_expanded_size(v, memo) for v in node.value)
+    else:
+        size = 1
+    memo[key] = min(size, 10 * MAX_NODES)  # capped: only "over the limit" matters
+    return memo[key]
+
+
+def _check_expansion(node: yaml.Node, path: Path) -> None:
+    """Refuse a document whose aliases expand beyond MAX_NODES (a "billion laughs" bomb)
+    before anything walks or builds it, naming the line of the smallest part that does."""
+    memo: dict[int, int] = {}
+    if _expanded_size(node, memo) <= MAX_NODES:
+        return
+    while True:
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        big = next((c for c in children if memo.get(id(c), 0) > MAX_NODES), None)
+        if big is None or big is node:
+            break
+        node = big
+    raise SpecError.of(
+        path,
+        node.start_mark.line + 1,
+        None,
+        f"invalid YAML: aliases here expand to more than {MAX_NODES:,} nodes "
+        f"(an alias bomb?); write the values out or use fewer nested aliases",
+    )
+
+
 def _walk(node: yaml.Node, loc: Loc, out: dict[Loc, int]) -> None:
     out.setdefault(loc, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
@@ -96,6 +141,7 @@ def parse_yaml(text: str, path: Path) -> tuple[Any, LineMap]:
         node = loader.get_single_node()
         if node is None:
             return None, LineMap()
+        _check_expansion(node, path)
         lines: dict[Loc, int] = {}
         _walk(node, (), lines)
         data = loader.construct_document(node)
@@ -201,6 +247,8 @@ def iter_jsonl(path: Path, errors: list[Problem] | None = None) -> Iterator[tupl
                 bad = SpecError.of(
                     path, lineno, None, f"invalid JSON at column {e.pos + 1}: {e.msg}"
                 )
+            except RecursionError:
+                bad = SpecError.of(path, lineno, None, "JSON nested too deeply")
             else:
                 yield lineno, value
                 continue

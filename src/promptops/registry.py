@@ -337,6 +337,23 @@ def uncommitted_changes(project: Project, spec: RegistrySpec) -> list[str]:
     return out
 
 
+def _journal_previous(project: Project, name: str, env: str, current: str) -> Deployment | None:
+    """The version active in ``env`` before ``current`` per the journal's uncommitted
+    entries (newest first), or None."""
+    from .history import _journal
+
+    for j in reversed(_journal(project)):
+        if j.get("prompt") != name or j.get("env") != env or j.get("commit"):
+            continue
+        after, prev = j.get("after") or {}, j.get("before") or {}
+        if after.get("version") == current and prev.get("version") not in (None, current):
+            try:
+                return Deployment(version=prev["version"], digest=prev["digest"], canary=None)
+            except (KeyError, ValueError):
+                return None
+    return None
+
+
 def _reason(reason: str | None) -> str | None:
     """One line (it becomes a git trailer)."""
     text = " ".join((reason or "").split())
@@ -529,8 +546,20 @@ def rollback(
         if target_version == before.version:
             raise RegistryError(f"{name} {before.version} is already active in {env}")
         log = _file_log(project)
+        committed = log[0]["spec"] if log else None
+        head = committed.prompts.get(name, {}).get(env) if committed is not None else None
         target: Deployment | None = None
-        for c in log:
+        if target_version is None and (head is None or head.version != before.version):
+            # The active version was promoted without --commit: git does not know what was
+            # active before it, the journal does (the committed history would skip it).
+            target = _journal_previous(project, name, env, before.version)
+            if target is None:
+                raise RegistryError(
+                    f"{name} {before.version} was made active in {env} without --commit and "
+                    f"the journal ({STATE_DIR}/{JOURNAL_FILE}) does not say what was active "
+                    f"before it; pass --to VERSION, or commit registry.yaml first"
+                )
+        for c in log if target is None else []:
             dep = c["spec"].prompts.get(name, {}).get(env) if c["spec"] is not None else None
             if (
                 dep is not None

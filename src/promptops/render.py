@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 import jinja2
 from jinja2 import meta, nodes
-from jinja2.sandbox import SandboxedEnvironment
 
 from .errors import RenderError, SpecError, display_path
 from .loader import field_name
+from .sandbox import INTERNAL_NAMES, LimitedSandbox, LimitError, render_limited, static_problems
 from .spec import InputSpec
 
 if TYPE_CHECKING:
@@ -33,8 +33,8 @@ def _tojson(value: Any) -> str:
 
 
 @lru_cache(maxsize=1)
-def environment() -> SandboxedEnvironment:
-    env = SandboxedEnvironment(
+def environment() -> LimitedSandbox:
+    env = LimitedSandbox(
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         keep_trailing_newline=False,
@@ -60,7 +60,7 @@ def template_variables(source: str) -> set[str]:
     """Top-level variables a template reads (raises jinja2.TemplateSyntaxError)."""
     env = environment()
     ast: nodes.Template = env.parse(source)
-    return set(meta.find_undeclared_variables(ast))
+    return set(meta.find_undeclared_variables(ast)) - INTERNAL_NAMES
 
 
 _TYPES: dict[str, tuple[type, ...]] = {
@@ -108,8 +108,8 @@ def coerce_cli(name: str, spec: InputSpec | None, raw: str) -> Any:
                 if kind == "any":
                     return raw
                 raise
-    except (ValueError, json.JSONDecodeError):
-        raise RenderError(f"input {name!r} must be {kind}, got {raw!r}") from None
+    except (ValueError, json.JSONDecodeError, RecursionError):
+        raise RenderError(f"input {name!r} must be {kind}, got {raw[:80]!r}") from None
     return raw
 
 
@@ -160,7 +160,7 @@ def render_template(source: str, context: dict[str, Any], what: str | Callable[[
     ``what`` names the template in messages; pass a callable to build it only on error.
     """
     try:
-        return compile_template(source).render(context)
+        return render_limited(compile_template(source), context)
     except (jinja2.TemplateError, *_RUNTIME_ERRORS) as e:
         raise _as_render_error(e, what, syntax_line=True) from None
 
@@ -206,6 +206,10 @@ def render_value(value: Any, context: dict[str, Any], what: str) -> Any:
             try:
                 fn = _compile_expr(m.group(1).strip())
                 result = fn(**context)
+                if isinstance(result, str) and len(result) > environment().max_output:
+                    raise LimitError(
+                        f"the value is over the sandbox limit of {environment().max_output:,} characters"
+                    )
                 if isinstance(result, jinja2.Undefined):
                     str(result)  # StrictUndefined raises UndefinedError naming the variable
                 return result
@@ -220,7 +224,8 @@ def render_value(value: Any, context: dict[str, Any], what: str) -> Any:
 
 
 def check_templates(pv: PromptVersion) -> list[tuple[tuple[str | int, ...], int | None, str]]:
-    """Syntax errors in a prompt's templates: (field location, file line, message)."""
+    """Syntax errors in a prompt's templates, and what would break the sandbox's limits for
+    any input (constant ``'a' * 10**10``): (field location, file line, message)."""
     problems = []
     for i, msg in enumerate(pv.spec.chat()):
         loc: tuple[str | int, ...] = (
@@ -232,6 +237,10 @@ def check_templates(pv: PromptVersion) -> list[tuple[tuple[str | int, ...], int 
             base = pv.lines.line(loc)
             line = _content_line(pv, msg.content, base, e.lineno)
             problems.append((loc, line, f"template syntax error: {e.message}"))
+            continue
+        for tpl_line, why in static_problems(msg.content, environment()):
+            line = _content_line(pv, msg.content, pv.lines.line(loc), tpl_line)
+            problems.append((loc, line, f"template would go past the sandbox's limits: {why}"))
     return problems
 
 
@@ -300,6 +309,8 @@ def parse_vars(pv: PromptVersion, var_args: list[str], vars_file: Any = None) ->
                 data = json.loads(read_text(path))
             except json.JSONDecodeError as e:
                 raise SpecError.of(path, e.lineno, None, f"invalid JSON: {e.msg}") from None
+            except RecursionError:
+                raise SpecError.of(path, None, None, "invalid JSON: nested too deeply") from None
         else:
             data, _ = load_yaml(path)
         if not isinstance(data, dict):

@@ -43,9 +43,11 @@ def iter_records(path: Path) -> Iterator[dict[str, Any]]:
                 break  # partial write at the moment of a crash
             if line.strip():
                 try:
-                    yield json.loads(line)
-                except json.JSONDecodeError:
-                    continue
+                    rec = json.loads(line)
+                except (json.JSONDecodeError, RecursionError):
+                    continue  # not a record of ours (a hand edit, a disk error): skipped
+                if isinstance(rec, dict) and {"case_id", "digest", "model"} <= rec.keys():
+                    yield rec
 
 
 def latest_records(path: Path) -> Iterator[dict[str, Any]]:
@@ -154,7 +156,9 @@ def judge_bar(
     for g in groups:
         key = group_key(g)
         need = fail_under.get(key, 1.0)
-        ok = g["pass_rate"] is not None and g["pass_rate"] >= need - 1e-12
+        # a group of only errors measured nothing: it meets no bar, not even fail_under 0
+        scored = g["n"] - g.get("errors", 0)
+        ok = g["pass_rate"] is not None and scored > 0 and g["pass_rate"] >= need - 1e-12
         met = met and ok
         rows.append({"group": key, "fail_under": need, "met": ok})
     return {"met": met and bool(groups), "groups": rows}
@@ -210,6 +214,32 @@ class RunDir:
         self._fh.write(line + "\n")
         self._fh.flush()
 
+    def repair(self) -> int:
+        """Cut a torn last line (a crash in the middle of a write) off results.jsonl, so the
+        next append starts on a line of its own and that record is re-done. Returns the
+        number of bytes removed (0: the file was whole)."""
+        path = self.results_path
+        try:
+            fh = path.open("r+b")
+        except FileNotFoundError:
+            return 0
+        with fh:
+            size = fh.seek(0, os.SEEK_END)
+            end = size
+            while end > 0:
+                step = min(1 << 16, end)
+                fh.seek(end - step)
+                chunk = fh.read(step)
+                nl = chunk.rfind(b"\n")
+                if nl >= 0:
+                    end = end - step + nl + 1
+                    break
+                end -= step
+            if end == size:
+                return 0
+            fh.truncate(end)
+            return size - end
+
     def close(self) -> None:
         if self._fh is not None:
             self._fh.close()
@@ -249,6 +279,12 @@ def _read_json(path: Path) -> dict[str, Any]:
         raise RunError(f"{path}: missing") from None
     except json.JSONDecodeError as e:
         raise RunError(f"{path}:{e.lineno}: invalid JSON: {e.msg}") from None
+    except RecursionError:
+        raise RunError(f"{path}: invalid JSON: nested too deeply") from None
+    except (UnicodeDecodeError, OSError) as e:
+        raise RunError(f"{path}: cannot read: {e}") from None
+    if not isinstance(data, dict):
+        raise RunError(f"{path}: expected a JSON object")
     return data
 
 

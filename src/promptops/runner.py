@@ -22,11 +22,12 @@ from typing import Any
 
 from . import __version__
 from .datasets import Case, file_digest, inline_cases, iter_cases, select
-from .errors import PromptOpsError, RenderError, UsageError
+from .errors import PromptOpsError, RenderError, RunError, Terminated, UsageError
 from .project import Project, PromptVersion
 from .redact import redact_obj
 from .render import bind_inputs, render_bound
 from .results import RunDir, find_run, group_label, judge_bar, latest_records, record_key, summarize
+from .supervise import SigTerm, Stop, describe, run_all
 
 
 @dataclass
@@ -249,6 +250,31 @@ async def _evaluate_unit(
     return rec
 
 
+def _check_resumable(
+    project: Project, run: RunDir, meta: dict[str, Any], targets: list[Target]
+) -> None:
+    """Refuse to resume when a prompt or dataset differs from when the run started: its
+    records would mix old and new cases under one summary."""
+    then = (meta.get("provenance") or {}).get("datasets") or {}
+    prompts = {r.get("ref"): r.get("digest") for r in meta.get("refs") or []}
+    for t in targets:
+        if t.pv.ref in prompts and prompts[t.pv.ref] != t.pv.digest:
+            raise RunError(
+                f"{project.rel(t.pv.path)} changed since run {run.id} started; "
+                f"start a new run instead of resuming"
+            )
+        if t.dataset is None:
+            continue
+        rel = project.rel(t.dataset)
+        now = file_digest(t.dataset)
+        if then.get(rel) != now:
+            was = str(then.get(rel) or "not used")[:19]
+            raise RunError(
+                f"{rel} changed since run {run.id} started ({was}... then, {now[:19]}... now); "
+                f"its records would mix old and new cases: start a new run instead of resuming"
+            )
+
+
 def _provenance(project: Project, targets: list[Target]) -> dict[str, Any]:
     from .gitops import revision
 
@@ -304,10 +330,18 @@ async def arun_eval(
     opts.check()
     targets = _targets(project, versions, opts)
     total = _validate(targets, opts)
+    repairs: list[str] = []
     if resume is not None:
         run = find_run(project.runs_dir, resume)
-        done = {record_key(r) for r in latest_records(run.results_path) if not r.get("error")}
         meta = run.meta()
+        _check_resumable(project, run, meta, targets)
+        cut = run.repair()
+        if cut:
+            repairs.append(
+                f"{project.rel(run.results_path)}: dropped a torn last line ({cut} bytes, "
+                f"a write cut off by a crash); its case is run again"
+            )
+        done = {record_key(r) for r in latest_records(run.results_path) if not r.get("error")}
     else:
         label = "+".join(dict.fromkeys(f"{v.name}-{v.version}" for v in versions))
         run = RunDir(project.runs_dir / new_run_id(label))
@@ -334,27 +368,24 @@ async def arun_eval(
     if on_start:
         on_start(total, run)
     status = "complete"
+    fatal: list[str] = []  # why the run stopped early (the first internal error)
     queue: asyncio.Queue[tuple[Target, Case, int] | None] = asyncio.Queue(
         maxsize=opts.concurrency * 4
     )
 
     async def produce() -> None:
         nonlocal status
-        try:
-            for t in targets:
-                for case in _cases(t, opts):
-                    for r in range(opts.repeat):
-                        if budget.exhausted:
-                            status = "budget"
-                            return
-                        if (t.pv.digest, t.model, case.id, r) in done:
-                            if on_record:
-                                on_record({"skipped": True, "case_id": case.id})
-                            continue
-                        await queue.put((t, case, r))
-        finally:
-            for _ in range(opts.concurrency):
-                await queue.put(None)
+        for t in targets:
+            for case in _cases(t, opts):
+                for r in range(opts.repeat):
+                    if budget.exhausted:
+                        status = "budget"
+                        return
+                    if (t.pv.digest, t.model, case.id, r) in done:
+                        if on_record:
+                            on_record({"skipped": True, "case_id": case.id})
+                        continue
+                    await queue.put((t, case, r))
 
     async def work() -> None:
         while True:
@@ -362,36 +393,72 @@ async def arun_eval(
             if item is None:
                 return
             t, case, r = item
-            rec = await _evaluate_unit(project, caller, t, case, r, budget)
-            run.append(rec)
+            try:
+                rec = await _evaluate_unit(project, caller, t, case, r, budget)
+                run.append(rec)
+            except asyncio.CancelledError:
+                raise
+            except BaseException as e:  # any escape ends the run, loudly
+                fatal.append(f"case {case.id} ({case.source}:{case.line}): {describe(e)}")
+                raise Stop from None
             if on_record:
                 on_record(rec)
 
     started = time.perf_counter()
+    terminated = SigTerm(asyncio.current_task())
     try:
-        await asyncio.gather(produce(), *(work() for _ in range(opts.concurrency)))
+        await run_all(produce, work, opts.concurrency, queue)
         await aclose_all()
+    except Stop:
+        status = "error"
     except (asyncio.CancelledError, KeyboardInterrupt):
         status = "interrupted"
-        raise
+        if not terminated():
+            raise
+    except Exception as e:  # from the producer: reading cases, a dataset that changed mid-run
+        status = "error"
+        fatal.append(describe(e))
     finally:
+        terminated.restore()
         run.close()
         if cache is not None:
             cache.close()
         order = [group_label(t.pv.name, t.pv.version, t.model) for t in targets]
         groups = summarize(latest_records(run.results_path), order)
+        written = sum(g["n"] for g in groups)
+        if status == "complete" and written != total:
+            status = "error"
+            fatal.append(f"{written} records for {total} planned (cases x models x repeats)")
         summary = {
             **meta,
             "status": status,
+            "error": fatal[0] if fatal else None,
+            "records": {"planned": total, "written": written},
+            "repairs": repairs,
             "ended": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "wall_s": round(time.perf_counter() - started, 3),
             "network_calls": caller.calls,
             "budget": {"max_cost": opts.max_cost, "spent": round(budget.spent, 8)},
             "groups": groups,
         }
+        if terminated():
+            summary["signal"] = "SIGTERM"
         summary["bar"] = _bar(groups, targets, opts, status)
         summary = redact_obj(summary)  # what is shown equals what is stored: no secrets
-        run.write_json(run.summary_path, summary)
+        try:
+            run.write_json(run.summary_path, summary)
+        except OSError as e:
+            fatal.append(f"cannot write {run.summary_path}: {e.strerror or e}")
+            status = "error"
+    if terminated():
+        raise Terminated(
+            f"terminated (SIGTERM): {written} of {total} records kept in run {run.id}; "
+            f"finish it with: promptops eval --resume {run.id}"
+        )
+    if status == "error":
+        raise RunError(
+            f"eval stopped with an internal error, run {run.id} is marked 'error': {fatal[0]}"
+        )
     return EvalResult(run, summary)
 
 

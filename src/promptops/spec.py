@@ -269,6 +269,9 @@ class AssertionSpec(ShortForm):
     assert_: AssertionSpec | None = Field(
         None, alias="assert", description="json-field: the assertion applied to that value."
     )
+    timeout: float | None = Field(
+        None, gt=0, description="Seconds a python or regex check may take (default 10)."
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
+from promptops.errors import PromptOpsError
 from promptops.spec import AssertionSpec
 
 from .base import REGISTRY, AssertionConfigError, AssertionContext, AssertionResult, assertion
@@ -222,12 +223,17 @@ def compile_regex(pattern: str) -> re.Pattern[str]:
 
 
 @assertion("regex")
-def regex(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> AssertionResult:
+async def regex(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> AssertionResult:
     """The Python regular expression matches somewhere in the output (re.search)."""
+    from .limits import DEFAULT_TIMEOUT, off_loop, regex_search
+
     pattern = _one(spec, value)
-    m = compile_regex(pattern).search(ctx.output)
-    if m:
-        return _ok(True, f"/{_short(pattern, 40)}/ matched {_short(m.group(), 40)!r}")
+    compile_regex(pattern)  # a bad pattern is a config error, named, before any process
+    limit = spec.timeout or DEFAULT_TIMEOUT
+    # no outer limit: the helper process is killed at ``limit``, a wait for a free one is fair
+    m = await off_loop(lambda: regex_search(pattern, ctx.output, limit), None, "regex")
+    if m is not None:
+        return _ok(True, f"/{_short(pattern, 40)}/ matched {_short(m, 40)!r}")
     return _ok(False, f"/{_short(pattern, 40)}/ does not match the output")
 
 
@@ -469,9 +475,11 @@ def language(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> Assertio
 @assertion("python")
 async def python(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> AssertionResult:
     """Calls file.py:func(output, context) (path relative to the project); it returns bool, a score or {pass, score, reason}."""
+    import asyncio
+
+    from .limits import DEFAULT_TIMEOUT, AbortRun, off_loop
     from .pyfunc import load_function, to_result
 
-    fn, where = load_function(spec, value, ctx.project_root)
     context = {
         "vars": ctx.vars,
         "expected": ctx.expected,
@@ -481,13 +489,33 @@ async def python(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> Asse
         "latency_ms": ctx.latency_ms,
         "cost": ctx.cost,
     }
-    try:
+    where = str(value).strip()
+
+    def call() -> tuple[Any, str]:
+        # loading runs the module's top level, so it is off the loop and timed too
+        fn, ref = load_function(spec, value, ctx.project_root)
         out = fn(ctx.output, context)
         if inspect.isawaitable(out):
-            out = await out
+            out = asyncio.run(_awaited(out))
+        return out, ref
+
+    try:
+        out, where = await off_loop(call, spec.timeout or DEFAULT_TIMEOUT, f"python {where}")
+    except (AssertionConfigError, asyncio.CancelledError):
+        raise
+    except SystemExit as e:
+        raise AbortRun(f"{where} called sys.exit({e.code!r})") from None
     except Exception as e:
+        if isinstance(e, PromptOpsError):
+            raise
         return _fail_error(f"{where} raised {type(e).__name__}: {e}")
+    except BaseException as e:  # KeyboardInterrupt raised by the user's code, GeneratorExit...
+        raise AbortRun(f"{where} raised {type(e).__name__}: {e}") from None
     return to_result(spec, out, where)
+
+
+async def _awaited(aw: Any) -> Any:
+    return await aw
 
 
 # ---------------------------------------------------------------- model-graded

@@ -13,6 +13,7 @@ import importlib.util
 import math
 import re
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -31,6 +32,7 @@ def _error(message: str) -> AssertionResult:
 
 
 _MODULES: dict[tuple[str, int], ModuleType] = {}
+_LOADING = threading.RLock()  # checks run in threads: load each module once
 PY_REF = re.compile(r"^(?P<path>.+\.py):(?P<func>[A-Za-z_][A-Za-z0-9_]*)$")
 
 
@@ -162,6 +164,14 @@ def load_function(spec: AssertionSpec, value: Any, root: str) -> tuple[Callable[
         key = (str(path), path.stat().st_mtime_ns)
     except OSError:
         raise AssertionConfigError(f"{spec.type}: {m['path']}: no such file") from None
+    with _LOADING:
+        return _load(spec, m, key, path)
+
+
+def _load(
+    spec: AssertionSpec, m: re.Match[str], key: tuple[str, int], path: Path
+) -> tuple[Callable[..., Any], str]:
+    ref = m.group(0)
     module = _MODULES.get(key)
     if module is None:
         name = "promptops_user_" + hashlib.sha1(str(path).encode()).hexdigest()[:12]

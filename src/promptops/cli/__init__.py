@@ -9,7 +9,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from ..errors import PromptOpsError
+from ..errors import PromptOpsError, Terminated
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 # pydantic scans every installed distribution for plugins on first use (~30 ms); we use none.
@@ -27,6 +27,11 @@ class _Boundary(TyperGroup):
             from .output import error_lines
 
             error_lines([redact_text(line) for line in e.lines()])
+            raise typer.Exit(e.exit_code) from None
+        except Terminated as e:
+            from .output import error_lines
+
+            error_lines([e.message])
             raise typer.Exit(e.exit_code) from None
         except KeyboardInterrupt:
             from .output import error_lines

@@ -137,6 +137,8 @@ def eval_(
         )
     finally:
         progress.stop()
+    for note in result.summary.get("repairs") or []:
+        err().print(note, style="yellow", markup=False)
     _report(result, fmt, output, junit)
     if result.summary["status"] == "budget":
         err().print(

@@ -10,14 +10,25 @@ from typing import Any
 from rich.console import Console
 
 
+class SafeConsole(Console):
+    """A rich Console that never sends a control character from data to the terminal: every
+    string printed (and every table cell given as a string) has ESC, C1 and other controls
+    shown as ``\\x1b``-style escapes; rich's own styling is unaffected."""
+
+    def render_str(self, text: str, *args: Any, **kwargs: Any) -> Any:
+        from ..report.safe import terminal_safe
+
+        return super().render_str(terminal_safe(text), *args, **kwargs)
+
+
 @lru_cache(maxsize=1)
 def out() -> Console:
-    return Console(soft_wrap=True, highlight=False)
+    return SafeConsole(soft_wrap=True, highlight=False)
 
 
 @lru_cache(maxsize=1)
 def err() -> Console:
-    return Console(stderr=True, soft_wrap=True, highlight=False)
+    return SafeConsole(stderr=True, soft_wrap=True, highlight=False)
 
 
 def error_lines(lines: list[str]) -> None:

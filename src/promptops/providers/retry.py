@@ -84,7 +84,7 @@ class Caller:
             for m, key in zip(chain, keys, strict=False):
                 if key is None:
                     continue
-                hit = self.cache.get(key)
+                hit = await self.cache.aget(key)
                 if hit is not None:
                     comp = Completion.from_json(hit)
                     comp.cached = True
@@ -109,7 +109,7 @@ class Caller:
                     last = e
                 else:
                     if key is not None and self.cache is not None:
-                        self.cache.put(key, comp.to_json())
+                        await self.cache.aput(key, comp.to_json())
                     outcome.completion = comp
                     return outcome
                 if not last.transient or attempt == self.retries:

@@ -7,6 +7,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .safe import md_code, md_fence, md_text
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -63,7 +65,7 @@ def _val(x: Any) -> str:
 
 
 def _cell(text: Any) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    return md_text(text)
 
 
 def _usage_line(c: Comparison) -> str:
@@ -282,7 +284,7 @@ def print_check(console: Console, report: CheckReport) -> None:
 def _md_comparison(c: Comparison, heading: str = "####") -> list[str]:
     rep = f", {c.repeats} samples per case averaged" if c.repeats > 1 else ""
     lines = [
-        f"{heading} {ICONS[c.verdict]} `{_cell(c.model)}` — {c.verdict}",
+        f"{heading} {ICONS[c.verdict]} {md_code(c.model)} — {c.verdict}",
         "",
         f"{c.n_paired} paired cases{rep}; gate metric `{c.metric}`, margin {c.margin:g}; "
         f"paired bootstrap ({c.n_boot} resamples, seed {c.seed}).",
@@ -338,16 +340,19 @@ def _md_changes(changes: FileDiff) -> list[str]:
     if changes.changelog:
         lines.append(f"- changelog: {_cell(changes.changelog.strip())}")
     if changes.model:
-        lines.append(f"- model: `{changes.model[0]}` → `{changes.model[1]}`")
-    lines += [f"- params.{k}: `{_val(a)}` → `{_val(b)}`" for k, (a, b) in changes.params.items()]
+        lines.append(f"- model: {md_code(changes.model[0])} → {md_code(changes.model[1])}")
     lines += [
-        f"- {k}: `{_short(repr(a), 80)}` → `{_short(repr(b), 80)}`"
+        f"- params.{md_text(k)}: {md_code(_val(a))} → {md_code(_val(b))}"
+        for k, (a, b) in changes.params.items()
+    ]
+    lines += [
+        f"- {md_text(k)}: {md_code(_short(repr(a), 80))} → {md_code(_short(repr(b), 80))}"
         for k, (a, b) in changes.fields.items()
     ]
-    lines += [f"- removed assertion `{t}`" for t in changes.assertions_removed]
-    lines += [f"- added assertion `{t}`" for t in changes.assertions_added]
+    lines += [f"- removed assertion {md_code(t)}" for t in changes.assertions_removed]
+    lines += [f"- added assertion {md_code(t)}" for t in changes.assertions_added]
     if changes.template:
-        lines += ["", "```diff", *changes.template, "```"]
+        lines += ["", *md_fence(list(changes.template), "diff")]
     if not lines:
         lines.append("- no change beyond the version")
     return lines
@@ -393,7 +398,7 @@ def check_markdown(report: CheckReport) -> str:
         + ".",
     ]
     if report.problems:
-        lines += ["", "**Problems**", ""] + [f"- `{_cell(p)}`" for p in report.problems]
+        lines += ["", "**Problems**", ""] + [f"- {md_code(p)}" for p in report.problems]
     if report.entries:
         lines += [
             "",
@@ -463,5 +468,6 @@ def write_check_junit(path: Path, report: CheckReport) -> None:
     suite.set("skipped", str(skipped))
     root = ET.Element("testsuites", name="promptops check")
     root.append(suite)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
+    from .junit import write_xml
+
+    write_xml(path, root)

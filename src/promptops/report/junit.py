@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from .safe import xml_safe
+
 
 def write_junit(path: Path, suite_name: str, records: Iterable[dict[str, Any]]) -> None:
     suites = ET.Element("testsuites", name=suite_name)
@@ -51,5 +53,18 @@ def write_junit(path: Path, suite_name: str, records: Iterable[dict[str, Any]]) 
         el.set("tests", str(n))
         el.set("failures", str(failures))
         el.set("errors", str(errors))
+    write_xml(path, suites)
+
+
+def write_xml(path: Path, root: ET.Element) -> None:
+    """Write a tree as UTF-8 XML, with characters XML 1.0 forbids (NUL, C0 controls from a
+    model's output) shown as escapes, so the file stays well-formed."""
+    for el in root.iter():
+        for key, value in list(el.attrib.items()):
+            el.set(key, xml_safe(value))
+        if el.text:
+            el.text = xml_safe(el.text)
+        if el.tail:
+            el.tail = xml_safe(el.tail)
     path.parent.mkdir(parents=True, exist_ok=True)
-    ET.ElementTree(suites).write(path, encoding="utf-8", xml_declaration=True)
+    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)

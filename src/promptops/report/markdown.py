@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..results import group_key
+from .safe import md_text
 from .text import money
 
 
@@ -13,7 +14,7 @@ def _pct(x: float | None) -> str:
 
 
 def _cell(text: Any) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    return md_text(text)
 
 
 def eval_markdown(summary: dict[str, Any], records: list[dict[str, Any]] | None = None) -> str:

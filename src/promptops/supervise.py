@@ -1,0 +1,97 @@
+"""Supervising the eval loop's tasks: the first failure stops everything, loudly.
+
+The runner's producer fills a bounded queue that its workers drain; a worker that dies must
+not leave the producer blocked on a full queue (a hang with a false "complete"). ``run_all``
+cancels every task at the first exception, ``describe`` turns what escaped into one line for
+the user, and ``SigTerm`` makes SIGTERM (a CI cancel) stop a run like Ctrl-C does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from .errors import PromptOpsError
+
+
+class Stop(Exception):
+    """A worker hit an internal error; the reason is in the runner's ``fatal`` list."""
+
+
+def describe(e: BaseException) -> str:
+    """One line for an exception that escaped a case: the user's message, or type and text."""
+    from .assertions.limits import AbortRun
+
+    if isinstance(e, PromptOpsError | AbortRun):
+        return e.message
+    if isinstance(e, SystemExit):
+        return f"sys.exit({e.code!r}) was called (by a python assertion?)"
+    from .providers.base import redact
+
+    text = str(e) or repr(e)
+    if isinstance(e, OSError) and e.strerror:
+        text = f"{e.strerror}" + (f": {e.filename}" if e.filename else "")
+    return redact(f"{type(e).__name__}: {text}")
+
+
+async def run_all(
+    produce: Callable[[], Awaitable[None]],
+    work: Callable[[], Awaitable[None]],
+    n: int,
+    queue: asyncio.Queue[Any],
+) -> None:
+    """Run the producer and ``n`` workers; the first exception cancels all the others (a
+    worker that dies must not leave the producer blocked on a full queue)."""
+
+    async def feed() -> None:
+        await produce()
+        for _ in range(n):
+            await queue.put(None)
+
+    tasks = [asyncio.ensure_future(feed()), *(asyncio.ensure_future(work()) for _ in range(n))]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for t in done:
+            exc = None if t.cancelled() else t.exception()
+            if exc is not None:
+                raise exc
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+class SigTerm:
+    """While an eval runs in the main thread, SIGTERM cancels it like Ctrl-C does (so the
+    summary is written); calling the object says whether that happened."""
+
+    def __init__(self, task: asyncio.Task[Any] | None) -> None:
+        import signal
+
+        self.hit = False
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.task = task
+        if task is None or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+            return  # someone else handles SIGTERM (or not our loop): leave it alone
+        try:
+            loop = asyncio.get_running_loop()
+            loop.add_signal_handler(signal.SIGTERM, self._fire)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, Windows
+            return
+        self.loop = loop
+
+    def _fire(self) -> None:
+        self.hit = True
+        if self.task is not None:
+            self.task.cancel()
+
+    def __call__(self) -> bool:
+        return self.hit
+
+    def restore(self) -> None:
+        import signal
+
+        if self.loop is not None:
+            self.loop.remove_signal_handler(signal.SIGTERM)
+            self.loop = None
