@@ -192,8 +192,8 @@ def check(
     opts: EvalOptions | None = None,
     *,
     seed: int = 0,
-    n_boot: int = 10000,
     alpha: float = 0.05,
+    sequential: int = 0,
     run_lint: bool = True,
     on_event: Callable[[str], None] | None = None,
 ) -> CheckReport:
@@ -254,7 +254,7 @@ def check(
     for pv, change in sorted(candidates, key=lambda t: (t[0].name, t[0].semver)):
         report.entries.append(
             _evaluate(
-                project, trees, pv, change, reg_base, env, base, opts, seed, n_boot, alpha, say
+                project, trees, pv, change, reg_base, env, base, opts, seed, alpha, sequential, say
             )
         )
     return report
@@ -289,10 +289,11 @@ def _evaluate(
     base: str,
     opts: EvalOptions | None,
     seed: int,
-    n_boot: int,
     alpha: float,
+    sequential: int,
     say: Callable[[str], None],
 ) -> CheckEntry:
+    from .compare import explain
     from .diffing import diff_refs
     from .runner import EvalOptions, run_eval
 
@@ -316,12 +317,12 @@ def _evaluate(
         else:
             say(f"evaluating {pv.ref} against {baseline.ref} ({why})")
             entry.diff = diff_refs(
-                project, baseline, pv, opts, seed=seed, n_boot=n_boot, alpha=alpha
+                project, baseline, pv, opts, seed=seed, alpha=alpha, sequential=sequential
             )
             entry.verdict = entry.diff.verdict
-            entry.message = "; ".join(f"{c.model}: {c.reason}" for c in entry.diff.comparisons) or (
-                "no model ran on both sides"
-            )
+            entry.message = "; ".join(
+                f"{c.model}: {explain(c)}" for c in entry.diff.comparisons
+            ) or ("no model ran on both sides")
     except PromptOpsError as e:
         entry.verdict = "error"
         entry.message = e.message

@@ -86,9 +86,28 @@ def _case_lists(c: Comparison) -> list[tuple[str, list[str]]]:
     return [
         (f"only in {c.ref_a or 'A'}", c.only_a),
         (f"only in {c.ref_b or 'B'}", c.only_b),
-        ("left out, provider error on a side", c.errored),
+        ("call failed on A (counted as A failing)", c.failed_a),
+        ("call failed on B (counted as B failing)", c.failed_b),
+        ("non-finite value (counted as a failure)", c.invalid),
+        ("every call failed on both sides (no evidence)", c.errored),
         (f"left out, no {c.metric} on a side", c.unscored),
     ]
+
+
+METHODS = {
+    "tango": "Tango score interval (pass/fail)",
+    "floored-t": "t interval with a variance floor",
+}
+
+
+def _method(c: Comparison) -> str:
+    return METHODS.get(c.method, c.method or "no interval")
+
+
+def _moved(c: Comparison) -> str:
+    what = "pass → fail" if c.binary else f"down by more than {c.margin:g}"
+    back = "fail → pass" if c.binary else "up"
+    return f"{c.metric}: {c.mcnemar.b} {what}, {c.mcnemar.c} {back}"
 
 
 def _ids(ids: list[str], limit: int = 12) -> str:
@@ -97,10 +116,10 @@ def _ids(ids: list[str], limit: int = 12) -> str:
 
 
 def verdict_text(c: Comparison) -> str:
-    text = f"{c.verdict}: {c.reason}"
-    if c.verdict == "inconclusive" and c.cases_needed:
-        text += f"; about {c.cases_needed} paired cases would likely decide it (now {c.n_paired})"
-    return text
+    """The verdict and its plain-sentence explanation."""
+    from ..compare import explain
+
+    return f"{c.verdict}: {explain(c)}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -137,24 +156,20 @@ def print_comparison(console: Console, c: Comparison) -> None:
     rep = f", {c.repeats} samples per case averaged" if c.repeats > 1 else ""
     console.print(
         f"[bold]{escape(c.model)}[/]  {c.n_paired} paired cases{rep}, gate metric {c.metric}, "
-        f"margin {c.margin:g}, bootstrap {c.n_boot} seed {c.seed}",
+        f"margin {c.margin:g}, {_method(c)}",
         highlight=False,
     )
     t = Table(show_edge=False, header_style="bold", pad_edge=False)
     for col in ("metric", c.ref_a or "A", c.ref_b or "B", "B − A", f"{100 * (1 - c.alpha):g}% CI"):
         t.add_column(col, justify="left" if col == "metric" else "right")
-    style = "red" if (c.ci_high is not None and c.ci_high < 0) else None
+    style = "red" if (c.ci_high is not None and c.ci_high < -c.margin) else None
     t.add_row(
         f"{c.metric} (gate)", _num(c.mean_a), _num(c.mean_b), _signed(c.diff), _ci(c), style=style
     )
     for m in c.secondary:
         t.add_row(m.metric, _num(m.mean_a), _num(m.mean_b), _signed(m.diff), _ci(m))
     console.print(t)
-    mc = c.mcnemar
-    console.print(
-        f"  McNemar (pass/fail): {mc.b} regressed, {mc.c} improved, one-sided p = {mc.p:.3g}",
-        markup=False,
-    )
+    console.print(f"  cases that moved on {_moved(c)}", markup=False)
     usage = _usage_line(c)
     if usage:
         console.print(f"  {usage}", style="dim", markup=False)
@@ -162,7 +177,7 @@ def print_comparison(console: Console, c: Comparison) -> None:
         if ids:
             console.print(f"  {label}: {_ids(ids)}", style="yellow", markup=False)
     for title, ids in (
-        ("regressed (passed in A, fail in B)", c.regressed),
+        ("regressed (worse in B)", c.regressed),
         ("improved", c.improved),
     ):
         if not ids:
@@ -257,7 +272,7 @@ def _md_comparison(c: Comparison, heading: str = "####") -> list[str]:
         f"{heading} {ICONS[c.verdict]} `{_cell(c.model)}` — {c.verdict}",
         "",
         f"{c.n_paired} paired cases{rep}; gate metric `{c.metric}`, margin {c.margin:g}; "
-        f"paired bootstrap ({c.n_boot} resamples, seed {c.seed}).",
+        f"{_method(c)}.",
         "",
         f"| metric | {_cell(c.ref_a or 'A')} | {_cell(c.ref_b or 'B')} | B − A | {100 * (1 - c.alpha):g}% CI |",
         "|---|---:|---:|---:|---:|",
@@ -267,11 +282,7 @@ def _md_comparison(c: Comparison, heading: str = "####") -> list[str]:
         f"| {_cell(m.metric)} | {_num(m.mean_a)} | {_num(m.mean_b)} | {_signed(m.diff)} | {_ci(m)} |"
         for m in c.secondary
     ]
-    mc = c.mcnemar
-    lines += [
-        "",
-        f"McNemar (pass/fail): {mc.b} regressed, {mc.c} improved, one-sided p = {mc.p:.3g}.",
-    ]
+    lines += ["", f"Cases that moved on {_moved(c)}."]
     usage = _usage_line(c)
     if usage:
         lines.append(f"Usage: {usage}.")
@@ -280,7 +291,7 @@ def _md_comparison(c: Comparison, heading: str = "####") -> list[str]:
             lines.append(f"{label.capitalize()}: {_cell(_ids(ids))}.")
     lines += ["", f"**{_cell(verdict_text(c))}**"]
     for title, ids in (
-        ("Regressed (passed in A, fail in B)", c.regressed),
+        ("Regressed (worse in B)", c.regressed),
         ("Improved", c.improved),
     ):
         if not ids:
@@ -348,7 +359,7 @@ def _md_entry_row(e: CheckEntry) -> str:
     if e.diff is not None and e.diff.comparisons:
         c = e.diff.comparisons[0]
         score = f"{_num(c.mean_a)} → {_num(c.mean_b)} ({_signed(c.diff)} {_ci(c)})"
-        mc = f"{c.mcnemar.b}↓ {c.mcnemar.c}↑ p={c.mcnemar.p:.2g}"
+        mc = f"{c.mcnemar.b}↓ {c.mcnemar.c}↑"
     else:
         score = mc = ""
     return f"| `{e.ref}` | {e.change} | {base} | {icon} {e.verdict} | {score} | {mc} |"
@@ -369,7 +380,7 @@ def check_markdown(report: CheckReport) -> str:
     if report.entries:
         lines += [
             "",
-            "| version | change | baseline | verdict | gate metric A → B (Δ, 95% CI) | McNemar |",
+            "| version | change | baseline | verdict | gate metric A → B (Δ, 95% CI) | cases ↓ ↑ |",
             "|---|---|---|---|---|---|",
         ]
         lines += [_md_entry_row(e) for e in report.entries]
