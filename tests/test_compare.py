@@ -7,6 +7,7 @@ import json
 import math
 from collections.abc import Iterator
 from pathlib import Path
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -233,7 +234,11 @@ def test_t_quantile_and_spending() -> None:
     sizes = gatestats.look_sizes(300, 5)
     assert sizes == [60, 120, 180, 240, 300]
     levels = gatestats.look_levels(sizes, 0.025)
-    assert sum(levels) == pytest.approx(0.025) and levels == sorted(levels)
+    z = [NormalDist().inv_cdf(1 - x) for x in levels]
+    # the published Lan-DeMets O'Brien-Fleming boundaries for 5 equal looks, one-sided 0.025
+    assert z == pytest.approx([4.877, 3.357, 2.680, 2.290, 2.031], abs=0.005)
+    bonferroni = gatestats.look_levels(sizes, 0.025, exact=False)
+    assert sum(bonferroni) == pytest.approx(0.025) and bonferroni[-1] < levels[-1]
 
 
 # ------------------------------------------------------------------------------------------

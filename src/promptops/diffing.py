@@ -133,7 +133,7 @@ class Sequential:
     order: list[str]  # case ids in evaluation order
     looks: list[dict[str, Any]] = field(default_factory=list)  # what each look found
     stopped_at: int | None = None  # 1-based look that decided (None: not decided)
-    spending: str = "Lan-DeMets O'Brien-Fleming-type, Bonferroni over looks"
+    spending: str = "Lan-DeMets O'Brien-Fleming-type (Jennison & Turnbull boundaries)"
 
     @property
     def cases_used(self) -> int:

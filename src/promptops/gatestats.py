@@ -15,8 +15,8 @@ Both take a one-sided level ``a1``: the interval is [L, U] with P(L > true) <= a
 P(U < true) <= a1. The fixed design uses ``a1 = alpha / 2`` (a 95% interval for alpha 0.05).
 
 Sequential looks use Lan-DeMets alpha spending with an O'Brien-Fleming-type function; each
-look's nominal one-sided level is the increment of the spending function (a Bonferroni bound
-over the looks, so the overall error is at most ``a1`` per decision whatever the correlation).
+look's nominal one-sided level comes from the group-sequential boundary that spends exactly
+the function's increment at that look (numerical integration, normal approximation).
 """
 
 from __future__ import annotations
@@ -280,12 +280,67 @@ def look_sizes(n_max: int, looks: int, first: int = 10) -> list[int]:
     return sorted(steps)
 
 
-def look_levels(sizes: Sequence[int], a1: float) -> list[float]:
-    """Nominal one-sided level of each look: the increment of the spending function."""
+def look_levels(sizes: Sequence[int], a1: float, exact: bool = True) -> list[float]:
+    """Nominal one-sided level of each look so that the chance of crossing at look k (and not
+    before) under the null is the spending function's increment (Jennison & Turnbull 2000,
+    ch. 19: numerical integration over the continuation region). ``exact=False``: the
+    increments themselves (a Bonferroni bound, more conservative)."""
     n_max = sizes[-1]
-    out, spent = [], 0.0
+    spent_before, incs = 0.0, []
     for n in sizes:
         now = obf_spent(n / n_max, a1)
-        out.append(max(now - spent, 1e-12))
-        spent = now
+        incs.append(max(now - spent_before, 1e-15))
+        spent_before = now
+    if not exact or len(sizes) == 1:
+        return [max(x, 1e-12) for x in incs]
+    return [max(1 - _N.cdf(c), 1e-12) for c in _boundaries([n / n_max for n in sizes], incs)]
+
+
+def _boundaries(info: Sequence[float], incs: Sequence[float], grid: int = 1500) -> list[float]:
+    """Critical values c_k of Z_k = S(t_k)/sqrt(t_k), S a standard Brownian motion, with
+    P(Z_1 < c_1, ..., Z_{k-1} < c_{k-1}, Z_k >= c_k) = incs[k]."""
+    import numpy as np
+
+    erf = np.vectorize(math.erf, otypes=[float])  # numpy has no erf; scipy costs a second
+
+    def ncdf(x: np.ndarray) -> np.ndarray:
+        out: np.ndarray = 0.5 * (1 + erf(x / math.sqrt(2)))
+        return out
+
+    out: list[float] = []
+    c1 = z_of(incs[0])
+    out.append(c1)
+    lo = -12.0
+    # density of S(t_1) on the continuation region (-inf, c1 sqrt(t1))
+    t_prev = info[0]
+    xs = np.linspace(lo, c1 * math.sqrt(t_prev), grid)
+    dx = xs[1] - xs[0]
+    dens = np.exp(-(xs**2) / (2 * t_prev)) / math.sqrt(2 * math.pi * t_prev)
+    for k in range(1, len(info)):
+        t = info[k]
+        dt = t - t_prev
+        sd = math.sqrt(dt)
+        w = dens * dx
+
+        def cross(
+            c: float, xs: np.ndarray = xs, w: np.ndarray = w, t: float = t, sd: float = sd
+        ) -> float:
+            b = c * math.sqrt(t)
+            return float(np.sum(w * (1 - ncdf((b - xs) / sd))))
+
+        a, bnd = -2.0, 12.0
+        for _ in range(60):
+            mid = (a + bnd) / 2
+            if cross(mid) > incs[k]:
+                a = mid
+            else:
+                bnd = mid
+        c = (a + bnd) / 2
+        out.append(c)
+        new_xs = np.linspace(lo * math.sqrt(t), c * math.sqrt(t), grid)
+        kern = np.exp(-((new_xs[:, None] - xs[None, :]) ** 2) / (2 * dt)) / math.sqrt(
+            2 * math.pi * dt
+        )
+        dens = kern @ w
+        xs, dx, t_prev = new_xs, new_xs[1] - new_xs[0], t
     return out
