@@ -189,6 +189,13 @@ def test_check_writes_markdown_junit_and_step_summary(
         in text
     )
     assert "q01" in text
+    # each verdict in one plain sentence
+    assert (
+        "B fails 18 cases that A passed and passes 0 that A failed (of 24); that is a drop "
+        "of 75 points"
+        in text
+        and "more than the 2 points you tolerate." in text
+    )
     assert summary.read_text() == "earlier step\n" + text
     suite = ET.parse(junit).getroot().find("testsuite")
     assert suite is not None and suite.get("failures") == "1"
@@ -502,3 +509,20 @@ def test_check_sequential(qa_repo: Path, cli: Cli, server: FakeOpenAI) -> None:
     assert (
         "B fails" in entry["message"] and "more than the 2 points you tolerate" in entry["message"]
     )
+
+
+def test_diff_does_not_import_scipy(project: Path) -> None:
+    """scipy.stats costs about a second to import; the gate's statistics do without it."""
+    from conftest import run_python
+
+    code = (
+        "import sys, json\n"
+        "from typer.testing import CliRunner\n"
+        "from promptops.cli import app\n"
+        "r = CliRunner().invoke(app, ['diff', 'summarize@1.0.0', 'summarize@2.0.0', '-f', 'json'])\n"
+        "print(json.dumps([r.exit_code, sorted(m for m in sys.modules if m.startswith('scipy'))]))\n"
+    )
+    done = run_python(code, project)
+    assert done.returncode == 0, done.stderr
+    code_, scipy = json.loads(done.stdout.strip().splitlines()[-1])
+    assert code_ == 0 and scipy == []

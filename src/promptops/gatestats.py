@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from statistics import NormalDist
 
 _N = NormalDist()
@@ -285,6 +286,11 @@ def look_levels(sizes: Sequence[int], a1: float, exact: bool = True) -> list[flo
     before) under the null is the spending function's increment (Jennison & Turnbull 2000,
     ch. 19: numerical integration over the continuation region). ``exact=False``: the
     increments themselves (a Bonferroni bound, more conservative)."""
+    return list(_look_levels(tuple(sizes), a1, exact))
+
+
+@lru_cache(maxsize=64)
+def _look_levels(sizes: tuple[int, ...], a1: float, exact: bool) -> tuple[float, ...]:
     n_max = sizes[-1]
     spent_before, incs = 0.0, []
     for n in sizes:
@@ -292,8 +298,9 @@ def look_levels(sizes: Sequence[int], a1: float, exact: bool = True) -> list[flo
         incs.append(max(now - spent_before, 1e-15))
         spent_before = now
     if not exact or len(sizes) == 1:
-        return [max(x, 1e-12) for x in incs]
-    return [max(1 - _N.cdf(c), 1e-12) for c in _boundaries([n / n_max for n in sizes], incs)]
+        return tuple(max(x, 1e-12) for x in incs)
+    cs = _boundaries([n / n_max for n in sizes], incs)
+    return tuple(max(1 - _N.cdf(c), 1e-12) for c in cs)
 
 
 def _boundaries(info: Sequence[float], incs: Sequence[float], grid: int = 1500) -> list[float]:
