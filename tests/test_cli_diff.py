@@ -488,6 +488,8 @@ def test_sequential_stops_early_on_a_clear_regression_and_resumes_with_its_sched
     assert again["runs"] == data["runs"] and again["sequential"]["sizes"] == seq["sizes"]
     assert again["sequential"]["order"] == seq["order"]
     assert len((run / "results.jsonl").read_text().splitlines()) == 160
+    other = cli("diff", "summarize@1.0.0", "summarize@2.0.0", "--resume", data["runs"][0])
+    assert other.exit_code == 2 and "resume it with the same A and B" in other.stderr
 
 
 def test_sequential_runs_every_look_when_nothing_decides(project: Path, cli: Cli) -> None:

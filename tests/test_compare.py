@@ -144,11 +144,31 @@ def test_a_small_drop_is_inconclusive_with_the_cases_needed() -> None:
     assert c.verdict == "inconclusive"
     assert c.ci_low is not None and c.ci_high is not None and c.diff is not None
     assert c.ci_low < -0.02 < c.ci_high
-    psi = (3 + 1) / (40 + 2)  # smoothed discordance
-    var = psi - c.diff**2
-    gap = abs(c.diff + 0.02)
-    assert c.cases_needed == math.ceil((1.959964 + 0.841621) ** 2 * var / gap**2)
+    assert c.cases_needed == gatestats.cases_needed_paired(3, 0, 40, 0.02, 0.025) == 257
     assert c.cases_needed > 40
+
+
+def test_cases_needed_gives_the_promised_power() -> None:
+    """Simulate the advice: at the advised number of cases, with the observed (smoothed)
+    rates as the truth, the verdict comes out decisive about 80% of the time or more."""
+    rng = np.random.default_rng(1)
+    for worse, better, n, margin, want in (
+        (5, 5, 100, 0.05, "ok"),
+        (0, 0, 40, 0.05, "ok"),
+        (3, 0, 40, 0.02, "regression"),
+    ):
+        needed = gatestats.cases_needed_paired(worse, better, n, margin, 0.025)
+        assert needed is not None
+        qw, qb = (worse + 0.5) / (n + 1), (better + 0.5) / (n + 1)
+        hits = 0
+        for _ in range(300):
+            w, b, _rest = rng.multinomial(needed, [qw, qb, 1 - qw - qb])
+            low, high = gatestats.tango_interval(w, b, needed, 0.025)
+            hits += gatestats.decide(low, high, margin) == want
+        assert 0.75 <= hits / 300 <= 0.97, (worse, better, n, needed, hits)
+    # no observed flip on 40 cases: never fewer than the fewest that can show ok at all
+    floor = gatestats.cases_needed_paired(0, 0, 40, 0.05, 0.025)
+    assert floor is not None and floor >= 92
 
 
 def test_the_margin_is_a_tolerance() -> None:

@@ -398,7 +398,12 @@ def _compare_model(
             reason = f"{span} lies above -{margin:g}: B is no worse than the margin allows"
         else:
             reason = f"{span} contains -{margin:g}: the data cannot tell"
-            needed = gatestats.cases_needed(diff, var, n, margin, a1, POWER)
+            if binary:
+                needed = gatestats.cases_needed_paired(
+                    len(regressed), len(improved), n, margin, a1, POWER
+                )
+            else:
+                needed = gatestats.cases_needed(diff, var, n, margin, a1, POWER)
     if errored and verdict != "regression":
         verdict = "error"
         reason = (

@@ -379,6 +379,11 @@ def _run_sequential(
         path = run.path / SEQUENTIAL_FILE
         if not path.is_file():
             raise UsageError(f"run {run.id} is not a sequential comparison (no {SEQUENTIAL_FILE})")
+        digests = {r.get("digest") for r in run.meta().get("refs", [])}
+        if digests != {pv_a.digest, pv_b.digest}:
+            raise UsageError(
+                f"run {run.id} compared other prompt versions; resume it with the same A and B"
+            )
         seq = Sequential.from_json(json.loads(path.read_text(encoding="utf-8")))
         seq.looks, seq.stopped_at = [], None  # replayed: finished cases are not called again
         run_id = run.id

@@ -197,6 +197,41 @@ def cases_needed(
     return max(n + 1, math.ceil((z * z * var) / (gap * gap)))
 
 
+def cases_needed_paired(
+    worse: int, better: int, n: int, margin: float, a1: float, power: float = 0.8
+) -> int | None:
+    """Paired pass/fail cases for a conclusive verdict with the given power if the observed
+    rates held (each count smoothed by half a case, so that none observed is not zero): the
+    fewest cases whose expected counts give an interval clear of -margin at the level moved
+    by z_power. Uses the same Tango interval as the verdict, continuity correction included."""
+    if n <= 0:
+        return None
+    qw, qb = (worse + 0.5) / (n + 1), (better + 0.5) / (n + 1)
+    d = qb - qw
+    if abs(d + margin) <= 1e-9:
+        return None
+    shifted = 1 - _N.cdf(z_of(a1) + _N.inv_cdf(power))
+    want = "ok" if d > -margin else "regression"
+
+    def decides(m: int) -> bool:
+        low, high = tango_interval(qw * m, qb * m, m, shifted)
+        return decide(low, high, margin) == want
+
+    hi = max(n + 1, 2)
+    while not decides(hi):
+        hi *= 2
+        if hi > 10_000_000:
+            return None
+    lo = max(n, 1)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if decides(mid):
+            hi = mid
+        else:
+            lo = mid
+    return max(n + 1, hi)
+
+
 def min_cases_for_ok(margin: float, a1: float, limit: int = 10_000_000) -> int | None:
     """The fewest paired cases that can give ``ok`` at all: with no case differing, Tango's
     lower bound must rise above -margin. None when the margin is 0."""
