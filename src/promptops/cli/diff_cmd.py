@@ -130,7 +130,14 @@ def diff(
         )
         from .eval_cmd import Progress
 
-        progress = Progress(enabled=not quiet and fmt == "table")
+        enabled = not quiet and fmt == "table"
+        bars = [Progress(enabled=False)]
+
+        def start(total: int, run: Any) -> None:  # one bar per eval (per look when sequential)
+            bars[0].stop()
+            bars[0] = Progress(enabled=enabled)
+            bars[0].start(total, run)
+
         try:
             result = diff_refs(
                 project,
@@ -140,13 +147,13 @@ def diff(
                 metric=metric,
                 margin=margin,
                 seed=seed,
-                on_start=progress.start,
-                on_record=progress.update,
+                on_start=start,
+                on_record=lambda rec: bars[0].update(rec),
                 sequential=sequential,
                 resume=resume,
             )
         finally:
-            progress.stop()
+            bars[0].stop()
     else:
         raise UsageError("give two prompt refs or two run ids, not one of each")
     _show(result, fmt, output)

@@ -245,6 +245,8 @@ def print_check(console: Console, report: CheckReport) -> None:
             f" vs {e.baseline} ({e.baseline_reason})" if e.baseline else f" ({e.baseline_reason})"
         )
         console.print(f"[bold]{e.ref}[/] {e.change}{base}", highlight=False)
+        for note in e.diff.notes if e.diff is not None else []:
+            console.print(f"  note: {note}", style="yellow", markup=False)
         if e.diff is not None and e.diff.comparisons:
             for c in e.diff.comparisons:
                 print_comparison(console, c)
@@ -388,6 +390,8 @@ def check_markdown(report: CheckReport) -> str:
         lines += ["", f"> {_cell(note)}"]
     for e in report.entries:
         lines += ["", f"#### `{e.ref}`", "", _cell(e.message)]
+        if e.diff is not None and e.diff.notes:
+            lines += [""] + [f"> {_cell(n)}" for n in e.diff.notes]
         if e.diff is not None:
             if e.diff.changes is not None:
                 lines += [
