@@ -457,6 +457,12 @@ def test_power_says_how_many_cases_before_spending(cli: Cli) -> None:
     assert "fewer than 236 cases can never give ok at margin 0.02" in result.stdout
     data = json.loads(cli("power", "--drop", "0.1", "--discordance", "0.1", "-f", "json").stdout)
     assert data["detect"] == plan(0.8, 0.1, 0.02, discordance=0.1).detect < p.detect
+    sized = cli("power", "--drop", "0.2", "--pass-rate", "0.7", "--margin", "0.05", "--cases", "40")
+    assert "with 40 cases: a drop of 20 points is called a regression" in sized.stdout
+    assert "an unchanged prompt is called ok 0% of the time" in sized.stdout  # 40 < 92
+    big = plan(0.8, 0.1, 0.02, cases=3000)
+    assert big.power_detect is not None and big.power_detect > 0.8  # more than `detect` cases
+    assert big.detect is not None and big.detect < 3000
     bad = cli("power", "--drop", "1.5")
     assert bad.exit_code == 2 and "--drop" in bad.stderr
 

@@ -264,6 +264,9 @@ class Plan:
     detect: int | None  # cases to call `regression` for a true drop of `drop`
     ok: int | None  # cases to call `ok` when nothing changed (same discordance)
     ok_floor: int | None  # the fewest cases that can give `ok` at all
+    cases: int | None = None  # a given dataset size, and the chances it gives:
+    power_detect: float | None = None  # P(regression) at a true drop of `drop`
+    power_ok: float | None = None  # P(ok) when nothing changed
 
 
 def plan(
@@ -274,6 +277,7 @@ def plan(
     alpha: float = 0.05,
     power: float = 0.8,
     discordance: float | None = None,
+    cases: int | None = None,
 ) -> Plan:
     """Sample size for the paired pass/fail comparison. ``discordance`` defaults to the value
     for independent outcomes, p_A(1 - p_B) + p_B(1 - p_A) (the most cases; real models are
@@ -291,9 +295,18 @@ def plan(
     ok = None
     if margin > 0:
         ok = math.ceil(z * z * psi / margin**2)
-    return Plan(
-        pass_rate, drop, margin, alpha, power, psi, detect, ok, min_cases_for_ok(margin, a1)
-    )
+    out = Plan(pass_rate, drop, margin, alpha, power, psi, detect, ok, min_cases_for_ok(margin, a1))
+    if cases is not None and cases > 0:
+        out.cases = cases
+        za = z_of(a1)
+        if drop > margin:
+            sd = math.sqrt(max(psi - drop * drop, 1e-12))
+            out.power_detect = _N.cdf(math.sqrt(cases) * (drop - margin) / sd - za)
+        else:
+            out.power_detect = 0.0
+        reachable = out.ok_floor is not None and cases >= out.ok_floor
+        out.power_ok = _N.cdf(math.sqrt(cases) * margin / math.sqrt(psi) - za) if reachable else 0.0
+    return out
 
 
 # --------------------------------------------------------------------------------------------

@@ -256,6 +256,9 @@ def power(
         "outcomes, the most cases; a diff's JSON shows the observed one).",
     ),
     target: float = typer.Option(0.8, "--power", help="Chance of a decisive verdict."),
+    cases: int | None = typer.Option(
+        None, "--cases", help="Also: the chances a dataset of this many cases gives."
+    ),
     alpha: float = typer.Option(0.05, "--alpha", help="Error rate: alpha/2 per decision."),
     fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
 ) -> None:
@@ -272,7 +275,11 @@ def power(
         raise UsageError("--power and --alpha are between 0 and 1")
     if discordance is not None and not 0 <= discordance <= 1:
         raise UsageError("--discordance is a share between 0 and 1")
-    p = plan(pass_rate, drop, margin, alpha=alpha, power=target, discordance=discordance)
+    if cases is not None and cases < 1:
+        raise UsageError("--cases must be at least 1")
+    p = plan(
+        pass_rate, drop, margin, alpha=alpha, power=target, discordance=discordance, cases=cases
+    )
     if fmt == "json":
         from dataclasses import asdict
 
@@ -300,5 +307,12 @@ def power(
         say(
             f"fewer than {p.ok_floor} cases can never give ok at margin {margin:g}, "
             "even when no case changes",
+            markup=False,
+        )
+    if p.cases is not None and p.power_detect is not None and p.power_ok is not None:
+        say(
+            f"with {p.cases} cases: a drop of {pts} is called a regression "
+            f"{100 * p.power_detect:.0f}% of the time; an unchanged prompt is called ok "
+            f"{100 * p.power_ok:.0f}% of the time",
             markup=False,
         )
