@@ -293,8 +293,8 @@ def _evaluate(
     sequential: int,
     say: Callable[[str], None],
 ) -> CheckEntry:
-    from .compare import explain
     from .diffing import diff_refs
+    from .explain import explain
     from .runner import EvalOptions, run_eval
 
     baseline, why = _baseline(trees, pv, reg_base, env, base)

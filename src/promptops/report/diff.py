@@ -117,7 +117,7 @@ def _ids(ids: list[str], limit: int = 12) -> str:
 
 def verdict_text(c: Comparison) -> str:
     """The verdict and its plain-sentence explanation."""
-    from ..compare import explain
+    from ..explain import explain
 
     return f"{c.verdict}: {explain(c)}"
 
