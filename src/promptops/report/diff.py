@@ -110,6 +110,12 @@ def _moved(c: Comparison) -> str:
     return f"{c.metric}: {c.mcnemar.b} {what}, {c.mcnemar.c} {back}"
 
 
+def confidence(c: Comparison) -> str:
+    """The interval's confidence: 95% in a fixed design, higher at an early sequential look."""
+    two_sided = 1 - 2 * c.level if c.level else 1 - c.alpha
+    return f"{100 * two_sided:.4g}%"
+
+
 def _ids(ids: list[str], limit: int = 12) -> str:
     more = f" … (+{len(ids) - limit})" if len(ids) > limit else ""
     return ", ".join(ids[:limit]) + more
@@ -160,7 +166,7 @@ def print_comparison(console: Console, c: Comparison) -> None:
         highlight=False,
     )
     t = Table(show_edge=False, header_style="bold", pad_edge=False)
-    for col in ("metric", c.ref_a or "A", c.ref_b or "B", "B − A", f"{100 * (1 - c.alpha):g}% CI"):
+    for col in ("metric", c.ref_a or "A", c.ref_b or "B", "B − A", f"{confidence(c)} CI"):
         t.add_column(col, justify="left" if col == "metric" else "right")
     style = "red" if (c.ci_high is not None and c.ci_high < -c.margin) else None
     t.add_row(
@@ -276,7 +282,7 @@ def _md_comparison(c: Comparison, heading: str = "####") -> list[str]:
         f"{c.n_paired} paired cases{rep}; gate metric `{c.metric}`, margin {c.margin:g}; "
         f"{_method(c)}.",
         "",
-        f"| metric | {_cell(c.ref_a or 'A')} | {_cell(c.ref_b or 'B')} | B − A | {100 * (1 - c.alpha):g}% CI |",
+        f"| metric | {_cell(c.ref_a or 'A')} | {_cell(c.ref_b or 'B')} | B − A | {confidence(c)} CI |",
         "|---|---:|---:|---:|---:|",
         f"| **{_cell(c.metric)}** | {_num(c.mean_a)} | {_num(c.mean_b)} | {_signed(c.diff)} | {_ci(c)} |",
     ]

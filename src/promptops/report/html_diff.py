@@ -173,9 +173,9 @@ def _verdict_class(low: float, high: float, margin: float) -> str:
 
 
 def _comparison_card(c: Comparison) -> str:
-    from .diff import verdict_text
+    from .diff import confidence, verdict_text
 
-    level = f"{100 * (1 - c.alpha):g}%"
+    level = confidence(c)
     rows = []
     if c.diff is not None and c.ci_low is not None and c.ci_high is not None:
         rows.append(
