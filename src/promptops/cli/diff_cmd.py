@@ -12,10 +12,6 @@ import typer
 from . import app
 from .output import err, out
 
-EXIT_CODES = """Exit codes: 0 for ok and inconclusive (1 for inconclusive with --strict); 1 for
-regression and error (every call failed on both sides for some cases); 1 with a message for
-bad input."""
-
 
 def print_json(data: Any) -> None:
     """Strict JSON (no NaN or Infinity: they were made None upstream; refuse any left)."""
@@ -101,8 +97,7 @@ def diff(
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
-    """Compare two prompt versions (or two runs) case by case; exit 1 on a regression."""
-    # Exit codes: see EXIT_CODES.
+    """Compare two prompt versions (or two runs) case by case; exit 1 on regression or error."""
     from ..diffing import compare_runs, diff_refs
     from ..errors import UsageError
     from ..project import Project
