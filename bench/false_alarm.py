@@ -1,7 +1,7 @@
 """How often does the regression gate cry wolf, and how often does it catch a real drop?
 
 Simulated run records go through ``promptops.compare.compare_records`` at its default settings
-(95% paired bootstrap with 10,000 resamples, McNemar at 0.05, margin 0.02). Each case has a
+(the gate's intervals at alpha 0.05, margin 0.02; see operating_characteristics.py). Each case has a
 pass probability (its difficulty); every sample is an independent draw, the worst case for a
 noisy model (nothing about a case is stable between runs). Under the null both versions share
 the probabilities; under a drop, B's are lower.

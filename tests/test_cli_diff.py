@@ -99,20 +99,22 @@ def test_diff_two_refs_table(project: Path, cli: Cli) -> None:
     assert "params.temperature: 0 → 0.2" in out
     assert "+You write summaries with a title line." in out
     assert "echo/echo" in out and "3 paired cases" in out
-    assert "verdict: OK" in out
+    # 3 unchanged cases cannot show that B is no worse: inconclusive (exit 0), with the reason
+    assert "verdict: INCONCLUSIVE" in out
+    assert "below 236 cases no data can show ok at margin 0.02" in out
 
 
 def test_diff_json_and_markdown(project: Path, cli: Cli, tmp_path: Path) -> None:
     result = cli("diff", "summarize@1.0.0", "summarize@1.1.0", "--format", "json", "--seed", "9")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert data["verdict"] == "ok" and data["a"] == "summarize@1.0.0"
-    assert data["comparisons"][0]["seed"] == 9 and data["comparisons"][0]["n_boot"] == 10000
+    assert data["verdict"] == "inconclusive" and data["a"] == "summarize@1.0.0"
+    assert data["comparisons"][0]["seed"] == 9 and data["comparisons"][0]["method"] == "tango"
     md = tmp_path / "out" / "diff.md"
     result = cli("diff", "summarize@1.0.0", "summarize@1.1.0", "-f", "markdown", "-o", str(md))
     assert result.exit_code == 0
     assert result.stdout.startswith(
-        "### ✅ promptops diff `summarize@1.0.0` → `summarize@1.1.0`: ok"
+        "### ⚠️ promptops diff `summarize@1.0.0` → `summarize@1.1.0`: inconclusive"
     )
     assert "```diff" in result.stdout and md.read_text() == result.stdout
 
@@ -151,7 +153,8 @@ def test_diff_exits_1_on_a_regression(qa_repo: Path, cli: Cli, server: FakeOpenA
     no_traceback(result)
     assert result.exit_code == 1, result.output
     assert "verdict: REGRESSION" in result.stdout
-    assert "regressed (passed in A, fail in B): 18" in result.stdout
+    assert "regressed (worse in B): 18" in result.stdout
+    assert "B fails 18 cases that A passed and passes 0 that A failed (of 24)" in result.stdout
     assert "q01" in result.stdout and "number 1" in result.stdout
 
 
@@ -188,6 +191,13 @@ def test_check_writes_markdown_junit_and_step_summary(
         in text
     )
     assert "q01" in text
+    # each verdict in one plain sentence
+    assert (
+        "B fails 18 cases that A passed and passes 0 that A failed (of 24); that is a drop "
+        "of 75 points"
+        in text
+        and "more than the 2 points you tolerate." in text
+    )
     assert summary.read_text() == "earlier step\n" + text
     suite = ET.parse(junit).getroot().find("testsuite")
     assert suite is not None and suite.get("failures") == "1"
@@ -204,7 +214,9 @@ def test_check_json_and_passing(qa_repo: Path, cli: Cli, server: FakeOpenAI) -> 
     result = cli("check", "--base", "main", "--api-base", server.url, "--format", "json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert data["passed"] is True and data["entries"][0]["verdict"] == "ok"
+    # 24 unchanged cases: not enough to show ok, and inconclusive passes without --strict
+    assert data["passed"] is True and data["entries"][0]["verdict"] == "inconclusive"
+    assert "no drop" in data["entries"][0]["message"] or "cannot" in data["entries"][0]["message"]
 
 
 def test_check_refuses_an_in_place_edit(project: Path, cli: Cli) -> None:
@@ -237,3 +249,290 @@ def test_the_ci_workflow_runs_check_with_options_that_exist(cli: Cli) -> None:
         assert option in help_text, option
     assert any(s.get("uses", "").startswith("actions/cache@") for s in steps)
     assert any(s.get("with", {}).get("fetch-depth") == 0 for s in steps)
+
+
+# ------------------------------------------------------------------------------------------
+# the audit's cases, end to end: `promptops diff` on real eval runs whose outcomes the dataset
+# sets. The echo provider answers with the rendered prompt: version 1.0.0 renders the case's
+# `a` variable, 1.1.0 its `b`; "1 ok" is a pass with score 1, "0.94 ok" a graded score, and
+# so on (checks.py reads the number as the score of the `grade` assertion).
+# ------------------------------------------------------------------------------------------
+
+FLIP = """\
+name: flip
+version: {version}
+model: {{id: {model}}}
+inputs:
+  a: {{type: string}}
+  b: {{type: string}}
+template: "{{{{ {side} }}}}"
+dataset: evals/flip.jsonl
+assert:
+  - {{type: python, value: "checks.py:grade", metric: grade}}
+  - {{type: icontains, value: "ok", metric: other}}
+"""
+
+CHECKS = """\
+def grade(output, context):
+    return float(output.split()[0])
+"""
+
+
+def flip_repo(root: Path, cases: list[tuple[str, str]], model: str = "echo/echo") -> None:
+    (root / "prompts/flip").mkdir(exist_ok=True)
+    for version, side in (("1.0.0", "a"), ("1.1.0", "b")):
+        (root / f"prompts/flip/{version}.yaml").write_text(
+            FLIP.format(version=version, side=side, model=model)
+        )
+    (root / "checks.py").write_text(CHECKS)
+    (root / "evals/flip.jsonl").write_text(
+        "".join(
+            json.dumps({"id": f"f{i:04d}", "vars": {"a": a, "b": b}}) + "\n"
+            for i, (a, b) in enumerate(cases)
+        )
+    )
+
+
+def diff_json(cli: Cli, *args: str, code: int = 0) -> dict[str, Any]:
+    result = cli("diff", "flip@1.0.0", "flip@1.1.0", "-f", "json", *args)
+    no_traceback(result)
+    assert result.exit_code == code, result.output
+    data: dict[str, Any] = json.loads(result.stdout, parse_constant=_no_constant)
+    return data
+
+
+def _no_constant(name: str) -> None:
+    raise AssertionError(f"not strict JSON: {name}")
+
+
+def test_no_case_flipping_on_20_cases_is_not_ok(project: Path, cli: Cli) -> None:
+    flip_repo(project, [("1 ok", "1 ok")] * 20)
+    data = diff_json(cli)
+    (c,) = data["comparisons"]
+    assert data["verdict"] == "inconclusive" and c["ci_low"] < -0.1
+    assert c["ok_floor"] == 236 and c["cases_needed"] >= 236
+    assert "below 236 cases no data can show ok at margin 0.02" in c["explanation"]
+    # the same on 300 cases is evidence enough
+    flip_repo(project, [("1 ok", "1 ok")] * 300)
+    assert diff_json(cli)["verdict"] == "ok"
+
+
+def test_one_lost_case_of_one_is_not_a_regression(project: Path, cli: Cli) -> None:
+    flip_repo(project, [("1 ok", "0 ok")])
+    data = diff_json(cli, "--margin", "0")
+    assert data["verdict"] == "inconclusive"
+    assert data["comparisons"][0]["regressed"] == ["f0000"]
+
+
+def test_four_lost_cases_in_a_thousand_are_not_a_regression(project: Path, cli: Cli) -> None:
+    flip_repo(project, [("1 ok", "0 ok")] * 4 + [("1 ok", "1 ok")] * 996)
+    data = diff_json(cli, "--margin", "0", "--metric", "pass")
+    (c,) = data["comparisons"]
+    assert data["verdict"] == "inconclusive" and c["mcnemar"]["p"] == pytest.approx(0.0625)
+
+
+def test_a_significant_drop_inside_the_margin_is_ok(project: Path, cli: Cli) -> None:
+    flip_repo(project, [("1 ok", "0 ok")] * 8 + [("1 ok", "1 ok")] * 992)
+    data = diff_json(cli, "--margin", "0.02")
+    (c,) = data["comparisons"]
+    assert c["ci_high"] < 0 and data["verdict"] == "ok"  # a real drop of 0.008, tolerated
+    assert "within the 2 points you tolerate" in c["explanation"]
+
+
+def test_a_consistent_small_score_dip_on_three_cases_is_not_a_regression(
+    project: Path, cli: Cli
+) -> None:
+    flip_repo(project, [("0.95 ok", "0.94 ok")] * 3)
+    data = diff_json(cli, "--margin", "0", "--metric", "grade")
+    (c,) = data["comparisons"]
+    assert data["verdict"] == "inconclusive" and c["method"] == "floored-t"
+    assert c["diff"] == pytest.approx(-0.01)
+
+
+def test_the_verdict_follows_the_gated_metric(project: Path, cli: Cli) -> None:
+    # `grade` is the same on both sides; the `other` assertion fails on B for 12 of 40 cases
+    flip_repo(project, [("1 ok", "1 no")] * 12 + [("1 ok", "1 ok")] * 28)
+    gated = diff_json(cli, "--metric", "grade", "--margin", "0.05")
+    assert gated["verdict"] != "regression" and gated["comparisons"][0]["regressed"] == []
+    by_pass = diff_json(cli, "--metric", "pass", "--margin", "0.05", code=1)
+    assert by_pass["verdict"] == "regression" and len(by_pass["comparisons"][0]["regressed"]) == 12
+
+
+def test_an_assertion_error_counts_as_a_failure(project: Path, cli: Cli) -> None:
+    # "nan" is no score: the python assertion errors, the case fails on B
+    flip_repo(project, [("1 ok", "nan ok")] * 30 + [("1 ok", "1 ok")] * 10)
+    data = diff_json(cli, code=1)
+    assert data["verdict"] == "regression"
+    assert len(data["comparisons"][0]["regressed"]) == 30
+
+
+def test_a_stored_nan_score_is_a_failure_and_the_json_stays_strict(project: Path, cli: Cli) -> None:
+    flip_repo(project, [("1 ok", "1 ok")] * 40)
+    ids = []
+    for ref in ("flip@1.0.0", "flip@1.1.0"):
+        res = cli("eval", ref, "--format", "json")
+        ids.append(json.loads(res.stdout)["run_id"])
+    results = project / ".promptops/runs" / ids[1] / "results.jsonl"
+    lines = [json.loads(line) for line in results.read_text().splitlines()]
+    for rec in lines[:25]:
+        rec["score"] = float("nan")
+        rec["metrics"]["grade"] = float("inf")
+    results.write_text("".join(json.dumps(r) + "\n" for r in lines))  # NaN, Infinity literals
+    result = cli("diff", *ids, "-f", "json", "--metric", "grade")
+    assert result.exit_code == 1, result.output
+    data = json.loads(result.stdout, parse_constant=_no_constant)
+    (c,) = data["comparisons"]
+    assert data["verdict"] == "regression" and len(c["invalid"]) == 25
+    assert "non-finite" in c["explanation"]
+
+
+# --- failed calls, through the loopback server --------------------------------------------
+
+
+@pytest.fixture
+def long_prompt_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOpenAI]:
+    """B's prompt is longer: the server rejects it (context length) for cases marked `long`."""
+    from promptops.testing.server import Fault
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+
+    def responder(req: Any) -> Any:
+        if "long" in req.text and "B" in req.text:
+            return Fault.http_error(
+                400, "context_length_exceeded", error_type="invalid_request_error"
+            )
+        if "down" in req.text:
+            return Fault.http_error(400, "model is down", error_type="invalid_request_error")
+        return Reply("1 ok")
+
+    with FakeOpenAI(responder) as s:
+        yield s
+
+
+def test_failed_calls_on_one_side_count_as_failures(
+    project: Path, cli: Cli, long_prompt_server: FakeOpenAI
+) -> None:
+    flip_repo(
+        project,
+        [("A long", "B long")] * 12 + [("A short", "B short")] * 28,
+        model="openai/fake-model-2024-01-01",
+    )
+    data = diff_json(cli, "--api-base", long_prompt_server.url, code=1)
+    (c,) = data["comparisons"]
+    assert data["verdict"] == "regression" and c["n_paired"] == 40
+    assert c["failed_b"] == [f"f{i:04d}" for i in range(12)] and c["failed_a"] == []
+    assert "calls failed on B for 12 case(s), counted as B failing" in c["explanation"]
+    table = cli("diff", "flip@1.0.0", "flip@1.1.0", "--api-base", long_prompt_server.url)
+    assert "call failed on B (counted as B failing): f0000" in table.stdout
+
+
+def test_calls_failed_on_both_sides_give_the_error_verdict(
+    project: Path, cli: Cli, long_prompt_server: FakeOpenAI
+) -> None:
+    flip_repo(
+        project,
+        [("A down", "B down")] * 2 + [("A short", "B short")] * 38,
+        model="openai/fake-model-2024-01-01",
+    )
+    data = diff_json(cli, "--api-base", long_prompt_server.url, code=1)
+    (c,) = data["comparisons"]
+    assert data["verdict"] == "error" and c["errored"] == ["f0000", "f0001"]
+    assert "f0000, f0001" in c["explanation"]
+
+
+# --- exit codes, --strict, sizing ---------------------------------------------------------
+
+
+def test_strict_makes_inconclusive_exit_1(project: Path, cli: Cli) -> None:
+    flip_repo(project, [("1 ok", "1 ok")] * 10)
+    assert diff_json(cli)["verdict"] == "inconclusive"
+    assert diff_json(cli, "--strict", code=1)["verdict"] == "inconclusive"
+
+
+def test_power_says_how_many_cases_before_spending(cli: Cli) -> None:
+    from promptops.gatestats import plan
+
+    result = cli("power", "--drop", "0.05", "--pass-rate", "0.8", "--margin", "0.02")
+    assert result.exit_code == 0, result.output
+    p = plan(0.8, 0.05, 0.02)
+    assert f"to call a drop of 5 points a regression: {p.detect} paired cases" in result.stdout
+    assert "fewer than 236 cases can never give ok at margin 0.02" in result.stdout
+    data = json.loads(cli("power", "--drop", "0.1", "--discordance", "0.1", "-f", "json").stdout)
+    assert data["detect"] == plan(0.8, 0.1, 0.02, discordance=0.1).detect < p.detect
+    sized = cli("power", "--drop", "0.2", "--pass-rate", "0.7", "--margin", "0.05", "--cases", "40")
+    assert "with 40 cases: a drop of 20 points is called a regression" in sized.stdout
+    assert "an unchanged prompt is called ok 0% of the time" in sized.stdout  # 40 < 92
+    big = plan(0.8, 0.1, 0.02, cases=3000)
+    assert big.power_detect is not None and big.power_detect > 0.8  # more than `detect` cases
+    assert big.detect is not None and big.detect < 3000
+    bad = cli("power", "--drop", "1.5")
+    assert bad.exit_code == 2 and "--drop" in bad.stderr
+
+
+# --- sequential ---------------------------------------------------------------------------
+
+
+def test_sequential_stops_early_on_a_clear_regression_and_resumes_with_its_schedule(
+    project: Path, cli: Cli
+) -> None:
+    # B loses 60% of 200 cases: O'Brien-Fleming-type spending keeps the first look (at 40
+    # cases, one-sided level 5e-7) from deciding; the second (80 cases) does
+    flip_repo(project, [("1 ok", "0 ok" if i % 5 < 3 else "1 ok") for i in range(200)])
+    data = diff_json(cli, "--sequential", "5", "--seed", "3", code=1)
+    seq = data["sequential"]
+    assert data["verdict"] == "regression"
+    assert seq["sizes"] == [40, 80, 120, 160, 200] and seq["stopped_at"] == 2
+    assert seq["cases_used"] == 80 and data["comparisons"][0]["n_paired"] == 80
+    assert len(seq["order"]) == 200 and seq["seed"] == 3
+    assert data["comparisons"][0]["level"] == pytest.approx(seq["levels"][1])
+    run = project / ".promptops/runs" / data["runs"][0]
+    stored = json.loads((run / "sequential.json").read_text())
+    assert stored["stopped_at"] == 2 and stored["looks"][0]["verdict"] == "inconclusive"
+    assert stored["looks"][1]["verdict"] == "regression"
+    records = (run / "results.jsonl").read_text().splitlines()
+    assert len(records) == 160  # 80 cases x 2 versions: the other 120 were never called
+    # resume replays the stored schedule on the same run: no new records
+    again = diff_json(cli, "--resume", data["runs"][0], code=1)
+    assert again["runs"] == data["runs"] and again["sequential"]["sizes"] == seq["sizes"]
+    assert again["sequential"]["order"] == seq["order"]
+    assert len((run / "results.jsonl").read_text().splitlines()) == 160
+    other = cli("diff", "summarize@1.0.0", "summarize@2.0.0", "--resume", data["runs"][0])
+    assert other.exit_code == 2 and "resume it with the same A and B" in other.stderr
+
+
+def test_sequential_runs_every_look_when_nothing_decides(project: Path, cli: Cli) -> None:
+    flip_repo(project, [("1 ok", "1 ok")] * 30)
+    data = diff_json(cli, "--sequential", "3")
+    seq = data["sequential"]
+    assert seq["stopped_at"] is None and [lk["cases"] for lk in seq["looks"]] == [10, 20, 30]
+    assert "ran all 3 looks without a decision" in " ".join(data["notes"])
+
+
+def test_check_sequential(qa_repo: Path, cli: Cli, server: FakeOpenAI) -> None:
+    result = cli(
+        "check", "--base", "main", "--api-base", server.url, "--sequential", "2", "-f", "json"
+    )
+    assert result.exit_code == 1, result.output
+    (entry,) = json.loads(result.stdout)["entries"]
+    assert entry["verdict"] == "regression"
+    assert entry["diff"]["sequential"]["stopped_at"] is not None
+    assert (
+        "B fails" in entry["message"] and "more than the 2 points you tolerate" in entry["message"]
+    )
+
+
+def test_diff_does_not_import_scipy(project: Path) -> None:
+    """scipy.stats costs about a second to import; the gate's statistics do without it."""
+    from conftest import run_python
+
+    code = (
+        "import sys, json\n"
+        "from typer.testing import CliRunner\n"
+        "from promptops.cli import app\n"
+        "r = CliRunner().invoke(app, ['diff', 'summarize@1.0.0', 'summarize@2.0.0', '-f', 'json'])\n"
+        "print(json.dumps([r.exit_code, sorted(m for m in sys.modules if m.startswith('scipy'))]))\n"
+    )
+    done = run_python(code, project)
+    assert done.returncode == 0, done.stderr
+    code_, scipy = json.loads(done.stdout.strip().splitlines()[-1])
+    assert code_ == 0 and scipy == []

@@ -7,14 +7,14 @@ import json
 import math
 from collections.abc import Iterator
 from pathlib import Path
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
 import pytest
 
+from promptops import gatestats
 from promptops.compare import (
-    bootstrap_ci,
-    cases_needed,
     compare_records,
     compare_runs,
     diff_refs,
@@ -22,6 +22,7 @@ from promptops.compare import (
     mcnemar_test,
 )
 from promptops.errors import UsageError
+from promptops.gatestats import cases_needed
 from promptops.project import Project
 from promptops.refs import resolve
 from promptops.runner import EvalOptions, run_eval
@@ -86,12 +87,18 @@ def one(a: list[dict[str, Any]], b: list[dict[str, Any]], **kw: Any) -> Any:
 # ------------------------------------------------------------------------------------------
 
 
-def test_identical_results_are_ok_with_a_degenerate_interval() -> None:
+def test_identical_results_on_few_cases_are_not_ok() -> None:
+    """No case differs on 40 cases: the interval does not collapse to [0, 0]."""
     c = one(records([1] * 40, "1.0.0"), records([1] * 40, "2.0.0"))
-    assert c.verdict == "ok"
-    assert (c.n_paired, c.diff, c.ci_low, c.ci_high) == (40, 0.0, 0.0, 0.0)
+    assert c.verdict == "inconclusive" and c.method == "tango"
+    assert c.ci_low is not None and c.ci_high is not None
+    assert c.ci_low < -0.05 and c.ci_high > 0.05
     assert (c.mcnemar.b, c.mcnemar.c, c.mcnemar.p) == (0, 0, 1.0)
-    assert c.cases_needed is None and c.regressed == [] and c.improved == []
+    assert c.ok_floor == 236 and c.cases_needed is not None and c.cases_needed >= 236
+    assert c.regressed == [] and c.improved == []
+    # with enough identical cases the data do show B is no worse
+    many = one(records([1] * 300, "1.0.0"), records([1] * 300, "2.0.0"))
+    assert many.verdict == "ok" and many.ci_low is not None and many.ci_low > -0.02
 
 
 def test_a_clear_regression_names_its_cases_with_both_outputs() -> None:
@@ -115,46 +122,95 @@ def test_usage_deltas() -> None:
     assert c.to_json()["latency_ms"] == {"a": 100.0, "b": 150.0, "diff": 50.0}
 
 
-def test_mcnemar_catches_pass_flips_that_the_mean_score_hides() -> None:
+def test_the_test_follows_the_gated_metric() -> None:
     # 8 cases slip just under their pass mark (score -0.02 each); 2 failing cases gain a lot of
     # score but still fail. The mean score goes *up*, yet 8 cases flipped to failing.
     sa = [0.80] * 8 + [0.1] * 2 + [1.0] * 30
     sb = [0.78] * 8 + [0.7] * 2 + [1.0] * 30
     pa = [1] * 8 + [0] * 2 + [1] * 30
     pb = [0] * 8 + [0] * 2 + [1] * 30
-    c = one(records(pa, "1.0.0", scores=sa), records(pb, "2.0.0", scores=sb))
-    assert c.diff is not None and c.diff > 0 and c.ci_high is not None and c.ci_high > 0
-    assert (c.mcnemar.b, c.mcnemar.c) == (8, 0)
-    assert c.mcnemar.p == pytest.approx(0.5**8)
-    assert c.verdict == "regression" and "McNemar" in c.reason
+    a, b = records(pa, "1.0.0", scores=sa), records(pb, "2.0.0", scores=sb)
+    by_score = one(a, b)  # gated on score: the flips of pass/fail do not decide
+    assert by_score.diff is not None and by_score.diff > 0 and by_score.verdict != "regression"
+    assert by_score.method == "floored-t"
+    by_pass = one(a, b, metric="pass")  # gated on pass: 8 of 40 lost is a regression
+    assert by_pass.verdict == "regression" and by_pass.method == "tango"
+    assert (by_pass.mcnemar.b, by_pass.mcnemar.c) == (8, 0)
 
 
 def test_a_small_drop_is_inconclusive_with_the_cases_needed() -> None:
-    b_pass = [i >= 3 for i in range(40)]  # 3 of 40 cases lost: p = 0.125, interval spans 0
+    b_pass = [i >= 3 for i in range(40)]  # 3 of 40 cases lost
     c = one(records([1] * 40, "1.0.0"), records(b_pass, "2.0.0"))
     assert c.verdict == "inconclusive"
-    assert c.ci_low is not None and c.ci_high is not None
-    assert c.ci_low < -0.02 and c.ci_high >= 0
-    sd = float(np.std([-1.0] * 3 + [0.0] * 37, ddof=1))
-    gap = max(c.diff + 0.02, -c.diff)
-    assert c.cases_needed == math.ceil(((1.959964 + 0.841621) * sd / gap) ** 2)
+    assert c.ci_low is not None and c.ci_high is not None and c.diff is not None
+    assert c.ci_low < -0.02 < c.ci_high
+    assert c.cases_needed == gatestats.cases_needed_paired(3, 0, 40, 0.02, 0.025) == 257
     assert c.cases_needed > 40
 
 
-def test_margin_decides_ok_versus_inconclusive() -> None:
-    # 1 case of 200 lost: interval about [-0.015, 0]
-    b_pass = [i != 0 for i in range(200)]
-    a, b = records([1] * 200, "1.0.0"), records(b_pass, "2.0.0")
-    assert one(a, b, margin=0.02).verdict == "ok"
-    assert one(a, b, margin=0.001).verdict == "inconclusive"
+def test_cases_needed_gives_the_promised_power() -> None:
+    """Simulate the advice: at the advised number of cases, with the observed (smoothed)
+    rates as the truth, the verdict comes out decisive about 80% of the time or more."""
+    rng = np.random.default_rng(1)
+    for worse, better, n, margin, want in (
+        (5, 5, 100, 0.05, "ok"),
+        (0, 0, 40, 0.05, "ok"),
+        (3, 0, 40, 0.02, "regression"),
+    ):
+        needed = gatestats.cases_needed_paired(worse, better, n, margin, 0.025)
+        assert needed is not None
+        qw, qb = (worse + 0.5) / (n + 1), (better + 0.5) / (n + 1)
+        hits = 0
+        for _ in range(300):
+            w, b, _rest = rng.multinomial(needed, [qw, qb, 1 - qw - qb])
+            low, high = gatestats.tango_interval(w, b, needed, 0.025)
+            hits += gatestats.decide(low, high, margin) == want
+        assert 0.75 <= hits / 300 <= 0.97, (worse, better, n, needed, hits)
+    # no observed flip on 40 cases: never fewer than the fewest that can show ok at all
+    floor = gatestats.cases_needed_paired(0, 0, 40, 0.05, 0.025)
+    assert floor is not None and floor >= 92
+
+
+def test_the_margin_is_a_tolerance() -> None:
+    # 8 of 1000 cases lost: a significant drop (the upper bound is below 0) of 0.008, inside
+    # the margin of 0.02: ok, not a regression
+    b_pass = [i >= 8 for i in range(1000)]
+    a, b = records([1] * 1000, "1.0.0"), records(b_pass, "2.0.0")
+    c = one(a, b, margin=0.02)
+    assert c.ci_high is not None and c.ci_high < 0 and c.verdict == "ok"
+    assert one(a, b, margin=0.005).verdict == "inconclusive"  # the interval holds -0.005
+    assert one(a, b, margin=0.0).verdict == "regression"
+
+
+def test_rare_flips_at_the_edges_are_not_regressions() -> None:
+    # one case lost on a one-case dataset
+    assert one(records([1], "1.0.0"), records([0], "2.0.0"), margin=0.0).verdict == "inconclusive"
+    # 4 of 1000 lost: exact one-sided p = 0.0625, not evidence of any drop even at margin 0
+    b_pass = [i >= 4 for i in range(1000)]
+    c = one(records([1] * 1000, "1.0.0"), records(b_pass, "2.0.0"), margin=0.0)
+    assert c.verdict == "inconclusive" and c.mcnemar.p == pytest.approx(0.0625)
+    # a consistent 0.01 score dip on 3 cases
+    dip = one(
+        records([1] * 3, "1.0.0", scores=[0.95] * 3),
+        records([1] * 3, "2.0.0", scores=[0.94] * 3),
+        margin=0.0,
+    )
+    assert dip.verdict == "inconclusive" and dip.method == "floored-t"
+    # the same dip on 30 cases is evidence of a (small) drop
+    dip30 = one(
+        records([1] * 30, "1.0.0", scores=[0.95] * 30),
+        records([1] * 30, "2.0.0", scores=[0.94] * 30),
+        margin=0.0,
+    )
+    assert dip30.verdict == "regression"
 
 
 def test_cases_needed_formula() -> None:
-    assert cases_needed(0.0, 0.5, 40, 0.02) == math.ceil((2.801585 * 0.5 / 0.02) ** 2)
-    assert cases_needed(-0.1, 0.5, 40, 0.02) == math.ceil((2.801585 * 0.5 / 0.1) ** 2)
-    assert cases_needed(0.0, 0.0, 40, 0.02) is None
-    assert cases_needed(0.0, 0.5, 40, 0.0) is None  # margin 0 and no difference: never decides
-    assert cases_needed(0.5, 0.01, 40, 0.02) == 41  # never fewer than one more than now
+    z = 1.959964 + 0.841621
+    assert cases_needed(0.0, 0.25, 40, 0.02, 0.025) == math.ceil(z * z * 0.25 / 0.02**2)
+    assert cases_needed(-0.1, 0.25, 40, 0.02, 0.025) == math.ceil(z * z * 0.25 / 0.08**2)
+    assert cases_needed(-0.02, 0.25, 40, 0.02, 0.025) is None  # on the margin: never decides
+    assert cases_needed(0.5, 0.0001, 40, 0.02, 0.025) == 41  # never fewer than one more
 
 
 def test_mcnemar_exact() -> None:
@@ -162,6 +218,47 @@ def test_mcnemar_exact() -> None:
     assert mcnemar_test(5, 0).p == pytest.approx(1 / 32)
     assert mcnemar_test(0, 5).p == 1.0
     assert mcnemar_test(6, 2).p == pytest.approx(sum(math.comb(8, k) for k in range(6, 9)) / 256)
+
+
+def test_tango_interval_covers_by_exact_enumeration() -> None:
+    """Exact coverage of each bound over every (worse, better) outcome of n = 30 paired cases:
+    neither bound misses the true difference more often than its 2.5% (plus a little)."""
+    n = 30
+    for q_worse, q_better in ((0.1, 0.05), (0.02, 0.0), (0.2, 0.2), (0.3, 0.1)):
+        true = q_better - q_worse
+        miss_low = miss_high = 0.0
+        for w in range(n + 1):
+            for b in range(n + 1 - w):
+                prob = (
+                    math.factorial(n)
+                    / (math.factorial(w) * math.factorial(b) * math.factorial(n - w - b))
+                    * q_worse**w
+                    * q_better**b
+                    * (1 - q_worse - q_better) ** (n - w - b)
+                )
+                if prob < 1e-12:
+                    continue
+                low, high = gatestats.tango_interval(w, b, n, 0.025)
+                miss_low += prob * (low > true)
+                miss_high += prob * (high < true)
+        assert miss_low <= 0.03 and miss_high <= 0.03, (q_worse, q_better, miss_low, miss_high)
+
+
+def test_t_quantile_and_spending() -> None:
+    assert gatestats.t_quantile(0.975, 10) == pytest.approx(2.228139, abs=1e-6)
+    assert gatestats.t_quantile(0.975, 3) == pytest.approx(3.182446, abs=1e-6)
+    assert gatestats.t_quantile(0.9999, 5) == pytest.approx(9.677566, abs=1e-5)
+    # O'Brien-Fleming-type spending: almost nothing early, all of it by the end
+    assert gatestats.obf_spent(1.0, 0.025) == pytest.approx(0.025)
+    assert gatestats.obf_spent(0.2, 0.025) < 1e-5
+    sizes = gatestats.look_sizes(300, 5)
+    assert sizes == [60, 120, 180, 240, 300]
+    levels = gatestats.look_levels(sizes, 0.025)
+    z = [NormalDist().inv_cdf(1 - x) for x in levels]
+    # the published Lan-DeMets O'Brien-Fleming boundaries for 5 equal looks, one-sided 0.025
+    assert z == pytest.approx([4.877, 3.357, 2.680, 2.290, 2.031], abs=0.005)
+    bonferroni = gatestats.look_levels(sizes, 0.025, exact=False)
+    assert sum(bonferroni) == pytest.approx(0.025) and bonferroni[-1] < levels[-1]
 
 
 # ------------------------------------------------------------------------------------------
@@ -177,15 +274,34 @@ def test_cases_missing_on_one_side_are_listed() -> None:
     assert c.only_a == ["c000", "c001", "c002"] and c.only_b == ["c010", "c011", "c012"]
 
 
-def test_provider_errors_are_left_out_and_listed_not_counted_as_failures() -> None:
+def test_a_failed_call_is_that_side_failing_the_case() -> None:
     b = records([1] * 40, "2.0.0")
-    for rec in b[:10]:
-        rec.update(error="RateLimitError: slow down", error_kind="rate_limit")
+    for rec in b[:12]:
+        rec.update(error="BadRequestError: context_length_exceeded", error_kind="bad_request")
         rec.update({"pass": False, "score": 0.0, "output": None})
     c = one(records([1] * 40, "1.0.0"), b)
-    assert c.verdict == "ok" and c.n_paired == 30
-    assert c.errored == [f"c{i:03d}" for i in range(10)]
-    assert c.regressed == []
+    assert c.verdict == "regression" and c.n_paired == 40
+    assert c.failed_b == [f"c{i:03d}" for i in range(12)] and c.failed_a == []
+    assert len(c.regressed) == 12 and c.errored == []
+    assert "calls failed on B for 12 case(s), counted as B failing" in c.to_json()["explanation"]
+
+
+def test_cases_failed_on_both_sides_give_an_error_verdict() -> None:
+    a, b = records([1] * 40, "1.0.0"), records([1] * 40, "2.0.0")
+    for rec in a[:3] + b[:3]:
+        rec.update(error="APIConnectionError: refused", error_kind="connection")
+    c = one(a, b)
+    assert c.verdict == "error" and c.errored == ["c000", "c001", "c002"]
+    assert "c000, c001, c002" in c.reason and c.n_paired == 37
+
+
+def test_non_finite_values_are_failures_and_json_is_strict() -> None:
+    b = records([1] * 40, "2.0.0")
+    for rec in b[:20]:
+        rec["score"] = float("nan")
+    c = one(records([1] * 40, "1.0.0"), b)
+    assert c.verdict == "regression" and len(c.invalid) == 20 and c.invalid[0] == "c000 (B)"
+    json.dumps(c.to_json(), allow_nan=False)  # raises on NaN
 
 
 def test_template_errors_count_as_failures_of_that_version() -> None:
@@ -202,7 +318,7 @@ def test_template_errors_count_as_failures_of_that_version() -> None:
         )
     c = one(records([1] * 40, "1.0.0"), b)
     assert c.verdict == "regression" and c.n_paired == 40 and c.errored == []
-    assert len(c.regressed) == 10
+    assert len(c.regressed) == 10 and c.failed_b == []
     assert c.examples[0].why_b == ["error: undefined variable 'x'"]
 
 
@@ -245,21 +361,11 @@ def test_seed_is_recorded_and_results_reproducible() -> None:
     rng = np.random.default_rng(3)
     a = records(rng.random(60) < 0.7, "1.0.0", scores=rng.random(60))
     b = records(rng.random(60) < 0.7, "2.0.0", scores=rng.random(60))
-    c1, c2, c3 = one(a, b, seed=5), one(a, b, seed=5), one(a, b, seed=6)
-    assert (c1.ci_low, c1.ci_high) == (c2.ci_low, c2.ci_high) != (c3.ci_low, c3.ci_high)
-    data = json.loads(json.dumps(c1.to_json()))
-    assert data["seed"] == 5 and data["n_boot"] == 10000 and data["mcnemar"]["b"] >= 0
+    c1, c2 = one(a, b, seed=5), one(a, b, seed=5)
+    assert (c1.ci_low, c1.ci_high) == (c2.ci_low, c2.ci_high)
+    data = json.loads(json.dumps(c1.to_json(), allow_nan=False))
+    assert data["seed"] == 5 and data["method"] == "floored-t" and data["mcnemar"]["b"] >= 0
     assert data["verdict"] in ("regression", "ok", "inconclusive")
-
-
-def test_bootstrap_paths_agree() -> None:
-    """Few distinct differences use a multinomial draw; many use index resampling. Both are
-    the case bootstrap: their intervals agree."""
-    d = [-1.0] * 8 + [0.0] * 80 + [1.0] * 12
-    low1, high1 = bootstrap_ci(d, seed=1)
-    jitter = np.asarray(d) + np.random.default_rng(0).normal(0, 1e-6, len(d))  # all distinct
-    low2, high2 = bootstrap_ci(list(jitter), seed=1)
-    assert low1 == pytest.approx(low2, abs=0.015) and high1 == pytest.approx(high2, abs=0.015)
 
 
 # ------------------------------------------------------------------------------------------
@@ -285,24 +391,25 @@ def _simulate(n_seeds: int, n: int, p_a: Any, drop: float = 0.0) -> tuple[float,
 def test_false_alarm_rate_on_a_noisy_model_with_an_unchanged_prompt() -> None:
     """Both versions are the same prompt on a model that answers at random (70% right, per-case
     difficulty varying). Over 400 seeds at the default settings, the gate may call it a
-    regression at most ~5% of the time: we allow 26/400 = 6.5%, which is 5% plus 1.4 standard
-    errors of a 400-draw estimate (the run is seeded, so the test is deterministic). A naive
+    regression at most 2.5% of the time by design (measured: 1.25%); we allow 4%. A naive
     "fewer passes than before" gate alarms about half the time; the test fails if the
     statistics are dropped for such a rule."""
     rate, naive = _simulate(400, 40, lambda rng, n: np.full(n, 0.7))
-    assert rate <= 0.065, f"false-alarm rate {rate:.3f}"
+    assert rate <= 0.04, f"false-alarm rate {rate:.3f}"
     assert naive >= 0.35, f"naive gate alarm rate {naive:.3f}"
     rate_h, _ = _simulate(200, 40, lambda rng, n: rng.beta(2, 1, n))
-    assert rate_h <= 0.065, f"false-alarm rate with varying difficulty {rate_h:.3f}"
+    assert rate_h <= 0.04, f"false-alarm rate with varying difficulty {rate_h:.3f}"
 
 
 def test_power_against_a_real_drop() -> None:
-    """A real drop from 80% to 60% pass rate on 100 cases is caught (measured: 92.5%); on 40
-    cases a 30-point drop is (measured: 85.5%)."""
+    """A real drop from 80% to 60% pass rate on 100 cases (independent outcomes, the hardest
+    case) is caught (measured: 74%); on 40 cases a 30-point drop is (measured: 69.5%). The gate
+    must show a drop beyond the 0.02 margin at 2.5%, so it needs more cases than a plain test
+    of "any drop" would."""
     rate, _ = _simulate(200, 100, lambda rng, n: np.full(n, 0.8), drop=0.2)
-    assert rate >= 0.85, f"power {rate:.3f}"
+    assert rate >= 0.65, f"power {rate:.3f}"
     rate40, _ = _simulate(200, 40, lambda rng, n: np.full(n, 0.8), drop=0.3)
-    assert rate40 >= 0.75, f"power {rate40:.3f}"
+    assert rate40 >= 0.6, f"power {rate40:.3f}"
 
 
 # ------------------------------------------------------------------------------------------
@@ -337,8 +444,8 @@ def test_diff_refs_runs_both_versions_in_one_run(project: Path) -> None:
     assert refs == ["summarize@1.0.0", "summarize@2.0.0"]
     assert result.dataset == "evals/summarize.jsonl"
     (c,) = result.comparisons
-    assert c.model == "echo/echo" and c.n_paired == 3 and c.verdict == "ok"
-    assert result.verdict == "ok" and result.changes is not None
+    assert c.model == "echo/echo" and c.n_paired == 3 and c.verdict == "inconclusive"
+    assert result.verdict == "inconclusive" and result.changes is not None
     assert json.loads(json.dumps(result.to_json()))["comparisons"][0]["n_paired"] == 3
 
 
@@ -352,7 +459,7 @@ def test_compare_runs_as_stored(project: Path) -> None:
     r1 = run_eval(proj, [resolve("summarize@1.0.0", proj)], EvalOptions()).run
     r2 = run_eval(proj, [resolve("summarize@1.1.0", proj)], EvalOptions()).run
     result = compare_runs(proj, r1.id, r2.id)
-    assert result.run_ids == [r1.id, r2.id] and result.verdict == "ok"
+    assert result.run_ids == [r1.id, r2.id] and result.verdict == "inconclusive"
     assert result.changes is not None and result.changes.ref_b == "summarize@1.1.0"
     both = run_eval(
         proj, [resolve("summarize@1.0.0", proj), resolve("summarize@2.0.0", proj)], EvalOptions()

@@ -221,8 +221,8 @@ def check(
     opts: EvalOptions | None = None,
     *,
     seed: int = 0,
-    n_boot: int = 10000,
     alpha: float = 0.05,
+    sequential: int = 0,
     run_lint: bool = True,
     on_event: Callable[[str], None] | None = None,
     trust_pr_code: bool = False,
@@ -254,8 +254,8 @@ def check(
             _Versions(project, root, mb, Path(tmp).resolve()),
             opts,
             seed=seed,
-            n_boot=n_boot,
             alpha=alpha,
+            sequential=sequential,
             run_lint=run_lint,
             say=on_event or (lambda _msg: None),
             trust_pr_code=trust_pr_code,
@@ -271,8 +271,8 @@ def _check(
     opts: EvalOptions | None,
     *,
     seed: int,
-    n_boot: int,
     alpha: float,
+    sequential: int,
     run_lint: bool,
     say: Callable[[str], None],
     trust_pr_code: bool,
@@ -355,7 +355,7 @@ def _check(
             if missing:
                 _no_credentials(entry, missing, if_no_credentials)
             else:
-                _evaluate(project, entry, pv, baseline, opts, seed, n_boot, alpha, say)
+                _evaluate(project, entry, pv, baseline, opts, seed, alpha, sequential, say)
             report.entries.append(entry)
     report.problems += [Problem("check", None, None, m) for m in gate.refused]
     skipped = [e.ref for e in report.entries if e.verdict == "skipped"]
@@ -502,11 +502,12 @@ def _evaluate(
     baseline: PromptVersion | None,
     opts: EvalOptions | None,
     seed: int,
-    n_boot: int,
     alpha: float,
+    sequential: int,
     say: Callable[[str], None],
 ) -> None:
     from .diffing import diff_refs
+    from .explain import explain
     from .runner import EvalOptions, run_eval
 
     why = entry.baseline_reason
@@ -527,12 +528,12 @@ def _evaluate(
         else:
             say(f"evaluating {pv.ref} against {baseline.ref} ({why})")
             entry.diff = diff_refs(
-                project, baseline, pv, opts, seed=seed, n_boot=n_boot, alpha=alpha
+                project, baseline, pv, opts, seed=seed, alpha=alpha, sequential=sequential
             )
             entry.verdict = entry.diff.verdict
-            entry.message = "; ".join(f"{c.model}: {c.reason}" for c in entry.diff.comparisons) or (
-                "no model ran on both sides"
-            )
+            entry.message = "; ".join(
+                f"{c.model}: {explain(c)}" for c in entry.diff.comparisons
+            ) or ("no model ran on both sides")
             if entry.diff.run is not None:
                 sides = [(baseline.ref, baseline.digest), (pv.ref, pv.digest)]
                 _fail_closed(entry, sides, entry.diff.run.records())

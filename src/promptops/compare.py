@@ -1,21 +1,29 @@
-"""Paired comparison of two prompt versions: a real regression, or noise?
+"""Paired comparison of two prompt versions: is B worse than A by more than the team tolerates?
 
-Both versions answer the same cases, so the comparison is paired: per case, B's value minus
-A's. The unit of resampling is the case (what we want to generalize over), so the K samples of
-a case (``--repeat K``) are averaged first. On the per-case differences:
+Both versions answer the same cases, so the comparison is paired: per case, B's value of the
+gated metric minus A's. The case is the unit (what we want to generalize over), so the K
+samples of a case (``--repeat K``) are averaged first.
 
-- a 95% percentile bootstrap interval of the mean difference (``n_boot`` resamples of the case
-  indices drawn with a seeded ``numpy.random.default_rng(seed)``, recorded in the result);
-- McNemar's exact test on pass/fail (one-sided: does B lose more cases than it wins?),
-  through ``scipy.stats.binomtest``.
+The decision rule. The margin is the largest drop the team tolerates. With [L, U] the
+(1 - alpha) interval of the mean difference B - A:
 
-Verdict: ``regression`` when the interval lies below zero, or McNemar's one-sided p < alpha
-with more regressions than improvements; ``ok`` when the interval's lower bound is above
-``-margin``; ``inconclusive`` otherwise, with the number of cases that would likely decide.
+- ``regression``: U < -margin, the data show B is worse than A by more than the margin;
+- ``ok``: L > -margin, the data show B is no worse than A by more than the margin
+  (non-inferiority);
+- ``inconclusive``: neither; ``cases_needed`` says how many paired cases would likely decide;
+- ``error``: some cases have no answer on either side (every call failed); they are named.
 
-Records whose model call failed (provider errors, not template errors) are no evidence about
-the prompt: their cases are left out of the paired set on both sides and listed in
-``errored``. A template that fails to render counts as a failure of that version.
+Each decision is a one-sided test at alpha/2, so at a true drop of exactly the margin the gate
+says ``ok`` at most 2.5% of the time, and with nothing changed it says ``regression`` less
+often still. The intervals (:mod:`promptops.gatestats`): Tango's score interval when every
+per-case value is pass/fail (0 or 1), else a t interval with a floor on the variance that keeps
+it from collapsing when few cases differ. No scipy: nothing here costs an import second.
+
+Errors count. A call that failed for good on one side is that side failing the sample (the
+case is listed under ``failed_a``/``failed_b``); a template that fails to render is a failure
+too. A non-finite metric value (NaN, inf) is an assertion error: a failure, listed under
+``invalid``. Cases whose every call failed on both sides carry no evidence: they are listed
+under ``errored`` and the verdict is ``error`` unless a regression is shown anyway.
 
 What changed in the prompt files, and comparing two refs (by running an eval) or two stored
 runs, lives in :mod:`promptops.diffing`; its public names are re-exported here.
@@ -24,11 +32,13 @@ runs, lives in :mod:`promptops.diffing`; its public names are re-exported here.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from . import gatestats
 from .errors import UsageError
+from .explain import explain as explain
 
 if TYPE_CHECKING:
     from .diffing import DiffResult as DiffResult
@@ -37,7 +47,7 @@ if TYPE_CHECKING:
     from .diffing import diff_refs as diff_refs
     from .diffing import file_diff as file_diff
 
-VERDICTS = ("regression", "ok", "inconclusive")
+VERDICTS = ("regression", "ok", "inconclusive", "error")
 POWER = 0.8  # the power behind `cases_needed`
 _EPS = 1e-12
 _MAX_EXAMPLES = 20
@@ -45,11 +55,13 @@ _MAX_EXAMPLES = 20
 
 @dataclass
 class McNemar:
-    """Exact McNemar test on the discordant cases."""
+    """Cases that moved on the gated metric (informational: the verdict comes from the
+    interval). For pass/fail, ``b`` cases went pass → fail and ``c`` fail → pass; ``p`` is the
+    exact one-sided sign test P(X >= b), X ~ Binomial(b + c, 1/2)."""
 
-    b: int  # passed in A, failed in B (regressions)
-    c: int  # failed in A, passed in B (improvements)
-    p: float  # one-sided: P(X >= b), X ~ Binomial(b + c, 1/2)
+    b: int  # worse in B
+    c: int  # better in B
+    p: float
 
 
 @dataclass
@@ -106,24 +118,30 @@ class Comparison:
     diff: float | None
     ci_low: float | None
     ci_high: float | None
-    sd: float | None  # SD of the per-case differences
+    sd: float | None  # SD of the per-case differences, after the floor (graded metrics)
     mcnemar: McNemar
-    regressed: list[str]
+    regressed: list[str]  # pass → fail on the gated metric; graded: down by more than the margin
     improved: list[str]
     only_a: list[str]
     only_b: list[str]
-    errored: list[str]  # provider errors on either side: left out, not counted as failures
+    errored: list[str]  # every call failed on both sides: no evidence (verdict `error`)
     unscored: list[str]  # the metric is missing on a side (assertion added or removed)
     cases_needed: int | None
     margin: float
     alpha: float
     seed: int
-    n_boot: int
     repeats: int  # most samples of a case on either side
     latency_ms: Delta
     tokens_in: Delta
     tokens_out: Delta
     cost: Delta
+    method: str = ""  # tango | floored-t
+    level: float = 0.0  # one-sided level of each bound (alpha/2; smaller at sequential looks)
+    failed_a: list[str] = field(default_factory=list)  # a call failed for good on A: A fails
+    failed_b: list[str] = field(default_factory=list)
+    invalid: list[str] = field(default_factory=list)  # "case (A|B)": NaN/inf metric, a failure
+    ok_floor: int | None = None  # the fewest paired cases that can give `ok` at this margin
+    binary: bool = False  # every per-case value is 0 or 1
     ref_a: str = ""
     ref_b: str = ""
     secondary: list[MetricDelta] = field(default_factory=list)
@@ -134,7 +152,20 @@ class Comparison:
         for name in ("latency_ms", "tokens_in", "tokens_out", "cost"):
             d: Delta = getattr(self, name)
             data[name] = {"a": d.a, "b": d.b, "diff": d.diff}
-        return data
+        data["explanation"] = explain(self)
+        clean: dict[str, Any] = finite(data)
+        return clean
+
+
+def finite(obj: Any) -> Any:
+    """The same data with NaN and infinities as None: output must be strict JSON."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite(v) for v in obj]
+    return obj
 
 
 @dataclass
@@ -145,13 +176,19 @@ class _Side:
     scores: list[float] = field(default_factory=list)
     passes: list[float] = field(default_factory=list)
     metrics: dict[str, list[float]] = field(default_factory=dict)
-    errors: int = 0
+    failed: int = 0  # samples whose call failed for good (counted as failures)
+    invalid: int = 0  # samples with a NaN/inf gated value (counted as failures)
     missing: int = 0  # samples without the gated metric
-    first: dict[str, Any] | None = None  # the lowest-repeat usable record, for examples
+    first: dict[str, Any] | None = None  # the lowest-repeat record, for examples
     latency: list[float] = field(default_factory=list)
     tokens_in: list[float] = field(default_factory=list)
     tokens_out: list[float] = field(default_factory=list)
     cost: list[float] = field(default_factory=list)
+
+    @property
+    def dead(self) -> bool:
+        """Every sample's call failed: nothing is known about this side of the case."""
+        return self.failed > 0 and self.failed == len(self.values)
 
 
 def _metric_value(rec: dict[str, Any], metric: str) -> float | None:
@@ -164,7 +201,6 @@ def _metric_value(rec: dict[str, Any], metric: str) -> float | None:
 
 
 def _is_provider_error(rec: dict[str, Any]) -> bool:
-    """Template errors are the prompt's fault and count as failures; other errors don't count."""
     return bool(rec.get("error")) and rec.get("error_kind") != "render"
 
 
@@ -177,21 +213,28 @@ def _collect(
     for rec in records:
         versions.add(str(rec.get("digest") or f"{rec.get('prompt')}@{rec.get('version')}"))
         case = out.setdefault(rec["model"], {}).setdefault(str(rec["case_id"]), _Side())
+        if case.first is None or int(rec.get("repeat", 0)) < int(case.first.get("repeat", 0)):
+            case.first = rec
+        failed = bool(rec.get("error"))  # a failed call or a render error: a failure
         if _is_provider_error(rec):
-            case.errors += 1
-            continue
-        failed = bool(rec.get("error"))  # a render error: a failure with no output
+            case.failed += 1
         value = 0.0 if failed else _metric_value(rec, metric)
         if value is None:
             case.missing += 1
             continue
+        if not math.isfinite(value):
+            case.invalid += 1
+            value = 0.0
+        score = 0.0 if failed else float(rec.get("score") or 0.0)
+        ok = bool(rec.get("pass")) and not failed and math.isfinite(score)
         case.values.append(value)
-        case.scores.append(0.0 if failed else float(rec.get("score") or 0.0))
-        case.passes.append(1.0 if rec.get("pass") and not failed else 0.0)
+        case.scores.append(score if math.isfinite(score) else 0.0)
+        case.passes.append(1.0 if ok else 0.0)
         for label, v in (rec.get("metrics") or {}).items():
-            case.metrics.setdefault(label, []).append(float(v))
-        if case.first is None or int(rec.get("repeat", 0)) < int(case.first.get("repeat", 0)):
-            case.first = rec
+            fv = float(v) if v is not None else 0.0
+            case.metrics.setdefault(label, []).append(fv if math.isfinite(fv) else 0.0)
+        if failed:
+            continue
         for name, lst in (
             ("latency_ms", case.latency),
             ("tokens_in", case.tokens_in),
@@ -207,59 +250,36 @@ def _collect(
     return out
 
 
-def bootstrap_ci(
-    diffs: Sequence[float], *, seed: int = 0, n_boot: int = 10000, alpha: float = 0.05
-) -> tuple[float, float]:
-    """Percentile bootstrap interval of the mean of paired differences (cases resampled)."""
-    import numpy as np
-
-    d = np.asarray(diffs, dtype=float)
-    n = d.size
+def sign_test(b: int, c: int) -> McNemar:
+    """Exact one-sided sign test: the chance of at least ``b`` of ``b + c`` moved cases going
+    A's way if neither version were better."""
+    n = b + c
     if n == 0:
-        raise ValueError("no differences to bootstrap")
-    rng = np.random.default_rng(seed)
-    values, counts = np.unique(d, return_counts=True)
-    if values.size * 8 < n:
-        # Few distinct differences (pass/fail, coarse scores): draw how often each is picked
-        # when n cases are resampled - the same distribution as resampling indices, far faster.
-        picks = rng.multinomial(n, counts / n, size=n_boot)
-        means = picks @ values / n
-    else:
-        means = np.empty(n_boot)
-        chunk = max(1, 4_000_000 // n)  # bound memory: n_boot x n indices, in slices
-        for start in range(0, n_boot, chunk):
-            m = min(chunk, n_boot - start)
-            means[start : start + m] = d[rng.integers(0, n, size=(m, n))].mean(axis=1)
-    low, high = np.quantile(means, [alpha / 2, 1 - alpha / 2])
-    return float(low), float(high)
-
-
-def mcnemar_test(b: int, c: int) -> McNemar:
-    """Exact one-sided McNemar: the chance of at least ``b`` of ``b + c`` discordant cases
-    going A's way if neither version were better."""
-    if b + c == 0:
         return McNemar(b, c, 1.0)
-    from scipy.stats import binomtest
+    tail = math.fsum(math.comb(n, k) for k in range(b, n + 1)) / 2.0**n
+    return McNemar(b, c, min(1.0, tail))
 
-    return McNemar(b, c, float(binomtest(b, b + c, 0.5, alternative="greater").pvalue))
+
+mcnemar_test = sign_test  # the pass/fail case of the sign test
 
 
-def cases_needed(
-    diff: float, sd: float, n: int, margin: float, alpha: float = 0.05, power: float = POWER
-) -> int | None:
-    """Paired cases for a conclusive verdict if the observed difference and SD held.
-
-    n = ((z_{1-alpha/2} + z_power) * sd / gap)^2, where gap is the distance from the observed
-    difference to the boundary it would cross first: ``diff + margin`` to prove ``ok`` (the
-    lower bound above -margin) or ``-diff`` to prove ``regression`` (the upper bound below 0).
-    """
-    gap = max(diff + margin, -diff)
-    if not math.isfinite(sd) or sd <= 0 or gap <= _EPS:
-        return None
-    from scipy.stats import norm
-
-    z = float(norm.ppf(1 - alpha / 2) + norm.ppf(power))
-    return max(n + 1, math.ceil((z * sd / gap) ** 2))
+def interval(
+    values_a: Sequence[float], values_b: Sequence[float], level: float
+) -> tuple[float, float, str, float, bool]:
+    """(low, high, method, per-case variance, binary) of the mean paired difference B - A."""
+    n = len(values_a)
+    binary = all(v in (0.0, 1.0) for v in (*values_a, *values_b))
+    if binary:
+        worse = sum(1 for x, y in zip(values_a, values_b, strict=True) if x > y)
+        better = sum(1 for x, y in zip(values_a, values_b, strict=True) if y > x)
+        low, high = gatestats.tango_interval(worse, better, n, level)
+        # variance for sizing: the discordance, smoothed so that none observed is not zero
+        psi = (worse + better + 1) / (n + 2)
+        d = (better - worse) / n if n else 0.0
+        return low, high, "tango", max(psi - d * d, 1e-9), True
+    diffs = [y - x for x, y in zip(values_a, values_b, strict=True)]
+    low, high, spread = gatestats.floored_t(diffs, level)
+    return low, high, "floored-t", spread.var, False
 
 
 def _mean(values: Sequence[float]) -> float | None:
@@ -298,24 +318,25 @@ def compare_records(
     metric: str = "score",
     margin: float = 0.02,
     seed: int = 0,
-    n_boot: int = 10000,
     alpha: float = 0.05,
+    level: float | None = None,
 ) -> list[Comparison]:
     """Compare run records of version A with those of version B, one Comparison per model
-    present on both sides. ``metric`` is ``score``, ``pass`` or an assertion metric label."""
-    if n_boot < 100:
-        raise UsageError("n_boot must be at least 100")
+    present on both sides. ``metric`` is ``score``, ``pass`` or an assertion metric label.
+    ``level`` is the one-sided level of each bound (default ``alpha / 2``; a sequential look
+    passes its own)."""
     if not 0 < alpha < 1:
         raise UsageError("alpha must be between 0 and 1")
     if margin < 0:
         raise UsageError("margin must be 0 or more")
     side_a = _collect(a, metric, "A")
     side_b = _collect(b, metric, "B")
+    a1 = alpha / 2 if level is None else level
     out = []
     for model, ca in side_a.items():
         cb = side_b.get(model)
         if cb is not None:
-            out.append(_compare_model(model, ca, cb, metric, margin, seed, n_boot, alpha))
+            out.append(_compare_model(model, ca, cb, metric, margin, seed, alpha, a1))
     return out
 
 
@@ -326,78 +347,75 @@ def _compare_model(
     metric: str,
     margin: float,
     seed: int,
-    n_boot: int,
     alpha: float,
+    a1: float,
 ) -> Comparison:
-    import numpy as np
-
-    memo: dict[tuple[float, ...], tuple[float, float]] = {}
-
-    def ci(d: list[float]) -> tuple[float, float]:
-        """Bootstrap once per distinct vector (score and pass often coincide)."""
-        key = tuple(d)
-        if key not in memo:
-            memo[key] = bootstrap_ci(d, seed=seed, n_boot=n_boot, alpha=alpha)
-        return memo[key]
-
     only_a = sorted(set(ca) - set(cb))
     only_b = sorted(set(cb) - set(ca))
     errored, unscored, paired = [], [], []
     for cid in sorted(set(ca) & set(cb)):
         sa, sb = ca[cid], cb[cid]
-        if sa.errors or sb.errors:
+        if sa.dead and sb.dead:
             errored.append(cid)
         elif sa.missing or sb.missing or not sa.values or not sb.values:
             unscored.append(cid)
         else:
             paired.append(cid)
-    xa = np.array([_mean(ca[c].values) for c in paired], dtype=float)
-    xb = np.array([_mean(cb[c].values) for c in paired], dtype=float)
-    pa = [(_mean(ca[c].passes) or 0.0) >= 0.5 for c in paired]  # majority of the samples
-    pb = [(_mean(cb[c].passes) or 0.0) >= 0.5 for c in paired]
-    regressed = [c for c, x, y in zip(paired, pa, pb, strict=True) if x and not y]
-    improved = [c for c, x, y in zip(paired, pa, pb, strict=True) if y and not x]
-    mc = mcnemar_test(len(regressed), len(improved))
+    failed_a = [c for c in paired if ca[c].failed]
+    failed_b = [c for c in paired if cb[c].failed]
+    invalid = [f"{c} (A)" for c in paired if ca[c].invalid] + [
+        f"{c} (B)" for c in paired if cb[c].invalid
+    ]
+    xa = [_mean(ca[c].values) or 0.0 for c in paired]
+    xb = [_mean(cb[c].values) or 0.0 for c in paired]
+    # cases that moved: pass/fail flips, or for graded values a change larger than the margin
+    binary_values = all(v in (0.0, 1.0) for v in (*xa, *xb))
+    step = _EPS if binary_values else max(margin, _EPS)
+    moved = sorted(
+        ((y - x, c) for c, x, y in zip(paired, xa, xb, strict=True) if abs(y - x) > step),
+    )
+    regressed = [c for d, c in moved if d < 0]
+    improved = [c for d, c in reversed(moved) if d > 0]
+    mc = sign_test(len(regressed), len(improved))
     n = len(paired)
     mean_a = mean_b = diff = low = high = sd = None
     needed = None
+    method = ""
+    binary = False
+    level = f"{100 * (1 - 2 * a1):.4g}%"
+    floor = gatestats.min_cases_for_ok(margin, a1)
     if n == 0:
         verdict, reason = "inconclusive", "no case has a usable result on both sides"
     else:
-        d = xb - xa
-        mean_a, mean_b, diff = float(xa.mean()), float(xb.mean()), float(d.mean())
-        sd = float(d.std(ddof=1)) if n > 1 else 0.0
-        low, high = ci(d.tolist())
-        level = f"{100 * (1 - alpha):g}%"
-        if high < -_EPS:
-            verdict, reason = (
-                "regression",
-                f"the {level} interval of the {metric} difference lies below zero",
-            )
-        elif mc.p < alpha and mc.b > mc.c:
-            verdict, reason = (
-                "regression",
-                (
-                    f"McNemar: {mc.b} cases regressed, {mc.c} improved "
-                    f"(one-sided p = {mc.p:.3g} < {alpha:g})"
-                ),
-            )
-        elif low > -margin - _EPS:
-            verdict, reason = (
-                "ok",
-                f"the {level} interval's lower bound {low:+.3f} is above -{margin:g}",
-            )
+        mean_a, mean_b = math.fsum(xa) / n, math.fsum(xb) / n
+        diff = mean_b - mean_a
+        low, high, method, var, binary = interval(xa, xb, a1)
+        sd = math.sqrt(var)
+        verdict = gatestats.decide(low, high, margin)
+        span = f"the {level} interval [{low:+.3f}, {high:+.3f}] of the {metric} difference"
+        if verdict == "regression":
+            reason = f"{span} lies below -{margin:g}: B is worse by more than the margin"
+        elif verdict == "ok":
+            reason = f"{span} lies above -{margin:g}: B is no worse than the margin allows"
         else:
-            verdict, reason = (
-                "inconclusive",
-                (f"the {level} interval [{low:+.3f}, {high:+.3f}] spans both zero and -{margin:g}"),
-            )
-            needed = cases_needed(diff, sd, n, margin, alpha)
-    secondary = _secondary(ca, cb, paired, metric, ci)
+            reason = f"{span} contains -{margin:g}: the data cannot tell"
+            if binary:
+                needed = gatestats.cases_needed_paired(
+                    len(regressed), len(improved), n, margin, a1, POWER
+                )
+            else:
+                needed = gatestats.cases_needed(diff, var, n, margin, a1, POWER)
+    if errored and verdict != "regression":
+        verdict = "error"
+        reason = (
+            f"every call failed on both sides for {len(errored)} case(s) "
+            f"({_short_ids(errored)}): rerun them (promptops eval --resume RUN)"
+        )
+    secondary = _secondary(ca, cb, paired, metric, a1)
     sides_a = [ca[c] for c in paired]
     sides_b = [cb[c] for c in paired]
     examples = []
-    for cid in (regressed + improved)[: 2 * _MAX_EXAMPLES]:
+    for cid in regressed[:_MAX_EXAMPLES] + improved[:_MAX_EXAMPLES]:
         sa, sb = ca[cid], cb[cid]
         fa, fb = sa.first or {}, sb.first or {}
         examples.append(
@@ -413,9 +431,7 @@ def _compare_model(
                 _why(sb.first),
             )
         )
-    repeats = max(
-        [len(s.values) + s.errors + s.missing for s in (*ca.values(), *cb.values())] or [0]
-    )
+    repeats = max([len(s.values) + s.missing for s in (*ca.values(), *cb.values())] or [0])
     return Comparison(
         model=model,
         metric=metric,
@@ -439,12 +455,18 @@ def _compare_model(
         margin=margin,
         alpha=alpha,
         seed=seed,
-        n_boot=n_boot,
         repeats=repeats,
         latency_ms=_usage(sides_a, sides_b, "latency"),
         tokens_in=_usage(sides_a, sides_b, "tokens_in"),
         tokens_out=_usage(sides_a, sides_b, "tokens_out"),
         cost=_usage(sides_a, sides_b, "cost"),
+        method=method,
+        level=a1,
+        failed_a=failed_a,
+        failed_b=failed_b,
+        invalid=invalid,
+        ok_floor=floor,
+        binary=binary,
         ref_a=_ref(ca),
         ref_b=_ref(cb),
         secondary=secondary,
@@ -452,12 +474,13 @@ def _compare_model(
     )
 
 
+def _short_ids(ids: list[str], limit: int = 8) -> str:
+    more = f", … (+{len(ids) - limit})" if len(ids) > limit else ""
+    return ", ".join(ids[:limit]) + more
+
+
 def _secondary(
-    ca: dict[str, _Side],
-    cb: dict[str, _Side],
-    paired: list[str],
-    metric: str,
-    ci: Callable[[list[float]], tuple[float, float]],
+    ca: dict[str, _Side], cb: dict[str, _Side], paired: list[str], metric: str, a1: float
 ) -> list[MetricDelta]:
     """score, pass and each assertion metric other than the gated one, on the paired cases."""
     labels: dict[str, None] = {"score": None, "pass": None}
@@ -482,18 +505,19 @@ def _secondary(
                 vb.append(math.fsum(b) / len(b))
         if not va:
             continue
-        d = [y - x for x, y in zip(va, vb, strict=True)]
-        low, high = ci(d)
+        low, high, _, _, _ = interval(va, vb, a1)
         ma, mb = math.fsum(va) / len(va), math.fsum(vb) / len(vb)
-        out.append(MetricDelta(label, len(d), ma, mb, mb - ma, low, high))
+        out.append(MetricDelta(label, len(va), ma, mb, mb - ma, low, high))
     return out
 
 
 def overall_verdict(comparisons: Iterable[Comparison]) -> str:
-    """The worst verdict: regression over inconclusive over ok (nothing compared: inconclusive)."""
+    """The worst verdict: regression over error over inconclusive over ok (nothing compared:
+    inconclusive)."""
     verdicts = [c.verdict for c in comparisons]
-    if "regression" in verdicts:
-        return "regression"
+    for v in ("regression", "error"):
+        if v in verdicts:
+            return v
     if not verdicts or "inconclusive" in verdicts:
         return "inconclusive"
     return "ok"

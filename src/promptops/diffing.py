@@ -13,13 +13,14 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .compare import Comparison, compare_records, overall_verdict
+from .compare import Comparison, compare_records, finite, overall_verdict
 from .errors import PromptOpsError, UsageError
 
 if TYPE_CHECKING:
     from .project import Project, PromptVersion
     from .results import RunDir
     from .runner import EvalOptions
+    from .sequential import Sequential
 
 __all__ = ["DiffResult", "FileDiff", "compare_runs", "diff_refs", "file_diff"]
 
@@ -126,22 +127,27 @@ class DiffResult:
     dataset: str | None  # the dataset both versions ran on (None: inline tests or stored runs)
     notes: list[str] = field(default_factory=list)
     run: RunDir | None = None  # the eval run diff_refs made
+    sequential: Sequential | None = None  # the look schedule and where it stopped
 
     @property
     def verdict(self) -> str:
         return overall_verdict(self.comparisons)
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "a": self.label_a,
-            "b": self.label_b,
-            "verdict": self.verdict,
-            "runs": self.run_ids,
-            "dataset": self.dataset,
-            "notes": self.notes,
-            "changes": self.changes.to_json() if self.changes else None,
-            "comparisons": [c.to_json() for c in self.comparisons],
-        }
+        data: dict[str, Any] = finite(
+            {
+                "a": self.label_a,
+                "b": self.label_b,
+                "verdict": self.verdict,
+                "runs": self.run_ids,
+                "dataset": self.dataset,
+                "notes": self.notes,
+                "changes": self.changes.to_json() if self.changes else None,
+                "comparisons": [c.to_json() for c in self.comparisons],
+                "sequential": self.sequential.to_json() if self.sequential else None,
+            }
+        )
+        return data
 
 
 def _gate(pv: PromptVersion | None, metric: str | None, margin: float | None) -> tuple[str, float]:
@@ -161,12 +167,17 @@ def diff_refs(
     metric: str | None = None,
     margin: float | None = None,
     seed: int = 0,
-    n_boot: int = 10000,
     alpha: float = 0.05,
     on_start: Callable[[int, RunDir], None] | None = None,
     on_record: Callable[[dict[str, Any]], None] | None = None,
+    sequential: int = 0,
+    resume: str | None = None,
 ) -> DiffResult:
     """Evaluate A and B in one run on the same cases and models, then compare them.
+
+    ``sequential``: evaluate the cases in that many seeded batches and stop at the first look
+    that decides (group-sequential, alpha spending); ``resume``: continue such a run with its
+    stored schedule.
 
     Dataset: ``opts.dataset`` when given, else B's (the candidate's gold set, which a change
     may have extended), else each version's inline tests matched by case id. Models:
@@ -207,24 +218,48 @@ def diff_refs(
         relabel = f"{pv_a.spec.model.id} -> {pv_b.spec.model.id}"
         notes.append(f"the model changed: each version ran on its pinned model ({relabel})")
     metric, margin = _gate(pv_b, metric, margin)
-    result = run_eval(
-        project,
-        [pv_a, pv_b],
-        opts,
-        on_start=on_start,
-        on_record=on_record,
-        command=f"promptops diff {pv_a.ref} {pv_b.ref}",
-    )
-    recs_a, recs_b = [], []
-    for rec in result.run.records():
-        if relabel is not None:
-            rec = {**rec, "model": relabel}
-        if rec["digest"] == pv_a.digest:
-            recs_a.append(rec)
-        elif rec["digest"] == pv_b.digest:
-            recs_b.append(rec)
+    command = f"promptops diff {pv_a.ref} {pv_b.ref}"
+
+    def split(run: RunDir) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        recs_a, recs_b = [], []
+        for rec in run.records():
+            if relabel is not None:
+                rec = {**rec, "model": relabel}
+            if rec["digest"] == pv_a.digest:
+                recs_a.append(rec)
+            elif rec["digest"] == pv_b.digest:
+                recs_b.append(rec)
+        return recs_a, recs_b
+
+    seq: Sequential | None = None
+    if sequential or resume is not None:
+        from .sequential import run_sequential, sequential_note
+
+        seq, result = run_sequential(
+            project,
+            pv_a,
+            pv_b,
+            opts,
+            sequential,
+            resume,
+            seed,
+            alpha,
+            margin,
+            metric,
+            split,
+            on_start,
+            on_record,
+            command,
+        )
+        notes.append(sequential_note(seq))
+    else:
+        result = run_eval(
+            project, [pv_a, pv_b], opts, on_start=on_start, on_record=on_record, command=command
+        )
+    recs_a, recs_b = split(result.run)
+    level = seq.levels[len(seq.looks) - 1] if seq is not None and seq.looks else None
     comps = compare_records(
-        recs_a, recs_b, metric=metric, margin=margin, seed=seed, n_boot=n_boot, alpha=alpha
+        recs_a, recs_b, metric=metric, margin=margin, seed=seed, alpha=alpha, level=level
     )
     if result.status != "complete":
         notes.append(
@@ -239,6 +274,7 @@ def diff_refs(
         dataset,
         notes,
         result.run,
+        seq,
     )
 
 
@@ -262,7 +298,6 @@ def compare_runs(
     metric: str | None = None,
     margin: float | None = None,
     seed: int = 0,
-    n_boot: int = 10000,
     alpha: float = 0.05,
 ) -> DiffResult:
     """Compare two stored runs as they are (one prompt version each; or one run holding two
@@ -297,7 +332,7 @@ def compare_runs(
     pv_a, pv_b = _run_version(project, run_a, da), _run_version(project, run_b, db)
     metric, margin = _gate(pv_b, metric, margin)
     comps = compare_records(
-        records_a, records_b, metric=metric, margin=margin, seed=seed, n_boot=n_boot, alpha=alpha
+        records_a, records_b, metric=metric, margin=margin, seed=seed, alpha=alpha
     )
     notes = []
     changes = None

@@ -49,6 +49,7 @@ class EvalOptions:
     api_base: str | None = None
     fail_under: float | None = None
     seed: int = 0
+    cases: list[str] | None = None  # only these case ids (a sequential look's batch)
 
     def check(self) -> None:
         if self.concurrency < 1:
@@ -128,7 +129,11 @@ def _targets(project: Project, versions: list[PromptVersion], opts: EvalOptions)
 
 def _cases(t: Target, opts: EvalOptions) -> Iterator[Case]:
     source = iter_cases(t.dataset, t.pv) if t.dataset is not None else inline_cases(t.pv)
-    return select(source, opts.filter, opts.limit, opts.shard)
+    picked = select(source, opts.filter, opts.limit, opts.shard)
+    if opts.cases is not None:
+        keep = set(opts.cases)
+        return (c for c in picked if c.id in keep)
+    return picked
 
 
 def _validate(targets: list[Target], opts: EvalOptions) -> int:

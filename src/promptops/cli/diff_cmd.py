@@ -10,7 +10,20 @@ from typing import Any
 import typer
 
 from . import app
-from .output import err, out, print_json
+from .output import err, out
+
+
+def print_json(data: Any) -> None:
+    """Strict JSON (no NaN or Infinity: they were made None upstream; refuse any left)."""
+    import json
+
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str, allow_nan=False))
+    sys.stdout.write("\n")
+
+
+def _failed(verdict: str, strict: bool) -> bool:
+    return verdict in ("regression", "error") or (strict and verdict == "inconclusive")
+
 
 _FORMATS = ("table", "json", "markdown")
 
@@ -65,7 +78,18 @@ def diff(
     margin: float | None = typer.Option(
         None, "--margin", help="Largest drop still called ok (default: B's gate.margin, else 0.02)."
     ),
-    seed: int = typer.Option(0, "--seed", help="Bootstrap seed (recorded in the result)."),
+    seed: int = typer.Option(
+        0, "--seed", help="Seed of the sequential case order (recorded in the result)."
+    ),
+    strict: bool = typer.Option(False, "--strict", help="Also exit 1 on inconclusive."),
+    sequential: int = typer.Option(
+        0,
+        "--sequential",
+        help="Evaluate cases in this many seeded batches; stop at the first decided look.",
+    ),
+    resume: str | None = typer.Option(
+        None, "--resume", help="Continue an interrupted --sequential diff: RUN_ID."
+    ),
     no_cache: bool = typer.Option(False, "--no-cache", help="Bypass the response cache."),
     fmt: str = typer.Option("table", "--format", "-f", help="table, json or markdown."),
     output: Path | None = typer.Option(
@@ -73,7 +97,7 @@ def diff(
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
-    """Compare two prompt versions (or two runs) case by case; exit 1 on a regression."""
+    """Compare two prompt versions (or two runs) case by case; exit 1 on regression or error."""
     from ..diffing import compare_runs, diff_refs
     from ..errors import UsageError
     from ..project import Project
@@ -84,7 +108,11 @@ def diff(
         raise UsageError("--margin is a score difference between 0 and 1")
     project = Project.find()
     runs = (_is_run(project, a), _is_run(project, b))
+    if sequential < 0:
+        raise UsageError("--sequential is a number of looks, 1 or more")
     if runs == (True, True):
+        if sequential or resume:
+            raise UsageError("--sequential and --resume evaluate prompt refs, not stored runs")
         result = compare_runs(project, a, b, metric=metric, margin=margin, seed=seed)
     elif runs == (False, False):
         opts = _opts(
@@ -97,7 +125,14 @@ def diff(
         )
         from .eval_cmd import Progress
 
-        progress = Progress(enabled=not quiet and fmt == "table")
+        enabled = not quiet and fmt == "table"
+        bars = [Progress(enabled=False)]
+
+        def start(total: int, run: Any) -> None:  # one bar per eval (per look when sequential)
+            bars[0].stop()
+            bars[0] = Progress(enabled=enabled)
+            bars[0].start(total, run)
+
         try:
             result = diff_refs(
                 project,
@@ -107,15 +142,17 @@ def diff(
                 metric=metric,
                 margin=margin,
                 seed=seed,
-                on_start=progress.start,
-                on_record=progress.update,
+                on_start=start,
+                on_record=lambda rec: bars[0].update(rec),
+                sequential=sequential,
+                resume=resume,
             )
         finally:
-            progress.stop()
+            bars[0].stop()
     else:
         raise UsageError("give two prompt refs or two run ids, not one of each")
     _show(result, fmt, output)
-    if result.verdict == "regression":
+    if _failed(result.verdict, strict):
         raise typer.Exit(1)
 
 
@@ -154,7 +191,14 @@ def check(
         None, "--api-base", help="Base URL of an OpenAI-compatible server."
     ),
     no_cache: bool = typer.Option(False, "--no-cache", help="Bypass the response cache."),
-    seed: int = typer.Option(0, "--seed", help="Bootstrap seed (recorded in the result)."),
+    seed: int = typer.Option(
+        0, "--seed", help="Seed of the sequential case order (recorded in the result)."
+    ),
+    sequential: int = typer.Option(
+        0,
+        "--sequential",
+        help="Evaluate cases in this many seeded batches; stop at the first decided look.",
+    ),
     fmt: str = typer.Option("table", "--format", "-f", help="table, json or markdown."),
     trust_pr_code: bool = typer.Option(
         False,
@@ -182,6 +226,8 @@ def check(
     progress = None if fmt != "table" else (lambda msg: err().print(msg, style="dim", markup=False))
     if if_no_credentials not in ("fail", "skip"):
         raise UsageError(f"--if-no-credentials must be fail or skip, got {if_no_credentials!r}")
+    if sequential < 0:
+        raise UsageError("--sequential is a number of looks, 1 or more")
     report = run_check(
         project,
         base,
@@ -189,6 +235,7 @@ def check(
         strict,
         opts,
         seed=seed,
+        sequential=sequential,
         on_event=progress,
         trust_pr_code=trust_pr_code,
         if_no_credentials=if_no_credentials,
@@ -211,3 +258,79 @@ def check(
         write_check_junit(junit, report)
     if report.failed:
         raise typer.Exit(1)
+
+
+@app.command("power")
+def power(
+    drop: float = typer.Option(
+        0.05, "--drop", help="The drop in pass rate to detect (0.05 = 5 points)."
+    ),
+    pass_rate: float = typer.Option(0.8, "--pass-rate", help="A's pass rate."),
+    margin: float = typer.Option(0.02, "--margin", help="Largest drop still called ok."),
+    discordance: float | None = typer.Option(
+        None,
+        "--discordance",
+        help="Share of cases whose pass/fail differs between A and B (default: independent "
+        "outcomes, the most cases; a diff's JSON shows the observed one).",
+    ),
+    target: float = typer.Option(0.8, "--power", help="Chance of a decisive verdict."),
+    cases: int | None = typer.Option(
+        None, "--cases", help="Also: the chances a dataset of this many cases gives."
+    ),
+    alpha: float = typer.Option(0.05, "--alpha", help="Error rate: alpha/2 per decision."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
+) -> None:
+    """Cases a comparison needs, before spending money on it."""
+    from ..errors import UsageError
+    from ..gatestats import plan
+
+    for name, value in (("--drop", drop), ("--pass-rate", pass_rate), ("--margin", margin)):
+        if not 0 <= value <= 1:
+            raise UsageError(f"{name} is a share between 0 and 1, got {value:g}")
+    if drop > pass_rate:
+        raise UsageError("--drop cannot exceed --pass-rate")
+    if not 0 < target < 1 or not 0 < alpha < 1:
+        raise UsageError("--power and --alpha are between 0 and 1")
+    if discordance is not None and not 0 <= discordance <= 1:
+        raise UsageError("--discordance is a share between 0 and 1")
+    if cases is not None and cases < 1:
+        raise UsageError("--cases must be at least 1")
+    p = plan(
+        pass_rate, drop, margin, alpha=alpha, power=target, discordance=discordance, cases=cases
+    )
+    if fmt == "json":
+        from dataclasses import asdict
+
+        print_json(asdict(p))
+        return
+    if fmt != "table":
+        raise UsageError(f"--format must be table or json, got {fmt!r}")
+    pts = f"{100 * drop:g} points"
+    say = out().print
+    say(
+        f"pass rate {pass_rate:g}, margin {margin:g}, {100 * target:g}% power, "
+        f"alpha {alpha:g}; {100 * p.discordance:.1f}% of cases assumed to differ",
+        markup=False,
+    )
+    if p.detect is None:
+        say(
+            f"a drop of {pts} is within the margin {margin:g}: it is never a regression",
+            markup=False,
+        )
+    else:
+        say(f"to call a drop of {pts} a regression: {p.detect} paired cases", markup=False)
+    if p.ok is not None:
+        say(f"to call an unchanged prompt ok: {p.ok} paired cases", markup=False)
+    if p.ok_floor is not None:
+        say(
+            f"fewer than {p.ok_floor} cases can never give ok at margin {margin:g}, "
+            "even when no case changes",
+            markup=False,
+        )
+    if p.cases is not None and p.power_detect is not None and p.power_ok is not None:
+        say(
+            f"with {p.cases} cases: a drop of {pts} is called a regression "
+            f"{100 * p.power_detect:.0f}% of the time; an unchanged prompt is called ok "
+            f"{100 * p.power_ok:.0f}% of the time",
+            markup=False,
+        )

@@ -90,9 +90,34 @@ def _case_lists(c: Comparison) -> list[tuple[str, list[str]]]:
     return [
         (f"only in {c.ref_a or 'A'}", c.only_a),
         (f"only in {c.ref_b or 'B'}", c.only_b),
-        ("left out, provider error on a side", c.errored),
+        ("call failed on A (counted as A failing)", c.failed_a),
+        ("call failed on B (counted as B failing)", c.failed_b),
+        ("non-finite value (counted as a failure)", c.invalid),
+        ("every call failed on both sides (no evidence)", c.errored),
         (f"left out, no {c.metric} on a side", c.unscored),
     ]
+
+
+METHODS = {
+    "tango": "Tango score interval (pass/fail)",
+    "floored-t": "t interval with a variance floor",
+}
+
+
+def _method(c: Comparison) -> str:
+    return METHODS.get(c.method, c.method or "no interval")
+
+
+def _moved(c: Comparison) -> str:
+    what = "pass → fail" if c.binary else f"down by more than {c.margin:g}"
+    back = "fail → pass" if c.binary else "up"
+    return f"{c.metric}: {c.mcnemar.b} {what}, {c.mcnemar.c} {back}"
+
+
+def confidence(c: Comparison) -> str:
+    """The interval's confidence: 95% in a fixed design, higher at an early sequential look."""
+    two_sided = 1 - 2 * c.level if c.level else 1 - c.alpha
+    return f"{100 * two_sided:.4g}%"
 
 
 def _ids(ids: list[str], limit: int = 12) -> str:
@@ -101,10 +126,10 @@ def _ids(ids: list[str], limit: int = 12) -> str:
 
 
 def verdict_text(c: Comparison) -> str:
-    text = f"{c.verdict}: {c.reason}"
-    if c.verdict == "inconclusive" and c.cases_needed:
-        text += f"; about {c.cases_needed} paired cases would likely decide it (now {c.n_paired})"
-    return text
+    """The verdict and its plain-sentence explanation."""
+    from ..explain import explain
+
+    return f"{c.verdict}: {explain(c)}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -138,9 +163,9 @@ def _metrics_table(c: Comparison, head_a: str, head_b: str) -> Any:
     from rich.table import Table
 
     t = Table(show_edge=False, header_style="bold", pad_edge=False)
-    for i, col in enumerate(("metric", head_a, head_b, "B − A", f"{100 * (1 - c.alpha):g}% CI")):
+    for i, col in enumerate(("metric", head_a, head_b, "B − A", f"{confidence(c)} CI")):
         t.add_column(col, justify="left" if i == 0 else "right", no_wrap=i > 0)
-    style = "red" if (c.ci_high is not None and c.ci_high < 0) else None
+    style = "red" if (c.ci_high is not None and c.ci_high < -c.margin) else None
     t.add_row(
         f"{c.metric} (gate)", _num(c.mean_a), _num(c.mean_b), _signed(c.diff), _ci(c), style=style
     )
@@ -174,7 +199,7 @@ def print_comparison(console: Console, c: Comparison) -> None:
     rep = f", {c.repeats} samples per case averaged" if c.repeats > 1 else ""
     console.print(
         f"[bold]{escape(c.model)}[/]  {c.n_paired} paired cases{rep}, gate metric {c.metric}, "
-        f"margin {c.margin:g}, bootstrap {c.n_boot} seed {c.seed}",
+        f"margin {c.margin:g}, {_method(c)}",
         highlight=False,
     )
     from .fit import table_width
@@ -185,11 +210,7 @@ def print_comparison(console: Console, c: Comparison) -> None:
         console.print(f"  B = {c.ref_b or '?'}", markup=False, soft_wrap=True)
         t = _metrics_table(c, "A", "B")
     console.print(t)
-    mc = c.mcnemar
-    console.print(
-        f"  McNemar (pass/fail): {mc.b} regressed, {mc.c} improved, one-sided p = {mc.p:.3g}",
-        markup=False,
-    )
+    console.print(f"  cases that moved on {_moved(c)}", markup=False)
     usage = _usage_line(c)
     if usage:
         console.print(f"  {usage}", style="dim", markup=False)
@@ -197,7 +218,7 @@ def print_comparison(console: Console, c: Comparison) -> None:
         if ids:
             console.print(f"  {label}: {_ids(ids)}", style="yellow", markup=False)
     for title, ids in (
-        ("regressed (passed in A, fail in B)", c.regressed),
+        ("regressed (worse in B)", c.regressed),
         ("improved", c.improved),
     ):
         if not ids:
@@ -258,6 +279,8 @@ def print_check(console: Console, report: CheckReport) -> None:
             f" vs {e.baseline} ({e.baseline_reason})" if e.baseline else f" ({e.baseline_reason})"
         )
         console.print(f"[bold]{e.ref}[/] {e.change}{base}", highlight=False)
+        for note in e.diff.notes if e.diff is not None else []:
+            console.print(f"  note: {note}", style="yellow", markup=False)
         if e.diff is not None and e.diff.comparisons:
             for c in e.diff.comparisons:
                 print_comparison(console, c)
@@ -287,9 +310,9 @@ def _md_comparison(c: Comparison, heading: str = "####") -> list[str]:
         f"{heading} {ICONS[c.verdict]} {md_code(c.model)} — {c.verdict}",
         "",
         f"{c.n_paired} paired cases{rep}; gate metric `{c.metric}`, margin {c.margin:g}; "
-        f"paired bootstrap ({c.n_boot} resamples, seed {c.seed}).",
+        f"{_method(c)}.",
         "",
-        f"| metric | {_cell(c.ref_a or 'A')} | {_cell(c.ref_b or 'B')} | B − A | {100 * (1 - c.alpha):g}% CI |",
+        f"| metric | {_cell(c.ref_a or 'A')} | {_cell(c.ref_b or 'B')} | B − A | {confidence(c)} CI |",
         "|---|---:|---:|---:|---:|",
         f"| **{_cell(c.metric)}** | {_num(c.mean_a)} | {_num(c.mean_b)} | {_signed(c.diff)} | {_ci(c)} |",
     ]
@@ -297,11 +320,7 @@ def _md_comparison(c: Comparison, heading: str = "####") -> list[str]:
         f"| {_cell(m.metric)} | {_num(m.mean_a)} | {_num(m.mean_b)} | {_signed(m.diff)} | {_ci(m)} |"
         for m in c.secondary
     ]
-    mc = c.mcnemar
-    lines += [
-        "",
-        f"McNemar (pass/fail): {mc.b} regressed, {mc.c} improved, one-sided p = {mc.p:.3g}.",
-    ]
+    lines += ["", f"Cases that moved on {_moved(c)}."]
     usage = _usage_line(c)
     if usage:
         lines.append(f"Usage: {usage}.")
@@ -310,7 +329,7 @@ def _md_comparison(c: Comparison, heading: str = "####") -> list[str]:
             lines.append(f"{label.capitalize()}: {_cell(_ids(ids))}.")
     lines += ["", f"**{_cell(verdict_text(c))}**"]
     for title, ids in (
-        ("Regressed (passed in A, fail in B)", c.regressed),
+        ("Regressed (worse in B)", c.regressed),
         ("Improved", c.improved),
     ):
         if not ids:
@@ -381,7 +400,7 @@ def _md_entry_row(e: CheckEntry) -> str:
     if e.diff is not None and e.diff.comparisons:
         c = e.diff.comparisons[0]
         score = f"{_num(c.mean_a)} → {_num(c.mean_b)} ({_signed(c.diff)} {_ci(c)})"
-        mc = f"{c.mcnemar.b}↓ {c.mcnemar.c}↑ p={c.mcnemar.p:.2g}"
+        mc = f"{c.mcnemar.b}↓ {c.mcnemar.c}↑"
     else:
         score = mc = ""
     return f"| `{e.ref}` | {e.change} | {base} | {icon} {e.verdict} | {score} | {mc} |"
@@ -402,7 +421,7 @@ def check_markdown(report: CheckReport) -> str:
     if report.entries:
         lines += [
             "",
-            "| version | change | baseline | verdict | gate metric A → B (Δ, 95% CI) | McNemar |",
+            "| version | change | baseline | verdict | gate metric A → B (Δ, 95% CI) | cases ↓ ↑ |",
             "|---|---|---|---|---|---|",
         ]
         lines += [_md_entry_row(e) for e in report.entries]
@@ -410,6 +429,8 @@ def check_markdown(report: CheckReport) -> str:
         lines += ["", f"> {_cell(note)}"]
     for e in report.entries:
         lines += ["", f"#### `{e.ref}`", "", _cell(e.message)]
+        if e.diff is not None and e.diff.notes:
+            lines += [""] + [f"> {_cell(n)}" for n in e.diff.notes]
         if e.diff is not None:
             if e.diff.changes is not None:
                 lines += [

@@ -141,9 +141,9 @@ def _case_sides(records: list[dict[str, Any]]) -> dict[tuple[str, str], _Case]:
 
 def _status(c: Comparison, cid: str, a: _Case | None, b: _Case | None) -> str:
     for name, ids in (
+        ("errored", [*c.errored, *c.failed_a, *c.failed_b]),  # a failed call: shown as such
         ("regressed", c.regressed),
         ("improved", c.improved),
-        ("errored", c.errored),
         ("unscored", c.unscored),
         ("only-a", c.only_a),
         ("only-b", c.only_b),
@@ -167,15 +167,15 @@ def _side_json(s: _Case | None, with_output: bool) -> dict[str, Any] | None:
 
 
 def _verdict_class(low: float, high: float, margin: float) -> str:
-    if high < 0:
+    if high < -margin:
         return "bad"
     return "ok" if low > -margin else "warn"
 
 
 def _comparison_card(c: Comparison) -> str:
-    from .diff import verdict_text
+    from .diff import confidence, verdict_text
 
-    level = f"{100 * (1 - c.alpha):g}%"
+    level = confidence(c)
     rows = []
     if c.diff is not None and c.ci_low is not None and c.ci_high is not None:
         rows.append(
@@ -218,7 +218,9 @@ def _comparison_card(c: Comparison) -> str:
         for label, ids in (
             ("only in A", c.only_a),
             ("only in B", c.only_b),
-            ("provider errors", c.errored),
+            ("calls failed on both sides", c.errored),
+            ("calls failed on A", c.failed_a),
+            ("calls failed on B", c.failed_b),
             (f"no {c.metric}", c.unscored),
         )
         if ids
@@ -232,13 +234,13 @@ def _comparison_card(c: Comparison) -> str:
         '<article class="card" style="margin-bottom:16px">'
         f'<header><div><h3>{_e(c.model)}</h3><div class="sub">{c.n_paired} paired cases'
         + (f", {c.repeats} samples per case averaged" if c.repeats > 1 else "")
-        + f" · margin {c.margin:g} · bootstrap {c.n_boot}, seed {c.seed}</div></div>"
+        + f" · margin {c.margin:g} · {_e(c.method)}</div></div>"
         f"{_badge(c.verdict)}</header>"
         f'<div class="verdict"><b>{_e(verdict_text(c))}</b></div>'
         f'<div class="cmp"><div class="scroll"><table class="tbl">{"".join(table)}</table></div>'
         f"<figure>{chart}</figure></div>"
-        f'<div class="kv" style="margin-top:10px"><span>McNemar <b>{mc.b} regressed, {mc.c} '
-        f"improved, one-sided p = {mc.p:.3g}</b></span>"
+        f'<div class="kv" style="margin-top:10px"><span>cases moved <b>{mc.b} worse, {mc.c} '
+        f"better</b></span>"
         + "".join(f"<span>{_e(u)}</span>" for u in usage + left)
         + "</div></article>"
     )
