@@ -297,6 +297,7 @@ def diff_json(cli: Cli, *args: str, code: int = 0) -> dict[str, Any]:
     result = cli("diff", "flip@1.0.0", "flip@1.1.0", "-f", "json", *args)
     no_traceback(result)
     assert result.exit_code == code, result.output
+    assert result.stdout, result.stderr
     data: dict[str, Any] = json.loads(result.stdout, parse_constant=_no_constant)
     return data
 

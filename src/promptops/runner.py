@@ -431,6 +431,9 @@ async def arun_eval(
         order = [group_label(t.pv.name, t.pv.version, t.model) for t in targets]
         groups = summarize(latest_records(run.results_path), order)
         written = sum(g["n"] for g in groups)
+        if opts.cases is not None:  # a sequential look: the file may hold later looks' cases
+            keep = set(opts.cases)
+            written = sum(1 for r in latest_records(run.results_path) if r["case_id"] in keep)
         if status == "complete" and written != total:
             status = "error"
             fatal.append(f"{written} records for {total} planned (cases x models x repeats)")
