@@ -402,8 +402,12 @@ def long_prompt_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOpenAI]:
             return Fault.http_error(
                 400, "context_length_exceeded", error_type="invalid_request_error"
             )
-        if "down" in req.text:
-            return Fault.http_error(400, "model is down", error_type="invalid_request_error")
+        if "down" in req.text:  # transient, still failing after the retries
+            return Fault.unavailable()
+        if "huge" in req.text:  # this input is refused for good, whichever version sends it
+            return Fault.http_error(
+                400, "context_length_exceeded", error_type="invalid_request_error"
+            )
         return Reply("1 ok")
 
     with FakeOpenAI(responder) as s:
@@ -439,6 +443,22 @@ def test_calls_failed_on_both_sides_give_the_error_verdict(
     (c,) = data["comparisons"]
     assert data["verdict"] == "error" and c["errored"] == ["f0000", "f0001"]
     assert "f0000, f0001" in c["explanation"]
+
+
+def test_inputs_refused_on_both_sides_are_failures_of_both_not_missing_evidence(
+    project: Path, cli: Cli, long_prompt_server: FakeOpenAI
+) -> None:
+    """A rerun cannot help a case whose input the provider refuses (context length) for A and
+    B alike: both versions fail it, and the verdict is decided on the evidence."""
+    flip_repo(
+        project,
+        [("A huge", "B huge")] * 2 + [("A short", "B short")] * 38,
+        model="openai/fake-model-2024-01-01",
+    )
+    data = diff_json(cli, "--api-base", long_prompt_server.url)
+    (c,) = data["comparisons"]
+    assert data["verdict"] != "error" and c["errored"] == []
+    assert c["failed_a"] == c["failed_b"] == ["f0000", "f0001"]
 
 
 # --- exit codes, --strict, sizing ---------------------------------------------------------

@@ -301,7 +301,7 @@ def test_a_baseline_from_the_base_tree_runs_the_base_trees_assertion_code(
     result = cli("check", "--base", "main", "--trust-pr-code", "--format", "json")
     assert result.exit_code == 0, result.output
     (entry,) = json.loads(result.stdout)["entries"]
-    assert (entry["baseline"], entry["verdict"]) == ("tr@1.0.0", "ok")
+    assert (entry["baseline"], entry["verdict"]) == ("tr@1.0.0", "inconclusive")  # 10 cases
     # the baseline ran the base tree's code, the candidate the branch's
     assert (markers / "base").exists() and (markers / "pr").exists()
 

@@ -147,7 +147,8 @@ def test_the_first_hour(newcomer: Path, cli: Cli, monkeypatch: pytest.MonkeyPatc
     lines = ok(result)
     assert lines[0] == "extract-invoice@1.0.0 → extract-invoice@1.1.0"
     assert "  changelog: Name the keys." in lines
-    assert lines[-1] == "verdict: OK"
+    # 5 cases cannot vouch for "no worse": the honest verdict is inconclusive (exit 0)
+    assert lines[-1] == "verdict: INCONCLUSIVE"
     git(root, "add", "-A")
     git(root, "commit", "-qm", "extract-invoice 1.1.0")
 
@@ -156,7 +157,7 @@ def test_the_first_hour(newcomer: Path, cli: Cli, monkeypatch: pytest.MonkeyPatc
         cli("promote", "extract-invoice", "1.1", "--env", "prod", "--canary", "10", "--commit")
     )
     assert lines[0] == "canary extract-invoice 1.1.0 at 10% in prod, beside 1.0.0"
-    assert "; vs 1.0.0: ok (run " in lines[1]
+    assert "; vs 1.0.0: inconclusive (run " in lines[1]  # 5 cases: not refused, not vouched for
     lines = ok(cli("promote", "extract-invoice", "1.1", "--env", "prod", "--commit"))
     assert lines[0] == "promoted extract-invoice 1.1.0 to prod, was 1.0.0"
     lines = ok(cli("rollback", "extract-invoice", "--env", "prod", "--commit"))
@@ -184,7 +185,9 @@ def test_the_first_hour(newcomer: Path, cli: Cli, monkeypatch: pytest.MonkeyPatc
     assert "extract-invoice@1.1.1 added vs extract-invoice@1.0.0 (active in prod at " in (
         result.stdout
     )
-    assert "  ok: the 95% interval's lower bound +0.000 is above -0.02" in result.stdout
+    # nothing moved on 5 cases: not a regression, but too few cases to vouch for it
+    assert "  inconclusive: " in result.stdout
+    assert "(below 236 cases no data can show ok at margin 0.02)" in result.stdout
     assert result.stdout.rstrip().endswith("check passed")
     released = root / "prompts/extract-invoice/1.1.0.yaml"
     released.write_text(released.read_text().replace("Name the keys.", "Reworded."))

@@ -22,8 +22,9 @@ it from collapsing when few cases differ. No scipy: nothing here costs an import
 Errors count. A call that failed for good on one side is that side failing the sample (the
 case is listed under ``failed_a``/``failed_b``); a template that fails to render is a failure
 too. A non-finite metric value (NaN, inf) is an assertion error: a failure, listed under
-``invalid``. Cases whose every call failed on both sides carry no evidence: they are listed
-under ``errored`` and the verdict is ``error`` unless a regression is shown anyway.
+``invalid``. Cases whose every call failed on both sides carry no evidence (unless the provider
+refused the input itself on both, e.g. context length: then both versions fail the case): they
+are listed under ``errored`` and the verdict is ``error`` unless a regression is shown anyway.
 
 What changed in the prompt files, and comparing two refs (by running an eval) or two stored
 runs, lives in :mod:`promptops.diffing`; its public names are re-exported here.
@@ -177,6 +178,7 @@ class _Side:
     passes: list[float] = field(default_factory=list)
     metrics: dict[str, list[float]] = field(default_factory=dict)
     failed: int = 0  # samples whose call failed for good (counted as failures)
+    rejected: int = 0  # of those, the provider refused this input (context length, 400...)
     invalid: int = 0  # samples with a NaN/inf gated value (counted as failures)
     missing: int = 0  # samples without the gated metric
     first: dict[str, Any] | None = None  # the lowest-repeat record, for examples
@@ -187,8 +189,9 @@ class _Side:
 
     @property
     def dead(self) -> bool:
-        """Every sample's call failed: nothing is known about this side of the case."""
-        return self.failed > 0 and self.failed == len(self.values)
+        """Every sample's call failed, not all by the provider refusing this very input (that is
+        the version failing the case; a rerun would fail the same way): nothing is known."""
+        return self.failed > 0 and self.failed == len(self.values) and self.rejected < self.failed
 
 
 def _metric_value(rec: dict[str, Any], metric: str) -> float | None:
@@ -218,6 +221,7 @@ def _collect(
         failed = bool(rec.get("error"))  # a failed call or a render error: a failure
         if _is_provider_error(rec):
             case.failed += 1
+            case.rejected += rec.get("error_kind") == "rejected"
         value = 0.0 if failed else _metric_value(rec, metric)
         if value is None:
             case.missing += 1

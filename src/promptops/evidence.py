@@ -30,7 +30,7 @@ class Evidence:
     dataset_digest: str
     baseline: str | None = None  # the active version compared against
     compare_run: str | None = None
-    verdict: str | None = None  # ok or inconclusive (a regression is refused)
+    verdict: str | None = None  # ok or inconclusive (regression and error are refused)
     comparisons: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -254,6 +254,13 @@ def find_evidence(
             f"{pv.name} {pv.version} regressed against the active {baseline.version} in run {run.id} "
             f"({pv.spec.gate.metric}, margin {pv.spec.gate.margin}): see promptops show-run {run.id}; "
             f"fix it and run the comparison again, {how}"
+        )
+    if ev.verdict == "error":
+        raise EvidenceError(
+            f"the comparison of {pv.name} {pv.version} against the active {baseline.version} in "
+            f"run {run.id} is 'error' (calls failed on both sides, so some cases carry no "
+            f"evidence): see promptops show-run {run.id}; rerun them with promptops eval "
+            f"--resume {run.id}, {how}"
         )
     return ev
 
