@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .errors import UsageError
+from .toolcalls import shown_output
 
 if TYPE_CHECKING:
     from .diffing import DiffResult as DiffResult
@@ -407,8 +408,8 @@ def _compare_model(
                 _mean(sb.values) or 0.0,
                 _mean(sa.passes) or 0.0,
                 _mean(sb.passes) or 0.0,
-                fa.get("output"),
-                fb.get("output"),
+                shown_output(fa),
+                shown_output(fb),
                 _why(sa.first),
                 _why(sb.first),
             )

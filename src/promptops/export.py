@@ -81,6 +81,8 @@ def flatten(rec: dict[str, Any], run_id: str | None = None) -> dict[str, Any]:
     row["expected"] = _scalar(rec.get("expected"))
     for k in _TAIL:
         row[k] = rec.get(k)
+    if rec.get("tool_calls"):
+        row["tool_calls"] = _scalar(rec["tool_calls"])
     seen: dict[str, int] = {}
     for a in rec.get("assertions") or []:
         label = str(a.get("metric") or a.get("type"))
@@ -115,6 +117,8 @@ def records_frame(records: Iterable[dict[str, Any]], run_id: str | None = None) 
                 columns[k] = None
     for k in ("expected", *_TAIL):
         columns[k] = None
+    if any("tool_calls" in r for r in rows):
+        columns["tool_calls"] = None
     for r in rows:
         for k in r:
             if k.startswith("assert."):

@@ -26,6 +26,7 @@ from .errors import PromptOpsError, RenderError, UsageError
 from .project import Project, PromptVersion
 from .render import bind_inputs, render_bound
 from .results import RunDir, find_run, group_label, judge_bar, latest_records, record_key, summarize
+from .toolcalls import call_params, parse_calls
 
 
 @dataclass
@@ -182,7 +183,7 @@ async def _evaluate_unit(
         return rec | {"error": e.message, "error_kind": "render", "pass": False, "score": 0.0}
     rec["messages_hash"] = _messages_hash(messages)
     outcome = await caller.complete(
-        t.model, messages, pv.spec.model.params.as_kwargs(), t.api_base, repeat, t.fallbacks
+        t.model, messages, call_params(pv, t.model), t.api_base, repeat, t.fallbacks
     )
     rec["attempts"] = outcome.attempts
     if not outcome.ok:
@@ -208,6 +209,9 @@ async def _evaluate_unit(
             "finish_reason": comp.finish_reason,
         }
     )
+    tool_calls = parse_calls(comp.tool_calls)
+    if tool_calls:
+        rec["tool_calls"] = tool_calls
 
     async def judge(model: str, messages: list[dict[str, str]]) -> str:
         out = await caller.complete(model, messages, {"temperature": 0}, None, 0)
@@ -230,6 +234,9 @@ async def _evaluate_unit(
         judge=judge,
         project_root=str(project.root),
         case_id=case.id,
+        tool_calls=tool_calls,
+        tools=pv.spec.tool_params().get("tools", []),
+        finish_reason=comp.finish_reason,
     )
     threshold = case.spec.threshold if case.spec.threshold is not None else pv.spec.threshold
     verdict = await run_assertions([*pv.spec.assert_, *case.spec.assert_], ctx, threshold)

@@ -142,6 +142,105 @@ class Message(Strict):
     content: str = Field(description="Jinja template of the message text.")
 
 
+TOOL_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def check_json_schema(schema: Any) -> None:
+    """Raise ValueError when ``schema`` is not a valid JSON Schema (jsonschema loads lazily)."""
+    if not isinstance(schema, dict):
+        raise ValueError("must be a JSON Schema object")
+    from jsonschema import Draft202012Validator, validators
+    from jsonschema.exceptions import SchemaError
+
+    try:
+        validators.validator_for(schema, default=Draft202012Validator).check_schema(schema)
+    except SchemaError as e:
+        raise ValueError(f"invalid JSON Schema: {e.message}") from None
+
+
+class ToolFunction(Strict):
+    """A function the model may call (OpenAI function-tool format)."""
+
+    name: str = Field(description="Function name: letters, digits, '_' and '-', at most 64.")
+    description: str = Field("", description="What the function does; the model reads this.")
+    parameters: dict[str, Any] = Field(
+        default_factory=lambda: {"type": "object", "properties": {}},
+        description="JSON Schema of the arguments object.",
+    )
+    strict: bool | None = Field(None, description="Ask for strict schema adherence (OpenAI).")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not TOOL_NAME_RE.match(v):
+            raise ValueError(
+                f"{v!r} is not a valid tool name: use 1-64 letters, digits, '_' and '-'"
+            )
+        return v
+
+    @field_validator("parameters")
+    @classmethod
+    def _schema(cls, v: dict[str, Any]) -> dict[str, Any]:
+        check_json_schema(v)
+        if v.get("type", "object") != "object":
+            raise ValueError("the arguments schema must have type: object")
+        return v
+
+
+class ToolSpec(Strict):
+    """One tool declared to the model (OpenAI ``tools`` entry)."""
+
+    type: Literal["function"] = Field("function", description="Tool kind; only function.")
+    function: ToolFunction = Field(description="The function's name, description and schema.")
+
+
+class ToolChoiceFunction(Strict):
+    name: str = Field(description="Name of the declared tool the model must call.")
+
+
+class ToolChoice(Strict):
+    """Force one named tool (OpenAI ``{type: function, function: {name}}``)."""
+
+    type: Literal["function"] = Field("function", description="Always function.")
+    function: ToolChoiceFunction = Field(description="The tool to call.")
+
+
+class JsonSchemaFormat(Strict):
+    name: str = Field("output", description="Name of the schema (OpenAI requires one).")
+    schema_: dict[str, Any] = Field(alias="schema", description="JSON Schema of the reply.")
+    strict: bool | None = Field(None, description="Ask for strict schema adherence.")
+    description: str | None = Field(None, description="What the reply holds.")
+
+    @field_validator("schema_")
+    @classmethod
+    def _schema(cls, v: dict[str, Any]) -> dict[str, Any]:
+        check_json_schema(v)
+        return v
+
+
+class ResponseFormat(Strict):
+    """OpenAI ``response_format``: JSON mode or JSON-schema structured output."""
+
+    type: Literal["text", "json_object", "json_schema"] = Field(
+        description="text, json_object (JSON mode) or json_schema (structured output)."
+    )
+    json_schema: JsonSchemaFormat | None = Field(
+        None, description="The schema, for type json_schema."
+    )
+
+    @model_validator(mode="after")
+    def _needs_schema(self) -> ResponseFormat:
+        if self.type == "json_schema" and self.json_schema is None:
+            raise ValueError("type json_schema needs json_schema: {name, schema}")
+        if self.type != "json_schema" and self.json_schema is not None:
+            raise ValueError(f"json_schema is only for type json_schema, not {self.type}")
+        return self
+
+    def as_param(self) -> dict[str, Any]:
+        """The value sent to the model."""
+        return self.model_dump(by_alias=True, exclude_none=True)
+
+
 class OutputSpec(Strict):
     """What the model is expected to return."""
 
@@ -242,6 +341,19 @@ class PromptSpec(Strict):
     messages: list[Message] | None = Field(None, description="Chat messages (Jinja templates).")
     template: str | None = Field(None, description="A single user message; instead of messages.")
     output: OutputSpec = Field(default_factory=OutputSpec, description="Expected output format.")
+    tools: list[ToolSpec] | None = Field(
+        None, description="Functions the model may call (OpenAI function-tool format)."
+    )
+    tool_choice: Literal["auto", "none", "required"] | ToolChoice | None = Field(
+        None, description="auto, none, required, or {type: function, function: {name}}."
+    )
+    response_format: ResponseFormat | None = Field(
+        None,
+        description=(
+            "JSON mode or structured output; default: derived from output.schema when the "
+            "model supports it."
+        ),
+    )
     dataset: str | None = Field(
         None, description="Path of the gold JSONL, relative to the project."
     )
@@ -294,7 +406,28 @@ class PromptSpec(Strict):
             raise ValueError("give exactly one of 'messages' or 'template'")
         if self.messages is not None and not self.messages:
             raise ValueError("'messages' is empty")
+        names = [t.function.name for t in self.tools or []]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"tool {dup[0]!r} is declared twice")
+        if self.tool_choice is not None and not self.tools:
+            raise ValueError("tool_choice is set but no tools are declared")
+        if isinstance(self.tool_choice, ToolChoice) and self.tool_choice.function.name not in names:
+            raise ValueError(
+                f"tool_choice names {self.tool_choice.function.name!r}, which is not a declared "
+                f"tool ({', '.join(names)})"
+            )
         return self
+
+    def tool_params(self) -> dict[str, Any]:
+        """``tools`` and ``tool_choice`` as sent to the model (empty without tools)."""
+        out: dict[str, Any] = {}
+        if self.tools:
+            out["tools"] = [t.model_dump(exclude_none=True) for t in self.tools]
+        if self.tool_choice is not None:
+            tc = self.tool_choice
+            out["tool_choice"] = tc if isinstance(tc, str) else tc.model_dump()
+        return out
 
     def chat(self) -> list[Message]:
         """The message templates, with ``template`` as a single user message."""

@@ -112,4 +112,6 @@ def config_problems(spec: AssertionSpec) -> list[str]:
         out.append("give the source text as value or name an input with source:, not both")
     if spec.value is not None and not _templated(spec.value):
         out += _value_problems(spec)
+    if atype.lint is not None and not _templated(spec.value):
+        out += atype.lint(spec)
     return out
