@@ -270,7 +270,11 @@ class AssertionSpec(ShortForm):
     metric: str | None = Field(None, description="Name under which results are grouped.")
     judge: str | None = Field(None, description="Pinned judge model for model-graded types.")
     method: str | None = Field(
-        None, description="Variant, e.g. rouge-l or levenshtein for similarity."
+        None,
+        description=(
+            "Variant: rouge-l or levenshtein (similar), extract (is-json, json-schema), "
+            "contains, set, sequence or f1 (tool-call)."
+        ),
     )
     source: str | None = Field(
         None, description="Input variable holding the source text (grounded)."

@@ -10,6 +10,7 @@ from __future__ import annotations
 from promptops.spec import AssertionSpec
 
 from . import builtins as builtins  # registers the built-in types
+from . import structured as structured  # contains-json, finish-reason
 from . import tools as tools  # tool-call, is-valid-tool-call
 from .base import (
     REGISTRY,

@@ -79,9 +79,20 @@ def _integer(spec: AssertionSpec, value: Any) -> int:
     return int(n)
 
 
-def _schema_check(schema: dict[str, Any], output: str) -> AssertionResult:
+def _output_json(spec: AssertionSpec, output: str) -> Any:
+    """The output as JSON: all of it, or with ``method: extract`` the first JSON in it."""
+    if spec.method is None:
+        return parse_output_json(output)
+    if spec.method.lower() != "extract":
+        raise AssertionConfigError(f"{spec.type}: unknown method {spec.method!r}; use extract")
+    from .structured import extract_json
+
+    return extract_json(output)
+
+
+def _schema_check(spec: AssertionSpec, schema: dict[str, Any], output: str) -> AssertionResult:
     try:
-        data = parse_output_json(output)
+        data = _output_json(spec, output)
     except ValueError as e:
         return _ok(False, f"output is not valid JSON: {e}")
     problems = schema_errors(schema, data)
@@ -273,9 +284,9 @@ def is_json(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> Assertion
     if value is not None:
         if not isinstance(value, dict):
             raise AssertionConfigError(f"{spec.type}: value must be a JSON Schema object or empty")
-        return _schema_check(value, ctx.output)
+        return _schema_check(spec, value, ctx.output)
     try:
-        parse_output_json(ctx.output)
+        _output_json(spec, ctx.output)
     except ValueError as e:
         return _ok(False, f"output is not valid JSON: {e}")
     return _ok(True, "output is valid JSON")
@@ -291,7 +302,7 @@ def json_schema(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> Asser
         )
     if not isinstance(schema, dict):
         raise AssertionConfigError(f"{spec.type}: value must be a JSON Schema object")
-    return _schema_check(schema, ctx.output)
+    return _schema_check(spec, schema, ctx.output)
 
 
 # ---------------------------------------------------------------- similarity

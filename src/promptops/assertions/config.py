@@ -108,6 +108,9 @@ def config_problems(spec: AssertionSpec) -> list[str]:
             out.append(
                 f"unknown method {spec.method!r}; use one of {', '.join(SIMILARITY_METHODS)}"
             )
+    json_types = ("is-json", "json-schema")
+    if spec.method is not None and spec.base_type in json_types and spec.method != "extract":
+        out.append(f"unknown method {spec.method!r}; use extract (or no method)")
     if spec.base_type == "grounded" and spec.value is not None and spec.source is not None:
         out.append("give the source text as value or name an input with source:, not both")
     if spec.value is not None and not _templated(spec.value):
