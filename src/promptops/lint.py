@@ -42,8 +42,23 @@ def lint_prompt(pv: PromptVersion, project: Project) -> list[Problem]:
         loc: tuple[str | int, ...] = (
             ("messages", i, "content") if spec.messages is not None else ("template",)
         )
+        if msg.placeholder is not None:
+            used.add(msg.placeholder)
+            pin = spec.inputs.get(msg.placeholder)
+            if pin is None or pin.type != "messages":
+                out.append(
+                    _p(
+                        pv.path,
+                        pv.lines.line(("messages", i, "placeholder")),
+                        f"messages[{i}].placeholder",
+                        f"{msg.placeholder!r} must name an input of type messages",
+                    )
+                )
+            continue
+        names = set()
         try:
-            names = template_variables(msg.content)
+            for source in msg.templates():
+                names |= template_variables(source)
         except jinja2.TemplateSyntaxError:
             unparsed = True
             continue

@@ -142,7 +142,7 @@ def _validate(targets: list[Target], opts: EvalOptions) -> int:
     return total
 
 
-def _messages_hash(messages: list[dict[str, str]]) -> str:
+def _messages_hash(messages: list[dict[str, Any]]) -> str:
     blob = json.dumps(messages, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 
@@ -155,6 +155,20 @@ class _Budget:
     @property
     def exhausted(self) -> bool:
         return self.limit is not None and self.spent >= self.limit
+
+
+def make_judge(caller: Any, budget: _Budget) -> Any:
+    """The judge callable of model-graded assertions: temperature 0, cached, costs counted."""
+
+    async def judge(model: str, messages: list[dict[str, str]]) -> str:
+        out = await caller.complete(model, messages, {"temperature": 0}, None, 0)
+        if not out.ok:
+            raise PromptOpsError(f"judge {model} failed: {out.error}")
+        if not out.completion.cached and out.completion.cost:
+            budget.spent += out.completion.cost
+        return str(out.completion.text)
+
+    return judge
 
 
 async def _evaluate_unit(
@@ -182,6 +196,10 @@ async def _evaluate_unit(
     except RenderError as e:
         return rec | {"error": e.message, "error_kind": "render", "pass": False, "score": 0.0}
     rec["messages_hash"] = _messages_hash(messages)
+    if case.spec.turns:
+        from .conversation import run_turns
+
+        return await run_turns(rec, messages, bound, project, caller, t, case, repeat, budget)
     outcome = await caller.complete(
         t.model, messages, call_params(pv, t.model), t.api_base, repeat, t.fallbacks
     )
@@ -213,14 +231,7 @@ async def _evaluate_unit(
     if tool_calls:
         rec["tool_calls"] = tool_calls
 
-    async def judge(model: str, messages: list[dict[str, str]]) -> str:
-        out = await caller.complete(model, messages, {"temperature": 0}, None, 0)
-        if not out.ok:
-            raise PromptOpsError(f"judge {model} failed: {out.error}")
-        if not out.completion.cached and out.completion.cost:
-            budget.spent += out.completion.cost
-        return str(out.completion.text)
-
+    judge = make_judge(caller, budget)
     ctx = AssertionContext(
         output=comp.text,
         vars=bound,

@@ -24,7 +24,7 @@ from pydantic_core import CoreSchema, InitErrorDetails, PydanticCustomError
 from .versions import is_version, normalize
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
-InputType = Literal["string", "integer", "number", "boolean", "array", "object", "any"]
+InputType = Literal["string", "integer", "number", "boolean", "array", "object", "messages", "any"]
 
 
 class Strict(BaseModel):
@@ -135,11 +135,81 @@ class InputSpec(ShortForm):
         return self.default is None
 
 
-class Message(Strict):
-    """One chat message; ``content`` is a Jinja template."""
+class ImageURL(Strict):
+    url: str = Field(description="Image URL or data: URL (a Jinja template).")
+    detail: Literal["auto", "low", "high"] | None = Field(None, description="Image detail.")
 
-    role: Literal["system", "user", "assistant"] = Field(description="Chat role.")
-    content: str = Field(description="Jinja template of the message text.")
+
+class ContentPart(Strict):
+    """One part of a multimodal message: text, or an image by URL or by project file."""
+
+    type: Literal["text", "image", "image_url"] = Field(
+        description="text; image (url or path); or image_url (OpenAI's own shape)."
+    )
+    text: str | None = Field(None, description="Jinja template of the text (type text).")
+    url: str | None = Field(None, description="Image URL, a Jinja template (type image).")
+    path: str | None = Field(
+        None,
+        description="Image file under the project, sent inline as a data URL (type image).",
+    )
+    image_url: ImageURL | None = Field(None, description="OpenAI image_url part.")
+    detail: Literal["auto", "low", "high"] | None = Field(None, description="Image detail.")
+
+    @model_validator(mode="after")
+    def _shape(self) -> ContentPart:
+        given = {k for k in ("text", "url", "path", "image_url") if getattr(self, k) is not None}
+        need = {"text": [{"text"}], "image": [{"url"}, {"path"}], "image_url": [{"image_url"}]}
+        if given not in need[self.type]:
+            options = " or ".join("/".join(sorted(o)) for o in need[self.type])
+            raise ValueError(f"a {self.type} part takes {options}")
+        return self
+
+    def templates(self) -> list[str]:
+        if self.image_url is not None:
+            return [self.image_url.url]
+        return [t for t in (self.text, self.url, self.path) if t is not None]
+
+
+class Message(Strict):
+    """One chat message (``content`` is a Jinja template or a list of content parts), or a
+    ``placeholder`` naming a messages-typed input placed here as a run of messages."""
+
+    role: Literal["system", "user", "assistant"] | None = Field(None, description="Chat role.")
+    content: str | list[ContentPart] | None = Field(
+        None, description="Jinja template of the message text, or content parts (text, image)."
+    )
+    placeholder: str | None = Field(
+        None, description="Name of a messages-typed input to place here (chat history)."
+    )
+
+    @model_validator(mode="after")
+    def _shape(self) -> Message:
+        if self.placeholder is not None:
+            if self.role is not None or self.content is not None:
+                raise ValueError("a placeholder message takes no role or content")
+        elif self.role is None or self.content is None:
+            raise ValueError("a message needs role and content (or a placeholder)")
+        return self
+
+    def templates(self) -> list[str]:
+        """Every Jinja template in the message."""
+        if isinstance(self.content, str):
+            return [self.content]
+        return [t for part in self.content or [] for t in part.templates()]
+
+    def text(self) -> str:
+        """The message as text, for diffs: parts shown as ``[image: ...]``."""
+        if self.placeholder is not None:
+            return f"{{{{ placeholder: {self.placeholder} }}}}"
+        if isinstance(self.content, str):
+            return self.content
+        shown = []
+        for part in self.content or []:
+            if part.type == "text":
+                shown.append(part.text or "")
+            else:
+                shown.append(f"[image: {' '.join(part.templates())}]")
+        return "\n".join(shown)
 
 
 TOOL_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -300,6 +370,32 @@ class AssertionSpec(ShortForm):
         return self.metric or self.type
 
 
+class ToolResult(Strict):
+    """The result of a tool call the previous reply made, fed back in a multi-turn case."""
+
+    name: str | None = Field(
+        None, description="Tool whose call this answers (default: the calls in order)."
+    )
+    id: str | None = Field(None, description="Tool call id to answer (default: by name/order).")
+    content: Any = Field(description="The tool's result: text, or data sent as JSON.")
+
+
+class TurnSpec(Strict):
+    """One turn of a conversation case: the model's previous reply is kept in the history,
+    tool results and a user message are added, the model is called and the turn asserted."""
+
+    user: str | None = Field(
+        None, description="Next user message, a Jinja template over the case's vars."
+    )
+    tool_results: list[ToolResult] = Field(
+        default_factory=list, description="Results of the previous reply's tool calls."
+    )
+    assert_: list[AssertionSpec] = Field(
+        default_factory=list, alias="assert", description="Assertions on this turn's reply."
+    )
+    description: str = Field("", description="What the turn checks.")
+
+
 class CaseSpec(Strict):
     """One test case: a line of a gold dataset or an inline test."""
 
@@ -314,11 +410,25 @@ class CaseSpec(Strict):
     )
     threshold: float | None = Field(None, ge=0, le=1, description="Score this case needs to pass.")
     description: str = Field("", description="What the case checks.")
+    turns: list[TurnSpec] | None = Field(
+        None,
+        description=(
+            "A conversation: each turn is called and asserted in order, the model's replies "
+            "fed back; the prompt's and case's assertions apply to the last reply."
+        ),
+    )
 
     @field_validator("id", mode="before")
     @classmethod
     def _id_str(cls, v: Any) -> Any:
         return str(v) if isinstance(v, int) and not isinstance(v, bool) else v
+
+    @field_validator("turns")
+    @classmethod
+    def _turns(cls, v: list[TurnSpec] | None) -> list[TurnSpec] | None:
+        if v is not None and not v:
+            raise ValueError("'turns' is empty")
+        return v
 
 
 class GateSpec(Strict):

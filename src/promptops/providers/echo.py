@@ -7,15 +7,29 @@ from typing import Any
 from .base import Call, Completion, provider
 
 
+def _text(content: Any) -> str:
+    """Message content as text: text parts joined, images as ``[image]``."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    return " ".join(
+        p.get("text", "") if p.get("type") == "text" else "[image]"
+        for p in content
+        if isinstance(p, dict)
+    )
+
+
 class EchoProvider:
     cacheable = False
     default_timeout = 60.0
 
     async def complete(self, call: Call) -> Completion:
-        text = "\n\n".join(m["content"] for m in call.messages)
+        texts = [_text(m.get("content")) for m in call.messages]
+        text = "\n\n".join(texts)
         if call.model.endswith("/last"):
-            text = call.messages[-1]["content"] if call.messages else ""
-        prompt_words = sum(len(m["content"].split()) for m in call.messages)
+            text = texts[-1] if texts else ""
+        prompt_words = sum(len(t.split()) for t in texts)
         return Completion(
             text=text,
             model=call.model,
