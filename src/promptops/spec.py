@@ -339,6 +339,13 @@ class AssertionSpec(ShortForm):
     )
     metric: str | None = Field(None, description="Name under which results are grouped.")
     judge: str | None = Field(None, description="Pinned judge model for model-graded types.")
+    judge_prompt: str | None = Field(
+        None,
+        description=(
+            "Custom judge message for llm-rubric: a Jinja template over rubric, output, input, "
+            "expected and vars (the JSON answer format is still required)."
+        ),
+    )
     method: str | None = Field(
         None,
         description=(

@@ -10,6 +10,8 @@ from __future__ import annotations
 from promptops.spec import AssertionSpec
 
 from . import builtins as builtins  # registers the built-in types
+from . import expr as expr  # restricted inline Python expressions
+from . import graded as graded  # factuality, closedqa
 from . import structured as structured  # contains-json, finish-reason
 from . import tools as tools  # tool-call, is-valid-tool-call
 from .base import (

@@ -524,7 +524,13 @@ async def llm_rubric(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> 
     rubric = _scalar(spec, value)
     if ctx.judge is None:
         return _fail_error("no judge available")
-    answer = await ctx.judge(model, rubric_messages(rubric, ctx.output, _last_user(ctx)))
+    if spec.judge_prompt is not None:
+        from .graded import custom_rubric_messages
+
+        messages = custom_rubric_messages(spec, rubric, ctx)
+    else:
+        messages = rubric_messages(rubric, ctx.output, _last_user(ctx))
+    answer = await ctx.judge(model, messages)
     try:
         data = parse_judge_answer(answer)
     except JudgeAnswerError as e:
