@@ -276,7 +276,7 @@ def lint(project: Project, paths: list[Path] | None = None) -> list[Problem]:
             )
         elif p.name == "registry.yaml":
             check_registry = True
-        elif p.suffix == ".jsonl":
+        elif p.suffix in (".jsonl", ".csv"):
             problems += _dataset_problems(p) if p.is_file() else [_p(p, None, None, "no such file")]
         else:
             files.append(p)
