@@ -608,8 +608,8 @@ def import_promptfoo(
     in_cases = {k for c in cases for k in c["vars"]}
     per_version: list[set[str]] = []
     for _, body in prompts:
-        texts = [body.get("template")] + [m["content"] for m in body.get("messages", [])]
-        per_version.append(used(texts) | in_asserts)
+        sources = [body.get("template")] + [m["content"] for m in body.get("messages", [])]
+        per_version.append(used(sources) | in_asserts)
         for var in per_version[-1]:
             names.setdefault(var, [])
     inputs: dict[str, Any] = {}
