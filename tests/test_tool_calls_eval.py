@@ -305,3 +305,34 @@ def test_diff_of_two_versions(tools_project: Path, cli: Cli, server: FakeOpenAI)
     )
     assert md.exit_code == 0, md.output
     assert 'get_weather({"city": "lima"})' in md.stdout
+
+
+def test_cached_rerun_keeps_the_tool_calls(
+    tools_project: Path, cli: Cli, server: FakeOpenAI
+) -> None:
+    args = ("eval", "assistant@1.0.0", "--api-base", server.url, "--format", "json")
+    cli(*args, "--limit", "3")
+    calls = server.calls
+    result = cli(*args, "--limit", "3")
+    assert server.calls == calls  # all three answered from the cache
+    recs = _records(tools_project, json.loads(result.stdout)["run_id"])
+    assert all(r["cached"] for r in recs.values())
+    assert recs["weather-paris"]["tool_calls"][0]["arguments"] == {"city": "Paris"}
+
+
+def test_runtime_sends_tools_and_returns_the_calls(tools_project: Path, server: FakeOpenAI) -> None:
+    from promptops import Registry
+    from promptops.project import load_prompt
+
+    pv = load_prompt(tools_project / "prompts/assistant/1.0.0.yaml")
+    (tools_project / "registry.yaml").write_text(
+        "environments: [dev, staging, prod]\nprompts:\n  assistant:\n    prod:\n"
+        f"      version: 1.0.0\n      digest: {pv.digest}\n"
+    )
+    active = Registry.load(".", api_base=server.url, retries=0).get("assistant", "prod")
+    reply = active.complete(request="What is the weather in Quito?")
+    assert reply.text == ""
+    assert [(c["name"], c["arguments"]) for c in reply.tool_calls] == [
+        ("get_weather", {"city": "Quito"})
+    ]
+    assert server.requests[-1].body["tool_choice"] == "auto"
