@@ -24,6 +24,19 @@ if TYPE_CHECKING:
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 
 
+def content_text(content: Any) -> str:
+    """Message content as text: a string as is, text parts joined, images as ``[image]``."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    return " ".join(
+        str(p.get("text", "")) if p.get("type") == "text" else "[image]"
+        for p in content
+        if isinstance(p, dict)
+    )
+
+
 def project_root(prompt_path: Path) -> Path:
     """The project a prompt file belongs to (its nearest project directory upwards)."""
     from .project import Project

@@ -395,7 +395,11 @@ def no_pii(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> AssertionR
 
 
 def _system_text(ctx: AssertionContext) -> str:
-    return "\n".join(m.get("content", "") for m in ctx.messages if m.get("role") == "system")
+    from promptops.content import content_text  # content parts: their text
+
+    return "\n".join(
+        content_text(m.get("content")) for m in ctx.messages if m.get("role") == "system"
+    )
 
 
 @assertion("no-leak", needs_value=False)
@@ -511,8 +515,11 @@ def _judge_model(spec: AssertionSpec) -> str:
 
 
 def _last_user(ctx: AssertionContext) -> str | None:
-    users = [m.get("content", "") for m in ctx.messages if m.get("role") == "user"]
-    return users[-1] if users else None
+    if not any(m.get("role") == "user" for m in ctx.messages):
+        return None
+    from .graded import _question  # content parts: their text
+
+    return _question(ctx)
 
 
 @assertion("llm-rubric", graded=True, model_graded=True)

@@ -79,6 +79,7 @@ def _reference(spec: AssertionSpec, value: Any, ctx: AssertionContext, what: str
 
 
 def _question(ctx: AssertionContext) -> str:
+    """The last user message's text (the question a judge sees)."""
     users = [m.get("content") for m in ctx.messages if m.get("role") == "user"]
     if not users:
         return ""

@@ -4,20 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..content import content_text
 from .base import Call, Completion, provider
-
-
-def _text(content: Any) -> str:
-    """Message content as text: text parts joined, images as ``[image]``."""
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    return " ".join(
-        p.get("text", "") if p.get("type") == "text" else "[image]"
-        for p in content
-        if isinstance(p, dict)
-    )
 
 
 class EchoProvider:
@@ -25,7 +13,7 @@ class EchoProvider:
     default_timeout = 60.0
 
     async def complete(self, call: Call) -> Completion:
-        texts = [_text(m.get("content")) for m in call.messages]
+        texts = [content_text(m.get("content")) for m in call.messages]
         text = "\n\n".join(texts)
         if call.model.endswith("/last"):
             text = texts[-1] if texts else ""
