@@ -217,3 +217,23 @@ def test_image_path_outside_the_project_is_refused(project: Path, write: Write, 
     assert_no_traceback(result)
     assert result.exit_code == 1
     assert "is outside the project" in result.stderr
+
+
+def test_turn_assertions_are_linted_and_exported(
+    project: Path, write: Write, cli: Cli, server: FakeOpenAI
+) -> None:
+    write("prompts/chat/1.0.0.yaml", CHAT.replace("not-tool-call", "not-tool-cal"))
+    result = cli("lint", "prompts/chat")
+    assert result.exit_code == 1
+    assert any(
+        "tests[0].turns[1].assert[1]: unknown assertion type 'not-tool-cal'" in x
+        for x in error_lines(result)
+    )
+    write("prompts/chat/1.0.0.yaml", CHAT)
+    _, rec = _run(cli, server, "chat@1.0.0")
+    assert rec["assertions"][1]["reason"].startswith("turn 2: ")
+    runs = sorted(Path(".promptops/runs").iterdir())
+    out = cli("export", runs[-1].name, "--format", "jsonl")
+    assert out.exit_code == 0, out.output
+    (row,) = [json.loads(x) for x in out.stdout.splitlines()]
+    assert len(json.loads(row["turns"])) == 3

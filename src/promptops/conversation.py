@@ -187,7 +187,7 @@ async def run_turns(
             "cached": False,
             "turns": done,
             "assertions": [
-                {**a, "turn": n + 1, "type": a["type"]}
+                {**a, "turn": n + 1, "reason": f"turn {n + 1}: {a['reason']}"}
                 for n, d in enumerate(done)
                 for a in d["assertions"]
             ],

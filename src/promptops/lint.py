@@ -82,6 +82,11 @@ def lint_prompt(pv: PromptVersion, project: Project) -> list[Problem]:
             (("tests", ti, "assert", i), f"tests[{ti}].assert[{i}]", a)
             for i, a in enumerate(case.assert_)
         ]
+        for ni, turn in enumerate(case.turns or []):
+            suites += [
+                (("tests", ti, "turns", ni, "assert", i), f"tests[{ti}].turns[{ni}].assert[{i}]", a)
+                for i, a in enumerate(turn.assert_)
+            ]
     for loc2, where, a in suites:
         assert isinstance(a, AssertionSpec)
         line = pv.lines.line(loc2)
