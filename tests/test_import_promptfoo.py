@@ -67,9 +67,9 @@ def test_translate_fixture_converts_and_reports(project: Path, cli: Cli) -> None
         "evaluate it too with --model openai/gpt-4o-mini-2024-07-18",
         f"{cfg}:20: defaultTest.assert[1]: assertion type 'javascript' has no promptops "
         "equivalent; left out",
-        f"{cfg}:43: tests[1].assert[1]: assertion type 'levenshtein' has no promptops "
+        f"{cfg}:45: tests[1].assert[1]: assertion type 'levenshtein' has no promptops "
         "equivalent; left out",
-        f"{cfg}:57: tests[3][1].assert[1]: assertion type 'javascript' has no promptops "
+        f"{cfg}:59: tests[3][1].assert[1]: assertion type 'javascript' has no promptops "
         "equivalent; left out",
     ]
     cases = [json.loads(x) for x in (project / "evals/translate.jsonl").read_text().splitlines()]
@@ -84,6 +84,8 @@ def test_translate_fixture_converts_and_reports(project: Path, cli: Cli) -> None
     rubric = by_id["case-3"]["assert"][1]
     assert rubric["judge"] == "openai/gpt-4o-2024-08-06"
     assert rubric["judge_prompt"] == "Grade {{ output }} against: {{ rubric }}"
+    v0 = (project / "prompts/translate/1.0.0.yaml").read_text()
+    assert "value: pf/translate/checks/short.py:get_assert" in v0  # from the project root
     v1 = (project / "prompts/translate/1.1.0.yaml").read_text()
     assert "role: system" in v1 and "tone" not in v1  # the chat prompt does not use tone
 
@@ -162,3 +164,59 @@ def test_csv_assertion_shorthand() -> None:
     assert assertion_from_string("grade: is polite") == {"type": "llm-rubric", "value": "is polite"}
     assert assertion_from_string("is-json") == {"type": "is-json"}
     assert assertion_from_string("plain answer") == {"type": "equals", "value": "plain answer"}
+
+
+def test_other_documented_shapes(project: Path, cli: Cli, write: Callable[..., Path]) -> None:
+    write(
+        "pf/shapes/promptfooconfig.yaml",
+        """\
+        description: Shapes
+        prompts:
+          - "Answer: {{question}}"
+          - '[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "{{question}}"}]'
+          - raw: "Q: {{ question | dump }}"
+            label: raw one
+          - file://prompts.txt
+        providers:
+          echo:
+            config: {temperature: 0.3, top_k: 5}
+        defaultTest: file://default.yaml
+        tests: file://tests.yaml
+        """,
+    )
+    write("pf/shapes/prompts.txt", "First {{question}}\n---\nSecond {{question}}\n")
+    write("pf/shapes/default.yaml", "assert:\n  - type: icontains\n    value: '{{question}}'\n")
+    write(
+        "pf/shapes/tests.yaml",
+        """\
+        - vars: {question: "Why?"}
+        - vars: {question: "How?"}
+          options: {transform: output.trim()}
+        """,
+    )
+    result = cli("import", "promptfoo", "pf/shapes/promptfooconfig.yaml", "-f", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["versions"] == ["1.0.0", "1.1.0", "1.2.0", "1.3.0", "1.4.0"]
+    assert data["not_converted"] == [
+        "pf/shapes/promptfooconfig.yaml:10: providers.echo.config.top_k: provider config "
+        "'top_k' is not converted",
+    ]
+    v1 = (project / "prompts/shapes/1.1.0.yaml").read_text()
+    assert "role: system" in v1 and "Be brief." in v1
+    assert "{{ question | tojson }}" in (project / "prompts/shapes/1.2.0.yaml").read_text()
+    assert "Second {{question}}" in (project / "prompts/shapes/1.4.0.yaml").read_text()
+    assert "temperature: 0.3" in v1
+    assert cli("lint").exit_code == 0
+    result = cli("eval", "shapes@1.0.0", "shapes@1.4.0", "-f", "json")
+    assert result.exit_code == 0, result.output
+
+
+def test_a_broken_referenced_file_is_a_located_error(
+    project: Path, cli: Cli, write: Callable[..., Path]
+) -> None:
+    write("pf/b/promptfooconfig.yaml", "prompts: ['{{q}}']\ntests: file://tests.yaml\n")
+    write("pf/b/tests.yaml", "- vars: {q: [}\n")
+    result = cli("import", "promptfoo", "pf/b/promptfooconfig.yaml")
+    assert_no_traceback(result)
+    assert result.exit_code == 1 and result.stderr.startswith("pf/b/tests.yaml:1:")

@@ -34,8 +34,8 @@ from typing import Any
 
 import yaml
 
-from ..errors import PromptOpsError, UsageError, display_path
-from ..loader import LineMap, load_yaml, read_text
+from ..errors import PromptOpsError, SpecError, UsageError, display_path
+from ..loader import LineMap, iter_jsonl, load_yaml, read_text
 
 SAME = {
     "equals",
@@ -119,9 +119,10 @@ class ImportResult:
 
 
 class _Ctx:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, root: Path) -> None:
         self.path = path
-        self.base = path.parent
+        self.root = root.resolve()
+        self.base = path.resolve().parent
         self.shown = display_path(path)
         self.lines = LineMap()
         self.skipped: list[Skipped] = []
@@ -167,16 +168,23 @@ def model_id(provider: str) -> str | None:
     return f"{target}/{rest}"
 
 
-def _load_ref(ctx: _Ctx, value: Any) -> Any:
-    """A ``file://`` YAML/JSON value loaded; anything else unchanged."""
-    if isinstance(value, str) and value.startswith("file://"):
-        path = ctx.file(value)
-        text = read_text(path)
-        if path.suffix == ".json":
+def _parse(path: Path) -> Any:
+    """A JSON or YAML file's data; a parse error names the file and line."""
+    if path.suffix in (".yaml", ".yml"):
+        return load_yaml(path)[0]
+    text = read_text(path)
+    if path.suffix == ".json":
+        try:
             return json.loads(text)
-        if path.suffix in (".yaml", ".yml"):
-            return yaml.safe_load(text)
-        return text
+        except json.JSONDecodeError as e:
+            raise SpecError.of(path, e.lineno, None, f"invalid JSON: {e.msg}") from None
+    return text
+
+
+def _load_ref(ctx: _Ctx, value: Any) -> Any:
+    """A ``file://`` YAML/JSON value loaded (text files as text); anything else unchanged."""
+    if isinstance(value, str) and value.startswith("file://"):
+        return _parse(ctx.file(value))
     return value
 
 
@@ -238,7 +246,7 @@ def _prompts(ctx: _Ctx, raw: Any) -> list[tuple[str, dict[str, Any]]]:
             path = ctx.file(path_part)
             text = read_text(path)
             if suffix == ".json" or suffix in (".yaml", ".yml"):
-                data = json.loads(text) if suffix == ".json" else yaml.safe_load(text)
+                data = _parse(path)
                 if not _is_chat(data):
                     ctx.skip(loc, f"{item}: not a list of chat messages")
                     continue
@@ -261,13 +269,16 @@ def _prompts(ctx: _Ctx, raw: Any) -> list[tuple[str, dict[str, Any]]]:
 def _provider(ctx: _Ctx, raw: Any) -> tuple[dict[str, Any] | None, dict[str, Any]]:
     """(model spec, extra prompt fields: tools, tool_choice, response_format)."""
     raw = _load_ref(ctx, raw)
-    if isinstance(raw, dict) and not ("id" in raw or "provider" in raw):
-        raw = [{"id": k, **(v or {})} for k, v in raw.items()]  # Record<id, options>
-    items = raw if isinstance(raw, list) else [raw]
+    entries: list[tuple[tuple[str | int, ...], Any]]
+    if isinstance(raw, dict) and not ("id" in raw or "provider" in raw):  # Record<id, options>
+        entries = [(("providers", k), {"id": k, **(v or {})}) for k, v in raw.items()]
+    elif isinstance(raw, list):
+        entries = [(("providers", i), item) for i, item in enumerate(raw)]
+    else:
+        entries = [(("providers",), raw)]
     model: dict[str, Any] | None = None
     extra: dict[str, Any] = {}
-    for i, item in enumerate(items):
-        loc: tuple[str | int, ...] = ("providers", i) if isinstance(raw, list) else ("providers",)
+    for loc, item in entries:
         options: dict[str, Any] = {}
         if isinstance(item, dict):
             options = item
@@ -345,7 +356,12 @@ def _assertion(
             return None
         ref = value.removeprefix("file://")
         path, _, fn = ref.partition(":")
-        out["value"] = f"{path}:{fn or 'get_assert'}"
+        try:  # promptfoo resolves it from the config's directory, promptops from the project
+            rel = (ctx.base / path).resolve().relative_to(ctx.root).as_posix()
+        except ValueError:
+            ctx.skip(loc, f"{value}: the script is outside the project")
+            return None
+        out["value"] = f"{rel}:{fn or 'get_assert'}"
     elif ours in ("latency", "cost"):
         if a.get("threshold") is None:
             ctx.skip(loc, f"{ptype} without threshold")
@@ -460,7 +476,7 @@ def _tests(ctx: _Ctx, raw: Any) -> list[tuple[tuple[str | int, ...], dict[str, A
         if suffix == ".csv":
             loaded: Any = _csv_tests(ctx, path, loc)
         elif suffix == ".jsonl":
-            loaded = [json.loads(x) for x in read_text(path).splitlines() if x.strip()]
+            loaded = [value for _, value in iter_jsonl(path)]
         else:
             loaded = _load_ref(ctx, item)
         for j, test in enumerate(loaded if isinstance(loaded, list) else [loaded]):
@@ -514,7 +530,7 @@ def import_promptfoo(
     data, lines = load_yaml(config)
     if not isinstance(data, dict):
         raise PromptOpsError(f"{display_path(config)}:1: expected a promptfoo config mapping")
-    ctx = _Ctx(config)
+    ctx = _Ctx(config, root)
     ctx.lines = lines
     name = name or _slug(str(data.get("description") or config.parent.name), "imported")
     try:
