@@ -83,3 +83,15 @@ def test_tools_and_response_format_render_and_reach_params(project: Path, write:
     assert params["tools"][0]["function"]["name"] == "lookup"
     assert params["tool_choice"] == {"type": "function", "function": {"name": "lookup"}}
     assert params["response_format"] == {"type": "json_object"}
+
+
+def test_output_schema_is_not_sent_to_echo(project: Path, write: Write) -> None:
+    from promptops.project import load_prompt
+    from promptops.toolcalls import call_params
+
+    write(
+        "prompts/t/1.0.0.yaml",
+        HEAD + "output: {format: json, schema: {type: object}}\n",
+    )
+    pv = load_prompt(project / "prompts/t/1.0.0.yaml")
+    assert "response_format" not in call_params(pv, "echo/echo")

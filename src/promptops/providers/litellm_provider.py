@@ -118,6 +118,9 @@ class LiteLLMProvider:
     cacheable = True
     default_timeout = 60.0
 
+    def __init__(self) -> None:
+        self._schema_support: dict[str, bool] = {}
+
     async def complete(self, call: Call) -> Completion:
         lib = _lib()
         kwargs: dict[str, Any] = dict(call.params)
@@ -174,11 +177,13 @@ class LiteLLMProvider:
         return {}
 
     def supports_response_schema(self, model: str) -> bool:
-        """Whether litellm reports JSON-schema structured output for ``model``."""
-        try:
-            return bool(_lib().supports_response_schema(model=model))
-        except Exception:  # unknown model: litellm raises; treat as unsupported
-            return False
+        """Whether litellm reports JSON-schema structured output for ``model`` (asked once)."""
+        if model not in self._schema_support:
+            try:
+                self._schema_support[model] = bool(_lib().supports_response_schema(model=model))
+            except Exception:  # unknown model: litellm raises; treat as unsupported
+                self._schema_support[model] = False
+        return self._schema_support[model]
 
     async def aclose(self) -> None:
         """Close litellm's cached async HTTP clients for the running event loop."""
