@@ -282,6 +282,9 @@ def test_export_and_html_carry_tool_calls(
     assert res.exit_code == 0, res.output
     rows = {r["case_id"]: r for r in map(json.loads, out.read_text().splitlines())}
     assert json.loads(rows["weather-oslo"]["tool_calls"])[0]["arguments"] == {"city": "Oslo"}
+    md = cli("report", run_id)
+    assert md.exit_code == 0, md.output
+    assert 'calls: get_weather({"city": "lima"})' in md.stdout
     html = tmp_path / "r.html"
     res = cli("report", run_id, "--html", str(html))
     assert res.exit_code == 0, res.output

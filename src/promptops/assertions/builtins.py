@@ -83,7 +83,7 @@ def _output_json(spec: AssertionSpec, output: str) -> Any:
     """The output as JSON: all of it, or with ``method: extract`` the first JSON in it."""
     if spec.method is None:
         return parse_output_json(output)
-    if spec.method.lower() != "extract":
+    if spec.method != "extract":
         raise AssertionConfigError(f"{spec.type}: unknown method {spec.method!r}; use extract")
     from .structured import extract_json
 
