@@ -237,3 +237,13 @@ def test_turn_assertions_are_linted_and_exported(
     assert out.exit_code == 0, out.output
     (row,) = [json.loads(x) for x in out.stdout.splitlines()]
     assert len(json.loads(row["turns"])) == 3
+
+
+def test_lint_checks_literal_image_paths(project: Path, write: Write, cli: Cli) -> None:
+    write("prompts/look/1.0.0.yaml", IMAGES)
+    result = cli("lint", "prompts/look")
+    assert result.exit_code == 1
+    assert (
+        "prompts/look/1.0.0.yaml:8: messages[0].content: image file 'images/logo.png' not found"
+        in (error_lines(result))
+    )

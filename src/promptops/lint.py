@@ -55,6 +55,15 @@ def lint_prompt(pv: PromptVersion, project: Project) -> list[Problem]:
                     )
                 )
             continue
+        if isinstance(msg.content, list):
+            from .content import image_file
+
+            for part in msg.content:
+                if part.path is not None and "{" not in part.path:
+                    try:
+                        image_file(project.root, part.path)
+                    except ValueError as e:
+                        out.append(_p(pv.path, pv.lines.line(loc), field_name(loc), str(e)))
         names = set()
         try:
             for source in msg.templates():
