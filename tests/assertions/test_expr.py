@@ -18,6 +18,7 @@ def test_bool_and_score() -> None:
     assert r.passed is False and r.score == pytest.approx(0.21)
     assert check("expr", "len(output) / 100", ctx=ctx, threshold=0.2).passed
     assert check("expr", "parse_json('{\"a\": 1}')['a'] == 1", ctx=ctx).passed
+    assert check("expr", "f'{len(output) / 3:.1f}' == '7.0' and '%d%%' % 5 == '5%'", ctx=ctx).passed
     assert check("expr", "all(w.istitle() or True for w in output.split())", ctx=ctx).error
     # "The", "capital", "is" are alphabetic, "Paris." is not
     assert check("expr", "sum(1 for w in output.split() if w.isalpha()) == 3", ctx=ctx).passed
@@ -49,6 +50,8 @@ def test_bad_results_are_errors() -> None:
         ("output.encode", "attribute 'encode'"),
         ("_x", "name '_x' is not allowed"),
         ("x" * 3000, "over 2000 characters"),
+        ("f'{output:>{10**9}}'", "format spec must be a literal"),
+        ("f'{output:>1000000000}'", "format spec must be a literal with small widths"),
     ],
 )
 def test_escape_attempts_are_refused(source: str, message: str) -> None:
@@ -69,6 +72,8 @@ def test_escape_attempts_are_refused(source: str, message: str) -> None:
         ("10 ** 10 ** 10", "size limit"),
         ("1 << 10**9", "size limit"),
         ("len(list(range(10**12)))", "over the limit"),
+        ("'%1000000000d' % 1", "width over the limit"),
+        ("'%*d' % (10**9, 1)", "width over the limit"),
         ("sum(1 for a in range(10**5) for b in range(10**5))", "ran over"),
     ],
 )

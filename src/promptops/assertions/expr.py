@@ -11,8 +11,9 @@ a few builtins (:data:`BUILTINS`). What keeps it contained:
 - no name or attribute starting with ``_``, and attributes only from :data:`METHODS` (plain
   string/list/dict methods: no ``format``, which can reach attributes through a format string);
 - builtins are exactly :data:`BUILTINS` (no ``getattr``, ``type``, ``open``, ``eval``...);
-- sizes are bounded: ``range`` to 100,000 items, ``*`` on strings/lists and ``**``/``<<``
-  on integers checked before they run, the expression to 2,000 characters;
+- sizes are bounded: ``range`` to 100,000 items, ``*`` on strings/lists, ``**``/``<<`` on
+  integers and widths in ``%``-formats and f-string format specs checked before they run,
+  the expression to 2,000 characters;
 - a time limit (1 s) enforced by a trace function on every Python-level call and line.
 
 It is a guard for a repository's own test files, not a sandbox for hostile code: the
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -182,8 +184,20 @@ def _sized(value: Any) -> int | None:
     return len(value) if isinstance(value, str | bytes | list | tuple) else None
 
 
+_WIDTHS = re.compile(r"\d+|\*")
+
+
+def _wide(spec: str) -> bool:
+    """Whether a format spec or %-format asks for a width or precision over the limit."""
+    return any(m == "*" or int(m) > MAX_ITEMS for m in _WIDTHS.findall(spec))
+
+
 def _binop(op: str, a: Any, b: Any) -> Any:
     """``a op b`` for the operators that can blow up memory, checked before they run."""
+    if op == "%":
+        if isinstance(a, str) and _wide(a):
+            raise _Limit("%-format width over the limit")
+        return a % b
     if op == "*":
         for seq, n in ((a, b), (b, a)):
             size = _sized(seq)
@@ -200,7 +214,7 @@ def _binop(op: str, a: Any, b: Any) -> Any:
     return a << b
 
 
-_CHECKED = {ast.Mult: "*", ast.Pow: "**", ast.LShift: "<<"}
+_CHECKED = {ast.Mult: "*", ast.Pow: "**", ast.LShift: "<<", ast.Mod: "%"}
 
 
 class _Guard(ast.NodeTransformer):
@@ -241,6 +255,13 @@ def validate(source: str) -> ast.Expression:
             )
         if isinstance(node, ast.Call) and any(k.arg is None for k in node.keywords):
             raise AssertionConfigError("expr: **kwargs is not allowed")
+        if isinstance(node, ast.FormattedValue) and node.format_spec is not None:
+            parts = getattr(node.format_spec, "values", [])
+            literal = all(isinstance(p, ast.Constant) and isinstance(p.value, str) for p in parts)
+            if not literal or _wide("".join(p.value for p in parts)):
+                raise AssertionConfigError(
+                    "expr: an f-string format spec must be a literal with small widths"
+                )
     return tree
 
 
