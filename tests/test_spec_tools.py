@@ -95,3 +95,16 @@ def test_output_schema_is_not_sent_to_echo(project: Path, write: Write) -> None:
     )
     pv = load_prompt(project / "prompts/t/1.0.0.yaml")
     assert "response_format" not in call_params(pv, "echo/echo")
+
+
+def test_render_json_shows_tools(project: Path, write: Write, cli: Cli) -> None:
+    import json
+
+    write("prompts/t/1.0.0.yaml", HEAD + TOOL + "response_format: {type: json_object}\n")
+    result = cli("render", "t@1.0.0", "-f", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["tools"][0]["function"]["name"] == "lookup"
+    assert data["response_format"] == {"type": "json_object"}
+    text = cli("render", "t@1.0.0")
+    assert "tools lookup" in text.stdout

@@ -43,7 +43,10 @@ def render(
         "model": pv.spec.model.id,
         "params": pv.spec.model.params.as_kwargs(),
         "messages": messages,
+        **pv.spec.tool_params(),
     }
+    if pv.spec.response_format is not None:
+        info["response_format"] = pv.spec.response_format.as_param()
     if fmt == "json":
         print_json(info)
         return
