@@ -148,6 +148,12 @@ def test_data_examples_match_the_models() -> None:
             RegistrySpec.model_validate(data)
         elif "allow_unpinned" in data:
             ProjectConfig.model_validate(data)
+        elif set(data) <= {f.alias or n for n, f in PromptSpec.model_fields.items()}:
+            # a fragment of a prompt file: valid once completed with the required fields
+            head = {"name": "x", "version": "1.0.0", "model": "echo/echo"}
+            if "messages" not in data:
+                head["template"] = "{{ question }}"
+            PromptSpec.model_validate({**head, **data})
         else:
             assert "repos" in data  # the pre-commit config
     for body in blocks("json"):

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 from . import gatestats
 from .errors import UsageError
 from .explain import explain as explain
+from .toolcalls import shown_output
 
 if TYPE_CHECKING:
     from .diffing import DiffResult as DiffResult
@@ -429,8 +430,8 @@ def _compare_model(
                 _mean(sb.values) or 0.0,
                 _mean(sa.passes) or 0.0,
                 _mean(sb.passes) or 0.0,
-                fa.get("output"),
-                fb.get("output"),
+                shown_output(fa),
+                shown_output(fb),
                 _why(sa.first),
                 _why(sb.first),
             )

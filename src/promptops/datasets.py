@@ -1,4 +1,5 @@
-"""Gold datasets: JSONL, one case per line, streamed and validated line by line."""
+"""Gold datasets: JSONL (one case per line) or CSV (one case per row, see :mod:`.csvdata`),
+streamed and validated line by line."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -64,8 +65,15 @@ def iter_cases(
             raise SpecError(str(p), [p])
         collect.append(p)
 
+    rows: Iterator[tuple[int, Any]]
+    if path.suffix.lower() == ".csv":
+        from .csvdata import iter_csv
+
+        rows = iter_csv(path, pv, collect)
+    else:
+        rows = iter_jsonl(path, collect)
     try:
-        for lineno, data in iter_jsonl(path, collect):
+        for lineno, data in rows:
             if not isinstance(data, dict):
                 problem(lineno, None, f"expected a JSON object, got {type(data).__name__}")
                 continue

@@ -62,8 +62,8 @@ class FileDiff:
 def _template_text(pv: PromptVersion) -> list[str]:
     lines = []
     for m in pv.spec.chat():
-        lines.append(f"[{m.role}]")
-        lines.extend(m.content.splitlines() or [""])
+        lines.append(f"[{m.role or 'placeholder'}]")
+        lines.extend(m.text().splitlines() or [""])
     return lines
 
 

@@ -81,6 +81,9 @@ def flatten(rec: dict[str, Any], run_id: str | None = None) -> dict[str, Any]:
     row["expected"] = _scalar(rec.get("expected"))
     for k in _TAIL:
         row[k] = rec.get(k)
+    for key in ("tool_calls", "turns"):  # only in records of tool-using / multi-turn cases
+        if rec.get(key):
+            row[key] = _scalar(rec[key])
     seen: dict[str, int] = {}
     for a in rec.get("assertions") or []:
         label = str(a.get("metric") or a.get("type"))
@@ -115,6 +118,9 @@ def records_frame(records: Iterable[dict[str, Any]], run_id: str | None = None) 
                 columns[k] = None
     for k in ("expected", *_TAIL):
         columns[k] = None
+    for key in ("tool_calls", "turns"):
+        if any(key in r for r in rows):
+            columns[key] = None
     for r in rows:
         for k in r:
             if k.startswith("assert."):

@@ -42,8 +42,32 @@ def lint_prompt(pv: PromptVersion, project: Project) -> list[Problem]:
         loc: tuple[str | int, ...] = (
             ("messages", i, "content") if spec.messages is not None else ("template",)
         )
+        if msg.placeholder is not None:
+            used.add(msg.placeholder)
+            pin = spec.inputs.get(msg.placeholder)
+            if pin is None or pin.type != "messages":
+                out.append(
+                    _p(
+                        pv.path,
+                        pv.lines.line(("messages", i, "placeholder")),
+                        f"messages[{i}].placeholder",
+                        f"{msg.placeholder!r} must name an input of type messages",
+                    )
+                )
+            continue
+        if isinstance(msg.content, list):
+            from .content import image_file
+
+            for part in msg.content:
+                if part.path is not None and "{" not in part.path:
+                    try:
+                        image_file(project.root, part.path)
+                    except ValueError as e:
+                        out.append(_p(pv.path, pv.lines.line(loc), field_name(loc), str(e)))
+        names = set()
         try:
-            names = template_variables(msg.content)
+            for source in msg.templates():
+                names |= template_variables(source)
         except jinja2.TemplateSyntaxError:
             unparsed = True
             continue
@@ -74,6 +98,11 @@ def lint_prompt(pv: PromptVersion, project: Project) -> list[Problem]:
             (("tests", ti, "assert", i), f"tests[{ti}].assert[{i}]", a)
             for i, a in enumerate(case.assert_)
         ]
+        for ni, turn in enumerate(case.turns or []):
+            suites += [
+                (("tests", ti, "turns", ni, "assert", i), f"tests[{ti}].turns[{ni}].assert[{i}]", a)
+                for i, a in enumerate(turn.assert_)
+            ]
     for loc2, where, a in suites:
         assert isinstance(a, AssertionSpec)
         line = pv.lines.line(loc2)
@@ -288,7 +317,7 @@ def lint(project: Project, paths: list[Path] | None = None) -> list[Problem]:
             )
         elif p.name == "registry.yaml":
             check_registry = True
-        elif p.suffix == ".jsonl":
+        elif p.suffix in (".jsonl", ".csv"):
             problems += _dataset_problems(p) if p.is_file() else [_p(p, None, None, "no such file")]
         else:
             files.append(p)

@@ -81,7 +81,14 @@ def parse_prompt(text: str, path: Path, check_location: bool = True) -> PromptVe
         problems = location_problems(spec, path, lines)
         if problems:
             raise SpecError("\n".join(map(str, problems)), problems)
-    return PromptVersion(spec=spec, path=path, digest=canonical_digest(data), lines=lines, raw=data)
+    digest = canonical_digest(data)
+    if any(isinstance(m.content, list) for m in spec.chat()):
+        from .content import image_digests
+
+        images = image_digests(spec, path)
+        if images:  # the file's digest alone would miss a changed image
+            digest = canonical_digest({"file": data, "images": images})
+    return PromptVersion(spec=spec, path=path, digest=digest, lines=lines, raw=data)
 
 
 def location_problems(spec: PromptSpec, path: Path, lines: LineMap) -> list[Problem]:

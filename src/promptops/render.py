@@ -73,8 +73,29 @@ _TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
+_ROLES = ("system", "user", "assistant", "tool")
+
+
+def messages_problem(value: Any) -> str | None:
+    """Why ``value`` is not a list of chat messages ``{role, content}``, or None."""
+    if not isinstance(value, list):
+        return f"expected a list of messages, got {type(value).__name__}"
+    for i, m in enumerate(value):
+        if not isinstance(m, dict) or m.get("role") not in _ROLES:
+            return f"item {i} is not a message with role {', '.join(_ROLES)}"
+        content = m.get("content")
+        if content is None and not m.get("tool_calls"):
+            return f"item {i} has no content"
+        if content is not None and not isinstance(content, str | list):
+            return f"item {i}: content must be text or a list of parts"
+    return None
+
+
 def type_error(name: str, spec: InputSpec, value: Any) -> str | None:
     """Why ``value`` does not fit the input's declared type, or None."""
+    if spec.type == "messages":
+        problem = messages_problem(value)
+        return f"input {name!r} must be messages: {problem}" if problem else None
     if spec.type != "any":
         ok = isinstance(value, _TYPES[spec.type])
         if spec.type in ("integer", "number") and isinstance(value, bool):
@@ -101,7 +122,7 @@ def coerce_cli(name: str, spec: InputSpec | None, raw: str) -> Any:
             if low in ("false", "0", "no"):
                 return False
             raise ValueError(raw)
-        if kind in ("array", "object", "any"):
+        if kind in ("array", "object", "messages", "any"):
             try:
                 return json.loads(raw)
             except json.JSONDecodeError:
@@ -167,16 +188,19 @@ def render_template(source: str, context: dict[str, Any], what: str | Callable[[
 
 def render_messages(
     pv: PromptVersion, values: dict[str, Any], where: str = ""
-) -> list[dict[str, str]]:
+) -> list[dict[str, Any]]:
     """Render the prompt's chat messages for one set of input values."""
     return render_bound(pv, bind_inputs(pv, values, where))
 
 
-def render_bound(pv: PromptVersion, context: dict[str, Any]) -> list[dict[str, str]]:
+def render_bound(pv: PromptVersion, context: dict[str, Any]) -> list[dict[str, Any]]:
     """Render messages from already-checked inputs (see :func:`bind_inputs`)."""
-    out = []
+    out: list[dict[str, Any]] = []
     spec_template = pv.spec.messages is None
     for i, msg in enumerate(pv.spec.chat()):
+        if msg.placeholder is not None:
+            out.extend(dict(m) for m in context.get(msg.placeholder) or [])
+            continue
         loc = ("messages", i, "content") if pv.spec.messages is not None else ("template",)
         field = "template" if spec_template else f"messages[{i}].content"
 
@@ -185,6 +209,13 @@ def render_bound(pv: PromptVersion, context: dict[str, Any]) -> list[dict[str, s
             line = pv.lines.line(loc)
             return f"{display_path(pv.path)}:{line}: {field}" if line else f"{pv.ref}: {field}"
 
+        if not isinstance(msg.content, str):
+            from .content import render_parts
+
+            out.append(
+                {"role": msg.role, "content": render_parts(pv, msg.content or [], context, what)}
+            )
+            continue
         try:
             compile_template(msg.content)
         except jinja2.TemplateSyntaxError as e:  # report the file line of the error itself
@@ -231,16 +262,17 @@ def check_templates(pv: PromptVersion) -> list[tuple[tuple[str | int, ...], int 
         loc: tuple[str | int, ...] = (
             ("messages", i, "content") if pv.spec.messages is not None else ("template",)
         )
-        try:
-            compile_template(msg.content)
-        except jinja2.TemplateSyntaxError as e:
-            base = pv.lines.line(loc)
-            line = _content_line(pv, msg.content, base, e.lineno)
-            problems.append((loc, line, f"template syntax error: {e.message}"))
-            continue
-        for tpl_line, why in static_problems(msg.content, environment()):
-            line = _content_line(pv, msg.content, pv.lines.line(loc), tpl_line)
-            problems.append((loc, line, f"template would go past the sandbox's limits: {why}"))
+        for source in msg.templates():
+            try:
+                compile_template(source)
+            except jinja2.TemplateSyntaxError as e:
+                base = pv.lines.line(loc)
+                line = _content_line(pv, source, base, e.lineno)
+                problems.append((loc, line, f"template syntax error: {e.message}"))
+                continue
+            for tpl_line, why in static_problems(source, environment()):
+                line = _content_line(pv, source, pv.lines.line(loc), tpl_line)
+                problems.append((loc, line, f"template would go past the sandbox's limits: {why}"))
     return problems
 
 

@@ -28,6 +28,7 @@ from .redact import redact_obj
 from .render import bind_inputs, render_bound
 from .results import RunDir, find_run, group_label, judge_bar, latest_records, record_key, summarize
 from .supervise import SigTerm, Stop, describe, run_all
+from .toolcalls import call_params, parse_calls
 
 
 @dataclass
@@ -148,7 +149,7 @@ def _validate(targets: list[Target], opts: EvalOptions) -> int:
     return total
 
 
-def _messages_hash(messages: list[dict[str, str]]) -> str:
+def _messages_hash(messages: list[dict[str, Any]]) -> str:
     blob = json.dumps(messages, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 
@@ -161,6 +162,20 @@ class _Budget:
     @property
     def exhausted(self) -> bool:
         return self.limit is not None and self.spent >= self.limit
+
+
+def make_judge(caller: Any, budget: _Budget) -> Any:
+    """The judge callable of model-graded assertions: temperature 0, cached, costs counted."""
+
+    async def judge(model: str, messages: list[dict[str, str]]) -> str:
+        out = await caller.complete(model, messages, {"temperature": 0}, None, 0)
+        if not out.ok:
+            raise PromptOpsError(f"judge {model} failed: {out.error}")
+        if not out.completion.cached and out.completion.cost:
+            budget.spent += out.completion.cost
+        return str(out.completion.text)
+
+    return judge
 
 
 async def _evaluate_unit(
@@ -188,8 +203,12 @@ async def _evaluate_unit(
     except RenderError as e:
         return rec | {"error": e.message, "error_kind": "render", "pass": False, "score": 0.0}
     rec["messages_hash"] = _messages_hash(messages)
+    if case.spec.turns:
+        from .conversation import run_turns
+
+        return await run_turns(rec, messages, bound, project, caller, t, case, repeat, budget)
     outcome = await caller.complete(
-        t.model, messages, pv.spec.model.params.as_kwargs(), t.api_base, repeat, t.fallbacks
+        t.model, messages, call_params(pv, t.model), t.api_base, repeat, t.fallbacks
     )
     rec["attempts"] = outcome.attempts
     if not outcome.ok:
@@ -215,15 +234,11 @@ async def _evaluate_unit(
             "finish_reason": comp.finish_reason,
         }
     )
+    tool_calls = parse_calls(comp.tool_calls)
+    if tool_calls:
+        rec["tool_calls"] = tool_calls
 
-    async def judge(model: str, messages: list[dict[str, str]]) -> str:
-        out = await caller.complete(model, messages, {"temperature": 0}, None, 0)
-        if not out.ok:
-            raise PromptOpsError(f"judge {model} failed: {out.error}")
-        if not out.completion.cached and out.completion.cost:
-            budget.spent += out.completion.cost
-        return str(out.completion.text)
-
+    judge = make_judge(caller, budget)
     ctx = AssertionContext(
         output=comp.text,
         vars=bound,
@@ -237,6 +252,9 @@ async def _evaluate_unit(
         judge=judge,
         project_root=str(pv.code_root or project.root),
         case_id=case.id,
+        tool_calls=tool_calls,
+        tools=pv.spec.tool_params().get("tools", []),
+        finish_reason=comp.finish_reason,
     )
     threshold = case.spec.threshold if case.spec.threshold is not None else pv.spec.threshold
     verdict = await run_assertions([*pv.spec.assert_, *case.spec.assert_], ctx, threshold)

@@ -46,6 +46,7 @@ from .loader import LineMap, parse_yaml, read_text, validate
 from .project import REGISTRY_FILE, Project, PromptVersion, load_prompt, short_digest
 from .render import render_messages
 from .spec import Deployment, RegistrySpec
+from .toolcalls import parse_calls
 from .versions import is_version, normalize
 
 if TYPE_CHECKING:
@@ -165,6 +166,8 @@ class Reply:
     model: str
     trace_id: str
     metadata: dict[str, Any] = field(default_factory=dict)
+    # calls the model made (prompts with tools): [{id, name, arguments (parsed), raw}]
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -185,7 +188,10 @@ class ActivePrompt:
 
     @property
     def params(self) -> dict[str, Any]:
-        return self.prompt.spec.model.params.as_kwargs()
+        """Sampling parameters plus tools, tool_choice and response_format, as sent."""
+        from .toolcalls import call_params
+
+        return call_params(self.prompt, self.model)
 
     @property
     def fallbacks(self) -> list[str]:
@@ -257,6 +263,7 @@ class ActivePrompt:
             latency_ms=latency_ms,
             model=comp.model,
             trace_id=trace_id,
+            tool_calls=parse_calls(comp.tool_calls),
             metadata={
                 **self.metadata,
                 "promptops.cache_hit": comp.cached,

@@ -24,7 +24,7 @@ from pydantic_core import CoreSchema, InitErrorDetails, PydanticCustomError
 from .versions import is_version, normalize
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
-InputType = Literal["string", "integer", "number", "boolean", "array", "object", "any"]
+InputType = Literal["string", "integer", "number", "boolean", "array", "object", "messages", "any"]
 
 
 class Strict(BaseModel):
@@ -221,11 +221,180 @@ class InputSpec(ShortForm):
         return self.default is None
 
 
-class Message(Strict):
-    """One chat message; ``content`` is a Jinja template."""
+class ImageURL(Strict):
+    url: str = Field(description="Image URL or data: URL (a Jinja template).")
+    detail: Literal["auto", "low", "high"] | None = Field(None, description="Image detail.")
 
-    role: Literal["system", "user", "assistant"] = Field(description="Chat role.")
-    content: str = Field(description="Jinja template of the message text.")
+
+class ContentPart(Strict):
+    """One part of a multimodal message: text, or an image by URL or by project file."""
+
+    type: Literal["text", "image", "image_url"] = Field(
+        description="text; image (url or path); or image_url (OpenAI's own shape)."
+    )
+    text: str | None = Field(None, description="Jinja template of the text (type text).")
+    url: str | None = Field(None, description="Image URL, a Jinja template (type image).")
+    path: str | None = Field(
+        None,
+        description="Image file under the project, sent inline as a data URL (type image).",
+    )
+    image_url: ImageURL | None = Field(None, description="OpenAI image_url part.")
+    detail: Literal["auto", "low", "high"] | None = Field(None, description="Image detail.")
+
+    @model_validator(mode="after")
+    def _shape(self) -> ContentPart:
+        given = {k for k in ("text", "url", "path", "image_url") if getattr(self, k) is not None}
+        need = {"text": [{"text"}], "image": [{"url"}, {"path"}], "image_url": [{"image_url"}]}
+        if given not in need[self.type]:
+            options = " or ".join("/".join(sorted(o)) for o in need[self.type])
+            raise ValueError(f"a {self.type} part takes {options}")
+        return self
+
+    def templates(self) -> list[str]:
+        if self.image_url is not None:
+            return [self.image_url.url]
+        return [t for t in (self.text, self.url, self.path) if t is not None]
+
+
+class Message(Strict):
+    """One chat message (``content`` is a Jinja template or a list of content parts), or a
+    ``placeholder`` naming a messages-typed input placed here as a run of messages."""
+
+    role: Literal["system", "user", "assistant"] | None = Field(None, description="Chat role.")
+    content: str | list[ContentPart] | None = Field(
+        None, description="Jinja template of the message text, or content parts (text, image)."
+    )
+    placeholder: str | None = Field(
+        None, description="Name of a messages-typed input to place here (chat history)."
+    )
+
+    @model_validator(mode="after")
+    def _shape(self) -> Message:
+        if self.placeholder is not None:
+            if self.role is not None or self.content is not None:
+                raise ValueError("a placeholder message takes no role or content")
+        elif self.role is None or self.content is None:
+            raise ValueError("a message needs role and content (or a placeholder)")
+        return self
+
+    def templates(self) -> list[str]:
+        """Every Jinja template in the message."""
+        if isinstance(self.content, str):
+            return [self.content]
+        return [t for part in self.content or [] for t in part.templates()]
+
+    def text(self) -> str:
+        """The message as text, for diffs: parts shown as ``[image: ...]``."""
+        if self.placeholder is not None:
+            return f"{{{{ placeholder: {self.placeholder} }}}}"
+        if isinstance(self.content, str):
+            return self.content
+        shown = []
+        for part in self.content or []:
+            if part.type == "text":
+                shown.append(part.text or "")
+            else:
+                shown.append(f"[image: {' '.join(part.templates())}]")
+        return "\n".join(shown)
+
+
+TOOL_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def check_json_schema(schema: Any) -> None:
+    """Raise ValueError when ``schema`` is not a valid JSON Schema (jsonschema loads lazily)."""
+    if not isinstance(schema, dict):
+        raise ValueError("must be a JSON Schema object")
+    from jsonschema import Draft202012Validator, validators
+    from jsonschema.exceptions import SchemaError
+
+    try:
+        validators.validator_for(schema, default=Draft202012Validator).check_schema(schema)
+    except SchemaError as e:
+        raise ValueError(f"invalid JSON Schema: {e.message}") from None
+
+
+class ToolFunction(Strict):
+    """A function the model may call (OpenAI function-tool format)."""
+
+    name: str = Field(description="Function name: letters, digits, '_' and '-', at most 64.")
+    description: str = Field("", description="What the function does; the model reads this.")
+    parameters: dict[str, Any] = Field(
+        default_factory=lambda: {"type": "object", "properties": {}},
+        description="JSON Schema of the arguments object.",
+    )
+    strict: bool | None = Field(None, description="Ask for strict schema adherence (OpenAI).")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not TOOL_NAME_RE.match(v):
+            raise ValueError(
+                f"{v!r} is not a valid tool name: use 1-64 letters, digits, '_' and '-'"
+            )
+        return v
+
+    @field_validator("parameters")
+    @classmethod
+    def _schema(cls, v: dict[str, Any]) -> dict[str, Any]:
+        check_json_schema(v)
+        if v.get("type", "object") != "object":
+            raise ValueError("the arguments schema must have type: object")
+        return v
+
+
+class ToolSpec(Strict):
+    """One tool declared to the model (OpenAI ``tools`` entry)."""
+
+    type: Literal["function"] = Field("function", description="Tool kind; only function.")
+    function: ToolFunction = Field(description="The function's name, description and schema.")
+
+
+class ToolChoiceFunction(Strict):
+    name: str = Field(description="Name of the declared tool the model must call.")
+
+
+class ToolChoice(Strict):
+    """Force one named tool (OpenAI ``{type: function, function: {name}}``)."""
+
+    type: Literal["function"] = Field("function", description="Always function.")
+    function: ToolChoiceFunction = Field(description="The tool to call.")
+
+
+class JsonSchemaFormat(Strict):
+    name: str = Field("output", description="Name of the schema (OpenAI requires one).")
+    schema_: dict[str, Any] = Field(alias="schema", description="JSON Schema of the reply.")
+    strict: bool | None = Field(None, description="Ask for strict schema adherence.")
+    description: str | None = Field(None, description="What the reply holds.")
+
+    @field_validator("schema_")
+    @classmethod
+    def _schema(cls, v: dict[str, Any]) -> dict[str, Any]:
+        check_json_schema(v)
+        return v
+
+
+class ResponseFormat(Strict):
+    """OpenAI ``response_format``: JSON mode or JSON-schema structured output."""
+
+    type: Literal["text", "json_object", "json_schema"] = Field(
+        description="text, json_object (JSON mode) or json_schema (structured output)."
+    )
+    json_schema: JsonSchemaFormat | None = Field(
+        None, description="The schema, for type json_schema."
+    )
+
+    @model_validator(mode="after")
+    def _needs_schema(self) -> ResponseFormat:
+        if self.type == "json_schema" and self.json_schema is None:
+            raise ValueError("type json_schema needs json_schema: {name, schema}")
+        if self.type != "json_schema" and self.json_schema is not None:
+            raise ValueError(f"json_schema is only for type json_schema, not {self.type}")
+        return self
+
+    def as_param(self) -> dict[str, Any]:
+        """The value sent to the model."""
+        return self.model_dump(by_alias=True, exclude_none=True)
 
 
 class OutputSpec(Strict):
@@ -256,8 +425,19 @@ class AssertionSpec(ShortForm):
     )
     metric: str | None = Field(None, description="Name under which results are grouped.")
     judge: str | None = Field(None, description="Pinned judge model for model-graded types.")
+    judge_prompt: str | None = Field(
+        None,
+        description=(
+            "Custom judge message for llm-rubric: a Jinja template over rubric, output, input, "
+            "expected and vars (the JSON answer format is still required)."
+        ),
+    )
     method: str | None = Field(
-        None, description="Variant, e.g. rouge-l or levenshtein for similarity."
+        None,
+        description=(
+            "Variant: rouge-l or levenshtein (similar), extract (is-json, json-schema), "
+            "contains, set, sequence or f1 (tool-call)."
+        ),
     )
     source: str | None = Field(
         None, description="Input variable holding the source text (grounded)."
@@ -300,6 +480,32 @@ class AssertionSpec(ShortForm):
         return self.metric or self.type
 
 
+class ToolResult(Strict):
+    """The result of a tool call the previous reply made, fed back in a multi-turn case."""
+
+    name: str | None = Field(
+        None, description="Tool whose call this answers (default: the calls in order)."
+    )
+    id: str | None = Field(None, description="Tool call id to answer (default: by name/order).")
+    content: Any = Field(description="The tool's result: text, or data sent as JSON.")
+
+
+class TurnSpec(Strict):
+    """One turn of a conversation case: the model's previous reply is kept in the history,
+    tool results and a user message are added, the model is called and the turn asserted."""
+
+    user: str | None = Field(
+        None, description="Next user message, a Jinja template over the case's vars."
+    )
+    tool_results: list[ToolResult] = Field(
+        default_factory=list, description="Results of the previous reply's tool calls."
+    )
+    assert_: list[AssertionSpec] = Field(
+        default_factory=list, alias="assert", description="Assertions on this turn's reply."
+    )
+    description: str = Field("", description="What the turn checks.")
+
+
 class CaseSpec(Strict):
     """One test case: a line of a gold dataset or an inline test."""
 
@@ -314,11 +520,25 @@ class CaseSpec(Strict):
     )
     threshold: float | None = Field(None, ge=0, le=1, description="Score this case needs to pass.")
     description: str = Field("", description="What the case checks.")
+    turns: list[TurnSpec] | None = Field(
+        None,
+        description=(
+            "A conversation: each turn is called and asserted in order, the model's replies "
+            "fed back; the prompt's and case's assertions apply to the last reply."
+        ),
+    )
 
     @field_validator("id", mode="before")
     @classmethod
     def _id_str(cls, v: Any) -> Any:
         return str(v) if isinstance(v, int) and not isinstance(v, bool) else v
+
+    @field_validator("turns")
+    @classmethod
+    def _turns(cls, v: list[TurnSpec] | None) -> list[TurnSpec] | None:
+        if v is not None and not v:
+            raise ValueError("'turns' is empty")
+        return v
 
 
 class GateSpec(Strict):
@@ -345,6 +565,19 @@ class PromptSpec(Strict):
     messages: list[Message] | None = Field(None, description="Chat messages (Jinja templates).")
     template: str | None = Field(None, description="A single user message; instead of messages.")
     output: OutputSpec = Field(default_factory=OutputSpec, description="Expected output format.")
+    tools: list[ToolSpec] | None = Field(
+        None, description="Functions the model may call (OpenAI function-tool format)."
+    )
+    tool_choice: Literal["auto", "none", "required"] | ToolChoice | None = Field(
+        None, description="auto, none, required, or {type: function, function: {name}}."
+    )
+    response_format: ResponseFormat | None = Field(
+        None,
+        description=(
+            "JSON mode or structured output; default: derived from output.schema when the "
+            "model supports it."
+        ),
+    )
     dataset: str | None = Field(
         None, description="Path of the gold JSONL, relative to the project."
     )
@@ -397,7 +630,28 @@ class PromptSpec(Strict):
             raise ValueError("give exactly one of 'messages' or 'template'")
         if self.messages is not None and not self.messages:
             raise ValueError("'messages' is empty")
+        names = [t.function.name for t in self.tools or []]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"tool {dup[0]!r} is declared twice")
+        if self.tool_choice is not None and not self.tools:
+            raise ValueError("tool_choice is set but no tools are declared")
+        if isinstance(self.tool_choice, ToolChoice) and self.tool_choice.function.name not in names:
+            raise ValueError(
+                f"tool_choice names {self.tool_choice.function.name!r}, which is not a declared "
+                f"tool ({', '.join(names)})"
+            )
         return self
+
+    def tool_params(self) -> dict[str, Any]:
+        """``tools`` and ``tool_choice`` as sent to the model (empty without tools)."""
+        out: dict[str, Any] = {}
+        if self.tools:
+            out["tools"] = [t.model_dump(exclude_none=True) for t in self.tools]
+        if self.tool_choice is not None:
+            tc = self.tool_choice
+            out["tool_choice"] = tc if isinstance(tc, str) else tc.model_dump()
+        return out
 
     def chat(self) -> list[Message]:
         """The message templates, with ``template`` as a single user message."""

@@ -57,6 +57,9 @@ class AssertionContext:
     judge: Judge | None = None
     project_root: str = "."
     case_id: str = ""
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)  # see promptops.toolcalls
+    tools: list[dict[str, Any]] = field(default_factory=list)  # declared, as sent to the model
+    finish_reason: str | None = None
 
     def template_context(self) -> dict[str, Any]:
         """Names available to ``{{ }}`` in assertion values."""
@@ -66,6 +69,7 @@ class AssertionContext:
             "expected": self.expected,
             "metadata": self.metadata,
             "output": self.output,
+            "tool_calls": self.tool_calls,
         }
 
 
@@ -83,6 +87,7 @@ class AssertionType:
     description: str
     default_threshold: float = 0.5  # pass mark of a graded type when the spec sets no threshold
     model_graded: bool = False  # asks a judge model: the spec must name a pinned ``judge``
+    lint: Callable[[AssertionSpec], list[str]] | None = None  # static checks of a literal value
 
 
 REGISTRY: dict[str, AssertionType] = {}
@@ -95,13 +100,15 @@ def assertion(
     graded: bool = False,
     default_threshold: float = 0.5,
     model_graded: bool = False,
+    lint: Callable[[AssertionSpec], list[str]] | None = None,
 ) -> Callable[[Checker], Checker]:
-    """Register a checker under ``name`` (the path user plugins take too)."""
+    """Register a checker under ``name`` (the path user plugins take too). ``lint`` returns
+    the problems of a spec whose value is not a template, for ``promptops lint``."""
 
     def deco(fn: Checker) -> Checker:
         doc = (inspect.getdoc(fn) or "").split("\n", 1)[0]
         REGISTRY[name] = AssertionType(
-            name, fn, needs_value, graded, doc, default_threshold, model_graded
+            name, fn, needs_value, graded, doc, default_threshold, model_graded, lint
         )
         return fn
 

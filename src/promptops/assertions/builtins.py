@@ -80,9 +80,20 @@ def _integer(spec: AssertionSpec, value: Any) -> int:
     return int(n)
 
 
-def _schema_check(schema: dict[str, Any], output: str) -> AssertionResult:
+def _output_json(spec: AssertionSpec, output: str) -> Any:
+    """The output as JSON: all of it, or with ``method: extract`` the first JSON in it."""
+    if spec.method is None:
+        return parse_output_json(output)
+    if spec.method != "extract":
+        raise AssertionConfigError(f"{spec.type}: unknown method {spec.method!r}; use extract")
+    from .structured import extract_json
+
+    return extract_json(output)
+
+
+def _schema_check(spec: AssertionSpec, schema: dict[str, Any], output: str) -> AssertionResult:
     try:
-        data = parse_output_json(output)
+        data = _output_json(spec, output)
     except ValueError as e:
         return _ok(False, f"output is not valid JSON: {e}")
     problems = schema_errors(schema, data)
@@ -279,9 +290,9 @@ def is_json(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> Assertion
     if value is not None:
         if not isinstance(value, dict):
             raise AssertionConfigError(f"{spec.type}: value must be a JSON Schema object or empty")
-        return _schema_check(value, ctx.output)
+        return _schema_check(spec, value, ctx.output)
     try:
-        parse_output_json(ctx.output)
+        _output_json(spec, ctx.output)
     except ValueError as e:
         return _ok(False, f"output is not valid JSON: {e}")
     return _ok(True, "output is valid JSON")
@@ -297,7 +308,7 @@ def json_schema(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> Asser
         )
     if not isinstance(schema, dict):
         raise AssertionConfigError(f"{spec.type}: value must be a JSON Schema object")
-    return _schema_check(schema, ctx.output)
+    return _schema_check(spec, schema, ctx.output)
 
 
 # ---------------------------------------------------------------- similarity
@@ -390,7 +401,11 @@ def no_pii(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> AssertionR
 
 
 def _system_text(ctx: AssertionContext) -> str:
-    return "\n".join(m.get("content", "") for m in ctx.messages if m.get("role") == "system")
+    from promptops.content import content_text  # content parts: their text
+
+    return "\n".join(
+        content_text(m.get("content")) for m in ctx.messages if m.get("role") == "system"
+    )
 
 
 @assertion("no-leak", needs_value=False)
@@ -528,8 +543,11 @@ def _judge_model(spec: AssertionSpec) -> str:
 
 
 def _last_user(ctx: AssertionContext) -> str | None:
-    users = [m.get("content", "") for m in ctx.messages if m.get("role") == "user"]
-    return users[-1] if users else None
+    if not any(m.get("role") == "user" for m in ctx.messages):
+        return None
+    from .graded import _question  # content parts: their text
+
+    return _question(ctx)
 
 
 @assertion("llm-rubric", graded=True, model_graded=True)
@@ -541,7 +559,13 @@ async def llm_rubric(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> 
     rubric = _scalar(spec, value)
     if ctx.judge is None:
         return _fail_error("no judge available")
-    answer = await ctx.judge(model, rubric_messages(rubric, ctx.output, _last_user(ctx)))
+    if spec.judge_prompt is not None:
+        from .graded import custom_rubric_messages
+
+        messages = custom_rubric_messages(spec, rubric, ctx)
+    else:
+        messages = rubric_messages(rubric, ctx.output, _last_user(ctx))
+    answer = await ctx.judge(model, messages)
     try:
         data = parse_judge_answer(answer)
     except JudgeAnswerError as e:

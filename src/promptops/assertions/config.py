@@ -118,6 +118,11 @@ def config_problems(spec: AssertionSpec) -> list[str]:
             out.append(
                 f"unknown method {spec.method!r}; use one of {', '.join(SIMILARITY_METHODS)}"
             )
+    json_types = ("is-json", "json-schema")
+    if spec.method is not None and spec.base_type in json_types and spec.method != "extract":
+        out.append(f"unknown method {spec.method!r}; use extract (or no method)")
+    if spec.judge_prompt is not None and spec.base_type != "llm-rubric":
+        out.append("judge_prompt is only for llm-rubric")
     if spec.base_type == "grounded" and spec.value is not None and spec.source is not None:
         out.append("give the source text as value or name an input with source:, not both")
     if spec.base_type == "json-field":
@@ -128,4 +133,6 @@ def config_problems(spec: AssertionSpec) -> list[str]:
         out.append(f"path and assert apply to json-field only, not {spec.type}")
     if spec.value is not None and not _templated(spec.value):
         out += _value_problems(spec)
+    if atype.lint is not None and not _templated(spec.value):
+        out += atype.lint(spec)
     return out

@@ -75,7 +75,7 @@ def _root(
 from . import prompts as _prompts  # noqa: E402  (registers commands)
 
 _ = (_prompts,)
-for _mod in ("eval_cmd", "runs_cmd", "diff_cmd", "registry_cmd", "report_cmd"):
+for _mod in ("eval_cmd", "runs_cmd", "diff_cmd", "registry_cmd", "report_cmd", "import_cmd"):
     try:
         __import__(f"{__name__}.{_mod}")
     except ModuleNotFoundError as _e:  # a command module not written yet

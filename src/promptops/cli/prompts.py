@@ -43,7 +43,10 @@ def render(
         "model": pv.spec.model.id,
         "params": pv.spec.model.params.as_kwargs(),
         "messages": messages,
+        **pv.spec.tool_params(),
     }
+    if pv.spec.response_format is not None:
+        info["response_format"] = pv.spec.response_format.as_param()
     if fmt == "json":
         print_json(info)
         return
@@ -56,9 +59,28 @@ def render(
     console.print(
         f"model {pv.spec.model.id}" + (f"  {params}" if params else ""), style="dim", markup=False
     )
+    if pv.spec.tools:
+        names = ", ".join(t.function.name for t in pv.spec.tools)
+        console.print(f"tools {names}", style="dim", markup=False)
     for m in messages:
         console.print(Rule(m["role"], align="left", style="cyan"))
-        console.print(m["content"], markup=False)
+        console.print(_shown_content(m.get("content")), markup=False)
+
+
+def _shown_content(content: Any) -> str:
+    """Message content as text; image parts as ``[image: URL]``, data URLs shortened."""
+    if not isinstance(content, list):
+        return "" if content is None else str(content)
+    shown = []
+    for part in content:
+        if part.get("type") == "text":
+            shown.append(str(part.get("text", "")))
+            continue
+        url = str((part.get("image_url") or {}).get("url", ""))
+        if url.startswith("data:"):
+            url = f"{url.split(',', 1)[0]} ({len(url)} chars)"
+        shown.append(f"[image: {url}]")
+    return "\n".join(shown)
 
 
 def _check_format(fmt: str, allowed: tuple[str, ...]) -> None:

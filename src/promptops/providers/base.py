@@ -19,7 +19,7 @@ class Call:
     """One model call, fully specified (this is what the cache key is made of)."""
 
     model: str
-    messages: list[dict[str, str]]
+    messages: list[dict[str, Any]]
     params: dict[str, Any] = field(default_factory=dict)
     api_base: str | None = None
     timeout: float = 60.0
@@ -38,6 +38,8 @@ class Completion:
     finish_reason: str | None = None
     cached: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    # calls the model asked for: [{"id", "name", "arguments" (the raw JSON string)}]
+    tool_calls: list[dict[str, Any]] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -49,6 +51,7 @@ class Completion:
             "latency_ms": self.latency_ms,
             "finish_reason": self.finish_reason,
             "extra": self.extra,
+            **({"tool_calls": self.tool_calls} if self.tool_calls else {}),
         }
 
     @classmethod

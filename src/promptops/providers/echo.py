@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..content import content_text
 from .base import Call, Completion, provider
 
 
@@ -12,10 +13,11 @@ class EchoProvider:
     default_timeout = 60.0
 
     async def complete(self, call: Call) -> Completion:
-        text = "\n\n".join(m["content"] for m in call.messages)
+        texts = [content_text(m.get("content")) for m in call.messages]
+        text = "\n\n".join(texts)
         if call.model.endswith("/last"):
-            text = call.messages[-1]["content"] if call.messages else ""
-        prompt_words = sum(len(m["content"].split()) for m in call.messages)
+            text = texts[-1] if texts else ""
+        prompt_words = sum(len(t.split()) for t in texts)
         return Completion(
             text=text,
             model=call.model,

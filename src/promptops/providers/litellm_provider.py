@@ -4,6 +4,7 @@ imports litellm, and only when the first call is made (it takes seconds to impor
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import time
 from typing import Any
@@ -112,9 +113,32 @@ def classify(exc: Exception) -> CallError:
     return CallError(message, transient=True, status=status, kind="malformed")
 
 
+def _tool_calls(message: Any) -> list[dict[str, Any]]:
+    """The function calls in a reply message as ``{id, name, arguments}`` (arguments: the raw
+    JSON string the model wrote). Raises TypeError on a call with no function name."""
+    out: list[dict[str, Any]] = []
+    for tc in getattr(message, "tool_calls", None) or []:
+        fn = getattr(tc, "function", None)
+        name = getattr(fn, "name", None)
+        if not isinstance(name, str):
+            raise TypeError("a tool call without a function name")
+        args = getattr(fn, "arguments", None)
+        out.append(
+            {
+                "id": getattr(tc, "id", None),
+                "name": name,
+                "arguments": args if isinstance(args, str) else json.dumps(args),
+            }
+        )
+    return out
+
+
 class LiteLLMProvider:
     cacheable = True
     default_timeout = 60.0
+
+    def __init__(self) -> None:
+        self._schema_support: dict[str, bool] = {}
 
     async def complete(self, call: Call) -> Completion:
         lib = _lib()
@@ -139,6 +163,10 @@ class LiteLLMProvider:
             text = choice.message.content
             if text is None:
                 text = getattr(choice, "text", None)
+            # A tool-call reply (content null, tool_calls set) is an answer, not malformed.
+            tool_calls = _tool_calls(choice.message)
+            if text is None and tool_calls:
+                text = ""
             if not isinstance(text, str):
                 raise TypeError("no text in the response")
         except (AttributeError, IndexError, TypeError) as exc:
@@ -161,6 +189,7 @@ class LiteLLMProvider:
             cost=cost,
             latency_ms=latency,
             finish_reason=getattr(choice, "finish_reason", None),
+            tool_calls=tool_calls or None,
         )
 
     def identity(self, model: str) -> dict[str, Any]:
@@ -187,6 +216,15 @@ class LiteLLMProvider:
         finally:
             os.environ.update(empty)
         return [k for k in found.get("missing_keys") or [] if is_credential_env(k)]
+
+    def supports_response_schema(self, model: str) -> bool:
+        """Whether litellm reports JSON-schema structured output for ``model`` (asked once)."""
+        if model not in self._schema_support:
+            try:
+                self._schema_support[model] = bool(_lib().supports_response_schema(model=model))
+            except Exception:  # unknown model: litellm raises; treat as unsupported
+                self._schema_support[model] = False
+        return self._schema_support[model]
 
     async def aclose(self) -> None:
         """Close litellm's cached async HTTP clients for the running event loop."""

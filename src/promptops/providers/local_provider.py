@@ -67,6 +67,8 @@ class LocalProvider:
         async with lock:  # the first caller starts the server; the rest wait for it
             api_base = await asyncio.to_thread(ensure_server, model, _settings["parallel"])
         params = dict(call.params)
+        for key in _CHAT_ONLY:  # a base model on the completions endpoint cannot honour them
+            params.pop(key, None)
         stops = list(params.pop("stop", None) or [])
         for s in default_stop():
             if s not in stops and len(stops) < 4:
@@ -74,7 +76,7 @@ class LocalProvider:
         params.update({"stop": stops, "api_key": "sk-local", "client": self._client(api_base)})
         inner = Call(
             model.litellm_model,
-            [{"role": "user", "content": completion_prompt(call.messages)}],
+            [{"role": "user", "content": completion_prompt(_as_text(call.messages))}],
             params,
             api_base,
             call.timeout,
@@ -88,6 +90,31 @@ class LocalProvider:
     def identity(self, model: str) -> dict[str, Any]:
         pin: dict[str, Any] = _resolve(model).pin()
         return pin
+
+
+_CHAT_ONLY = ("tools", "tool_choice", "response_format")
+
+
+def _as_text(messages: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Messages with text content only: text parts joined (images dropped), tool results as
+    user turns, tool calls as the assistant's text."""
+    out = []
+    for m in messages:
+        content = m.get("content")
+        if isinstance(content, list):
+            content = " ".join(
+                str(p.get("text", "")) for p in content if isinstance(p, dict) and "text" in p
+            )
+        text = str(content or "")
+        if m.get("tool_calls") and not text:
+            text = "; ".join(
+                f"{c['function']['name']}({c['function']['arguments']})" for c in m["tool_calls"]
+            )
+        role = "user" if m.get("role") == "tool" else str(m.get("role", "user"))
+        out.append(
+            {"role": role, "content": f"Tool result: {text}" if role != m.get("role") else text}
+        )
+    return out
 
 
 @provider("local")

@@ -19,6 +19,7 @@ from typing import Any
 
 from ..results import group_key
 from ..stats import wilson_interval
+from ..toolcalls import shown_output
 from ._html_common import (
     FIELD_CHARS,
     _badge,
@@ -319,7 +320,7 @@ def run_rows(records: Iterable[dict[str, Any]], groups: list[str]) -> list[dict[
                 "r": int(r.get("repeat") or 0),
                 "st": "error" if error else ("pass" if r.get("pass") else "fail"),
                 "sc": None if error else float(r.get("score") or 0.0),
-                "out": _trunc(r.get("output")),
+                "out": _trunc(shown_output(r)),
                 "vars": _pretty(r.get("vars") or {}),
                 "exp": _pretty(r.get("expected")),
                 "err": _trunc(error),

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..toolcalls import shown_output
 from ._html_common import (
     _badge,
     _cases_section,
@@ -133,7 +134,7 @@ def _case_sides(records: list[dict[str, Any]]) -> dict[tuple[str, str], _Case]:
         out[k] = _Case(
             sum(scores) / len(scores) if scores else None,
             sum(passes) / len(passes) if passes else None,
-            first.get("output"),
+            shown_output(first),
             _reasons(first),
         )
     return out

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from ..toolcalls import shown_output
 from .safe import xml_safe
 
 
@@ -47,7 +48,7 @@ def write_junit(path: Path, suite_name: str, records: Iterable[dict[str, Any]]) 
                 type="assertion",
                 message=f"score {r.get('score', 0):.3f}; " + "; ".join(reasons)[:500],
             )
-            fail.text = "\n".join(reasons) + f"\n\noutput:\n{r.get('output') or ''}"
+            fail.text = "\n".join(reasons) + f"\n\noutput:\n{shown_output(r) or ''}"
     for group, el in by_group.items():
         n, failures, errors = counts[group]
         el.set("tests", str(n))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..results import group_key
+from ..toolcalls import format_calls
 from .safe import md_text
 from .text import money
 
@@ -51,6 +52,8 @@ def eval_markdown(summary: dict[str, Any], records: list[dict[str, Any]] | None 
                 for a in r.get("assertions", [])
                 if not a["pass"]
             )
+            if r.get("tool_calls"):
+                why += f" — calls: {format_calls(r['tool_calls'])}"
             lines.append(
                 f"| {_cell(r['case_id'])} | {r['prompt']}@{r['version']} | {_cell(r['model'])} | {_cell(why)[:300]} |"
             )

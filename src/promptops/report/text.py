@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..results import group_key
+from ..toolcalls import shown_output
 
 
 def _pct(x: float | None) -> str:
@@ -153,7 +154,7 @@ def print_summary(
                         console.print(
                             f"    ✗ {a['type']}: {why}"[:300], markup=False, style="yellow"
                         )
-                out = (r.get("output") or "").replace("\n", " ")
+                out = (shown_output(r) or "").replace("\n", " ")
                 console.print(f"    output: {out[:200]}", markup=False, style="dim")
     status = summary["status"]
     run_id = summary.get("run_id", "")

@@ -211,6 +211,9 @@ class Reply:
         prompt_tokens / completion_tokens: override the word-count based usage.
         model: override the ``model`` echoed in the response.
         headers: extra response headers.
+        tool_calls: function calls to answer with, ``(name, arguments JSON string)``
+            pairs; with no ``text`` the message content is ``null`` (see
+            :mod:`promptops.testing.tools`).
     """
 
     text: str = ""
@@ -220,6 +223,7 @@ class Reply:
     completion_tokens: int | None = None
     model: str | None = None
     headers: tuple[tuple[str, str], ...] = ()
+    tool_calls: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -567,6 +571,25 @@ def slow(latency: float, then: Responder = echo) -> Responder:
 # --------------------------------------------------------------------------- #
 # HTTP plumbing
 # --------------------------------------------------------------------------- #
+
+
+def _chat_message(reply: Reply, index: int) -> dict[str, Any]:
+    if not reply.tool_calls:
+        return {"role": "assistant", "content": reply.text, "refusal": None}
+    calls = [
+        {
+            "id": f"call_fake_{index}_{i}",
+            "type": "function",
+            "function": {"name": name, "arguments": arguments},
+        }
+        for i, (name, arguments) in enumerate(reply.tool_calls)
+    ]
+    return {
+        "role": "assistant",
+        "content": reply.text or None,
+        "refusal": None,
+        "tool_calls": calls,
+    }
 
 
 class _BadRequest(Exception):
@@ -1068,7 +1091,7 @@ class FakeOpenAI:
             choices = [
                 {
                     "index": i,
-                    "message": {"role": "assistant", "content": reply.text, "refusal": None},
+                    "message": _chat_message(reply, request.index),
                     "logprobs": None,
                     "finish_reason": reply.finish_reason,
                 }

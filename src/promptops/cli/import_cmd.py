@@ -1,0 +1,63 @@
+"""``promptops import``: bring prompts and tests in from another tool."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from . import app
+from .output import out, print_json
+
+import_app = typer.Typer(
+    help="Convert another tool's config into promptops files.", no_args_is_help=True
+)
+app.add_typer(import_app, name="import")
+
+
+@import_app.command("promptfoo")
+def promptfoo(
+    config: Path = typer.Argument(..., help="promptfooconfig.yaml to convert."),
+    name: str | None = typer.Option(
+        None, "--name", help="Prompt name (default: from the config's description)."
+    ),
+    force: bool = typer.Option(False, "--force", help="Overwrite files that exist."),
+    fmt: str = typer.Option("text", "--format", "-f", help="text or json."),
+) -> None:
+    """Convert a promptfoo config into prompt versions and a JSONL dataset; list what did not convert."""
+    from ..errors import UsageError
+    from ..importers.promptfoo import import_promptfoo
+    from ..project import Project
+
+    if fmt not in ("text", "json"):
+        raise UsageError(f"--format must be text or json, got {fmt!r}")
+    project = Project.find()
+    result = import_promptfoo(config, project.root, name=name, force=force)
+    if fmt == "json":
+        print_json(
+            {
+                "name": result.name,
+                "versions": result.versions,
+                "cases": result.cases,
+                "files": [project.rel(p) for p in result.files],
+                "not_converted": [str(s) for s in result.skipped],
+                "notes": [str(s) for s in result.notes],
+            }
+        )
+        return
+    console = out()
+    for path in result.files:
+        console.print(f"wrote {project.rel(path)}", markup=False)
+    console.print(
+        f"{result.name}: {len(result.versions)} version(s), {result.cases} case(s)", markup=False
+    )
+    if result.notes:
+        console.print("check:", style="yellow", markup=False)
+        for s in result.notes:
+            console.print(f"  {s}", markup=False)
+    if result.skipped:
+        console.print(f"not converted ({len(result.skipped)}):", style="yellow", markup=False)
+        for s in result.skipped:
+            console.print(f"  {s}", markup=False)
+    else:
+        console.print("everything converted", markup=False)

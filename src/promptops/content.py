@@ -1,0 +1,124 @@
+"""Content parts of multimodal messages: text and images.
+
+An image is given by URL (sent as is) or by a path under the project, read and sent inline as
+a ``data:`` URL, so the rendered messages (and so the cache key and ``messages_hash``) cover
+the image bytes. A literal path in a prompt file also enters the prompt's digest
+(:func:`image_digests`); a path that comes from a case's vars is covered by the dataset.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import mimetypes
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import RenderError
+
+if TYPE_CHECKING:
+    from .project import PromptVersion
+    from .spec import ContentPart, PromptSpec
+
+MAX_IMAGE_BYTES = 20 * 1024 * 1024
+
+
+def content_text(content: Any) -> str:
+    """Message content as text: a string as is, text parts joined, images as ``[image]``."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    return " ".join(
+        str(p.get("text", "")) if p.get("type") == "text" else "[image]"
+        for p in content
+        if isinstance(p, dict)
+    )
+
+
+def project_root(prompt_path: Path) -> Path:
+    """The project a prompt file belongs to (its nearest project directory upwards)."""
+    from .project import Project
+
+    return Project.find(prompt_path.parent).root
+
+
+def image_file(root: Path, rel: str) -> Path:
+    """``rel`` resolved under ``root``; raises ValueError when it leaves the project or is
+    not a readable image file."""
+    if not rel.strip():
+        raise ValueError("empty image path")
+    path = (root / rel).resolve()
+    try:
+        path.relative_to(root.resolve())
+    except ValueError:
+        raise ValueError(f"image path {rel!r} is outside the project") from None
+    if not path.is_file():
+        raise ValueError(f"image file {rel!r} not found")
+    if path.stat().st_size > MAX_IMAGE_BYTES:
+        raise ValueError(f"image file {rel!r} is over {MAX_IMAGE_BYTES // (1024 * 1024)} MB")
+    mime, _ = mimetypes.guess_type(path.name)
+    if not mime or not mime.startswith("image/"):
+        raise ValueError(f"{rel!r} is not an image file (png, jpeg, gif, webp...)")
+    return path
+
+
+def data_url(path: Path) -> str:
+    mime, _ = mimetypes.guess_type(path.name)
+    return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
+
+
+def render_parts(
+    pv: PromptVersion,
+    parts: list[ContentPart],
+    context: dict[str, Any],
+    what: Callable[[], str],
+) -> list[dict[str, Any]]:
+    """Content parts in OpenAI's shape, templates rendered and project images inlined."""
+    from .render import render_template
+
+    out: list[dict[str, Any]] = []
+    for part in parts:
+        if part.type == "text":
+            out.append({"type": "text", "text": render_template(part.text or "", context, what)})
+            continue
+        detail = part.detail
+        if part.image_url is not None:
+            url = render_template(part.image_url.url, context, what)
+            detail = part.image_url.detail or detail
+        elif part.url is not None:
+            url = render_template(part.url, context, what)
+        else:
+            rel = render_template(part.path or "", context, what)
+            try:
+                url = data_url(image_file(project_root(pv.path), rel))
+            except (ValueError, OSError) as e:
+                raise RenderError(f"{what()}: {e}") from None
+        image: dict[str, Any] = {"url": url}
+        if detail is not None:
+            image["detail"] = detail
+        out.append({"type": "image_url", "image_url": image})
+    return out
+
+
+def image_digests(spec: PromptSpec, prompt_path: Path) -> dict[str, str]:
+    """sha256 of each image file a prompt names by a literal path (templated paths excluded),
+    so a changed image changes the prompt's digest. Missing files are left to render."""
+    paths = [
+        part.path
+        for msg in spec.chat()
+        if isinstance(msg.content, list)
+        for part in msg.content
+        if part.path is not None and "{" not in part.path
+    ]
+    if not paths:
+        return {}
+    root = project_root(prompt_path)
+    out = {}
+    for rel in paths:
+        try:
+            out[rel] = "sha256:" + hashlib.sha256(image_file(root, rel).read_bytes()).hexdigest()
+        except (ValueError, OSError):
+            continue
+    return out

@@ -1,0 +1,483 @@
+"""Reading the pieces of a promptfoo config (prompts, providers, assertions, tests) for
+:mod:`promptops.importers.promptfoo`; every piece that does not convert is recorded with its
+file, line and field on the :class:`Ctx`."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import PromptOpsError, SpecError, display_path
+from ..loader import LineMap, iter_jsonl, load_yaml, read_text
+
+SAME = {
+    "equals",
+    "contains",
+    "icontains",
+    "contains-any",
+    "contains-all",
+    "icontains-any",
+    "icontains-all",
+    "starts-with",
+    "regex",
+    "is-json",
+    "contains-json",
+    "llm-rubric",
+    "factuality",
+    "latency",
+    "cost",
+    "finish-reason",
+    "is-refusal",
+    "similar",
+    "tool-call",
+}
+RENAMED = {
+    "model-graded-closedqa": "closedqa",
+    "model-graded-factuality": "factuality",
+    "is-valid-openai-tools-call": "is-valid-tool-call",
+    "is-valid-openai-function-call": "is-valid-tool-call",
+    "python": "python",
+}
+MODEL_GRADED = {"llm-rubric", "factuality", "closedqa"}
+APPROXIMATE = {
+    "similar": "promptfoo's similar compares embeddings; promptops's is lexical (ROUGE-L)",
+}
+PARAMS = {
+    "temperature": "temperature",
+    "max_tokens": "max_tokens",
+    "top_p": "top_p",
+    "seed": "seed",
+    "stop": "stop",
+    "frequency_penalty": "frequency_penalty",
+    "presence_penalty": "presence_penalty",
+}
+PREFIXES = {
+    "openai": "openai",
+    "anthropic": "anthropic",
+    "azureopenai": "azure",
+    "azure": "azure",
+    "vertex": "vertex_ai",
+    "google": "gemini",
+    "bedrock": "bedrock",
+    "mistral": "mistral",
+    "groq": "groq",
+    "ollama": "ollama_chat",
+    "togetherai": "together_ai",
+    "deepseek": "deepseek",
+    "openrouter": "openrouter",
+    "fireworks": "fireworks_ai",
+    "cohere": "cohere",
+}
+_KINDS = ("chat", "completion", "messages", "embedding")
+_PROMPT_TEXT = (".txt", ".md", ".j2", ".jinja", ".prompt", ".nunjucks")
+
+
+@dataclass
+class Skipped:
+    where: str
+    what: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.what}"
+
+
+class Ctx:
+    def __init__(self, path: Path, root: Path) -> None:
+        self.path = path
+        self.root = root.resolve()
+        self.base = path.resolve().parent
+        self.shown = display_path(path)
+        self.lines = LineMap()
+        self.skipped: list[Skipped] = []
+        self.notes: list[Skipped] = []
+
+    def where(self, *loc: str | int) -> str:
+        line = self.lines.line(loc)
+        dotted = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
+        return f"{self.shown}:{line}: {dotted}" if line else f"{self.shown}: {dotted}"
+
+    def skip(self, loc: tuple[str | int, ...], what: str) -> None:
+        self.skipped.append(Skipped(self.where(*loc), what))
+
+    def note(self, loc: tuple[str | int, ...], what: str) -> None:
+        self.notes.append(Skipped(self.where(*loc), what))
+
+    def file(self, ref: str) -> Path:
+        rel = ref.removeprefix("file://")
+        path = (self.base / rel).resolve()
+        if not path.is_file():
+            raise PromptOpsError(f"{self.shown}: {ref}: no such file")
+        return path
+
+
+def slug(text: str, default: str) -> str:
+    s = re.sub(r"[^a-z0-9._-]+", "-", text.lower()).strip("-._")[:60]
+    return s or default
+
+
+def model_id(provider: str) -> str | None:
+    """promptfoo provider id -> litellm model id (None: no equivalent)."""
+    if provider == "echo":
+        return "echo/echo"
+    if ":" not in provider:
+        return None
+    prefix, rest = provider.split(":", 1)
+    target = PREFIXES.get(prefix)
+    if target is None:
+        return None
+    head, _, tail = rest.partition(":")
+    if head in _KINDS and tail:
+        rest = tail
+    return f"{target}/{rest}"
+
+
+def _parse(path: Path) -> Any:
+    """A JSON or YAML file's data; a parse error names the file and line."""
+    if path.suffix in (".yaml", ".yml"):
+        return load_yaml(path)[0]
+    text = read_text(path)
+    if path.suffix == ".json":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as e:
+            raise SpecError.of(path, e.lineno, None, f"invalid JSON: {e.msg}") from None
+    return text
+
+
+def load_ref(ctx: Ctx, value: Any) -> Any:
+    """A ``file://`` YAML/JSON value loaded (text files as text); anything else unchanged."""
+    if isinstance(value, str) and value.startswith("file://"):
+        return _parse(ctx.file(value))
+    return value
+
+
+# ----------------------------------------------------------------------------- prompts
+
+
+def _prompt_from_text(text: str) -> dict[str, Any]:
+    stripped = text.strip()
+    if stripped.startswith("["):
+        try:
+            data = json.loads(stripped)
+        except json.JSONDecodeError:
+            data = None
+        if _is_chat(data):
+            return {"messages": _messages(data)}
+    return {"template": _nunjucks(text.strip("\n"))}
+
+
+def _is_chat(data: Any) -> bool:
+    return (
+        isinstance(data, list)
+        and bool(data)
+        and all(isinstance(m, dict) and "role" in m and "content" in m for m in data)
+    )
+
+
+def _messages(data: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"role": m["role"], "content": _nunjucks(str(m["content"]))} for m in data]
+
+
+def _nunjucks(text: str) -> str:
+    return re.sub(r"\|\s*dump\b", "| tojson", text)
+
+
+def read_prompts(ctx: Ctx, raw: Any) -> list[tuple[str, dict[str, Any]]]:
+    """(label, {template|messages}) for each prompt."""
+    raw = load_ref(ctx, raw) if isinstance(raw, str) and raw.endswith((".yaml", ".yml")) else raw
+    items = raw if isinstance(raw, list) else [raw]
+    out: list[tuple[str, dict[str, Any]]] = []
+    for i, item in enumerate(items):
+        loc: tuple[str | int, ...] = ("prompts", i) if isinstance(raw, list) else ("prompts",)
+        label = ""
+        if isinstance(item, dict):
+            label = str(item.get("label") or "")
+            item = item.get("raw") or item.get("id")
+        if not isinstance(item, str):
+            ctx.skip(loc, "prompt is not text, a chat list or a file:// reference")
+            continue
+        if item.startswith("file://"):
+            ref = item.removeprefix("file://")
+            if any(c in ref for c in "*?["):
+                ctx.skip(loc, f"{item}: glob patterns are not converted; list the files")
+                continue
+            path_part = ref.split(":", 1)[0]
+            suffix = Path(path_part).suffix
+            if suffix in (".py", ".js", ".ts", ".mjs", ".cjs"):
+                ctx.skip(loc, f"{item}: prompt functions are code; promptops prompts are templates")
+                continue
+            path = ctx.file(path_part)
+            text = read_text(path)
+            if suffix == ".json" or suffix in (".yaml", ".yml"):
+                data = _parse(path)
+                if not _is_chat(data):
+                    ctx.skip(loc, f"{item}: not a list of chat messages")
+                    continue
+                out.append((label or path.stem, {"messages": _messages(data)}))
+            elif suffix in _PROMPT_TEXT or suffix == "":
+                parts = re.split(r"\n-{3,}\n", text)
+                for j, part in enumerate(parts):
+                    name = path.stem if len(parts) == 1 else f"{path.stem}-{j + 1}"
+                    out.append((label or name, _prompt_from_text(part)))
+            else:
+                ctx.skip(loc, f"{item}: unsupported prompt file type {suffix!r}")
+            continue
+        out.append((label or f"prompt {i + 1}", _prompt_from_text(item)))
+    return out
+
+
+# ----------------------------------------------------------------------------- providers
+
+
+def read_provider(ctx: Ctx, raw: Any) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """(model spec, extra prompt fields: tools, tool_choice, response_format)."""
+    raw = load_ref(ctx, raw)
+    entries: list[tuple[tuple[str | int, ...], Any]]
+    if isinstance(raw, dict) and not ("id" in raw or "provider" in raw):  # Record<id, options>
+        entries = [(("providers", k), {"id": k, **(v or {})}) for k, v in raw.items()]
+    elif isinstance(raw, list):
+        entries = [(("providers", i), item) for i, item in enumerate(raw)]
+    else:
+        entries = [(("providers",), raw)]
+    model: dict[str, Any] | None = None
+    extra: dict[str, Any] = {}
+    for loc, item in entries:
+        options: dict[str, Any] = {}
+        if isinstance(item, dict):
+            options = item
+            item = item.get("provider") if isinstance(item.get("provider"), str) else item.get("id")
+        if not isinstance(item, str):
+            ctx.skip(loc, "provider without an id")
+            continue
+        mid = model_id(item)
+        if mid is None:
+            ctx.skip(loc, f"provider {item!r} has no litellm equivalent")
+            continue
+        if model is not None:
+            ctx.skip(loc, f"{item}: one model per prompt; evaluate it too with --model {mid}")
+            continue
+        model = {"id": mid}
+        config = load_ref(ctx, options.get("config") or {})
+        params: dict[str, Any] = {}
+        for key, value in config.items() if isinstance(config, dict) else []:
+            ckey: tuple[str | int, ...] = (*loc, "config", key)
+            if key in PARAMS:
+                params[PARAMS[key]] = value
+            elif key in ("tools", "tool_choice", "response_format"):
+                extra[key] = load_ref(ctx, value)
+            elif key in ("apiBaseUrl", "apiHost", "api_base"):
+                model["api_base"] = value if "://" in str(value) else f"https://{value}"
+            else:
+                ctx.skip(ckey, f"provider config {key!r} is not converted")
+        if params:
+            model["params"] = params
+        for key in options:
+            if key not in ("id", "provider", "config", "label"):
+                ctx.skip((*loc, key), f"provider option {key!r} is not converted")
+    return model, extra
+
+
+def judge_of(ctx: Ctx, options: Any) -> str | None:
+    if isinstance(options, dict):
+        prov = options.get("provider")
+        if isinstance(prov, dict):
+            prov = prov.get("id")
+        if isinstance(prov, str):
+            return model_id(prov)
+    return None
+
+
+# ----------------------------------------------------------------------------- assertions
+
+
+def convert_assertion(
+    ctx: Ctx, a: Any, loc: tuple[str | int, ...], judge: str | None
+) -> dict[str, Any] | None:
+    if not isinstance(a, dict) or not isinstance(a.get("type"), str):
+        ctx.skip(loc, "assertion without a type")
+        return None
+    ptype: str = a["type"]
+    neg = ptype.startswith("not-")
+    base = ptype[4:] if neg else ptype
+    method = None
+    if base in SAME:
+        ours = base
+    elif base == "tool-call-f1":
+        ours, method = "tool-call", "f1"
+    elif base in RENAMED:
+        ours = RENAMED[base]
+    else:
+        ctx.skip(loc, f"assertion type {ptype!r} has no promptops equivalent; left out")
+        return None
+    out: dict[str, Any] = {"type": ("not-" if neg else "") + ours}
+    if method is not None:
+        out["method"] = method
+    value = a.get("value")
+    if ours == "python":
+        if not (isinstance(value, str) and value.startswith("file://")):
+            ctx.skip(loc, "inline python assertion code; promptops runs file.py:function")
+            return None
+        ref = value.removeprefix("file://")
+        path, _, fn = ref.partition(":")
+        try:  # promptfoo resolves it from the config's directory, promptops from the project
+            rel = (ctx.base / path).resolve().relative_to(ctx.root).as_posix()
+        except ValueError:
+            ctx.skip(loc, f"{value}: the script is outside the project")
+            return None
+        out["value"] = f"{rel}:{fn or 'get_assert'}"
+    elif ours in ("latency", "cost"):
+        if a.get("threshold") is None:
+            ctx.skip(loc, f"{ptype} without threshold")
+            return None
+        out["value"] = a["threshold"]
+    elif value is not None:
+        if isinstance(value, str) and value.startswith("file://"):
+            value = load_ref(ctx, value)
+        out["value"] = value
+    if a.get("threshold") is not None and ours not in ("latency", "cost"):
+        out["threshold"] = a["threshold"]
+    for key in ("weight", "metric"):
+        if a.get(key) is not None:
+            out[key] = a[key]
+    if isinstance(a.get("rubricPrompt"), str) and ours == "llm-rubric":
+        out["judge_prompt"] = _nunjucks(a["rubricPrompt"])
+    if ours in MODEL_GRADED:
+        mine = judge_of(ctx, {"provider": a.get("provider")}) or judge
+        if mine is None:
+            ctx.note(loc, f"{ptype} needs a judge: set judge: to a pinned model id")
+        else:
+            out["judge"] = mine
+    if base in APPROXIMATE:
+        ctx.note(loc, APPROXIMATE[base])
+    for key in a:
+        if key not in (
+            "type",
+            "value",
+            "threshold",
+            "weight",
+            "metric",
+            "provider",
+            "rubricPrompt",
+        ):
+            ctx.skip((*loc, key), f"assertion option {key!r} is not converted")
+    return out
+
+
+_CSV_ASSERT = re.compile(r"^(not-)?([a-z][a-z0-9-]*)(?:\(([\d.]+)\))?(?::\s*(.*))?$", re.S)
+
+
+def assertion_from_string(text: str) -> dict[str, Any]:
+    """promptfoo's CSV shorthand (``contains: x``, ``similar(0.8): x``, ``grade: x``)."""
+    for legacy, ptype in (("grade:", "llm-rubric"), ("fn:", "javascript"), ("eval:", "javascript")):
+        if text.startswith(legacy):
+            return {"type": ptype, "value": text[len(legacy) :].strip()}
+    m = _CSV_ASSERT.match(text.strip())
+    known = (
+        SAME
+        | set(RENAMED)
+        | {"tool-call-f1", "javascript", "levenshtein", "rouge-n", "bleu", "webhook"}
+    )
+    if m and m.group(2) in known:
+        out: dict[str, Any] = {"type": (m.group(1) or "") + m.group(2)}
+        value = m.group(4)
+        if value is not None:
+            base = m.group(2)
+            out["value"] = (
+                [v.strip() for v in value.split(",")]
+                if base.endswith(("-any", "-all"))
+                else value.strip()
+            )
+        if m.group(3):
+            out["threshold"] = float(m.group(3))
+        return out
+    return {"type": "equals", "value": text}
+
+
+# ----------------------------------------------------------------------------- tests
+
+
+def _csv_tests(ctx: Ctx, path: Path, loc: tuple[str | int, ...]) -> list[dict[str, Any]]:
+    reader = csv.DictReader(io.StringIO(read_text(path)))
+    tests = []
+    for row in reader:
+        test: dict[str, Any] = {"vars": {}, "assert": []}
+        for col, cell in row.items():
+            if col is None or cell is None or cell == "":
+                continue
+            if col.startswith("__expected"):
+                test["assert"].append(assertion_from_string(cell))
+            elif col == "__description":
+                test["description"] = cell
+            elif col.startswith("__"):
+                ctx.skip(loc, f"{path.name}: CSV column {col!r} is not converted")
+            else:
+                test["vars"][col] = cell
+        tests.append(test)
+    return tests
+
+
+def read_tests(ctx: Ctx, raw: Any) -> list[tuple[tuple[str | int, ...], dict[str, Any]]]:
+    items = raw if isinstance(raw, list) else [raw] if raw is not None else []
+    out: list[tuple[tuple[str | int, ...], dict[str, Any]]] = []
+    for i, item in enumerate(items):
+        loc: tuple[str | int, ...] = ("tests", i) if isinstance(raw, list) else ("tests",)
+        if isinstance(item, dict):
+            out.append((loc, item))
+            continue
+        if not (isinstance(item, str) and item.startswith("file://")):
+            ctx.skip(loc, f"tests source {str(item)[:40]!r} is not converted")
+            continue
+        ref = item.removeprefix("file://")
+        if any(c in ref for c in "*?["):
+            ctx.skip(loc, f"{item}: glob patterns are not converted; list the files")
+            continue
+        suffix = Path(ref).suffix
+        if suffix not in (".csv", ".yaml", ".yml", ".json", ".jsonl"):
+            ctx.skip(loc, f"{item}: tests from {suffix or 'this source'} are not converted")
+            continue
+        path = ctx.file(ref)
+        if suffix == ".csv":
+            loaded: Any = _csv_tests(ctx, path, loc)
+        elif suffix == ".jsonl":
+            loaded = [value for _, value in iter_jsonl(path)]
+        else:
+            loaded = load_ref(ctx, item)
+        for j, test in enumerate(loaded if isinstance(loaded, list) else [loaded]):
+            if isinstance(test, dict):
+                out.append(((*loc, j), test))
+    return out
+
+
+def var_value(ctx: Ctx, value: Any, loc: tuple[str | int, ...]) -> Any:
+    if isinstance(value, str) and value.startswith("file://"):
+        ref = value.removeprefix("file://")
+        if Path(ref.split(":", 1)[0]).suffix in (".py", ".js", ".ts", ".mjs", ".cjs"):
+            ctx.skip(loc, f"{value}: vars computed by code are not converted")
+            return None
+        return read_text(ctx.file(ref))
+    return value
+
+
+def input_type(values: list[Any]) -> str:
+    kinds = set()
+    for v in values:
+        if isinstance(v, bool):
+            kinds.add("boolean")
+        elif isinstance(v, int):
+            kinds.add("integer")
+        elif isinstance(v, float):
+            kinds.add("number")
+        elif isinstance(v, str):
+            kinds.add("string")
+        elif isinstance(v, list):
+            kinds.add("array")
+        elif isinstance(v, dict):
+            kinds.add("object")
+    if kinds == {"integer", "number"}:
+        return "number"
+    return kinds.pop() if len(kinds) == 1 else "any"

@@ -1,0 +1,222 @@
+"""``promptops import promptfoo``: fixtures in promptfoo's documented format convert, the report
+names exactly what did not, and the converted project lints and evals (echo provider and the
+loopback server)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import Result
+
+from conftest import assert_no_traceback
+from promptops.importers.promptfoo import assertion_from_string, model_id
+from promptops.testing.server import FakeOpenAI, Reply, Request
+from promptops.testing.tools import tool_reply
+
+Cli = Callable[..., Result]
+FIXTURES = Path(__file__).parent / "fixtures" / "promptfoo"
+
+
+@pytest.fixture
+def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOpenAI]:
+    """The judge and the tool-calling model: every openai/ call goes to the loopback server."""
+
+    def responder(request: Request) -> Any:
+        if request.body.get("tools"):
+            city = request.text.split(" in ")[-1].rstrip("?")
+            if city == "Oslo":
+                return tool_reply(("get_weather", {"town": city}))  # invalid against the schema
+            return tool_reply(("get_weather", {"city": city}))
+        return Reply('{"score": 1, "reason": "fine"}')
+
+    with FakeOpenAI(responder) as s:
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+        monkeypatch.setenv("OPENAI_API_BASE", s.url)
+        yield s
+
+
+def _copy(project: Path, name: str) -> Path:
+    dest = project / "pf" / name
+    shutil.copytree(FIXTURES / name, dest)
+    return dest / "promptfooconfig.yaml"
+
+
+def test_translate_fixture_converts_and_reports(project: Path, cli: Cli) -> None:
+    config = _copy(project, "translate")
+    result = cli("import", "promptfoo", str(config), "-f", "json")
+    assert_no_traceback(result)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["name"] == "translate" and data["versions"] == ["1.0.0", "1.1.0"]
+    assert data["cases"] == 5
+    assert data["files"] == [
+        "prompts/translate/1.0.0.yaml",
+        "prompts/translate/1.1.0.yaml",
+        "evals/translate.jsonl",
+    ]
+    cfg = "pf/translate/promptfooconfig.yaml"
+    assert data["not_converted"] == [
+        f"{cfg}:7: prompts[2]: file://prompts/generate.py: prompt functions are code; "
+        "promptops prompts are templates",
+        f"{cfg}:11: providers[1]: openai:chat:gpt-4o-mini-2024-07-18: one model per prompt; "
+        "evaluate it too with --model openai/gpt-4o-mini-2024-07-18",
+        f"{cfg}:20: defaultTest.assert[1]: assertion type 'javascript' has no promptops "
+        "equivalent; left out",
+        f"{cfg}:45: tests[1].assert[1]: assertion type 'levenshtein' has no promptops "
+        "equivalent; left out",
+        f"{cfg}:59: tests[3][1].assert[1]: assertion type 'javascript' has no promptops "
+        "equivalent; left out",
+    ]
+    cases = [json.loads(x) for x in (project / "evals/translate.jsonl").read_text().splitlines()]
+    by_id = {c["id"]: c for c in cases}
+    # file:// vars are read; latency's threshold became its value; CSV __expected columns parsed
+    assert by_id["german-long-text"]["vars"]["input"].startswith("It will rain all week")
+    assert {"type": "latency", "value": 5000} in by_id["french-greeting"]["assert"]
+    assert by_id["italian-morning"]["assert"][1] == {
+        "type": "icontains-any",
+        "value": ["italian", "ITALIAN"],
+    }
+    rubric = by_id["case-3"]["assert"][1]
+    assert rubric["judge"] == "openai/gpt-4o-2024-08-06"
+    assert rubric["judge_prompt"] == "Grade {{ output }} against: {{ rubric }}"
+    v0 = (project / "prompts/translate/1.0.0.yaml").read_text()
+    assert "value: pf/translate/checks/short.py:get_assert" in v0  # from the project root
+    v1 = (project / "prompts/translate/1.1.0.yaml").read_text()
+    assert "role: system" in v1 and "tone" not in v1  # the chat prompt does not use tone
+
+
+def test_translate_round_trip_lints_and_evals(project: Path, cli: Cli, server: FakeOpenAI) -> None:
+    config = _copy(project, "translate")
+    assert cli("import", "promptfoo", str(config)).exit_code == 0
+    lint = cli("lint")
+    assert lint.exit_code == 0, lint.output
+    result = cli("eval", "translate@1.0.0", "translate@1.1.0", "-f", "json")
+    assert_no_traceback(result)
+    assert result.exit_code == 0, result.output
+    groups = json.loads(result.stdout)["groups"]
+    assert [(g["passed"], g["n"]) for g in groups] == [(5, 5), (5, 5)]
+    assert server.calls == 2  # the llm-rubric judge, once per version
+    diff = cli("diff", "translate@1.0.0", "translate@1.1.0")
+    assert diff.exit_code == 0, diff.output
+
+
+def test_tools_fixture_round_trip(project: Path, cli: Cli, server: FakeOpenAI) -> None:
+    config = _copy(project, "tools")
+    result = cli("import", "promptfoo", str(config))
+    assert result.exit_code == 0, result.output
+    assert "everything converted" in result.stdout
+    assert cli("lint").exit_code == 0
+    result = cli("eval", "weather-tools@1.0.0", "-f", "json", "--fail-under", "0")
+    assert result.exit_code == 0, result.output
+    run_id = json.loads(result.stdout)["run_id"]
+    recs = [
+        json.loads(x)
+        for x in (project / ".promptops/runs" / run_id / "results.jsonl").read_text().splitlines()
+    ]
+    verdicts = {r["vars"]["city"]: r["pass"] for r in recs}
+    assert verdicts == {"Paris": True, "Oslo": False}
+    assert server.requests[0].body["tool_choice"] == "auto"
+
+
+def test_refuses_to_overwrite(project: Path, cli: Cli) -> None:
+    config = _copy(project, "tools")
+    assert cli("import", "promptfoo", str(config)).exit_code == 0
+    again = cli("import", "promptfoo", str(config))
+    assert_no_traceback(again)
+    assert (
+        again.exit_code == 2 and "would overwrite prompts/weather-tools/1.0.0.yaml" in again.stderr
+    )
+    assert cli("import", "promptfoo", str(config), "--force").exit_code == 0
+    missing = cli("import", "promptfoo", "nope.yaml")
+    assert missing.exit_code == 2 and "nope.yaml: no such file" in missing.stderr
+
+
+@pytest.mark.parametrize(
+    ("provider", "model"),
+    [
+        ("openai:gpt-4o-mini-2024-07-18", "openai/gpt-4o-mini-2024-07-18"),
+        ("openai:chat:gpt-4o", "openai/gpt-4o"),
+        ("anthropic:messages:claude-3-5-sonnet-20241022", "anthropic/claude-3-5-sonnet-20241022"),
+        ("vertex:gemini-2.0-flash-exp", "vertex_ai/gemini-2.0-flash-exp"),
+        ("ollama:chat:llama3", "ollama_chat/llama3"),
+        ("echo", "echo/echo"),
+        ("exec:./run.sh", None),
+        ("file://provider.py", None),
+    ],
+)
+def test_provider_ids(provider: str, model: str | None) -> None:
+    assert model_id(provider) == model
+
+
+def test_csv_assertion_shorthand() -> None:
+    assert assertion_from_string("contains: Hello") == {"type": "contains", "value": "Hello"}
+    assert assertion_from_string("similar(0.8): a b") == {
+        "type": "similar",
+        "value": "a b",
+        "threshold": 0.8,
+    }
+    assert assertion_from_string("not-icontains: x") == {"type": "not-icontains", "value": "x"}
+    assert assertion_from_string("grade: is polite") == {"type": "llm-rubric", "value": "is polite"}
+    assert assertion_from_string("is-json") == {"type": "is-json"}
+    assert assertion_from_string("plain answer") == {"type": "equals", "value": "plain answer"}
+
+
+def test_other_documented_shapes(project: Path, cli: Cli, write: Callable[..., Path]) -> None:
+    write(
+        "pf/shapes/promptfooconfig.yaml",
+        """\
+        description: Shapes
+        prompts:
+          - "Answer: {{question}}"
+          - '[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "{{question}}"}]'
+          - raw: "Q: {{ question | dump }}"
+            label: raw one
+          - file://prompts.txt
+        providers:
+          echo:
+            config: {temperature: 0.3, top_k: 5}
+        defaultTest: file://default.yaml
+        tests: file://tests.yaml
+        """,
+    )
+    write("pf/shapes/prompts.txt", "First {{question}}\n---\nSecond {{question}}\n")
+    write("pf/shapes/default.yaml", "assert:\n  - type: icontains\n    value: '{{question}}'\n")
+    write(
+        "pf/shapes/tests.yaml",
+        """\
+        - vars: {question: "Why?"}
+        - vars: {question: "How?"}
+          options: {transform: output.trim()}
+        """,
+    )
+    result = cli("import", "promptfoo", "pf/shapes/promptfooconfig.yaml", "-f", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["versions"] == ["1.0.0", "1.1.0", "1.2.0", "1.3.0", "1.4.0"]
+    assert data["not_converted"] == [
+        "pf/shapes/promptfooconfig.yaml:10: providers.echo.config.top_k: provider config "
+        "'top_k' is not converted",
+    ]
+    v1 = (project / "prompts/shapes/1.1.0.yaml").read_text()
+    assert "role: system" in v1 and "Be brief." in v1
+    assert "{{ question | tojson }}" in (project / "prompts/shapes/1.2.0.yaml").read_text()
+    assert "Second {{question}}" in (project / "prompts/shapes/1.4.0.yaml").read_text()
+    assert "temperature: 0.3" in v1
+    assert cli("lint").exit_code == 0
+    result = cli("eval", "shapes@1.0.0", "shapes@1.4.0", "-f", "json")
+    assert result.exit_code == 0, result.output
+
+
+def test_a_broken_referenced_file_is_a_located_error(
+    project: Path, cli: Cli, write: Callable[..., Path]
+) -> None:
+    write("pf/b/promptfooconfig.yaml", "prompts: ['{{q}}']\ntests: file://tests.yaml\n")
+    write("pf/b/tests.yaml", "- vars: {q: [}\n")
+    result = cli("import", "promptfoo", "pf/b/promptfooconfig.yaml")
+    assert_no_traceback(result)
+    assert result.exit_code == 1 and result.stderr.startswith("pf/b/tests.yaml:1:")
