@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .compare import Comparison, compare_records, overall_verdict
-from .errors import PromptOpsError, UsageError
+from .errors import PromptOpsError, ProviderError, UsageError
 
 if TYPE_CHECKING:
     from .project import Project, PromptVersion
@@ -215,6 +215,8 @@ def diff_refs(
         on_record=on_record,
         command=f"promptops diff {pv_a.ref} {pv_b.ref}",
     )
+    if result.stop_reason:
+        raise ProviderError(result.stop_reason)
     recs_a, recs_b = [], []
     for rec in result.run.records():
         if relabel is not None:

@@ -93,6 +93,12 @@ class EvalResult:
     def met_bar(self) -> bool:
         return bool(self.summary["bar"]["met"])
 
+    @property
+    def stop_reason(self) -> str | None:
+        """Why the run stopped early on a configuration error (None: it did not)."""
+        reason = self.summary.get("stop_reason")
+        return str(reason) if reason else None
+
 
 def new_run_id(label: str) -> str:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
@@ -189,6 +195,7 @@ async def _evaluate_unit(
         return rec | {
             "error": outcome.error,
             "error_kind": outcome.error_kind,
+            "hint": outcome.hint,
             "pass": False,
             "score": 0.0,
             "output": None,
@@ -296,6 +303,7 @@ async def arun_eval(
     command: str = "",
 ) -> EvalResult:
     """Run an eval (or resume one) and return its summary. Raises before starting on bad input."""
+    from .breaker import Breaker, stop_reason
     from .cache import ResponseCache
     from .providers import Caller
     from .providers.base import aclose_all
@@ -330,6 +338,7 @@ async def arun_eval(
     cache = ResponseCache(project.cache_dir) if opts.use_cache else None
     caller = Caller(cache=cache, retries=opts.retries, timeout=opts.timeout)
     budget = _Budget(opts.max_cost)
+    breaker = Breaker()
     if on_start:
         on_start(total, run)
     status = "complete"
@@ -342,6 +351,8 @@ async def arun_eval(
         try:
             for t in targets:
                 for case in _cases(t, opts):
+                    if breaker.stopped(t.model):
+                        break
                     for r in range(opts.repeat):
                         if budget.exhausted:
                             status = "budget"
@@ -361,7 +372,13 @@ async def arun_eval(
             if item is None:
                 return
             t, case, r = item
-            rec = await _evaluate_unit(project, caller, t, case, r, budget)
+            if breaker.stopped(t.model):
+                continue  # its setup is wrong: not run, not recorded (resume runs it)
+            async with breaker.gate(t.model):
+                if breaker.stopped(t.model):
+                    continue
+                rec = await _evaluate_unit(project, caller, t, case, r, budget)
+                breaker.observe(t.model, rec)
             run.append(rec)
             if on_record:
                 on_record(rec)
@@ -377,11 +394,16 @@ async def arun_eval(
         run.close()
         if cache is not None:
             cache.close()
+        breaker.finish()
+        stopped = breaker.report()
+        if stopped and status != "interrupted":
+            status = "error"
         order = [group_label(t.pv.name, t.pv.version, t.model) for t in targets]
         groups = summarize(latest_records(run.results_path), order)
         summary = {
             **meta,
             "status": status,
+            **({"stop_reason": stop_reason(stopped), "stopped": stopped} if stopped else {}),
             "ended": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "wall_s": round(time.perf_counter() - started, 3),
             "network_calls": caller.calls,
