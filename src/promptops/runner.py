@@ -22,7 +22,7 @@ from typing import Any
 
 from . import __version__
 from .datasets import Case, file_digest, inline_cases, iter_cases, select
-from .errors import PromptOpsError, RenderError, UsageError
+from .errors import PromptOpsError, RenderError, SpecError, UsageError
 from .project import Project, PromptVersion
 from .render import bind_inputs, render_bound
 from .results import RunDir, find_run, group_label, judge_bar, latest_records, record_key, summarize
@@ -128,6 +128,15 @@ def _targets(project: Project, versions: list[PromptVersion], opts: EvalOptions)
             api_base = opts.api_base or (pv.spec.model.api_base if pinned else None)
             out.append(Target(pv, m, ds, api_base, list(pv.spec.fallbacks) if pinned else []))
     return out
+
+
+def _preflight(project: Project, versions: list[PromptVersion], opts: EvalOptions) -> None:
+    """Lint's errors for these versions stop the run before any call, and nothing is recorded."""
+    from .lint import preflight
+
+    problems = preflight(project, versions, opts.models)
+    if problems:
+        raise SpecError("\n".join(str(p) for p in problems), problems)
 
 
 def _cases(t: Target, opts: EvalOptions) -> Iterator[Case]:
@@ -309,6 +318,7 @@ async def arun_eval(
     from .providers.base import aclose_all
 
     opts.check()
+    _preflight(project, versions, opts)
     targets = _targets(project, versions, opts)
     total = _validate(targets, opts)
     if resume is not None:
