@@ -345,7 +345,7 @@ async def arun_eval(
             from .providers import local_provider
 
             local_provider.configure(parallel=opts.concurrency)
-    cache = ResponseCache(project.cache_dir) if opts.use_cache else None
+    cache = ResponseCache(project.cache_dir, batch=32) if opts.use_cache else None
     caller = Caller(cache=cache, retries=opts.retries, timeout=opts.timeout)
     budget = _Budget(opts.max_cost)
     breaker = Breaker()
