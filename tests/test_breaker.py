@@ -229,3 +229,18 @@ def test_a_small_eval_that_only_failed_so_is_stopped_at_the_end() -> None:
     assert not b.stopped("m")
     b.finish()
     assert b.stopped("m") and b.report()[0]["failed_calls"] == 2
+
+
+def test_diff_stops_with_the_same_error(
+    tmp_path: Path, server: FakeOpenAI, cli: Callable[..., Result]
+) -> None:
+    server.responder = constant(Fault.http_error(401, message="Incorrect API key provided"))
+    make_project(tmp_path, server.url)
+    text = (tmp_path / "prompts/qa/1.0.0.yaml").read_text()
+    (tmp_path / "prompts/qa/1.1.0.yaml").write_text(
+        text.replace("1.0.0", "1.1.0").replace("Q: ", "Question: ")
+    )
+    result = cli("diff", "qa@1.0.0", "qa@1.1.0")
+    assert_no_traceback(result)
+    assert result.exit_code == 1 and "configuration error (auth)" in result.stderr
+    assert server.calls < 20
