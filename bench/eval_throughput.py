@@ -11,6 +11,7 @@
 Pairs are interleaved run by run and reported as medians, so machine noise hits both sides.
 
     python bench/eval_throughput.py [--runs 3] [--cases 2000] [--rss-cases 100000]
+        [--model openai/bench-model-2024-01-01]   # an unpriced id
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from pathlib import Path
 
 BIN = Path(sys.executable).parent
 ENV = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "OPENAI_API_KEY": "sk-bench"}
-MODEL = "openai/bench-model-2024-01-01"
+MODEL = "openai/gpt-4o-mini-2024-07-18"  # priced: litellm computes a cost per response
 
 PROMPT = """\
 name: bench
@@ -167,6 +168,7 @@ def peak_rss_mb(cmd: list[str], cwd: Path) -> tuple[float, float]:
 
 
 def main() -> None:
+    global MODEL
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -177,7 +179,9 @@ def main() -> None:
     ap.add_argument(
         "--rss-cases", type=int, default=100_000, help="0 to skip the memory measurement"
     )
+    ap.add_argument("--model", default=MODEL, help="model id (default: a priced one)")
     args = ap.parse_args()
+    MODEL = args.model
     server, url = start_server(args.latency)
     tmp = Path(tempfile.mkdtemp(prefix="promptops-bench-"))
     try:
@@ -207,7 +211,8 @@ def main() -> None:
         ).stdout.split()
         ideal = args.cases / args.concurrency * args.latency
         print(
-            f"cases={args.cases} concurrency={args.concurrency} latency={args.latency * 1000:.0f}ms runs={args.runs}"
+            f"cases={args.cases} concurrency={args.concurrency} latency={args.latency * 1000:.0f}ms "
+            f"runs={args.runs} model={MODEL}"
         )
         print(f"  ideal (latency bound)     {ideal:7.2f} s")
         print(

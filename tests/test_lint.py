@@ -605,3 +605,21 @@ def test_registry_that_is_not_a_mapping(project: Path, write: Write, cli: Cli) -
 def test_problem_str() -> None:
     assert str(Problem("a.yaml", 3, "model.id", "bad")) == "a.yaml:3: model.id: bad"
     assert str(Problem("a.yaml", None, None, "bad")) == "a.yaml: bad"
+
+
+def test_provider_prefix_and_local_name_typos_get_the_closest_id(
+    project: Path, write: Write, cli: Cli
+) -> None:
+    text = (project / "prompts/summarize/2.0.0.yaml").read_text()
+    write("prompts/summarize/2.0.0.yaml", text.replace("echo/echo", "opneai/gpt-4o-2024-08-06"))
+    write(
+        "prompts/summarize/1.1.0.yaml",
+        (project / "prompts/summarize/1.1.0.yaml").read_text().replace("echo/echo", "local/gema"),
+    )
+    result = cli("lint")
+    assert result.exit_code == 1
+    assert (
+        "prompts/summarize/2.0.0.yaml:6: model.id: unknown provider 'opneai' in "
+        "'opneai/gpt-4o-2024-08-06'; did you mean 'openai/gpt-4o-2024-08-06'?"
+    ) in result.stderr
+    assert "unknown local model 'local/gema': use 'local/gemma-3-270m'" in result.stderr

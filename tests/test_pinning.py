@@ -83,3 +83,9 @@ def test_allow_unpinned_globs() -> None:
     assert pin_problem("openai/gpt-4o", allow) is not None
     # globs are case-sensitive: a provider prefix is part of the id
     assert pin_problem("OLLAMA/llama3", allow) is not None
+
+
+@pytest.mark.parametrize("model", ["openai/gpt-4o-mini-2024-07-81", "claude-3-opus-20240230"])
+def test_impossible_date_is_called_a_bad_date_not_a_missing_pin(model: str) -> None:
+    why = pin_problem(model)
+    assert why is not None and "is not a valid date" in why and "YYYY-MM-DD' (" not in why

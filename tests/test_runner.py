@@ -175,7 +175,7 @@ def test_auth_error_is_not_retried_and_key_never_recorded(
     project = make_project(tmp_path, server.url, n=2)
     _summary, records = run(project, retries=3)
     assert server.calls == 2
-    assert all(r["error_kind"] == "rejected" for r in records)
+    assert all(r["error_kind"] == "auth" for r in records)
     for f in (project.runs_dir).rglob("*"):
         if f.is_file():
             assert "sk-test-secret-0123456789" not in f.read_text(), f

@@ -277,7 +277,7 @@ def test_complete_fails_cleanly_and_logs_the_error_without_the_key(
     [rec] = records_of(caplog)
     assert rec.levelno == logging.WARNING
     attrs = rec.promptops  # type: ignore[attr-defined]
-    assert attrs["error.type"] == "rejected" and "[redacted]" in attrs["promptops.error"]
+    assert attrs["error.type"] == "auth" and "[redacted]" in attrs["promptops.error"]
     assert SECRET not in repr(rec.__dict__) and SECRET not in rec.getMessage()
 
 

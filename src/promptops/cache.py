@@ -59,14 +59,21 @@ class ResponseCache:
     The async ``aget``/``aput`` run the SQLite work in a thread, so a busy or slow database
     never stalls the event loop. A corrupted file or a full disk is a :class:`CacheError`
     that says what to do, not a traceback.
+
+    With ``batch`` > 1, puts are buffered (visible to ``get`` at once) and written ``batch`` at
+    a time in one transaction, and the rest on :meth:`flush`/:meth:`close`: one commit per
+    response was the eval loop's largest cost after the model call. A crash loses at most
+    ``batch - 1`` entries, which are simply asked again next time.
     """
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, batch: int = 1) -> None:
         self.path = directory / "responses.sqlite"
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
         self.hits = 0
         self.misses = 0
+        self.batch = max(1, batch)
+        self._pending: dict[str, str] = {}
 
     def _fail(self, e: Exception) -> CacheError:
         shown = display_path(self.path)
@@ -99,12 +106,15 @@ class ResponseCache:
     def get(self, key: str) -> dict[str, Any] | None:
         try:
             with self._lock:
-                row = (
-                    self._conn()
-                    .execute("SELECT value FROM responses WHERE key = ?", (key,))
-                    .fetchone()
-                )
-            value = None if row is None else json.loads(row[0])
+                blob = self._pending.get(key)
+                if blob is None:
+                    row = (
+                        self._conn()
+                        .execute("SELECT value FROM responses WHERE key = ?", (key,))
+                        .fetchone()
+                    )
+                    blob = None if row is None else row[0]
+            value = None if blob is None else json.loads(blob)
         except (sqlite3.Error, OSError, ValueError, RecursionError) as e:
             raise self._fail(e) from None
         if not isinstance(value, dict):
@@ -118,13 +128,35 @@ class ResponseCache:
         from .redact import redact_json
 
         blob = redact_json(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+        with self._lock:
+            self._pending[key] = blob
+            full = len(self._pending) >= self.batch
+        if full:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the buffered entries in one transaction."""
+        with self._lock:
+            rows, self._pending = list(self._pending.items()), {}
+        if not rows:
+            return
+        now = time.time()
         for attempt in range(5):
             try:
                 with self._lock:
-                    self._conn().execute(
-                        "INSERT OR REPLACE INTO responses (key, value, created) VALUES (?, ?, ?)",
-                        (key, blob, time.time()),
-                    )
+                    conn = self._conn()
+                    try:
+                        conn.execute("BEGIN IMMEDIATE")
+                        conn.executemany(
+                            "INSERT OR REPLACE INTO responses (key, value, created) "
+                            "VALUES (?, ?, ?)",
+                            [(k, v, now) for k, v in rows],
+                        )
+                        conn.execute("COMMIT")
+                    except BaseException:
+                        if conn.in_transaction:
+                            conn.execute("ROLLBACK")
+                        raise
                 return
             except sqlite3.OperationalError as e:  # locked beyond the busy timeout, disk full
                 if attempt == 4 or "locked" not in str(e):
@@ -146,6 +178,12 @@ class ResponseCache:
         await asyncio.to_thread(self.put, key, value)
 
     def close(self) -> None:
+        try:
+            self.flush()
+        finally:
+            self._close()
+
+    def _close(self) -> None:
         with self._lock:
             if self._db is not None:
                 self._db.close()

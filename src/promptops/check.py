@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import Problem, PromptOpsError, display_path
+from .errors import Problem, PromptOpsError, ProviderError, display_path
 
 if TYPE_CHECKING:
     from .diffing import DiffResult
@@ -517,6 +517,8 @@ def _evaluate(
             result = run_eval(
                 project, [pv], opts or EvalOptions(), command=f"promptops check {pv.ref}"
             )
+            if result.stop_reason:
+                raise ProviderError(result.stop_reason)
             entry.summary = result.summary
             entry.verdict = "new" if result.met_bar else "below-bar"
             groups = result.summary.get("groups", [])

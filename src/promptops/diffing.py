@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .compare import Comparison, compare_records, finite, overall_verdict
-from .errors import PromptOpsError, UsageError
+from .errors import PromptOpsError, ProviderError, UsageError
 
 if TYPE_CHECKING:
     from .project import Project, PromptVersion
@@ -256,6 +256,8 @@ def diff_refs(
         result = run_eval(
             project, [pv_a, pv_b], opts, on_start=on_start, on_record=on_record, command=command
         )
+    if result.stop_reason:
+        raise ProviderError(result.stop_reason)
     recs_a, recs_b = split(result.run)
     level = seq.levels[len(seq.looks) - 1] if seq is not None and seq.looks else None
     comps = compare_records(

@@ -9,6 +9,7 @@ import jinja2
 from .datasets import iter_cases, vars_problems
 from .errors import Problem, PromptOpsError, display_path
 from .loader import field_name, read_text
+from .modelids import provider_problem
 from .pinning import pin_problem
 from .project import Project, PromptVersion, load_prompt, location_problems, parse_prompt
 from .render import check_templates, template_variables
@@ -23,17 +24,18 @@ def _p(
     return Problem(display_path(path), line, field, msg, severity)
 
 
-def lint_prompt(pv: PromptVersion, project: Project) -> list[Problem]:
-    """Problems in one parsed prompt version (the file itself already validated)."""
+def lint_prompt(pv: PromptVersion, project: Project, *, datasets: bool = True) -> list[Problem]:
+    """Problems in one parsed prompt version (the file itself already validated).
+    ``datasets=False`` skips reading the dataset (the eval runner streams it itself)."""
     out: list[Problem] = []
     spec = pv.spec
     allow = project.config.allow_unpinned
     models: list[tuple[tuple[str | int, ...], str]] = [(("model", "id"), spec.model.id)]
     models += [(("fallbacks", i), m) for i, m in enumerate(spec.fallbacks)]
     for mloc, mid in models:
-        why = pin_problem(mid, allow)
-        if why:
-            out.append(_p(pv.path, pv.lines.line(mloc), field_name(mloc), why))
+        for why in (provider_problem(mid), pin_problem(mid, allow)):
+            if why:
+                out.append(_p(pv.path, pv.lines.line(mloc), field_name(mloc), why))
     for tloc, tline, tmsg in check_templates(pv):
         out.append(_p(pv.path, tline, field_name(tloc), tmsg))
     used: set[str] = set()
@@ -117,9 +119,9 @@ def lint_prompt(pv: PromptVersion, project: Project) -> list[Problem]:
                     _p(pv.path, line, f"{where}.value", f"template syntax error: {e.message}")
                 )
         if a.judge:
-            why = pin_problem(a.judge, allow)
-            if why:
-                out.append(_p(pv.path, line, f"{where}.judge", why))
+            for why in (provider_problem(a.judge), pin_problem(a.judge, allow)):
+                if why:
+                    out.append(_p(pv.path, line, f"{where}.judge", why))
     for name in spec.inputs:
         if name not in used and not unparsed:
             out.append(
@@ -133,7 +135,7 @@ def lint_prompt(pv: PromptVersion, project: Project) -> list[Problem]:
     for ti, case in enumerate(spec.tests):
         for msg3 in vars_problems(pv, case):
             out.append(_p(pv.path, pv.lines.line(("tests", ti, "vars")), f"tests[{ti}].vars", msg3))
-    if spec.dataset:
+    if spec.dataset and datasets:
         ds = project.root / spec.dataset
         if not ds.is_file():
             out.append(
@@ -150,6 +152,19 @@ def lint_prompt(pv: PromptVersion, project: Project) -> list[Problem]:
                 pass
             out.extend(collected)
     return out
+
+
+def preflight(
+    project: Project, versions: list[PromptVersion], models: list[str] | tuple[str, ...] = ()
+) -> list[Problem]:
+    """What lint knows about the versions an eval is about to run (and the ``--model`` ids),
+    errors only: any of them would fail every case, so the eval stops before the first call."""
+    out = [p for pv in versions for p in lint_prompt(pv, project, datasets=False)]
+    for m in models:
+        why = provider_problem(m)
+        if why:
+            out.append(Problem("--model", None, None, why))
+    return list(dict.fromkeys(p for p in out if p.severity == "error"))
 
 
 def _python_ref_problems(a: AssertionSpec, project: Project) -> list[str]:

@@ -22,7 +22,7 @@ from typing import Any
 
 from . import __version__
 from .datasets import Case, file_digest, inline_cases, iter_cases, select
-from .errors import PromptOpsError, RenderError, RunError, Terminated, UsageError
+from .errors import PromptOpsError, RenderError, RunError, SpecError, Terminated, UsageError
 from .project import Project, PromptVersion
 from .redact import redact_obj
 from .render import bind_inputs, render_bound
@@ -97,6 +97,12 @@ class EvalResult:
     def met_bar(self) -> bool:
         return bool(self.summary["bar"]["met"])
 
+    @property
+    def stop_reason(self) -> str | None:
+        """Why the run stopped early on a configuration error (None: it did not)."""
+        reason = self.summary.get("stop_reason")
+        return str(reason) if reason else None
+
 
 def new_run_id(label: str) -> str:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
@@ -126,6 +132,15 @@ def _targets(project: Project, versions: list[PromptVersion], opts: EvalOptions)
             api_base = opts.api_base or (pv.spec.model.api_base if pinned else None)
             out.append(Target(pv, m, ds, api_base, list(pv.spec.fallbacks) if pinned else []))
     return out
+
+
+def _preflight(project: Project, versions: list[PromptVersion], opts: EvalOptions) -> None:
+    """Lint's errors for these versions stop the run before any call, and nothing is recorded."""
+    from .lint import preflight
+
+    problems = preflight(project, versions, opts.models)
+    if problems:
+        raise SpecError("\n".join(str(p) for p in problems), problems)
 
 
 def _cases(t: Target, opts: EvalOptions) -> Iterator[Case]:
@@ -215,6 +230,7 @@ async def _evaluate_unit(
         return rec | {
             "error": outcome.error,
             "error_kind": outcome.error_kind,
+            "hint": outcome.hint,
             "pass": False,
             "score": 0.0,
             "output": None,
@@ -346,11 +362,13 @@ async def arun_eval(
     command: str = "",
 ) -> EvalResult:
     """Run an eval (or resume one) and return its summary. Raises before starting on bad input."""
+    from .breaker import Breaker, stop_reason
     from .cache import ResponseCache
     from .providers import Caller
     from .providers.base import aclose_all
 
     opts.check()
+    _preflight(project, versions, opts)
     targets = _targets(project, versions, opts)
     total = _validate(targets, opts)
     repairs: list[str] = []
@@ -385,9 +403,10 @@ async def arun_eval(
             from .providers import local_provider
 
             local_provider.configure(parallel=opts.concurrency)
-    cache = ResponseCache(project.cache_dir) if opts.use_cache else None
+    cache = ResponseCache(project.cache_dir, batch=32) if opts.use_cache else None
     caller = Caller(cache=cache, retries=opts.retries, timeout=opts.timeout)
     budget = _Budget(opts.max_cost)
+    breaker = Breaker()
     if on_start:
         on_start(total, run)
     status = "complete"
@@ -400,6 +419,8 @@ async def arun_eval(
         nonlocal status
         for t in targets:
             for case in _cases(t, opts):
+                if breaker.stopped(t.model):
+                    break
                 for r in range(opts.repeat):
                     if budget.exhausted:
                         status = "budget"
@@ -416,8 +437,14 @@ async def arun_eval(
             if item is None:
                 return
             t, case, r = item
+            if breaker.stopped(t.model):
+                continue  # its setup is wrong: not run, not recorded (resume runs it)
             try:
-                rec = await _evaluate_unit(project, caller, t, case, r, budget)
+                async with breaker.gate(t.model):
+                    if breaker.stopped(t.model):
+                        continue
+                    rec = await _evaluate_unit(project, caller, t, case, r, budget)
+                    breaker.observe(t.model, rec)
                 run.append(rec)
             except asyncio.CancelledError:
                 raise
@@ -446,6 +473,10 @@ async def arun_eval(
         run.close()
         if cache is not None:
             cache.close()
+        breaker.finish()
+        stopped = breaker.report()
+        if stopped and status != "interrupted":
+            status = "error"
         order = [group_label(t.pv.name, t.pv.version, t.model) for t in targets]
         groups = summarize(latest_records(run.results_path), order)
         written = sum(g["n"] for g in groups)
@@ -461,6 +492,7 @@ async def arun_eval(
             "error": fatal[0] if fatal else None,
             "records": {"planned": total, "written": written},
             "repairs": repairs,
+            **({"stop_reason": stop_reason(stopped), "stopped": stopped} if stopped else {}),
             "ended": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "wall_s": round(time.perf_counter() - started, 3),
             "network_calls": caller.calls,
@@ -481,7 +513,7 @@ async def arun_eval(
             f"terminated (SIGTERM): {written} of {total} records kept in run {run.id}; "
             f"finish it with: promptops eval --resume {run.id}"
         )
-    if status == "error":
+    if status == "error" and fatal:  # (a configuration stop has no fatal: see stop_reason)
         raise RunError(
             f"eval stopped with an internal error, run {run.id} is marked 'error': {fatal[0]}"
         )

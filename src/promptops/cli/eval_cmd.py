@@ -147,6 +147,10 @@ def eval_(
             style="yellow",
             markup=False,
         )
+    if result.stop_reason:
+        from ..errors import ProviderError
+
+        raise ProviderError(result.stop_reason)
     if not result.met_bar:
         raise typer.Exit(1)
 

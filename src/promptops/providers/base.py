@@ -59,9 +59,16 @@ class Completion:
         return cls(**data)
 
 
+CONFIG_KINDS = frozenset({"auth", "not_found", "unknown_provider", "missing_package"})
+"""Error kinds that say the setup is wrong, not the case: every call to the model will fail the
+same way (missing or rejected key, unknown model or provider, optional package not installed).
+They are never retried, and the runner stops calling a model whose first calls all fail so."""
+
+
 class CallError(Exception):
     """A failed call. ``transient`` ones (429, 5xx, timeouts, dropped or malformed replies)
-    are worth retrying; ``retry_after`` is the server's hint in seconds."""
+    are worth retrying; ``retry_after`` is the server's hint in seconds. ``hint`` says what to
+    do about a configuration error (which variable to set, which extra to install...)."""
 
     def __init__(
         self,
@@ -71,12 +78,19 @@ class CallError(Exception):
         retry_after: float | None = None,
         status: int | None = None,
         kind: str = "error",
+        hint: str | None = None,
     ) -> None:
         super().__init__(redact(message))
         self.transient = transient
         self.retry_after = retry_after
         self.status = status
         self.kind = kind
+        self.hint = hint
+
+    @property
+    def config(self) -> bool:
+        """A configuration error (see :data:`CONFIG_KINDS`)."""
+        return self.kind in CONFIG_KINDS
 
 
 class Provider(Protocol):

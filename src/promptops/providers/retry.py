@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..cache import ResponseCache, cache_key
+from ..errors import PromptOpsError
 from .base import Call, CallError, Completion, get_provider
 
 
@@ -19,6 +20,7 @@ class Outcome:
     completion: Completion | None
     error: str | None = None
     error_kind: str | None = None
+    hint: str | None = None  # what to do about a configuration error
     attempts: int = 0
     tried: list[str] = field(default_factory=list)
 
@@ -51,7 +53,11 @@ class Caller:
         prov = get_provider(model)
         if self.cache is None or not prov.cacheable:
             return None
-        return cache_key(model, messages, params, api_base, repeat, prov.identity(model))
+        try:
+            identity = prov.identity(model)
+        except PromptOpsError:
+            return None  # e.g. a local model that cannot be resolved: the call says why
+        return cache_key(model, messages, params, api_base, repeat, identity)
 
     def delay(self, attempt: int, err: CallError) -> float:
         """Exponential backoff with full jitter; a server's Retry-After wins when longer."""
@@ -118,4 +124,5 @@ class Caller:
         assert last is not None
         outcome.error = str(last)
         outcome.error_kind = last.kind
+        outcome.hint = last.hint
         return outcome

