@@ -284,7 +284,7 @@ def _check(
 
     root, mb, base, env = trees.root, trees.commit, report.base, report.env
     if run_lint:
-        report.problems += [p for p in lint(project) if p.severity == "error"]
+        report.problems += [p for p in lint(project) if p.severity in ("error", "hygiene")]
     reg_base = _registry_at(project, root, mb)
     try:
         reg_now: RegistrySpec | None = project.registry_spec()

@@ -130,6 +130,7 @@ def lint_prompt(pv: PromptVersion, project: Project, *, datasets: bool = True) -
                     pv.lines.line(("inputs", name)),
                     f"inputs.{name}",
                     "declared but never used in a template or assertion",
+                    severity="hygiene",  # lint and check fail on it; an eval can still run
                 )
             )
     for ti, case in enumerate(spec.tests):
