@@ -154,10 +154,6 @@ def test_render_user_errors(project: Path, cli: Cli, args: list[str], message: s
             ["summarize@2", "--var", "document=@missing.txt"],
             "--var document=@missing.txt: no such file",
         ),
-        (
-            ["summarize@2", "--var", "document=x", "--format", "yaml"],
-            "--format must be one of text, json, got 'yaml'",
-        ),
     ],
 )
 def test_render_usage_errors_exit_2(project: Path, cli: Cli, args: list[str], message: str) -> None:

@@ -14,13 +14,8 @@ import numpy as np
 import pytest
 
 from promptops import gatestats
-from promptops.compare import (
-    compare_records,
-    compare_runs,
-    diff_refs,
-    file_diff,
-    mcnemar_test,
-)
+from promptops.compare import compare_records, mcnemar_test
+from promptops.diffing import compare_runs, diff_refs, file_diff
 from promptops.errors import UsageError
 from promptops.gatestats import cases_needed
 from promptops.project import Project

@@ -68,7 +68,7 @@ def test_parquet_needs_a_file_and_pyarrow(
     assert "pip install 'promptops-cli[parquet]'" in error_lines(result)[0]
     assert_no_traceback(result)
     bad = cli("export", "--format", "xlsx")
-    assert bad.exit_code == 2 and "csv, jsonl, parquet" in error_lines(bad)[0]
+    assert bad.exit_code == 2 and "'xlsx' is not one of 'csv', 'jsonl', 'parquet'" in bad.stderr
 
 
 def record(**kw: Any) -> dict[str, Any]:

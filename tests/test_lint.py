@@ -245,7 +245,7 @@ def test_lint_json_format(project: Path, write: Write, cli: Cli) -> None:
 def test_lint_usage_errors(project: Path, cli: Cli) -> None:
     result = cli("lint", "--format", "xml")
     assert result.exit_code == 2
-    assert error_lines(result) == ["--format must be one of text, json, got 'xml'"]
+    assert "'xml' is not one of 'text', 'json'" in error_lines(result)[-1]
     assert cli("lint", "--bogus").exit_code == 2
 
 

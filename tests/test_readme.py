@@ -146,7 +146,7 @@ def test_data_examples_match_the_models() -> None:
             PromptSpec.model_validate(data)
         elif "environments" in data:
             RegistrySpec.model_validate(data)
-        elif "allow_unpinned" in data:
+        elif "allow_unpinned" in data or "plugins" in data:
             ProjectConfig.model_validate(data)
         elif set(data) <= {f.alias or n for n, f in PromptSpec.model_fields.items()}:
             # a fragment of a prompt file: valid once completed with the required fields

@@ -13,17 +13,10 @@ import pytest
 
 from conftest import SUMMARIZE_1_0_0, SUMMARIZE_1_1_0, git
 from promptops.errors import EvidenceError, GitError, RegistryError, SpecError, UsageError
+from promptops.history import history
 from promptops.project import Project, load_prompt
-from promptops.registry import (
-    HEADER,
-    abort_canary,
-    dump_registry,
-    history,
-    promote,
-    read_registry,
-    rollback,
-    status,
-)
+from promptops.registry import abort_canary, promote, rollback, status
+from promptops.registry_file import HEADER, dump_registry, read_registry
 
 # 3.0.0 drops the document from the prompt: every case fails icontains. fail_under 0 lets it
 # meet its own bar, so only the comparison can stop it.
@@ -541,7 +534,7 @@ def test_written_file_is_readable_valid_and_keeps_its_header(proj: Project) -> N
 
 
 def test_dump_round_trips_and_quotes_what_yaml_would_misread() -> None:
-    from promptops.runtime import parse_registry
+    from promptops.registry_file import parse_registry
     from promptops.spec import RegistrySpec
 
     spec = RegistrySpec.model_validate(

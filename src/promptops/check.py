@@ -176,16 +176,14 @@ class _Versions:
 
 def _registry_at(project: Project, root: Path, commit: str) -> RegistrySpec | None:
     from .gitops import read_file_at
-    from .loader import parse_yaml, validate
-    from .spec import RegistrySpec
+    from .registry_file import parse_registry
 
     rel = project.registry_path.relative_to(root).as_posix()
     text = read_file_at(root, commit, rel)
     if text is None:
         return None
     try:
-        data, lines = parse_yaml(text, project.registry_path)
-        return validate(RegistrySpec, data or {}, project.registry_path, lines)
+        return parse_registry(text, project.registry_path)
     except PromptOpsError:
         return None
 
@@ -281,8 +279,19 @@ def _check(
     from .assertions.pyfunc import CodeGate, code_gate
     from .gitops import changed_files, read_bytes_at
     from .lint import lint
+    from .plugins import load_entry_points, load_project_plugins
 
     root, mb, base, env = trees.root, trees.commit, report.base, report.env
+    gate = CodeGate(
+        root,
+        trees.base_dir,
+        lambda rel: read_bytes_at(root, mb, rel),
+        trust_working_tree=trust_pr_code,
+    )
+    # before lint, which knows the plugins' assertion types: installed ones are trusted, the
+    # project's come from the merge base's promptops.yaml and must be unchanged there
+    load_entry_points()
+    report.problems += load_project_plugins(project, gate)
     if run_lint:
         report.problems += [p for p in lint(project) if p.severity in ("error", "hygiene")]
     reg_base = _registry_at(project, root, mb)
@@ -326,12 +335,6 @@ def _check(
             )
             continue
         candidates.append((pv, change))
-    gate = CodeGate(
-        root,
-        trees.base_dir,
-        lambda rel: read_bytes_at(root, mb, rel),
-        trust_working_tree=trust_pr_code,
-    )
     plan = [
         (pv, change, *_baseline(trees, pv, reg_base, env, base))
         for pv, change in sorted(candidates, key=lambda t: (t[0].name, t[0].semver))

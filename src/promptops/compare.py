@@ -27,7 +27,7 @@ refused the input itself on both, e.g. context length: then both versions fail t
 are listed under ``errored`` and the verdict is ``error`` unless a regression is shown anyway.
 
 What changed in the prompt files, and comparing two refs (by running an eval) or two stored
-runs, lives in :mod:`promptops.diffing`; its public names are re-exported here.
+runs, lives in :mod:`promptops.diffing`, which builds on this module.
 """
 
 from __future__ import annotations
@@ -35,19 +35,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import gatestats
 from .errors import UsageError
-from .explain import explain as explain
+from .explain import explain
 from .toolcalls import shown_output
-
-if TYPE_CHECKING:
-    from .diffing import DiffResult as DiffResult
-    from .diffing import FileDiff as FileDiff
-    from .diffing import compare_runs as compare_runs
-    from .diffing import diff_refs as diff_refs
-    from .diffing import file_diff as file_diff
 
 VERDICTS = ("regression", "ok", "inconclusive", "error")
 POWER = 0.8  # the power behind `cases_needed`
@@ -526,16 +519,3 @@ def overall_verdict(comparisons: Iterable[Comparison]) -> str:
     if not verdicts or "inconclusive" in verdicts:
         return "inconclusive"
     return "ok"
-
-
-_DIFFING = ("DiffResult", "FileDiff", "compare_runs", "diff_refs", "file_diff")
-
-
-def __getattr__(name: str) -> Any:
-    """The names of :mod:`promptops.diffing`, imported on first use (that module imports this
-    one, so importing it here at the top would be a cycle)."""
-    if name in _DIFFING:
-        from . import diffing
-
-        return getattr(diffing, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

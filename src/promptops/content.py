@@ -11,15 +11,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import mimetypes
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import RenderError
-
 if TYPE_CHECKING:
-    from .project import PromptVersion
-    from .spec import ContentPart, PromptSpec
+    from .spec import PromptSpec
 
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 
@@ -39,9 +35,9 @@ def content_text(content: Any) -> str:
 
 def project_root(prompt_path: Path) -> Path:
     """The project a prompt file belongs to (its nearest project directory upwards)."""
-    from .project import Project
+    from .paths import find_root
 
-    return Project.find(prompt_path.parent).root
+    return find_root(prompt_path.parent)
 
 
 def image_file(root: Path, rel: str) -> Path:
@@ -67,39 +63,6 @@ def image_file(root: Path, rel: str) -> Path:
 def data_url(path: Path) -> str:
     mime, _ = mimetypes.guess_type(path.name)
     return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
-
-
-def render_parts(
-    pv: PromptVersion,
-    parts: list[ContentPart],
-    context: dict[str, Any],
-    what: Callable[[], str],
-) -> list[dict[str, Any]]:
-    """Content parts in OpenAI's shape, templates rendered and project images inlined."""
-    from .render import render_template
-
-    out: list[dict[str, Any]] = []
-    for part in parts:
-        if part.type == "text":
-            out.append({"type": "text", "text": render_template(part.text or "", context, what)})
-            continue
-        detail = part.detail
-        if part.image_url is not None:
-            url = render_template(part.image_url.url, context, what)
-            detail = part.image_url.detail or detail
-        elif part.url is not None:
-            url = render_template(part.url, context, what)
-        else:
-            rel = render_template(part.path or "", context, what)
-            try:
-                url = data_url(image_file(project_root(pv.path), rel))
-            except (ValueError, OSError) as e:
-                raise RenderError(f"{what()}: {e}") from None
-        image: dict[str, Any] = {"url": url}
-        if detail is not None:
-            image["detail"] = detail
-        out.append({"type": "image_url", "image_url": image})
-    return out
 
 
 def image_digests(spec: PromptSpec, prompt_path: Path) -> dict[str, str]:

@@ -82,17 +82,17 @@ async def run_turns(
     case: Case,
     repeat: int,
     budget: _Budget,
+    judge: Any,
 ) -> dict[str, Any]:
-    """Run a conversation case; returns the finished record."""
+    """Run a conversation case; returns the finished record. ``judge`` is the runner's judge
+    callable for model-graded assertions (passed in: this module is below the runner)."""
     from .assertions import AssertionContext, run_assertions
     from .errors import RenderError
     from .render import render_template
-    from .runner import make_judge
 
     pv, turns = t.pv, case.spec.turns or []
     history = list(messages)
     params = call_params(pv, t.model)
-    judge = make_judge(caller, budget)
     threshold = case.spec.threshold if case.spec.threshold is not None else pv.spec.threshold
     done: list[dict[str, Any]] = []
     prev: tuple[str, list[dict[str, Any]]] | None = None

@@ -17,7 +17,7 @@ from typing import Any
 
 from .errors import GitError, SpecError
 from .project import Project
-from .runtime import parse_registry, read_registry
+from .registry_file import JOURNAL_FILE, STATE_DIR, parse_registry, read_registry
 from .spec import RegistrySpec
 
 __all__ = ["HistoryEntry", "history"]
@@ -191,7 +191,6 @@ def history(
 
 
 def _journal(project: Project) -> list[dict[str, Any]]:
-    from .registry import JOURNAL_FILE, STATE_DIR  # imported here: registry imports this module
 
     path = project.root / STATE_DIR / JOURNAL_FILE
     if not path.is_file():

@@ -86,8 +86,7 @@ def lint_prompt(pv: PromptVersion, project: Project, *, datasets: bool = True) -
     from . import assertions
 
     if spec.output.json_schema is not None:
-        from .assertions.config import remote_ref_message
-        from .assertions.jsoncheck import remote_refs
+        from .assertions.jsoncheck import remote_ref_message, remote_refs
 
         for ref in remote_refs(spec.output.json_schema):
             line = pv.lines.line(("output", "schema"))

@@ -14,11 +14,9 @@ import semver
 
 from .errors import Problem, SpecError, display_path
 from .loader import LineMap, load_yaml, parse_yaml, read_text, validate
+from .paths import CONFIG_FILE, REGISTRY_FILE, find_root
 from .spec import ProjectConfig, PromptSpec, RegistrySpec
 from .versions import parse_version
-
-REGISTRY_FILE = "registry.yaml"
-CONFIG_FILE = "promptops.yaml"
 
 
 def canonical_digest(data: Any) -> str:
@@ -158,15 +156,7 @@ class Project:
     @classmethod
     def find(cls, start: Path | None = None) -> Project:
         """The nearest directory upwards with registry.yaml, promptops.yaml or prompts/."""
-        here = (start or Path.cwd()).resolve()
-        for d in (here, *here.parents):
-            if (
-                (d / REGISTRY_FILE).is_file()
-                or (d / CONFIG_FILE).is_file()
-                or (d / "prompts").is_dir()
-            ):
-                return cls(d)
-        return cls(here)
+        return cls(find_root(start))
 
     def with_config(self, config: ProjectConfig) -> Project:
         """The same project read with another configuration (``check`` uses the merge base's
@@ -232,9 +222,9 @@ class Project:
 
     def registry_spec(self) -> RegistrySpec:
         """Parse registry.yaml strictly (schema plus digest/canary checks); missing is empty."""
-        from .runtime import read_registry
+        from .registry_file import read_registry_file
 
-        return read_registry(self)
+        return read_registry_file(self.registry_path)
 
     def dataset_path(self, pv: PromptVersion, override: str | Path | None = None) -> Path | None:
         if override is not None:

@@ -14,7 +14,7 @@ active before from it.
 
 The runtime side (``Registry.load(...).get(...)``) lives in :mod:`promptops.runtime`, the
 evidence a promotion needs in :mod:`promptops.evidence`, and reading history back in
-:mod:`promptops.history`; their public names are re-exported here.
+:mod:`promptops.history`; registry.yaml is parsed and written by :mod:`promptops.registry_file`.
 """
 
 from __future__ import annotations
@@ -29,43 +29,34 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .errors import GitError, RegistryError, SpecError, UsageError
 from .evidence import Evidence, find_evidence
-from .history import HistoryEntry, _file_log, history
+from .history import _file_log
 from .loader import read_text
 from .project import Project, PromptVersion, load_prompt, short_digest
-from .runtime import ActivePrompt, Registry, Reply, parse_registry, prompt_file, read_registry
+from .registry_file import (
+    HEADER,
+    JOURNAL_FILE,
+    STATE_DIR,
+    dump_registry,
+    file_header,
+    parse_registry,
+    read_registry,
+)
+from .runtime import prompt_file
 from .spec import CanarySpec, Deployment, RegistrySpec
 
 __all__ = [
-    "ActivePrompt",
     "Change",
-    "Evidence",
-    "HistoryEntry",
-    "Registry",
-    "Reply",
     "Slot",
     "StatusRow",
     "abort_canary",
-    "dump_registry",
-    "find_evidence",
-    "history",
     "promote",
-    "read_registry",
     "rollback",
     "status",
 ]
 
-STATE_DIR = ".promptops"
 LOCK_FILE = "registry.lock"
-JOURNAL_FILE = "registry-log.jsonl"
-HEADER = """\
-# Which version of each prompt every environment serves. Change it with promptops promote,
-# rollback and abort-canary (they check eval evidence and record who, when and why).
-# Hand edits are validated on the next read; comments below this header are not kept.
-"""
 
 
 # --------------------------------------------------------------------------- data
@@ -191,52 +182,6 @@ def _user() -> str:
         return os.environ.get("USER") or "unknown"
 
 
-def _scalar(value: str | int | bool) -> str:
-    """A YAML scalar, quoted only where plain text would read as something else."""
-    text = yaml.safe_dump(value, default_flow_style=True, width=10**6)
-    return text.removesuffix("\n").removesuffix("\n...")
-
-
-def dump_registry(spec: RegistrySpec, header: str = HEADER) -> str:
-    """registry.yaml text in promptops' layout: block style, environments in declared order."""
-    lines = [header.rstrip("\n")] if header.strip() else []
-    lines.append("environments: [" + ", ".join(_scalar(e) for e in spec.environments) + "]")
-    if spec.enforce_order:
-        lines.append("enforce_order: true")
-    prompts = {n: envs for n, envs in sorted(spec.prompts.items()) if envs}
-    lines.append("prompts:" if prompts else "prompts: {}")
-    for name, envs in prompts.items():
-        lines.append(f"  {_scalar(name)}:")
-        for env in spec.environments:
-            dep = envs.get(env)
-            if dep is None:
-                continue
-            lines += [
-                f"    {_scalar(env)}:",
-                f"      version: {_scalar(dep.version)}",
-                f"      digest: {_scalar(dep.digest)}",
-            ]
-            if dep.canary is not None:
-                c = dep.canary
-                lines += [
-                    "      canary:",
-                    f"        version: {_scalar(c.version)}",
-                    f"        digest: {_scalar(c.digest)}",
-                    f"        weight: {c.weight}",
-                ]
-    return "\n".join(lines) + "\n"
-
-
-def _header(text: str) -> str:
-    """The comment block at the top of a file (kept when promptops rewrites it)."""
-    out = []
-    for line in text.splitlines():
-        if not line.startswith("#"):
-            break
-        out.append(line)
-    return "\n".join(out) + "\n" if out else HEADER
-
-
 def _write(path: Path, text: str) -> None:
     """Atomic replace: temp file in the same directory, fsync, rename."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -271,7 +216,7 @@ def _locked(project: Project, timeout: float = 60.0) -> Iterator[tuple[RegistryS
         path = project.registry_path
         if path.is_file():
             text = read_text(path)
-            yield parse_registry(text, path), _header(text)
+            yield parse_registry(text, path), file_header(text)
         else:
             yield RegistrySpec.model_validate({}), HEADER
     finally:

@@ -17,13 +17,16 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 from jinja2 import meta, nodes
 
+from .content import data_url, image_file
 from .errors import RenderError, SpecError, display_path
 from .loader import field_name
+from .paths import find_root
 from .sandbox import INTERNAL_NAMES, LimitedSandbox, LimitError, render_limited, static_problems
 from .spec import InputSpec
 
 if TYPE_CHECKING:
     from .project import PromptVersion
+    from .spec import ContentPart
 
 _EXPR_ONLY = re.compile(r"^\s*\{\{(.*)\}\}\s*$", re.S)
 
@@ -210,8 +213,6 @@ def render_bound(pv: PromptVersion, context: dict[str, Any]) -> list[dict[str, A
             return f"{display_path(pv.path)}:{line}: {field}" if line else f"{pv.ref}: {field}"
 
         if not isinstance(msg.content, str):
-            from .content import render_parts
-
             out.append(
                 {"role": msg.role, "content": render_parts(pv, msg.content or [], context, what)}
             )
@@ -365,3 +366,34 @@ def parse_vars(pv: PromptVersion, var_args: list[str], vars_file: Any = None) ->
         else:
             values[key] = coerce_cli(key, pv.spec.inputs.get(key), raw)
     return values
+
+
+def render_parts(
+    pv: PromptVersion,
+    parts: list[ContentPart],
+    context: dict[str, Any],
+    what: Callable[[], str],
+) -> list[dict[str, Any]]:
+    """Content parts in OpenAI's shape, templates rendered and project images inlined."""
+    out: list[dict[str, Any]] = []
+    for part in parts:
+        if part.type == "text":
+            out.append({"type": "text", "text": render_template(part.text or "", context, what)})
+            continue
+        detail = part.detail
+        if part.image_url is not None:
+            url = render_template(part.image_url.url, context, what)
+            detail = part.image_url.detail or detail
+        elif part.url is not None:
+            url = render_template(part.url, context, what)
+        else:
+            rel = render_template(part.path or "", context, what)
+            try:
+                url = data_url(image_file(find_root(pv.path.parent), rel))
+            except (ValueError, OSError) as e:
+                raise RenderError(f"{what()}: {e}") from None
+        image: dict[str, Any] = {"url": url}
+        if detail is not None:
+            image["detail"] = detail
+        out.append({"type": "image_url", "image_url": image})
+    return out

@@ -221,7 +221,18 @@ async def _evaluate_unit(
     if case.spec.turns:
         from .conversation import run_turns
 
-        return await run_turns(rec, messages, bound, project, caller, t, case, repeat, budget)
+        return await run_turns(
+            rec,
+            messages,
+            bound,
+            project,
+            caller,
+            t,
+            case,
+            repeat,
+            budget,
+            make_judge(caller, budget),
+        )
     outcome = await caller.complete(
         t.model, messages, call_params(pv, t.model), t.api_base, repeat, t.fallbacks
     )

@@ -31,7 +31,6 @@ import contextlib
 import hashlib
 import logging
 import random
-import re
 import sys
 import threading
 import time
@@ -41,13 +40,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from .errors import Problem, ProviderError, RegistryError, SpecError, display_path
-from .loader import LineMap, parse_yaml, read_text, validate
-from .project import REGISTRY_FILE, Project, PromptVersion, load_prompt, short_digest
+from .errors import ProviderError, RegistryError, display_path
+from .loader import read_text
+from .paths import REGISTRY_FILE
+from .project import Project, PromptVersion, load_prompt, short_digest
+from .registry_file import parse_registry
 from .render import render_messages
 from .spec import Deployment, RegistrySpec
 from .toolcalls import parse_calls
-from .versions import is_version, normalize
 
 if TYPE_CHECKING:
     from .providers import Caller, Outcome
@@ -56,73 +56,10 @@ log = logging.getLogger("promptops.runtime")
 
 Arm = Literal["stable", "canary"]
 BUCKETS = 10_000
-DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
-VERSION_RE = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)([-+].*)?$")
 T = TypeVar("T")
 
 
 # --------------------------------------------------------------------------- registry.yaml
-
-
-def parse_registry(text: str, path: Path) -> RegistrySpec:
-    """Parse registry.yaml text strictly; every problem names the file, line and field."""
-    data, lines = parse_yaml(text, path)
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise SpecError.of(path, 1, None, "expected a mapping with 'environments' and 'prompts'")
-    spec = validate(RegistrySpec, data, path, lines)
-    problems = registry_problems(spec, path, lines)
-    if problems:
-        raise SpecError("\n".join(map(str, problems)), problems)
-    return spec
-
-
-def registry_problems(spec: RegistrySpec, path: Path, lines: LineMap) -> list[Problem]:
-    """What the schema alone does not catch: digest format, canary beside itself, bad versions.
-
-    Canary versions are normalized here (``2.0`` -> ``2.0.0``), as the schema does for active ones.
-    """
-    out: list[Problem] = []
-
-    def bad(loc: tuple[str, ...], msg: str) -> None:
-        out.append(Problem(display_path(path), lines.line(loc), ".".join(loc), msg))
-
-    for name, envs in spec.prompts.items():
-        for env, dep in envs.items():
-            at = ("prompts", name, env)
-            if not VERSION_RE.match(dep.version):  # the schema normalized every valid one
-                bad((*at, "version"), f"{dep.version!r} is not a version such as 1.2.0")
-            if not DIGEST_RE.match(dep.digest):
-                bad(
-                    (*at, "digest"),
-                    "expected sha256: and 64 hex digits (copy it from promptops status)",
-                )
-            if dep.canary is None:
-                continue
-            if is_version(dep.canary.version):
-                dep.canary.version = normalize(dep.canary.version)
-            else:
-                bad(
-                    (*at, "canary", "version"),
-                    f"{dep.canary.version!r} is not a version such as 1.2.0",
-                )
-            if dep.canary.version == dep.version:
-                bad(
-                    (*at, "canary", "version"),
-                    f"the canary is the active version {dep.version}; drop it",
-                )
-            if not DIGEST_RE.match(dep.canary.digest):
-                bad((*at, "canary", "digest"), "expected sha256: and 64 hex digits")
-    return out
-
-
-def read_registry(project: Project) -> RegistrySpec:
-    """The project's registry.yaml, validated; a missing file is an empty registry."""
-    path = project.registry_path
-    if not path.is_file():
-        return RegistrySpec.model_validate({})
-    return parse_registry(read_text(path), path)
 
 
 def prompt_file(project: Project, name: str, version: str) -> Path | None:

@@ -667,6 +667,11 @@ class CanarySpec(Strict):
     digest: str = Field(description="Digest of the canary version's file.")
     weight: int = Field(ge=0, le=100, description="Percent of traffic (0-100).")
 
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version(cls, v: Any) -> Any:
+        return normalize(v) if isinstance(v, str) and is_version(v) else v
+
 
 class Deployment(Strict):
     """What one environment serves for one prompt."""
@@ -747,6 +752,13 @@ class ProjectConfig(Strict):
     )
     runs_dir: str = Field(".promptops/runs", description="Where run records are written.")
     cache_dir: str = Field(".promptops/cache", description="Where the response cache lives.")
+    plugins: list[str] = Field(
+        default_factory=list,
+        description="Modules to import before eval, diff, lint and check, so their @assertion "
+        "and @provider registrations apply: module names importable from the project root, or "
+        "paths of .py files under it. check takes this list from the merge base and loads only "
+        "plugin files unchanged there (unless --trust-pr-code).",
+    )
     allowed_api_hosts: list[str] = Field(
         default_factory=list,
         description="Hosts that model.api_base and --api-base may point at under `promptops "

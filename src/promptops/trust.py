@@ -3,12 +3,14 @@
 A pull request can change every file in the working tree, and ``check`` runs with the CI's
 model credentials. So, before any model call:
 
-* the policy (``allowed_api_hosts`` and ``allow_unpinned`` in promptops.yaml) is read from the
-  merge base, not from the branch;
+* the policy (``allowed_api_hosts``, ``allow_unpinned`` and ``plugins`` in promptops.yaml) is
+  read from the merge base, not from the branch;
 * every endpoint a call would go to (``model.api_base`` of each evaluated version, and
   ``--api-base``) must be a host on that allowlist; the providers' own endpoints need none;
 * ``python`` assertion files must exist unchanged at the merge base (unless the caller trusts
   the branch's code); a baseline read from the base tree resolves them in the base tree;
+* plugin files listed in promptops.yaml must be unchanged at the merge base too (installed
+  entry-point plugins are trusted: the workflow installs them), see :mod:`promptops.plugins`;
 * JSON Schemas must not ``$ref`` anything outside themselves (they are never fetched).
 
 ``params.extra`` is limited to an allowlist by the prompt schema itself (spec.py).
@@ -28,7 +30,7 @@ if TYPE_CHECKING:
     from .project import Project, PromptVersion
     from .spec import AssertionSpec, ProjectConfig
 
-POLICY_FIELDS = ("allowed_api_hosts", "allow_unpinned")
+POLICY_FIELDS = ("allowed_api_hosts", "allow_unpinned", "plugins")
 
 
 def policy_at(project: Project, root: Path, commit: str) -> tuple[ProjectConfig, list[str]]:
@@ -36,7 +38,7 @@ def policy_at(project: Project, root: Path, commit: str) -> tuple[ProjectConfig,
     ``commit`` (layout fields such as prompts_dir stay as in the working tree), and notes."""
     from .gitops import read_file_at
     from .loader import parse_yaml, validate
-    from .project import CONFIG_FILE
+    from .paths import CONFIG_FILE
     from .spec import ProjectConfig
 
     now = project.config
@@ -118,8 +120,7 @@ def _python_ref_problems(spec: AssertionSpec, root: Path, gate: CodeGate | None)
 
 
 def _schema_problems(spec: AssertionSpec) -> list[str]:
-    from .assertions.config import remote_ref_message
-    from .assertions.jsoncheck import remote_refs
+    from .assertions.jsoncheck import remote_ref_message, remote_refs
 
     if spec.base_type not in ("json-schema", "is-json") or not isinstance(spec.value, dict):
         return []
@@ -135,8 +136,7 @@ def version_problems(
     pinned: bool = True,
 ) -> list[Problem]:
     """What in one evaluated version ``check`` refuses to run (none: it may run)."""
-    from .assertions.config import remote_ref_message
-    from .assertions.jsoncheck import remote_refs
+    from .assertions.jsoncheck import remote_ref_message, remote_refs
 
     out: list[Problem] = []
     shown = display_path(pv.path) + (" (merge base)" if pv.code_root is not None else "")

@@ -102,6 +102,55 @@ def _schema_check(spec: AssertionSpec, schema: dict[str, Any], output: str) -> A
     return _ok(True, "output matches the schema")
 
 
+# ---------------------------------------------------------------- lint checks of literal values
+# Each type's static check sits here or beside its checker and is registered with
+# ``@assertion(..., lint=...)``; ``promptops lint`` calls it on values that are not templates.
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _lint_whole(spec: AssertionSpec) -> list[str]:
+    v = spec.value
+    if v is None or (_is_number(v) and float(v).is_integer()):
+        return []
+    return [f"value must be a whole number, got {v!r}"]
+
+
+def _lint_number(spec: AssertionSpec) -> list[str]:
+    v = spec.value
+    return [] if v is None or _is_number(v) else [f"value must be a number, got {v!r}"]
+
+
+def _lint_strings(spec: AssertionSpec) -> list[str]:
+    v = spec.value
+    if isinstance(v, str) and "," in v:
+        return ["value is one string containing commas; give a YAML list for several strings"]
+    if isinstance(v, list) and not v and "any" in spec.base_type:
+        return ["value is an empty list"]
+    return []
+
+
+def _lint_schema(spec: AssertionSpec) -> list[str]:
+    v = spec.value
+    if v is None:
+        return []
+    if not isinstance(v, dict):
+        return ["value must be a JSON Schema object"]
+    from jsonschema import Draft202012Validator, validators
+    from jsonschema.exceptions import SchemaError
+
+    from .jsoncheck import remote_ref_message, remote_refs
+
+    out = []
+    try:
+        validators.validator_for(v, default=Draft202012Validator).check_schema(v)
+    except SchemaError as e:
+        out.append(f"invalid JSON Schema: {e.message}")
+    return out + [remote_ref_message(r) for r in remote_refs(v)]
+
+
 # ---------------------------------------------------------------- string matching
 
 
@@ -193,25 +242,25 @@ def _contains_all(
     return _ok(False, why, score=len(found) / total)
 
 
-@assertion("contains-any")
+@assertion("contains-any", lint=_lint_strings)
 def contains_any(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> AssertionResult:
     """Output contains at least one of the strings (case-sensitive)."""
     return _contains_any(spec, value, ctx, fold=False)
 
 
-@assertion("icontains-any")
+@assertion("icontains-any", lint=_lint_strings)
 def icontains_any(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> AssertionResult:
     """Output contains at least one of the strings, ignoring case."""
     return _contains_any(spec, value, ctx, fold=True)
 
 
-@assertion("contains-all")
+@assertion("contains-all", lint=_lint_strings)
 def contains_all(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> AssertionResult:
     """Output contains every one of the strings (case-sensitive); score is the fraction found."""
     return _contains_all(spec, value, ctx, fold=False)
 
 
-@assertion("icontains-all")
+@assertion("icontains-all", lint=_lint_strings)
 def icontains_all(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> AssertionResult:
     """Output contains every one of the strings, ignoring case; score is the fraction found."""
     return _contains_all(spec, value, ctx, fold=True)
@@ -233,7 +282,17 @@ def compile_regex(pattern: str) -> re.Pattern[str]:
         raise AssertionConfigError(f"invalid regex {pattern!r}: {e}") from None
 
 
-@assertion("regex")
+def _lint_regex(spec: AssertionSpec) -> list[str]:
+    if not isinstance(spec.value, str):
+        return []
+    try:
+        re.compile(spec.value)
+    except re.error as e:
+        return [f"invalid regex {spec.value!r}: {e}"]
+    return []
+
+
+@assertion("regex", lint=_lint_regex)
 async def regex(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> AssertionResult:
     """The Python regular expression matches somewhere in the output (re.search)."""
     from .limits import DEFAULT_TIMEOUT, off_loop, regex_search
@@ -257,25 +316,25 @@ def _bound(spec: AssertionSpec, n: int, limit: int, unit: str, is_min: bool) -> 
     return _ok(ok, f"{n} {unit} ({'' if ok else 'not '}{rel})")
 
 
-@assertion("min-length")
+@assertion("min-length", lint=_lint_whole)
 def min_length(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> AssertionResult:
     """Output (stripped) has at least this many characters."""
     return _bound(spec, len(ctx.output.strip()), _integer(spec, value), "characters", True)
 
 
-@assertion("max-length")
+@assertion("max-length", lint=_lint_whole)
 def max_length(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> AssertionResult:
     """Output (stripped) has at most this many characters."""
     return _bound(spec, len(ctx.output.strip()), _integer(spec, value), "characters", False)
 
 
-@assertion("min-words")
+@assertion("min-words", lint=_lint_whole)
 def min_words(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> AssertionResult:
     """Output has at least this many whitespace-separated words."""
     return _bound(spec, len(ctx.output.split()), _integer(spec, value), "words", True)
 
 
-@assertion("max-words")
+@assertion("max-words", lint=_lint_whole)
 def max_words(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> AssertionResult:
     """Output has at most this many whitespace-separated words."""
     return _bound(spec, len(ctx.output.split()), _integer(spec, value), "words", False)
@@ -284,7 +343,7 @@ def max_words(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> Asserti
 # ---------------------------------------------------------------- JSON
 
 
-@assertion("is-json", needs_value=False)
+@assertion("is-json", needs_value=False, lint=_lint_schema)
 def is_json(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> AssertionResult:
     """Output is valid JSON; when value is a JSON Schema, it must also match it."""
     if value is not None:
@@ -298,7 +357,7 @@ def is_json(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> Assertion
     return _ok(True, "output is valid JSON")
 
 
-@assertion("json-schema", needs_value=False)
+@assertion("json-schema", needs_value=False, lint=_lint_schema)
 def json_schema(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> AssertionResult:
     """Output parses as JSON matching the schema in value, else the prompt's output schema."""
     schema = value if value is not None else ctx.output_schema
@@ -354,7 +413,7 @@ def similar(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> Assertion
 # ---------------------------------------------------------------- operational
 
 
-@assertion("latency")
+@assertion("latency", lint=_lint_number)
 def latency(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> AssertionResult:
     """The model call took at most this many milliseconds."""
     limit = _number(spec, value)
@@ -364,7 +423,7 @@ def latency(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> Assertion
     return _ok(ok, f"latency {ctx.latency_ms:.0f} ms ({'within' if ok else 'over'} {limit:g} ms)")
 
 
-@assertion("cost")
+@assertion("cost", lint=_lint_number)
 def cost(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> AssertionResult:
     """The model call cost at most this many US dollars."""
     limit = _number(spec, value)
@@ -377,7 +436,18 @@ def cost(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> AssertionRes
 # ---------------------------------------------------------------- safety
 
 
-@assertion("no-pii", needs_value=False)
+def _lint_pii(spec: AssertionSpec) -> list[str]:
+    from .pii import KINDS
+
+    v = spec.value
+    if v is None:
+        return []
+    kinds = v if isinstance(v, list) else [v]
+    unknown = [k for k in kinds if not isinstance(k, str) or k.strip().lower() not in KINDS]
+    return [f"unknown PII kind {unknown[0]!r}; known: {', '.join(KINDS)}"] if unknown else []
+
+
+@assertion("no-pii", needs_value=False, lint=_lint_pii)
 def no_pii(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> AssertionResult:
     """Output has no email, phone, Luhn-valid card number, valid IBAN or SSN-like number (value may pick kinds)."""
     from .pii import KINDS, find_pii
@@ -472,7 +542,21 @@ def detect_language(text: str) -> tuple[str, float]:
     return str(res[0]["lang"]), float(res[0]["score"])
 
 
-@assertion("language")
+_LANG = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]+)?$")
+
+
+def _lint_language(spec: AssertionSpec) -> list[str]:
+    v = spec.value
+    if v is None:
+        return []
+    codes = v if isinstance(v, list) else [v]
+    bad = [c for c in codes if not isinstance(c, str) or not _LANG.match(c.strip())]
+    if bad:
+        return [f"value must be an ISO 639-1 language code such as 'en', got {bad[0]!r}"]
+    return []
+
+
+@assertion("language", lint=_lint_language)
 def language(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> AssertionResult:
     """Output is in the language of the ISO 639-1 code in value (or one of a list); score is the confidence."""
     wanted = [re.split(r"[-_]", c.strip().lower())[0] for c in _strings(spec, value)]
@@ -487,7 +571,16 @@ def language(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> Assertio
 # ---------------------------------------------------------------- python
 
 
-@assertion("python")
+def _lint_python(spec: AssertionSpec) -> list[str]:
+    from .pyfunc import PY_REF
+
+    v = spec.value
+    if v is None or (isinstance(v, str) and PY_REF.match(v.strip())):
+        return []
+    return [f"value {v!r} must look like 'path/to/file.py:function'"]
+
+
+@assertion("python", lint=_lint_python)
 async def python(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> AssertionResult:
     """Calls file.py:func(output, context) (path relative to the project); it returns bool, a score or {pass, score, reason}."""
     import asyncio

@@ -82,3 +82,10 @@ def schema_errors(schema: dict[str, Any], instance: Any, limit: int = 3) -> list
     if len(errors) > limit:
         out.append(f"and {len(errors) - limit} more")
     return out
+
+
+def remote_ref_message(ref: str) -> str:
+    return (
+        f"$ref {ref!r} points outside the schema; promptops never fetches schemas: put the "
+        "definition under $defs and use '#/$defs/...'"
+    )

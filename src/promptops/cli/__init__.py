@@ -1,86 +1,22 @@
-"""The ``promptops`` command: thin typer commands over the library, one error boundary."""
+"""The ``promptops`` command: thin typer commands over the library, one error boundary
+(:mod:`promptops.cli.root`); each command module registers its commands on the root app."""
 
 from __future__ import annotations
 
-import os
 import sys
-from typing import Any
 
-import typer
-from typer.core import TyperGroup
+from .root import app
 
-from ..errors import PromptOpsError, Terminated
+__all__ = ["app", "main"]
 
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-# pydantic scans every installed distribution for plugins on first use (~30 ms); we use none.
-os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
-
-
-class _Boundary(TyperGroup):
-    """The one error boundary: a PromptOpsError becomes red lines on stderr and an exit code."""
-
-    def invoke(self, ctx: Any) -> Any:
-        try:
-            return super().invoke(ctx)
-        except PromptOpsError as e:
-            from ..redact import redact_text
-            from .output import error_lines
-
-            error_lines([redact_text(line) for line in e.lines()])
-            raise typer.Exit(e.exit_code) from None
-        except Terminated as e:
-            from .output import error_lines
-
-            error_lines([e.message])
-            raise typer.Exit(e.exit_code) from None
-        except KeyboardInterrupt:
-            from .output import error_lines
-
-            error_lines(["interrupted"])
-            raise typer.Exit(130) from None
-
-    def list_commands(self, ctx: Any) -> list[str]:
-        return list(self.commands)  # keep declaration order in --help
-
-
-app = typer.Typer(
-    cls=_Boundary,
-    name="promptops",
-    help="Prompts as code: versioned prompt files, gated evals, a Git-native registry.",
-    no_args_is_help=True,
-    pretty_exceptions_show_locals=False,
-    add_completion=True,
-    rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-
-
-def _version(value: bool) -> None:
-    if value:
-        from .. import __version__
-
-        typer.echo(f"promptops {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Show the version."
-    ),
-) -> None:
-    """Prompts as code: versioned prompt files, gated evals, a Git-native registry."""
-
-
-from . import prompts as _prompts  # noqa: E402  (registers commands)
-
-_ = (_prompts,)
-for _mod in ("eval_cmd", "runs_cmd", "diff_cmd", "registry_cmd", "report_cmd", "import_cmd"):
-    try:
-        __import__(f"{__name__}.{_mod}")
-    except ModuleNotFoundError as _e:  # a command module not written yet
-        if _e.name != f"{__name__}.{_mod}":
-            raise
+# importing a command module registers its commands, in this order in --help
+from . import prompts as prompts  # noqa: I001
+from . import eval_cmd as eval_cmd
+from . import runs_cmd as runs_cmd
+from . import diff_cmd as diff_cmd
+from . import registry_cmd as registry_cmd
+from . import report_cmd as report_cmd
+from . import import_cmd as import_cmd
 
 
 def main() -> None:

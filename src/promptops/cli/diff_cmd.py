@@ -9,8 +9,9 @@ from typing import Any
 
 import typer
 
-from . import app
+from ..report import Format, Subject, TableFormat, show
 from .output import err, out
+from .root import app
 
 
 def print_json(data: Any) -> None:
@@ -23,9 +24,6 @@ def print_json(data: Any) -> None:
 
 def _failed(verdict: str, strict: bool) -> bool:
     return verdict in ("regression", "error") or (strict and verdict == "inconclusive")
-
-
-_FORMATS = ("table", "json", "markdown")
 
 
 def _is_run(project: Any, text: str) -> bool:
@@ -91,7 +89,7 @@ def diff(
         None, "--resume", help="Continue an interrupted --sequential diff: RUN_ID."
     ),
     no_cache: bool = typer.Option(False, "--no-cache", help="Bypass the response cache."),
-    fmt: str = typer.Option("table", "--format", "-f", help="table, json or markdown."),
+    fmt: Format = typer.Option(Format.TABLE, "--format", "-f", help="table, json or markdown."),
     output: Path | None = typer.Option(
         None, "--output", "-o", help="Also write the Markdown report to this file."
     ),
@@ -100,13 +98,13 @@ def diff(
     """Compare two prompt versions (or two runs) case by case; exit 1 on regression or error."""
     from ..diffing import compare_runs, diff_refs
     from ..errors import UsageError
+    from ..plugins import load_plugins
     from ..project import Project
 
-    if fmt not in _FORMATS:
-        raise UsageError(f"--format must be table, json or markdown, got {fmt!r}")
     if margin is not None and not 0 <= margin <= 1:
         raise UsageError("--margin is a score difference between 0 and 1")
     project = Project.find()
+    load_plugins(project)
     runs = (_is_run(project, a), _is_run(project, b))
     if sequential < 0:
         raise UsageError("--sequential is a number of looks, 1 or more")
@@ -125,7 +123,7 @@ def diff(
         )
         from .eval_cmd import Progress
 
-        enabled = not quiet and fmt == "table"
+        enabled = not quiet and fmt is Format.TABLE
         bars = [Progress(enabled=False)]
 
         def start(total: int, run: Any) -> None:  # one bar per eval (per look when sequential)
@@ -156,15 +154,10 @@ def diff(
         raise typer.Exit(1)
 
 
-def _show(result: Any, fmt: str, output: Path | None) -> None:
-    from ..report.diff import diff_markdown, print_diff
+def _show(result: Any, fmt: Format, output: Path | None) -> None:
+    from ..report.diff import diff_markdown
 
-    if fmt == "json":
-        print_json(result.to_json())
-    elif fmt == "markdown":
-        sys.stdout.write(diff_markdown(result))
-    else:
-        print_diff(out(), result)
+    show(Subject.DIFF, fmt, result, out())
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(diff_markdown(result), encoding="utf-8")
@@ -199,7 +192,7 @@ def check(
         "--sequential",
         help="Evaluate cases in this many seeded batches; stop at the first decided look.",
     ),
-    fmt: str = typer.Option("table", "--format", "-f", help="table, json or markdown."),
+    fmt: Format = typer.Option(Format.TABLE, "--format", "-f", help="table, json or markdown."),
     trust_pr_code: bool = typer.Option(
         False,
         "--trust-pr-code",
@@ -217,13 +210,15 @@ def check(
     from ..check import check as run_check
     from ..errors import UsageError
     from ..project import Project
-    from ..report.diff import check_markdown, print_check, write_check_junit
+    from ..report.diff import check_markdown, write_check_junit
 
-    if fmt not in _FORMATS:
-        raise UsageError(f"--format must be table, json or markdown, got {fmt!r}")
     project = Project.find()
     opts = _opts(concurrency=concurrency, repeat=repeat, use_cache=not no_cache, api_base=api_base)
-    progress = None if fmt != "table" else (lambda msg: err().print(msg, style="dim", markup=False))
+    progress = (
+        None
+        if fmt is not Format.TABLE
+        else (lambda msg: err().print(msg, style="dim", markup=False))
+    )
     if if_no_credentials not in ("fail", "skip"):
         raise UsageError(f"--if-no-credentials must be fail or skip, got {if_no_credentials!r}")
     if sequential < 0:
@@ -241,12 +236,7 @@ def check(
         if_no_credentials=if_no_credentials,
     )
     text = check_markdown(report)
-    if fmt == "json":
-        print_json(report.to_json())
-    elif fmt == "markdown":
-        sys.stdout.write(text)
-    else:
-        print_check(out(), report)
+    show(Subject.CHECK, fmt, report, out())
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         with open(summary, "a", encoding="utf-8") as fh:
@@ -278,7 +268,7 @@ def power(
         None, "--cases", help="Also: the chances a dataset of this many cases gives."
     ),
     alpha: float = typer.Option(0.05, "--alpha", help="Error rate: alpha/2 per decision."),
-    fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
+    fmt: TableFormat = typer.Option(TableFormat.TABLE, "--format", "-f", help="table or json."),
 ) -> None:
     """Cases a comparison needs, before spending money on it."""
     from ..errors import UsageError
@@ -298,13 +288,11 @@ def power(
     p = plan(
         pass_rate, drop, margin, alpha=alpha, power=target, discordance=discordance, cases=cases
     )
-    if fmt == "json":
+    if fmt is TableFormat.JSON:
         from dataclasses import asdict
 
         print_json(asdict(p))
         return
-    if fmt != "table":
-        raise UsageError(f"--format must be table or json, got {fmt!r}")
     pts = f"{100 * drop:g} points"
     say = out().print
     say(

@@ -9,8 +9,9 @@ from typing import Any
 
 import typer
 
-from . import app
-from .output import err, out, print_json
+from ..report import Format, RunView, Subject, needs_records, show
+from .output import err, out
+from .root import app
 
 
 def parse_shard(text: str | None) -> tuple[int, int] | None:
@@ -71,7 +72,7 @@ def eval_(
         "--fail-under",
         help="Pass rate needed to exit 0 (default: the prompt's fail_under, else 1.0).",
     ),
-    fmt: str = typer.Option("table", "--format", "-f", help="table, json or markdown."),
+    fmt: Format = typer.Option(Format.TABLE, "--format", "-f", help="table, json or markdown."),
     output: Path | None = typer.Option(
         None, "--output", "-o", help="Also write the report (in --format) to this file."
     ),
@@ -85,13 +86,13 @@ def eval_(
 ) -> None:
     """Evaluate prompt versions on their gold datasets; exit 1 when the pass-rate bar is missed."""
     from ..errors import UsageError
+    from ..plugins import load_plugins
     from ..project import Project
     from ..refs import resolve
     from ..runner import EvalOptions, run_eval
 
-    if fmt not in ("table", "json", "markdown"):
-        raise UsageError(f"--format must be table, json or markdown, got {fmt!r}")
     project = Project.find()
+    load_plugins(project)
     if resume is not None:
         from ..results import find_run
 
@@ -124,7 +125,7 @@ def eval_(
             fail_under=fail_under,
         )
     command = "promptops " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    progress = Progress(enabled=not quiet and fmt == "table")
+    progress = Progress(enabled=not quiet and fmt is Format.TABLE)
     try:
         result = run_eval(
             project,
@@ -182,33 +183,21 @@ def _resume_version(project: Any, ref: dict[str, Any]) -> Any:
     return pv
 
 
-def _report(result: Any, fmt: str, output: Path | None, junit: Path | None) -> None:
-    from ..report.markdown import eval_markdown
-
+def _report(result: Any, fmt: Format, output: Path | None, junit: Path | None) -> None:
     summary = result.summary
-    need_records = fmt != "json" or junit is not None
+    need_records = needs_records(Subject.RUN, fmt) or junit is not None or output is not None
     records = list(result.run.records()) if need_records else []
-    if fmt == "json":
-        print_json(summary)
-        text = None
-    elif fmt == "markdown":
-        text = eval_markdown(summary, records)
-        sys.stdout.write(text)
-    else:
-        from ..report.text import print_summary
-
-        print_summary(out(), summary, records)
-        text = None
+    show(Subject.RUN, fmt, RunView(summary, records), out())
     if output is not None:
         import json
 
+        from ..report.markdown import eval_markdown
+
         output.parent.mkdir(parents=True, exist_ok=True)
-        if fmt == "json":
+        if fmt is Format.JSON:
             output.write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
         else:
-            output.write_text(
-                text if text is not None else eval_markdown(summary, records), encoding="utf-8"
-            )
+            output.write_text(eval_markdown(summary, records), encoding="utf-8")
     if junit is not None:
         from ..report.junit import write_junit
 

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import typer
 
-from . import app
+from ..report import TextFormat
 from .output import out, print_json
+from .root import app
 
 import_app = typer.Typer(
     help="Convert another tool's config into promptops files.", no_args_is_help=True
@@ -22,18 +23,15 @@ def promptfoo(
         None, "--name", help="Prompt name (default: from the config's description)."
     ),
     force: bool = typer.Option(False, "--force", help="Overwrite files that exist."),
-    fmt: str = typer.Option("text", "--format", "-f", help="text or json."),
+    fmt: TextFormat = typer.Option(TextFormat.TEXT, "--format", "-f", help="text or json."),
 ) -> None:
     """Convert a promptfoo config into prompt versions and a JSONL dataset; list what did not convert."""
-    from ..errors import UsageError
     from ..importers.promptfoo import import_promptfoo
     from ..project import Project
 
-    if fmt not in ("text", "json"):
-        raise UsageError(f"--format must be text or json, got {fmt!r}")
     project = Project.find()
     result = import_promptfoo(config, project.root, name=name, force=force)
-    if fmt == "json":
+    if fmt is TextFormat.JSON:
         print_json(
             {
                 "name": result.name,

@@ -7,10 +7,11 @@ from typing import Any
 
 import typer
 
-from . import app
+from ..report import TextFormat
 from .output import err, error_lines, out, print_json
+from .root import app
 
-FormatOpt = typer.Option("text", "--format", "-f", help="text or json.")
+FormatOpt = typer.Option(TextFormat.TEXT, "--format", "-f", help="text or json.")
 
 
 def _project() -> Any:
@@ -26,7 +27,7 @@ def render(
         [], "--var", "-v", help="k=value, or k=@file to read a file. Repeatable."
     ),
     vars_file: Path | None = typer.Option(None, "--vars", help="JSON or YAML file of variables."),
-    fmt: str = FormatOpt,
+    fmt: TextFormat = FormatOpt,
 ) -> None:
     """Render a prompt version's messages with the given variables."""
     from ..refs import resolve
@@ -47,10 +48,9 @@ def render(
     }
     if pv.spec.response_format is not None:
         info["response_format"] = pv.spec.response_format.as_param()
-    if fmt == "json":
+    if fmt is TextFormat.JSON:
         print_json(info)
         return
-    _check_format(fmt, ("text", "json"))
     from rich.rule import Rule
 
     console = out()
@@ -83,35 +83,29 @@ def _shown_content(content: Any) -> str:
     return "\n".join(shown)
 
 
-def _check_format(fmt: str, allowed: tuple[str, ...]) -> None:
-    if fmt not in allowed:
-        from ..errors import UsageError
-
-        raise UsageError(f"--format must be one of {', '.join(allowed)}, got {fmt!r}")
-
-
 @app.command()
 def lint(
     paths: list[Path] = typer.Argument(
         None, help="Files or directories (default: the whole project)."
     ),
-    fmt: str = FormatOpt,
+    fmt: TextFormat = FormatOpt,
 ) -> None:
     """Check prompt files, datasets and registry.yaml; list every problem as file:line: field: message."""
     from ..lint import lint as run_lint
+    from ..plugins import load_plugins
 
-    _check_format(fmt, ("text", "json"))
     project = _project()
+    load_plugins(project)
     problems = run_lint(project, list(paths) if paths else None)
-    if fmt == "json":
+    if fmt is TextFormat.JSON:
         print_json([p.__dict__ for p in problems])
     elif problems:
         error_lines([str(p) for p in problems])
     if problems:
-        if fmt != "json":
+        if fmt is not TextFormat.JSON:
             error_lines([f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"])
         raise typer.Exit(1)
-    if fmt != "json":
+    if fmt is not TextFormat.JSON:
         n = sum(1 for _ in project.all_files())
         out().print(f"ok: {n} prompt file{'s' if n != 1 else ''}, no problems", style="green")
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import typer
 
-from . import app
 from .output import out, print_json, warn
+from .root import app
 
 EnvOpt = typer.Option(..., "--env", "-e", help="Environment, as declared in registry.yaml.")
 ReasonOpt = typer.Option(
@@ -193,8 +193,8 @@ def status(
     ),
 ) -> None:
     """What every environment serves, and whether each promoted file is unchanged."""
-    from ..registry import read_registry
     from ..registry import status as status_
+    from ..registry_file import read_registry
 
     project = _project()
     rows = status_(project)

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import typer
 
-from . import app
+from ..report import ExportFormat
 from .output import err
+from .root import app
 
 
 @app.command("report")
@@ -64,7 +65,9 @@ def report(
 @app.command("export")
 def export(
     run_id: str = typer.Argument("latest", help="Run id, unique prefix, or 'latest'."),
-    fmt: str = typer.Option("csv", "--format", "-f", help="csv, jsonl or parquet."),
+    fmt: ExportFormat = typer.Option(
+        ExportFormat.CSV, "--format", "-f", help="csv, jsonl or parquet."
+    ),
     output: Path | None = typer.Option(
         None, "--output", "-o", help="File to write (default: stdout; parquet needs a file)."
     ),
@@ -75,6 +78,6 @@ def export(
     from ..results import find_run
 
     run = find_run(Project.find().runs_dir, run_id)
-    n = export_run(run, fmt, output)
+    n = export_run(run, fmt.value, output)
     if output is not None:
         err().print(f"wrote {n} rows to {output}", style="dim", markup=False)

@@ -7,8 +7,9 @@ from typing import Any
 
 import typer
 
-from . import app
+from ..report import Format, RunView, Subject, needs_records, show
 from .output import out, print_json
+from .root import app
 
 runs_app = typer.Typer(
     name="runs",
@@ -111,7 +112,7 @@ def merge(
     new_id: str | None = typer.Option(
         None, "--id", help="Id of the merged run (default: a new timestamped id)."
     ),
-    fmt: str = typer.Option("table", "--format", "-f", help="table, json or markdown."),
+    fmt: Format = typer.Option(Format.TABLE, "--format", "-f", help="table, json or markdown."),
     output: Path | None = typer.Option(
         None, "--output", "-o", help="Also write the report (in --format) to this file."
     ),
@@ -120,14 +121,11 @@ def merge(
     ),
 ) -> None:
     """Combine the runs of `eval --shard K/N` into one run; exit 1 when it misses the bar."""
-    from ..errors import UsageError
     from ..project import Project
     from ..shards import merge_runs
     from .eval_cmd import _report
     from .output import warn
 
-    if fmt not in ("table", "json", "markdown"):
-        raise UsageError(f"--format must be table, json or markdown, got {fmt!r}")
     result = merge_runs(Project.find(), list(run_ids), new_id)
     _report(result, fmt, output, junit)
     missing = result.summary["shards"]["missing"]
@@ -136,7 +134,7 @@ def merge(
         warn(
             f"shards missing: {', '.join(f'{k}/{n}' for k in missing)}; the merged run is incomplete"
         )
-    if fmt == "table":
+    if fmt is Format.TABLE:
         out().print(f"merged into run {result.run.id}", style="dim", markup=False)
     if not result.met_bar:
         raise typer.Exit(1)
@@ -145,7 +143,7 @@ def merge(
 @app.command("show-run")
 def show_run(
     run_id: str = typer.Argument("latest", help="Run id, unique prefix, or 'latest'."),
-    fmt: str = typer.Option("table", "--format", "-f", help="table, json or markdown."),
+    fmt: Format = typer.Option(Format.TABLE, "--format", "-f", help="table, json or markdown."),
 ) -> None:
     """Print one run's summary and its worst failing cases."""
     from ..project import Project
@@ -153,17 +151,10 @@ def show_run(
 
     run = find_run(Project.find().runs_dir, run_id)
     summary = run.summary()
-    if fmt == "json":
-        print_json(summary)
-        return
-    records = list(run.records())
-    if fmt == "markdown":
-        from ..report.markdown import eval_markdown
-
-        typer.echo(eval_markdown(summary, records), nl=False)
-        return
-    from ..report.text import fitted_assertions_table, print_summary
-
+    records = list(run.records()) if needs_records(Subject.RUN, fmt) else []
     console = out()
-    print_summary(console, summary, records)
-    console.print(fitted_assertions_table(console, summary["groups"]))
+    show(Subject.RUN, fmt, RunView(summary, records), console)
+    if fmt is Format.TABLE:  # show-run adds the per-assertion table to the run's summary
+        from ..report.text import fitted_assertions_table
+
+        console.print(fitted_assertions_table(console, summary["groups"]))

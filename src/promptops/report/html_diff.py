@@ -27,7 +27,8 @@ from ._html_common import (
 from .svg import forest
 
 if TYPE_CHECKING:
-    from ..compare import Comparison, DiffResult, FileDiff
+    from ..compare import Comparison
+    from ..diffing import DiffResult, FileDiff
     from ..project import Project
 
 EXAMPLES = 25  # regressed / improved cases shown side by side (all are in the table)
