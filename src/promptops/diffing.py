@@ -18,9 +18,9 @@ from .errors import PromptOpsError, UsageError
 
 if TYPE_CHECKING:
     from .project import Project, PromptVersion
-    from .results import RunDir
     from .runner import EvalOptions
     from .sequential import Sequential
+    from .store import RunDir
 
 __all__ = ["DiffResult", "FileDiff", "compare_runs", "diff_refs", "file_diff"]
 
@@ -302,7 +302,7 @@ def compare_runs(
 ) -> DiffResult:
     """Compare two stored runs as they are (one prompt version each; or one run holding two
     versions, given twice)."""
-    from .results import find_run
+    from .store import find_run
 
     run_a, run_b = find_run(project.runs_dir, run_a_id), find_run(project.runs_dir, run_b_id)
     by_digest: dict[str, list[dict[str, Any]]] = {}

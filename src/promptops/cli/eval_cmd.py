@@ -93,7 +93,7 @@ def eval_(
         raise UsageError(f"--format must be table, json or markdown, got {fmt!r}")
     project = Project.find()
     if resume is not None:
-        from ..results import find_run
+        from ..store import find_run
 
         meta = find_run(project.runs_dir, resume).meta()
         opts_data = dict(meta["options"])

@@ -30,7 +30,7 @@ def runs(
     if ctx.invoked_subcommand is not None:
         return
     from ..project import Project
-    from ..results import list_runs
+    from ..store import list_runs
 
     rows = []
     for run in list_runs(Project.find().runs_dir)[:limit]:
@@ -149,7 +149,7 @@ def show_run(
 ) -> None:
     """Print one run's summary and its worst failing cases."""
     from ..project import Project
-    from ..results import find_run
+    from ..store import find_run
 
     run = find_run(Project.find().runs_dir, run_id)
     summary = run.summary()
