@@ -91,15 +91,14 @@ def _validated(model: type[BaseModel], data: dict[str, Any], where: str) -> dict
             field = ".".join(str(p) for p in err["loc"]) or "(top)"
             raise RunError(f"{where}: {field}: {err['msg']}") from None
         raise RunError(f"{where}: {e}") from None
-    out: dict[str, Any] = obj.model_dump(mode="json", by_alias=True, exclude_unset=True)
-    out["schema_version"] = SCHEMA_VERSION
-    return out
+    return dump(obj)
 
 
 def dump(model: BaseModel) -> dict[str, Any]:
-    """What is written for a model built by promptops: the fields it set, by their file names."""
-    data: dict[str, Any] = model.model_dump(mode="json", by_alias=True, exclude_unset=True)
-    return data
+    """What is written for a model built by promptops: its schema version and the fields it
+    set, by their file names."""
+    data = model.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    return {"schema_version": SCHEMA_VERSION, **data}
 
 
 class RunDir:
