@@ -226,3 +226,13 @@ def test_runs_merge_takes_shards_of_the_previous_release(old_runs: Path, cli: Cl
     summary = json.loads((merged / "summary.json").read_text())
     assert summary["status"] == "complete" and summary["shards"]["missing"] == []
     assert summary["groups"][0]["n"] == 3
+
+
+def test_runs_lists_past_an_unreadable_run(old_runs: Path, cli: Cli) -> None:
+    path = old_runs / OLD_RUN / "summary.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "schema_version": 99}))
+    result = cli("runs", "--json")
+    assert result.exit_code == 0, result.output
+    rows = {r["run_id"]: r["status"] for r in json.loads(result.stdout)}
+    assert rows[OLD_RUN] == "unreadable" and rows[OLD_SHARDS[0]] == "complete"
+    assert "schema_version 99 is newer" in result.output

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .compare import Comparison, compare_records, finite, overall_verdict
-from .errors import PromptOpsError, UsageError
+from .errors import UsageError
 
 if TYPE_CHECKING:
     from .project import Project, PromptVersion
@@ -278,18 +278,6 @@ def diff_refs(
     )
 
 
-def _run_version(project: Project, run: RunDir, digest: str) -> PromptVersion | None:
-    """The prompt file a run used, if it is still on disk unchanged."""
-    for ref in run.meta().get("refs", []):
-        if ref.get("digest") == digest:
-            try:
-                pv = project.load(project.root / ref["file"])
-            except (PromptOpsError, OSError, KeyError):
-                return None
-            return pv if pv.digest == digest else None
-    return None
-
-
 def compare_runs(
     project: Project,
     run_a_id: str,
@@ -329,7 +317,9 @@ def compare_runs(
                 )
         da, db = digests_a[0], digests_b[0]
         records_a, records_b = recs_a, recs_b
-    pv_a, pv_b = _run_version(project, run_a, da), _run_version(project, run_b, db)
+    from .store import run_version
+
+    pv_a, pv_b = run_version(project, run_a.meta(), da), run_version(project, run_b.meta(), db)
     metric, margin = _gate(pv_b, metric, margin)
     comps = compare_records(
         records_a, records_b, metric=metric, margin=margin, seed=seed, alpha=alpha

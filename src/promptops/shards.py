@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import RunError, UsageError
 from .records import SCHEMA_VERSION, RunSpec, Summary
 from .results import group_key, judge_bar, record_key, summarize
-from .store import RunDir, checked_records, find_run
+from .store import RunDir, checked_records, find_run, run_version
 
 if TYPE_CHECKING:
     from .project import Project
@@ -170,22 +170,10 @@ def _fail_under(
         elif key in recorded:
             out[key] = recorded[key]
         else:
-            out[key] = _file_fail_under(project, shards[0].meta, g["digest"])
+            pv = run_version(project, shards[0].meta, g["digest"])
+            bar = pv.spec.fail_under if pv is not None else None
+            out[key] = 1.0 if bar is None else float(bar)
     return out
-
-
-def _file_fail_under(project: Project, meta: dict[str, Any], digest: str) -> float:
-    from .errors import PromptOpsError
-
-    for ref in meta.get("refs", []):
-        if ref.get("digest") == digest:
-            try:
-                pv = project.load(project.root / ref["file"])
-            except (PromptOpsError, OSError, KeyError):
-                break
-            if pv.digest == digest and pv.spec.fail_under is not None:
-                return float(pv.spec.fail_under)
-    return 1.0
 
 
 def merge_runs(project: Project, run_ids: list[str], new_id: str | None = None) -> EvalResult:

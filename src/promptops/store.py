@@ -18,13 +18,16 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any, Literal, overload
 
 from pydantic import BaseModel, ValidationError
 
 from .errors import RunError
 from .records import SCHEMA_VERSION, CaseRecord, RunSpec, Summary, migrate
 from .results import record_key, summarize
+
+if TYPE_CHECKING:
+    from .project import Project, PromptVersion
 
 __all__ = [
     "RunDir",
@@ -33,6 +36,7 @@ __all__ = [
     "iter_records",
     "latest_records",
     "list_runs",
+    "run_version",
 ]
 
 
@@ -251,3 +255,45 @@ def find_run(runs_dir: Path, run_id: str) -> RunDir:
         recent = ", ".join(r.id for r in runs[:5]) or "none"
         raise RunError(f"run {run_id!r} not found; recent runs: {recent}")
     raise RunError(f"run id {run_id!r} is ambiguous: {', '.join(r.id for r in matches[:5])}")
+
+
+@overload
+def run_version(
+    project: Project, meta: dict[str, Any], digest: str, *, resuming: Literal[True]
+) -> PromptVersion: ...
+
+
+@overload
+def run_version(
+    project: Project, meta: dict[str, Any], digest: str, *, resuming: bool = False
+) -> PromptVersion | None: ...
+
+
+def run_version(
+    project: Project, meta: dict[str, Any], digest: str, *, resuming: bool = False
+) -> PromptVersion | None:
+    """The prompt version with ``digest`` that a run used (its ``refs`` in run.json), loaded
+    from its file when that file is still on disk unchanged; else None. ``resuming``: the file
+    must be there and unchanged (a RunError or the loader's error says why not)."""
+    from .errors import PromptOpsError
+
+    for ref in meta.get("refs") or []:
+        if ref.get("digest") != digest:
+            continue
+        try:
+            pv = project.load(project.root / ref["file"])
+        except (PromptOpsError, OSError, KeyError):
+            if resuming:
+                raise
+            return None
+        if pv.digest == digest:
+            return pv
+        if resuming:
+            raise RunError(
+                f"{ref['file']} changed since the run started ({digest[:19]}... -> "
+                f"{pv.digest[:19]}...); start a new run instead of resuming"
+            )
+        return None
+    if resuming:
+        raise RunError(f"run.json names no prompt version {digest[:19]}...")
+    return None

@@ -102,7 +102,9 @@ def eval_(
         opts.concurrency = concurrency
         if api_base is not None:  # run.json keeps the URL without its credentials
             opts.api_base = api_base
-        versions = [_resume_version(project, r) for r in meta["refs"]]
+        from ..store import run_version
+
+        versions = [run_version(project, meta, r["digest"], resuming=True) for r in meta["refs"]]
     else:
         if not refs:
             raise UsageError(_no_refs_message(project))
@@ -164,18 +166,6 @@ def _no_refs_message(project: Any) -> str:
             "promptops new NAME --from-scratch"
         )
     return f"give at least one prompt ref, e.g. promptops eval {' '.join(examples[:3])}"
-
-
-def _resume_version(project: Any, ref: dict[str, Any]) -> Any:
-    from ..errors import RunError
-
-    pv = project.load(project.root / ref["file"])
-    if pv.digest != ref["digest"]:
-        raise RunError(
-            f"{ref['file']} changed since the run started ({ref['digest'][:19]}... -> "
-            f"{pv.digest[:19]}...); start a new run instead of resuming"
-        )
-    return pv
 
 
 def _report(result: Any, fmt: str, output: Path | None, junit: Path | None) -> None:

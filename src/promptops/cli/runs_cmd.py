@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from . import app
-from .output import out, print_json
+from .output import out, print_json, warn
 
 runs_app = typer.Typer(
     name="runs",
@@ -29,12 +29,17 @@ def runs(
     """List recorded eval runs, newest first (or merge shard runs: runs merge RUN...)."""
     if ctx.invoked_subcommand is not None:
         return
+    from ..errors import RunError
     from ..project import Project
     from ..store import list_runs
 
     rows = []
     for run in list_runs(Project.find().runs_dir)[:limit]:
-        s = run.summary()
+        try:
+            s = run.summary()
+        except RunError as e:  # one unreadable run (or one of a newer promptops) is listed so
+            warn(e.message)
+            s = {"status": "unreadable"}
         rows.append(
             {
                 "run_id": run.id,
