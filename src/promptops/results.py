@@ -10,8 +10,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
+from .records import SCHEMA_VERSION
 from .stats import mean, percentiles, wilson_interval
 
 
@@ -149,3 +151,32 @@ def summarize(
         rank = {k: i for i, k in enumerate(order)}
         keys.sort(key=lambda k: rank.get(k, len(rank)))
     return [groups[k].to_json() for k in keys]
+
+
+def build_summary(
+    meta: dict[str, Any],
+    status: str,
+    groups: list[dict[str, Any]],
+    fail_under: dict[str, float],
+    *,
+    wall_s: float,
+    network_calls: int,
+    budget: dict[str, Any],
+    ended: str | None = None,
+    **fields: Any,
+) -> dict[str, Any]:
+    """A run's summary.json (a :class:`promptops.records.Summary`), for the runner and for a
+    merge: the run.json fields, ``status`` and ``fields`` (error, records, repairs, signal,
+    shards...), timings, the groups and the bar judged from ``fail_under`` (by group key)."""
+    return {
+        **meta,
+        "schema_version": SCHEMA_VERSION,
+        "status": status,
+        **fields,
+        "ended": ended or datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "wall_s": round(wall_s, 3),
+        "network_calls": network_calls,
+        "budget": budget,
+        "groups": groups,
+        "bar": judge_bar(groups, fail_under, status),
+    }

@@ -27,7 +27,7 @@ from .project import Project, PromptVersion
 from .records import SCHEMA_VERSION, RunSpec, Summary
 from .redact import redact_obj
 from .render import bind_inputs, render_bound
-from .results import group_label, judge_bar, record_key, summarize
+from .results import build_summary, group_label, record_key, summarize
 from .store import RunDir, checked_records, find_run, latest_records
 from .supervise import SigTerm, Stop, describe, run_all
 from .toolcalls import call_params, parse_calls
@@ -326,15 +326,13 @@ def _provenance(project: Project, targets: list[Target]) -> dict[str, Any]:
     }
 
 
-def _bar(
-    groups: list[dict[str, Any]], targets: list[Target], opts: EvalOptions, status: str
-) -> dict[str, Any]:
+def _fail_under(targets: list[Target], opts: EvalOptions) -> dict[str, float]:
     """The bar per group: ``--fail-under``, else the version's ``fail_under``, else 1.0."""
     need: dict[str, float] = {}
     for t in targets:
         bar = opts.fail_under if opts.fail_under is not None else t.pv.spec.fail_under
         need[group_label(t.pv.name, t.pv.version, t.model)] = 1.0 if bar is None else bar
-    return judge_bar(groups, need, status)
+    return need
 
 
 async def arun_eval(
@@ -461,22 +459,19 @@ async def arun_eval(
         if status == "complete" and written != total:
             status = "error"
             fatal.append(f"{written} records for {total} planned (cases x models x repeats)")
-        summary: dict[str, Any] = {
-            **meta,
-            "schema_version": SCHEMA_VERSION,
-            "status": status,
-            "error": fatal[0] if fatal else None,
-            "records": {"planned": total, "written": written},
-            "repairs": repairs,
-            "ended": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "wall_s": round(time.perf_counter() - started, 3),
-            "network_calls": caller.calls,
-            "budget": {"max_cost": opts.max_cost, "spent": round(budget.spent, 8)},
-            "groups": groups,
-        }
-        if terminated():
-            summary["signal"] = "SIGTERM"
-        summary["bar"] = _bar(groups, targets, opts, status)
+        summary = build_summary(
+            meta,
+            status,
+            groups,
+            _fail_under(targets, opts),
+            error=fatal[0] if fatal else None,
+            records={"planned": total, "written": written},
+            repairs=repairs,
+            **({"signal": "SIGTERM"} if terminated() else {}),
+            wall_s=time.perf_counter() - started,
+            network_calls=caller.calls,
+            budget={"max_cost": opts.max_cost, "spent": round(budget.spent, 8)},
+        )
         summary = redact_obj(summary)  # what is shown equals what is stored: no secrets
         try:
             summary = run.write_summary(Summary.model_validate(summary))

@@ -27,12 +27,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from .errors import RunError, UsageError
 from .records import SCHEMA_VERSION, RunSpec, Summary
-from .results import group_key, judge_bar, record_key, summarize
+from .results import build_summary, group_key, record_key, summarize
 from .store import RunDir, checked_records, find_run, run_version
 
 if TYPE_CHECKING:
@@ -240,17 +239,17 @@ def merge_runs(project: Project, run_ids: list[str], new_id: str | None = None) 
         run.close()
     groups = summarize(records, _order(shards, records))
     spent = sum(float((s.summary.get("budget") or {}).get("spent") or 0.0) for s in shards)
-    summary: dict[str, Any] = {
-        **meta,
-        "status": status,
-        "ended": max(ends) if ends else datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "wall_s": round(max([float(s.summary.get("wall_s") or 0.0) for s in shards] or [0.0]), 3),
-        "network_calls": sum(int(s.summary.get("network_calls") or 0) for s in shards),
-        "budget": {"max_cost": first["options"].get("max_cost"), "spent": round(spent, 8)},
-        "shards": {"n": n, "present": present, "missing": missing},
-        "groups": groups,
-    }
-    summary["bar"] = judge_bar(groups, _fail_under(project, shards, groups), status)
+    summary = build_summary(
+        meta,
+        status,
+        groups,
+        _fail_under(project, shards, groups),
+        ended=max(ends) if ends else None,
+        wall_s=max([float(s.summary.get("wall_s") or 0.0) for s in shards] or [0.0]),
+        network_calls=sum(int(s.summary.get("network_calls") or 0) for s in shards),
+        budget={"max_cost": first["options"].get("max_cost"), "spent": round(spent, 8)},
+        shards={"n": n, "present": present, "missing": missing},
+    )
     summary = run.write_summary(Summary.model_validate(summary))
     return EvalResult(run, summary)
 
