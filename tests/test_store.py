@@ -236,3 +236,21 @@ def test_runs_lists_past_an_unreadable_run(old_runs: Path, cli: Cli) -> None:
     rows = {r["run_id"]: r["status"] for r in json.loads(result.stdout)}
     assert rows[OLD_RUN] == "unreadable" and rows[OLD_SHARDS[0]] == "complete"
     assert "schema_version 99 is newer" in result.output
+
+
+def test_the_suite_wide_check_catches_a_field_the_models_do_not_know(
+    project: Path, cli: Cli
+) -> None:
+    """conftest's ``project`` fixture validates every run a test wrote; it can fail."""
+    from conftest import check_written_runs
+
+    result = cli("eval", "summarize@1.0.0", "-f", "json")
+    assert result.exit_code == 0, result.output
+    runs = project / ".promptops/runs"
+    assert check_written_runs(runs) == 3
+    path = runs / json.loads(result.stdout)["run_id"] / "results.jsonl"
+    text = path.read_text()
+    path.write_text(text.replace('"latency_ms"', '"latencyms"', 1))
+    with pytest.raises(ValidationError, match="latencyms"):
+        check_written_runs(runs)
+    path.write_text(text)
