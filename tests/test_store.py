@@ -254,3 +254,15 @@ def test_the_suite_wide_check_catches_a_field_the_models_do_not_know(
     with pytest.raises(ValidationError, match="latencyms"):
         check_written_runs(runs)
     path.write_text(text)
+
+
+def test_resume_takes_a_run_of_the_previous_release(old_runs: Path, cli: Cli) -> None:
+    # its run.json records the dead option `seed`, which EvalOptions no longer has
+    shard = OLD_SHARDS[0]
+    (old_runs / shard / "summary.json").unlink()  # as if it had been killed before the end
+    result = cli("eval", "--resume", shard, "-f", "json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads((old_runs / shard / "summary.json").read_text())
+    assert summary["schema_version"] == SCHEMA_VERSION and summary["status"] == "complete"
+    assert summary["records"] == {"planned": 3, "written": 3} and summary["network_calls"] == 0
+    assert "seed" not in summary["options"]
