@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from .records import SCHEMA_VERSION
 from .stats import mean, percentiles, wilson_interval
 
 
@@ -168,6 +167,8 @@ def build_summary(
     """A run's summary.json (a :class:`promptops.records.Summary`), for the runner and for a
     merge: the run.json fields, ``status`` and ``fields`` (error, records, repairs, signal,
     shards...), timings, the groups and the bar judged from ``fail_under`` (by group key)."""
+    from .records import SCHEMA_VERSION
+
     return {
         **meta,
         "schema_version": SCHEMA_VERSION,
