@@ -25,7 +25,8 @@ Model calls never leave the machine: the fixture prompts use the ``echo`` provid
 Fixtures: ``project`` (the above; returns its root), ``write`` (``write("prompts/x/1.0.0.yaml",
 text)`` under ``tmp_path``), ``cli`` (``cli("render", "summarize@2.0", ...)`` -> typer Result).
 Helpers to import with ``from conftest import ...``: ``git(root, *args)``, ``build_project``,
-``assert_no_traceback(result)``, ``error_lines(result)``, ``run_python(code, cwd)`` and the file
+``assert_no_traceback(result)``, ``error_lines(result)``, ``run_python(code, cwd)``,
+``check_written_runs(runs_dir)`` and the file
 texts ``SUMMARIZE_1_0_0``, ``SUMMARIZE_1_1_0``, ``SUMMARIZE_2_0_0``, ``SUMMARIZE_CASES``.
 """
 
@@ -182,10 +183,45 @@ def _project_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def project(
     _project_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Path]:
-    """A fresh committed project in ``tmp_path``; the working directory for the test."""
+    """A fresh committed project in ``tmp_path``; the working directory for the test. At the
+    end, every run the test wrote must fit the run record models (:func:`check_written_runs`)."""
     shutil.copytree(_project_template, tmp_path, dirs_exist_ok=True, symlinks=True)
     monkeypatch.chdir(tmp_path)
     yield tmp_path
+    check_written_runs(tmp_path / ".promptops" / "runs")
+
+
+def check_written_runs(runs_dir: Path) -> int:
+    """Validate the files of every run under ``runs_dir`` written by this promptops (those at
+    the current ``schema_version``: hand-made and 0.1.0 files are left alone) against
+    ``promptops.records`` with ``extra="forbid"``, so a field the code writes but the models do
+    not describe (or misspell) fails the test that wrote it. Returns the records checked."""
+    if not runs_dir.is_dir():
+        return 0
+    from promptops.records import SCHEMA_VERSION, CaseRecord, RunSpec, Summary
+
+    n = 0
+    for run in sorted(runs_dir.iterdir()):
+        for name, model in (("run.json", RunSpec), ("summary.json", Summary)):
+            try:
+                data = json.loads((run / name).read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            if isinstance(data, dict) and data.get("schema_version") == SCHEMA_VERSION:
+                model.model_validate(data)
+        try:
+            lines = (run / "results.jsonl").read_text(encoding="utf-8").splitlines()
+        except (OSError, ValueError):
+            continue
+        for line in lines:
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(rec, dict) and rec.get("schema_version") == SCHEMA_VERSION:
+                CaseRecord.model_validate(rec)
+                n += 1
+    return n
 
 
 @pytest.fixture

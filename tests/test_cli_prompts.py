@@ -316,7 +316,9 @@ def test_schema_default_and_unknown(cli: Cli) -> None:
     assert json.loads(cli("schema").stdout)["title"] == "PromptSpec"
     result = cli("schema", "dataset")
     assert result.exit_code == 2
-    assert error_lines(result) == ["unknown schema 'dataset'; choose one of prompt, case, registry"]
+    assert error_lines(result) == [
+        "unknown schema 'dataset'; choose one of prompt, case, registry, run, record, summary"
+    ]
 
 
 # ------------------------------------------------------------------ init

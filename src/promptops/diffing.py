@@ -14,13 +14,13 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .compare import Comparison, compare_records, finite, overall_verdict
-from .errors import PromptOpsError, ProviderError, UsageError
+from .errors import ProviderError, UsageError
 
 if TYPE_CHECKING:
     from .project import Project, PromptVersion
-    from .results import RunDir
     from .runner import EvalOptions
     from .sequential import Sequential
+    from .store import RunDir
 
 __all__ = ["DiffResult", "FileDiff", "compare_runs", "diff_refs", "file_diff"]
 
@@ -280,18 +280,6 @@ def diff_refs(
     )
 
 
-def _run_version(project: Project, run: RunDir, digest: str) -> PromptVersion | None:
-    """The prompt file a run used, if it is still on disk unchanged."""
-    for ref in run.meta().get("refs", []):
-        if ref.get("digest") == digest:
-            try:
-                pv = project.load(project.root / ref["file"])
-            except (PromptOpsError, OSError, KeyError):
-                return None
-            return pv if pv.digest == digest else None
-    return None
-
-
 def compare_runs(
     project: Project,
     run_a_id: str,
@@ -304,7 +292,7 @@ def compare_runs(
 ) -> DiffResult:
     """Compare two stored runs as they are (one prompt version each; or one run holding two
     versions, given twice)."""
-    from .results import find_run
+    from .store import find_run
 
     run_a, run_b = find_run(project.runs_dir, run_a_id), find_run(project.runs_dir, run_b_id)
     by_digest: dict[str, list[dict[str, Any]]] = {}
@@ -331,7 +319,9 @@ def compare_runs(
                 )
         da, db = digests_a[0], digests_b[0]
         records_a, records_b = recs_a, recs_b
-    pv_a, pv_b = _run_version(project, run_a, da), _run_version(project, run_b, db)
+    from .store import run_version
+
+    pv_a, pv_b = run_version(project, run_a.meta(), da), run_version(project, run_b.meta(), db)
     metric, margin = _gate(pv_b, metric, margin)
     comps = compare_records(
         records_a, records_b, metric=metric, margin=margin, seed=seed, alpha=alpha

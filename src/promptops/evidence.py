@@ -7,7 +7,6 @@ version, and compare it against the version active in the environment.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,11 +45,13 @@ def _summary(run: Any, digest: str) -> dict[str, Any] | None:
         return None
     if digest not in text:
         return None
+    from .errors import RunError
+
     try:
-        data = json.loads(text)
-    except (json.JSONDecodeError, RecursionError):
-        return None
-    return data if isinstance(data, dict) else None
+        data: dict[str, Any] = run.summary()  # migrated and validated (promptops.records)
+    except RunError:
+        return None  # not a summary promptops wrote: no evidence
+    return data
 
 
 def _why_not_full(s: dict[str, Any], dataset: str, dataset_digest: str) -> str | None:
@@ -91,7 +92,7 @@ def _is_dir_arg(text: str) -> bool:
 def _runs_in(path: Path) -> list[Any]:
     """The runs in ``path``: a run directory itself, a runs directory, or a downloaded CI
     artifact that holds ``.promptops/runs/`` (as the check workflow uploads it)."""
-    from .results import RunDir, list_runs
+    from .store import RunDir, list_runs
 
     if not path.is_dir():
         raise EvidenceError(
@@ -112,12 +113,16 @@ def _runs_in(path: Path) -> list[Any]:
 def _why_not_consistent(run: Any, cand: dict[str, Any]) -> str | None:
     """A run from elsewhere counts only when its results.jsonl adds up to its summary's group:
     the same digest, model, cases and passes."""
-    from .results import latest_records, summarize
+    from .errors import RunError
+    from .results import summarize
+    from .store import checked_records
 
     if not run.results_path.is_file():
         return "it has no results.jsonl to check its summary against"
     try:
-        groups = summarize(latest_records(run.results_path))
+        groups = summarize(checked_records(run.results_path))
+    except RunError as e:
+        return f"its results.jsonl does not fit the record format ({e.message})"
     except (ValueError, KeyError, TypeError) as e:
         return f"its results.jsonl is unreadable ({type(e).__name__})"
     got = next(
@@ -172,7 +177,7 @@ def find_evidence(
     Only summary.json files are read while searching; results.jsonl only for the comparison.
     """
     from .datasets import file_digest, iter_cases
-    from .results import find_run, list_runs
+    from .store import find_run, list_runs
 
     how = (
         f"or, with a run made elsewhere (a CI artifact of `promptops check`): "

@@ -22,7 +22,7 @@ from .errors import PromptOpsError, UsageError
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .results import RunDir
+    from .store import RunDir
 
 FORMATS = ("csv", "jsonl", "parquet")
 

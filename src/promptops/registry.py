@@ -375,7 +375,7 @@ def promote(
             if order:
                 change.notes.append(f"forced past the environment order: {order}")
             if evidence_run:
-                from .results import find_run
+                from .store import find_run
 
                 change.notes.append(
                     f"evidence run given: {find_run(project.runs_dir, evidence_run).id}"

@@ -1,22 +1,18 @@
-"""Run records on disk and their summaries.
+"""Summaries of run records: groups per (prompt, version, model) and the pass-rate bar.
 
-A run is a directory ``.promptops/runs/<run-id>/`` with ``run.json`` (what was asked, written
-first), ``results.jsonl`` (one record per (case, version, model, repeat), appended as each
-finishes) and ``summary.json`` (aggregates and provenance, rewritten at the end). A record
-written later for the same key replaces an earlier one (a resumed run retries errors).
+The files of a run are read and written by :mod:`promptops.store`; their format is
+:mod:`promptops.records`. This module is the one summary builder (the runner, ``runs merge``
+and a run without a summary yet all aggregate records here).
 """
 
 from __future__ import annotations
 
-import json
 import math
-import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import IO, Any
+from datetime import datetime, timezone
+from typing import Any
 
-from .errors import RunError
 from .stats import mean, percentiles, wilson_interval
 
 
@@ -31,33 +27,6 @@ def group_label(prompt: str, version: str, model: str) -> str:
 
 def group_key(rec: dict[str, Any]) -> str:
     return group_label(rec["prompt"], rec["version"], rec["model"])
-
-
-def iter_records(path: Path) -> Iterator[dict[str, Any]]:
-    """Records of a results.jsonl; a final line cut off by a crash is skipped."""
-    if not path.is_file():
-        return
-    with path.open("r", encoding="utf-8") as fh:
-        for line in fh:
-            if not line.endswith("\n"):
-                break  # partial write at the moment of a crash
-            if line.strip():
-                try:
-                    rec = json.loads(line)
-                except (json.JSONDecodeError, RecursionError):
-                    continue  # not a record of ours (a hand edit, a disk error): skipped
-                if isinstance(rec, dict) and {"case_id", "digest", "model"} <= rec.keys():
-                    yield rec
-
-
-def latest_records(path: Path) -> Iterator[dict[str, Any]]:
-    """Records with later duplicates winning, streamed in two passes (bounded memory)."""
-    last: dict[tuple[str, str, str, int], int] = {}
-    for i, rec in enumerate(iter_records(path)):
-        last[record_key(rec)] = i
-    for i, rec in enumerate(iter_records(path)):
-        if last.get(record_key(rec)) == i:
-            yield rec
 
 
 @dataclass
@@ -183,136 +152,32 @@ def summarize(
     return [groups[k].to_json() for k in keys]
 
 
-class RunDir:
-    """One run's directory."""
+def build_summary(
+    meta: dict[str, Any],
+    status: str,
+    groups: list[dict[str, Any]],
+    fail_under: dict[str, float],
+    *,
+    wall_s: float,
+    network_calls: int,
+    budget: dict[str, Any],
+    ended: str | None = None,
+    **fields: Any,
+) -> dict[str, Any]:
+    """A run's summary.json (a :class:`promptops.records.Summary`), for the runner and for a
+    merge: the run.json fields, ``status`` and ``fields`` (error, records, repairs, signal,
+    shards...), timings, the groups and the bar judged from ``fail_under`` (by group key)."""
+    from .records import SCHEMA_VERSION
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.id = path.name
-        self._fh: IO[str] | None = None
-
-    @property
-    def results_path(self) -> Path:
-        return self.path / "results.jsonl"
-
-    @property
-    def summary_path(self) -> Path:
-        return self.path / "summary.json"
-
-    @property
-    def meta_path(self) -> Path:
-        return self.path / "run.json"
-
-    def append(self, record: dict[str, Any]) -> None:
-        """Append one record and flush it to the OS, so a crash loses at most this line."""
-        if self._fh is None:
-            self.path.mkdir(parents=True, exist_ok=True)
-            self._fh = self.results_path.open("a", encoding="utf-8")
-        from .redact import redact_json
-
-        line = redact_json(json.dumps(record, ensure_ascii=False, default=str))
-        self._fh.write(line + "\n")
-        self._fh.flush()
-
-    def repair(self) -> int:
-        """Cut a torn last line (a crash in the middle of a write) off results.jsonl, so the
-        next append starts on a line of its own and that record is re-done. Returns the
-        number of bytes removed (0: the file was whole)."""
-        path = self.results_path
-        try:
-            fh = path.open("r+b")
-        except FileNotFoundError:
-            return 0
-        with fh:
-            size = fh.seek(0, os.SEEK_END)
-            end = size
-            while end > 0:
-                step = min(1 << 16, end)
-                fh.seek(end - step)
-                chunk = fh.read(step)
-                nl = chunk.rfind(b"\n")
-                if nl >= 0:
-                    end = end - step + nl + 1
-                    break
-                end -= step
-            if end == size:
-                return 0
-            fh.truncate(end)
-            return size - end
-
-    def close(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
-
-    def write_json(self, path: Path, data: dict[str, Any]) -> None:
-        """Write atomically (temp file + rename), without secrets."""
-        from .redact import redact_json
-
-        self.path.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + f".tmp{os.getpid()}")
-        text = redact_json(json.dumps(data, indent=2, ensure_ascii=False, default=str))
-        tmp.write_text(text + "\n", encoding="utf-8")
-        os.replace(tmp, path)
-
-    def meta(self) -> dict[str, Any]:
-        return _read_json(self.meta_path)
-
-    def summary(self) -> dict[str, Any]:
-        if self.summary_path.is_file():
-            return _read_json(self.summary_path)
-        meta = self.meta() if self.meta_path.is_file() else {}
-        return {
-            **meta,
-            "status": "incomplete",
-            "groups": summarize(latest_records(self.results_path)),
-        }
-
-    def records(self) -> Iterator[dict[str, Any]]:
-        return latest_records(self.results_path)
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RunError(f"{path}: missing") from None
-    except json.JSONDecodeError as e:
-        raise RunError(f"{path}:{e.lineno}: invalid JSON: {e.msg}") from None
-    except RecursionError:
-        raise RunError(f"{path}: invalid JSON: nested too deeply") from None
-    except (UnicodeDecodeError, OSError) as e:
-        raise RunError(f"{path}: cannot read: {e}") from None
-    if not isinstance(data, dict):
-        raise RunError(f"{path}: expected a JSON object")
-    return data
-
-
-def list_runs(runs_dir: Path) -> list[RunDir]:
-    """Runs, newest first (run ids start with a UTC timestamp)."""
-    if not runs_dir.is_dir():
-        return []
-    return [
-        RunDir(p)
-        for p in sorted(runs_dir.iterdir(), reverse=True)
-        if p.is_dir() and (p / "run.json").is_file()
-    ]
-
-
-def find_run(runs_dir: Path, run_id: str) -> RunDir:
-    """A run by id, unique prefix, or ``latest``."""
-    runs = list_runs(runs_dir)
-    if run_id == "latest":
-        if not runs:
-            raise RunError(f"no runs under {runs_dir}")
-        return runs[0]
-    exact = [r for r in runs if r.id == run_id]
-    if exact:
-        return exact[0]
-    matches = [r for r in runs if r.id.startswith(run_id)]
-    if len(matches) == 1:
-        return matches[0]
-    if not matches:
-        recent = ", ".join(r.id for r in runs[:5]) or "none"
-        raise RunError(f"run {run_id!r} not found; recent runs: {recent}")
-    raise RunError(f"run id {run_id!r} is ambiguous: {', '.join(r.id for r in matches[:5])}")
+    return {
+        **meta,
+        "schema_version": SCHEMA_VERSION,
+        "status": status,
+        **fields,
+        "ended": ended or datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "wall_s": round(wall_s, 3),
+        "network_calls": network_calls,
+        "budget": budget,
+        "groups": groups,
+        "bar": judge_bar(groups, fail_under, status),
+    }

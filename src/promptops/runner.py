@@ -24,9 +24,11 @@ from . import __version__
 from .datasets import Case, file_digest, inline_cases, iter_cases, select
 from .errors import PromptOpsError, RenderError, RunError, SpecError, Terminated, UsageError
 from .project import Project, PromptVersion
+from .records import SCHEMA_VERSION, RunSpec, Summary
 from .redact import redact_obj
 from .render import bind_inputs, render_bound
-from .results import RunDir, find_run, group_label, judge_bar, latest_records, record_key, summarize
+from .results import build_summary, group_label, record_key, summarize
+from .store import RunDir, checked_records, find_run, latest_records
 from .supervise import SigTerm, Stop, describe, run_all
 from .toolcalls import call_params, parse_calls
 
@@ -49,7 +51,6 @@ class EvalOptions:
     shard: tuple[int, int] | None = None
     api_base: str | None = None
     fail_under: float | None = None
-    seed: int = 0
     cases: list[str] | None = None  # only these case ids (a sequential look's batch)
 
     def check(self) -> None:
@@ -199,7 +200,8 @@ async def _evaluate_unit(
     from .assertions import AssertionContext, run_assertions
 
     pv = t.pv
-    rec: dict[str, Any] = {
+    rec: dict[str, Any] = {  # a promptops.records.CaseRecord (not validated: the hot path)
+        "schema_version": SCHEMA_VERSION,
         "case_id": case.id,
         "prompt": pv.name,
         "version": pv.version,
@@ -351,15 +353,13 @@ def _provenance(project: Project, targets: list[Target]) -> dict[str, Any]:
     }
 
 
-def _bar(
-    groups: list[dict[str, Any]], targets: list[Target], opts: EvalOptions, status: str
-) -> dict[str, Any]:
+def _fail_under(targets: list[Target], opts: EvalOptions) -> dict[str, float]:
     """The bar per group: ``--fail-under``, else the version's ``fail_under``, else 1.0."""
     need: dict[str, float] = {}
     for t in targets:
         bar = opts.fail_under if opts.fail_under is not None else t.pv.spec.fail_under
         need[group_label(t.pv.name, t.pv.version, t.model)] = 1.0 if bar is None else bar
-    return judge_bar(groups, need, status)
+    return need
 
 
 async def arun_eval(
@@ -393,22 +393,26 @@ async def arun_eval(
                 f"{project.rel(run.results_path)}: dropped a torn last line ({cut} bytes, "
                 f"a write cut off by a crash); its case is run again"
             )
-        done = {record_key(r) for r in latest_records(run.results_path) if not r.get("error")}
+        done = {record_key(r) for r in checked_records(run.results_path) if not r.get("error")}
     else:
         label = "+".join(dict.fromkeys(f"{v.name}-{v.version}" for v in versions))
         run = RunDir(project.runs_dir / new_run_id(label))
         done = set()
-        meta = {
-            "run_id": run.id,
-            "command": command,
-            "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "refs": [
-                {"ref": v.ref, "file": project.rel(v.path), "digest": v.digest} for v in versions
-            ],
-            "options": {**asdict(opts), "shard": list(opts.shard) if opts.shard else None},
-            "provenance": _provenance(project, targets),
-        }
-        run.write_json(run.meta_path, meta)
+        spec = RunSpec.model_validate(
+            {
+                "schema_version": SCHEMA_VERSION,
+                "run_id": run.id,
+                "command": command,
+                "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "refs": [
+                    {"ref": v.ref, "file": project.rel(v.path), "digest": v.digest}
+                    for v in versions
+                ],
+                "options": {**asdict(opts), "shard": list(opts.shard) if opts.shard else None},
+                "provenance": _provenance(project, targets),
+            }
+        )
+        meta = run.write_spec(spec)
     for t in targets:
         if t.model.startswith("local/"):
             from .providers import local_provider
@@ -497,25 +501,24 @@ async def arun_eval(
         if status == "complete" and written != total:
             status = "error"
             fatal.append(f"{written} records for {total} planned (cases x models x repeats)")
-        summary = {
-            **meta,
-            "status": status,
-            "error": fatal[0] if fatal else None,
-            "records": {"planned": total, "written": written},
-            "repairs": repairs,
-            **({"stop_reason": stop_reason(stopped), "stopped": stopped} if stopped else {}),
-            "ended": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "wall_s": round(time.perf_counter() - started, 3),
-            "network_calls": caller.calls,
-            "budget": {"max_cost": opts.max_cost, "spent": round(budget.spent, 8)},
-            "groups": groups,
-        }
-        if terminated():
-            summary["signal"] = "SIGTERM"
-        summary["bar"] = _bar(groups, targets, opts, status)
+        summary = build_summary(
+            meta,
+            status,
+            groups,
+            _fail_under(targets, opts),
+            error=fatal[0] if fatal else None,
+            records={"planned": total, "written": written},
+            repairs=repairs,
+            **({"signal": "SIGTERM"} if terminated() else {}),
+            wall_s=time.perf_counter() - started,
+            network_calls=caller.calls,
+            budget={"max_cost": opts.max_cost, "spent": round(budget.spent, 8)},
+        )
+        if stopped:
+            summary["stop_reason"], summary["stopped"] = stop_reason(stopped), stopped
         summary = redact_obj(summary)  # what is shown equals what is stored: no secrets
         try:
-            run.write_json(run.summary_path, summary)
+            summary = run.write_summary(Summary.model_validate(summary))
         except OSError as e:
             fatal.append(f"cannot write {run.summary_path}: {e.strerror or e}")
             status = "error"

@@ -7,12 +7,16 @@ from typing import Any
 from pydantic import BaseModel
 
 from .errors import UsageError
+from .records import CaseRecord, RunSpec, Summary
 from .spec import CaseSpec, PromptSpec, RegistrySpec
 
 KINDS: dict[str, type[BaseModel]] = {
     "prompt": PromptSpec,
     "case": CaseSpec,
     "registry": RegistrySpec,
+    "run": RunSpec,  # a run's run.json
+    "record": CaseRecord,  # one line of a run's results.jsonl
+    "summary": Summary,  # a run's summary.json
 }
 
 

@@ -17,8 +17,8 @@ if TYPE_CHECKING:
 
     from .datasets import Case
     from .project import Project, PromptVersion
-    from .results import RunDir
     from .runner import EvalOptions, EvalResult
+    from .store import RunDir
 
 SEQUENTIAL_FILE = "sequential.json"
 
@@ -112,8 +112,8 @@ def run_sequential(
     from dataclasses import replace
 
     from . import gatestats
-    from .results import find_run
     from .runner import run_eval
+    from .store import find_run
 
     run_id: str | None = None
     if resume is not None:

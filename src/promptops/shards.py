@@ -10,7 +10,7 @@ What may be merged, and what is refused (each refusal names the runs):
 
 - every run evaluated the same prompt versions (digests), the same dataset contents (digests in
   provenance), the same models and the same judging options (``repeat``, ``filter``, ``limit``,
-  ``tests``, ``fail_under``, ``seed``);
+  ``tests``, ``fail_under``);
 - every run is a shard of the same split ``N``; a run without ``--shard`` is refused, as is one
   shard given twice (pick one of the two, e.g. the re-run of a failed CI job);
 - a record key (version, model, case, repeat) found in two runs must carry the same result,
@@ -27,18 +27,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from .errors import RunError, UsageError
-from .results import RunDir, find_run, group_key, judge_bar, record_key, summarize
+from .records import SCHEMA_VERSION, RunSpec, Summary
+from .results import build_summary, group_key, record_key, summarize
+from .store import RunDir, checked_records, find_run, run_version
 
 if TYPE_CHECKING:
     from .project import Project
     from .runner import EvalResult
 
 # Options that change which records exist or how they are judged: they must agree.
-JUDGING_OPTIONS = ("models", "tests", "repeat", "filter", "limit", "fail_under", "seed")
+JUDGING_OPTIONS = ("models", "tests", "repeat", "filter", "limit", "fail_under")
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,120}$")
 
 
@@ -168,22 +169,10 @@ def _fail_under(
         elif key in recorded:
             out[key] = recorded[key]
         else:
-            out[key] = _file_fail_under(project, shards[0].meta, g["digest"])
+            pv = run_version(project, shards[0].meta, g["digest"])
+            bar = pv.spec.fail_under if pv is not None else None
+            out[key] = 1.0 if bar is None else float(bar)
     return out
-
-
-def _file_fail_under(project: Project, meta: dict[str, Any], digest: str) -> float:
-    from .errors import PromptOpsError
-
-    for ref in meta.get("refs", []):
-        if ref.get("digest") == digest:
-            try:
-                pv = project.load(project.root / ref["file"])
-            except (PromptOpsError, OSError, KeyError):
-                break
-            if pv.digest == digest and pv.spec.fail_under is not None:
-                return float(pv.spec.fail_under)
-    return 1.0
 
 
 def merge_runs(project: Project, run_ids: list[str], new_id: str | None = None) -> EvalResult:
@@ -210,7 +199,7 @@ def merge_runs(project: Project, run_ids: list[str], new_id: str | None = None) 
     records: list[dict[str, Any]] = []
     seen: dict[tuple[str, str, str, int], tuple[str, tuple[Any, ...]]] = {}
     for s in shards:
-        for rec in s.run.records():
+        for rec in checked_records(s.run.results_path):  # validated: runs from elsewhere
             key = record_key(rec)
             fp = _fingerprint(rec)
             if key in seen:
@@ -230,7 +219,8 @@ def merge_runs(project: Project, run_ids: list[str], new_id: str | None = None) 
     first = shards[0].meta
     starts = [str(s.meta.get("started")) for s in shards if s.meta.get("started")]
     ends = [str(s.summary.get("ended")) for s in shards if s.summary.get("ended")]
-    meta = {
+    meta: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
         "run_id": run.id,
         "command": "promptops runs merge " + " ".join(s.run.id for s in shards),
         "started": min(starts) if starts else None,
@@ -241,7 +231,7 @@ def merge_runs(project: Project, run_ids: list[str], new_id: str | None = None) 
             {"run_id": s.run.id, "shard": [s.k, s.n], "status": s.status} for s in shards
         ],
     }
-    run.write_json(run.meta_path, meta)
+    meta = run.write_spec(RunSpec.model_validate(meta))
     try:
         for rec in records:
             run.append(rec)
@@ -249,18 +239,18 @@ def merge_runs(project: Project, run_ids: list[str], new_id: str | None = None) 
         run.close()
     groups = summarize(records, _order(shards, records))
     spent = sum(float((s.summary.get("budget") or {}).get("spent") or 0.0) for s in shards)
-    summary: dict[str, Any] = {
-        **meta,
-        "status": status,
-        "ended": max(ends) if ends else datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "wall_s": round(max([float(s.summary.get("wall_s") or 0.0) for s in shards] or [0.0]), 3),
-        "network_calls": sum(int(s.summary.get("network_calls") or 0) for s in shards),
-        "budget": {"max_cost": first["options"].get("max_cost"), "spent": round(spent, 8)},
-        "shards": {"n": n, "present": present, "missing": missing},
-        "groups": groups,
-    }
-    summary["bar"] = judge_bar(groups, _fail_under(project, shards, groups), status)
-    run.write_json(run.summary_path, summary)
+    summary = build_summary(
+        meta,
+        status,
+        groups,
+        _fail_under(project, shards, groups),
+        ended=max(ends) if ends else None,
+        wall_s=max([float(s.summary.get("wall_s") or 0.0) for s in shards] or [0.0]),
+        network_calls=sum(int(s.summary.get("network_calls") or 0) for s in shards),
+        budget={"max_cost": first["options"].get("max_cost"), "spent": round(spent, 8)},
+        shards={"n": n, "present": present, "missing": missing},
+    )
+    summary = run.write_summary(Summary.model_validate(summary))
     return EvalResult(run, summary)
 
 

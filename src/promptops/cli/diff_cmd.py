@@ -31,7 +31,7 @@ def _is_run(project: Any, text: str) -> bool:
     if "@" in text or text.endswith((".yaml", ".yml")):
         return False
     from ..errors import RunError
-    from ..results import find_run
+    from ..store import find_run
 
     try:
         find_run(project.runs_dir, text)

@@ -94,7 +94,7 @@ def eval_(
     project = Project.find()
     load_plugins(project)
     if resume is not None:
-        from ..results import find_run
+        from ..store import find_run
 
         meta = find_run(project.runs_dir, resume).meta()
         opts_data = dict(meta["options"])
@@ -103,7 +103,9 @@ def eval_(
         opts.concurrency = concurrency
         if api_base is not None:  # run.json keeps the URL without its credentials
             opts.api_base = api_base
-        versions = [_resume_version(project, r) for r in meta["refs"]]
+        from ..store import run_version
+
+        versions = [run_version(project, meta, r["digest"], resuming=True) for r in meta["refs"]]
     else:
         if not refs:
             raise UsageError(_no_refs_message(project))
@@ -169,18 +171,6 @@ def _no_refs_message(project: Any) -> str:
             "promptops new NAME --from-scratch"
         )
     return f"give at least one prompt ref, e.g. promptops eval {' '.join(examples[:3])}"
-
-
-def _resume_version(project: Any, ref: dict[str, Any]) -> Any:
-    from ..errors import RunError
-
-    pv = project.load(project.root / ref["file"])
-    if pv.digest != ref["digest"]:
-        raise RunError(
-            f"{ref['file']} changed since the run started ({ref['digest'][:19]}... -> "
-            f"{pv.digest[:19]}...); start a new run instead of resuming"
-        )
-    return pv
 
 
 def _report(result: Any, fmt: Format, output: Path | None, junit: Path | None) -> None:

@@ -204,9 +204,10 @@ def _short(v: Any, n: int = 60) -> str:
 
 @app.command()
 def schema(
-    kind: str = typer.Argument("prompt", help="prompt, case or registry."),
+    kind: str = typer.Argument("prompt", help="prompt, case, registry, run, record or summary."),
 ) -> None:
-    """Print the JSON Schema of prompt files, dataset cases or registry.yaml."""
+    """Print the JSON Schema of prompt files, dataset cases, registry.yaml, or a run's run.json,
+    results.jsonl records and summary.json."""
     from ..schemas import json_schema
 
     print_json(json_schema(kind))

@@ -39,7 +39,7 @@ def report(
     if run_b is None:
         from ..report.html import run_html
         from ..report.markdown import eval_markdown
-        from ..results import find_run
+        from ..store import find_run
 
         run = find_run(project.runs_dir, run_a)
         summary, records = run.summary(), list(run.records())
@@ -75,7 +75,7 @@ def export(
     """Export a run's records as a flat table: one row per record, vars.* and assert.* columns."""
     from ..export import export_run
     from ..project import Project
-    from ..results import find_run
+    from ..store import find_run
 
     run = find_run(Project.find().runs_dir, run_id)
     n = export_run(run, fmt.value, output)

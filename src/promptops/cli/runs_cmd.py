@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from ..report import Format, RunView, Subject, needs_records, show
-from .output import out, print_json
+from .output import out, print_json, warn
 from .root import app
 
 runs_app = typer.Typer(
@@ -30,12 +30,17 @@ def runs(
     """List recorded eval runs, newest first (or merge shard runs: runs merge RUN...)."""
     if ctx.invoked_subcommand is not None:
         return
+    from ..errors import RunError
     from ..project import Project
-    from ..results import list_runs
+    from ..store import list_runs
 
     rows = []
     for run in list_runs(Project.find().runs_dir)[:limit]:
-        s = run.summary()
+        try:
+            s = run.summary()
+        except RunError as e:  # one unreadable run (or one of a newer promptops) is listed so
+            warn(e.message)
+            s = {"status": "unreadable"}
         rows.append(
             {
                 "run_id": run.id,
@@ -147,7 +152,7 @@ def show_run(
 ) -> None:
     """Print one run's summary and its worst failing cases."""
     from ..project import Project
-    from ..results import find_run
+    from ..store import find_run
 
     run = find_run(Project.find().runs_dir, run_id)
     summary = run.summary()

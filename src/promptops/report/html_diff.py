@@ -94,7 +94,7 @@ class Side:
 def load_sides(project: Project, result: DiffResult) -> tuple[Side, Side]:
     """The records behind a ``compare_runs`` result (one run holding two versions is split
     by digest, in the order compare_runs used)."""
-    from ..results import find_run
+    from ..store import find_run
 
     runs = [find_run(project.runs_dir, rid) for rid in result.run_ids]
     if len(runs) == 1:
