@@ -406,10 +406,11 @@ def ensure_server(model: LocalModel, parallel: int, threads: int | None = None) 
     Thread-safe: concurrent callers for the same model wait on a lock and share one
     server. The server gets ``max(parallel, 1)`` slots of :data:`CTX_PER_SLOT` tokens and
     listens on ``127.0.0.1`` on a free port chosen by the OS. ``threads`` defaults to
-    ``$PROMPTOPS_LOCAL_THREADS`` or the CPUs this process may run on
-    (``os.sched_getaffinity``); use fewer when the CPUs are shared (see module notes). If it is already running with fewer slots than
+    ``$PROMPTOPS_LOCAL_THREADS`` or half the CPUs this process may run on (see
+    :func:`_n_threads` and the module notes). If it is already running with fewer slots than
     ``parallel`` it is kept as is (restarting would cost a model load and break
-    in-flight requests); the extra concurrent requests simply queue in the server.
+    in-flight requests); callers that send more concurrent requests than it has slots
+    queue in the server (LocalProvider never does: it waits for a free slot).
 
     Returns e.g. ``"http://127.0.0.1:41234/v1"``.
     """
