@@ -7,6 +7,8 @@
    loading the model) and fully cached.
 
     python bench/local_model.py [--runs 3] [--parallel 4]
+
+Compare old and new sources on the Quickstart eval with bench/quickstart.py.
 """
 
 from __future__ import annotations
@@ -56,8 +58,10 @@ async def generate(streams: int, max_tokens: int) -> tuple[int, float]:
 
 
 def tokens_per_second(streams: int, runs: int) -> list[float]:
-    from promptops.providers import local_provider
+    from promptops.providers import local, local_provider
 
+    local.shutdown_all()  # a running server keeps its slots: start one with `streams` slots
+    os.environ["PROMPTOPS_LOCAL_SLOTS"] = str(streams)  # the default is 1 slot
     local_provider.configure(parallel=streams)
     out = []
     for _ in range(runs):
@@ -93,7 +97,7 @@ def main() -> None:
     ap.add_argument("--parallel", type=int, default=4)
     args = ap.parse_args()
     one = tokens_per_second(1, args.runs + 1)[1:]  # the first run also starts the server
-    many = tokens_per_second(args.parallel, args.runs)
+    many = tokens_per_second(args.parallel, args.runs + 1)[1:]
     print(f"cpus={len(os.sched_getaffinity(0))} runs={args.runs}")
     print(
         f"  tokens/s, 1 stream             median {statistics.median(one):6.1f}  (min {min(one):.1f} max {max(one):.1f})"

@@ -63,6 +63,11 @@ def test_threads_override(monkeypatch: pytest.MonkeyPatch) -> None:
         local._n_threads()
     monkeypatch.delenv("PROMPTOPS_LOCAL_THREADS")
     assert local._n_threads() >= 1
+    # default: half the CPUs, so llama.cpp's barrier threads leave room for other work
+    monkeypatch.setattr(local.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert local._n_threads() == 1
+    monkeypatch.setattr(local.os, "sched_getaffinity", lambda pid: set(range(8)), raising=False)
+    assert local._n_threads() == 4
 
 
 # ------------------------------------------------------------------------- resolve

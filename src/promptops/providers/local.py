@@ -67,19 +67,24 @@ Gotchas (verified with litellm 1.106, xllamacpp 2026.10, on 2 CPU cores):
 * The port is chosen per process, so keep ``api_base`` out of response-cache keys for
   local models; use :meth:`LocalModel.pin` (sha256 of the file) as the identity instead.
 * Concurrency: up to ``n_parallel`` requests decode together (continuous batching);
-  extra ones queue inside the server. Each slot holds :data:`CTX_PER_SLOT` tokens
-  (prompt + output): a longer prompt fails with HTTP 400 ->
-  ``litellm.ContextWindowExceededError``; a prompt that fits but leaves less than
+  extra ones queue inside the server (the eval's provider never sends more than there are
+  slots, so queueing happens on our side and latency means time spent in the model). Each
+  slot holds :data:`CTX_PER_SLOT` tokens (prompt + output): a longer prompt fails with HTTP
+  400 -> ``litellm.ContextWindowExceededError``; a prompt that fits but leaves less than
   ``max_tokens`` room is cut off with ``finish_reason == "length"``.
-* Prompt caching is on: a slot reuses the KV cache of a shared prefix (few-shot
-  examples), so repeated prompts only evaluate their new tail (``cache_n`` in timings).
-* Measured on an otherwise idle 2-core machine: model load (``ensure_server``)
-  1.3-1.9 s; generation ~65-75 tok/s for one stream and ~85-100 tok/s aggregate
-  (~22-25 tok/s each) for 4 parallel streams of ``max_tokens=64``; prompt evaluation
-  ~390 tok/s. Two threads beat one (~38 tok/s) on an idle machine, but when the CPUs
-  are oversubscribed (other processes, several pytest-xdist workers each with its own
-  server) all-core threads collapse to 4-8 tok/s while 1 thread kept 20-34 tok/s:
-  set ``PROMPTOPS_LOCAL_THREADS`` (or ``threads=``) to fewer threads then.
+* Prompt caching: a slot reuses the KV cache of the prefix its next prompt shares with its
+  last one (the few-shot examples), so it only evaluates the new tail (``cache_n`` in
+  timings). Gemma 3 uses sliding-window attention, and llama.cpp only keeps what a reuse
+  needs with ``swa_full`` on; without it ``cache_n`` was always 0 and the Quickstart's
+  294-token prompts were evaluated whole, 28 times (about 3/4 of each call's time).
+* Threads: llama.cpp's threads meet at a barrier after every operation, so a pool of as
+  many threads as cores collapses when another process holds a core: on 2 cores beside
+  other jobs (load 4-8), 2 threads made the Quickstart eval 2.5-8x slower than 1 thread (CPU
+  time 150-180 s against 34-55 s). Default: half the CPUs (``PROMPTOPS_LOCAL_THREADS``
+  overrides; 2 threads gave ~65-75 tok/s for one stream against ~38 on an idle machine).
+* Slots: one by default (``PROMPTOPS_LOCAL_SLOTS`` overrides). With 1 thread on 2 loaded
+  cores the 28-case eval took 44 s with 1 slot, 51 s with 2 and 62 s with 4: every slot
+  evaluates the shared prefix once more, and batched decoding won back less than that.
 * llama.cpp logs to stderr; we silence it (``verbosity=0``). Set
   ``PROMPTOPS_LOCAL_VERBOSE=1`` to see load and per-request timing logs. litellm prints
   a "Give Feedback / Get Help" banner on errors unless ``litellm.suppress_debug_info``.
@@ -123,11 +128,13 @@ __all__ = [
     "MISSING_EXTRA",
     "LocalModel",
     "completion_prompt",
+    "default_slots",
     "default_stop",
     "ensure_server",
     "file_sha256",
     "is_local",
     "resolve",
+    "server_slots",
     "shutdown_all",
 ]
 
@@ -355,7 +362,13 @@ _atexit_registered = False
 
 
 def _n_threads() -> int:
-    """``$PROMPTOPS_LOCAL_THREADS`` if set, else the CPUs this process may run on."""
+    """``$PROMPTOPS_LOCAL_THREADS`` if set, else half the CPUs this process may run on (at least 1).
+
+    Half, because llama.cpp's threads meet at a barrier after every operation: when another
+    process holds one of the cores, an all-core thread pool waits at each barrier for the
+    descheduled thread. On a 2-core machine beside another job, 2 threads took 5-8x longer
+    than 1 for the Quickstart eval (see bench/quickstart.py).
+    """
     env = os.environ.get("PROMPTOPS_LOCAL_THREADS", "").strip()
     if env:
         try:
@@ -365,9 +378,26 @@ def _n_threads() -> int:
                 f"PROMPTOPS_LOCAL_THREADS must be a whole number, not {env!r}"
             ) from None
     try:
-        return max(len(os.sched_getaffinity(0)), 1)
+        cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # macOS / Windows have no sched_getaffinity
-        return os.cpu_count() or 1
+        cpus = os.cpu_count() or 1
+    return max(cpus // 2, 1)
+
+
+def default_slots() -> int:
+    """``$PROMPTOPS_LOCAL_SLOTS`` if set, else 1: the parallel slots a local server gets at most.
+
+    One slot was fastest for the 28-case Quickstart eval on 2 cores (1 thread): extra slots
+    share the same cores, each evaluates the shared few-shot prefix once more, and batched
+    decoding gained less than that cost (bench/quickstart.py).
+    """
+    env = os.environ.get("PROMPTOPS_LOCAL_SLOTS", "").strip()
+    if not env:
+        return 1
+    try:
+        return max(int(env), 1)
+    except ValueError:
+        raise ProviderError(f"PROMPTOPS_LOCAL_SLOTS must be a whole number, not {env!r}") from None
 
 
 def ensure_server(model: LocalModel, parallel: int, threads: int | None = None) -> str:
@@ -376,10 +406,11 @@ def ensure_server(model: LocalModel, parallel: int, threads: int | None = None) 
     Thread-safe: concurrent callers for the same model wait on a lock and share one
     server. The server gets ``max(parallel, 1)`` slots of :data:`CTX_PER_SLOT` tokens and
     listens on ``127.0.0.1`` on a free port chosen by the OS. ``threads`` defaults to
-    ``$PROMPTOPS_LOCAL_THREADS`` or the CPUs this process may run on
-    (``os.sched_getaffinity``); use fewer when the CPUs are shared (see module notes). If it is already running with fewer slots than
+    ``$PROMPTOPS_LOCAL_THREADS`` or half the CPUs this process may run on (see
+    :func:`_n_threads` and the module notes). If it is already running with fewer slots than
     ``parallel`` it is kept as is (restarting would cost a model load and break
-    in-flight requests); the extra concurrent requests simply queue in the server.
+    in-flight requests); callers that send more concurrent requests than it has slots
+    queue in the server (LocalProvider never does: it waits for a free slot).
 
     Returns e.g. ``"http://127.0.0.1:41234/v1"``.
     """
@@ -412,6 +443,10 @@ def ensure_server(model: LocalModel, parallel: int, threads: int | None = None) 
         params.n_ctx = CTX_PER_SLOT * slots  # split evenly: each slot gets CTX_PER_SLOT
         params.cpuparams.n_threads = threads
         params.cpuparams_batch.n_threads = threads
+        # Gemma 3 uses sliding-window attention; without a full-size SWA cache llama.cpp
+        # cannot reuse a slot's cached prefix and re-evaluates every prompt whole (cache_n 0).
+        # With it, the few-shot examples shared by an eval's prompts are evaluated once per slot.
+        params.swa_full = True
         # 0 = silent: request errors (e.g. context overflow) reach the caller as HTTP 400s
         params.verbosity = 3 if os.environ.get("PROMPTOPS_LOCAL_VERBOSE") else 0
         params.ui = False
@@ -446,6 +481,13 @@ def ensure_server(model: LocalModel, parallel: int, threads: int | None = None) 
             load_s,
         )
         return running.api_base
+
+
+def server_slots(model: LocalModel) -> int:
+    """Parallel slots of the running server for ``model`` (0 if none is running)."""
+    with _servers_lock:
+        running = _servers.get(str(model.path))
+        return running.n_parallel if running is not None else 0
 
 
 _no_proxy_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))

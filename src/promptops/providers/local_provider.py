@@ -1,7 +1,9 @@
 """``local/...`` models: llama.cpp in-process, called through the same litellm path as any model.
 
-The server starts on the first call (once per process) with as many parallel slots as the
-eval's concurrency; chat messages are rendered into a completion prompt for the base model
+The server starts on the first call (once per process) with the eval's concurrency as slots,
+capped at :func:`~promptops.providers.local.default_slots` (1 by default); a call is sent only
+when a slot is free, so its ``latency_ms`` is the time the model spent on it, not time queued
+behind other calls. Chat messages are rendered into a completion prompt for the base model
 (see :mod:`promptops.providers.local`). Local calls cost nothing: cost is a known 0.
 """
 
@@ -15,13 +17,18 @@ from typing import Any
 from ..errors import ProviderError
 from .base import Call, CallError, Completion, provider
 from .litellm_provider import LiteLLMProvider
+from .litellm_provider import _lib as _litellm_lib
 
-_settings = {"parallel": 4}
+_settings = {"parallel": 1}
 
 
 def configure(parallel: int) -> None:
-    """Slots to start the server with (the eval's concurrency); effective before the first call."""
-    _settings["parallel"] = max(1, parallel)
+    """Slots to start the server with: the eval's concurrency, capped at
+    :func:`~promptops.providers.local.default_slots` (1 unless ``$PROMPTOPS_LOCAL_SLOTS``);
+    effective before the first call. Calls beyond the slots wait here, not in the server."""
+    from .local import default_slots
+
+    _settings["parallel"] = max(1, min(parallel, default_slots()))
 
 
 @lru_cache(maxsize=16)
@@ -41,6 +48,9 @@ class LocalProvider:
             weakref.WeakKeyDictionary()
         )
         self._clients: dict[tuple[str, int], Any] = {}
+        self._pools: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, dict[str, asyncio.Queue[str]]
+        ] = weakref.WeakKeyDictionary()
 
     def _client(self, api_base: str) -> Any:
         """One OpenAI client per server and event loop: litellm's text-completion path would
@@ -60,16 +70,45 @@ class LocalProvider:
         for key in [k for k in self._clients if k[1] == loop]:
             await self._clients.pop(key).close()
 
-    async def complete(self, call: Call) -> Completion:
-        from .local import completion_prompt, default_stop, ensure_server
+    async def _pool(self, model: Any) -> asyncio.Queue[str]:
+        """The free slots of ``model``'s servers on the running loop (an api_base per free slot),
+        starting the servers on first use."""
+        from .local import ensure_server, server_slots
 
+        loop = asyncio.get_running_loop()
+        pools = self._pools.setdefault(loop, {})
+        key = str(model.path)
+        lock = self._locks.setdefault(loop, asyncio.Lock())
+        async with lock:  # the first caller starts the servers; the rest wait for them
+            if key not in pools:
+                # litellm's import (seconds) runs while llama.cpp loads the model
+                base, _ = await asyncio.gather(
+                    asyncio.to_thread(ensure_server, model, _settings["parallel"]),
+                    asyncio.to_thread(_litellm_lib),
+                )
+                pool: asyncio.Queue[str] = asyncio.Queue()
+                for _ in range(max(server_slots(model), 1)):
+                    pool.put_nowait(base)
+                pools[key] = pool
+            return pools[key]
+
+    async def complete(self, call: Call) -> Completion:
         try:
             model = _resolve(call.model)
-            lock = self._locks.setdefault(asyncio.get_running_loop(), asyncio.Lock())
-            async with lock:  # the first caller starts the server; the rest wait for it
-                api_base = await asyncio.to_thread(ensure_server, model, _settings["parallel"])
+            pool = await self._pool(model)
         except ProviderError as e:  # every call to this model would fail the same way
             raise _setup_error(e) from None
+        # A call goes to a server only when one of its slots is free, so its latency is the
+        # time llama.cpp spends on it (plus HTTP), not time queued behind other calls.
+        api_base = await pool.get()
+        try:
+            return await self._call(call, model, api_base)
+        finally:
+            pool.put_nowait(api_base)
+
+    async def _call(self, call: Call, model: Any, api_base: str) -> Completion:
+        from .local import completion_prompt, default_stop
+
         params = dict(call.params)
         for key in _CHAT_ONLY:  # a base model on the completions endpoint cannot honour them
             params.pop(key, None)
