@@ -157,14 +157,7 @@ async def run_turns(
                 "output": comp.text,
                 "finish_reason": comp.finish_reason,
                 **({"tool_calls": calls} if calls else {}),
-                "assertions": [
-                    {"type": s.type, "metric": s.metric, "weight": s.weight, **r.to_json()}
-                    for s, r in verdict.results
-                ],
-                "score": round(verdict.score, 6),
-                "pass": verdict.passed,
-                "assert_error": verdict.error,
-                "metrics": verdict.metrics,
+                **verdict.record_fields(),
             }
         )
         prev = (comp.text, calls)

@@ -287,18 +287,7 @@ async def _evaluate_unit(
     )
     threshold = case.spec.threshold if case.spec.threshold is not None else pv.spec.threshold
     verdict = await run_assertions([*pv.spec.assert_, *case.spec.assert_], ctx, threshold)
-    rec.update(
-        {
-            "assertions": [
-                {"type": spec.type, "metric": spec.metric, "weight": spec.weight, **res.to_json()}
-                for spec, res in verdict.results
-            ],
-            "score": round(verdict.score, 6),
-            "pass": verdict.passed,
-            "assert_error": verdict.error,
-            "metrics": verdict.metrics,
-        }
-    )
+    rec.update(verdict.record_fields())
     return rec
 
 

@@ -29,6 +29,19 @@ class CaseVerdict:
     error: str | None = None  # first assertion error, as "type: message"
     metrics: dict[str, float] = field(default_factory=dict)  # label -> mean score
 
+    def record_fields(self) -> dict[str, Any]:
+        """What a case record (and each turn of a conversation) holds of the verdict."""
+        return {
+            "assertions": [
+                {"type": spec.type, "metric": spec.metric, "weight": spec.weight, **res.to_json()}
+                for spec, res in self.results
+            ],
+            "score": round(self.score, 6),
+            "pass": self.passed,
+            "assert_error": self.error,
+            "metrics": self.metrics,
+        }
+
 
 def _error(message: str) -> AssertionResult:
     return AssertionResult(False, 0.0, "", error=message)
