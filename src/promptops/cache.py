@@ -123,15 +123,19 @@ class ResponseCache:
         self.hits += 1
         return value
 
-    def put(self, key: str, value: dict[str, Any]) -> None:
-        """Store ``value`` without secrets (an answer can echo a key back)."""
+    def _buffer(self, key: str, value: dict[str, Any]) -> bool:
+        """Buffer ``value`` without secrets (an answer can echo a key back); True when the
+        batch is full and must be flushed. No SQLite work: safe on the event loop."""
         from .redact import redact_json
 
         blob = redact_json(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
         with self._lock:
             self._pending[key] = blob
-            full = len(self._pending) >= self.batch
-        if full:
+            return len(self._pending) >= self.batch
+
+    def put(self, key: str, value: dict[str, Any]) -> None:
+        """Store ``value`` without secrets."""
+        if self._buffer(key, value):
             self.flush()
 
     def flush(self) -> None:
@@ -166,16 +170,31 @@ class ResponseCache:
                 raise self._fail(e) from None
 
     async def aget(self, key: str) -> dict[str, Any] | None:
-        """:meth:`get` in a worker thread."""
+        """:meth:`get`, in a worker thread unless the answer is still buffered."""
         import asyncio
 
+        with self._lock:
+            blob = self._pending.get(key)
+        if blob is not None:
+            self.hits += 1
+            value: dict[str, Any] = json.loads(blob)
+            return value
         return await asyncio.to_thread(self.get, key)
 
     async def aput(self, key: str, value: dict[str, Any]) -> None:
-        """:meth:`put` in a worker thread (its retry sleeps never block the event loop)."""
+        """:meth:`put`, its SQLite work (a full batch's :meth:`flush`, with its busy waits and
+        retry sleeps) in a worker thread; buffering alone stays on the loop (a thread hop per
+        answer cost more than the buffering)."""
         import asyncio
 
-        await asyncio.to_thread(self.put, key, value)
+        if self._buffer(key, value):
+            await asyncio.to_thread(self.flush)
+
+    async def aclose(self) -> None:
+        """:meth:`close` in a worker thread (it writes what is still buffered)."""
+        import asyncio
+
+        await asyncio.to_thread(self.close)
 
     def close(self) -> None:
         try:

@@ -476,7 +476,10 @@ async def arun_eval(
         terminated.restore()
         run.close()
         if cache is not None:
-            cache.close()
+            try:  # writes the buffered answers: SQLite work, off the loop
+                await cache.aclose()
+            except asyncio.CancelledError:  # a second Ctrl-C: finish the job here
+                cache.close()
         breaker.finish()
         stopped = breaker.report()
         if stopped and status != "interrupted":

@@ -41,6 +41,9 @@ class Caller:
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     rng: random.Random = field(default_factory=random.Random)
     calls: int = 0  # network calls made (for tests and progress)
+    # model -> its provider identity, read once per caller (one eval run): reading the
+    # endpoint environment variables on every call was the cached path's largest cost
+    _identities: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
 
     def _key(
         self,
@@ -53,10 +56,12 @@ class Caller:
         prov = get_provider(model)
         if self.cache is None or not prov.cacheable:
             return None
-        try:
-            identity = prov.identity(model)
-        except PromptOpsError:
-            return None  # e.g. a local model that cannot be resolved: the call says why
+        identity = self._identities.get(model)
+        if identity is None:
+            try:
+                identity = self._identities[model] = prov.identity(model)
+            except PromptOpsError:
+                return None  # e.g. a local model that cannot be resolved: the call says why
         return cache_key(model, messages, params, api_base, repeat, identity)
 
     def delay(self, attempt: int, err: CallError) -> float:
