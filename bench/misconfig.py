@@ -26,25 +26,10 @@ import tempfile
 import time
 from pathlib import Path
 
-BIN = Path(sys.executable).parent
-MODEL = "openai/gpt-4o-mini-2024-07-18"
-SRC = str(Path(__file__).resolve().parents[1] / "src")
+from eval_throughput import MODEL, make_project  # the same project; bench/ is on sys.path
 
-PROMPT = """\
-name: bench
-version: 1.0.0
-model:
-  id: {model}
-  api_base: {url}
-  params: {{temperature: 0, max_tokens: 16}}
-inputs:
-  text: string
-template: "Repeat: {{{{ text }}}}"
-dataset: evals/bench.jsonl
-assert:
-  - {{type: icontains, value: "case"}}
-fail_under: 0
-"""
+BIN = Path(sys.executable).parent
+SRC = str(Path(__file__).resolve().parents[1] / "src")
 
 
 def env(key: bool) -> dict[str, str]:
@@ -77,12 +62,7 @@ def stop_server(proc: subprocess.Popen[str]) -> int:
 def scenario(name: str, fault: str | None, key: bool, cases: int, tmp: Path) -> dict[str, object]:
     server, url = start_server(fault)
     root = tmp / name
-    (root / "prompts/bench").mkdir(parents=True)
-    (root / "evals").mkdir()
-    (root / "prompts/bench/1.0.0.yaml").write_text(PROMPT.format(model=MODEL, url=url))
-    with (root / "evals/bench.jsonl").open("w") as fh:
-        for i in range(cases):
-            fh.write(json.dumps({"id": f"c{i:06d}", "vars": {"text": f"case {i}"}}) + "\n")
+    make_project(root, url, cases)
     cmd = [str(BIN / "promptops"), "eval", "bench@1.0", "-q", "--concurrency", "16"]
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-c", "import litellm"], env=env(key), check=True)

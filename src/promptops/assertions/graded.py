@@ -95,24 +95,43 @@ def _judge_model(spec: AssertionSpec) -> str:
     return spec.judge
 
 
+async def _graded(
+    model: str,
+    ctx: AssertionContext,
+    system: str,
+    tag: str,
+    reference: str,
+    field: str,
+    choices: tuple[str, ...],
+) -> tuple[str, str] | AssertionResult:
+    """Ask the judge about the output against ``reference`` (shown as ``<tag>``): its strictly
+    parsed choice and reason, or the error result."""
+    if ctx.judge is None:
+        return AssertionResult(False, 0.0, "", error="no judge available")
+    user = (
+        f"<question>\n{_question(ctx)}\n</question>\n\n<{tag}>\n{reference}\n</{tag}>\n\n"
+        f"<submission>\n{ctx.output}\n</submission>"
+    )
+    answer = await ctx.judge(
+        model, [{"role": "system", "content": system}, {"role": "user", "content": user}]
+    )
+    try:
+        return parse_choice(answer, field, choices)
+    except JudgeAnswerError as e:
+        return AssertionResult(False, 0.0, "", error=str(e))
+
+
 @assertion("factuality", needs_value=False, model_graded=True)
 async def factuality(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> AssertionResult:
     """A judge model (judge:) checks the output's facts against the reference (value, else expected); a disagreement fails."""
     model = _judge_model(spec)
     reference = _reference(spec, value, ctx, "reference answer")
-    if ctx.judge is None:
-        return AssertionResult(False, 0.0, "", error="no judge available")
-    user = (
-        f"<question>\n{_question(ctx)}\n</question>\n\n<expert>\n{reference}\n</expert>\n\n"
-        f"<submission>\n{ctx.output}\n</submission>"
+    got = await _graded(
+        model, ctx, FACTUALITY_SYSTEM, "expert", reference, "category", FACT_CATEGORIES
     )
-    answer = await ctx.judge(
-        model, [{"role": "system", "content": FACTUALITY_SYSTEM}, {"role": "user", "content": user}]
-    )
-    try:
-        category, reason = parse_choice(answer, "category", FACT_CATEGORIES)
-    except JudgeAnswerError as e:
-        return AssertionResult(False, 0.0, "", error=str(e))
+    if isinstance(got, AssertionResult):
+        return got
+    category, reason = got
     ok = category != "D"
     return AssertionResult(ok, 1.0 if ok else 0.0, f"({category}) {reason}".strip())
 
@@ -122,19 +141,10 @@ async def closedqa(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> As
     """A judge model (judge:) answers Y/N: does the output meet the criterion (value, else expected) for the question?"""
     model = _judge_model(spec)
     criterion = _reference(spec, value, ctx, "criterion")
-    if ctx.judge is None:
-        return AssertionResult(False, 0.0, "", error="no judge available")
-    user = (
-        f"<question>\n{_question(ctx)}\n</question>\n\n<criterion>\n{criterion}\n</criterion>"
-        f"\n\n<submission>\n{ctx.output}\n</submission>"
-    )
-    answer = await ctx.judge(
-        model, [{"role": "system", "content": CLOSEDQA_SYSTEM}, {"role": "user", "content": user}]
-    )
-    try:
-        choice, reason = parse_choice(answer, "answer", ("Y", "N"))
-    except JudgeAnswerError as e:
-        return AssertionResult(False, 0.0, "", error=str(e))
+    got = await _graded(model, ctx, CLOSEDQA_SYSTEM, "criterion", criterion, "answer", ("Y", "N"))
+    if isinstance(got, AssertionResult):
+        return got
+    choice, reason = got
     ok = choice == "Y"
     return AssertionResult(ok, 1.0 if ok else 0.0, f"{choice}: {reason}".strip())
 
