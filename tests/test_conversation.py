@@ -219,6 +219,19 @@ def test_image_path_outside_the_project_is_refused(project: Path, write: Write, 
     assert "is outside the project" in result.stderr
 
 
+def test_a_file_named_like_an_image_must_hold_image_data(
+    project: Path, write: Write, cli: Cli
+) -> None:
+    """A pull request cannot send any project file to the model by calling it `x.png`."""
+    write("prompts/look/1.0.0.yaml", IMAGES)
+    write("images/logo.png", b"OPENAI_API_KEY=sk-not-an-image\n")
+    result = cli("render", "look@1.0.0", "--var", "photo=images/logo.png")
+    assert_no_traceback(result)
+    assert result.exit_code == 1
+    assert "does not hold image data" in result.stderr
+    assert "sk-not-an-image" not in result.output
+
+
 def test_turn_assertions_are_linted_and_exported(
     project: Path, write: Write, cli: Cli, server: FakeOpenAI
 ) -> None:

@@ -57,7 +57,22 @@ def image_file(root: Path, rel: str) -> Path:
     mime, _ = mimetypes.guess_type(path.name)
     if not mime or not mime.startswith("image/"):
         raise ValueError(f"{rel!r} is not an image file (png, jpeg, gif, webp...)")
+    with path.open("rb") as fh:
+        head = fh.read(16)
+    if not _looks_like_image(head):
+        # the name alone is not enough: a pull request could name any project file (or a
+        # link to one) `x.png` and have its bytes sent to the model
+        raise ValueError(f"{rel!r} does not hold image data (png, jpeg, gif, webp, avif, heic)")
     return path
+
+
+def _looks_like_image(head: bytes) -> bool:
+    """The file starts like a raster image format a vision model takes."""
+    return (
+        head.startswith((b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a"))
+        or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
+        or head[4:12] in (b"ftypavif", b"ftypheic", b"ftypheix", b"ftypmif1")
+    )
 
 
 def data_url(path: Path) -> str:
