@@ -1,6 +1,6 @@
 """How often does the regression gate cry wolf, and how often does it catch a real drop?
 
-Simulated run records go through ``promptops.compare.compare_records`` at its default settings
+Simulated run records go through ``promptops.gate.compare.compare_records`` at its default settings
 (the gate's intervals at alpha 0.05, margin 0.02; see operating_characteristics.py). Each case has a
 pass probability (its difficulty); every sample is an independent draw, the worst case for a
 noisy model (nothing about a case is stable between runs). Under the null both versions share
@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from promptops.compare import compare_records
+from promptops.gate.compare import compare_records
 
 Difficulty = Callable[[np.random.Generator, int], np.ndarray]
 
@@ -78,9 +78,9 @@ def end_to_end(seeds: int, n: int = 40, p: float = 0.7) -> float:
     server answering right with probability p whatever the prompt, no cache."""
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     os.environ.setdefault("OPENAI_API_KEY", "sk-test")
-    from promptops.diffing import diff_refs
+    from promptops.eval.runner import EvalOptions
+    from promptops.gate.diff import diff_refs
     from promptops.project import Project
-    from promptops.runner import EvalOptions
     from promptops.testing.server import FakeOpenAI, noisy
 
     prompt = (

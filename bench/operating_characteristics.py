@@ -2,7 +2,7 @@
 catches a drop, and how many cases it spends.
 
 Simulated pass/fail outcomes go through the gate's own interval and decision functions
-(``promptops.compare.interval`` and ``promptops.gatestats.decide``, at the defaults: alpha
+(``promptops.gate.compare.interval`` and ``promptops.gate.statistics.decide``, at the defaults: alpha
 0.05, so each decision is a one-sided test at 2.5%). Per-case difficulty is correlated across
 the two versions, as it is with real models: case i passes in A with probability p_i ~
 Beta(k p, k (1 - p)) (k = 2: many cases nearly always or nearly never pass) and in B with
@@ -33,8 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from promptops import gatestats
-from promptops.compare import interval
+from promptops.gate import statistics as gatestats
+from promptops.gate.compare import interval
 
 NS = (20, 40, 100, 300)
 BASES = (0.5, 0.7, 0.9)

@@ -113,7 +113,7 @@ def main() -> int:
     args = parser.parse_args()
 
     start = time.perf_counter()
-    import promptops.runtime  # noqa: F401  (what an application imports)
+    import promptops.registry.runtime  # noqa: F401  (what an application imports)
 
     import_ms = (time.perf_counter() - start) * 1000
     with tempfile.TemporaryDirectory(prefix="promptops-bench-") as tmp:
@@ -136,7 +136,7 @@ def main() -> int:
     if args.json:
         print(json.dumps(report, indent=2))
     else:
-        print(f"import promptops.runtime: {import_ms:.0f} ms (once per process)")
+        print(f"import promptops.registry.runtime: {import_ms:.0f} ms (once per process)")
         for label, r in (("cold (template cache cleared)", cold), ("warm", warm)):
             print(f"{label}:")
             print(

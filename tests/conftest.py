@@ -194,11 +194,11 @@ def project(
 def check_written_runs(runs_dir: Path) -> int:
     """Validate the files of every run under ``runs_dir`` written by this promptops (those at
     the current ``schema_version``: hand-made and 0.1.0 files are left alone) against
-    ``promptops.records`` with ``extra="forbid"``, so a field the code writes but the models do
+    ``promptops.eval.records`` with ``extra="forbid"``, so a field the code writes but the models do
     not describe (or misspell) fails the test that wrote it. Returns the records checked."""
     if not runs_dir.is_dir():
         return 0
-    from promptops.records import SCHEMA_VERSION, CaseRecord, RunSpec, Summary
+    from promptops.eval.records import SCHEMA_VERSION, CaseRecord, RunSpec, Summary
 
     n = 0
     for run in sorted(runs_dir.iterdir()):

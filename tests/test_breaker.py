@@ -13,7 +13,7 @@ import pytest
 from typer.testing import Result
 
 from conftest import assert_no_traceback
-from promptops.breaker import Breaker
+from promptops.providers.breaker import Breaker
 from promptops.testing.server import FakeOpenAI, Fault, Reply, Request, constant
 
 MODEL = "openai/gpt-4o-mini-2024-07-18"

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from promptops.check import check
 from promptops.errors import GitError
+from promptops.eval.runner import EvalOptions
+from promptops.gate.check import check
 from promptops.gitops import changed_files, list_dir_at, merge_base, read_file_at, repo_root
 from promptops.project import Project, load_prompt
-from promptops.runner import EvalOptions
 from promptops.testing.server import FakeOpenAI, Reply, echo, noisy
 
 N_CASES = 40

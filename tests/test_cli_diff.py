@@ -471,7 +471,7 @@ def test_strict_makes_inconclusive_exit_1(project: Path, cli: Cli) -> None:
 
 
 def test_power_says_how_many_cases_before_spending(cli: Cli) -> None:
-    from promptops.gatestats import plan
+    from promptops.gate.statistics import plan
 
     result = cli("power", "--drop", "0.05", "--pass-rate", "0.8", "--margin", "0.02")
     assert result.exit_code == 0, result.output

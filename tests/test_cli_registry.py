@@ -14,7 +14,7 @@ from click.testing import Result
 
 from conftest import assert_no_traceback, error_lines, git, run_python
 from promptops.project import Project
-from promptops.registry_file import read_registry
+from promptops.registry.file import read_registry
 
 Cli = Callable[..., Result]
 

@@ -13,14 +13,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from promptops import gatestats
-from promptops.compare import compare_records, mcnemar_test
-from promptops.diffing import compare_runs, diff_refs, file_diff
 from promptops.errors import UsageError
-from promptops.gatestats import cases_needed
+from promptops.eval.runner import EvalOptions, run_eval
+from promptops.gate import statistics as gatestats
+from promptops.gate.compare import compare_records, mcnemar_test
+from promptops.gate.diff import compare_runs, diff_refs, file_diff
+from promptops.gate.statistics import cases_needed
 from promptops.project import Project
 from promptops.refs import resolve
-from promptops.runner import EvalOptions, run_eval
 
 
 def records(

@@ -96,7 +96,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 def test_src_has_no_import_cycles() -> None:
     graph = import_graph(SRC)
-    assert "promptops.runner" in graph and "promptops.registry_file" in graph
+    assert "promptops.eval.runner" in graph and "promptops.registry.file" in graph
     cycle = find_cycle(graph)
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
 

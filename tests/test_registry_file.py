@@ -10,9 +10,9 @@ from pathlib import Path
 from click.testing import Result
 
 from conftest import git
-from promptops.check import _registry_at
+from promptops.gate.check import _registry_at
 from promptops.project import Project, load_prompt
-from promptops.runtime import Registry
+from promptops.registry.runtime import Registry
 
 Cli = Callable[..., Result]
 

@@ -28,9 +28,9 @@ import pytest
 from click.testing import Result
 
 from conftest import run_python
+from promptops.eval.store import RunDir
+from promptops.eval.summary import group_key, judge_bar, summarize
 from promptops.report.html import diff_fragment, run_html, word_diff
-from promptops.results import group_key, judge_bar, summarize
-from promptops.store import RunDir
 
 Cli = Callable[..., Result]
 REPO = Path(__file__).resolve().parents[1]

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from promptops.errors import PromptOpsError, SpecError, UsageError
+from promptops.eval.runner import EvalOptions, run_eval
+from promptops.eval.store import iter_records
 from promptops.project import Project
 from promptops.refs import resolve
-from promptops.runner import EvalOptions, run_eval
-from promptops.store import iter_records
 from promptops.testing.server import FakeOpenAI, Fault, Reply, Request, by_content, fail_first
 
 MODEL = "openai/gpt-4o-mini-2024-07-18"  # priced in litellm's local price map

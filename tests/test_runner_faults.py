@@ -153,7 +153,7 @@ def test_disk_full_while_appending_records_ends_the_run_with_error(
 ) -> None:
     import errno
 
-    from promptops.store import RunDir
+    from promptops.eval.store import RunDir
 
     real = RunDir.append
     calls = {"n": 0}

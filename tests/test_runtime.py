@@ -13,7 +13,7 @@ from conftest import run_python
 from promptops import Registry
 from promptops.errors import ProviderError, RegistryError, SpecError
 from promptops.project import load_prompt
-from promptops.runtime import bucket, choose_arm
+from promptops.registry.runtime import bucket, choose_arm
 from promptops.testing.server import FakeOpenAI, Fault, Reply, Request
 
 SECRET = "sk-test-supersecret-0123456789"
@@ -92,7 +92,7 @@ def test_split_over_many_keys_for_several_weights(weight: int) -> None:
 def test_bucket_is_stable_across_processes(project: Path) -> None:
     here = [bucket("summarize", "prod", k) for k in ("a", "b", 42)]
     done = run_python(
-        "from promptops.runtime import bucket; print([bucket('summarize', 'prod', k) for k in ('a', 'b', 42)])",
+        "from promptops.registry.runtime import bucket; print([bucket('summarize', 'prod', k) for k in ('a', 'b', 42)])",
         project,
         extra=["-X", "utf8"],
     )

@@ -12,10 +12,10 @@ from click.testing import Result
 
 from conftest import assert_no_traceback, error_lines
 from promptops.errors import RunError, UsageError
+from promptops.eval.merge import merge_runs
+from promptops.eval.runner import EvalOptions, EvalResult, run_eval
 from promptops.project import Project
 from promptops.refs import resolve
-from promptops.runner import EvalOptions, EvalResult, run_eval
-from promptops.shards import merge_runs
 
 Cli = Callable[..., Result]
 

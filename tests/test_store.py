@@ -1,4 +1,4 @@
-"""The typed run record (promptops.records) and the run store (promptops.store): what promptops
+"""The typed run record (promptops.eval.records) and the run store (promptops.eval.store): what promptops
 writes fits the models exactly, files of the previous release still load, JSON is written
 atomically."""
 
@@ -17,8 +17,8 @@ from typer.testing import Result
 
 from conftest import assert_no_traceback
 from promptops.errors import RunError
-from promptops.records import SCHEMA_VERSION, CaseRecord, RunSpec, Summary, migrate
-from promptops.store import RunDir, checked_records, iter_records
+from promptops.eval.records import SCHEMA_VERSION, CaseRecord, RunSpec, Summary, migrate
+from promptops.eval.store import RunDir, checked_records, iter_records
 
 Cli = Callable[..., Result]
 Write = Callable[..., Path]

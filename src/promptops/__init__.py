@@ -25,11 +25,11 @@ __all__ = [
 
 if TYPE_CHECKING:
     from .errors import PromptOpsError
+    from .eval.runner import run_eval
     from .lint import lint
     from .project import Project, PromptVersion, load_prompt
     from .refs import resolve
-    from .runner import run_eval
-    from .runtime import Registry
+    from .registry.runtime import Registry
 
 
 def render_prompt(ref: str, root: str = ".", **values: Any) -> list[dict[str, str]]:
@@ -53,8 +53,8 @@ _LAZY = {
     "PromptVersion": ("project", "PromptVersion"),
     "load_prompt": ("project", "load_prompt"),
     "resolve": ("refs", "resolve"),
-    "Registry": ("runtime", "Registry"),
-    "run_eval": ("runner", "run_eval"),
+    "Registry": ("registry.runtime", "Registry"),
+    "run_eval": ("eval.runner", "run_eval"),
 }
 
 

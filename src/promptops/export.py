@@ -22,7 +22,7 @@ from .errors import PromptOpsError, UsageError
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .store import RunDir
+    from .eval.store import RunDir
 
 FORMATS = ("csv", "jsonl", "parquet")
 

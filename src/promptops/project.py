@@ -222,7 +222,7 @@ class Project:
 
     def registry_spec(self) -> RegistrySpec:
         """Parse registry.yaml strictly (schema plus digest/canary checks); missing is empty."""
-        from .registry_file import read_registry_file
+        from .registry.file import read_registry_file
 
         return read_registry_file(self.registry_path)
 

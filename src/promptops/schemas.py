@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from .errors import UsageError
-from .records import CaseRecord, RunSpec, Summary
+from .eval.records import CaseRecord, RunSpec, Summary
 from .spec import CaseSpec, PromptSpec, RegistrySpec
 
 KINDS: dict[str, type[BaseModel]] = {

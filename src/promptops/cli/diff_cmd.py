@@ -31,7 +31,7 @@ def _is_run(project: Any, text: str) -> bool:
     if "@" in text or text.endswith((".yaml", ".yml")):
         return False
     from ..errors import RunError
-    from ..store import find_run
+    from ..eval.store import find_run
 
     try:
         find_run(project.runs_dir, text)
@@ -41,7 +41,7 @@ def _is_run(project: Any, text: str) -> bool:
 
 
 def _opts(**kwargs: Any) -> Any:
-    from ..runner import EvalOptions
+    from ..eval.runner import EvalOptions
 
     return EvalOptions(**kwargs)
 
@@ -96,8 +96,8 @@ def diff(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Compare two prompt versions (or two runs) case by case; exit 1 on regression or error."""
-    from ..diffing import compare_runs, diff_refs
     from ..errors import UsageError
+    from ..gate.diff import compare_runs, diff_refs
     from ..plugins import load_plugins
     from ..project import Project
 
@@ -207,8 +207,8 @@ def check(
     ),
 ) -> None:
     """Pre-merge gate: lint, then evaluate changed prompt versions against their baselines."""
-    from ..check import check as run_check
     from ..errors import UsageError
+    from ..gate.check import check as run_check
     from ..project import Project
     from ..report.diff import check_markdown, write_check_junit
 
@@ -272,7 +272,7 @@ def power(
 ) -> None:
     """Cases a comparison needs, before spending money on it."""
     from ..errors import UsageError
-    from ..gatestats import plan
+    from ..gate.statistics import plan
 
     for name, value in (("--drop", drop), ("--pass-rate", pass_rate), ("--margin", margin)):
         if not 0 <= value <= 1:

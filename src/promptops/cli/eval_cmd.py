@@ -86,15 +86,15 @@ def eval_(
 ) -> None:
     """Evaluate prompt versions on their gold datasets; exit 1 when the pass-rate bar is missed."""
     from ..errors import UsageError
+    from ..eval.runner import EvalOptions, run_eval
     from ..plugins import load_plugins
     from ..project import Project
     from ..refs import resolve
-    from ..runner import EvalOptions, run_eval
 
     project = Project.find()
     load_plugins(project)
     if resume is not None:
-        from ..store import find_run
+        from ..eval.store import find_run
 
         meta = find_run(project.runs_dir, resume).meta()
         opts_data = dict(meta["options"])
@@ -103,7 +103,7 @@ def eval_(
         opts.concurrency = concurrency
         if api_base is not None:  # run.json keeps the URL without its credentials
             opts.api_base = api_base
-        from ..store import run_version
+        from ..eval.store import run_version
 
         versions = [run_version(project, meta, r["digest"], resuming=True) for r in meta["refs"]]
     else:

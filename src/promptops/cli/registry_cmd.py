@@ -94,7 +94,7 @@ def promote(
 ) -> None:
     """Make a version active in an environment (or a canary), given eval evidence."""
     from ..errors import UsageError
-    from ..registry import promote as promote_
+    from ..registry.changes import promote as promote_
 
     if version is None:
         name, sep, version = name.partition("@")
@@ -125,7 +125,7 @@ def abort_canary(
     json_out: bool = JsonOpt,
 ) -> None:
     """Drop an environment's canary: all traffic back on the active version."""
-    from ..registry import abort_canary as abort_
+    from ..registry.changes import abort_canary as abort_
 
     _show(abort_(_project(), name, env, reason=reason, commit=commit), json_out)
 
@@ -142,7 +142,7 @@ def rollback(
     json_out: bool = JsonOpt,
 ) -> None:
     """Go back to the version active before, from registry.yaml's git history; no eval needed."""
-    from ..registry import rollback as rollback_
+    from ..registry.changes import rollback as rollback_
 
     _show(rollback_(_project(), name, env, to=to, reason=reason, commit=commit), json_out)
 
@@ -155,7 +155,7 @@ def history(
     json_out: bool = JsonOpt,
 ) -> None:
     """Who changed which version where, and when: the git log of registry.yaml, newest first."""
-    from ..history import history as history_
+    from ..registry.history import history as history_
 
     entries = history_(_project(), prompt, env, limit)
     if json_out:
@@ -193,8 +193,8 @@ def status(
     ),
 ) -> None:
     """What every environment serves, and whether each promoted file is unchanged."""
-    from ..registry import status as status_
-    from ..registry_file import read_registry
+    from ..registry.changes import status as status_
+    from ..registry.file import read_registry
 
     project = _project()
     rows = status_(project)

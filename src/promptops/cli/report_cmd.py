@@ -37,16 +37,16 @@ def report(
 
     project = Project.find()
     if run_b is None:
+        from ..eval.store import find_run
         from ..report.html import run_html
         from ..report.markdown import eval_markdown
-        from ..store import find_run
 
         run = find_run(project.runs_dir, run_a)
         summary, records = run.summary(), list(run.records())
         page = run_html(summary, records) if html is not None else ""
         text = eval_markdown(summary, records)
     else:
-        from ..diffing import compare_runs
+        from ..gate.diff import compare_runs
         from ..report.diff import diff_markdown
         from ..report.html import diff_html, load_sides
 
@@ -73,9 +73,9 @@ def export(
     ),
 ) -> None:
     """Export a run's records as a flat table: one row per record, vars.* and assert.* columns."""
+    from ..eval.store import find_run
     from ..export import export_run
     from ..project import Project
-    from ..store import find_run
 
     run = find_run(Project.find().runs_dir, run_id)
     n = export_run(run, fmt.value, output)

@@ -31,8 +31,8 @@ def runs(
     if ctx.invoked_subcommand is not None:
         return
     from ..errors import RunError
+    from ..eval.store import list_runs
     from ..project import Project
-    from ..store import list_runs
 
     rows = []
     for run in list_runs(Project.find().runs_dir)[:limit]:
@@ -126,8 +126,8 @@ def merge(
     ),
 ) -> None:
     """Combine the runs of `eval --shard K/N` into one run; exit 1 when it misses the bar."""
+    from ..eval.merge import merge_runs
     from ..project import Project
-    from ..shards import merge_runs
     from .eval_cmd import _report
     from .output import warn
 
@@ -151,8 +151,8 @@ def show_run(
     fmt: Format = typer.Option(Format.TABLE, "--format", "-f", help="table, json or markdown."),
 ) -> None:
     """Print one run's summary and its worst failing cases."""
+    from ..eval.store import find_run
     from ..project import Project
-    from ..store import find_run
 
     run = find_run(Project.find().runs_dir, run_id)
     summary = run.summary()

@@ -1,8 +1,8 @@
 """Renderers, and the one dispatch from (subject, format) to them.
 
 A subject is what a command shows: a ``run`` (a :class:`RunView`: summary plus records), a
-``diff`` (a :class:`promptops.diffing.DiffResult`) or a ``check`` (a
-:class:`promptops.check.CheckReport`). A format is what ``--format`` names. Commands call
+``diff`` (a :class:`promptops.gate.diff.DiffResult`) or a ``check`` (a
+:class:`promptops.gate.check.CheckReport`). A format is what ``--format`` names. Commands call
 :func:`show`; a new format is one :func:`renderer` registration here (the modules that build
 tables, Markdown, JUnit, JSON and HTML stay importable on their own). Light at import: the
 command modules import the format enums at startup, the renderers load on first use.

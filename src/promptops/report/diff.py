@@ -12,9 +12,9 @@ from .safe import md_code, md_fence, md_text
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from ..check import CheckEntry, CheckReport
-    from ..compare import Comparison
-    from ..diffing import DiffResult, FileDiff
+    from ..gate.check import CheckEntry, CheckReport
+    from ..gate.compare import Comparison
+    from ..gate.diff import DiffResult, FileDiff
 
 COLORS = {
     "regression": "red",
@@ -127,7 +127,7 @@ def _ids(ids: list[str], limit: int = 12) -> str:
 
 def verdict_text(c: Comparison) -> str:
     """The verdict and its plain-sentence explanation."""
-    from ..explain import explain
+    from ..gate.explain import explain
 
     return f"{c.verdict}: {explain(c)}"
 
@@ -461,7 +461,7 @@ def write_check_junit(path: Path, report: CheckReport) -> None:
         ET.SubElement(tc, "error", type="problem", message=str(p)[:500]).text = str(p)
         errors += 1
     for e in report.entries:
-        tc = ET.SubElement(suite, "testcase", classname="promptops.check", name=e.ref)
+        tc = ET.SubElement(suite, "testcase", classname="promptops.gate.check", name=e.ref)
         detail = e.message
         if e.diff is not None:
             detail += "".join(

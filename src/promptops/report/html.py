@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from ..results import group_key
+from ..eval.summary import group_key
 from ..stats import wilson_interval
 from ..toolcalls import shown_output
 from ._html_common import (

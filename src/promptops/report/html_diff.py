@@ -27,8 +27,8 @@ from ._html_common import (
 from .svg import forest
 
 if TYPE_CHECKING:
-    from ..compare import Comparison
-    from ..diffing import DiffResult, FileDiff
+    from ..gate.compare import Comparison
+    from ..gate.diff import DiffResult, FileDiff
     from ..project import Project
 
 EXAMPLES = 25  # regressed / improved cases shown side by side (all are in the table)
@@ -94,7 +94,7 @@ class Side:
 def load_sides(project: Project, result: DiffResult) -> tuple[Side, Side]:
     """The records behind a ``compare_runs`` result (one run holding two versions is split
     by digest, in the order compare_runs used)."""
-    from ..store import find_run
+    from ..eval.store import find_run
 
     runs = [find_run(project.runs_dir, rid) for rid in result.run_ids]
     if len(runs) == 1:

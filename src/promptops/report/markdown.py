@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..results import group_key
+from ..eval.summary import group_key
 from ..toolcalls import format_calls
 from .safe import md_text
 from .text import money

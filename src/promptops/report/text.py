@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ..results import group_key
+from ..eval.summary import group_key
 from ..toolcalls import shown_output
 
 

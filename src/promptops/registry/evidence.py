@@ -2,7 +2,7 @@
 version, and compare it against the version active in the environment.
 
 :func:`find_evidence` is what ``promptops promote`` asks before it changes registry.yaml
-(:mod:`promptops.registry`); its :class:`Evidence` is recorded with the change.
+(:mod:`promptops.registry.changes`); its :class:`Evidence` is recorded with the change.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import EvidenceError
-from .project import Project, PromptVersion, short_digest
-from .spec import Deployment
+from ..errors import EvidenceError
+from ..project import Project, PromptVersion, short_digest
+from ..spec import Deployment
 
 __all__ = ["Evidence", "find_evidence"]
 
@@ -45,10 +45,10 @@ def _summary(run: Any, digest: str) -> dict[str, Any] | None:
         return None
     if digest not in text:
         return None
-    from .errors import RunError
+    from ..errors import RunError
 
     try:
-        data: dict[str, Any] = run.summary()  # migrated and validated (promptops.records)
+        data: dict[str, Any] = run.summary()  # migrated and validated (promptops.eval.records)
     except RunError:
         return None  # not a summary promptops wrote: no evidence
     return data
@@ -92,7 +92,7 @@ def _is_dir_arg(text: str) -> bool:
 def _runs_in(path: Path) -> list[Any]:
     """The runs in ``path``: a run directory itself, a runs directory, or a downloaded CI
     artifact that holds ``.promptops/runs/`` (as the check workflow uploads it)."""
-    from .store import RunDir, list_runs
+    from ..eval.store import RunDir, list_runs
 
     if not path.is_dir():
         raise EvidenceError(
@@ -113,9 +113,9 @@ def _runs_in(path: Path) -> list[Any]:
 def _why_not_consistent(run: Any, cand: dict[str, Any]) -> str | None:
     """A run from elsewhere counts only when its results.jsonl adds up to its summary's group:
     the same digest, model, cases and passes."""
-    from .errors import RunError
-    from .results import summarize
-    from .store import checked_records
+    from ..errors import RunError
+    from ..eval.store import checked_records
+    from ..eval.summary import summarize
 
     if not run.results_path.is_file():
         return "it has no results.jsonl to check its summary against"
@@ -176,8 +176,8 @@ def find_evidence(
 
     Only summary.json files are read while searching; results.jsonl only for the comparison.
     """
-    from .datasets import file_digest, iter_cases
-    from .store import find_run, list_runs
+    from ..datasets import file_digest, iter_cases
+    from ..eval.store import find_run, list_runs
 
     how = (
         f"or, with a run made elsewhere (a CI artifact of `promptops check`): "
@@ -275,7 +275,7 @@ def _compare(
 ) -> tuple[str, list[dict[str, Any]]]:
     """The verdict of the run's two groups, paired by case (as ``promptops diff`` does: when
     the pinned model changed, each side on its own model)."""
-    from .compare import compare_records, overall_verdict
+    from ..gate.compare import compare_records, overall_verdict
 
     label = None if base["model"] == cand["model"] else f"{base['model']} -> {cand['model']}"
     records = list(run.records())

@@ -1,7 +1,7 @@
 """registry.yaml as a file: the one parse path (schema plus the checks the schema cannot make)
 and the writer, used by ``promptops check``/``lint``/``status`` (through
-:meth:`Project.registry_spec`), the registry verbs (:mod:`promptops.registry`), the history
-(:mod:`promptops.history`) and the runtime API (:mod:`promptops.runtime`) alike, so every
+:meth:`Project.registry_spec`), the registry verbs (:mod:`promptops.registry.changes`), the history
+(:mod:`promptops.registry.history`) and the runtime API (:mod:`promptops.registry.runtime`) alike, so every
 reader sees the same normalized values (a canary written ``2.0`` is ``2.0.0`` everywhere).
 """
 
@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING
 
 import yaml
 
-from .errors import Problem, SpecError, display_path
-from .loader import LineMap, parse_yaml, read_text, validate
-from .spec import RegistrySpec
+from ..errors import Problem, SpecError, display_path
+from ..loader import LineMap, parse_yaml, read_text, validate
+from ..spec import RegistrySpec
 
 if TYPE_CHECKING:
-    from .project import Project
+    from ..project import Project
 
 STATE_DIR = ".promptops"
 JOURNAL_FILE = "registry-log.jsonl"

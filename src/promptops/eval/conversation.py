@@ -13,14 +13,14 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from .errors import PromptOpsError
-from .toolcalls import call_params, parse_calls
+from ..errors import PromptOpsError
+from ..toolcalls import call_params, parse_calls
 
 if TYPE_CHECKING:
-    from .datasets import Case
-    from .project import Project
+    from ..datasets import Case
+    from ..project import Project
+    from ..spec import ToolResult
     from .runner import Target, _Budget
-    from .spec import ToolResult
 
 
 class TurnError(PromptOpsError):
@@ -86,9 +86,9 @@ async def run_turns(
 ) -> dict[str, Any]:
     """Run a conversation case; returns the finished record. ``judge`` is the runner's judge
     callable for model-graded assertions (passed in: this module is below the runner)."""
-    from .assertions import AssertionContext, run_assertions
-    from .errors import RenderError
-    from .render import render_template
+    from ..assertions import AssertionContext, run_assertions
+    from ..errors import RenderError
+    from ..render import render_template
 
     pv, turns = t.pv, case.spec.turns or []
     history = list(messages)

@@ -16,7 +16,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from .providers.base import CONFIG_KINDS
+from .base import CONFIG_KINDS
 
 
 @dataclass

@@ -3,7 +3,7 @@
 ``promptops eval REF --shard K/N`` evaluates the cases whose id hashes to shard K of N
 (:func:`promptops.datasets.shard_of`), so N CI workers can split a large gold set. Merging
 their runs gives one run whose records are the union of the shards' and whose summary is
-recomputed from them with :func:`promptops.results.summarize`: the same summary one unsharded
+recomputed from them with :func:`promptops.eval.summary.summarize`: the same summary one unsharded
 run would have had (up to timing: latencies and wall time are the workers' own).
 
 What may be merged, and what is refused (each refusal names the runs):
@@ -29,13 +29,13 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .errors import RunError, UsageError
+from ..errors import RunError, UsageError
 from .records import SCHEMA_VERSION, RunSpec, Summary
-from .results import build_summary, group_key, record_key, summarize
 from .store import RunDir, checked_records, find_run, run_version
+from .summary import build_summary, group_key, record_key, summarize
 
 if TYPE_CHECKING:
-    from .project import Project
+    from ..project import Project
     from .runner import EvalResult
 
 # Options that change which records exist or how they are judged: they must agree.

@@ -9,16 +9,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..errors import UsageError
 from .compare import compare_records, finite, overall_verdict
-from .errors import UsageError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from .datasets import Case
-    from .project import Project, PromptVersion
-    from .runner import EvalOptions, EvalResult
-    from .store import RunDir
+    from ..datasets import Case
+    from ..eval.runner import EvalOptions, EvalResult
+    from ..eval.store import RunDir
+    from ..project import Project, PromptVersion
 
 SEQUENTIAL_FILE = "sequential.json"
 
@@ -79,7 +79,7 @@ def _case_ids(
     project: Project, pv_a: PromptVersion, pv_b: PromptVersion, opts: EvalOptions
 ) -> list[str]:
     """The ids of the cases a diff evaluates (B's dataset or the shared inline tests)."""
-    from .datasets import inline_cases, iter_cases, select
+    from ..datasets import inline_cases, iter_cases, select
 
     if opts.tests:
         ids_a = {c.id for c in inline_cases(pv_a)}
@@ -111,9 +111,9 @@ def run_sequential(
     """Evaluate seeded batches, look after each, stop at the first decided look."""
     from dataclasses import replace
 
-    from . import gatestats
-    from .runner import run_eval
-    from .store import find_run
+    from ..eval.runner import run_eval
+    from ..eval.store import find_run
+    from . import statistics as gatestats
 
     run_id: str | None = None
     if resume is not None:

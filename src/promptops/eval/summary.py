@@ -1,7 +1,7 @@
 """Summaries of run records: groups per (prompt, version, model) and the pass-rate bar.
 
-The files of a run are read and written by :mod:`promptops.store`; their format is
-:mod:`promptops.records`. This module is the one summary builder (the runner, ``runs merge``
+The files of a run are read and written by :mod:`promptops.eval.store`; their format is
+:mod:`promptops.eval.records`. This module is the one summary builder (the runner, ``runs merge``
 and a run without a summary yet all aggregate records here).
 """
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from .stats import mean, percentiles, wilson_interval
+from ..stats import mean, percentiles, wilson_interval
 
 
 def record_key(rec: dict[str, Any]) -> tuple[str, str, str, int]:
@@ -164,7 +164,7 @@ def build_summary(
     ended: str | None = None,
     **fields: Any,
 ) -> dict[str, Any]:
-    """A run's summary.json (a :class:`promptops.records.Summary`), for the runner and for a
+    """A run's summary.json (a :class:`promptops.eval.records.Summary`), for the runner and for a
     merge: the run.json fields, ``status`` and ``fields`` (error, records, repairs, signal,
     shards...), timings, the groups and the bar judged from ``fail_under`` (by group key)."""
     from .records import SCHEMA_VERSION

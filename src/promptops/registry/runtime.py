@@ -40,17 +40,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from .errors import ProviderError, RegistryError, display_path
-from .loader import read_text
-from .paths import REGISTRY_FILE
-from .project import Project, PromptVersion, load_prompt, short_digest
-from .registry_file import parse_registry
-from .render import render_messages
-from .spec import Deployment, RegistrySpec
-from .toolcalls import parse_calls
+from ..errors import ProviderError, RegistryError, display_path
+from ..loader import read_text
+from ..paths import REGISTRY_FILE
+from ..project import Project, PromptVersion, load_prompt, short_digest
+from ..render import render_messages
+from ..spec import Deployment, RegistrySpec
+from ..toolcalls import parse_calls
+from .file import parse_registry
 
 if TYPE_CHECKING:
-    from .providers import Caller, Outcome
+    from ..providers import Caller, Outcome
 
 log = logging.getLogger("promptops.runtime")
 
@@ -126,7 +126,7 @@ class ActivePrompt:
     @property
     def params(self) -> dict[str, Any]:
         """Sampling parameters plus tools, tool_choice and response_format, as sent."""
-        from .toolcalls import call_params
+        from ..toolcalls import call_params
 
         return call_params(self.prompt, self.model)
 
@@ -369,11 +369,11 @@ class Registry:
         """The shared model caller (created on the first call; imports the providers then)."""
         with self._lock:
             if self._caller is None:
-                from .providers import Caller
+                from ..providers import Caller
 
                 cache = None
                 if self.cache:
-                    from .cache import ResponseCache
+                    from ..cache import ResponseCache
 
                     cache = ResponseCache(self.project.cache_dir)
                 self._caller = Caller(cache=cache, retries=self.retries, timeout=self.timeout)

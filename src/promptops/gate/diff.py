@@ -2,7 +2,7 @@
 same cases (:func:`diff_refs`), or from two stored runs (:func:`compare_runs`).
 
 This is the part of ``promptops diff`` that loads prompts and runs evals; the paired
-statistics over the records are :mod:`promptops.compare`.
+statistics over the records are :mod:`promptops.gate.compare`.
 """
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..errors import ProviderError, UsageError
 from .compare import Comparison, compare_records, finite, overall_verdict
-from .errors import ProviderError, UsageError
 
 if TYPE_CHECKING:
-    from .project import Project, PromptVersion
-    from .runner import EvalOptions
+    from ..eval.runner import EvalOptions
+    from ..eval.store import RunDir
+    from ..project import Project, PromptVersion
     from .sequential import Sequential
-    from .store import RunDir
 
 __all__ = ["DiffResult", "FileDiff", "compare_runs", "diff_refs", "file_diff"]
 
@@ -186,8 +186,8 @@ def diff_refs(
     """
     from dataclasses import replace
 
-    from .refs import resolve
-    from .runner import EvalOptions, run_eval
+    from ..eval.runner import EvalOptions, run_eval
+    from ..refs import resolve
 
     pv_a = ref_a if not isinstance(ref_a, str) else resolve(ref_a, project)
     pv_b = ref_b if not isinstance(ref_b, str) else resolve(ref_b, project)
@@ -292,7 +292,7 @@ def compare_runs(
 ) -> DiffResult:
     """Compare two stored runs as they are (one prompt version each; or one run holding two
     versions, given twice)."""
-    from .store import find_run
+    from ..eval.store import find_run
 
     run_a, run_b = find_run(project.runs_dir, run_a_id), find_run(project.runs_dir, run_b_id)
     by_digest: dict[str, list[dict[str, Any]]] = {}
@@ -319,7 +319,7 @@ def compare_runs(
                 )
         da, db = digests_a[0], digests_b[0]
         records_a, records_b = recs_a, recs_b
-    from .store import run_version
+    from ..eval.store import run_version
 
     pv_a, pv_b = run_version(project, run_a.meta(), da), run_version(project, run_b.meta(), db)
     metric, margin = _gate(pv_b, metric, margin)

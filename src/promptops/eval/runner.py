@@ -20,17 +20,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .datasets import Case, file_digest, inline_cases, iter_cases, select
-from .errors import PromptOpsError, RenderError, RunError, SpecError, Terminated, UsageError
-from .project import Project, PromptVersion
+from .. import __version__
+from ..datasets import Case, file_digest, inline_cases, iter_cases, select
+from ..errors import PromptOpsError, RenderError, RunError, SpecError, Terminated, UsageError
+from ..project import Project, PromptVersion
+from ..redact import redact_obj
+from ..render import bind_inputs, render_bound
+from ..toolcalls import call_params, parse_calls
 from .records import SCHEMA_VERSION, RunSpec, Summary
-from .redact import redact_obj
-from .render import bind_inputs, render_bound
-from .results import build_summary, group_label, record_key, summarize
 from .store import RunDir, checked_records, find_run, latest_records
+from .summary import build_summary, group_label, record_key, summarize
 from .supervise import SigTerm, Stop, describe, run_all
-from .toolcalls import call_params, parse_calls
 
 
 @dataclass
@@ -137,7 +137,7 @@ def _targets(project: Project, versions: list[PromptVersion], opts: EvalOptions)
 
 def _preflight(project: Project, versions: list[PromptVersion], opts: EvalOptions) -> None:
     """Lint's errors for these versions stop the run before any call, and nothing is recorded."""
-    from .lint import preflight
+    from ..lint import preflight
 
     problems = preflight(project, versions, opts.models)
     if problems:
@@ -197,10 +197,10 @@ def make_judge(caller: Any, budget: _Budget) -> Any:
 async def _evaluate_unit(
     project: Project, caller: Any, t: Target, case: Case, repeat: int, budget: _Budget
 ) -> dict[str, Any]:
-    from .assertions import AssertionContext, run_assertions
+    from ..assertions import AssertionContext, run_assertions
 
     pv = t.pv
-    rec: dict[str, Any] = {  # a promptops.records.CaseRecord (not validated: the hot path)
+    rec: dict[str, Any] = {  # a promptops.eval.records.CaseRecord (not validated: the hot path)
         "schema_version": SCHEMA_VERSION,
         "case_id": case.id,
         "prompt": pv.name,
@@ -317,7 +317,7 @@ def _check_resumable(
 
 
 def _provenance(project: Project, targets: list[Target]) -> dict[str, Any]:
-    from .gitops import revision
+    from ..gitops import revision
 
     prompts = {t.pv.ref: {"digest": t.pv.digest, "file": project.rel(t.pv.path)} for t in targets}
     datasets = {}
@@ -325,7 +325,7 @@ def _provenance(project: Project, targets: list[Target]) -> dict[str, Any]:
         if t.dataset is not None:
             datasets[project.rel(t.dataset)] = file_digest(t.dataset)
     models: dict[str, Any] = {}
-    from .providers import get_provider
+    from ..providers import get_provider
 
     for t in targets:
         try:
@@ -362,10 +362,10 @@ async def arun_eval(
     command: str = "",
 ) -> EvalResult:
     """Run an eval (or resume one) and return its summary. Raises before starting on bad input."""
-    from .breaker import Breaker, stop_reason
-    from .cache import ResponseCache
-    from .providers import Caller
-    from .providers.base import aclose_all
+    from ..cache import ResponseCache
+    from ..providers import Caller
+    from ..providers.base import aclose_all
+    from ..providers.breaker import Breaker, stop_reason
 
     opts.check()
     _preflight(project, versions, opts)
@@ -404,7 +404,7 @@ async def arun_eval(
         meta = run.write_spec(spec)
     for t in targets:
         if t.model.startswith("local/"):
-            from .providers import local_provider
+            from ..providers import local_provider
 
             local_provider.configure(parallel=opts.concurrency)
     cache = ResponseCache(project.cache_dir, batch=32) if opts.use_cache else None

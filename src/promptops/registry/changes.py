@@ -12,9 +12,9 @@ and, with ``commit=True``, committed alone with a structured message whose trail
 ``history`` reads back. History is the git log of registry.yaml; rollback finds the version
 active before from it.
 
-The runtime side (``Registry.load(...).get(...)``) lives in :mod:`promptops.runtime`, the
-evidence a promotion needs in :mod:`promptops.evidence`, and reading history back in
-:mod:`promptops.history`; registry.yaml is parsed and written by :mod:`promptops.registry_file`.
+The runtime side (``Registry.load(...).get(...)``) lives in :mod:`promptops.registry.runtime`, the
+evidence a promotion needs in :mod:`promptops.registry.evidence`, and reading history back in
+:mod:`promptops.registry.history`; registry.yaml is parsed and written by :mod:`promptops.registry.file`.
 """
 
 from __future__ import annotations
@@ -29,12 +29,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .errors import GitError, RegistryError, SpecError, UsageError
+from ..errors import GitError, RegistryError, SpecError, UsageError
+from ..loader import read_text
+from ..project import Project, PromptVersion, load_prompt, short_digest
+from ..spec import CanarySpec, Deployment, RegistrySpec
 from .evidence import Evidence, find_evidence
-from .history import _file_log
-from .loader import read_text
-from .project import Project, PromptVersion, load_prompt, short_digest
-from .registry_file import (
+from .file import (
     HEADER,
     JOURNAL_FILE,
     STATE_DIR,
@@ -43,8 +43,8 @@ from .registry_file import (
     parse_registry,
     read_registry,
 )
+from .history import _file_log
 from .runtime import prompt_file
-from .spec import CanarySpec, Deployment, RegistrySpec
 
 __all__ = [
     "Change",
@@ -229,7 +229,7 @@ def _save(
     """Write the changed spec, journal the change and optionally commit it (under the lock)."""
     assert change.after is not None
     if commit:
-        from .gitops import in_repo
+        from ..gitops import in_repo
 
         if not in_repo(project.root):
             raise GitError(
@@ -244,7 +244,7 @@ def _save(
     _write(project.registry_path, dump_registry(spec, header))
     try:
         if commit:
-            from .gitops import commit_file
+            from ..gitops import commit_file
 
             try:
                 change.commit = commit_file(project.registry_path, change.message())
@@ -263,7 +263,7 @@ def _save(
 def uncommitted_changes(project: Project, spec: RegistrySpec) -> list[str]:
     """What registry.yaml as it is now (``spec``) changes from HEAD's, one line each: a commit
     of the file takes these along, so its message must say so."""
-    from .gitops import head_text
+    from ..gitops import head_text
     from .history import _diff, _parse_quietly
 
     text = head_text(project.registry_path)
@@ -313,7 +313,7 @@ def _check_env(spec: RegistrySpec, env: str) -> None:
 
 
 def _resolve(project: Project, name: str, version: str) -> PromptVersion:
-    from .refs import parse_ref, resolve_version
+    from ..refs import parse_ref, resolve_version
 
     ref = parse_ref(f"{name}@{version}")
     _, path = resolve_version(ref, project)
@@ -351,7 +351,7 @@ def promote(
     if canary is not None and not 1 <= canary <= 100:
         raise UsageError(f"--canary {canary}: give the percentage of traffic, 1-100")
     pv = _resolve(project, name, version)
-    from .render import raise_for_templates
+    from ..render import raise_for_templates
 
     raise_for_templates(pv)
     with _locked(project) as (spec, header):
@@ -375,7 +375,7 @@ def promote(
             if order:
                 change.notes.append(f"forced past the environment order: {order}")
             if evidence_run:
-                from .store import find_run
+                from ..eval.store import find_run
 
                 change.notes.append(
                     f"evidence run given: {find_run(project.runs_dir, evidence_run).id}"
@@ -480,7 +480,7 @@ def rollback(
     """Make the version active before the current one active again (or ``to``, a version that
     was active in ``env`` before), found from the history of registry.yaml. No eval needed:
     it was vetted when it was promoted. Rolling back twice returns to where you started."""
-    from .versions import normalize
+    from ..versions import normalize
 
     target_version = normalize(to) if to else None
     with _locked(project) as (spec, header):

@@ -1,9 +1,9 @@
 """History of registry.yaml: who changed what and when, newest first.
 
 History is the git log of registry.yaml. promptops' own commits carry structured trailers
-(:meth:`promptops.registry.Change.message`), read back here; other commits' changes are
+(:meth:`promptops.registry.changes.Change.message`), read back here; other commits' changes are
 inferred by diffing the file between commits. Changes not committed yet come from the working
-file and the journal (``.promptops/registry-log.jsonl``) that :mod:`promptops.registry` writes.
+file and the journal (``.promptops/registry-log.jsonl``) that :mod:`promptops.registry.changes` writes.
 Rollback finds the version active before from the same log (:func:`_file_log`).
 """
 
@@ -15,10 +15,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import GitError, SpecError
-from .project import Project
-from .registry_file import JOURNAL_FILE, STATE_DIR, parse_registry, read_registry
-from .spec import RegistrySpec
+from ..errors import GitError, SpecError
+from ..project import Project
+from ..spec import RegistrySpec
+from .file import JOURNAL_FILE, STATE_DIR, parse_registry, read_registry
 
 __all__ = ["HistoryEntry", "history"]
 
@@ -48,7 +48,7 @@ class HistoryEntry:
 def _file_log(project: Project) -> list[dict[str, Any]]:
     """Committed states of registry.yaml, newest first, each with its parsed spec (None when
     that commit's file is missing or invalid)."""
-    from .gitops import file_log
+    from ..gitops import file_log
 
     log = file_log(project.registry_path)
     if log is None:

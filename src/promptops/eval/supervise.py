@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from .errors import PromptOpsError
+from ..errors import PromptOpsError
 
 
 class Stop(Exception):
@@ -21,13 +21,13 @@ class Stop(Exception):
 
 def describe(e: BaseException) -> str:
     """One line for an exception that escaped a case: the user's message, or type and text."""
-    from .assertions.limits import AbortRun
+    from ..assertions.limits import AbortRun
 
     if isinstance(e, PromptOpsError | AbortRun):
         return e.message
     if isinstance(e, SystemExit):
         return f"sys.exit({e.code!r}) was called (by a python assertion?)"
-    from .providers.base import redact
+    from ..providers.base import redact
 
     text = str(e) or repr(e)
     if isinstance(e, OSError) and e.strerror:

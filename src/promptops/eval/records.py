@@ -3,13 +3,13 @@
 
 These models are the file format. They are published as JSON Schemas (``promptops schema
 run|record|summary``, committed under ``schemas/``) and read and written by
-:mod:`promptops.store`. What promptops writes must validate against them (``extra="forbid"``: a
+:mod:`promptops.eval.store`. What promptops writes must validate against them (``extra="forbid"``: a
 misspelt field is an error); files written by an earlier release are brought up to
 :data:`SCHEMA_VERSION` by :func:`migrate` before they are validated.
 
 The eval hot path does not validate each record (that would cost more than writing it); the
 records are validated where they cross a boundary: evidence, ``runs merge`` and resume read them
-through :func:`promptops.store.load_record`.
+through :func:`promptops.eval.store.load_record`.
 
 Schema versions:
 

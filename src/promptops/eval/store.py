@@ -1,5 +1,5 @@
 """Run directories on disk: the one place that reads and writes ``run.json``,
-``results.jsonl`` and ``summary.json`` (their format is :mod:`promptops.records`).
+``results.jsonl`` and ``summary.json`` (their format is :mod:`promptops.eval.records`).
 
 A run is a directory ``.promptops/runs/<run-id>/`` with ``run.json`` (what was asked, written
 first), ``results.jsonl`` (one record per (case, version, model, repeat), appended as each
@@ -22,12 +22,12 @@ from typing import IO, TYPE_CHECKING, Any, Literal, overload
 
 from pydantic import BaseModel, ValidationError
 
-from .errors import RunError
+from ..errors import RunError
 from .records import SCHEMA_VERSION, CaseRecord, RunSpec, Summary, migrate
-from .results import record_key, summarize
+from .summary import record_key, summarize
 
 if TYPE_CHECKING:
-    from .project import Project, PromptVersion
+    from ..project import Project, PromptVersion
 
 __all__ = [
     "RunDir",
@@ -74,7 +74,7 @@ def latest_records(path: Path) -> Iterator[dict[str, Any]]:
 
 def checked_records(path: Path) -> Iterator[dict[str, Any]]:
     """:func:`latest_records`, each migrated to the current schema and validated against
-    :class:`~promptops.records.CaseRecord`; a record that does not fit raises RunError naming
+    :class:`~promptops.eval.records.CaseRecord`; a record that does not fit raises RunError naming
     the line and field."""
     last: dict[tuple[str, str, str, int], int] = {}
     for n, rec in _numbered_records(path):
@@ -128,11 +128,11 @@ class RunDir:
     def append(self, record: dict[str, Any]) -> None:
         """Append one record and flush it to the OS, so a crash loses at most this line.
         Not validated (the hot path): the runner builds records of the
-        :class:`~promptops.records.CaseRecord` shape, and the tests check that they are."""
+        :class:`~promptops.eval.records.CaseRecord` shape, and the tests check that they are."""
         if self._fh is None:
             self.path.mkdir(parents=True, exist_ok=True)
             self._fh = self.results_path.open("a", encoding="utf-8")
-        from .redact import redact_json
+        from ..redact import redact_json
 
         line = redact_json(json.dumps(record, ensure_ascii=False, default=str))
         self._fh.write(line + "\n")
@@ -183,7 +183,7 @@ class RunDir:
 
     def write_json(self, path: Path, data: dict[str, Any]) -> None:
         """Write atomically (temp file + rename), without secrets."""
-        from .redact import redact_json
+        from ..redact import redact_json
 
         self.path.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(path.suffix + f".tmp{os.getpid()}")
@@ -275,7 +275,7 @@ def run_version(
     """The prompt version with ``digest`` that a run used (its ``refs`` in run.json), loaded
     from its file when that file is still on disk unchanged; else None. ``resuming``: the file
     must be there and unchanged (a RunError or the loader's error says why not)."""
-    from .errors import PromptOpsError
+    from ..errors import PromptOpsError
 
     for ref in meta.get("refs") or []:
         if ref.get("digest") != digest:

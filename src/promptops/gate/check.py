@@ -13,7 +13,7 @@ Lint runs first, and released versions are immutable: a version file that existe
 merge base, was promoted to any environment (in registry.yaml at the base, now, or in any
 commit of its history: a retired version can come back by rollback) and whose content changed
 is an error. Either kind of problem stops the check before any model call, as
-does anything the pull-request trust model refuses (:mod:`promptops.trust`: endpoints off the
+does anything the pull-request trust model refuses (:mod:`promptops.gate.trust`: endpoints off the
 merge base's allowlist, python assertion files new or changed on the branch, remote ``$ref``).
 
 The gate fails closed: a version is not called ``ok`` (or ``new``) when it could not really be
@@ -30,13 +30,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import Problem, PromptOpsError, ProviderError, display_path
+from ..errors import Problem, PromptOpsError, ProviderError, display_path
 
 if TYPE_CHECKING:
-    from .diffing import DiffResult
-    from .project import Project, PromptVersion
-    from .runner import EvalOptions
-    from .spec import RegistrySpec
+    from ..eval.runner import EvalOptions
+    from ..project import Project, PromptVersion
+    from ..spec import RegistrySpec
+    from .diff import DiffResult
 
 FAILING = ("regression", "below-bar", "error")
 NO_CREDENTIALS = ("fail", "skip")
@@ -124,8 +124,8 @@ class _Versions:
 
     def at_base(self, name: str) -> dict[str, str]:
         """version -> file name in the base tree."""
-        from .gitops import list_dir_at
-        from .versions import parse_version
+        from ..gitops import list_dir_at
+        from ..versions import parse_version
 
         out = {}
         for fname in list_dir_at(self.root, self.commit, f"{self.prompts_rel}/{name}"):
@@ -138,8 +138,8 @@ class _Versions:
         return out
 
     def parse_at_base(self, relpath: str) -> PromptVersion | None:
-        from .gitops import read_file_at
-        from .project import parse_prompt
+        from ..gitops import read_file_at
+        from ..project import parse_prompt
 
         text = read_file_at(self.root, self.commit, relpath)
         if text is None:
@@ -164,7 +164,7 @@ class _Versions:
 
     def previous(self, name: str, version: str) -> str | None:
         """The highest lower version at the base, else the highest lower one in the tree."""
-        from .versions import parse_version
+        from ..versions import parse_version
 
         v = parse_version(version)
         for pool in (self.at_base(name), self.project.version_files(name)):
@@ -175,8 +175,8 @@ class _Versions:
 
 
 def _registry_at(project: Project, root: Path, commit: str) -> RegistrySpec | None:
-    from .gitops import read_file_at
-    from .registry_file import parse_registry
+    from ..gitops import read_file_at
+    from ..registry.file import parse_registry
 
     rel = project.registry_path.relative_to(root).as_posix()
     text = read_file_at(root, commit, rel)
@@ -202,7 +202,7 @@ def _promoted_envs(name: str, version: str, registries: list[RegistrySpec | None
 def _retired_envs(project: Project, pv: PromptVersion) -> list[str]:
     """Environments that served ``pv``'s version in any committed registry.yaml (a version
     retired since is still released: ``rollback`` may bring it back)."""
-    from .history import _file_log
+    from ..registry.history import _file_log
 
     try:
         log = _file_log(project)
@@ -233,8 +233,8 @@ def check(
     ``trust_pr_code`` lets python assertion files that are new or changed on the branch run;
     ``if_no_credentials`` (``fail`` or ``skip``) says what a version whose model credentials
     are missing from the environment becomes."""
-    from .errors import UsageError
-    from .gitops import merge_base, repo_root
+    from ..errors import UsageError
+    from ..gitops import merge_base, repo_root
     from .trust import policy_at
 
     if if_no_credentials not in NO_CREDENTIALS:
@@ -276,10 +276,10 @@ def _check(
     trust_pr_code: bool,
     if_no_credentials: str,
 ) -> None:
-    from .assertions.pyfunc import CodeGate, code_gate
-    from .gitops import changed_files, read_bytes_at
-    from .lint import lint
-    from .plugins import load_entry_points, load_project_plugins
+    from ..assertions.pyfunc import CodeGate, code_gate
+    from ..gitops import changed_files, read_bytes_at
+    from ..lint import lint
+    from ..plugins import load_entry_points, load_project_plugins
 
     root, mb, base, env = trees.root, trees.commit, report.base, report.env
     gate = CodeGate(
@@ -407,7 +407,7 @@ def _missing_credentials(
     project: Project, pv: PromptVersion, baseline: PromptVersion | None, opts: EvalOptions | None
 ) -> dict[str, list[str]]:
     """model -> credential environment variables it needs and lacks (empty counts as lacking)."""
-    from .providers import missing_credentials
+    from ..providers import missing_credentials
     from .trust import model_ids
 
     models = opts.models if opts is not None else []
@@ -509,9 +509,9 @@ def _evaluate(
     sequential: int,
     say: Callable[[str], None],
 ) -> None:
-    from .diffing import diff_refs
+    from ..eval.runner import EvalOptions, run_eval
+    from .diff import diff_refs
     from .explain import explain
-    from .runner import EvalOptions, run_eval
 
     why = entry.baseline_reason
     try:

@@ -15,7 +15,7 @@ The decision rule. The margin is the largest drop the team tolerates. With [L, U
 
 Each decision is a one-sided test at alpha/2, so at a true drop of exactly the margin the gate
 says ``ok`` at most 2.5% of the time, and with nothing changed it says ``regression`` less
-often still. The intervals (:mod:`promptops.gatestats`): Tango's score interval when every
+often still. The intervals (:mod:`promptops.gate.statistics`): Tango's score interval when every
 per-case value is pass/fail (0 or 1), else a t interval with a floor on the variance that keeps
 it from collapsing when few cases differ. No scipy: nothing here costs an import second.
 
@@ -27,7 +27,7 @@ refused the input itself on both, e.g. context length: then both versions fail t
 are listed under ``errored`` and the verdict is ``error`` unless a regression is shown anyway.
 
 What changed in the prompt files, and comparing two refs (by running an eval) or two stored
-runs, lives in :mod:`promptops.diffing`, which builds on this module.
+runs, lives in :mod:`promptops.gate.diff`, which builds on this module.
 """
 
 from __future__ import annotations
@@ -37,10 +37,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from . import gatestats
-from .errors import UsageError
+from ..errors import UsageError
+from ..toolcalls import shown_output
+from . import statistics as gatestats
 from .explain import explain
-from .toolcalls import shown_output
 
 VERDICTS = ("regression", "ok", "inconclusive", "error")
 POWER = 0.8  # the power behind `cases_needed`

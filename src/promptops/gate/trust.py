@@ -23,12 +23,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from .errors import Problem, PromptOpsError, display_path
+from ..errors import Problem, PromptOpsError, display_path
 
 if TYPE_CHECKING:
-    from .assertions.pyfunc import CodeGate
-    from .project import Project, PromptVersion
-    from .spec import AssertionSpec, ProjectConfig
+    from ..assertions.pyfunc import CodeGate
+    from ..project import Project, PromptVersion
+    from ..spec import AssertionSpec, ProjectConfig
 
 POLICY_FIELDS = ("allowed_api_hosts", "allow_unpinned", "plugins")
 
@@ -36,10 +36,10 @@ POLICY_FIELDS = ("allowed_api_hosts", "allow_unpinned", "plugins")
 def policy_at(project: Project, root: Path, commit: str) -> tuple[ProjectConfig, list[str]]:
     """The project's configuration with its policy fields as promptops.yaml has them at
     ``commit`` (layout fields such as prompts_dir stay as in the working tree), and notes."""
-    from .gitops import read_file_at
-    from .loader import parse_yaml, validate
-    from .paths import CONFIG_FILE
-    from .spec import ProjectConfig
+    from ..gitops import read_file_at
+    from ..loader import parse_yaml, validate
+    from ..paths import CONFIG_FILE
+    from ..spec import ProjectConfig
 
     now = project.config
     path = project.root / CONFIG_FILE
@@ -92,7 +92,7 @@ def host_allowed(url: str, patterns: list[str]) -> bool:
 
 
 def api_base_message(url: str, commit: str) -> str:
-    from .redact import strip_url
+    from ..redact import strip_url
 
     try:
         host = urlsplit(url).netloc.rpartition("@")[2] or url
@@ -106,7 +106,7 @@ def api_base_message(url: str, commit: str) -> str:
 
 
 def _python_ref_problems(spec: AssertionSpec, root: Path, gate: CodeGate | None) -> list[str]:
-    from .assertions.pyfunc import resolve_ref
+    from ..assertions.pyfunc import resolve_ref
 
     if gate is None or spec.base_type != "python" or not isinstance(spec.value, str):
         return []
@@ -120,7 +120,7 @@ def _python_ref_problems(spec: AssertionSpec, root: Path, gate: CodeGate | None)
 
 
 def _schema_problems(spec: AssertionSpec) -> list[str]:
-    from .assertions.jsoncheck import remote_ref_message, remote_refs
+    from ..assertions.jsoncheck import remote_ref_message, remote_refs
 
     if spec.base_type not in ("json-schema", "is-json") or not isinstance(spec.value, dict):
         return []
@@ -136,7 +136,7 @@ def version_problems(
     pinned: bool = True,
 ) -> list[Problem]:
     """What in one evaluated version ``check`` refuses to run (none: it may run)."""
-    from .assertions.jsoncheck import remote_ref_message, remote_refs
+    from ..assertions.jsoncheck import remote_ref_message, remote_refs
 
     out: list[Problem] = []
     shown = display_path(pv.path) + (" (merge base)" if pv.code_root is not None else "")
@@ -169,7 +169,7 @@ def version_problems(
 
 def dataset_problems(path: Path, roots: list[Path], gate: CodeGate | None) -> list[Problem]:
     """The same for the assertions of a dataset's cases (resolved from each side's root)."""
-    from .datasets import iter_cases
+    from ..datasets import iter_cases
 
     out: list[Problem] = []
     collected: list[Problem] = []
@@ -186,7 +186,7 @@ def dataset_problems(path: Path, roots: list[Path], gate: CodeGate | None) -> li
 def model_ids(pv: PromptVersion, models: list[str], dataset: Path | None) -> list[str]:
     """Models whose calls an evaluation of ``pv`` needs: its model (or ``models``) and the
     judges of its assertions (a dataset's case judges included)."""
-    from .datasets import iter_cases
+    from ..datasets import iter_cases
 
     out = list(models or [pv.spec.model.id])
     specs: list[Any] = list(pv.spec.assert_)
