@@ -58,9 +58,10 @@ async def generate(streams: int, max_tokens: int) -> tuple[int, float]:
 
 
 def tokens_per_second(streams: int, runs: int) -> list[float]:
-    from promptops.providers import local, local_provider
+    from promptops.providers.local import provider as local_provider
+    from promptops.providers.local import server
 
-    local.shutdown_all()  # a running server keeps its slots: start one with `streams` slots
+    server.shutdown_all()  # a running server keeps its slots: start one with `streams` slots
     os.environ["PROMPTOPS_LOCAL_SLOTS"] = str(streams)  # the default is 1 slot
     local_provider.configure(parallel=streams)
     out = []

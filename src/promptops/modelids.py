@@ -14,7 +14,8 @@ import difflib
 from ._litellm_providers import PROVIDERS
 
 OURS = ("echo", "local")
-LOCAL_BUNDLED = "gemma-3-270m"  # promptops.providers.local.BUNDLED_NAME (not imported: cheap)
+# promptops.providers.local.models.BUNDLED_NAME (not imported: cheap)
+LOCAL_BUNDLED = "gemma-3-270m"
 
 
 def provider_problem(model_id: str) -> str | None:

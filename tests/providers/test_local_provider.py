@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 
 from promptops.errors import ProviderError
-from promptops.providers import local, local_provider
 from promptops.providers.base import Call, Completion
+from promptops.providers.local import models, server
+from promptops.providers.local import provider as local_provider
 
-MODEL = local.LocalModel("local/x.gguf", Path("/models/x.gguf"), "0" * 64)
+MODEL = models.LocalModel("local/x.gguf", Path("/models/x.gguf"), "0" * 64)
 
 
 class FakeInner:
@@ -48,8 +49,8 @@ def provider(monkeypatch: pytest.MonkeyPatch) -> tuple[local_provider.LocalProvi
     def server_slots(model: Any) -> int:
         return started[0]
 
-    monkeypatch.setattr(local, "ensure_server", ensure_server)
-    monkeypatch.setattr(local, "server_slots", server_slots)
+    monkeypatch.setattr(server, "ensure_server", ensure_server)
+    monkeypatch.setattr(server, "server_slots", server_slots)
     monkeypatch.setattr(local_provider, "_resolve", lambda model_id: MODEL)
     monkeypatch.setattr(local_provider, "_litellm_lib", lambda: None)
     monkeypatch.setattr(local_provider, "_settings", dict(local_provider._settings))

@@ -404,7 +404,7 @@ async def arun_eval(
         meta = run.write_spec(spec)
     for t in targets:
         if t.model.startswith("local/"):
-            from ..providers import local_provider
+            from ..providers.local import provider as local_provider
 
             local_provider.configure(parallel=opts.concurrency)
     cache = ResponseCache(project.cache_dir, batch=32) if opts.use_cache else None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from . import echo as _echo
 from . import litellm_provider as _litellm_provider
-from . import local_provider as _local_provider  # registers local/
 from .base import (
     Call,
     CallError,
@@ -15,6 +14,7 @@ from .base import (
     provider,
     redact,
 )
+from .local import provider as _local_provider  # registers local/
 from .retry import Caller, Outcome
 
 _ = (_echo, _litellm_provider, _local_provider)

@@ -1,10 +1,10 @@
-"""``local/...`` models: llama.cpp in-process, called through the same litellm path as any model.
+"""``@provider("local")``: llama.cpp in-process, called through the same litellm path as any model.
 
 The server starts on the first call (once per process) with the eval's concurrency as slots,
-capped at :func:`~promptops.providers.local.default_slots` (1 by default); a call is sent only
-when a slot is free, so its ``latency_ms`` is the time the model spent on it, not time queued
-behind other calls. Chat messages are rendered into a completion prompt for the base model
-(see :mod:`promptops.providers.local`). Local calls cost nothing: cost is a known 0.
+capped at :func:`~promptops.providers.local.server.default_slots` (1 by default); a call is
+sent only when a slot is free, so its ``latency_ms`` is the time the model spent on it, not
+time queued behind other calls. Chat messages are rendered into a completion prompt for the
+base model (:mod:`promptops.providers.local.prompt`). Local calls cost nothing: cost is a known 0.
 """
 
 from __future__ import annotations
@@ -14,26 +14,27 @@ import weakref
 from functools import lru_cache
 from typing import Any
 
-from ..errors import ProviderError
-from .base import Call, CallError, Completion, provider
-from .litellm_provider import LiteLLMProvider
-from .litellm_provider import _lib as _litellm_lib
+from ...errors import ProviderError
+from ..base import Call, CallError, Completion, provider
+from ..litellm_provider import LiteLLMProvider
+from ..litellm_provider import _lib as _litellm_lib
 
 _settings = {"parallel": 1}
 
 
 def configure(parallel: int) -> None:
     """Slots to start the server with: the eval's concurrency, capped at
-    :func:`~promptops.providers.local.default_slots` (1 unless ``$PROMPTOPS_LOCAL_SLOTS``);
-    effective before the first call. Calls beyond the slots wait here, not in the server."""
-    from .local import default_slots
+    :func:`~promptops.providers.local.server.default_slots` (1 unless
+    ``$PROMPTOPS_LOCAL_SLOTS``); effective before the first call. Calls beyond the slots wait
+    here, not in the server."""
+    from .server import default_slots
 
     _settings["parallel"] = max(1, min(parallel, default_slots()))
 
 
 @lru_cache(maxsize=16)
 def _resolve(model_id: str) -> Any:
-    from .local import resolve
+    from .models import resolve
 
     return resolve(model_id)
 
@@ -73,7 +74,7 @@ class LocalProvider:
     async def _pool(self, model: Any) -> asyncio.Queue[str]:
         """The free slots of ``model``'s servers on the running loop (an api_base per free slot),
         starting the servers on first use."""
-        from .local import ensure_server, server_slots
+        from .server import ensure_server, server_slots
 
         loop = asyncio.get_running_loop()
         pools = self._pools.setdefault(loop, {})
@@ -107,7 +108,7 @@ class LocalProvider:
             pool.put_nowait(api_base)
 
     async def _call(self, call: Call, model: Any, api_base: str) -> Completion:
-        from .local import completion_prompt, default_stop
+        from .prompt import completion_prompt, default_stop, flatten_messages
 
         params = dict(call.params)
         for key in _CHAT_ONLY:  # a base model on the completions endpoint cannot honour them
@@ -119,7 +120,7 @@ class LocalProvider:
         params.update({"stop": stops, "api_key": "sk-local", "client": self._client(api_base)})
         inner = Call(
             model.litellm_model,
-            [{"role": "user", "content": completion_prompt(_as_text(call.messages))}],
+            [{"role": "user", "content": completion_prompt(flatten_messages(call.messages))}],
             params,
             api_base,
             call.timeout,
@@ -138,31 +139,9 @@ class LocalProvider:
 _CHAT_ONLY = ("tools", "tool_choice", "response_format")
 
 
-def _as_text(messages: list[dict[str, Any]]) -> list[dict[str, str]]:
-    """Messages with text content only: text parts joined (images dropped), tool results as
-    user turns, tool calls as the assistant's text."""
-    out = []
-    for m in messages:
-        content = m.get("content")
-        if isinstance(content, list):
-            content = " ".join(
-                str(p.get("text", "")) for p in content if isinstance(p, dict) and "text" in p
-            )
-        text = str(content or "")
-        if m.get("tool_calls") and not text:
-            text = "; ".join(
-                f"{c['function']['name']}({c['function']['arguments']})" for c in m["tool_calls"]
-            )
-        role = "user" if m.get("role") == "tool" else str(m.get("role", "user"))
-        out.append(
-            {"role": role, "content": f"Tool result: {text}" if role != m.get("role") else text}
-        )
-    return out
-
-
 def _setup_error(e: ProviderError) -> CallError:
     """A local model that cannot be resolved or started: a permanent error of the setup."""
-    from .local import BUNDLED_MODEL_ID, MISSING_EXTRA
+    from .models import BUNDLED_MODEL_ID, MISSING_EXTRA
 
     if e.message == MISSING_EXTRA:
         return CallError(
