@@ -14,9 +14,10 @@ import pytest
 from conftest import SUMMARIZE_1_0_0, SUMMARIZE_1_1_0, git
 from promptops.errors import EvidenceError, GitError, RegistryError, SpecError, UsageError
 from promptops.project import Project, load_prompt
-from promptops.registry.changes import abort_canary, promote, rollback, status
+from promptops.registry.changes import abort_canary, promote, rollback
 from promptops.registry.file import HEADER, dump_registry, read_registry
 from promptops.registry.history import history
+from promptops.registry.status import status
 
 # 3.0.0 drops the document from the prompt: every case fails icontains. fail_under 0 lets it
 # meet its own bar, so only the comparison can stop it.

@@ -25,6 +25,14 @@ def canonical_digest(data: Any) -> str:
     return "sha256:" + hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
+def file_digest(path: Path) -> str | None:
+    """The digest of the prompt version in ``path``, or None when the file does not load."""
+    try:
+        return load_prompt(path).digest
+    except SpecError:
+        return None
+
+
 def short_digest(digest: str) -> str:
     """The first 12 hex digits, for tables."""
     return digest.split(":", 1)[-1][:12]

@@ -193,8 +193,8 @@ def status(
     ),
 ) -> None:
     """What every environment serves, and whether each promoted file is unchanged."""
-    from ..registry.changes import status as status_
     from ..registry.file import read_registry
+    from ..registry.status import status as status_
 
     project = _project()
     rows = status_(project)

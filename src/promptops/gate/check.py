@@ -202,10 +202,10 @@ def _promoted_envs(name: str, version: str, registries: list[RegistrySpec | None
 def _retired_envs(project: Project, pv: PromptVersion) -> list[str]:
     """Environments that served ``pv``'s version in any committed registry.yaml (a version
     retired since is still released: ``rollback`` may bring it back)."""
-    from ..registry.history import _file_log
+    from ..registry.history import committed_states
 
     try:
-        log = _file_log(project)
+        log = committed_states(project)
     except PromptOpsError:
         return []
     return _promoted_envs(pv.name, pv.version, [c["spec"] for c in log])

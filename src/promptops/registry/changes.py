@@ -1,26 +1,24 @@
-"""registry.yaml: environments, gated promotion, canaries, rollback, history and status.
+"""Changing registry.yaml: gated promotion, canaries, abort-canary and rollback.
 
-Each operation returns data (:class:`Change`, :class:`HistoryEntry`, :class:`StatusRow`); the
-CLI only formats it. A change is made under a file lock (``.promptops/registry.lock``): the
+Each operation returns data (:class:`Change`); the CLI only formats it. A change is made under a file lock (``.promptops/registry.lock``): the
 file is re-read under the lock, changed, written to a temp file beside it and renamed over it,
 so two concurrent promotions cannot lose an update and a reader never sees half a file.
 promptops rewrites the file in a fixed layout (environments in declared order, prompts sorted);
 the comment block at the top is kept, other comments are not.
 
-Every change is appended to ``.promptops/registry-log.jsonl`` (who, when, reason, evidence)
-and, with ``commit=True``, committed alone with a structured message whose trailers
+Every change is appended to the journal (:mod:`promptops.registry.journal`) and, with ``commit=True``, committed alone with a structured message whose trailers
 ``history`` reads back. History is the git log of registry.yaml; rollback finds the version
 active before from it.
 
 The runtime side (``Registry.load(...).get(...)``) lives in :mod:`promptops.registry.runtime`, the
-evidence a promotion needs in :mod:`promptops.registry.evidence`, and reading history back in
-:mod:`promptops.registry.history`; registry.yaml is parsed and written by :mod:`promptops.registry.file`.
+evidence a promotion needs in :mod:`promptops.registry.evidence`, reading history back in
+:mod:`promptops.registry.history`, and ``status`` in :mod:`promptops.registry.status`;
+registry.yaml is parsed and written by :mod:`promptops.registry.file`.
 """
 
 from __future__ import annotations
 
 import getpass
-import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,10 +27,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..errors import GitError, RegistryError, SpecError, UsageError
+from ..errors import GitError, RegistryError, UsageError
 from ..loader import read_text
-from ..project import Project, PromptVersion, load_prompt, short_digest
+from ..project import Project, PromptVersion, file_digest, short_digest
 from ..spec import CanarySpec, Deployment, RegistrySpec
+from . import journal
 from .evidence import Evidence, find_evidence
 from .file import (
     HEADER,
@@ -41,19 +40,15 @@ from .file import (
     dump_registry,
     file_header,
     parse_registry,
-    read_registry,
 )
-from .history import _file_log
+from .history import committed_states
 from .runtime import prompt_file
 
 __all__ = [
     "Change",
-    "Slot",
-    "StatusRow",
     "abort_canary",
     "promote",
     "rollback",
-    "status",
 ]
 
 LOCK_FILE = "registry.lock"
@@ -145,33 +140,6 @@ class Change:
         return data
 
 
-@dataclass
-class Slot:
-    """A version an environment serves and whether its file still has the promoted digest."""
-
-    version: str
-    digest: str
-    state: str  # ok | changed | missing | invalid
-    file: str | None = None
-    file_digest: str | None = None
-    weight: int | None = None  # canary only
-
-
-@dataclass
-class StatusRow:
-    prompt: str
-    env: str
-    active: Slot | None
-    canary: Slot | None = None
-
-    @property
-    def ok(self) -> bool:
-        return all(s is None or s.state == "ok" for s in (self.active, self.canary))
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-
 # --------------------------------------------------------------------------- file I/O
 
 
@@ -255,8 +223,7 @@ def _save(
             if change.commit is None:
                 change.notes.append("registry.yaml already matches HEAD; nothing to commit")
     finally:
-        with (project.root / STATE_DIR / JOURNAL_FILE).open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps(change.to_json(), ensure_ascii=False, default=str) + "\n")
+        journal.append(project, change.to_json())
     return change
 
 
@@ -264,10 +231,10 @@ def uncommitted_changes(project: Project, spec: RegistrySpec) -> list[str]:
     """What registry.yaml as it is now (``spec``) changes from HEAD's, one line each: a commit
     of the file takes these along, so its message must say so."""
     from ..gitops import head_text
-    from .history import _diff, _parse_quietly
+    from .history import diff_specs, parse_quietly
 
     text = head_text(project.registry_path)
-    head = _parse_quietly(text, project.registry_path)
+    head = parse_quietly(text, project.registry_path)
     if text is not None and head is None:
         return ["registry.yaml as committed at HEAD is invalid; this commit replaces it"]
     out = []
@@ -276,27 +243,10 @@ def uncommitted_changes(project: Project, spec: RegistrySpec) -> list[str]:
             out.append(f"environments: {head.environments} -> {spec.environments}")
         if head.enforce_order != spec.enforce_order:
             out.append(f"enforce_order: {head.enforce_order} -> {spec.enforce_order}")
-    for name, env, action, frm, to, weight in _diff(head, spec):
+    for name, env, action, frm, to, weight in diff_specs(head, spec):
         what = f"{action} {name} in {env}: {frm or '-'} -> {to or '-'}"
         out.append(what + (f" ({weight}%)" if action == "canary" and weight is not None else ""))
     return out
-
-
-def _journal_previous(project: Project, name: str, env: str, current: str) -> Deployment | None:
-    """The version active in ``env`` before ``current`` per the journal's uncommitted
-    entries (newest first), or None."""
-    from .history import _journal
-
-    for j in reversed(_journal(project)):
-        if j.get("prompt") != name or j.get("env") != env or j.get("commit"):
-            continue
-        after, prev = j.get("after") or {}, j.get("before") or {}
-        if after.get("version") == current and prev.get("version") not in (None, current):
-            try:
-                return Deployment(version=prev["version"], digest=prev["digest"], canary=None)
-            except (KeyError, ValueError):
-                return None
-    return None
 
 
 def _reason(reason: str | None) -> str | None:
@@ -490,14 +440,14 @@ def rollback(
             raise RegistryError(f"{name} has no version active in {env}; nothing to roll back")
         if target_version == before.version:
             raise RegistryError(f"{name} {before.version} is already active in {env}")
-        log = _file_log(project)
+        log = committed_states(project)
         committed = log[0]["spec"] if log else None
         head = committed.prompts.get(name, {}).get(env) if committed is not None else None
         target: Deployment | None = None
         if target_version is None and (head is None or head.version != before.version):
             # The active version was promoted without --commit: git does not know what was
             # active before it, the journal does (the committed history would skip it).
-            target = _journal_previous(project, name, env, before.version)
+            target = journal.previous(project, name, env, before.version)
             if target is None:
                 raise RegistryError(
                     f"{name} {before.version} was made active in {env} without --commit and "
@@ -528,7 +478,7 @@ def rollback(
             raise RegistryError(
                 f"cannot roll back to {name} {target.version}: its file no longer exists"
             )
-        now = _digest_of(path)
+        now = file_digest(path)
         if now != target.digest:
             raise RegistryError(
                 f"cannot roll back to {name} {target.version}: {project.rel(path)} changed since it "
@@ -549,58 +499,3 @@ def rollback(
         if before.canary is not None:
             change.notes.append(f"canary {before.canary.version} ({before.canary.weight}%) dropped")
         return _save(project, spec, header, change, commit)
-
-
-def _digest_of(path: Path) -> str | None:
-    try:
-        return load_prompt(path).digest
-    except SpecError:
-        return None
-
-
-# --------------------------------------------------------------------------- status
-
-
-def status(project: Project) -> list[StatusRow]:
-    """Every prompt (in the registry or on disk) x every environment: what is served and
-    whether each promoted digest still matches its file."""
-    spec = read_registry(project)
-    digests: dict[tuple[str, str], tuple[str | None, str | None]] = {}
-
-    def slot(name: str, version: str, digest: str, weight: int | None = None) -> Slot:
-        if (name, version) not in digests:
-            path = prompt_file(project, name, version)
-            digests[(name, version)] = (
-                project.rel(path) if path else None,
-                _digest_of(path) if path else None,
-            )
-        file, now = digests[(name, version)]
-        state = (
-            "missing"
-            if file is None
-            else "invalid"
-            if now is None
-            else "ok"
-            if now == digest
-            else "changed"
-        )
-        return Slot(version, digest, state, file, now, weight)
-
-    rows = []
-    for name in sorted(set(spec.prompts) | set(project.prompt_names())):
-        envs = spec.prompts.get(name, {})
-        for env in spec.environments:
-            dep = envs.get(env)
-            if dep is None:
-                rows.append(StatusRow(name, env, None))
-                continue
-            c = dep.canary
-            rows.append(
-                StatusRow(
-                    name,
-                    env,
-                    slot(name, dep.version, dep.digest),
-                    slot(name, c.version, c.digest, c.weight) if c else None,
-                )
-            )
-    return rows

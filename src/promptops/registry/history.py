@@ -4,12 +4,11 @@ History is the git log of registry.yaml. promptops' own commits carry structured
 (:meth:`promptops.registry.changes.Change.message`), read back here; other commits' changes are
 inferred by diffing the file between commits. Changes not committed yet come from the working
 file and the journal (``.promptops/registry-log.jsonl``) that :mod:`promptops.registry.changes` writes.
-Rollback finds the version active before from the same log (:func:`_file_log`).
+Rollback finds the version active before from the same log (:func:`committed_states`).
 """
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,7 +17,8 @@ from typing import Any
 from ..errors import GitError, SpecError
 from ..project import Project
 from ..spec import RegistrySpec
-from .file import JOURNAL_FILE, STATE_DIR, parse_registry, read_registry
+from . import journal
+from .file import parse_registry, read_registry
 
 __all__ = ["HistoryEntry", "history"]
 
@@ -45,7 +45,7 @@ class HistoryEntry:
         return asdict(self)
 
 
-def _file_log(project: Project) -> list[dict[str, Any]]:
+def committed_states(project: Project) -> list[dict[str, Any]]:
     """Committed states of registry.yaml, newest first, each with its parsed spec (None when
     that commit's file is missing or invalid)."""
     from ..gitops import file_log
@@ -57,11 +57,11 @@ def _file_log(project: Project) -> list[dict[str, Any]]:
             "run git init and commit registry.yaml"
         )
     for c in log:
-        c["spec"] = _parse_quietly(c["text"], project.registry_path)
+        c["spec"] = parse_quietly(c["text"], project.registry_path)
     return log
 
 
-def _parse_quietly(text: str | None, path: Path) -> RegistrySpec | None:
+def parse_quietly(text: str | None, path: Path) -> RegistrySpec | None:
     if text is None:
         return None
     try:
@@ -73,7 +73,7 @@ def _parse_quietly(text: str | None, path: Path) -> RegistrySpec | None:
 Inferred = tuple[str, str, str, str | None, str | None, int | None]
 
 
-def _diff(old: RegistrySpec | None, new: RegistrySpec | None) -> list[Inferred]:
+def diff_specs(old: RegistrySpec | None, new: RegistrySpec | None) -> list[Inferred]:
     """Inferred changes between two states: (prompt, env, action, from, to, canary weight)."""
     a = old.prompts if old else {}
     b = new.prompts if new else {}
@@ -130,21 +130,21 @@ def history(
     """Who changed what and when, newest first: the git log of registry.yaml (promptops'
     trailers where present, otherwise inferred by diffing the file between commits), plus
     the working file's changes not committed yet."""
-    log = _file_log(project)
+    log = committed_states(project)
     path = project.registry_path
     working = read_registry(project) if path.is_file() else None
     entries: list[HistoryEntry] = []
     head = log[0]["spec"] if log else None
     if working is not None and working != head:
-        journal = _journal(project)
-        for name, e, action, frm, to, weight in _diff(head, working):
+        logged = journal.entries(project)
+        for name, e, action, frm, to, weight in diff_specs(head, working):
             entry = HistoryEntry(
                 None, None, None, name, e, action, frm, to, weight, subject="(uncommitted)"
             )
             line = next(
                 (
                     j
-                    for j in reversed(journal)
+                    for j in reversed(logged)
                     if j.get("prompt") == name
                     and j.get("env") == e
                     and j.get("to_version") == to
@@ -166,7 +166,7 @@ def history(
         older = log[i + 1]["spec"] if i + 1 < len(log) else None
         subject = c["message"].strip().splitlines()[0] if c["message"].strip() else ""
         trailers = _trailers(c["message"])
-        for name, e, action, frm, to, weight in _diff(older, c["spec"]):
+        for name, e, action, frm, to, weight in diff_specs(older, c["spec"]):
             entry = HistoryEntry(
                 c["commit"],
                 c["author"],
@@ -188,17 +188,3 @@ def history(
         if (prompt is None or x.prompt == prompt) and (env is None or x.env == env)
     ]
     return entries[:limit] if limit else entries
-
-
-def _journal(project: Project) -> list[dict[str, Any]]:
-
-    path = project.root / STATE_DIR / JOURNAL_FILE
-    if not path.is_file():
-        return []
-    out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            out.append(json.loads(line))
-        except (json.JSONDecodeError, RecursionError):
-            continue
-    return out
