@@ -10,7 +10,7 @@ from pathlib import Path
 from click.testing import Result
 
 from conftest import git
-from promptops.gate.check import _registry_at
+from promptops.gate.merge_base import registry_at
 from promptops.project import Project, load_prompt
 from promptops.registry.runtime import Registry
 
@@ -61,7 +61,7 @@ def test_a_short_canary_version_is_normalized_through_every_path(project: Path, 
     assert dep.canary is not None and dep.canary.version == "2.0.0"
     git(project, "add", "registry.yaml")
     git(project, "commit", "-q", "-m", "hand-written canary")
-    at_head = _registry_at(Project(project), project, "HEAD")
+    at_head = registry_at(Project(project), project, "HEAD")
     assert at_head is not None
     canary = at_head.prompts["summarize"]["prod"].canary
     assert canary is not None and canary.version == "2.0.0"

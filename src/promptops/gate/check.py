@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import Problem, PromptOpsError, ProviderError, display_path
+from .merge_base import Trees, find_baseline, promoted_envs, registry_at, retired_envs
 
 if TYPE_CHECKING:
     from ..eval.runner import EvalOptions
@@ -107,110 +108,6 @@ class CheckReport:
         }
 
 
-class _Versions:
-    """Versions of prompts in the working tree and in the merge base's tree."""
-
-    def __init__(self, project: Project, root: Path, commit: str, base_dir: Path) -> None:
-        self.project = project
-        self.root = root
-        self.commit = commit
-        self.prompts_rel = project.prompts_dir.relative_to(root).as_posix()
-        # the base tree's python files are materialized here on demand (pyfunc.CodeGate)
-        self.base_dir = base_dir
-        self.base_project_root = base_dir / project.root.relative_to(root)
-
-    def rel(self, path: Path) -> str:
-        return path.resolve().relative_to(self.root).as_posix()
-
-    def at_base(self, name: str) -> dict[str, str]:
-        """version -> file name in the base tree."""
-        from ..gitops import list_dir_at
-        from ..versions import parse_version
-
-        out = {}
-        for fname in list_dir_at(self.root, self.commit, f"{self.prompts_rel}/{name}"):
-            stem, dot, ext = fname.rpartition(".")
-            if dot and ext in ("yaml", "yml"):
-                try:
-                    out[str(parse_version(stem))] = fname
-                except ValueError:
-                    continue
-        return out
-
-    def parse_at_base(self, relpath: str) -> PromptVersion | None:
-        from ..gitops import read_file_at
-        from ..project import parse_prompt
-
-        text = read_file_at(self.root, self.commit, relpath)
-        if text is None:
-            return None
-        try:
-            pv = parse_prompt(text, self.root / relpath)
-        except PromptOpsError:
-            return None
-        pv.code_root = self.base_project_root  # its python assertions run as at the base
-        return pv
-
-    def load(self, name: str, version: str) -> PromptVersion | None:
-        """A version from the working tree, else from the base tree."""
-        files = self.project.version_files(name)
-        if version in files:
-            try:
-                return self.project.load(files[version])
-            except PromptOpsError:
-                return None
-        fname = self.at_base(name).get(version)
-        return self.parse_at_base(f"{self.prompts_rel}/{name}/{fname}") if fname else None
-
-    def previous(self, name: str, version: str) -> str | None:
-        """The highest lower version at the base, else the highest lower one in the tree."""
-        from ..versions import parse_version
-
-        v = parse_version(version)
-        for pool in (self.at_base(name), self.project.version_files(name)):
-            lower = [x for x in pool if parse_version(x) < v]
-            if lower:
-                return max(lower, key=parse_version)
-        return None
-
-
-def _registry_at(project: Project, root: Path, commit: str) -> RegistrySpec | None:
-    from ..gitops import read_file_at
-    from ..registry.file import parse_registry
-
-    rel = project.registry_path.relative_to(root).as_posix()
-    text = read_file_at(root, commit, rel)
-    if text is None:
-        return None
-    try:
-        return parse_registry(text, project.registry_path)
-    except PromptOpsError:
-        return None
-
-
-def _promoted_envs(name: str, version: str, registries: list[RegistrySpec | None]) -> list[str]:
-    envs: dict[str, None] = {}
-    for reg in registries:
-        if reg is None:
-            continue
-        for env, dep in reg.prompts.get(name, {}).items():
-            if dep.version == version or (dep.canary is not None and dep.canary.version == version):
-                envs[env] = None
-    return list(envs)
-
-
-def _retired_envs(project: Project, pv: PromptVersion) -> list[str]:
-    """Environments that served ``pv``'s version in any committed registry.yaml (a version
-    retired since is still released: ``rollback`` may bring it back)."""
-    from ..registry.history import committed_states
-
-    try:
-        log = committed_states(project)
-    except PromptOpsError:
-        return []
-    return _promoted_envs(pv.name, pv.version, [c["spec"] for c in log])
-
-
 def check(
     project: Project,
     base: str = "origin/main",
@@ -249,7 +146,7 @@ def check(
         _check(
             project,
             report,
-            _Versions(project, root, mb, Path(tmp).resolve()),
+            Trees(project, root, mb, Path(tmp).resolve()),
             opts,
             seed=seed,
             alpha=alpha,
@@ -265,7 +162,7 @@ def check(
 def _check(
     project: Project,
     report: CheckReport,
-    trees: _Versions,
+    trees: Trees,
     opts: EvalOptions | None,
     *,
     seed: int,
@@ -294,7 +191,7 @@ def _check(
     report.problems += load_project_plugins(project, gate)
     if run_lint:
         report.problems += [p for p in lint(project) if p.severity in ("error", "hygiene")]
-    reg_base = _registry_at(project, root, mb)
+    reg_base = registry_at(project, root, mb)
     try:
         reg_now: RegistrySpec | None = project.registry_spec()
     except PromptOpsError:
@@ -316,8 +213,8 @@ def _check(
         change = "added" if old is None and status == "A" else "modified"
         if old is not None and old.digest == pv.digest:
             continue  # formatting or comments only: the parsed content is the same
-        envs = _promoted_envs(pv.name, pv.version, [reg_base, reg_now])
-        retired = [] if envs or change != "modified" else _retired_envs(project, pv)
+        envs = promoted_envs(pv.name, pv.version, [reg_base, reg_now])
+        retired = [] if envs or change != "modified" else retired_envs(project, pv)
         if change == "modified" and (envs or retired):
             where = (
                 f"is released (active in {', '.join(envs)})"
@@ -336,7 +233,7 @@ def _check(
             continue
         candidates.append((pv, change))
     plan = [
-        (pv, change, *_baseline(trees, pv, reg_base, env, base))
+        (pv, change, *find_baseline(trees, pv, reg_base, env, base))
         for pv, change in sorted(candidates, key=lambda t: (t[0].name, t[0].semver))
     ]
     # reported with the lint problems, so one run shows everything (nothing runs to find them)
@@ -477,25 +374,6 @@ def _fail_closed(entry: CheckEntry, sides: list[tuple[str, str]], records: Any) 
                 f"error rates differ: {ea} of {na} calls failed for {ra}, {eb} of {nb} for {rb}; "
                 f"the failed cases would be left out of the comparison; {entry.message}"
             )
-
-
-def _baseline(
-    trees: _Versions, pv: PromptVersion, reg_base: RegistrySpec | None, env: str, base: str
-) -> tuple[PromptVersion | None, str]:
-    dep = reg_base.prompts.get(pv.name, {}).get(env) if reg_base is not None else None
-    if dep is not None and dep.version != pv.version:
-        active = trees.load(pv.name, dep.version)
-        if active is not None:
-            return active, f"active in {env} at {base}"
-    prev = trees.previous(pv.name, pv.version)
-    if prev is not None:
-        loaded = trees.load(pv.name, prev)
-        if loaded is not None:
-            return (
-                loaded,
-                f"previous version (never in {env})" if dep is None else "previous version",
-            )
-    return None, "new prompt: no earlier version"
 
 
 def _evaluate(
