@@ -73,5 +73,5 @@ def test_lint_of_the_graded_types() -> None:
     ]
     assert config_problems(spec("closedqa", "x", judge="j")) == []
     assert config_problems(spec("contains", "x", judge_prompt="{{ rubric }}")) == [
-        "judge_prompt is only for llm-rubric"
+        "judge_prompt applies to llm-rubric only, not contains"
     ]

@@ -111,7 +111,7 @@ def test_config_problems() -> None:
     [problem] = config_problems(unknown)
     assert problem.startswith("assert: unknown assertion type 'equal'; did you mean equals")
     stray = spec("contains", "x", path="a")
-    assert config_problems(stray) == ["path and assert apply to json-field only, not contains"]
+    assert config_problems(stray) == ["path applies to json-field only, not contains"]
 
 
 def test_lookup_of_a_top_level_array() -> None:

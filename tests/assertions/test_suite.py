@@ -259,6 +259,14 @@ def test_known_type() -> None:
         ({"type": "grounded"}, "needs judge"),
         ({"type": "similar", "value": "x", "threshold": 1.5}, "outside [0, 1]"),
         ({"type": "similar", "value": "x", "method": "bleu"}, "unknown method 'bleu'"),
+        ({"type": "similar", "value": "x", "method": "bleu"}, "use one of rouge-l, levenshtein"),
+        ({"type": "tool-call", "method": "bag"}, "use one of contains, set, sequence, f1"),
+        ({"type": "is-json", "method": "find"}, "use one of extract"),
+        ({"type": "contains", "value": "a", "method": "extract"}, "method applies to "),
+        ({"type": "contains", "value": "a", "timeout": 2}, "timeout applies to python, regex only"),
+        ({"type": "equals", "value": "a", "path": "x"}, "path applies to json-field only"),
+        ({"type": "contains", "value": "a", "source": "doc"}, "source applies to grounded only"),
+        ({"type": "grounded", "judge": "j", "value": "x", "source": "doc"}, "not both"),
         ({"type": "max-words", "value": "ten"}, "whole number"),
         ({"type": "latency", "value": "fast"}, "must be a number"),
         ({"type": "contains-any", "value": "a, b"}, "YAML list"),
@@ -288,6 +296,11 @@ def test_config_problems(raw: dict[str, Any], needle: str) -> None:
             "threshold": 0.7,
         },
         {"type": "similar", "value": "x", "method": "levenshtein"},
+        {"type": "similar", "value": "x", "method": "ROUGE-L"},
+        {"type": "tool-call", "method": "f1", "value": [{"name": "f"}]},
+        {"type": "json-schema", "method": "extract"},
+        {"type": "regex", "value": "a", "timeout": 2},
+        {"type": "grounded", "judge": "j", "source": "doc"},
         {"type": "is-json"},
         {"type": "json-schema", "value": {"type": "object"}},
         {"type": "language", "value": "en"},
@@ -298,3 +311,26 @@ def test_config_problems(raw: dict[str, Any], needle: str) -> None:
 )
 def test_config_problems_none(raw: dict[str, Any]) -> None:
     assert config_problems(AssertionSpec.model_validate(raw)) == []
+
+
+def test_a_type_declares_its_parameters(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plugin type names the method values and optional fields it reads; lint refuses the
+    rest on it, and accepts them on it."""
+    monkeypatch.setitem(REGISTRY, "probe", REGISTRY["contains"])  # restored after the test
+
+    @assertion("probe", methods=("Fast", "slow"), fields=("timeout",))
+    def probe(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> AssertionResult:
+        return AssertionResult(True, "ok")
+
+    ok = AssertionSpec.model_validate({"type": "probe", "value": "a", "method": "fast"})
+    assert config_problems(ok.model_copy(update={"timeout": 3.0})) == []
+    bad = AssertionSpec.model_validate({"type": "probe", "value": "a", "method": "quick"})
+    assert config_problems(bad) == ["unknown method 'quick'; use one of fast, slow"]
+    assert (
+        "probe"
+        in config_problems(
+            AssertionSpec.model_validate({"type": "contains", "value": "a", "timeout": 1})
+        )[0]
+    )
+    with pytest.raises(ValueError, match="unknown fields"):
+        assertion("probe2", fields=("colour",))

@@ -88,9 +88,14 @@ class AssertionType:
     default_threshold: float = 0.5  # pass mark of a graded type when the spec sets no threshold
     model_graded: bool = False  # asks a judge model: the spec must name a pinned ``judge``
     lint: Callable[[AssertionSpec], list[str]] | None = None  # static checks of a literal value
+    methods: tuple[str, ...] = ()  # the values ``method`` may take; none: no ``method``
+    fields: tuple[str, ...] = ()  # the type's own optional fields (OWN_FIELDS) it reads
 
 
 REGISTRY: dict[str, AssertionType] = {}
+
+# Spec fields only some types read (their YAML names): a type declares the ones it takes.
+OWN_FIELDS = ("judge_prompt", "source", "path", "assert", "timeout")
 
 
 def assertion(
@@ -101,14 +106,32 @@ def assertion(
     default_threshold: float = 0.5,
     model_graded: bool = False,
     lint: Callable[[AssertionSpec], list[str]] | None = None,
+    methods: tuple[str, ...] = (),
+    fields: tuple[str, ...] = (),
 ) -> Callable[[Checker], Checker]:
-    """Register a checker under ``name`` (the path user plugins take too). ``lint`` returns
-    the problems of a spec whose value is not a template, for ``promptops lint``."""
+    """Register a checker under ``name`` (the path user plugins take too).
+
+    The declaration is the type's parameters: ``needs_value``, the ``methods`` its ``method``
+    may name, and which of the optional spec fields in :data:`OWN_FIELDS` it reads
+    (``fields``); ``promptops lint`` refuses the others on this type. ``lint`` returns the
+    problems of a spec whose value is not a template (the type's own check of its value)."""
+    unknown = set(fields) - set(OWN_FIELDS)
+    if unknown:
+        raise ValueError(f"@assertion({name!r}): unknown fields {sorted(unknown)}")
 
     def deco(fn: Checker) -> Checker:
         doc = (inspect.getdoc(fn) or "").split("\n", 1)[0]
         REGISTRY[name] = AssertionType(
-            name, fn, needs_value, graded, doc, default_threshold, model_graded, lint
+            name,
+            fn,
+            needs_value,
+            graded,
+            doc,
+            default_threshold,
+            model_graded,
+            lint,
+            tuple(m.lower() for m in methods),
+            tuple(fields),
         )
         return fn
 

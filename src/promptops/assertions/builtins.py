@@ -292,7 +292,7 @@ def _lint_regex(spec: AssertionSpec) -> list[str]:
     return []
 
 
-@assertion("regex", lint=_lint_regex)
+@assertion("regex", lint=_lint_regex, fields=("timeout",))
 async def regex(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> AssertionResult:
     """The Python regular expression matches somewhere in the output (re.search)."""
     from .limits import DEFAULT_TIMEOUT, off_loop, regex_search
@@ -343,7 +343,7 @@ def max_words(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> Asserti
 # ---------------------------------------------------------------- JSON
 
 
-@assertion("is-json", needs_value=False, lint=_lint_schema)
+@assertion("is-json", needs_value=False, lint=_lint_schema, methods=("extract",))
 def is_json(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> AssertionResult:
     """Output is valid JSON; when value is a JSON Schema, it must also match it."""
     if value is not None:
@@ -357,7 +357,7 @@ def is_json(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> Assertion
     return _ok(True, "output is valid JSON")
 
 
-@assertion("json-schema", needs_value=False, lint=_lint_schema)
+@assertion("json-schema", needs_value=False, lint=_lint_schema, methods=("extract",))
 def json_schema(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> AssertionResult:
     """Output parses as JSON matching the schema in value, else the prompt's output schema."""
     schema = value if value is not None else ctx.output_schema
@@ -393,7 +393,7 @@ def _similarity(method: str) -> Callable[[str, str], float]:
     )
 
 
-@assertion("similar", needs_value=False, graded=True)
+@assertion("similar", needs_value=False, graded=True, methods=SIMILARITY_METHODS)
 def similar(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> AssertionResult:
     """Similarity to the reference in value (else expected): ROUGE-L F1 on words, or method: levenshtein."""
     refs = value if value is not None else ctx.expected
@@ -580,7 +580,7 @@ def _lint_python(spec: AssertionSpec) -> list[str]:
     return [f"value {v!r} must look like 'path/to/file.py:function'"]
 
 
-@assertion("python", lint=_lint_python)
+@assertion("python", lint=_lint_python, fields=("timeout",))
 async def python(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> AssertionResult:
     """Calls file.py:func(output, context) (path relative to the project); it returns bool, a score or {pass, score, reason}."""
     import asyncio
@@ -643,7 +643,7 @@ def _last_user(ctx: AssertionContext) -> str | None:
     return _question(ctx)
 
 
-@assertion("llm-rubric", graded=True, model_graded=True)
+@assertion("llm-rubric", graded=True, model_graded=True, fields=("judge_prompt",))
 async def llm_rubric(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> AssertionResult:
     """A judge model (judge:) scores the output 0..1 against the rubric in value."""
     from .judging import JudgeAnswerError, parse_judge_answer, rubric_messages
@@ -666,7 +666,20 @@ async def llm_rubric(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> 
     return graded_result(spec, data["score"], data["reason"] or f"judge score {data['score']:.2f}")
 
 
-@assertion("grounded", needs_value=False, graded=True, model_graded=True)
+def _lint_grounded(spec: AssertionSpec) -> list[str]:
+    if spec.value is not None and spec.source is not None:
+        return ["give the source text as value or name an input with source:, not both"]
+    return []
+
+
+@assertion(
+    "grounded",
+    needs_value=False,
+    graded=True,
+    model_graded=True,
+    fields=("source",),
+    lint=_lint_grounded,
+)
 async def grounded(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> AssertionResult:
     """A judge model (judge:) checks every claim against the source (value, or the input named by source:, default document)."""
     from .judging import JudgeAnswerError, grounded_messages, parse_judge_answer

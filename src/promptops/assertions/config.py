@@ -12,7 +12,7 @@ from typing import Any
 
 from promptops.spec import AssertionSpec
 
-from .base import REGISTRY
+from .base import OWN_FIELDS, REGISTRY, AssertionType
 
 
 def known_type(name: str) -> bool:
@@ -44,23 +44,26 @@ def config_problems(spec: AssertionSpec) -> list[str]:
         out.append(f"{spec.type} needs a value")
     if atype.model_graded and not spec.judge:
         out.append(f"{spec.type} needs judge: a pinned judge model id")
-    if spec.method is not None and spec.base_type == "similar":
-        from .builtins import SIMILARITY_METHODS
-
-        if spec.method.lower() not in SIMILARITY_METHODS:
-            out.append(
-                f"unknown method {spec.method!r}; use one of {', '.join(SIMILARITY_METHODS)}"
-            )
-    json_types = ("is-json", "json-schema")
-    if spec.method is not None and spec.base_type in json_types and spec.method != "extract":
-        out.append(f"unknown method {spec.method!r}; use extract (or no method)")
-    if spec.judge_prompt is not None and spec.base_type != "llm-rubric":
-        out.append("judge_prompt is only for llm-rubric")
-    if spec.base_type == "grounded" and spec.value is not None and spec.source is not None:
-        out.append("give the source text as value or name an input with source:, not both")
-    if spec.base_type != "json-field" and (spec.path is not None or spec.assert_ is not None):
-        out.append(f"path and assert apply to json-field only, not {spec.type}")
+    out += _parameter_problems(spec, atype)
     # the type's own check of its parameters (registered with ``@assertion(..., lint=...)``)
     if atype.lint is not None and not _templated(spec.value):
         out += atype.lint(spec)
+    return out
+
+
+def _parameter_problems(spec: AssertionSpec, atype: AssertionType) -> list[str]:
+    """A ``method`` or type-specific field the type does not declare (``@assertion(...,
+    methods=..., fields=...)``): said, not silently ignored."""
+    out = []
+    if spec.method is not None:
+        if not atype.methods:
+            takers = sorted(n for n, t in REGISTRY.items() if t.methods)
+            out.append(f"method applies to {', '.join(takers)} only, not {spec.type}")
+        elif spec.method.lower() not in atype.methods:
+            out.append(f"unknown method {spec.method!r}; use one of {', '.join(atype.methods)}")
+    for name in OWN_FIELDS:
+        attr = "assert_" if name == "assert" else name
+        if getattr(spec, attr) is not None and name not in atype.fields:
+            takers = sorted(n for n, t in REGISTRY.items() if name in t.fields)
+            out.append(f"{name} applies to {', '.join(takers)} only, not {spec.type}")
     return out

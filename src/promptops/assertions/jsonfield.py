@@ -107,7 +107,7 @@ def config_problems(spec: AssertionSpec) -> list[str]:
     return out
 
 
-@assertion("json-field", needs_value=False, lint=config_problems)
+@assertion("json-field", needs_value=False, lint=config_problems, fields=("path", "assert"))
 async def json_field(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> AssertionResult:
     """The field at `path` of the JSON output passes the nested `assert`."""
     from dataclasses import replace

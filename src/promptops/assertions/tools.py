@@ -129,7 +129,7 @@ def _lint(spec: AssertionSpec) -> list[str]:
     return []
 
 
-@assertion("tool-call", needs_value=False, graded=False, lint=_lint)
+@assertion("tool-call", needs_value=False, graded=False, lint=_lint, methods=METHODS)
 def tool_call(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> AssertionResult:
     """The reply calls the expected tool(s) (name, {name, arguments} or {name, schema}; a list with method contains/set/sequence/f1); no value: any tool call."""
     calls = ctx.tool_calls
