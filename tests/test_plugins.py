@@ -4,14 +4,24 @@ loaded by the CLI, so a plugin's assertion type works in ``promptops eval`` and 
 
 from __future__ import annotations
 
-import importlib.metadata
+import base64
+import hashlib
+import importlib.util
 import json
+import os
 import shutil
+import subprocess
 import sys
+import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
 from click.testing import Result
 
 from conftest import assert_no_traceback, git
@@ -107,16 +117,109 @@ def test_a_plugin_listed_in_promptops_yaml_is_used_by_eval_and_lint(
     )
 
 
-def test_an_installed_entry_point_is_used_by_eval(
-    project: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
+def _example_wheel(dest: Path) -> Path:
+    """examples/plugin as a wheel, made from its pyproject.toml as its build backend would.
+
+    The tests have no network and the lock holds no build backend (setuptools, where a venv
+    has it, cannot build a wheel without the ``wheel`` package), so the wheel is assembled
+    here: its module, METADATA, WHEEL, the ``[project.entry-points]`` table as
+    entry_points.txt, and RECORD. Installing it is then pip's own work."""
+    config = tomllib.loads((EXAMPLE / "pyproject.toml").read_text(encoding="utf-8"))
+    meta = config["project"]
+    name, version = meta["name"], meta["version"]
+    dist_info = f"{name.replace('-', '_')}-{version}.dist-info"
+    files = {
+        f"{module}.py": (EXAMPLE / f"{module}.py").read_bytes()
+        for module in config["tool"]["setuptools"]["py-modules"]
+    }
+    metadata = [
+        "Metadata-Version: 2.1",
+        f"Name: {name}",
+        f"Version: {version}",
+        f"Summary: {meta['description']}",
+        f"Requires-Python: {meta['requires-python']}",
+        *(f"Requires-Dist: {dep}" for dep in meta["dependencies"]),
+    ]
+    files[f"{dist_info}/METADATA"] = ("\n".join(metadata) + "\n").encode()
+    files[f"{dist_info}/WHEEL"] = (
+        b"Wheel-Version: 1.0\nGenerator: promptops-tests\nRoot-Is-Purelib: true\n"
+        b"Tag: py3-none-any\n"
+    )
+    files[f"{dist_info}/entry_points.txt"] = "".join(
+        f"[{group}]\n" + "".join(f"{k} = {v}\n" for k, v in entries.items()) + "\n"
+        for group, entries in meta["entry-points"].items()
+    ).encode()
+    record = [
+        f"{path},sha256="
+        f"{base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()},"
+        f"{len(data)}"
+        for path, data in files.items()
+    ]
+    files[f"{dist_info}/RECORD"] = ("\n".join([*record, f"{dist_info}/RECORD,,"]) + "\n").encode()
+    wheel = dest / f"{name.replace('-', '_')}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        for path, data in files.items():
+            zf.writestr(path, data)
+    return wheel
+
+
+def test_the_example_installed_by_pip_is_used_by_the_cli(
+    project: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
+    """examples/plugin, pip-installed into a directory of its own, found by a ``promptops``
+    process through its ``promptops.plugins`` entry point alone (no ``plugins:`` list)."""
+    declared = tomllib.loads((EXAMPLE / "pyproject.toml").read_text(encoding="utf-8"))
+    ours = tomllib.loads((EXAMPLE.parents[1] / "pyproject.toml").read_text(encoding="utf-8"))
+    assert declared["project"]["entry-points"][plugins.ENTRY_POINT_GROUP] == {
+        "max-sentences": MODULE
+    }
+    # it depends on this distribution (``promptops`` on PyPI is another project)
+    assert declared["project"]["dependencies"] == [ours["project"]["name"]]
+    if importlib.util.find_spec("pip") is None:
+        pytest.fail(f"this test installs examples/plugin with pip: {sys.executable} has no pip")
+    work = tmp_path_factory.mktemp("plugin-install")
+    site = work / "site"
+    install = ["install", "-q", "--no-deps", "--no-index", "--disable-pip-version-check"]
+    pip = subprocess.run(
+        [sys.executable, "-m", "pip", *install, "--target", str(site), str(_example_wheel(work))],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert pip.returncode == 0, pip.stdout + pip.stderr
+    assert (site / f"{MODULE}.py").is_file()
     brief_prompt(project)
-    monkeypatch.syspath_prepend(str(EXAMPLE))  # as if pip-installed from examples/plugin
-    declared = (EXAMPLE / "pyproject.toml").read_text()
-    assert f'max-sentences = "{MODULE}"' in declared and '"promptops.plugins"' in declared
-    ep = importlib.metadata.EntryPoint("max-sentences", MODULE, plugins.ENTRY_POINT_GROUP)
-    monkeypatch.setattr(plugins, "entry_points", lambda: [ep])
-    assert_plugin_judged(project, eval_json(cli))
+    assert not (project / "promptops.yaml").exists()
+
+    def promptops(*args: str, installed: bool = True) -> subprocess.CompletedProcess[str]:
+        path = [str(site)] if installed else []
+        path += [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
+        env["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+        return subprocess.run(
+            [sys.executable, "-m", "promptops", *args],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    unknown = promptops("lint", installed=False)
+    assert unknown.returncode == 1 and "max-sentences" in unknown.stdout + unknown.stderr
+    lint = promptops("lint")
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    done = promptops("eval", "brief@1.0.0", "-q", "--format", "json", "--fail-under", "0")
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    assert_plugin_judged(project, json.loads(done.stdout))
+    # the type's own lint check runs too
+    (project / "prompts/brief/1.0.0.yaml").write_text(PROMPT.replace("value: 2", "value: two"))
+    bad = promptops("lint")
+    assert bad.returncode == 1
+    assert "value must be a whole number of sentences, 1 or more, got 'two'" in (
+        bad.stdout + bad.stderr
+    )
 
 
 def test_a_missing_or_broken_plugin_is_a_clear_error(project: Path, cli: Cli) -> None:

@@ -1,4 +1,5 @@
-"""The eval loop against the loopback server (real litellm path) and the echo provider."""
+"""The eval loop against the loopback server (real litellm path), the echo provider and a
+test-only plugin provider."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from promptops.eval.runner import EvalOptions, run_eval
 from promptops.eval.store import iter_records
 from promptops.project import Project
 from promptops.refs import resolve
-from promptops.testing.server import FakeOpenAI, Fault, Reply, Request, by_content, fail_first
+from promptops.testing.server import FakeOpenAI, Fault, Reply, Request, fail_first
 
 MODEL = "openai/gpt-4o-mini-2024-07-18"  # priced in litellm's local price map
 
@@ -309,9 +310,16 @@ def _cli(args: list[str], cwd: Path, **kw: object) -> subprocess.Popen[str]:
     )  # type: ignore[call-overload]
 
 
-def _wait_for_lines(path_glob: Callable[[], list[Path]], n: int, timeout: float = 60) -> None:
+def _wait_for_lines(
+    path_glob: Callable[[], list[Path]],
+    n: int,
+    timeout: float = 60,
+    proc: subprocess.Popen[str] | None = None,
+) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"the run ended early: {proc.communicate()[1]}")
         files = path_glob()
         if files and sum(1 for _ in files[0].open()) >= n:
             return
@@ -319,47 +327,109 @@ def _wait_for_lines(path_glob: Callable[[], list[Path]], n: int, timeout: float 
     raise AssertionError("run did not make progress")
 
 
+# A test-only provider, loaded by the CLI from the project's ``plugins:``: like the fake server
+# it sleeps per call and echoes ("nope" for questions ending in 7), and it logs every call it
+# is asked. It is cacheable like a real model, and imports no litellm, so each CLI process
+# starts in a fraction of a second (the litellm path of an interrupted run is
+# test_runner_faults.py::test_sigterm_writes_a_summary_and_exits_143).
+SLOW_PROVIDER = """\
+import asyncio
+import json
+
+from promptops.providers import Completion, provider
+
+
+class Slow:
+    cacheable = True
+    default_timeout = 60.0
+
+    async def complete(self, call):
+        text = call.messages[-1]["content"]
+        with open("calls.jsonl", "a", encoding="utf-8") as fh:
+            fh.write(json.dumps({"text": text, "api_base": call.api_base}) + "\\n")
+        await asyncio.sleep(0.15)
+        answer = "nope" if text.endswith("7") else text
+        return Completion(text=answer, model=call.model, tokens_in=2, tokens_out=2, cost=0.0)
+
+    def identity(self, model):
+        return {}
+
+
+@provider("slow")
+def _slow():
+    return Slow()
+"""
+SLOW_BASE = "http://127.0.0.1:9/v1"  # never connected to: the provider only records it
+
+
+def _slow_project(root: Path, n: int) -> Project:
+    project = make_project(root, SLOW_BASE, n=n, model="slow/qa-2024-07-18")
+    (root / "slow_provider.py").write_text(SLOW_PROVIDER, encoding="utf-8")
+    (root / "promptops.yaml").write_text("plugins: [slow_provider.py]\n", encoding="utf-8")
+    return project
+
+
+def _calls(project: Project) -> list[dict[str, str]]:
+    path = project.root / "calls.jsonl"
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
 def test_interrupt_then_resume_equals_uninterrupted(tmp_path: Path) -> None:
     # 60 cases at 0.15 s over 2 slots: a window of seconds for the Ctrl-C, even on a loaded machine
     N = 60
-    with FakeOpenAI(
-        latency=0.15, responder=by_content(lambda t: "nope" if t.endswith("7") else None)
-    ) as server:
-        a = make_project(tmp_path / "a", server.url, n=N)
-        b = make_project(tmp_path / "b", server.url, n=N)
-        proc = _cli(["eval", "qa@1.0", "-q", "--concurrency", "2"], a.root)
-        _wait_for_lines(lambda: sorted(a.runs_dir.glob("*/results.jsonl")), 5)
-        proc.send_signal(signal.SIGINT)
-        _out, err = proc.communicate(timeout=60)
-        assert proc.returncode == 130, err
-        assert "Traceback" not in err
-        run_dir = next(a.runs_dir.iterdir())
-        partial = json.loads((run_dir / "summary.json").read_text())
-        assert partial["status"] == "interrupted"
-        done = partial["groups"][0]["n"]
-        assert 5 <= done < N
-        finished = {r["case_id"] for r in iter_records(run_dir / "results.jsonl")}
-        assert len(finished) == done
-        calls_before = server.calls
-        proc = _cli(["eval", "--resume", run_dir.name, "-q"], a.root)
-        _out, err = proc.communicate(timeout=120)
-        assert proc.returncode == 0, err
-        # A call cancelled by Ctrl-C after its answer reached the cache is served from the
-        # cache on resume, so count cases, not calls: no finished case is asked again, and
-        # every unfinished one is recorded exactly once.
-        asked = {r.text.removeprefix("Q: case ") for r in server.requests[calls_before:]}
-        assert not asked & {c.removeprefix("c").lstrip("0") or "0" for c in finished}
-        records = list(iter_records(run_dir / "results.jsonl"))
-        assert len(records) == N
-        assert sorted(r["case_id"] for r in records) == [f"c{i:03d}" for i in range(N)]
-        resumed = json.loads((run_dir / "summary.json").read_text())
-        # the uninterrupted reference runs in-process: a third subprocess would only pay the
-        # litellm import again (the CLI paths under test are the interrupted and resumed runs)
-        whole, _ = run(b, use_cache=False)
+    a = _slow_project(tmp_path / "a", N)
+    b = _slow_project(tmp_path / "b", N)
+    # the uninterrupted reference, a CLI run of its own beside the interrupted one
+    reference = _cli(["eval", "qa@1.0", "-q", "--no-cache", "--fail-under", "0"], b.root)
+    try:
+        _interrupt_and_resume(a, N)
+        _out, err = reference.communicate(timeout=120)
+    finally:
+        reference.kill()
+    assert reference.returncode == 0, err
+    whole = json.loads((next(b.runs_dir.iterdir()) / "summary.json").read_text())
+    resumed = json.loads((next(a.runs_dir.iterdir()) / "summary.json").read_text())
     keys = ("n", "cases", "passed", "failed", "errors", "pass_rate", "mean_score", "assertions")
-    assert resumed["status"] == "complete"
+    assert resumed["status"] == whole["status"] == "complete"
     assert {k: resumed["groups"][0][k] for k in keys} == {k: whole["groups"][0][k] for k in keys}
     assert resumed["groups"][0]["passed"] == N - 6  # c007, c017, ... c057 answer "nope"
+
+
+def _interrupt_and_resume(a: Project, N: int) -> None:
+    """Ctrl-C a CLI run of ``a`` after 5 records, then finish it with ``--resume``."""
+    proc = _cli(["eval", "qa@1.0", "-q", "--concurrency", "2"], a.root)
+    try:
+        _wait_for_lines(lambda: sorted(a.runs_dir.glob("*/results.jsonl")), 5, proc=proc)
+    except BaseException:
+        proc.kill()
+        proc.communicate()
+        raise
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    run_dir = next(a.runs_dir.iterdir())
+    partial = json.loads((run_dir / "summary.json").read_text())
+    assert partial["status"] == "interrupted"
+    done = partial["groups"][0]["n"]
+    assert 5 <= done < N
+    finished = {r["case_id"] for r in iter_records(run_dir / "results.jsonl")}
+    assert len(finished) == done
+    calls_before = len(_calls(a))
+    proc = _cli(["eval", "--resume", run_dir.name, "-q"], a.root)
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    # A call cancelled by Ctrl-C after its answer reached the cache is served from the
+    # cache on resume, so count cases, not calls: no finished case is asked again, and
+    # every unfinished one is recorded exactly once.
+    calls = _calls(a)
+    asked = {c["text"].removeprefix("Q: case ") for c in calls[calls_before:]}
+    assert asked, "the resumed run made no calls"
+    assert not asked & {c.removeprefix("c").lstrip("0") or "0" for c in finished}
+    assert {c["api_base"] for c in calls} == {SLOW_BASE}  # resumed with the run's endpoint
+    records = list(iter_records(run_dir / "results.jsonl"))
+    assert len(records) == N
+    assert sorted(r["case_id"] for r in records) == [f"c{i:03d}" for i in range(N)]
 
 
 def test_memory_stays_bounded_as_the_dataset_grows(tmp_path: Path) -> None:

@@ -103,15 +103,19 @@ def _spoil_cache(cache: Path, how: str) -> None:
 
 
 @pytest.mark.parametrize("how", ["garbage", "truncated", "bad-row"])
-def test_corrupted_cache_ends_the_run_with_a_clear_error(project: Path, cli: Cli, how: str) -> None:
+def test_corrupted_cache_ends_the_run_with_a_clear_error(
+    project: Path, cli: Cli, how: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cache = project / ".promptops/cache/responses.sqlite"
     with FakeOpenAI() as server:
         _use_server(project, server.url)
         if how == "garbage":
             cache.parent.mkdir(parents=True)
-        else:  # a real cache first, then spoil it
-            first = _eval(project, "--format", "json")
-            assert first.returncode == 0, first.stderr
+        else:  # a real cache first (in-process: no second litellm import), then spoil it
+            monkeypatch.setenv("OPENAI_API_KEY", "sk-x-0123456789")
+            first = cli("eval", "summarize@1.0", "-q", "-c", "2", "--format", "json")
+            assert first.exit_code == 0, first.output
+            assert server.calls == N
             for leftover in (project / ".promptops/runs").iterdir():
                 import shutil
 
