@@ -4,15 +4,12 @@ loaded by the CLI, so a plugin's assertion type works in ``promptops eval`` and 
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import importlib.util
 import json
 import os
 import shutil
 import subprocess
 import sys
-import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -117,52 +114,6 @@ def test_a_plugin_listed_in_promptops_yaml_is_used_by_eval_and_lint(
     )
 
 
-def _example_wheel(dest: Path) -> Path:
-    """examples/plugin as a wheel, made from its pyproject.toml as its build backend would.
-
-    The tests have no network and the lock holds no build backend (setuptools, where a venv
-    has it, cannot build a wheel without the ``wheel`` package), so the wheel is assembled
-    here: its module, METADATA, WHEEL, the ``[project.entry-points]`` table as
-    entry_points.txt, and RECORD. Installing it is then pip's own work."""
-    config = tomllib.loads((EXAMPLE / "pyproject.toml").read_text(encoding="utf-8"))
-    meta = config["project"]
-    name, version = meta["name"], meta["version"]
-    dist_info = f"{name.replace('-', '_')}-{version}.dist-info"
-    files = {
-        f"{module}.py": (EXAMPLE / f"{module}.py").read_bytes()
-        for module in config["tool"]["setuptools"]["py-modules"]
-    }
-    metadata = [
-        "Metadata-Version: 2.1",
-        f"Name: {name}",
-        f"Version: {version}",
-        f"Summary: {meta['description']}",
-        f"Requires-Python: {meta['requires-python']}",
-        *(f"Requires-Dist: {dep}" for dep in meta["dependencies"]),
-    ]
-    files[f"{dist_info}/METADATA"] = ("\n".join(metadata) + "\n").encode()
-    files[f"{dist_info}/WHEEL"] = (
-        b"Wheel-Version: 1.0\nGenerator: promptops-tests\nRoot-Is-Purelib: true\n"
-        b"Tag: py3-none-any\n"
-    )
-    files[f"{dist_info}/entry_points.txt"] = "".join(
-        f"[{group}]\n" + "".join(f"{k} = {v}\n" for k, v in entries.items()) + "\n"
-        for group, entries in meta["entry-points"].items()
-    ).encode()
-    record = [
-        f"{path},sha256="
-        f"{base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()},"
-        f"{len(data)}"
-        for path, data in files.items()
-    ]
-    files[f"{dist_info}/RECORD"] = ("\n".join([*record, f"{dist_info}/RECORD,,"]) + "\n").encode()
-    wheel = dest / f"{name.replace('-', '_')}-{version}-py3-none-any.whl"
-    with zipfile.ZipFile(wheel, "w") as zf:
-        for path, data in files.items():
-            zf.writestr(path, data)
-    return wheel
-
-
 def test_the_example_installed_by_pip_is_used_by_the_cli(
     project: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
@@ -178,10 +129,12 @@ def test_the_example_installed_by_pip_is_used_by_the_cli(
     if importlib.util.find_spec("pip") is None:
         pytest.fail(f"this test installs examples/plugin with pip: {sys.executable} has no pip")
     work = tmp_path_factory.mktemp("plugin-install")
-    site = work / "site"
-    install = ["install", "-q", "--no-deps", "--no-index", "--disable-pip-version-check"]
+    site, source = work / "site", work / "plugin"
+    shutil.copytree(EXAMPLE, source)  # a build may leave files beside the sources
+    # `pip install ./examples/plugin`, offline: its build backend (hatchling) is in the dev lock
+    install = ["install", "-q", "--no-deps", "--no-index", "--no-build-isolation", "--target"]
     pip = subprocess.run(
-        [sys.executable, "-m", "pip", *install, "--target", str(site), str(_example_wheel(work))],
+        [sys.executable, "-m", "pip", *install, str(site), str(source)],
         capture_output=True,
         text=True,
         timeout=120,
