@@ -402,13 +402,13 @@ async def arun_eval(
             }
         )
         meta = run.write_spec(spec)
-    for t in targets:
-        if t.model.startswith("local/"):
-            from ..providers.local import provider as local_provider
-
-            local_provider.configure(parallel=opts.concurrency)
     cache = ResponseCache(project.cache_dir, batch=32) if opts.use_cache else None
-    caller = Caller(cache=cache, retries=opts.retries, timeout=opts.timeout)
+    caller = Caller(
+        cache=cache, retries=opts.retries, timeout=opts.timeout, concurrency=opts.concurrency
+    )
+    # each provider hears the concurrency before its first call (judges on their first call);
+    # a setup that cannot work (e.g. a bad slot count) stops the run here, before any call
+    caller.prepare(m for t in targets for m in (t.model, *t.fallbacks))
     budget = _Budget(opts.max_cost)
     breaker = Breaker()
     if on_start:
