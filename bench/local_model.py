@@ -40,7 +40,7 @@ PROMPT = [
 async def generate(streams: int, max_tokens: int) -> tuple[int, float]:
     from promptops.providers import Caller
 
-    caller = Caller(cache=None, retries=0)
+    caller = Caller(cache=None, retries=0, concurrency=streams)  # the server gets `streams` slots
     params = {"temperature": 0.8, "max_tokens": max_tokens, "stop": ["<never>"]}
     t = time.perf_counter()
     outs = await asyncio.gather(
@@ -58,12 +58,10 @@ async def generate(streams: int, max_tokens: int) -> tuple[int, float]:
 
 
 def tokens_per_second(streams: int, runs: int) -> list[float]:
-    from promptops.providers.local import provider as local_provider
     from promptops.providers.local import server
 
     server.shutdown_all()  # a running server keeps its slots: start one with `streams` slots
     os.environ["PROMPTOPS_LOCAL_SLOTS"] = str(streams)  # the default is 1 slot
-    local_provider.configure(parallel=streams)
     out = []
     for _ in range(runs):
         tokens, wall = asyncio.run(generate(streams, 64))

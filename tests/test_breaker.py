@@ -244,3 +244,77 @@ def test_diff_stops_with_the_same_error(
     assert_no_traceback(result)
     assert result.exit_code == 1 and "configuration error (auth)" in result.stderr
     assert server.calls < 20
+
+
+JUDGE = "openai/gpt-4o-2024-08-06"
+
+
+def judged_project(root: Path, url: str, n: int) -> None:
+    """The qa project with an llm-rubric judged by JUDGE (no api_base of its own: the judge
+    reaches the loopback server through OPENAI_API_BASE)."""
+    make_project(root, url, n=n)
+    path = root / "prompts/qa/1.0.0.yaml"
+    path.write_text(
+        path.read_text().replace(
+            '{type: icontains, value: "case"}',
+            f'{{type: llm-rubric, value: "answers the question", judge: {JUDGE}}}',
+        )
+    )
+
+
+def judge_rejects_key(req: Request) -> Fault | Reply:
+    if req.model == JUDGE.split("/")[1]:
+        return Fault.http_error(401, message="Incorrect API key provided")
+    return Reply("case ok")
+
+
+@pytest.mark.parametrize("n", [N, 2])
+def test_a_judge_with_a_rejected_key_stops_the_run_in_a_few_calls(
+    tmp_path: Path,
+    server: FakeOpenAI,
+    cli: Callable[..., Result],
+    monkeypatch: pytest.MonkeyPatch,
+    n: int,
+) -> None:
+    monkeypatch.setenv("OPENAI_API_BASE", server.url)
+    server.responder = judge_rejects_key
+    judged_project(tmp_path, server.url, n)
+    result = cli("eval", "qa@1.0", "-q", "--concurrency", "16", "--retries", "3")
+    summary = stopped(result, tmp_path, "auth")
+    judge_calls = [r for r in server.requests if r.model == JUDGE.split("/")[1]]
+    assert len(judge_calls) <= 3, "at most the breaker's probe, never retried"
+    assert server.calls < 30
+    [entry] = summary["stopped"]
+    assert entry["model"] == JUDGE and entry["judge"] is True
+    [line, fix] = [x for x in result.stderr.splitlines() if x.strip()][-2:]
+    assert line.startswith(f"judge {JUDGE}: stopped after {len(judge_calls)} call(s)")
+    assert fix.strip().startswith("fix:") and "OPENAI_API_KEY" in fix
+    assert "sk-test-secret" not in result.output
+    # a unit whose judge was refused is not recorded; the ones recorded say why they failed
+    recs = records_of(tmp_path)
+    assert len(recs) == len(judge_calls)
+    assert all("Incorrect API key" in r["assert_error"] for r in recs)
+
+
+def test_a_judge_that_works_after_a_failure_is_not_stopped(
+    tmp_path: Path,
+    server: FakeOpenAI,
+    cli: Callable[..., Result],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OPENAI_API_BASE", server.url)
+    answers = iter([Fault.http_error(401, message="Incorrect API key provided")])
+
+    def responder(req: Request) -> Fault | Reply:
+        if req.model == JUDGE.split("/")[1]:
+            return next(answers, Reply('{"score": 1, "reason": "answers it"}'))
+        return Reply("case ok")
+
+    server.responder = responder
+    judged_project(tmp_path, server.url, 20)
+    result = cli("eval", "qa@1.0", "-q", "--concurrency", "1")
+    assert_no_traceback(result)
+    summary = summary_of(tmp_path)
+    assert summary["status"] == "complete" and "stopped" not in summary
+    recs = records_of(tmp_path)
+    assert len(recs) == 20 and sum(bool(r["assert_error"]) for r in recs) == 1

@@ -194,16 +194,17 @@ def test_load_does_not_import_litellm_or_git(project: Path) -> None:
 # ---------------------------------------------------------------------------- complete()
 
 
-def serving_prompt(root: Path, fallbacks: str = "[]") -> None:
+def serving_prompt(root: Path, fallbacks: str = "[]", api_base: str | None = None) -> None:
     d = root / "prompts" / "greet"
     d.mkdir(parents=True, exist_ok=True)
+    own_base = f"\n  api_base: {api_base}" if api_base else ""
     (d / "1.0.0.yaml").write_text(
         f"""\
 name: greet
 version: 1.0.0
 model:
   id: openai/test-model
-  params: {{temperature: 0, max_tokens: 20}}
+  params: {{temperature: 0, max_tokens: 20}}{own_base}
 fallbacks: {fallbacks}
 inputs:
   who: {{type: string}}
@@ -305,6 +306,50 @@ def test_fallbacks_are_tried_in_order(
     attrs = records_of(caplog)[0].promptops  # type: ignore[attr-defined]
     assert attrs["promptops.models_tried"] == ["openai/test-model", "openai/backup-model"]
     assert attrs["gen_ai.response.model"] == "openai/backup-model"
+
+
+def test_fallbacks_go_through_the_callers_chain_cache_included(
+    project: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    serving_prompt(project, fallbacks="[openai/backup-model]")
+    caplog.set_level(logging.INFO, logger="promptops.runtime")
+
+    def by_model(request: Request) -> Fault | Reply:
+        if request.model == "test-model":
+            return Fault.http_error(500, "overloaded")
+        return Reply("from backup")
+
+    with FakeOpenAI(by_model) as server:
+        reg = Registry.load(".", api_base=server.url, retries=1, cache=True)
+        first = reg.get("greet", "prod").complete(who="x")
+        calls = server.calls
+        again = reg.get("greet", "prod").complete(who="x")
+        assert server.calls == calls, "the fallback's cached answer: nothing is called"
+    assert calls == 3  # the pinned model retried once, then the fallback
+    assert first.metadata["promptops.attempts"] == 3
+    assert first.metadata["promptops.cache_hit"] is False
+    assert again.text == "from backup" and again.model == "openai/backup-model"
+    assert again.metadata["promptops.cache_hit"] is True
+    assert again.metadata["promptops.attempts"] == 0
+    tried = [r.promptops["promptops.models_tried"] for r in records_of(caplog)]  # type: ignore[attr-defined]
+    assert tried == [["openai/test-model", "openai/backup-model"], ["openai/backup-model"]]
+
+
+def test_a_prompts_api_base_is_its_models_and_the_registrys_is_every_models(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    with FakeOpenAI(lambda r: Fault.http_error(400, "no such model")) as own, FakeOpenAI() as env:
+        monkeypatch.setenv("OPENAI_API_BASE", env.url)
+        serving_prompt(project, fallbacks="[openai/backup-model]", api_base=own.url)
+        reply = Registry.load(".", retries=0).get("greet", "prod").complete(who="x")
+        assert [r.model for r in own.requests] == ["test-model"]
+        assert [r.model for r in env.requests] == ["backup-model"]  # the provider's own endpoint
+        assert reply.model == "openai/backup-model"
+        with FakeOpenAI() as override:
+            Registry.load(".", api_base=override.url).get("greet", "prod").complete(who="y")
+            assert [r.model for r in override.requests] == ["test-model"]
 
 
 def test_acomplete_and_complete_from_inside_a_running_loop(

@@ -53,7 +53,6 @@ def provider(monkeypatch: pytest.MonkeyPatch) -> tuple[local_provider.LocalProvi
     monkeypatch.setattr(server, "server_slots", server_slots)
     monkeypatch.setattr(local_provider, "_resolve", lambda model_id: MODEL)
     monkeypatch.setattr(local_provider, "_litellm_lib", lambda: None)
-    monkeypatch.setattr(local_provider, "_settings", dict(local_provider._settings))
     p = local_provider.LocalProvider()
     inner = FakeInner()
     p._inner = inner  # type: ignore[assignment]
@@ -76,7 +75,7 @@ def test_calls_never_queue_inside_the_server(
 ) -> None:
     p, inner = provider
     monkeypatch.setenv("PROMPTOPS_LOCAL_SLOTS", str(slots))
-    local_provider.configure(parallel=8)  # the eval's concurrency
+    p.prepare("local/x.gguf", 8)  # the provider hook, with the eval's concurrency
     out = asyncio.run(_many(p, 12))
     assert [c.text for c in out] == ["ok"] * 12
     assert sorted(inner.seen) == sorted(f"Input: q{i}\nOutput:" for i in range(12))
@@ -87,15 +86,17 @@ def test_calls_never_queue_inside_the_server(
 def test_slots_default_to_one_and_never_exceed_the_concurrency(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(local_provider, "_settings", dict(local_provider._settings))
+    p = local_provider.LocalProvider()
     monkeypatch.delenv("PROMPTOPS_LOCAL_SLOTS", raising=False)
-    local_provider.configure(parallel=8)
-    assert local_provider._settings["parallel"] == 1
+    p.prepare("local/x.gguf", 8)
+    assert p._slots["local/x.gguf"] == 1
     monkeypatch.setenv("PROMPTOPS_LOCAL_SLOTS", "4")
-    local_provider.configure(parallel=8)
-    assert local_provider._settings["parallel"] == 4
-    local_provider.configure(parallel=2)
-    assert local_provider._settings["parallel"] == 2
+    p.prepare("local/x.gguf", 8)
+    assert p._slots["local/x.gguf"] == 4
+    p.prepare("local/x.gguf", 2)
+    assert p._slots["local/x.gguf"] == 2
+    p.prepare("local/x.gguf", None)  # no bound (the runtime API): the cap
+    assert p._slots["local/x.gguf"] == 4
     monkeypatch.setenv("PROMPTOPS_LOCAL_SLOTS", "lots")
     with pytest.raises(ProviderError, match="PROMPTOPS_LOCAL_SLOTS"):
-        local_provider.configure(parallel=8)
+        p.prepare("local/x.gguf", 8)

@@ -277,6 +277,9 @@ class StoppedModel(_Strict):
     error: str | None = None
     hint: str | None = Field(None, description="What to do about it.")
     failed_calls: int = Field(description="Identical failures in a row before it stopped.")
+    judge: bool | None = Field(
+        None, description="A judge of model-graded assertions (the run stopped with it)."
+    )
 
 
 class Summary(RunSpec):

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import __version__
 from ..datasets import Case, file_digest, inline_cases, iter_cases, select
@@ -31,6 +31,9 @@ from .records import SCHEMA_VERSION, RunSpec, Summary
 from .store import RunDir, checked_records, find_run, latest_records
 from .summary import build_summary, group_label, record_key, summarize
 from .supervise import SigTerm, Stop, describe, run_all
+
+if TYPE_CHECKING:
+    from ..providers.breaker import Breaker
 
 
 @dataclass
@@ -180,23 +183,62 @@ class _Budget:
         return self.limit is not None and self.spent >= self.limit
 
 
-def make_judge(caller: Any, budget: _Budget) -> Any:
-    """The judge callable of model-graded assertions: temperature 0, cached, costs counted."""
+class RunJudge:
+    """The judge callable of model-graded assertions for one unit: temperature 0, through the
+    run's Caller (cache, retries), costs counted against the budget.
 
-    async def judge(model: str, messages: list[dict[str, str]]) -> str:
-        out = await caller.complete(model, messages, {"temperature": 0}, None, 0)
+    ``judges`` is the run's breaker for judge models (apart from the evaluated models': the
+    same id may be both): a judge whose first calls all fail with one configuration error (a
+    missing or rejected key, an unknown model) is stopped like an evaluated model, and the run
+    with it. A unit that asked a stopped judge is ``refused``: it is not recorded (resume runs
+    it)."""
+
+    def __init__(self, caller: Any, budget: _Budget, judges: Breaker | None = None) -> None:
+        self.caller = caller
+        self.budget = budget
+        self.judges = judges
+        self.refused = False
+
+    async def __call__(self, model: str, messages: list[dict[str, str]]) -> str:
+        if self.judges is None:
+            out = await self._call(model, messages)
+        else:
+            async with self.judges.gate(model):
+                if self.judges.stopped(model):
+                    self.refused = True
+                    raise PromptOpsError(f"judge {model} stopped: its setup is wrong")
+                out = await self._call(model, messages)
+                comp = out.completion
+                self.judges.observe(
+                    model,
+                    {
+                        "error": out.error,
+                        "error_kind": out.error_kind,
+                        "hint": out.hint,
+                        "attempts": out.attempts,
+                        "cached": comp is not None and comp.cached,
+                    },
+                )
         if not out.ok:
             raise PromptOpsError(f"judge {model} failed: {out.error}")
         if not out.completion.cached and out.completion.cost:
-            budget.spent += out.completion.cost
+            self.budget.spent += out.completion.cost
         return str(out.completion.text)
 
-    return judge
+    async def _call(self, model: str, messages: list[dict[str, str]]) -> Any:
+        return await self.caller.complete(model, messages, {"temperature": 0}, None, 0)
 
 
 async def _evaluate_unit(
-    project: Project, caller: Any, t: Target, case: Case, repeat: int, budget: _Budget
-) -> dict[str, Any]:
+    project: Project,
+    caller: Any,
+    t: Target,
+    case: Case,
+    repeat: int,
+    budget: _Budget,
+    judges: Breaker | None = None,
+) -> dict[str, Any] | None:
+    """One unit's record; None when a judge it needed was stopped (not recorded)."""
     from ..assertions import AssertionContext, run_assertions
 
     pv = t.pv
@@ -220,21 +262,12 @@ async def _evaluate_unit(
     except RenderError as e:
         return rec | {"error": e.message, "error_kind": "render", "pass": False, "score": 0.0}
     rec["messages_hash"] = _messages_hash(messages)
+    judge = RunJudge(caller, budget, judges)
     if case.spec.turns:
         from .conversation import run_turns
 
-        return await run_turns(
-            rec,
-            messages,
-            bound,
-            project,
-            caller,
-            t,
-            case,
-            repeat,
-            budget,
-            make_judge(caller, budget),
-        )
+        rec = await run_turns(rec, messages, bound, project, caller, t, case, repeat, budget, judge)
+        return None if judge.refused else rec
     outcome = await caller.complete(
         t.model, messages, call_params(pv, t.model), t.api_base, repeat, t.fallbacks
     )
@@ -267,7 +300,6 @@ async def _evaluate_unit(
     if tool_calls:
         rec["tool_calls"] = tool_calls
 
-    judge = make_judge(caller, budget)
     ctx = AssertionContext(
         output=comp.text,
         vars=bound,
@@ -287,6 +319,8 @@ async def _evaluate_unit(
     )
     threshold = case.spec.threshold if case.spec.threshold is not None else pv.spec.threshold
     verdict = await run_assertions([*pv.spec.assert_, *case.spec.assert_], ctx, threshold)
+    if judge.refused:
+        return None
     rec.update(verdict.record_fields())
     return rec
 
@@ -402,15 +436,16 @@ async def arun_eval(
             }
         )
         meta = run.write_spec(spec)
-    for t in targets:
-        if t.model.startswith("local/"):
-            from ..providers.local import provider as local_provider
-
-            local_provider.configure(parallel=opts.concurrency)
     cache = ResponseCache(project.cache_dir, batch=32) if opts.use_cache else None
-    caller = Caller(cache=cache, retries=opts.retries, timeout=opts.timeout)
+    caller = Caller(
+        cache=cache, retries=opts.retries, timeout=opts.timeout, concurrency=opts.concurrency
+    )
+    # each provider hears the concurrency before its first call (judges on their first call);
+    # a setup that cannot work (e.g. a bad slot count) stops the run here, before any call
+    caller.prepare(m for t in targets for m in (t.model, *t.fallbacks))
     budget = _Budget(opts.max_cost)
     breaker = Breaker()
+    judges = Breaker()  # judge models: a wrong key stops the run in a few calls too
     if on_start:
         on_start(total, run)
     status = "complete"
@@ -423,6 +458,8 @@ async def arun_eval(
         nonlocal status
         for t in targets:
             for case in _cases(t, opts):
+                if judges.tripped:
+                    return
                 if breaker.stopped(t.model):
                     break
                 for r in range(opts.repeat):
@@ -441,13 +478,15 @@ async def arun_eval(
             if item is None:
                 return
             t, case, r = item
-            if breaker.stopped(t.model):
+            if breaker.stopped(t.model) or judges.tripped:
                 continue  # its setup is wrong: not run, not recorded (resume runs it)
             try:
                 async with breaker.gate(t.model):
                     if breaker.stopped(t.model):
                         continue
-                    rec = await _evaluate_unit(project, caller, t, case, r, budget)
+                    rec = await _evaluate_unit(project, caller, t, case, r, budget, judges)
+                    if rec is None:  # a judge it asked was stopped
+                        continue
                     breaker.observe(t.model, rec)
                 run.append(rec)
             except asyncio.CancelledError:
@@ -481,7 +520,8 @@ async def arun_eval(
             except asyncio.CancelledError:  # a second Ctrl-C: finish the job here
                 cache.close()
         breaker.finish()
-        stopped = breaker.report()
+        judges.finish()
+        stopped = breaker.report() + [s | {"judge": True} for s in judges.report()]
         if stopped and status != "interrupted":
             status = "error"
         order = [group_label(t.pv.name, t.pv.version, t.model) for t in targets]

@@ -4,7 +4,11 @@ A provider turns one :class:`Call` into a :class:`Completion` or raises :class:`
 (``transient`` errors are retried by the caller with backoff; others fail at once and the
 next fallback model is tried). Providers register by model-id prefix with ``@provider``; the
 built-ins (``echo/``, ``local/``, and litellm for everything else) use the same path a plugin
-would.
+would, and ``providers/__init__.py`` imports them: that is the one place they are registered.
+
+Besides :class:`Provider`'s members a provider may implement, looked up with ``getattr``:
+``prepare(model, concurrency)`` (see :func:`prepare`), ``missing_env(model)`` (see
+:func:`missing_credentials`) and ``async aclose()`` (see :func:`aclose_all`).
 """
 
 from __future__ import annotations
@@ -136,6 +140,19 @@ def get_provider(model: str) -> Provider:
     if key not in _INSTANCES:
         _INSTANCES[key] = _FACTORIES[key]()
     return _INSTANCES[key]
+
+
+def prepare(model: str, concurrency: int | None) -> None:
+    """Tell ``model``'s provider how many calls a caller may have in flight, before its first
+    call to the model: once per :class:`~promptops.providers.retry.Caller` and model (the
+    pinned model, each fallback, each judge). ``None``: the caller sets no bound (the runtime
+    API, where the application decides). A provider that holds per-model resources implements
+    an optional ``prepare(model, concurrency)`` (the local provider sizes its server's slots
+    with it); others need nothing. May raise :class:`~promptops.errors.PromptOpsError` for a
+    setup that cannot work."""
+    hook = getattr(get_provider(model), "prepare", None)
+    if hook is not None:
+        hook(model, concurrency)
 
 
 def missing_credentials(model: str) -> list[str]:

@@ -8,6 +8,9 @@ row fail with the same configuration error and none has succeeded, the model is 
 runner schedules nothing more for it and keeps what finished. One success disarms the breaker
 for that model for the rest of the run; per-case failures (a 400 such as context length
 exceeded, a render error) and cached answers neither trip nor disarm it.
+
+The eval runner keeps one breaker for the evaluated models and one for the judges of
+model-graded assertions (their calls observed one by one); a stopped judge stops the run.
 """
 
 from __future__ import annotations
@@ -59,6 +62,11 @@ class Breaker:
     def stopped(self, model: str) -> bool:
         m = self._models.get(model)
         return m is not None and m.stopped
+
+    @property
+    def tripped(self) -> bool:
+        """Some model is stopped."""
+        return any(m.stopped for m in self._models.values())
 
     def gate(self, model: str) -> asyncio.Semaphore | _Open:
         """``async with breaker.gate(model):`` around a unit: bounded until the model works."""
@@ -119,8 +127,9 @@ def stop_reason(stopped: list[dict[str, Any]]) -> str:
     """The one error a user reads when a run stopped on configuration errors."""
     lines = []
     for s in stopped:
+        who = f"judge {s['model']}" if s.get("judge") else s["model"]
         lines.append(
-            f"{s['model']}: stopped after {s['failed_calls']} call(s) failed with the same "
+            f"{who}: stopped after {s['failed_calls']} call(s) failed with the same "
             f"configuration error ({s['error_kind']}): {s['error']}"
         )
         if s.get("hint"):

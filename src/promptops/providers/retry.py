@@ -1,16 +1,20 @@
-"""Calling a model well: cache first, retries with backoff and jitter, then fallbacks."""
+"""Calling a model well: cache first, retries with backoff and jitter, then fallbacks.
+
+:class:`Caller` is the one path every model call takes: the eval runner's cases and
+conversation turns, the judges of model-graded assertions, and the runtime API.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..cache import ResponseCache, cache_key
 from ..errors import PromptOpsError
-from .base import Call, CallError, Completion, get_provider
+from .base import Call, CallError, Completion, get_provider, prepare
 
 
 @dataclass
@@ -36,6 +40,9 @@ class Caller:
     cache: ResponseCache | None = None
     retries: int = 3
     timeout: float | None = None  # None: each provider's default_timeout
+    # calls this caller may have in flight, told to each model's provider once before its
+    # first call (the provider hook, see providers.base.prepare); None: no bound (runtime API)
+    concurrency: int | None = None
     backoff: float = 0.5
     backoff_max: float = 30.0
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
@@ -44,6 +51,16 @@ class Caller:
     # model -> its provider identity, read once per caller (one eval run): reading the
     # endpoint environment variables on every call was the cached path's largest cost
     _identities: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
+    _prepared: set[str] = field(default_factory=set, repr=False)
+
+    def prepare(self, models: Iterable[str]) -> None:
+        """Run the provider hook for each model not prepared yet (see
+        :func:`promptops.providers.base.prepare`). :meth:`complete` does it for every model of
+        its chain; call it first to have a setup error raised before any call."""
+        for m in models:
+            if m not in self._prepared:
+                prepare(m, self.concurrency)
+                self._prepared.add(m)
 
     def _key(
         self,
@@ -80,19 +97,27 @@ class Caller:
         api_base: str | None = None,
         repeat: int = 0,
         fallbacks: list[str] | tuple[str, ...] = (),
+        fallback_api_base: str | None = None,
     ) -> Outcome:
-        """Answer from the cache when any model in the chain has it; else call in order."""
+        """Answer from the cache when any model in the chain has it; else call in order.
+
+        ``api_base`` is the endpoint of ``model``, ``fallback_api_base`` that of each fallback
+        (None: the provider's own). ``attempts`` counts the calls made over the chain, ``tried``
+        the models called (on a cache hit: the model whose answer it was)."""
         params = params or {}
-        if api_base:
+        chain = [model, *fallbacks]
+        bases = [api_base, *[fallback_api_base] * len(fallbacks)]
+        for url in dict.fromkeys(b for b in bases if b):
             from ..redact import strip_url
 
-            strip_url(api_base)  # registers the URL's credentials for redaction
-        chain = [model, *fallbacks]
+            strip_url(url)  # registers the URL's credentials for redaction
+        self.prepare(chain)
         keys = [
-            self._key(m, messages, params, api_base if m == model else None, repeat) for m in chain
+            self._key(m, messages, params, base, repeat)
+            for m, base in zip(chain, bases, strict=True)
         ]
         if self.cache is not None:
-            for m, key in zip(chain, keys, strict=False):
+            for m, key in zip(chain, keys, strict=True):
                 if key is None:
                     continue
                 hit = await self.cache.aget(key)
@@ -102,11 +127,11 @@ class Caller:
                     return Outcome(comp, attempts=0, tried=[m])
         outcome = Outcome(None)
         last: CallError | None = None
-        for m, key in zip(chain, keys, strict=False):
+        for m, base, key in zip(chain, bases, keys, strict=True):
             outcome.tried.append(m)
             prov = get_provider(m)
             timeout = self.timeout or prov.default_timeout
-            call = Call(m, messages, params, api_base if m == model else None, timeout)
+            call = Call(m, messages, params, base, timeout)
             for attempt in range(self.retries + 1):
                 outcome.attempts += 1
                 self.calls += 1

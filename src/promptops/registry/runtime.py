@@ -213,20 +213,18 @@ class ActivePrompt:
         )
 
     async def _chain(self, messages: list[dict[str, str]]) -> Outcome:
-        """The pinned model, then each fallback in order. Registry.load(api_base=...) applies to
-        all of them; a prompt's own model.api_base only to its model."""
-        caller = self.registry.caller()
-        tried: list[str] = []
-        attempts = 0
-        for i, model in enumerate([self.model, *self.fallbacks]):
-            api_base = self.api_base if i == 0 else self.registry.api_base
-            outcome = await caller.complete(model, messages, self.params, api_base, 0)
-            attempts += outcome.attempts
-            tried += outcome.tried
-            if outcome.ok:
-                break
-        outcome.attempts, outcome.tried = attempts, tried
-        return outcome
+        """The pinned model, then each fallback in order, through the registry's Caller (the
+        eval's path: cache over the chain first, retries, fallbacks). Registry.load(api_base=...)
+        applies to all of them; a prompt's own model.api_base only to its model."""
+        return await self.registry.caller().complete(
+            self.model,
+            messages,
+            self.params,
+            self.api_base,
+            0,
+            self.fallbacks,
+            fallback_api_base=self.registry.api_base,
+        )
 
     def _attributes(self, outcome: Outcome, trace_id: str, latency_ms: float) -> dict[str, Any]:
         """One log record's attributes; None values are left out (OpenTelemetry has no null)."""
@@ -296,9 +294,13 @@ class Registry:
     ) -> Registry:
         """Read registry.yaml from a project directory (or the file itself).
 
-        ``api_base`` overrides every prompt's ``model.api_base``; ``timeout`` and ``retries``
-        apply per model call; ``cache=True`` answers repeated identical calls from the
-        project's response cache (off by default: an application usually wants fresh answers).
+        ``api_base`` overrides every prompt's ``model.api_base`` and is the endpoint of its
+        fallbacks too; ``timeout`` and ``retries`` apply per model call; ``cache=True`` answers
+        repeated identical calls from the project's response cache (off by default: an
+        application usually wants fresh answers), looked up over the whole chain first as in
+        ``eval``: a fallback's cached answer is used without calling the pinned model again.
+        The runtime sets no bound on calls in flight (the application does), so a local model's
+        server gets ``$PROMPTOPS_LOCAL_SLOTS`` slots (1 by default).
         """
         p = Path(path)
         root, registry = (p.parent, p) if p.is_file() else (p, p / REGISTRY_FILE)
@@ -366,7 +368,8 @@ class Registry:
         return pv
 
     def caller(self) -> Caller:
-        """The shared model caller (created on the first call; imports the providers then)."""
+        """The shared model caller (created on the first call; imports the providers then):
+        the one the eval runner uses, with no concurrency bound (``concurrency=None``)."""
         with self._lock:
             if self._caller is None:
                 from ..providers import Caller
@@ -376,7 +379,9 @@ class Registry:
                     from ..cache import ResponseCache
 
                     cache = ResponseCache(self.project.cache_dir)
-                self._caller = Caller(cache=cache, retries=self.retries, timeout=self.timeout)
+                self._caller = Caller(
+                    cache=cache, retries=self.retries, timeout=self.timeout, concurrency=None
+                )
             return self._caller
 
 

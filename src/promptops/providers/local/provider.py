@@ -1,8 +1,9 @@
 """``@provider("local")``: llama.cpp in-process, called through the same litellm path as any model.
 
-The server starts on the first call (once per process) with the eval's concurrency as slots,
-capped at :func:`~promptops.providers.local.server.default_slots` (1 by default); a call is
-sent only when a slot is free, so its ``latency_ms`` is the time the model spent on it, not
+The server starts on the first call (once per process) with the caller's concurrency as slots
+(told through the provider hook :meth:`LocalProvider.prepare`: an eval's ``--concurrency``; the
+runtime API sets no bound), capped at :func:`~promptops.providers.local.server.default_slots`
+(1 by default); a call is sent only when a slot is free, so its ``latency_ms`` is the time the model spent on it, not
 time queued behind other calls. Chat messages are rendered into a completion prompt for the
 base model (:mod:`promptops.providers.local.prompt`). Local calls cost nothing: cost is a known 0.
 """
@@ -18,18 +19,6 @@ from ...errors import ProviderError
 from ..base import Call, CallError, Completion, provider
 from ..litellm_provider import LiteLLMProvider
 from ..litellm_provider import _lib as _litellm_lib
-
-_settings = {"parallel": 1}
-
-
-def configure(parallel: int) -> None:
-    """Slots to start the server with: the eval's concurrency, capped at
-    :func:`~promptops.providers.local.server.default_slots` (1 unless
-    ``$PROMPTOPS_LOCAL_SLOTS``); effective before the first call. Calls beyond the slots wait
-    here, not in the server."""
-    from .server import default_slots
-
-    _settings["parallel"] = max(1, min(parallel, default_slots()))
 
 
 @lru_cache(maxsize=16)
@@ -52,6 +41,18 @@ class LocalProvider:
         self._pools: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, dict[str, asyncio.Queue[str]]
         ] = weakref.WeakKeyDictionary()
+        self._slots: dict[str, int] = {}  # model id -> slots to start its server with
+
+    def prepare(self, model: str, concurrency: int | None) -> None:
+        """The provider hook (:func:`promptops.providers.base.prepare`): start ``model``'s
+        server with the caller's concurrency as slots, capped at
+        :func:`~promptops.providers.local.server.default_slots` (1 unless
+        ``$PROMPTOPS_LOCAL_SLOTS``); ``None`` (no bound: the runtime API) gets the cap. Effective
+        before the server starts; calls beyond the slots wait here, not in the server."""
+        from .server import default_slots
+
+        cap = default_slots()
+        self._slots[model] = cap if concurrency is None else max(1, min(concurrency, cap))
 
     def _client(self, api_base: str) -> Any:
         """One OpenAI client per server and event loop: litellm's text-completion path would
@@ -71,9 +72,9 @@ class LocalProvider:
         for key in [k for k in self._clients if k[1] == loop]:
             await self._clients.pop(key).close()
 
-    async def _pool(self, model: Any) -> asyncio.Queue[str]:
+    async def _pool(self, model: Any, model_id: str) -> asyncio.Queue[str]:
         """The free slots of ``model``'s servers on the running loop (an api_base per free slot),
-        starting the servers on first use."""
+        starting the servers on first use (with the slots :meth:`prepare` chose, else 1)."""
         from .server import ensure_server, server_slots
 
         loop = asyncio.get_running_loop()
@@ -84,7 +85,7 @@ class LocalProvider:
             if key not in pools:
                 # litellm's import (seconds) runs while llama.cpp loads the model
                 base, _ = await asyncio.gather(
-                    asyncio.to_thread(ensure_server, model, _settings["parallel"]),
+                    asyncio.to_thread(ensure_server, model, self._slots.get(model_id, 1)),
                     asyncio.to_thread(_litellm_lib),
                 )
                 pool: asyncio.Queue[str] = asyncio.Queue()
@@ -96,7 +97,7 @@ class LocalProvider:
     async def complete(self, call: Call) -> Completion:
         try:
             model = _resolve(call.model)
-            pool = await self._pool(model)
+            pool = await self._pool(model, call.model)
         except ProviderError as e:  # every call to this model would fail the same way
             raise _setup_error(e) from None
         # A call goes to a server only when one of its slots is free, so its latency is the
