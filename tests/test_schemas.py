@@ -38,7 +38,7 @@ def messages(kind: str, data: Any) -> list[str]:
     return sorted(f"{e.json_path}: {e.message}" for e in validator(kind).iter_errors(data))
 
 
-@pytest.mark.parametrize("kind", ["prompt", "case", "registry"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_committed_schema_equals_command_output(cli: Cli, kind: str) -> None:
     result = cli("schema", kind)
     assert result.exit_code == 0
