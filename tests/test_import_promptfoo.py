@@ -65,12 +65,13 @@ def test_translate_fixture_converts_and_reports(project: Path, cli: Cli) -> None
         "promptops prompts are templates",
         f"{cfg}:11: providers[1]: openai:chat:gpt-4o-mini-2024-07-18: one model per prompt; "
         "evaluate it too with --model openai/gpt-4o-mini-2024-07-18",
-        f"{cfg}:20: defaultTest.assert[1]: assertion type 'javascript' has no promptops "
-        "equivalent; left out",
+        f"{cfg}:20: defaultTest.assert[1]: 'javascript' runs JavaScript; not converted "
+        "(rewrite it as an expr or python assertion)",
         f"{cfg}:45: tests[1].assert[1]: assertion type 'levenshtein' has no promptops "
         "equivalent; left out",
-        f"{cfg}:59: tests[3][1].assert[1]: assertion type 'javascript' has no promptops "
-        "equivalent; left out",
+        # a test from a CSV file: that file, the row's line and the __expected column
+        "pf/translate/data/more.csv:3: __expected2: 'javascript' runs JavaScript; not "
+        "converted (rewrite it as an expr or python assertion)",
     ]
     cases = [json.loads(x) for x in (project / "evals/translate.jsonl").read_text().splitlines()]
     by_id = {c["id"]: c for c in cases}
@@ -220,3 +221,45 @@ def test_a_broken_referenced_file_is_a_located_error(
     result = cli("import", "promptfoo", "pf/b/promptfooconfig.yaml")
     assert_no_traceback(result)
     assert result.exit_code == 1 and result.stderr.startswith("pf/b/tests.yaml:1:")
+
+
+def test_parts_of_referenced_files_are_located_in_those_files(
+    project: Path, cli: Cli, write: Callable[..., Path]
+) -> None:
+    write(
+        "pf/loc/promptfooconfig.yaml",
+        """\
+        prompts: ['{{q}}']
+        providers: [echo]
+        defaultTest: file://default.yaml
+        tests:
+          - file://tests.yaml
+          - file://more.jsonl
+        """,
+    )
+    write(
+        "pf/loc/default.yaml", "assert:\n  - type: contains\n    value: a\n  - type: javascript\n"
+    )
+    write(
+        "pf/loc/tests.yaml",
+        """\
+        - vars: {q: one}
+        - vars: {q: two}
+          assert:
+            - type: equals
+              value: two
+            - type: not-javascript
+              value: output.length > 9
+        """,
+    )
+    write("pf/loc/more.jsonl", '{"vars": {"q": "x"}}\n\n{"vars": {"q": "y"}, "bogus": 1}\n')
+    result = cli("import", "promptfoo", "pf/loc/promptfooconfig.yaml", "-f", "json")
+    assert_no_traceback(result)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["not_converted"] == [
+        "pf/loc/default.yaml:4: assert[1]: 'javascript' runs JavaScript; not converted "
+        "(rewrite it as an expr or python assertion)",
+        "pf/loc/tests.yaml:6: [1].assert[1]: 'not-javascript' runs JavaScript; not converted "
+        "(rewrite it as an expr or python assertion)",
+        "pf/loc/more.jsonl:3: [1].bogus: test option 'bogus' is not converted",
+    ]

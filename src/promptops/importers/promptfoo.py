@@ -41,7 +41,7 @@ from .promptfoo_parts import (
     convert_assertion,
     input_type,
     judge_of,
-    load_ref,
+    load_located,
     model_id,
     read_prompts,
     read_provider,
@@ -95,7 +95,7 @@ def import_promptfoo(
         ctx.note(("providers",), "no provider converted; the prompts use echo/echo")
         model = {"id": "echo/echo"}
 
-    default = load_ref(ctx, data.get("defaultTest")) or {}
+    default = load_located(ctx, data.get("defaultTest"), ("defaultTest",)) or {}
     judge = judge_of(ctx, default.get("options"))
     prompt_asserts = [
         x
@@ -112,7 +112,7 @@ def import_promptfoo(
 
     cases: list[dict[str, Any]] = []
     seen: set[str] = set()
-    for loc, test in read_tests(ctx, load_ref(ctx, data.get("tests"))):
+    for loc, test in read_tests(ctx, data.get("tests")):
         tjudge = judge_of(ctx, test.get("options")) or judge
         vars_ = {
             k: var_value(ctx, v, (*loc, "vars", k)) for k, v in (test.get("vars") or {}).items()
