@@ -313,8 +313,8 @@ def test_list_vars_expand_into_one_case_per_combination(project: Path, cli: Cli)
         ("German", "bye"),
     ]
     assert [c["vars"]["tone"] for c in cases[:9]] == ["plain"] * 7 + ["formal", "casual"]
-    assert by_id["case-4-a"]["vars"]["input"].startswith("the first input")
-    assert by_id["case-4-b"]["vars"]["input"].startswith("the second input")
+    assert by_id["case-4-a"]["vars"]["input"] == "the first input"
+    assert by_id["case-4-b"]["vars"]["input"] == "the second input"
     # disableVarExpansion keeps the lists (defaultTest's too) as arrays; so does promptfoo
     # with a list that does not start with a string
     assert by_id["kept-whole"]["vars"]["language"] == ["French", "German"]
@@ -466,3 +466,28 @@ def test_a_glob_var_that_matches_nothing_is_a_located_error(
     assert result.stderr.strip() == (
         "pf/g/promptfooconfig.yaml:4: tests[0].vars.doc: file://docs/*.md: no file matches"
     )
+
+
+def test_file_vars_holding_lists_are_one_value(
+    project: Path, cli: Cli, write: Callable[..., Path]
+) -> None:
+    """promptfoo expands a var before reading its file: a YAML list or a CSV in a file:// var
+    is one value (YAML as JSON text, other files as their trimmed text), one case."""
+    write(
+        "pf/fv/promptfooconfig.yaml",
+        """\
+        prompts: ['{{items}} / {{table}}']
+        tests:
+          - vars: {items: file://items.yaml, table: file://table.csv}
+        """,
+    )
+    write("pf/fv/items.yaml", "- apples\n- pears: 2\n")
+    write("pf/fv/table.csv", "name,qty\napples,1\npears,2\n\n")
+    result = cli("import", "promptfoo", "pf/fv/promptfooconfig.yaml", "-f", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["expanded_cases"] == 0
+    [case] = _cases(project, "fv")
+    assert case["vars"] == {
+        "items": '["apples",{"pears":2}]',
+        "table": "name,qty\napples,1\npears,2",
+    }

@@ -516,12 +516,18 @@ def read_tests(ctx: Ctx, raw: Any) -> list[tuple[tuple[str | int, ...], dict[str
 
 
 def var_value(ctx: Ctx, value: Any, loc: tuple[str | int, ...]) -> Any:
+    """A var's value; a ``file://`` one read as promptfoo reads it: a YAML file as its data in
+    JSON (a list in it is one value, never expanded), any other file as its trimmed text."""
     if isinstance(value, str) and value.startswith("file://"):
         ref = value.removeprefix("file://")
         if Path(ref.split(":", 1)[0]).suffix in (".py", ".js", ".ts", ".mjs", ".cjs"):
             ctx.skip(loc, f"{value}: vars computed by code are not converted")
             return None
-        return read_text(ctx.file(ref))
+        path = ctx.file(ref)
+        if path.suffix in (".yaml", ".yml"):
+            data = load_yaml(path)[0]
+            return json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str)
+        return read_text(path).strip()
     return value
 
 
