@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from click.testing import Result
 
 from conftest import assert_no_traceback
+from promptops.importers import promptfoo_vars
 from promptops.importers.promptfoo import assertion_from_string, model_id
 from promptops.testing.server import FakeOpenAI, Reply, Request
 from promptops.testing.tools import tool_reply
@@ -38,6 +40,12 @@ def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOpenAI]:
         monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
         monkeypatch.setenv("OPENAI_API_BASE", s.url)
         yield s
+
+
+@pytest.fixture(autouse=True)
+def _no_expansion_switch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """promptfoo's environment switch would change what these tests convert."""
+    monkeypatch.delenv("PROMPTFOO_DISABLE_VAR_EXPANSION", raising=False)
 
 
 def _copy(project: Path, name: str) -> Path:
@@ -65,12 +73,13 @@ def test_translate_fixture_converts_and_reports(project: Path, cli: Cli) -> None
         "promptops prompts are templates",
         f"{cfg}:11: providers[1]: openai:chat:gpt-4o-mini-2024-07-18: one model per prompt; "
         "evaluate it too with --model openai/gpt-4o-mini-2024-07-18",
-        f"{cfg}:20: defaultTest.assert[1]: assertion type 'javascript' has no promptops "
-        "equivalent; left out",
+        f"{cfg}:20: defaultTest.assert[1]: 'javascript' runs JavaScript; not converted "
+        "(rewrite it as an expr or python assertion)",
         f"{cfg}:45: tests[1].assert[1]: assertion type 'levenshtein' has no promptops "
         "equivalent; left out",
-        f"{cfg}:59: tests[3][1].assert[1]: assertion type 'javascript' has no promptops "
-        "equivalent; left out",
+        # a test from a CSV file: that file, the row's line and the __expected column
+        "pf/translate/data/more.csv:3: __expected2: 'javascript' runs JavaScript; not "
+        "converted (rewrite it as an expr or python assertion)",
     ]
     cases = [json.loads(x) for x in (project / "evals/translate.jsonl").read_text().splitlines()]
     by_id = {c["id"]: c for c in cases}
@@ -220,3 +229,265 @@ def test_a_broken_referenced_file_is_a_located_error(
     result = cli("import", "promptfoo", "pf/b/promptfooconfig.yaml")
     assert_no_traceback(result)
     assert result.exit_code == 1 and result.stderr.startswith("pf/b/tests.yaml:1:")
+
+
+def test_parts_of_referenced_files_are_located_in_those_files(
+    project: Path, cli: Cli, write: Callable[..., Path]
+) -> None:
+    write(
+        "pf/loc/promptfooconfig.yaml",
+        """\
+        prompts: ['{{q}}']
+        providers: [echo]
+        defaultTest: file://default.yaml
+        tests:
+          - file://tests.yaml
+          - file://more.jsonl
+        """,
+    )
+    write(
+        "pf/loc/default.yaml", "assert:\n  - type: contains\n    value: a\n  - type: javascript\n"
+    )
+    write(
+        "pf/loc/tests.yaml",
+        """\
+        - vars: {q: one}
+        - vars: {q: two}
+          assert:
+            - type: equals
+              value: two
+            - type: not-javascript
+              value: output.length > 9
+        """,
+    )
+    write("pf/loc/more.jsonl", '{"vars": {"q": "x"}}\n\n{"vars": {"q": "y"}, "bogus": 1}\n')
+    result = cli("import", "promptfoo", "pf/loc/promptfooconfig.yaml", "-f", "json")
+    assert_no_traceback(result)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["not_converted"] == [
+        "pf/loc/default.yaml:4: assert[1]: 'javascript' runs JavaScript; not converted "
+        "(rewrite it as an expr or python assertion)",
+        "pf/loc/tests.yaml:6: [1].assert[1]: 'not-javascript' runs JavaScript; not converted "
+        "(rewrite it as an expr or python assertion)",
+        "pf/loc/more.jsonl:3: [1].bogus: test option 'bogus' is not converted",
+    ]
+
+
+def _cases(project: Path, name: str) -> list[dict[str, Any]]:
+    text = (project / "evals" / f"{name}.jsonl").read_text(encoding="utf-8")
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def test_list_vars_expand_into_one_case_per_combination(project: Path, cli: Cli) -> None:
+    config = _copy(project, "matrix")
+    result = cli("import", "promptfoo", str(config), "-f", "json")
+    assert_no_traceback(result)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    cases = _cases(project, "matrix")
+    by_id = {c["id"]: c for c in cases}
+    assert len(by_id) == len(cases) == data["cases"]  # ids are unique
+    # one list (3 values); two lists (2 x 2, the first varying slowest); defaultTest's tone
+    # list (2) merged into a test that does not set tone; a file:// glob (one case per file)
+    assert [c["id"] for c in cases] == [
+        "one-list-french",
+        "one-list-german",
+        "one-list-spanish",
+        "two-lists-french-hi",
+        "two-lists-french-bye",
+        "two-lists-german-hi",
+        "two-lists-german-bye",
+        "default-tone-formal",
+        "default-tone-casual",
+        "case-4-a",
+        "case-4-b",
+        "kept-whole",
+        "not-strings",
+    ]
+    expanded = [c for c in cases if c["id"] not in ("kept-whole", "not-strings")]
+    assert data["expanded_cases"] == len(expanded)
+    assert [(c["vars"]["language"], c["vars"]["greeting"]) for c in cases[3:7]] == [
+        ("French", "hi"),
+        ("French", "bye"),
+        ("German", "hi"),
+        ("German", "bye"),
+    ]
+    assert [c["vars"]["tone"] for c in cases[:9]] == ["plain"] * 7 + ["formal", "casual"]
+    assert by_id["case-4-a"]["vars"]["input"] == "the first input"
+    assert by_id["case-4-b"]["vars"]["input"] == "the second input"
+    # disableVarExpansion keeps the lists (defaultTest's too) as arrays; so does promptfoo
+    # with a list that does not start with a string
+    assert by_id["kept-whole"]["vars"]["language"] == ["French", "German"]
+    assert by_id["kept-whole"]["vars"]["tone"] == ["formal", "casual"]
+    assert by_id["not-strings"]["vars"]["input"] == [1, 2]
+    # the test's assertions go with each of its cases; the unconverted one is reported once
+    assert all(c["assert"] == [{"type": "contains", "value": "{{language}}"}] for c in cases[3:7])
+    assert data["not_converted"] == [
+        "pf/matrix/promptfooconfig.yaml:29: tests[1].assert[1]: 'javascript' runs JavaScript; "
+        "not converted (rewrite it as an expr or python assertion)"
+    ]
+    assert data["notes"] == []
+    v0 = (project / "prompts/matrix/1.0.0.yaml").read_text()
+    assert "default: '-'" in v0 and "formal" not in v0  # a list default is not an input default
+    text = cli("import", "promptfoo", str(config), "--force")
+    assert f"{len(cases)} case(s) ({len(expanded)} from 4 test(s) with list-valued vars)" in (
+        text.stdout
+    )
+    assert cli("lint").exit_code == 0
+    result = cli("eval", "matrix@1.0.0", "-f", "json")
+    assert result.exit_code == 0, result.output
+    assert [(g["passed"], g["n"]) for g in json.loads(result.stdout)["groups"]] == [
+        (len(cases), len(cases))
+    ]
+
+
+def test_expanded_ids_stay_unique(project: Path, cli: Cli, write: Callable[..., Path]) -> None:
+    write(
+        "pf/ids/promptfooconfig.yaml",
+        """\
+        prompts: ['{{q}} {{n}}']
+        providers: [echo]
+        tests:
+          - {description: Same, vars: {q: [a, b], n: "1"}}
+          - {description: Same, vars: {q: [a, b], n: "2"}}
+          - {description: Dup, vars: {q: [x, x, "日本"], n: "3"}}
+          - {description: Same, vars: {q: c, n: "4"}}
+        """,
+    )
+    result = cli("import", "promptfoo", "pf/ids/promptfooconfig.yaml")
+    assert result.exit_code == 0, result.output
+    ids = [c["id"] for c in _cases(project, "ids")]
+    assert ids == ["same-a", "same-b", "same-a-3", "same-b-4", "dup-x", "dup-x-6", "dup-3", "same"]
+    assert len(set(ids)) == len(ids)
+
+
+def test_expansion_has_a_limit_and_drops_nothing(
+    project: Path, cli: Cli, write: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = write(
+        "pf/cap/promptfooconfig.yaml",
+        """\
+        prompts: ['{{a}} {{b}} {{c}}']
+        providers: [echo]
+        tests:
+          - vars: {a: [a1, a2], b: [b1, b2, b3], c: c}
+          - vars: {a: a, b: b, c: [c1]}
+        """,
+    )
+    with monkeypatch.context() as m:
+        m.setattr(promptfoo_vars, "MAX_EXPANDED", 2 * 3)  # the first test's product
+        shown = "pf/cap/promptfooconfig.yaml"
+        result = cli("import", "promptfoo", shown)
+        assert_no_traceback(result)
+        assert result.exit_code == 1
+        assert result.stderr.strip() == (
+            f"{shown}:5: tests[1].vars: list-valued vars expand to 1 case(s) (c: 1); 6 came from "
+            "earlier tests; the limit is 6 in one import: split the test, shorten the lists or set "
+            "options.disableVarExpansion: true to keep them as arrays"
+        )
+        assert not (project / "evals/cap.jsonl").exists()  # nothing is written, nothing dropped
+        config.write_text(config.read_text().replace("c: [c1]", "c: c1"))
+        result = cli("import", "promptfoo", shown, "-f", "json")
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["expanded_cases"] == promptfoo_vars.MAX_EXPANDED
+
+    # the real limit: a product far beyond it fails before any case is built
+    values = [f"v{i}" for i in range(10)]
+    n_vars = len(str(promptfoo_vars.MAX_EXPANDED)) + 10
+    big = {f"x{k}": values for k in range(n_vars)}
+    write(
+        "pf/big/promptfooconfig.yaml",
+        yaml.safe_dump({"prompts": ["{{x0}}"], "tests": [{"vars": big}]}),
+    )
+    result = cli("import", "promptfoo", "pf/big/promptfooconfig.yaml")
+    assert_no_traceback(result)
+    assert result.exit_code == 1
+    assert f"expand to {10**n_vars} case(s) (x0: 10 x x1: 10 x " in result.stderr
+    assert f"the limit is {promptfoo_vars.MAX_EXPANDED} in one import" in result.stderr
+
+
+def test_expansion_switches_and_defaults(
+    project: Path, cli: Cli, write: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(
+        "pf/sw/promptfooconfig.yaml",
+        """\
+        prompts: ['{{q}} {{t}}']
+        providers: [echo]
+        defaultTest:
+          vars: {t: [x, y]}
+          options: {disableVarExpansion: true}
+        tests:
+          - vars: {q: [a, b]}
+          - vars: {q: [a, b]}
+            options: {disableVarExpansion: false}
+        """,
+    )
+    cfg = "pf/sw/promptfooconfig.yaml"
+    assert cli("import", "promptfoo", cfg).exit_code == 0
+    assert [c["vars"] for c in _cases(project, "sw")] == [
+        {"t": ["x", "y"], "q": ["a", "b"]},  # defaultTest's options apply to the test
+        {"t": "x", "q": "a"},  # which may turn expansion back on
+        {"t": "x", "q": "b"},
+        {"t": "y", "q": "a"},
+        {"t": "y", "q": "b"},
+    ]
+    monkeypatch.setenv("PROMPTFOO_DISABLE_VAR_EXPANSION", "true")  # off for every test
+    assert cli("import", "promptfoo", cfg, "--force").exit_code == 0
+    assert len(_cases(project, "sw")) == 2
+    monkeypatch.delenv("PROMPTFOO_DISABLE_VAR_EXPANSION")
+
+    # no tests: promptfoo runs defaultTest once, so its lists expand; the config's env switch
+    write(
+        "pf/none/promptfooconfig.yaml",
+        "prompts: ['{{t}}']\ndefaultTest: {vars: {t: [x, y, z]}}\n",
+    )
+    assert cli("import", "promptfoo", "pf/none/promptfooconfig.yaml").exit_code == 0
+    assert [c["vars"]["t"] for c in _cases(project, "none")] == ["x", "y", "z"]
+    write(
+        "pf/none/promptfooconfig.yaml",
+        "prompts: ['{{t}}']\nenv: {PROMPTFOO_DISABLE_VAR_EXPANSION: 1}\n"
+        "defaultTest: {vars: {t: [x, y, z]}}\n",
+    )
+    assert cli("import", "promptfoo", "pf/none/promptfooconfig.yaml", "--force").exit_code == 0
+    assert [c["vars"]["t"] for c in _cases(project, "none")] == [["x", "y", "z"]]
+
+
+def test_a_glob_var_that_matches_nothing_is_a_located_error(
+    project: Path, cli: Cli, write: Callable[..., Path]
+) -> None:
+    write(
+        "pf/g/promptfooconfig.yaml",
+        "prompts: ['{{doc}}']\ntests:\n  - vars:\n      doc: file://docs/*.md\n",
+    )
+    result = cli("import", "promptfoo", "pf/g/promptfooconfig.yaml")
+    assert_no_traceback(result)
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        "pf/g/promptfooconfig.yaml:4: tests[0].vars.doc: file://docs/*.md: no file matches"
+    )
+
+
+def test_file_vars_holding_lists_are_one_value(
+    project: Path, cli: Cli, write: Callable[..., Path]
+) -> None:
+    """promptfoo expands a var before reading its file: a YAML list or a CSV in a file:// var
+    is one value (YAML as JSON text, other files as their trimmed text), one case."""
+    write(
+        "pf/fv/promptfooconfig.yaml",
+        """\
+        prompts: ['{{items}} / {{table}}']
+        tests:
+          - vars: {items: file://items.yaml, table: file://table.csv}
+        """,
+    )
+    write("pf/fv/items.yaml", "- apples\n- pears: 2\n")
+    write("pf/fv/table.csv", "name,qty\napples,1\npears,2\n\n")
+    result = cli("import", "promptfoo", "pf/fv/promptfooconfig.yaml", "-f", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["expanded_cases"] == 0
+    [case] = _cases(project, "fv")
+    assert case["vars"] == {
+        "items": '["apples",{"pears":2}]',
+        "table": "name,qty\napples,1\npears,2",
+    }

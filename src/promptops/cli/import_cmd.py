@@ -37,6 +37,7 @@ def promptfoo(
                 "name": result.name,
                 "versions": result.versions,
                 "cases": result.cases,
+                "expanded_cases": result.expanded,
                 "files": [project.rel(p) for p in result.files],
                 "not_converted": [str(s) for s in result.skipped],
                 "notes": [str(s) for s in result.notes],
@@ -46,8 +47,14 @@ def promptfoo(
     console = out()
     for path in result.files:
         console.print(f"wrote {project.rel(path)}", markup=False)
+    expanded = (
+        f" ({result.expanded} from {result.expanded_tests} test(s) with list-valued vars)"
+        if result.expanded
+        else ""
+    )
     console.print(
-        f"{result.name}: {len(result.versions)} version(s), {result.cases} case(s)", markup=False
+        f"{result.name}: {len(result.versions)} version(s), {result.cases} case(s){expanded}",
+        markup=False,
     )
     if result.notes:
         console.print("check:", style="yellow", markup=False)

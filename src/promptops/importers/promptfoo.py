@@ -12,7 +12,9 @@ What converts:
 - ``defaultTest`` ``vars`` (input defaults), ``assert`` (prompt assertions), ``threshold`` and
   ``options.provider`` (the judge);
 - ``tests`` (inline, or ``file://`` YAML/JSON/JSONL/CSV with ``__expected`` columns) -> a JSONL
-  dataset; ``file://`` var values are read as text;
+  dataset; ``file://`` var values are read as text; list-valued vars expand into one case per
+  combination as promptfoo's evaluator does (:mod:`.promptfoo_vars`); with no ``tests``,
+  ``defaultTest`` is one case;
 - the assertion types both tools share (and promptfoo's names for ours: ``model-graded-closedqa``,
   ``is-valid-openai-tools-call``...), ``not-`` negation, ``threshold``, ``weight``, ``metric``,
   ``provider`` (judge), ``rubricPrompt`` (judge_prompt), ``python`` ``file://x.py[:fn]``.
@@ -41,7 +43,7 @@ from .promptfoo_parts import (
     convert_assertion,
     input_type,
     judge_of,
-    load_ref,
+    load_located,
     model_id,
     read_prompts,
     read_provider,
@@ -49,6 +51,7 @@ from .promptfoo_parts import (
     slug,
     var_value,
 )
+from .promptfoo_vars import cases_of_test, disabled_by_env, expands
 
 __all__ = ["ImportResult", "Skipped", "assertion_from_string", "import_promptfoo", "model_id"]
 
@@ -59,6 +62,8 @@ class ImportResult:
     files: list[Path] = field(default_factory=list)
     versions: list[str] = field(default_factory=list)
     cases: int = 0
+    expanded: int = 0  # cases that came from list-valued vars
+    expanded_tests: int = 0  # the tests they came from
     skipped: list[Skipped] = field(default_factory=list)
     notes: list[Skipped] = field(default_factory=list)
 
@@ -95,57 +100,71 @@ def import_promptfoo(
         ctx.note(("providers",), "no provider converted; the prompts use echo/echo")
         model = {"id": "echo/echo"}
 
-    default = load_ref(ctx, data.get("defaultTest")) or {}
+    default = load_located(ctx, data.get("defaultTest"), ("defaultTest",)) or {}
     judge = judge_of(ctx, default.get("options"))
     prompt_asserts = [
         x
         for j, a in enumerate(default.get("assert") or [])
         if (x := convert_assertion(ctx, a, ("defaultTest", "assert", j), judge)) is not None
     ]
+    dvars = default.get("vars") or {}
+    if not isinstance(dvars, dict):
+        ctx.skip(("defaultTest", "vars"), "vars that are not a mapping are not converted")
+        dvars = {}
+    # list-valued defaults expand every test, so they are written in the cases
+    listed = {k: v for k, v in dvars.items() if expands(v)}
     defaults = {
         k: var_value(ctx, v, ("defaultTest", "vars", k))
-        for k, v in (default.get("vars") or {}).items()
+        for k, v in dvars.items()
+        if k not in listed
     }
     for key in default:
         if key not in ("vars", "assert", "options", "threshold"):
             ctx.skip(("defaultTest", key), f"defaultTest.{key} is not converted")
+    dopts: dict[str, Any] = o if isinstance(o := default.get("options"), dict) else {}
+    env_off = disabled_by_env(data)
 
+    tests = read_tests(ctx, data.get("tests"))
+    if not tests and not data.get("tests") and not data.get("scenarios"):
+        tests = [(("defaultTest",), {})]  # promptfoo runs defaultTest once
     cases: list[dict[str, Any]] = []
     seen: set[str] = set()
-    for loc, test in read_tests(ctx, load_ref(ctx, data.get("tests"))):
+    for t, (loc, test) in enumerate(tests):
         tjudge = judge_of(ctx, test.get("options")) or judge
-        vars_ = {
-            k: var_value(ctx, v, (*loc, "vars", k)) for k, v in (test.get("vars") or {}).items()
-        }
-        for k, v in list(vars_.items()):
-            if isinstance(v, list):
-                ctx.note((*loc, "vars", k), "promptfoo runs one case per list item; kept as a list")
+        topts: dict[str, Any] = o if isinstance(o := test.get("options"), dict) else {}
+        off = env_off or bool({**dopts, **topts}.get("disableVarExpansion"))
+        own = test.get("vars") or {}
+        if not isinstance(own, dict):
+            ctx.skip((*loc, "vars"), "vars that are not a mapping are not converted")
+            own = {}
+        combos, n = cases_of_test(ctx, listed, own, loc, off, result.expanded)
+        result.expanded += n
+        result.expanded_tests += n > 0
         desc = str(test.get("description") or "")
-        cid = slug(desc, f"case-{len(cases) + 1}")
-        while cid in seen:
-            cid = f"{cid}-{len(cases) + 1}"
-        seen.add(cid)
-        case: dict[str, Any] = {
-            "id": cid,
-            "vars": {k: v for k, v in vars_.items() if v is not None},
-        }
+        base = slug(desc, f"case-{t + 1}")
         asserts = [
             x
             for j, a in enumerate(test.get("assert") or [])
             if (x := convert_assertion(ctx, a, (*loc, "assert", j), tjudge)) is not None
         ]
-        if asserts:
-            case["assert"] = asserts
-        if desc:
-            case["description"] = desc
-        if isinstance(test.get("metadata"), dict):
-            case["metadata"] = test["metadata"]
-        if test.get("threshold") is not None:
-            case["threshold"] = test["threshold"]
         for key in test:
             if key not in ("vars", "assert", "description", "metadata", "threshold", "options"):
                 ctx.skip((*loc, key), f"test option {key!r} is not converted")
-        cases.append(case)
+        for suffix, vars_ in combos:
+            cid = f"{base}-{suffix}" if suffix else base
+            while cid in seen:
+                cid = f"{cid}-{len(cases) + 1}"
+            seen.add(cid)
+            case: dict[str, Any] = {"id": cid, "vars": vars_}
+            if asserts:
+                case["assert"] = asserts
+            if desc:
+                case["description"] = desc
+            if isinstance(test.get("metadata"), dict):
+                case["metadata"] = test["metadata"]
+            if test.get("threshold") is not None:
+                case["threshold"] = test["threshold"]
+            cases.append(case)
 
     names: dict[str, list[Any]] = {}
     for k, v in defaults.items():

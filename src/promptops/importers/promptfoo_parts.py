@@ -8,7 +8,7 @@ import csv
 import io
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +78,15 @@ _PROMPT_TEXT = (".txt", ".md", ".j2", ".jinja", ".prompt", ".nunjucks")
 
 
 @dataclass
+class Source:
+    """A file the config references (a tests file, defaultTest): where its parts are."""
+
+    shown: str
+    lines: LineMap
+    names: dict[tuple[str | int, ...], str] = field(default_factory=dict)
+
+
+@dataclass
 class Skipped:
     where: str
     what: str
@@ -95,11 +104,21 @@ class Ctx:
         self.lines = LineMap()
         self.skipped: list[Skipped] = []
         self.notes: list[Skipped] = []
+        # parts of the config that come from another file: their locations are in that file
+        self.sources: dict[tuple[str | int, ...], Source] = {}
 
     def where(self, *loc: str | int) -> str:
-        line = self.lines.line(loc)
-        dotted = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
-        return f"{self.shown}:{line}: {dotted}" if line else f"{self.shown}: {dotted}"
+        shown, lines, rest, name = self.shown, self.lines, loc, None
+        for n in range(len(loc), 0, -1):
+            src = self.sources.get(loc[:n])
+            if src is not None:
+                shown, lines, rest = src.shown, src.lines, loc[n:]
+                name = src.names.get(rest)
+                break
+        line = lines.line(rest)
+        at = f"{shown}:{line}" if line else shown
+        dotted = name or "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in rest)
+        return f"{at}: {dotted.lstrip('.')}" if dotted else at
 
     def skip(self, loc: tuple[str | int, ...], what: str) -> None:
         self.skipped.append(Skipped(self.where(*loc), what))
@@ -311,6 +330,12 @@ def convert_assertion(
         ours, method = "tool-call", "f1"
     elif base in RENAMED:
         ours = RENAMED[base]
+    elif base == "javascript":
+        ctx.skip(
+            loc,
+            f"{ptype!r} runs JavaScript; not converted (rewrite it as an expr or python assertion)",
+        )
+        return None
     else:
         ctx.skip(loc, f"assertion type {ptype!r} has no promptops equivalent; left out")
         return None
@@ -401,27 +426,55 @@ def assertion_from_string(text: str) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- tests
 
 
+def load_located(ctx: Ctx, value: Any, loc: tuple[str | int, ...]) -> Any:
+    """:func:`load_ref`, and a YAML or JSON file's parts are located in that file."""
+    if not (isinstance(value, str) and value.startswith("file://")):
+        return value
+    path = ctx.file(value)
+    if path.suffix in (".yaml", ".yml"):
+        data, lines = load_yaml(path)
+        ctx.sources[loc] = Source(display_path(path), lines)
+        return data
+    data = _parse(path)
+    if path.suffix == ".json":
+        ctx.sources[loc] = Source(display_path(path), LineMap())
+    return data
+
+
 def _csv_tests(ctx: Ctx, path: Path, loc: tuple[str | int, ...]) -> list[dict[str, Any]]:
+    """The rows as tests; each row's parts are located at its line, named by their column."""
+    src = Source(display_path(path), LineMap({(): 1}))
     reader = csv.DictReader(io.StringIO(read_text(path)))
-    tests = []
-    for row in reader:
+    tests: list[dict[str, Any]] = []
+    skipped: set[str] = set()
+    ctx.sources[loc] = src
+    end = 1  # the header's last line
+    for j, row in enumerate(reader):
+        line, end = end + 1, reader.line_num
+        src.lines.lines[(j,)] = line
+        src.names[(j,)] = f"row {j + 1}"
         test: dict[str, Any] = {"vars": {}, "assert": []}
         for col, cell in row.items():
             if col is None or cell is None or cell == "":
                 continue
             if col.startswith("__expected"):
+                src.names[(j, "assert", len(test["assert"]))] = col
                 test["assert"].append(assertion_from_string(cell))
             elif col == "__description":
                 test["description"] = cell
             elif col.startswith("__"):
-                ctx.skip(loc, f"{path.name}: CSV column {col!r} is not converted")
+                if col not in skipped:
+                    skipped.add(col)
+                    ctx.skip(loc, f"CSV column {col!r} is not converted")
             else:
+                src.names[(j, "vars", col)] = col
                 test["vars"][col] = cell
         tests.append(test)
     return tests
 
 
 def read_tests(ctx: Ctx, raw: Any) -> list[tuple[tuple[str | int, ...], dict[str, Any]]]:
+    """(location, test) for each test, inline or from the files ``tests`` lists."""
     items = raw if isinstance(raw, list) else [raw] if raw is not None else []
     out: list[tuple[tuple[str | int, ...], dict[str, Any]]] = []
     for i, item in enumerate(items):
@@ -444,22 +497,37 @@ def read_tests(ctx: Ctx, raw: Any) -> list[tuple[tuple[str | int, ...], dict[str
         if suffix == ".csv":
             loaded: Any = _csv_tests(ctx, path, loc)
         elif suffix == ".jsonl":
-            loaded = [value for _, value in iter_jsonl(path)]
+            lines = LineMap()
+            loaded = []
+            for j, (lineno, value) in enumerate(iter_jsonl(path)):
+                lines.lines[(j,)] = lineno
+                loaded.append(value)
+            ctx.sources[loc] = Source(display_path(path), lines)
         else:
-            loaded = load_ref(ctx, item)
-        for j, test in enumerate(loaded if isinstance(loaded, list) else [loaded]):
+            loaded = load_located(ctx, item, loc)
+        if not isinstance(loaded, list):  # one test in the file: its parts are at the top
+            loaded = [loaded]
+            if loc in ctx.sources:
+                ctx.sources[(*loc, 0)] = ctx.sources.pop(loc)
+        for j, test in enumerate(loaded):
             if isinstance(test, dict):
                 out.append(((*loc, j), test))
     return out
 
 
 def var_value(ctx: Ctx, value: Any, loc: tuple[str | int, ...]) -> Any:
+    """A var's value; a ``file://`` one read as promptfoo reads it: a YAML file as its data in
+    JSON (a list in it is one value, never expanded), any other file as its trimmed text."""
     if isinstance(value, str) and value.startswith("file://"):
         ref = value.removeprefix("file://")
         if Path(ref.split(":", 1)[0]).suffix in (".py", ".js", ".ts", ".mjs", ".cjs"):
             ctx.skip(loc, f"{value}: vars computed by code are not converted")
             return None
-        return read_text(ctx.file(ref))
+        path = ctx.file(ref)
+        if path.suffix in (".yaml", ".yml"):
+            data = load_yaml(path)[0]
+            return json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str)
+        return read_text(path).strip()
     return value
 
 
