@@ -11,27 +11,12 @@ from functools import lru_cache
 from importlib.resources import files
 from typing import Any
 
+NA = "–"  # a missing value, in HTML
 FIELD_CHARS = 4000  # longer inputs, outputs and expectations are cut in the embedded data
 
 
 def _e(x: Any) -> str:
     return html.escape(str(x), quote=True)
-
-
-def _pct(x: float | None, digits: int = 1) -> str:
-    return "–" if x is None else f"{100 * x:.{digits}f}%"
-
-
-def _num(x: float | None, fmt: str = "{:.3f}") -> str:
-    return "–" if x is None else fmt.format(x)
-
-
-def _money(x: float | None) -> str:
-    if x is None:
-        return "–"
-    if x == 0:
-        return "$0"
-    return f"${x:.4f}" if x >= 0.01 else f"${x:.6f}"
 
 
 def _trunc(text: str | None, limit: int = FIELD_CHARS) -> str | None:

@@ -22,19 +22,18 @@ from ..stats import wilson_interval
 from ..toolcalls import shown_output
 from ._html_common import (
     FIELD_CHARS,
+    NA,
     _badge,
     _cases_section,
     _e,
     _empty,
     _meta_html,
-    _money,
-    _num,
     _page,
-    _pct,
     _pretty,
     _reasons,
     _trunc,
 )
+from .format import money, num, pct
 from .html_diff import (
     DIFF_CASES,
     DIFF_TOKENS,
@@ -128,15 +127,20 @@ def _group_card(g: dict[str, Any], bar: dict[str, Any] | None) -> str:
             if bar["met"]
             else _badge("missed", f"below {need:.0%}")
         )
-    cost = _money(g["cost"]) + (f" (+{g['cost_unknown']} unpriced)" if g["cost_unknown"] else "")
+    cost = money(g["cost"], none=NA) + (
+        f" (+{g['cost_unknown']} unpriced)" if g["cost_unknown"] else ""
+    )
     stats = "".join(
         [
             _stat("passed", f"{g['passed']} / {g['n']}"),
             _stat("failed", str(g["failed"])),
             _stat("errors", str(g["errors"])),
-            _stat("mean score", _num(g["mean_score"])),
-            _stat("p50 / p95 ms", f"{_num(lat['p50'], '{:.0f}')} / {_num(lat['p95'], '{:.0f}')}"),
-            _stat("p99 ms", _num(lat["p99"], "{:.0f}")),
+            _stat("mean score", num(g["mean_score"], none=NA)),
+            _stat(
+                "p50 / p95 ms",
+                f"{num(lat['p50'], '{:.0f}', none=NA)} / {num(lat['p95'], '{:.0f}', none=NA)}",
+            ),
+            _stat("p99 ms", num(lat["p99"], "{:.0f}", none=NA)),
             _stat("cost", cost),
             _stat("tokens in / out", f"{g['tokens_in']:,} / {g['tokens_out']:,}"),
             _stat("cached", str(g["cached"])),
@@ -146,8 +150,8 @@ def _group_card(g: dict[str, Any], bar: dict[str, Any] | None) -> str:
         '<article class="card">'
         f"<header><div><h3>{_e(g['prompt'])}@{_e(g['version'])}</h3>"
         f'<div class="sub">{_e(g["model"])}</div></div>{verdict}</header>'
-        f'<div class="big">{_pct(g["pass_rate"])}<small>pass rate</small></div>'
-        f'<div class="ci-line">95% CI {_pct(lo)} – {_pct(hi)} · {g["cases"]} cases</div>'
+        f'<div class="big">{pct(g["pass_rate"], none=NA)}<small>pass rate</small></div>'
+        f'<div class="ci-line">95% CI {pct(lo, none=NA)} – {pct(hi, none=NA)} · {g["cases"]} cases</div>'
         f"{_strip(g['pass_rate'], lo, hi, need)}"
         f'<dl class="stats">{stats}</dl></article>'
     )
@@ -204,7 +208,7 @@ def _group_charts(g: dict[str, Any], records: list[dict[str, Any]]) -> str:
     for name, a in g["assertions"].items():
         lo, hi = wilson_interval(a["passed"], a["n"])
         metric = g["metrics"].get(name)
-        text = _pct(a["pass_rate"], 0) + (f" · {metric:.2f}" if metric is not None else "")
+        text = pct(a["pass_rate"], 0, none=NA) + (f" · {metric:.2f}" if metric is not None else "")
         rows.append(Bar(name, a["pass_rate"], lo, hi, text))
     parts.append(
         _figure(
@@ -251,10 +255,10 @@ def _group_charts(g: dict[str, Any], records: list[dict[str, Any]]) -> str:
             xlabel=f"cost per call ({unit})",
             label=f"cost histogram of {group_key(g)}",
         )
-        note = f"total {_money(g['cost'])} · mean {_money(sum(costs) / len(costs))}"
+        note = f"total {money(g['cost'], none=NA)} · mean {money(sum(costs) / len(costs), none=NA)}"
     else:
         chart = _empty("no priced calls" if g["cost_unknown"] else "no cost: free or cached calls")
-        note = f"total {_money(g['cost'])}"
+        note = f"total {money(g['cost'], none=NA)}"
     parts.append(_figure("Cost", note, chart))
     return '<div class="grid charts">' + "".join(parts) + "</div>"
 
@@ -270,12 +274,12 @@ def _overview(groups: list[dict[str, Any]], bars: dict[str, dict[str, Any]]) -> 
                 g["pass_rate"],
                 lo,
                 hi,
-                _pct(g["pass_rate"], 0),
+                pct(g["pass_rate"], 0, none=NA),
                 b["fail_under"] if b else None,
             )
         )
     costs = [
-        Bar(f"{g['prompt']}@{g['version']} {g['model']}", None, text=_money(g["cost"]))
+        Bar(f"{g['prompt']}@{g['version']} {g['model']}", None, text=money(g["cost"], none=NA))
         for g in groups
     ]
     top = max([g["cost"] for g in groups] + [0.0])
@@ -296,7 +300,7 @@ def _overview(groups: list[dict[str, Any]], bars: dict[str, dict[str, Any]]) -> 
                 label="cost by group",
                 w=600,
                 left=270,
-                tick=lambda t: _money(t * top),  # a dollar axis: the bars are cost / top
+                tick=lambda t: money(t * top),  # a dollar axis: the bars are cost / top
             ),
         )
         + "</div>"

@@ -11,19 +11,18 @@ from typing import TYPE_CHECKING, Any
 
 from ..toolcalls import shown_output
 from ._html_common import (
+    NA,
     _badge,
     _cases_section,
     _e,
     _empty,
     _meta_html,
-    _money,
-    _num,
     _page,
-    _pct,
     _pretty,
     _reasons,
     _trunc,
 )
+from .format import interval, money, num, pct, signed
 from .svg import forest
 
 if TYPE_CHECKING:
@@ -196,15 +195,15 @@ def _comparison_card(c: Comparison) -> str:
     table = [
         f'<tr><th>metric</th><th class="num">A</th><th class="num">B</th>'
         f'<th class="num">B − A</th><th class="num">{level} CI</th></tr>',
-        f'<tr><td><b>{_e(c.metric)}</b> (gate)</td><td class="num">{_num(c.mean_a)}</td>'
-        f'<td class="num">{_num(c.mean_b)}</td><td class="num">{_num(c.diff, "{:+.3f}")}</td>'
-        f'<td class="num">{_ci(c.ci_low, c.ci_high)}</td></tr>',
+        f'<tr><td><b>{_e(c.metric)}</b> (gate)</td><td class="num">{num(c.mean_a, none=NA)}</td>'
+        f'<td class="num">{num(c.mean_b, none=NA)}</td><td class="num">{signed(c.diff, none=NA)}</td>'
+        f'<td class="num">{interval(c.ci_low, c.ci_high, none=NA)}</td></tr>',
     ]
     for m in c.secondary:
         table.append(
-            f'<tr><td>{_e(m.metric)}</td><td class="num">{_num(m.mean_a)}</td>'
-            f'<td class="num">{_num(m.mean_b)}</td><td class="num">{m.diff:+.3f}</td>'
-            f'<td class="num">{_ci(m.ci_low, m.ci_high)}</td></tr>'
+            f'<tr><td>{_e(m.metric)}</td><td class="num">{num(m.mean_a, none=NA)}</td>'
+            f'<td class="num">{num(m.mean_b, none=NA)}</td><td class="num">{m.diff:+.3f}</td>'
+            f'<td class="num">{interval(m.ci_low, m.ci_high, none=NA)}</td></tr>'
         )
     mc = c.mcnemar
     usage = []
@@ -214,7 +213,7 @@ def _comparison_card(c: Comparison) -> str:
         ("cost/call", c.cost, "${:.6f}"),
     ):
         if d.a or d.b:
-            usage.append(f"{name} {_num(d.a, fmt)} → {_num(d.b, fmt)}")
+            usage.append(f"{name} {num(d.a, fmt, none=NA)} → {num(d.b, fmt, none=NA)}")
     left = [
         f"{label}: {len(ids)}"
         for label, ids in (
@@ -248,10 +247,6 @@ def _comparison_card(c: Comparison) -> str:
     )
 
 
-def _ci(low: float | None, high: float | None) -> str:
-    return "–" if low is None or high is None else f"[{low:+.3f}, {high:+.3f}]"
-
-
 def _examples(
     title: str,
     kind: str,
@@ -269,7 +264,7 @@ def _examples(
         panes = []
         for side, case, label in ((-1, a, labels[0]), (1, b, labels[1])):
             why = f'<div class="why">{_e(case.why)}</div>' if case and case.why else ""
-            score = f" · score {_num(case.score, '{:.2f}')}" if case else ""
+            score = f" · score {num(case.score, '{:.2f}', none=NA)}" if case else ""
             panes.append(
                 f'<div class="pane"><h4>{"A" if side < 0 else "B"} · <span class="nc">{_e(label)}</span>{score}</h4>'
                 f"<pre>{diff_fragment(ops, side)}</pre>{why}</div>"
@@ -328,11 +323,11 @@ def _sides_table(a: Side, b: Side) -> str:
             lo, hi = g["pass_rate_ci95"]
             rows.append(
                 f"<tr><td>{tag}</td><td>{_e(g['prompt'])}@{_e(g['version'])}</td><td>{_e(g['model'])}</td>"
-                f'<td class="num">{g["passed"]}/{g["n"]} ({_pct(g["pass_rate"])})</td>'
-                f'<td class="num">{_pct(lo)} – {_pct(hi)}</td>'
-                f'<td class="num">{_num(g["mean_score"])}</td><td class="num">{g["errors"]}</td>'
-                f'<td class="num">{_num(g["latency_ms"]["p95"], "{:.0f}")}</td>'
-                f'<td class="num">{_money(g["cost"])}</td></tr>'
+                f'<td class="num">{g["passed"]}/{g["n"]} ({pct(g["pass_rate"], none=NA)})</td>'
+                f'<td class="num">{pct(lo, none=NA)} – {pct(hi, none=NA)}</td>'
+                f'<td class="num">{num(g["mean_score"], none=NA)}</td><td class="num">{g["errors"]}</td>'
+                f'<td class="num">{num(g["latency_ms"]["p95"], "{:.0f}", none=NA)}</td>'
+                f'<td class="num">{money(g["cost"], none=NA)}</td></tr>'
             )
     head = (
         '<tr><th></th><th>version</th><th>model</th><th class="num">pass</th>'

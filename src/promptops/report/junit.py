@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..toolcalls import shown_output
+from .format import failed_assertions
 from .safe import xml_safe
 
 
@@ -37,11 +38,7 @@ def write_junit(path: Path, suite_name: str, records: Iterable[dict[str, Any]]) 
             err.text = str(r["error"])
         elif not r.get("pass"):
             counts[group][1] += 1
-            reasons = [
-                f"{a['type']}: {a.get('error') or a.get('reason', '')}"
-                for a in r.get("assertions", [])
-                if not a["pass"]
-            ]
+            reasons = failed_assertions(r)
             fail = ET.SubElement(
                 tc,
                 "failure",
