@@ -14,7 +14,7 @@ import pytest
 from click.testing import Result
 
 from conftest import assert_no_traceback, error_lines
-from promptops.export import flatten, records_frame
+from promptops.report.export import flatten, records_frame
 
 Cli = Callable[..., Result]
 

@@ -74,7 +74,7 @@ def export(
 ) -> None:
     """Export a run's records as a flat table: one row per record, vars.* and assert.* columns."""
     from ..eval.store import find_run
-    from ..export import export_run
+    from ..report.export import export_run
     from ..project import Project
 
     run = find_run(Project.find().runs_dir, run_id)

@@ -17,14 +17,15 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from .errors import PromptOpsError, UsageError
+from ..errors import PromptOpsError, UsageError
+from . import ExportFormat
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .eval.store import RunDir
+    from ..eval.store import RunDir
 
-FORMATS = ("csv", "jsonl", "parquet")
+FORMATS = tuple(f.value for f in ExportFormat)
 
 _HEAD = ("run_id", "case_id", "prompt", "version", "model", "repeat")
 _TAIL = (
@@ -169,7 +170,7 @@ def write_frame(
         frame.to_parquet(output, index=False)
         return
     if fmt == "csv":
-        from .report.safe import csv_cell
+        from .safe import csv_cell
 
         text = frame.apply(lambda col: col.map(csv_cell)).to_csv(index=False)
     else:
