@@ -171,7 +171,7 @@ def test_click_usage_errors_exit_2(project: Path, cli: Cli) -> None:
 
 
 def test_errors_are_red_on_stderr(project: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
-    from promptops.cli import output
+    from promptops.report import console as output
 
     monkeypatch.setenv("FORCE_COLOR", "1")
     monkeypatch.delenv("NO_COLOR", raising=False)

@@ -89,3 +89,35 @@ def test_console_script_import_report(project: Path, args: list[str]) -> None:
     ]
     assert "promptops.cli" in imported  # the report is real
     assert banned_loaded(imported) == []
+
+
+RICH_FREE = [
+    ["--help"],
+    ["list", "--json"],
+    ["show", "summarize@2", "--json"],
+    ["render", "summarize@prod", "--var", "document=x", "--format", "json"],
+    ["lint", "--format", "json"],
+    ["status", "--json"],
+    ["power", "--format", "json"],
+    ["schema"],
+]
+
+
+def test_rich_loads_only_to_print_to_a_terminal(project: Path) -> None:
+    # rich (~50 ms) is imported by report/console.py, which only terminal renderers import
+    code = (
+        "import sys, json\n"
+        "from typer.testing import CliRunner\n"
+        "from promptops.cli import app\n"
+        f"codes = [CliRunner().invoke(app, args).exit_code for args in {RICH_FREE!r}]\n"
+        "json_only = sorted(m for m in sys.modules if m.split('.')[0] == 'rich')\n"
+        "CliRunner().invoke(app, ['list'])\n"
+        "table = 'rich' in sys.modules\n"
+        "print(json.dumps({'codes': codes, 'rich': json_only, 'table': table}))\n"
+    )
+    done = run_python(code, project)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.splitlines()[-1])
+    assert report["codes"] == [0] * len(RICH_FREE)
+    assert report["rich"] == []
+    assert report["table"]  # the probe sees rich when a table is printed

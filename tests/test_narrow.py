@@ -18,7 +18,7 @@ Cli = Callable[..., Result]
 @pytest.fixture
 def width(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
     """COLUMNS for the commands under test (the CLI's consoles are built once, so rebuild)."""
-    from promptops.cli.output import err, out
+    from promptops.report.console import err, out
 
     monkeypatch.setenv("COLUMNS", str(request.param))
     out.cache_clear()

@@ -3,23 +3,14 @@
 from __future__ import annotations
 
 import os
-import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from ..report import Format, Subject, TableFormat, show
-from .output import err, out
+from ..report import Format, Subject, TableFormat, show, text
 from .root import app
-
-
-def print_json(data: Any) -> None:
-    """Strict JSON (no NaN or Infinity: they were made None upstream; refuse any left)."""
-    import json
-
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str, allow_nan=False))
-    sys.stdout.write("\n")
 
 
 def _failed(verdict: str, strict: bool) -> bool:
@@ -121,7 +112,7 @@ def diff(
             use_cache=not no_cache,
             api_base=api_base,
         )
-        from .eval_cmd import Progress
+        from ..report.progress import Progress
 
         enabled = not quiet and fmt is Format.TABLE
         bars = [Progress(enabled=False)]
@@ -155,12 +146,10 @@ def diff(
 
 
 def _show(result: Any, fmt: Format, output: Path | None) -> None:
-    from ..report.diff import diff_markdown
-
-    show(Subject.DIFF, fmt, result, out())
+    show(Subject.DIFF, fmt, result)
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(diff_markdown(result), encoding="utf-8")
+        output.write_text(text(Subject.DIFF, Format.MARKDOWN, result), encoding="utf-8")
 
 
 @app.command("check")
@@ -210,15 +199,14 @@ def check(
     from ..errors import UsageError
     from ..gate.check import check as run_check
     from ..project import Project
-    from ..report.diff import check_markdown, write_check_junit
 
     project = Project.find()
     opts = _opts(concurrency=concurrency, repeat=repeat, use_cache=not no_cache, api_base=api_base)
-    progress = (
-        None
-        if fmt is not Format.TABLE
-        else (lambda msg: err().print(msg, style="dim", markup=False))
-    )
+    progress: Callable[[str], None] | None = None
+    if fmt is Format.TABLE:
+        from ..report.console import note
+
+        progress = note
     if if_no_credentials not in ("fail", "skip"):
         raise UsageError(f"--if-no-credentials must be fail or skip, got {if_no_credentials!r}")
     if sequential < 0:
@@ -235,16 +223,18 @@ def check(
         trust_pr_code=trust_pr_code,
         if_no_credentials=if_no_credentials,
     )
-    text = check_markdown(report)
-    show(Subject.CHECK, fmt, report, out())
+    md = text(Subject.CHECK, Format.MARKDOWN, report)
+    show(Subject.CHECK, fmt, report)
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         with open(summary, "a", encoding="utf-8") as fh:
-            fh.write(text)
+            fh.write(md)
     if markdown is not None:
         markdown.parent.mkdir(parents=True, exist_ok=True)
-        markdown.write_text(text, encoding="utf-8")
+        markdown.write_text(md, encoding="utf-8")
     if junit is not None:
+        from ..report.diff import write_check_junit
+
         write_check_junit(junit, report)
     if report.failed:
         raise typer.Exit(1)
@@ -288,37 +278,4 @@ def power(
     p = plan(
         pass_rate, drop, margin, alpha=alpha, power=target, discordance=discordance, cases=cases
     )
-    if fmt is TableFormat.JSON:
-        from dataclasses import asdict
-
-        print_json(asdict(p))
-        return
-    pts = f"{100 * drop:g} points"
-    say = out().print
-    say(
-        f"pass rate {pass_rate:g}, margin {margin:g}, {100 * target:g}% power, "
-        f"alpha {alpha:g}; {100 * p.discordance:.1f}% of cases assumed to differ",
-        markup=False,
-    )
-    if p.detect is None:
-        say(
-            f"a drop of {pts} is within the margin {margin:g}: it is never a regression",
-            markup=False,
-        )
-    else:
-        say(f"to call a drop of {pts} a regression: {p.detect} paired cases", markup=False)
-    if p.ok is not None:
-        say(f"to call an unchanged prompt ok: {p.ok} paired cases", markup=False)
-    if p.ok_floor is not None:
-        say(
-            f"fewer than {p.ok_floor} cases can never give ok at margin {margin:g}, "
-            "even when no case changes",
-            markup=False,
-        )
-    if p.cases is not None and p.power_detect is not None and p.power_ok is not None:
-        say(
-            f"with {p.cases} cases: a drop of {pts} is called a regression "
-            f"{100 * p.power_detect:.0f}% of the time; an unchanged prompt is called ok "
-            f"{100 * p.power_ok:.0f}% of the time",
-            markup=False,
-        )
+    show(Subject.POWER, fmt, p)

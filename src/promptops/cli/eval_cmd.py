@@ -9,8 +9,7 @@ from typing import Any
 
 import typer
 
-from ..report import Format, RunView, Subject, needs_records, show
-from .output import err, out
+from ..report import Format, RunView, Subject, needs_records, show, text
 from .root import app
 
 
@@ -127,6 +126,8 @@ def eval_(
             fail_under=fail_under,
         )
     command = "promptops " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    from ..report.progress import Progress
+
     progress = Progress(enabled=not quiet and fmt is Format.TABLE)
     try:
         result = run_eval(
@@ -140,15 +141,15 @@ def eval_(
         )
     finally:
         progress.stop()
+    from ..report.console import warn
+
     for note in result.summary.get("repairs") or []:
-        err().print(note, style="yellow", markup=False)
+        warn(note)
     _report(result, fmt, output, junit)
     if result.summary["status"] == "budget":
-        err().print(
+        warn(
             f"stopped: --max-cost ${opts.max_cost} reached (spent ${result.summary['budget']['spent']:.4f}); "
-            f"finished cases are kept",
-            style="yellow",
-            markup=False,
+            f"finished cases are kept"
         )
     if result.stop_reason:
         from ..errors import ProviderError
@@ -177,72 +178,13 @@ def _report(result: Any, fmt: Format, output: Path | None, junit: Path | None) -
     summary = result.summary
     need_records = needs_records(Subject.RUN, fmt) or junit is not None or output is not None
     records = list(result.run.records()) if need_records else []
-    show(Subject.RUN, fmt, RunView(summary, records), out())
-    if output is not None:
-        import json
-
-        from ..report.markdown import eval_markdown
-
+    view = RunView(summary, records)
+    show(Subject.RUN, fmt, view)
+    if output is not None:  # the report in --format; a table's file is its Markdown
         output.parent.mkdir(parents=True, exist_ok=True)
-        if fmt is Format.JSON:
-            output.write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
-        else:
-            output.write_text(eval_markdown(summary, records), encoding="utf-8")
+        file_fmt = Format.JSON if fmt is Format.JSON else Format.MARKDOWN
+        output.write_text(text(Subject.RUN, file_fmt, view), encoding="utf-8")
     if junit is not None:
         from ..report.junit import write_junit
 
         write_junit(junit, f"promptops {summary.get('run_id', '')}", records)
-
-
-class Progress:
-    """A rich progress bar on stderr: done/total, pass rate so far, errors, cost so far."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self.bar: Any = None
-        self.task: Any = None
-        self.done = self.passed = self.errors = 0
-        self.cost = 0.0
-
-    def start(self, total: int, run: Any) -> None:
-        if not self.enabled:
-            return
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-        )
-
-        self.bar = Progress(
-            TextColumn("[bold]eval[/] {task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[stats]}"),
-            TimeElapsedColumn(),
-            console=err(),
-            transient=False,
-        )
-        self.bar.start()
-        self.task = self.bar.add_task(run.id, total=total, stats="")
-
-    def update(self, rec: dict[str, Any]) -> None:
-        if self.bar is None:
-            return
-        self.done += 1
-        if not rec.get("skipped"):
-            self.passed += bool(rec.get("pass"))
-            self.errors += bool(rec.get("error"))
-            self.cost += float(rec.get("cost") or 0.0) if not rec.get("cached") else 0.0
-        rate = self.passed / self.done if self.done else 0
-        from ..report.text import money
-
-        self.bar.update(
-            self.task, advance=1, stats=f"pass {rate:.0%}  errors {self.errors}  {money(self.cost)}"
-        )
-
-    def stop(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-            self.bar = None

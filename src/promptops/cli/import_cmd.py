@@ -6,8 +6,7 @@ from pathlib import Path
 
 import typer
 
-from ..report import TextFormat
-from .output import out, print_json
+from ..report import ImportView, Subject, TextFormat, show
 from .root import app
 
 import_app = typer.Typer(
@@ -31,38 +30,5 @@ def promptfoo(
 
     project = Project.find()
     result = import_promptfoo(config, project.root, name=name, force=force)
-    if fmt is TextFormat.JSON:
-        print_json(
-            {
-                "name": result.name,
-                "versions": result.versions,
-                "cases": result.cases,
-                "expanded_cases": result.expanded,
-                "files": [project.rel(p) for p in result.files],
-                "not_converted": [str(s) for s in result.skipped],
-                "notes": [str(s) for s in result.notes],
-            }
-        )
-        return
-    console = out()
-    for path in result.files:
-        console.print(f"wrote {project.rel(path)}", markup=False)
-    expanded = (
-        f" ({result.expanded} from {result.expanded_tests} test(s) with list-valued vars)"
-        if result.expanded
-        else ""
-    )
-    console.print(
-        f"{result.name}: {len(result.versions)} version(s), {result.cases} case(s){expanded}",
-        markup=False,
-    )
-    if result.notes:
-        console.print("check:", style="yellow", markup=False)
-        for s in result.notes:
-            console.print(f"  {s}", markup=False)
-    if result.skipped:
-        console.print(f"not converted ({len(result.skipped)}):", style="yellow", markup=False)
-        for s in result.skipped:
-            console.print(f"  {s}", markup=False)
-    else:
-        console.print("everything converted", markup=False)
+    files = [project.rel(p) for p in result.files]
+    show(Subject.IMPORT, fmt, ImportView(result, files))

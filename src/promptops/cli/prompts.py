@@ -7,8 +7,8 @@ from typing import Any
 
 import typer
 
-from ..report import TextFormat
-from .output import err, error_lines, out, print_json
+from ..report import LintView, Subject, TableFormat, TextFormat, write_json
+from ..report import show as show_
 from .root import app
 
 FormatOpt = typer.Option(TextFormat.TEXT, "--format", "-f", help="text or json.")
@@ -48,39 +48,7 @@ def render(
     }
     if pv.spec.response_format is not None:
         info["response_format"] = pv.spec.response_format.as_param()
-    if fmt is TextFormat.JSON:
-        print_json(info)
-        return
-    from rich.rule import Rule
-
-    console = out()
-    params = " ".join(f"{k}={v}" for k, v in pv.spec.model.params.as_kwargs().items())
-    console.print(f"{pv.ref}  {pv.digest}", style="bold", markup=False)
-    console.print(
-        f"model {pv.spec.model.id}" + (f"  {params}" if params else ""), style="dim", markup=False
-    )
-    if pv.spec.tools:
-        names = ", ".join(t.function.name for t in pv.spec.tools)
-        console.print(f"tools {names}", style="dim", markup=False)
-    for m in messages:
-        console.print(Rule(m["role"], align="left", style="cyan"))
-        console.print(_shown_content(m.get("content")), markup=False)
-
-
-def _shown_content(content: Any) -> str:
-    """Message content as text; image parts as ``[image: URL]``, data URLs shortened."""
-    if not isinstance(content, list):
-        return "" if content is None else str(content)
-    shown = []
-    for part in content:
-        if part.get("type") == "text":
-            shown.append(str(part.get("text", "")))
-            continue
-        url = str((part.get("image_url") or {}).get("url", ""))
-        if url.startswith("data:"):
-            url = f"{url.split(',', 1)[0]} ({len(url)} chars)"
-        shown.append(f"[image: {url}]")
-    return "\n".join(shown)
+    show_(Subject.RENDER, fmt, info)
 
 
 @app.command()
@@ -97,17 +65,12 @@ def lint(
     project = _project()
     load_plugins(project)
     problems = run_lint(project, list(paths) if paths else None)
-    if fmt is TextFormat.JSON:
-        print_json([p.__dict__ for p in problems])
-    elif problems:
-        error_lines([str(p) for p in problems])
+    view = LintView(problems)
+    if fmt is TextFormat.TEXT and not problems:
+        view.files = sum(1 for _ in project.all_files())
+    show_(Subject.LINT, fmt, view)
     if problems:
-        if fmt is not TextFormat.JSON:
-            error_lines([f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"])
         raise typer.Exit(1)
-    if fmt is not TextFormat.JSON:
-        n = sum(1 for _ in project.all_files())
-        out().print(f"ok: {n} prompt file{'s' if n != 1 else ''}, no problems", style="green")
 
 
 @app.command("list")
@@ -116,34 +79,7 @@ def list_prompts(json_out: bool = typer.Option(False, "--json", help="Print JSON
     from ..catalog import catalog
 
     rows = catalog(_project())
-    if json_out:
-        print_json(rows)
-        return
-    from rich import box
-    from rich.table import Table
-
-    from ..project import short_digest
-
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    wide = out().width >= 110
-    table.add_column("prompt", no_wrap=True)
-    table.add_column("versions", min_width=8)
-    table.add_column("latest", no_wrap=True)
-    table.add_column("digest", no_wrap=True)
-    table.add_column("environments", min_width=12)
-    if wide:
-        table.add_column("description", overflow="ellipsis", no_wrap=True, max_width=50)
-    for r in rows:
-        envs = " ".join(f"{e}={v}" for e, v in r["environments"].items())
-        table.add_row(
-            r["name"],
-            ", ".join(r["versions"]),
-            r["latest"] or "-",
-            short_digest(r["digest"]) if r["digest"] else "-",
-            envs or "-",
-            *([r["description"]] if wide else []),
-        )
-    out().print(table)
+    show_(Subject.PROMPTS, TableFormat.JSON if json_out else TableFormat.TABLE, rows)
 
 
 @app.command()
@@ -158,48 +94,7 @@ def show(
     project = _project()
     pv = resolve(ref, project)
     info = describe(pv, project)
-    if json_out:
-        print_json(info)
-        return
-    from rich.table import Table
-
-    console = out()
-    console.print(f"{pv.ref}  {pv.digest}", style="bold", markup=False)
-    for key in ("description", "changelog"):
-        if info[key]:
-            console.print(f"{key}: {info[key]}", markup=False)
-    console.print(f"model: {info['model']}  params: {info['params']}", markup=False)
-    if info["fallbacks"]:
-        console.print(f"fallbacks: {', '.join(info['fallbacks'])}", markup=False)
-    console.print(f"file: {info['file']}", markup=False)
-    if info["dataset"]:
-        console.print(f"dataset: {info['dataset']} ({info['cases']} cases)", markup=False)
-    if info["active"]:
-        console.print("active: " + ", ".join(info["active"]), markup=False)
-    t = Table("input", "type", "required", "default", "description", show_edge=False)
-    for name, i in info["inputs"].items():
-        t.add_row(
-            name,
-            i["type"],
-            "yes" if i["required"] else "no",
-            "" if i["default"] is None else repr(i["default"]),
-            i["description"],
-        )
-    console.print(t)
-    t2 = Table("assertion", "value", "weight", "threshold", show_edge=False)
-    for a in info["assert"]:
-        t2.add_row(
-            a["type"],
-            _short(a.get("value")),
-            str(a.get("weight", 1.0)),
-            str(a.get("threshold") or ""),
-        )
-    console.print(t2)
-
-
-def _short(v: Any, n: int = 60) -> str:
-    s = "" if v is None else str(v)
-    return s if len(s) <= n else s[: n - 1] + "…"
+    show_(Subject.PROMPT, TextFormat.JSON if json_out else TextFormat.TEXT, info)
 
 
 @app.command()
@@ -210,7 +105,7 @@ def schema(
     results.jsonl records and summary.json."""
     from ..schemas import json_schema
 
-    print_json(json_schema(kind))
+    write_json(json_schema(kind))
 
 
 @app.command()
@@ -222,6 +117,7 @@ def init(
 ) -> None:
     """Scaffold prompts/, evals/, registry.yaml, JSON Schemas and a CI workflow; git init too."""
     from .. import gitops
+    from ..report.console import out, warn
     from ..scaffold import scaffold
 
     created = scaffold(directory)
@@ -230,11 +126,9 @@ def init(
         console.print(f"created {p}", markup=False)
     if not gitops.in_repo(directory):
         if no_git:
-            err().print(
+            warn(
                 f"note: {directory} is not in a git repository; history, rollback, check and "
-                f"--commit need one: run git init",
-                style="yellow",
-                markup=False,
+                f"--commit need one: run git init"
             )
         else:
             gitops.init_repo(directory)
@@ -263,6 +157,7 @@ def new(
     """Start the next version of a prompt (a bumped copy of the highest one), or a new prompt."""
     from ..authoring import new_prompt, new_version
     from ..errors import UsageError
+    from ..report.console import out
 
     parts = [p for p, on in (("major", major), ("minor", minor), ("patch", patch)) if on]
     if len(parts) > 1 or (parts and from_scratch):

@@ -6,7 +6,7 @@ from typing import Any
 
 import typer
 
-from .output import out, print_json, warn
+from ..report import StatusView, Subject, TableFormat, TextFormat, show
 from .root import app
 
 EnvOpt = typer.Option(..., "--env", "-e", help="Environment, as declared in registry.yaml.")
@@ -25,49 +25,8 @@ def _project() -> Any:
     return Project.find()
 
 
-def _short(digest: str | None) -> str:
-    from ..project import short_digest
-
-    return short_digest(digest) if digest else "-"
-
-
 def _show(change: Any, json_out: bool) -> None:
-    if json_out:
-        print_json(change.to_json())
-        return
-    console = out()
-    if not change.changed:
-        for note in change.notes:
-            console.print(note, markup=False)
-        return
-    was = (
-        f", was {change.from_version}"
-        if change.action in ("promote", "rollback") and change.from_version
-        else ""
-    )
-    line = {
-        "promote": f"promoted {change.prompt} {change.to_version} to {change.env}{was}",
-        "canary": f"canary {change.prompt} {change.to_version} at {change.canary}% in {change.env}, "
-        f"beside {change.from_version}",
-        "abort-canary": f"aborted canary {change.prompt} {change.from_version} in {change.env}; "
-        f"serving {change.to_version}",
-        "rollback": f"rolled back {change.prompt} in {change.env} to {change.to_version}{was}",
-    }[change.action]
-    console.print(line, style="green", markup=False)
-    ev = change.evidence
-    if ev is not None:
-        text = f"  evidence: run {ev.run_id}, pass rate {100 * (ev.pass_rate or 0):.1f}% (bar {100 * ev.fail_under:.0f}%)"
-        if ev.compare_run:
-            text += f"; vs {ev.baseline}: {ev.verdict} (run {ev.compare_run})"
-        console.print(text, markup=False)
-    if change.forced:
-        warn(f"  forced without evidence: {change.reason}")
-    elif change.reason:
-        console.print(f"  reason: {change.reason}", markup=False)
-    for note in change.notes:
-        console.print(f"  {note}", style="dim", markup=False)
-    if change.commit:
-        console.print(f"  committed {change.commit[:10]}", markup=False)
+    show(Subject.CHANGE, TextFormat.JSON if json_out else TextFormat.TEXT, change)
 
 
 @app.command("promote")
@@ -158,31 +117,7 @@ def history(
     from ..registry.history import history as history_
 
     entries = history_(_project(), prompt, env, limit)
-    if json_out:
-        print_json([e.to_json() for e in entries])
-        return
-    if not entries:
-        out().print("no changes to registry.yaml yet", markup=False)
-        return
-    console = out()
-    for e in entries:
-        change = {
-            "canary": f"canary {e.to_version} at {e.canary}% beside {e.from_version}",
-            "abort-canary": f"abort canary {e.from_version}, serving {e.to_version}",
-            "remove": f"remove {e.from_version}",
-        }.get(e.action, f"{e.action} {e.from_version or '-'} -> {e.to_version}")
-        when = (e.date or "")[:16].replace("T", " ")
-        line = f"{when:16}  {(e.commit or 'uncommitted')[:11]:11}  {e.prompt}  {e.env}  {change}"
-        console.print(line, markup=False, end="")
-        console.print(f"  by {e.author}" if e.author else "", style="dim", markup=False, end="")
-        if e.reason:
-            console.print(
-                f"  {'forced: ' if e.forced else ''}{e.reason!r}",
-                style="yellow" if e.forced else None,
-                markup=False,
-                end="",
-            )
-        console.print(f"  evidence {e.evidence}" if e.evidence else "", style="dim", markup=False)
+    show(Subject.HISTORY, TextFormat.JSON if json_out else TextFormat.TEXT, entries)
 
 
 @app.command("status")
@@ -198,38 +133,9 @@ def status(
 
     project = _project()
     rows = status_(project)
-    if json_out:
-        print_json([r.to_json() for r in rows])
-    else:
-        from rich.table import Table
-
-        envs = read_registry(project).environments
-        t = Table("prompt", *envs, show_edge=False, header_style="bold", show_lines=True)
-        cells: dict[str, dict[str, str]] = {}
-        for r in rows:
-            cells.setdefault(r.prompt, {})[r.env] = _cell(r)
-        for prompt, by_env in cells.items():
-            t.add_row(prompt, *(by_env.get(e, "-") for e in envs))
-        out().print(t)
-    bad = [r for r in rows if not r.ok]
-    if bad and not json_out:
-        warn(
-            f"{len(bad)} deployment(s) no longer match their files; restore them or promote new versions"
-        )
-    if check and bad:
+    envs = [] if json_out else list(read_registry(project).environments)
+    show(
+        Subject.STATUS, TableFormat.JSON if json_out else TableFormat.TABLE, StatusView(envs, rows)
+    )
+    if check and not all(r.ok for r in rows):
         raise typer.Exit(1)
-
-
-def _cell(row: Any) -> str:
-    from rich.markup import escape
-
-    def slot(s: Any) -> str:
-        mark = "[green]ok[/]" if s.state == "ok" else f"[red]{s.state.upper()}[/]"
-        return f"{escape(s.version)} {_short(s.digest)} {mark}"
-
-    if row.active is None:
-        return "-"
-    text = slot(row.active)
-    if row.canary is not None:
-        text += f"\ncanary {row.canary.weight}%: {slot(row.canary)}"
-    return text

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import typer
 
-from ..report import ExportFormat
-from .output import err
+from ..report import ExportFormat, Format, RunView, Subject, text
 from .root import app
 
 
@@ -39,27 +38,27 @@ def report(
     if run_b is None:
         from ..eval.store import find_run
         from ..report.html import run_html
-        from ..report.markdown import eval_markdown
 
         run = find_run(project.runs_dir, run_a)
         summary, records = run.summary(), list(run.records())
         page = run_html(summary, records) if html is not None else ""
-        text = eval_markdown(summary, records)
+        md = text(Subject.RUN, Format.MARKDOWN, RunView(summary, records))
     else:
         from ..gate.diff import compare_runs
-        from ..report.diff import diff_markdown
         from ..report.html import diff_html, load_sides
 
         result = compare_runs(project, run_a, run_b, metric=metric, margin=margin, seed=seed)
         page = diff_html(result, *load_sides(project, result)) if html is not None else ""
-        text = diff_markdown(result)
-    for path, content in ((html, page), (markdown, text)):
+        md = text(Subject.DIFF, Format.MARKDOWN, result)
+    for path, content in ((html, page), (markdown, md)):
         if path is not None:
+            from ..report.console import note
+
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(content, encoding="utf-8")
-            err().print(f"wrote {path}", style="dim", markup=False)
+            note(f"wrote {path}")
     if html is None and markdown is None:
-        sys.stdout.write(text)
+        sys.stdout.write(md)
 
 
 @app.command("export")
@@ -74,10 +73,12 @@ def export(
 ) -> None:
     """Export a run's records as a flat table: one row per record, vars.* and assert.* columns."""
     from ..eval.store import find_run
-    from ..report.export import export_run
     from ..project import Project
+    from ..report.export import export_run
 
     run = find_run(Project.find().runs_dir, run_id)
     n = export_run(run, fmt.value, output)
     if output is not None:
-        err().print(f"wrote {n} rows to {output}", style="dim", markup=False)
+        from ..report.console import note
+
+        note(f"wrote {n} rows to {output}")

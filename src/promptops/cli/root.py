@@ -23,17 +23,17 @@ class _Boundary(TyperGroup):
             return super().invoke(ctx)
         except PromptOpsError as e:
             from ..redact import redact_text
-            from .output import error_lines
+            from ..report.console import error_lines
 
             error_lines([redact_text(line) for line in e.lines()])
             raise typer.Exit(e.exit_code) from None
         except Terminated as e:
-            from .output import error_lines
+            from ..report.console import error_lines
 
             error_lines([e.message])
             raise typer.Exit(e.exit_code) from None
         except KeyboardInterrupt:
-            from .output import error_lines
+            from ..report.console import error_lines
 
             error_lines(["interrupted"])
             raise typer.Exit(130) from None

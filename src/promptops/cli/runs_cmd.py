@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import typer
 
-from ..report import Format, RunView, Subject, needs_records, show
-from .output import out, print_json, warn
+from ..report import Format, RunView, Subject, TableFormat, needs_records, show
 from .root import app
 
 runs_app = typer.Typer(
@@ -39,6 +37,8 @@ def runs(
         try:
             s = run.summary()
         except RunError as e:  # one unreadable run (or one of a newer promptops) is listed so
+            from ..report.console import warn
+
             warn(e.message)
             s = {"status": "unreadable"}
         rows.append(
@@ -58,57 +58,7 @@ def runs(
                 ],
             }
         )
-    if json_out:
-        print_json(rows)
-        return
-    print_runs(out(), rows)
-
-
-def print_runs(console: Any, rows: list[dict[str, Any]]) -> None:
-    """The runs table; on a narrow terminal it drops started, model, status and n (in that
-    order), then stacks each run as lines: run ids and prompt@version are never cut."""
-    from rich.table import Table
-
-    from ..report.fit import fit_columns
-
-    def build(dropped: set[str]) -> Table:
-        all_cols = ("run", "status", "started", "prompt", "model", "n", "pass")
-        cols = [c for c in all_cols if c not in dropped]
-        t = Table(show_edge=False)
-        for c in cols:
-            t.add_column(c, no_wrap=True, justify="right" if c in ("n", "pass") else "left")
-        for r in rows:
-            groups = r["groups"] or [{"prompt": "-", "model": "-", "n": 0, "pass_rate": None}]
-            for i, g in enumerate(groups):
-                cells = {
-                    "run": str(r["run_id"]) if i == 0 else "",
-                    "status": str(r["status"]) if i == 0 else "",
-                    "started": str(r["started"] or "") if i == 0 else "",
-                    "prompt": g["prompt"],
-                    "model": g["model"],
-                    "n": str(g["n"]),
-                    "pass": _rate(g["pass_rate"]),
-                }
-                t.add_row(*(cells[c] for c in cols))
-        return t
-
-    table = fit_columns(console, build, ("started", "model", "status", "n"))
-    if table is not None:
-        console.print(table)
-        return
-    for r in rows:
-        console.print(str(r["run_id"]), style="bold", markup=False, soft_wrap=True)
-        console.print(f"  {r['status']}  {r['started'] or ''}", markup=False, soft_wrap=True)
-        for g in r["groups"]:
-            console.print(
-                f"  {g['prompt']}  {g['model']}  n={g['n']}  pass {_rate(g['pass_rate'])}",
-                markup=False,
-                soft_wrap=True,
-            )
-
-
-def _rate(rate: float | None) -> str:
-    return "-" if rate is None else f"{100 * rate:.1f}%"
+    show(Subject.RUNS, TableFormat.JSON if json_out else TableFormat.TABLE, rows)
 
 
 @runs_app.command("merge")
@@ -128,8 +78,8 @@ def merge(
     """Combine the runs of `eval --shard K/N` into one run; exit 1 when it misses the bar."""
     from ..eval.merge import merge_runs
     from ..project import Project
+    from ..report.console import out, warn
     from .eval_cmd import _report
-    from .output import warn
 
     result = merge_runs(Project.find(), list(run_ids), new_id)
     _report(result, fmt, output, junit)
@@ -157,9 +107,4 @@ def show_run(
     run = find_run(Project.find().runs_dir, run_id)
     summary = run.summary()
     records = list(run.records()) if needs_records(Subject.RUN, fmt) else []
-    console = out()
-    show(Subject.RUN, fmt, RunView(summary, records), console)
-    if fmt is Format.TABLE:  # show-run adds the per-assertion table to the run's summary
-        from ..report.text import fitted_assertions_table
-
-        console.print(fitted_assertions_table(console, summary["groups"]))
+    show(Subject.RUN, fmt, RunView(summary, records, assertions=True))

@@ -1,5 +1,6 @@
-"""Rendering a comparison (``promptops diff``) and a pre-merge check (``promptops check``):
-rich for the terminal, Markdown for PR comments and step summaries, JUnit XML for CI."""
+"""Rendering a comparison (``promptops diff``), a pre-merge check (``promptops check``) and a
+sample-size plan (``promptops power``): rich for the terminal, Markdown for PR comments and
+step summaries, JUnit XML for CI."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .format import id_list, interval, num, one_line, signed
 from .safe import md_code, md_fence, md_text
 
 if TYPE_CHECKING:
@@ -15,6 +17,7 @@ if TYPE_CHECKING:
     from ..gate.check import CheckEntry, CheckReport
     from ..gate.compare import Comparison
     from ..gate.diff import DiffResult, FileDiff
+    from ..gate.statistics import Plan
 
 COLORS = {
     "regression": "red",
@@ -38,34 +41,17 @@ OUTPUT_CHARS = 160
 TERMINAL_EXAMPLES = 10
 
 
-def _num(x: float | None, fmt: str = "{:.3f}") -> str:
-    return "-" if x is None else fmt.format(x)
-
-
-def _signed(x: float | None) -> str:
-    return "-" if x is None else f"{x:+.3f}"
-
-
 def _ci(c: Comparison | Any) -> str:
-    if c.ci_low is None:
-        return "-"
-    return f"[{c.ci_low:+.3f}, {c.ci_high:+.3f}]"
+    return interval(c.ci_low, c.ci_high)
 
 
 def _short(text: str | None, limit: int = OUTPUT_CHARS) -> str:
-    if text is None:
-        return "(no output)"
-    flat = " ".join(str(text).split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+    return "(no output)" if text is None else one_line(text, limit)
 
 
 def _val(x: Any) -> str:
     """A parameter or field value: floats as %g, strings quoted, the rest as Python shows them."""
     return f"{x:g}" if isinstance(x, float) else repr(x)
-
-
-def _cell(text: Any) -> str:
-    return md_text(text)
 
 
 def _usage_line(c: Comparison) -> str:
@@ -82,7 +68,7 @@ def _usage_line(c: Comparison) -> str:
         change = ""
         if diff is not None:
             change = " (" + ("+" if diff >= 0 else "-") + fmt.format(abs(diff)) + ")"
-        parts.append(f"{label} {_num(d.a, fmt)} → {_num(d.b, fmt)}{change}")
+        parts.append(f"{label} {num(d.a, fmt)} → {num(d.b, fmt)}{change}")
     return "; ".join(parts)
 
 
@@ -118,11 +104,6 @@ def confidence(c: Comparison) -> str:
     """The interval's confidence: 95% in a fixed design, higher at an early sequential look."""
     two_sided = 1 - 2 * c.level if c.level else 1 - c.alpha
     return f"{100 * two_sided:.4g}%"
-
-
-def _ids(ids: list[str], limit: int = 12) -> str:
-    more = f" … (+{len(ids) - limit})" if len(ids) > limit else ""
-    return ", ".join(ids[:limit]) + more
 
 
 def verdict_text(c: Comparison) -> str:
@@ -167,10 +148,10 @@ def _metrics_table(c: Comparison, head_a: str, head_b: str) -> Any:
         t.add_column(col, justify="left" if i == 0 else "right", no_wrap=i > 0)
     style = "red" if (c.ci_high is not None and c.ci_high < -c.margin) else None
     t.add_row(
-        f"{c.metric} (gate)", _num(c.mean_a), _num(c.mean_b), _signed(c.diff), _ci(c), style=style
+        f"{c.metric} (gate)", num(c.mean_a), num(c.mean_b), signed(c.diff), _ci(c), style=style
     )
     for m in c.secondary:
-        t.add_row(m.metric, _num(m.mean_a), _num(m.mean_b), _signed(m.diff), _ci(m))
+        t.add_row(m.metric, num(m.mean_a), num(m.mean_b), signed(m.diff), _ci(m))
     return t
 
 
@@ -216,7 +197,7 @@ def print_comparison(console: Console, c: Comparison) -> None:
         console.print(f"  {usage}", style="dim", markup=False)
     for label, ids in _case_lists(c):
         if ids:
-            console.print(f"  {label}: {_ids(ids)}", style="yellow", markup=False)
+            console.print(f"  {label}: {id_list(ids)}", style="yellow", markup=False)
     for title, ids in (
         ("regressed (worse in B)", c.regressed),
         ("improved", c.improved),
@@ -233,7 +214,7 @@ def print_comparison(console: Console, c: Comparison) -> None:
         console.print(et)
         if len(ids) > len(examples):
             console.print(
-                f"  … {len(ids) - len(examples)} more: {_ids(ids[len(examples) :])}",
+                f"  … {len(ids) - len(examples)} more: {id_list(ids[len(examples) :])}",
                 style="dim",
                 markup=False,
             )
@@ -299,6 +280,36 @@ def print_check(console: Console, report: CheckReport) -> None:
         console.print("check passed", style="bold green", markup=False)
 
 
+def print_plan(console: Console, p: Plan) -> None:
+    """``promptops power``: the cases a comparison needs, in sentences."""
+    pts = f"{100 * p.drop:g} points"
+
+    def say(line: str) -> None:
+        console.print(line, markup=False)
+
+    say(
+        f"pass rate {p.pass_rate:g}, margin {p.margin:g}, {100 * p.power:g}% power, "
+        f"alpha {p.alpha:g}; {100 * p.discordance:.1f}% of cases assumed to differ"
+    )
+    if p.detect is None:
+        say(f"a drop of {pts} is within the margin {p.margin:g}: it is never a regression")
+    else:
+        say(f"to call a drop of {pts} a regression: {p.detect} paired cases")
+    if p.ok is not None:
+        say(f"to call an unchanged prompt ok: {p.ok} paired cases")
+    if p.ok_floor is not None:
+        say(
+            f"fewer than {p.ok_floor} cases can never give ok at margin {p.margin:g}, "
+            "even when no case changes"
+        )
+    if p.cases is not None and p.power_detect is not None and p.power_ok is not None:
+        say(
+            f"with {p.cases} cases: a drop of {pts} is called a regression "
+            f"{100 * p.power_detect:.0f}% of the time; an unchanged prompt is called ok "
+            f"{100 * p.power_ok:.0f}% of the time"
+        )
+
+
 # --------------------------------------------------------------------------------------------
 # Markdown
 # --------------------------------------------------------------------------------------------
@@ -312,12 +323,12 @@ def _md_comparison(c: Comparison, heading: str = "####") -> list[str]:
         f"{c.n_paired} paired cases{rep}; gate metric `{c.metric}`, margin {c.margin:g}; "
         f"{_method(c)}.",
         "",
-        f"| metric | {_cell(c.ref_a or 'A')} | {_cell(c.ref_b or 'B')} | B − A | {confidence(c)} CI |",
+        f"| metric | {md_text(c.ref_a or 'A')} | {md_text(c.ref_b or 'B')} | B − A | {confidence(c)} CI |",
         "|---|---:|---:|---:|---:|",
-        f"| **{_cell(c.metric)}** | {_num(c.mean_a)} | {_num(c.mean_b)} | {_signed(c.diff)} | {_ci(c)} |",
+        f"| **{md_text(c.metric)}** | {num(c.mean_a)} | {num(c.mean_b)} | {signed(c.diff)} | {_ci(c)} |",
     ]
     lines += [
-        f"| {_cell(m.metric)} | {_num(m.mean_a)} | {_num(m.mean_b)} | {_signed(m.diff)} | {_ci(m)} |"
+        f"| {md_text(m.metric)} | {num(m.mean_a)} | {num(m.mean_b)} | {signed(m.diff)} | {_ci(m)} |"
         for m in c.secondary
     ]
     lines += ["", f"Cases that moved on {_moved(c)}."]
@@ -326,8 +337,8 @@ def _md_comparison(c: Comparison, heading: str = "####") -> list[str]:
         lines.append(f"Usage: {usage}.")
     for label, ids in _case_lists(c):
         if ids:
-            lines.append(f"{label.capitalize()}: {_cell(_ids(ids))}.")
-    lines += ["", f"**{_cell(verdict_text(c))}**"]
+            lines.append(f"{label.capitalize()}: {md_text(id_list(ids))}.")
+    lines += ["", f"**{md_text(verdict_text(c))}**"]
     for title, ids in (
         ("Regressed (worse in B)", c.regressed),
         ("Improved", c.improved),
@@ -337,18 +348,18 @@ def _md_comparison(c: Comparison, heading: str = "####") -> list[str]:
         keep = set(ids)
         lines += [
             "",
-            f"<details><summary>{title}: {len(ids)} — {_cell(_ids(ids, 8))}</summary>",
+            f"<details><summary>{title}: {len(ids)} — {md_text(id_list(ids, 8))}</summary>",
             "",
         ]
         lines += [
-            f"| case | {_cell(c.ref_a or 'A')} | {_cell(c.ref_b or 'B')} | why B failed |",
+            f"| case | {md_text(c.ref_a or 'A')} | {md_text(c.ref_b or 'B')} | why B failed |",
             "|---|---|---|---|",
         ]
         for e in c.examples:
             if e.case_id in keep:
                 lines.append(
-                    f"| {_cell(e.case_id)} | {_cell(_short(e.output_a))} | {_cell(_short(e.output_b))} "
-                    f"| {_cell(_short('; '.join(e.why_b), 200))} |"
+                    f"| {md_text(e.case_id)} | {md_text(_short(e.output_a))} | {md_text(_short(e.output_b))} "
+                    f"| {md_text(_short('; '.join(e.why_b), 200))} |"
                 )
         lines += ["", "</details>"]
     return lines
@@ -357,7 +368,7 @@ def _md_comparison(c: Comparison, heading: str = "####") -> list[str]:
 def _md_changes(changes: FileDiff) -> list[str]:
     lines = []
     if changes.changelog:
-        lines.append(f"- changelog: {_cell(changes.changelog.strip())}")
+        lines.append(f"- changelog: {md_text(changes.changelog.strip())}")
     if changes.model:
         lines.append(f"- model: {md_code(changes.model[0])} → {md_code(changes.model[1])}")
     lines += [
@@ -384,7 +395,7 @@ def diff_markdown(result: DiffResult) -> str:
     if result.dataset:
         meta += f" on `{result.dataset}`"
     lines += [meta + ".", ""]
-    lines += [f"> {_cell(n)}" for n in result.notes]
+    lines += [f"> {md_text(n)}" for n in result.notes]
     if result.changes is not None:
         lines += ["", "**Changes**", "", *_md_changes(result.changes)]
     for c in result.comparisons:
@@ -395,11 +406,13 @@ def diff_markdown(result: DiffResult) -> str:
 def _md_entry_row(e: CheckEntry) -> str:
     icon = ICONS.get(e.verdict, "❌")
     base = (
-        f"`{e.baseline}` ({_cell(e.baseline_reason)})" if e.baseline else _cell(e.baseline_reason)
+        f"`{e.baseline}` ({md_text(e.baseline_reason)})"
+        if e.baseline
+        else md_text(e.baseline_reason)
     )
     if e.diff is not None and e.diff.comparisons:
         c = e.diff.comparisons[0]
-        score = f"{_num(c.mean_a)} → {_num(c.mean_b)} ({_signed(c.diff)} {_ci(c)})"
+        score = f"{num(c.mean_a)} → {num(c.mean_b)} ({signed(c.diff)} {_ci(c)})"
         mc = f"{c.mcnemar.b}↓ {c.mcnemar.c}↑"
     else:
         score = mc = ""
@@ -426,11 +439,11 @@ def check_markdown(report: CheckReport) -> str:
         ]
         lines += [_md_entry_row(e) for e in report.entries]
     for note in report.notes:
-        lines += ["", f"> {_cell(note)}"]
+        lines += ["", f"> {md_text(note)}"]
     for e in report.entries:
-        lines += ["", f"#### `{e.ref}`", "", _cell(e.message)]
+        lines += ["", f"#### `{e.ref}`", "", md_text(e.message)]
         if e.diff is not None and e.diff.notes:
-            lines += [""] + [f"> {_cell(n)}" for n in e.diff.notes]
+            lines += [""] + [f"> {md_text(n)}" for n in e.diff.notes]
         if e.diff is not None:
             if e.diff.changes is not None:
                 lines += [

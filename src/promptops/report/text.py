@@ -11,26 +11,7 @@ from rich.table import Table
 
 from ..eval.summary import group_key
 from ..toolcalls import shown_output
-
-
-def _pct(x: float | None) -> str:
-    return "-" if x is None else f"{100 * x:.1f}%"
-
-
-def money(x: float) -> str:
-    """USD with enough digits to show small costs."""
-    if x == 0:
-        return "$0"
-    return f"${x:.4f}" if x >= 0.01 else f"${x:.6f}"
-
-
-def _pct0(x: float | None) -> str:
-    return "-" if x is None else f"{100 * x:.0f}%"
-
-
-def _num(x: float | None, fmt: str = "{:.0f}") -> str:
-    return "-" if x is None else fmt.format(x)
-
+from .format import money, num, pct
 
 GROUP_COLUMNS = ("pass", "95% CI", "score", "err", "p50/p95 ms", "cost", "bar")
 # dropped in this order on a narrow terminal; version@model, pass, err and bar always stay
@@ -60,11 +41,11 @@ def groups_table(
         )
         lat = g["latency_ms"]
         cells = {
-            "pass": f"{g['passed']}/{g['n']} {_pct0(g['pass_rate'])}",
+            "pass": f"{g['passed']}/{g['n']} {pct(g['pass_rate'], 0)}",
             "95% CI": f"{100 * lo:.0f}–{100 * hi:.0f}%",
-            "score": _num(g["mean_score"], "{:.3f}"),
+            "score": num(g["mean_score"]),
             "err": f"[red]{g['errors']}[/]" if g["errors"] else "0",
-            "p50/p95 ms": f"{_num(lat['p50'])}/{_num(lat['p95'])}",
+            "p50/p95 ms": f"{num(lat['p50'], '{:.0f}')}/{num(lat['p95'], '{:.0f}')}",
             "cost": cost,
             "bar": (
                 ("[green]met[/]" if b["met"] else f"[red]< {b['fail_under']:.0%}[/]") if b else ""
@@ -109,8 +90,8 @@ def assertions_table(
                 "prompt": escape(f"{g['prompt']}@{g['version']}"),
                 "model": escape(g["model"]),
                 "assertion": escape(label),
-                "pass": f"{a['passed']}/{a['n']} {_pct(a['pass_rate'])}",
-                "mean score": _num(g["metrics"].get(label), "{:.3f}"),
+                "pass": f"{a['passed']}/{a['n']} {pct(a['pass_rate'])}",
+                "mean score": num(g["metrics"].get(label)),
             }
             t.add_row(*(cells[c] for c in cols))
     return t
@@ -133,8 +114,14 @@ def worst_cases(records: list[dict[str, Any]], limit: int = 5) -> list[dict[str,
 
 
 def print_summary(
-    console: Console, summary: dict[str, Any], records: list[dict[str, Any]] | None = None
+    console: Console,
+    summary: dict[str, Any],
+    records: list[dict[str, Any]] | None = None,
+    *,
+    assertions: bool = False,
 ) -> None:
+    """The groups table, the worst failing cases, the run line; with ``assertions`` (show-run)
+    the per-assertion table after them."""
     console.print(fitted_groups_table(console, summary["groups"], summary.get("bar")))
     if records:
         worst = worst_cases(records)
@@ -171,3 +158,46 @@ def print_summary(
             style="dim",
             markup=False,
         )
+    if assertions:
+        console.print(fitted_assertions_table(console, summary["groups"]))
+
+
+def print_runs(console: Console, rows: list[dict[str, Any]]) -> None:
+    """The runs table; on a narrow terminal it drops started, model, status and n (in that
+    order), then stacks each run as lines: run ids and prompt@version are never cut."""
+    from .fit import fit_columns
+
+    def build(dropped: set[str]) -> Table:
+        all_cols = ("run", "status", "started", "prompt", "model", "n", "pass")
+        cols = [c for c in all_cols if c not in dropped]
+        t = Table(show_edge=False)
+        for c in cols:
+            t.add_column(c, no_wrap=True, justify="right" if c in ("n", "pass") else "left")
+        for r in rows:
+            groups = r["groups"] or [{"prompt": "-", "model": "-", "n": 0, "pass_rate": None}]
+            for i, g in enumerate(groups):
+                cells = {
+                    "run": str(r["run_id"]) if i == 0 else "",
+                    "status": str(r["status"]) if i == 0 else "",
+                    "started": str(r["started"] or "") if i == 0 else "",
+                    "prompt": g["prompt"],
+                    "model": g["model"],
+                    "n": str(g["n"]),
+                    "pass": pct(g["pass_rate"]),
+                }
+                t.add_row(*(cells[c] for c in cols))
+        return t
+
+    table = fit_columns(console, build, ("started", "model", "status", "n"))
+    if table is not None:
+        console.print(table)
+        return
+    for r in rows:
+        console.print(str(r["run_id"]), style="bold", markup=False, soft_wrap=True)
+        console.print(f"  {r['status']}  {r['started'] or ''}", markup=False, soft_wrap=True)
+        for g in r["groups"]:
+            console.print(
+                f"  {g['prompt']}  {g['model']}  n={g['n']}  pass {pct(g['pass_rate'])}",
+                markup=False,
+                soft_wrap=True,
+            )
