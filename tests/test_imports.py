@@ -3,7 +3,8 @@
 ``promptops --help``, ``render``, ``lint``, ``list`` and ``show`` must not import litellm, pandas
 or gitpython (``git``). Each check runs in a fresh interpreter: once asking ``sys.modules`` after
 running the command in-process, and once running the real console script under
-``PYTHONPROFILEIMPORTTIME`` and reading every module it imported from the report.
+``PYTHONPROFILEIMPORTTIME`` and reading every module it imported from the report. rich loads
+only when something is printed to a terminal: ``--help`` and the JSON forms do without it.
 """
 
 from __future__ import annotations
