@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,13 @@ import typer
 
 from ..report import Format, Subject, TableFormat, show, text
 from .root import app
+
+
+class NoCredentials(str, Enum):
+    """``check --if-no-credentials``: what a version whose model credentials are unset becomes."""
+
+    FAIL = "fail"
+    SKIP = "skip"
 
 
 def _failed(verdict: str, strict: bool) -> bool:
@@ -188,8 +196,8 @@ def check(
         help="Run python assertion files that are new or changed on the branch (only where the "
         "branch is trusted: its code can read the environment's secrets).",
     ),
-    if_no_credentials: str = typer.Option(
-        "fail",
+    if_no_credentials: NoCredentials = typer.Option(
+        NoCredentials.FAIL,
         "--if-no-credentials",
         help="fail or skip: what a version whose model credentials are unset or empty becomes "
         "(fork pull requests get no secrets). skip is reported, never a silent pass.",
@@ -207,8 +215,6 @@ def check(
         from ..report.console import note
 
         progress = note
-    if if_no_credentials not in ("fail", "skip"):
-        raise UsageError(f"--if-no-credentials must be fail or skip, got {if_no_credentials!r}")
     if sequential < 0:
         raise UsageError("--sequential is a number of looks, 1 or more")
     report = run_check(
@@ -221,7 +227,7 @@ def check(
         sequential=sequential,
         on_event=progress,
         trust_pr_code=trust_pr_code,
-        if_no_credentials=if_no_credentials,
+        if_no_credentials=if_no_credentials.value,
     )
     md = text(Subject.CHECK, Format.MARKDOWN, report)
     show(Subject.CHECK, fmt, report)
