@@ -38,6 +38,7 @@ def promptfoo(
                 "versions": result.versions,
                 "cases": result.cases,
                 "expanded_cases": result.expanded,
+                "scenario_cases": result.scenario_cases,
                 "files": [project.rel(p) for p in result.files],
                 "not_converted": [str(s) for s in result.skipped],
                 "notes": [str(s) for s in result.notes],
@@ -47,11 +48,12 @@ def promptfoo(
     console = out()
     for path in result.files:
         console.print(f"wrote {project.rel(path)}", markup=False)
-    expanded = (
-        f" ({result.expanded} from {result.expanded_tests} test(s) with list-valued vars)"
-        if result.expanded
-        else ""
-    )
+    made = []
+    if result.expanded:
+        made.append(f"{result.expanded} from {result.expanded_tests} test(s) with list-valued vars")
+    if result.scenarios:
+        made.append(f"{result.scenario_cases} from {result.scenarios} scenario(s)")
+    expanded = f" ({'; '.join(made)})" if made else ""
     console.print(
         f"{result.name}: {len(result.versions)} version(s), {result.cases} case(s){expanded}",
         markup=False,
