@@ -587,8 +587,7 @@ def test_options_and_keys_that_do_not_convert_are_reported_where_they_are(
         "(a case does not feed the next; a conversation is a case's turns:)",
         f"{cfg}:35: tests[0].options.rubricPrompt: option 'rubricPrompt' is not converted "
         "(set judge_prompt: on the llm-rubric assertions)",
-        f"{cfg}:38: tests[0].assert[0]: assert-set (a scored group of assertions) is not "
-        "converted",
+        f"{cfg}:38: tests[0].assert[0]: assert-set (a scored group of assertions) is not converted",
         f"{cfg}:42: tests[0].assert[1].provider: judge provider 'exec:./judge.sh' has no "
         "litellm equivalent; set judge: to a model id",
         f"{cfg}:45: tests[0].assert[2].provider: provider is not converted: promptops's "
@@ -767,3 +766,85 @@ def test_scenarios_share_the_case_limit(
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert (data["cases"], data["expanded_cases"], data["scenario_cases"]) == (7, 2, 5)
+
+
+def test_media_vars_and_content_parts(project: Path, cli: Cli, write: Callable[..., Path]) -> None:
+    """promptfoo sends an image, video or audio var as base64 and a PDF as its text: such vars
+    are reported, never read as text. Chat content parts stay parts."""
+    write(
+        "pf/media/promptfooconfig.yaml",
+        """\
+        prompts:
+          - file://chat.json
+          - raw: 'Q: {{q}}'
+            label: plain
+            config: {temperature: 0}
+        tests:
+          - vars:
+              q: What is this?
+              image: file://cat.png
+              doc: file://paper.pdf
+              clip: file://clip.mp4
+          - file://rows.csv
+        """,
+    )
+    write(
+        "pf/media/chat.json",
+        json.dumps(
+            [
+                {"role": "system", "content": "Be brief.", "name": "sys"},
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "text", "text": "{{ q | dump }}"},
+                        {
+                            "type": "image_url",
+                            "image_url": {"url": "data:image/png;base64,{{image}}"},
+                        },
+                        {"type": "input_audio", "input_audio": {"data": "{{clip}}"}},
+                    ],
+                },
+            ]
+        ),
+    )
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
+    write("pf/media/cat.png", png)
+    write("pf/media/paper.pdf", b"%PDF-1.4\n\xff\xfe binary")
+    write("pf/media/clip.mp4", b"\x00\x00\x00\x18ftypmp42\xff")
+    write(
+        "pf/media/rows.csv",
+        "q,__threshold,__metadata:topic,__prefix\nWhy?,0.75,sky,Say: \nHow?,high,sea,\n",
+    )
+    result = cli("import", "promptfoo", "pf/media/promptfooconfig.yaml", "-f", "json")
+    assert_no_traceback(result)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    cfg = "pf/media/promptfooconfig.yaml"
+    assert data["not_converted"] == [
+        f"{cfg}:2: prompts[0]: message 1: 'name' is not converted",
+        f"{cfg}:2: prompts[0]: message 2, content part 3: 'input_audio' parts are not "
+        "converted (text and image_url are)",
+        f"{cfg}:5: prompts[1].config: prompt option 'config' is not converted",
+        "pf/media/rows.csv:1: CSV column '__prefix' is not converted",
+        "pf/media/rows.csv:3: __threshold: 'high' is not a number; not converted",
+        f"{cfg}:9: tests[0].vars.image: file://cat.png: promptfoo sends an image as base64 "
+        "text; not converted (use an image part in the prompt: {type: image, path: ...})",
+        f"{cfg}:10: tests[0].vars.doc: file://paper.pdf: promptfoo sends the text it extracts "
+        "from a PDF; not converted",
+        f"{cfg}:11: tests[0].vars.clip: file://clip.mp4: promptfoo sends this file as base64 "
+        "text; not converted",
+    ]
+    assert data["notes"] == [
+        "pf/media/promptfooconfig.yaml:1: providers: no provider converted; the prompts use echo/echo"
+    ]
+    first, *rows = _cases(project, "media")
+    assert first["vars"] == {"q": "What is this?"}  # nothing binary read as text
+    assert [(c["vars"], c.get("threshold"), c["metadata"]) for c in rows] == [
+        ({"q": "Why?"}, 0.75, {"topic": "sky"}),
+        ({"q": "How?"}, None, {"topic": "sea"}),
+    ]
+    chat = yaml.safe_load((project / "prompts/media/1.0.0.yaml").read_text())
+    assert chat["messages"][1]["content"] == [
+        {"type": "text", "text": "{{ q | tojson }}"},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,{{image}}"}},
+    ]

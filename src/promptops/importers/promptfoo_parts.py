@@ -303,6 +303,8 @@ def read_provider(
     """(model spec, extra prompt fields: tools, tool_choice, response_format). ``key``:
     ``providers`` or its alias ``targets``."""
     raw = load_ref(ctx, raw)
+    if raw is None:  # none given: the caller says what the prompts use
+        return None, {}
     entries: list[tuple[tuple[str | int, ...], Any]]
     if isinstance(raw, dict) and not ("id" in raw or "provider" in raw):  # Record<id, options>
         entries = [((key, k), {"id": k, **(v or {})}) for k, v in raw.items()]
@@ -596,8 +598,8 @@ def read_tests(
 
 # files promptfoo does not read as text: it sends images, video and audio as base64 and a PDF
 # as the text it extracts
+_IMAGES = {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".svg", ".avif", ".heic"}
 _MEDIA = {
-    *(".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".svg", ".avif", ".heic"),
     *(".mp4", ".webm", ".ogg", ".mov", ".avi", ".wmv", ".mkv", ".m4v"),
     *(".wav", ".mp3", ".flac", ".m4a", ".aac", ".opus"),
 }
@@ -614,12 +616,15 @@ def var_value(ctx: Ctx, value: Any, loc: tuple[str | int, ...]) -> Any:
             ctx.skip(loc, f"{value}: vars computed by code are not converted")
             return None
         path = ctx.file(ref)
-        if suffix in _MEDIA:
+        if suffix in _IMAGES:
             ctx.skip(
                 loc,
-                f"{value}: promptfoo sends this file as base64; not converted (for an image, "
-                "use an image part: {type: image, path: ...})",
+                f"{value}: promptfoo sends an image as base64 text; not converted (use an "
+                "image part in the prompt: {type: image, path: ...})",
             )
+            return None
+        if suffix in _MEDIA:
+            ctx.skip(loc, f"{value}: promptfoo sends this file as base64 text; not converted")
             return None
         if suffix == ".pdf":
             ctx.skip(
