@@ -508,7 +508,8 @@ def test_options_and_keys_that_do_not_convert_are_reported_where_they_are(
         tags: {team: search}
         metadata: {owner: ana}
         prompts: ['{{q}}']
-        targets: [echo]
+        targets:
+          - {id: echo, transformResponse: json.x, config: {transformResponse: json.y}}
         outputPath: results.html
         sharing: true
         nunjucksFilters: {shout: filters/shout.js}
@@ -520,8 +521,9 @@ def test_options_and_keys_that_do_not_convert_are_reported_where_they_are(
         redteam: {purpose: none}
         defaultTest:
           metadata: {suite: smoke}
+          assertScoringFunction: file://score.py:score
           options:
-            provider: openai:gpt-4o-2024-08-06
+            provider: {id: openai:gpt-4o-2024-08-06, config: {temperature: 0}}
             prefix: "Answer: "
         tests:
           - description: All of them
@@ -549,6 +551,7 @@ def test_options_and_keys_that_do_not_convert_are_reported_where_they_are(
               - type: similar
                 value: hello
                 provider: openai:embedding:text-embedding-3-small
+                transform: output.toLowerCase()
         """,
     )
     result = cli("import", "promptfoo", "pf/opts/promptfooconfig.yaml", "-f", "json")
@@ -558,47 +561,56 @@ def test_options_and_keys_that_do_not_convert_are_reported_where_they_are(
     cfg = "pf/opts/promptfooconfig.yaml"
     eq = "promptfoo's JavaScript transform of the reply; promptops asserts on it as is"
     assert data["not_converted"] == [
-        f"{cfg}:6: outputPath: top-level key 'outputPath' is not converted "
+        f"{cfg}:7: outputPath: top-level key 'outputPath' is not converted "
         "(promptops eval --output FILE)",
-        f"{cfg}:7: sharing: top-level key 'sharing' is not converted "
+        f"{cfg}:8: sharing: top-level key 'sharing' is not converted "
         "(promptops has no hosted sharing)",
-        f"{cfg}:8: nunjucksFilters: top-level key 'nunjucksFilters' is not converted "
+        f"{cfg}:9: nunjucksFilters: top-level key 'nunjucksFilters' is not converted "
         "(custom filters are JavaScript; templates that use them will not render)",
-        f"{cfg}:9: derivedMetrics: top-level key 'derivedMetrics' is not converted "
+        f"{cfg}:10: derivedMetrics: top-level key 'derivedMetrics' is not converted "
         "(promptops reports assertion metrics, not formulas over them)",
-        f"{cfg}:11: extensions: top-level key 'extensions' is not converted "
+        f"{cfg}:12: extensions: top-level key 'extensions' is not converted "
         "(extension hooks are code)",
-        f"{cfg}:12: evaluateOptions.maxConcurrency: evaluate option 'maxConcurrency' is not "
+        f"{cfg}:13: evaluateOptions.maxConcurrency: evaluate option 'maxConcurrency' is not "
         "converted (promptops eval --concurrency N)",
-        f"{cfg}:12: evaluateOptions.delay: evaluate option 'delay' is not converted",
+        f"{cfg}:13: evaluateOptions.delay: evaluate option 'delay' is not converted",
         # the expansion switch is read; the rest of env is not
-        f"{cfg}:13: env.OPENAI_API_KEY: environment variable 'OPENAI_API_KEY' is not "
+        f"{cfg}:14: env.OPENAI_API_KEY: environment variable 'OPENAI_API_KEY' is not "
         "converted (set it where promptops runs)",
-        f"{cfg}:14: redteam: top-level key 'redteam' is not converted",
-        f"{cfg}:19: defaultTest.options.prefix: option 'prefix' is not converted "
+        f"{cfg}:15: redteam: top-level key 'redteam' is not converted",
+        f"{cfg}:6: targets[0].config.transformResponse: provider config 'transformResponse' "
+        "is not converted",
+        f"{cfg}:6: targets[0].transformResponse: provider option 'transformResponse' is not "
+        "converted",
+        f"{cfg}:21: defaultTest.options.prefix: option 'prefix' is not converted "
         "(add it to the prompt)",
-        f"{cfg}:30: tests[0].options.transform: option 'transform' is not converted ({eq})",
-        f"{cfg}:31: tests[0].options.postprocess: option 'postprocess' is not converted ({eq})",
-        f"{cfg}:32: tests[0].options.suffix: option 'suffix' is not converted "
+        f"{cfg}:20: defaultTest.options.provider.config: judge provider option 'config' is "
+        "not converted",
+        f"{cfg}:18: defaultTest.assertScoringFunction: defaultTest.assertScoringFunction is "
+        "not converted",
+        f"{cfg}:32: tests[0].options.transform: option 'transform' is not converted ({eq})",
+        f"{cfg}:33: tests[0].options.postprocess: option 'postprocess' is not converted ({eq})",
+        f"{cfg}:34: tests[0].options.suffix: option 'suffix' is not converted "
         "(add it to the prompt)",
-        f"{cfg}:33: tests[0].options.runSerially: option 'runSerially' is not converted "
+        f"{cfg}:35: tests[0].options.runSerially: option 'runSerially' is not converted "
         "(promptops eval --concurrency 1)",
-        f"{cfg}:34: tests[0].options.storeOutputAs: option 'storeOutputAs' is not converted "
+        f"{cfg}:36: tests[0].options.storeOutputAs: option 'storeOutputAs' is not converted "
         "(a case does not feed the next; a conversation is a case's turns:)",
-        f"{cfg}:35: tests[0].options.rubricPrompt: option 'rubricPrompt' is not converted "
+        f"{cfg}:37: tests[0].options.rubricPrompt: option 'rubricPrompt' is not converted "
         "(set judge_prompt: on the llm-rubric assertions)",
-        f"{cfg}:38: tests[0].assert[0]: assert-set (a scored group of assertions) is not converted",
-        f"{cfg}:42: tests[0].assert[1].provider: judge provider 'exec:./judge.sh' has no "
+        f"{cfg}:40: tests[0].assert[0]: assert-set (a scored group of assertions) is not converted",
+        f"{cfg}:44: tests[0].assert[1].provider: judge provider 'exec:./judge.sh' has no "
         "litellm equivalent; set judge: to a model id",
-        f"{cfg}:45: tests[0].assert[2].provider: provider is not converted: promptops's "
+        f"{cfg}:47: tests[0].assert[2].provider: provider is not converted: promptops's "
         "similar uses none",
-        f"{cfg}:23: tests[0].provider: test key 'provider' is not converted "
+        f"{cfg}:48: tests[0].assert[2].transform: assertion option 'transform' is not converted",
+        f"{cfg}:25: tests[0].provider: test key 'provider' is not converted "
         "(one model per prompt: evaluate with --model)",
-        f"{cfg}:24: tests[0].prompts: test key 'prompts' is not converted "
+        f"{cfg}:26: tests[0].prompts: test key 'prompts' is not converted "
         "(every case runs on every prompt version)",
-        f"{cfg}:25: tests[0].providerOutput: test key 'providerOutput' is not converted "
+        f"{cfg}:27: tests[0].providerOutput: test key 'providerOutput' is not converted "
         "(promptops calls the model)",
-        f"{cfg}:26: tests[0].assertScoringFunction: test key 'assertScoringFunction' is not "
+        f"{cfg}:28: tests[0].assertScoringFunction: test key 'assertScoringFunction' is not "
         "converted (a scoring function is code)",
     ]
     # what converts: targets (providers' alias), tags and metadata (the prompt's), the
@@ -847,4 +859,34 @@ def test_media_vars_and_content_parts(project: Path, cli: Cli, write: Callable[.
     assert chat["messages"][1]["content"] == [
         {"type": "text", "text": "{{ q | tojson }}"},
         {"type": "image_url", "image_url": {"url": "data:image/png;base64,{{image}}"}},
+    ]
+
+
+def test_a_prompt_map_converts_and_generated_tests_are_reported(
+    project: Path, cli: Cli, write: Callable[..., Path]
+) -> None:
+    write(
+        "pf/map/promptfooconfig.yaml",
+        """\
+        prompts:
+          file://short.txt: Short
+          file://long.txt: Long
+        tests:
+          - vars: {q: Why?}
+          - path: file://generate.py:tests
+            config: {n: 5}
+        """,
+    )
+    write("pf/map/short.txt", "Briefly: {{q}}\n")
+    write("pf/map/long.txt", "At length: {{q}}\n")
+    result = cli("import", "promptfoo", "pf/map/promptfooconfig.yaml", "-f", "json")
+    assert_no_traceback(result)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["versions"] == ["1.0.0", "1.1.0"]
+    assert "prompt 'Long'" in (project / "prompts/map/1.1.0.yaml").read_text()
+    assert data["cases"] == 1  # no empty case for the generator
+    assert data["not_converted"] == [
+        "pf/map/promptfooconfig.yaml:6: tests[1]: file://generate.py:tests: tests generated "
+        "by code are not converted"
     ]

@@ -6,21 +6,25 @@ What converts:
   separated prompts in one file, ``{raw|id, label}`` entries) -> one prompt version each
   (1.0.0, 1.1.0, ...) of one prompt, so ``promptops diff`` compares them as promptfoo's matrix
   did; Nunjucks ``| dump`` becomes ``| tojson``;
-- the first ``providers`` entry -> ``model`` (``openai:chat:x`` -> ``openai/x`` and the other
-  common prefixes; ``echo`` -> ``echo/echo``), its ``config`` sampling parameters, ``tools``,
-  ``tool_choice``, ``response_format`` and ``apiBaseUrl``;
-- ``defaultTest`` ``vars`` (input defaults), ``assert`` (prompt assertions), ``threshold`` and
-  ``options.provider`` (the judge);
+- the first ``providers`` (or ``targets``) entry -> ``model`` (``openai:chat:x`` ->
+  ``openai/x`` and the other common prefixes; ``echo`` -> ``echo/echo``), its ``config``
+  sampling parameters, ``tools``, ``tool_choice``, ``response_format`` and ``apiBaseUrl``;
+- ``description``, ``tags`` and ``metadata`` -> the prompt's description and metadata;
+- ``defaultTest`` ``vars`` (input defaults), ``assert`` (prompt assertions), ``threshold``,
+  ``metadata`` and ``options.provider`` (the judge);
 - ``tests`` (inline, or ``file://`` YAML/JSON/JSONL/CSV with ``__expected`` columns) -> a JSONL
   dataset; ``file://`` var values are read as text; list-valued vars expand into one case per
   combination as promptfoo's evaluator does (:mod:`.promptfoo_vars`); with no ``tests``,
   ``defaultTest`` is one case;
+- ``scenarios`` -> one case per config entry and test (:mod:`.promptfoo_tests`), after the
+  tests' cases;
 - the assertion types both tools share (and promptfoo's names for ours: ``model-graded-closedqa``,
   ``is-valid-openai-tools-call``...), ``not-`` negation, ``threshold``, ``weight``, ``metric``,
   ``provider`` (judge), ``rubricPrompt`` (judge_prompt), ``python`` ``file://x.py[:fn]``.
 
-Everything else is left out and listed in :attr:`ImportResult.skipped` with where it was, so
-the report says exactly what did not convert.
+Everything else (a test's other options, output transforms, ``evaluateOptions``, ``env``,
+extensions, image and PDF vars...) is left out and listed in :attr:`ImportResult.skipped` with
+its file, line and field, so the report says exactly what did not convert.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from .promptfoo_parts import (
     judge_of,
     load_located,
     model_id,
+    not_converted,
     read_prompts,
     read_provider,
     read_tests,
@@ -111,26 +116,22 @@ _EVALUATE_HINTS = {
 _ENV_SWITCH = "PROMPTFOO_DISABLE_VAR_EXPANSION"
 
 
-def _hinted(what: str, hint: str | None) -> str:
-    return f"{what} is not converted ({hint})" if hint else f"{what} is not converted"
-
-
 def _audit_top(ctx: Ctx, data: dict[str, Any]) -> None:
     """Report the top-level keys that do not convert."""
     for key, value in data.items():
         if key == "evaluateOptions" and isinstance(value, dict):
             for k in value:
                 what = f"evaluate option {k!r}"
-                ctx.skip(("evaluateOptions", k), _hinted(what, _EVALUATE_HINTS.get(k)))
+                ctx.skip(("evaluateOptions", k), not_converted(what, _EVALUATE_HINTS.get(k)))
         elif key == "env" and isinstance(value, dict):
             for k in value:
                 if k != _ENV_SWITCH:  # read by the expansion
                     what = f"environment variable {k!r}"
-                    ctx.skip(("env", k), _hinted(what, "set it where promptops runs"))
+                    ctx.skip(("env", k), not_converted(what, "set it where promptops runs"))
         elif key == "env" and value is not None:
             ctx.skip(("env",), "env that is not a mapping is not converted")
         elif key not in _TOP:
-            ctx.skip((key,), _hinted(f"top-level key {key!r}", _TOP_HINTS.get(key)))
+            ctx.skip((key,), not_converted(f"top-level key {key!r}", _TOP_HINTS.get(key)))
 
 
 def _metadata(ctx: Ctx, data: dict[str, Any]) -> dict[str, Any]:

@@ -18,7 +18,15 @@ from typing import Any
 
 from ..errors import PromptOpsError
 from . import promptfoo_vars
-from .promptfoo_parts import Ctx, convert_assertion, judge_of, load_located, read_tests, slug
+from .promptfoo_parts import (
+    Ctx,
+    convert_assertion,
+    judge_of,
+    load_located,
+    not_converted,
+    read_tests,
+    slug,
+)
 from .promptfoo_vars import cases_of_test, label
 
 Loc = tuple[str | int, ...]
@@ -45,10 +53,6 @@ _TEST_HINTS = {
 _CONVERTED = ("vars", "assert", "description", "metadata", "threshold", "options")
 
 
-def _hinted(what: str, hint: str | None) -> str:
-    return f"{what} is not converted ({hint})" if hint else f"{what} is not converted"
-
-
 def read_options(ctx: Ctx, raw: Any, loc: Loc) -> dict[str, Any]:
     """A test's ``options``: the judge ``provider`` and ``disableVarExpansion`` convert, every
     other option is reported."""
@@ -59,7 +63,7 @@ def read_options(ctx: Ctx, raw: Any, loc: Loc) -> dict[str, Any]:
         return {}
     for key in raw:
         if key not in ("provider", "disableVarExpansion"):
-            ctx.skip((*loc, key), _hinted(f"option {key!r}", _OPTION_HINTS.get(key)))
+            ctx.skip((*loc, key), not_converted(f"option {key!r}", _OPTION_HINTS.get(key)))
     return raw
 
 
@@ -202,7 +206,7 @@ def build_cases(
             desc = str(layer["description"])
         for key in layer:
             if key not in _CONVERTED:
-                ctx.skip((*loc, key), _hinted(f"test key {key!r}", _TEST_HINTS.get(key)))
+                ctx.skip((*loc, key), not_converted(f"test key {key!r}", _TEST_HINTS.get(key)))
     off = defaults.env_off or bool(options.get("disableVarExpansion"))
     combos, n = cases_of_test(ctx, defaults.listed, own, tloc, off, before, var_locs)
     # the test's description names its cases; a config entry's own is its part of the id
