@@ -210,6 +210,9 @@ def test_other_documented_shapes(project: Path, cli: Cli, write: Callable[..., P
     assert data["not_converted"] == [
         "pf/shapes/promptfooconfig.yaml:10: providers.echo.config.top_k: provider config "
         "'top_k' is not converted",
+        # a test option in a tests file: that file, its line
+        "pf/shapes/tests.yaml:3: [1].options.transform: option 'transform' is not converted "
+        "(promptfoo's JavaScript transform of the reply; promptops asserts on it as is)",
     ]
     v1 = (project / "prompts/shapes/1.1.0.yaml").read_text()
     assert "role: system" in v1 and "Be brief." in v1
@@ -269,7 +272,7 @@ def test_parts_of_referenced_files_are_located_in_those_files(
         "(rewrite it as an expr or python assertion)",
         "pf/loc/tests.yaml:6: [1].assert[1]: 'not-javascript' runs JavaScript; not converted "
         "(rewrite it as an expr or python assertion)",
-        "pf/loc/more.jsonl:3: [1].bogus: test option 'bogus' is not converted",
+        "pf/loc/more.jsonl:3: [1].bogus: test key 'bogus' is not converted",
     ]
 
 
@@ -491,3 +494,399 @@ def test_file_vars_holding_lists_are_one_value(
         "items": '["apples",{"pears":2}]',
         "table": "name,qty\napples,1\npears,2",
     }
+
+
+def test_options_and_keys_that_do_not_convert_are_reported_where_they_are(
+    project: Path, cli: Cli, write: Callable[..., Path]
+) -> None:
+    """Every test option, test key, defaultTest option and top-level key that does not convert
+    is listed with its file and line; the import still succeeds and writes what converts."""
+    write(
+        "pf/opts/promptfooconfig.yaml",
+        """\
+        description: Opts
+        tags: {team: search}
+        metadata: {owner: ana}
+        prompts: ['{{q}}']
+        targets:
+          - {id: echo, transformResponse: json.x, config: {transformResponse: json.y}}
+        outputPath: results.html
+        sharing: true
+        nunjucksFilters: {shout: filters/shout.js}
+        derivedMetrics:
+          - {name: f1, value: 2 * precision * recall / (precision + recall)}
+        extensions: ['file://hooks.py:extension_hook']
+        evaluateOptions: {maxConcurrency: 2, delay: 100}
+        env: {OPENAI_API_KEY: x, PROMPTFOO_DISABLE_VAR_EXPANSION: "false"}
+        redteam: {purpose: none}
+        defaultTest:
+          metadata: {suite: smoke}
+          assertScoringFunction: file://score.py:score
+          options:
+            provider: {id: openai:gpt-4o-2024-08-06, config: {temperature: 0}}
+            prefix: "Answer: "
+        tests:
+          - description: All of them
+            vars: {q: hello}
+            provider: openai:gpt-4o-mini-2024-07-18
+            prompts: [first]
+            providerOutput: hello
+            assertScoringFunction: file://score.py:score
+            threshold: 0.5
+            metadata: {kind: greeting}
+            options:
+              transform: output.trim()
+              postprocess: output.trim()
+              suffix: "!"
+              runSerially: true
+              storeOutputAs: answer
+              rubricPrompt: Grade it
+              disableVarExpansion: true
+            assert:
+              - type: assert-set
+                assert: [{type: contains, value: h}]
+              - type: llm-rubric
+                value: polite
+                provider: {id: exec:./judge.sh}
+              - type: similar
+                value: hello
+                provider: openai:embedding:text-embedding-3-small
+                transform: output.toLowerCase()
+        """,
+    )
+    result = cli("import", "promptfoo", "pf/opts/promptfooconfig.yaml", "-f", "json")
+    assert_no_traceback(result)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    cfg = "pf/opts/promptfooconfig.yaml"
+    eq = "promptfoo's JavaScript transform of the reply; promptops asserts on it as is"
+    assert data["not_converted"] == [
+        f"{cfg}:7: outputPath: top-level key 'outputPath' is not converted "
+        "(promptops eval --output FILE)",
+        f"{cfg}:8: sharing: top-level key 'sharing' is not converted "
+        "(promptops has no hosted sharing)",
+        f"{cfg}:9: nunjucksFilters: top-level key 'nunjucksFilters' is not converted "
+        "(custom filters are JavaScript; templates that use them will not render)",
+        f"{cfg}:10: derivedMetrics: top-level key 'derivedMetrics' is not converted "
+        "(promptops reports assertion metrics, not formulas over them)",
+        f"{cfg}:12: extensions: top-level key 'extensions' is not converted "
+        "(extension hooks are code)",
+        f"{cfg}:13: evaluateOptions.maxConcurrency: evaluate option 'maxConcurrency' is not "
+        "converted (promptops eval --concurrency N)",
+        f"{cfg}:13: evaluateOptions.delay: evaluate option 'delay' is not converted",
+        # the expansion switch is read; the rest of env is not
+        f"{cfg}:14: env.OPENAI_API_KEY: environment variable 'OPENAI_API_KEY' is not "
+        "converted (set it where promptops runs)",
+        f"{cfg}:15: redteam: top-level key 'redteam' is not converted",
+        f"{cfg}:6: targets[0].config.transformResponse: provider config 'transformResponse' "
+        "is not converted",
+        f"{cfg}:6: targets[0].transformResponse: provider option 'transformResponse' is not "
+        "converted",
+        f"{cfg}:21: defaultTest.options.prefix: option 'prefix' is not converted "
+        "(add it to the prompt)",
+        f"{cfg}:20: defaultTest.options.provider.config: judge provider option 'config' is "
+        "not converted",
+        f"{cfg}:18: defaultTest.assertScoringFunction: defaultTest.assertScoringFunction is "
+        "not converted",
+        f"{cfg}:32: tests[0].options.transform: option 'transform' is not converted ({eq})",
+        f"{cfg}:33: tests[0].options.postprocess: option 'postprocess' is not converted ({eq})",
+        f"{cfg}:34: tests[0].options.suffix: option 'suffix' is not converted "
+        "(add it to the prompt)",
+        f"{cfg}:35: tests[0].options.runSerially: option 'runSerially' is not converted "
+        "(promptops eval --concurrency 1)",
+        f"{cfg}:36: tests[0].options.storeOutputAs: option 'storeOutputAs' is not converted "
+        "(a case does not feed the next; a conversation is a case's turns:)",
+        f"{cfg}:37: tests[0].options.rubricPrompt: option 'rubricPrompt' is not converted "
+        "(set judge_prompt: on the llm-rubric assertions)",
+        f"{cfg}:40: tests[0].assert[0]: assert-set (a scored group of assertions) is not converted",
+        f"{cfg}:44: tests[0].assert[1].provider: judge provider 'exec:./judge.sh' has no "
+        "litellm equivalent; set judge: to a model id",
+        f"{cfg}:47: tests[0].assert[2].provider: provider is not converted: promptops's "
+        "similar uses none",
+        f"{cfg}:48: tests[0].assert[2].transform: assertion option 'transform' is not converted",
+        f"{cfg}:25: tests[0].provider: test key 'provider' is not converted "
+        "(one model per prompt: evaluate with --model)",
+        f"{cfg}:26: tests[0].prompts: test key 'prompts' is not converted "
+        "(every case runs on every prompt version)",
+        f"{cfg}:27: tests[0].providerOutput: test key 'providerOutput' is not converted "
+        "(promptops calls the model)",
+        f"{cfg}:28: tests[0].assertScoringFunction: test key 'assertScoringFunction' is not "
+        "converted (a scoring function is code)",
+    ]
+    # what converts: targets (providers' alias), tags and metadata (the prompt's), the
+    # metadata of defaultTest and the test, threshold, disableVarExpansion, the judge
+    doc = yaml.safe_load((project / "prompts/opts/1.0.0.yaml").read_text())
+    assert doc["model"] == {"id": "echo/echo"}
+    assert doc["metadata"] == {"owner": "ana", "tags": {"team": "search"}}
+    [case] = _cases(project, "opts")
+    assert case["metadata"] == {"suite": "smoke", "kind": "greeting"}
+    assert case["threshold"] == 0.5
+    # the judge that did not convert is reported; defaultTest's judges in its place
+    assert case["assert"][0] == {
+        "type": "llm-rubric",
+        "value": "polite",
+        "judge": "openai/gpt-4o-2024-08-06",
+    }
+    text = cli("import", "promptfoo", "pf/opts/promptfooconfig.yaml", "--force")
+    assert text.exit_code == 0
+    assert f"not converted ({len(data['not_converted'])}):" in text.stdout
+    assert f"  {data['not_converted'][0]}" in text.stdout
+
+
+def test_scenarios_run_each_test_once_per_config_entry(
+    project: Path, cli: Cli, write: Callable[..., Path]
+) -> None:
+    """promptfoo's scenarios: each test of a scenario once per entry of its config (the entry's
+    vars and assertions under the test's), after the config's tests; inline or from files."""
+    write(
+        "pf/sc/promptfooconfig.yaml",
+        """\
+        prompts: ['Translate into {{language}} ({{expected}}): {{input}}']
+        providers: [echo]
+        defaultTest:
+          vars: {tone: plain}
+          assert: [{type: icontains, value: "{{language}}"}]
+        tests:
+          - description: Plain
+            vars: {language: Latin, input: Salve, expected: Salve}
+        scenarios:
+          - description: Greetings
+            config:
+              - vars: {language: Spanish, expected: Hola}
+              - vars: {language: French, expected: Bonjour}
+                options: {transform: output.trim()}
+                assert: [{type: contains, value: French}]
+            tests:
+              - description: Hello
+                vars: {input: Hello}
+                assert: [{type: contains, value: "{{input}}"}]
+              - vars: {input: [Bye, Ciao]}
+                assert: [{type: javascript, value: output.length > 1}]
+          - file://more.yaml
+        """,
+    )
+    write(
+        "pf/sc/more.yaml",
+        """\
+        - config: [{vars: {language: German, expected: Hallo}}]
+          tests: file://scenario-tests.yaml
+          bogus: 1
+        - description: No config
+          tests: [{vars: {input: x}}]
+        """,
+    )
+    write(
+        "pf/sc/scenario-tests.yaml",
+        "- vars: {input: Guten Tag}\n  options: {prefix: 'Now: '}\n",
+    )
+    result = cli("import", "promptfoo", "pf/sc/promptfooconfig.yaml", "-f", "json")
+    assert_no_traceback(result)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    cases = _cases(project, "sc")
+    # promptfoo's order: the tests, then each scenario, config entry by config entry
+    assert [c["id"] for c in cases] == [
+        "plain",
+        "hello-spanish",
+        "greetings-2-spanish-bye",
+        "greetings-2-spanish-ciao",
+        "hello-french",
+        "greetings-2-french-bye",
+        "greetings-2-french-ciao",
+        "scenario-2-1-german",
+    ]
+    assert data["cases"] == len(cases)
+    assert data["scenario_cases"] == len(cases) - 1
+    assert data["expanded_cases"] == 0  # the lists expanded in scenarios count there
+    by_id = {c["id"]: c for c in cases}
+    assert by_id["hello-spanish"]["vars"] == {
+        "language": "Spanish",
+        "expected": "Hola",
+        "input": "Hello",
+    }
+    assert by_id["hello-spanish"]["description"] == "Hello"
+    # the entry's assertions come first, then the test's
+    assert by_id["hello-french"]["assert"] == [
+        {"type": "contains", "value": "French"},
+        {"type": "contains", "value": "{{input}}"},
+    ]
+    assert by_id["greetings-2-french-ciao"]["vars"]["input"] == "Ciao"
+    cfg, more = "pf/sc/promptfooconfig.yaml", "pf/sc/more.yaml"
+    # each part that does not convert is reported once, where it is, however many cases
+    # it went into
+    assert data["not_converted"] == [
+        f"{cfg}:14: scenarios[0].config[1].options: promptfoo ignores options in a "
+        "scenario's config entry; not converted",
+        f"{more}:3: [0].bogus: scenario option 'bogus' is not converted",
+        f"{more}:4: [1]: a scenario without config is not converted",
+        f"{cfg}:21: scenarios[0].tests[1].assert[0]: 'javascript' runs JavaScript; not "
+        "converted (rewrite it as an expr or python assertion)",
+        "pf/sc/scenario-tests.yaml:2: [0].options.prefix: option 'prefix' is not converted "
+        "(add it to the prompt)",
+    ]
+    text = cli("import", "promptfoo", "pf/sc/promptfooconfig.yaml", "--force")
+    assert f"{len(cases)} case(s) ({len(cases) - 1} from 2 scenario(s))" in text.stdout
+    lint = cli("lint")
+    assert lint.exit_code == 0, lint.output
+    result = cli("eval", "sc@1.0.0", "-f", "json")
+    assert result.exit_code == 0, result.output
+    assert [(g["passed"], g["n"]) for g in json.loads(result.stdout)["groups"]] == [
+        (len(cases), len(cases))
+    ]
+
+
+def test_scenarios_share_the_case_limit(
+    project: Path, cli: Cli, write: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(
+        "pf/scap/promptfooconfig.yaml",
+        """\
+        prompts: ['{{a}} {{b}}']
+        tests:
+          - vars: {a: [a1, a2], b: b}
+        scenarios:
+          - config:
+              - vars: {a: [x1, x2, x3]}
+              - vars: {a: y}
+              - vars: {a: z}
+            tests: [{vars: {b: b1}}]
+        """,
+    )
+    cfg = "pf/scap/promptfooconfig.yaml"
+    monkeypatch.setattr(promptfoo_vars, "MAX_EXPANDED", 4)
+    result = cli("import", "promptfoo", cfg)
+    assert_no_traceback(result)
+    assert result.exit_code == 1
+    # 2 from the test's list, then the scenario's 3 entries x 1 test
+    assert result.stderr.strip() == (
+        f"{cfg}:5: scenarios[0]: the scenario makes 3 case(s) (config entries x tests); 2 came "
+        "from earlier tests; the limit is 4 in one import: split the scenario"
+    )
+    monkeypatch.setattr(promptfoo_vars, "MAX_EXPANDED", 5)
+    result = cli("import", "promptfoo", cfg)
+    assert_no_traceback(result)
+    assert result.exit_code == 1
+    # 2, then the first entry's list makes 3 more: 5; the next entry goes over
+    assert result.stderr.strip() == (
+        f"{cfg}:7: scenarios[0].config[1]: scenarios and list-valued vars make 6 case(s) with "
+        "this config entry; the limit is 5 in one import: split the scenario or shorten its "
+        "lists"
+    )
+    assert not (project / "evals/scap.jsonl").exists()
+    monkeypatch.setattr(promptfoo_vars, "MAX_EXPANDED", 7)
+    result = cli("import", "promptfoo", cfg, "-f", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert (data["cases"], data["expanded_cases"], data["scenario_cases"]) == (7, 2, 5)
+
+
+def test_media_vars_and_content_parts(project: Path, cli: Cli, write: Callable[..., Path]) -> None:
+    """promptfoo sends an image, video or audio var as base64 and a PDF as its text: such vars
+    are reported, never read as text. Chat content parts stay parts."""
+    write(
+        "pf/media/promptfooconfig.yaml",
+        """\
+        prompts:
+          - file://chat.json
+          - raw: 'Q: {{q}}'
+            label: plain
+            config: {temperature: 0}
+        tests:
+          - vars:
+              q: What is this?
+              image: file://cat.png
+              doc: file://paper.pdf
+              clip: file://clip.mp4
+          - file://rows.csv
+        """,
+    )
+    write(
+        "pf/media/chat.json",
+        json.dumps(
+            [
+                {"role": "system", "content": "Be brief.", "name": "sys"},
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "text", "text": "{{ q | dump }}"},
+                        {
+                            "type": "image_url",
+                            "image_url": {"url": "data:image/png;base64,{{image}}"},
+                        },
+                        {"type": "input_audio", "input_audio": {"data": "{{clip}}"}},
+                    ],
+                },
+            ]
+        ),
+    )
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
+    write("pf/media/cat.png", png)
+    write("pf/media/paper.pdf", b"%PDF-1.4\n\xff\xfe binary")
+    write("pf/media/clip.mp4", b"\x00\x00\x00\x18ftypmp42\xff")
+    write(
+        "pf/media/rows.csv",
+        "q,__threshold,__metadata:topic,__prefix\nWhy?,0.75,sky,Say: \nHow?,high,sea,\n",
+    )
+    result = cli("import", "promptfoo", "pf/media/promptfooconfig.yaml", "-f", "json")
+    assert_no_traceback(result)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    cfg = "pf/media/promptfooconfig.yaml"
+    assert data["not_converted"] == [
+        f"{cfg}:2: prompts[0]: message 1: 'name' is not converted",
+        f"{cfg}:2: prompts[0]: message 2, content part 3: 'input_audio' parts are not "
+        "converted (text and image_url are)",
+        f"{cfg}:5: prompts[1].config: prompt option 'config' is not converted",
+        "pf/media/rows.csv:1: CSV column '__prefix' is not converted",
+        "pf/media/rows.csv:3: __threshold: 'high' is not a number; not converted",
+        f"{cfg}:9: tests[0].vars.image: file://cat.png: promptfoo sends an image as base64 "
+        "text; not converted (use an image part in the prompt: {type: image, path: ...})",
+        f"{cfg}:10: tests[0].vars.doc: file://paper.pdf: promptfoo sends the text it extracts "
+        "from a PDF; not converted",
+        f"{cfg}:11: tests[0].vars.clip: file://clip.mp4: promptfoo sends this file as base64 "
+        "text; not converted",
+    ]
+    assert data["notes"] == [
+        "pf/media/promptfooconfig.yaml:1: providers: no provider converted; the prompts use echo/echo"
+    ]
+    first, *rows = _cases(project, "media")
+    assert first["vars"] == {"q": "What is this?"}  # nothing binary read as text
+    assert [(c["vars"], c.get("threshold"), c["metadata"]) for c in rows] == [
+        ({"q": "Why?"}, 0.75, {"topic": "sky"}),
+        ({"q": "How?"}, None, {"topic": "sea"}),
+    ]
+    chat = yaml.safe_load((project / "prompts/media/1.0.0.yaml").read_text())
+    assert chat["messages"][1]["content"] == [
+        {"type": "text", "text": "{{ q | tojson }}"},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,{{image}}"}},
+    ]
+
+
+def test_a_prompt_map_converts_and_generated_tests_are_reported(
+    project: Path, cli: Cli, write: Callable[..., Path]
+) -> None:
+    write(
+        "pf/map/promptfooconfig.yaml",
+        """\
+        prompts:
+          file://short.txt: Short
+          file://long.txt: Long
+        tests:
+          - vars: {q: Why?}
+          - path: file://generate.py:tests
+            config: {n: 5}
+        """,
+    )
+    write("pf/map/short.txt", "Briefly: {{q}}\n")
+    write("pf/map/long.txt", "At length: {{q}}\n")
+    result = cli("import", "promptfoo", "pf/map/promptfooconfig.yaml", "-f", "json")
+    assert_no_traceback(result)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["versions"] == ["1.0.0", "1.1.0"]
+    assert "prompt 'Long'" in (project / "prompts/map/1.1.0.yaml").read_text()
+    assert data["cases"] == 1  # no empty case for the generator
+    assert data["not_converted"] == [
+        "pf/map/promptfooconfig.yaml:6: tests[1]: file://generate.py:tests: tests generated "
+        "by code are not converted"
+    ]

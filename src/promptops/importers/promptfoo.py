@@ -6,21 +6,25 @@ What converts:
   separated prompts in one file, ``{raw|id, label}`` entries) -> one prompt version each
   (1.0.0, 1.1.0, ...) of one prompt, so ``promptops diff`` compares them as promptfoo's matrix
   did; Nunjucks ``| dump`` becomes ``| tojson``;
-- the first ``providers`` entry -> ``model`` (``openai:chat:x`` -> ``openai/x`` and the other
-  common prefixes; ``echo`` -> ``echo/echo``), its ``config`` sampling parameters, ``tools``,
-  ``tool_choice``, ``response_format`` and ``apiBaseUrl``;
-- ``defaultTest`` ``vars`` (input defaults), ``assert`` (prompt assertions), ``threshold`` and
-  ``options.provider`` (the judge);
+- the first ``providers`` (or ``targets``) entry -> ``model`` (``openai:chat:x`` ->
+  ``openai/x`` and the other common prefixes; ``echo`` -> ``echo/echo``), its ``config``
+  sampling parameters, ``tools``, ``tool_choice``, ``response_format`` and ``apiBaseUrl``;
+- ``description``, ``tags`` and ``metadata`` -> the prompt's description and metadata;
+- ``defaultTest`` ``vars`` (input defaults), ``assert`` (prompt assertions), ``threshold``,
+  ``metadata`` and ``options.provider`` (the judge);
 - ``tests`` (inline, or ``file://`` YAML/JSON/JSONL/CSV with ``__expected`` columns) -> a JSONL
   dataset; ``file://`` var values are read as text; list-valued vars expand into one case per
   combination as promptfoo's evaluator does (:mod:`.promptfoo_vars`); with no ``tests``,
   ``defaultTest`` is one case;
+- ``scenarios`` -> one case per config entry and test (:mod:`.promptfoo_tests`), after the
+  tests' cases;
 - the assertion types both tools share (and promptfoo's names for ours: ``model-graded-closedqa``,
   ``is-valid-openai-tools-call``...), ``not-`` negation, ``threshold``, ``weight``, ``metric``,
   ``provider`` (judge), ``rubricPrompt`` (judge_prompt), ``python`` ``file://x.py[:fn]``.
 
-Everything else is left out and listed in :attr:`ImportResult.skipped` with where it was, so
-the report says exactly what did not convert.
+Everything else (a test's other options, output transforms, ``evaluateOptions``, ``env``,
+extensions, image and PDF vars...) is left out and listed in :attr:`ImportResult.skipped` with
+its file, line and field, so the report says exactly what did not convert.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ import yaml
 
 from ..errors import PromptOpsError, UsageError, display_path
 from ..loader import load_yaml
+from . import promptfoo_vars
 from .promptfoo_parts import (
     Ctx,
     Skipped,
@@ -45,13 +50,22 @@ from .promptfoo_parts import (
     judge_of,
     load_located,
     model_id,
+    not_converted,
     read_prompts,
     read_provider,
     read_tests,
     slug,
     var_value,
 )
-from .promptfoo_vars import cases_of_test, disabled_by_env, expands
+from .promptfoo_tests import (
+    Defaults,
+    Planned,
+    build_cases,
+    check_scenario,
+    read_options,
+    read_scenarios,
+)
+from .promptfoo_vars import disabled_by_env, expands
 
 __all__ = ["ImportResult", "Skipped", "assertion_from_string", "import_promptfoo", "model_id"]
 
@@ -64,11 +78,75 @@ class ImportResult:
     cases: int = 0
     expanded: int = 0  # cases that came from list-valued vars
     expanded_tests: int = 0  # the tests they came from
+    scenario_cases: int = 0  # cases that came from scenarios (config entries x tests)
+    scenarios: int = 0
     skipped: list[Skipped] = field(default_factory=list)
     notes: list[Skipped] = field(default_factory=list)
 
 
 # ----------------------------------------------------------------------------- main
+
+# top-level keys read below; every other one is reported, with what promptops has instead
+_TOP = {
+    "description",
+    "prompts",
+    "providers",
+    "targets",
+    "tests",
+    "scenarios",
+    "defaultTest",
+    "env",
+    "tags",
+    "metadata",
+}
+_TOP_HINTS = {
+    "outputPath": "promptops eval --output FILE",
+    "sharing": "promptops has no hosted sharing",
+    "nunjucksFilters": "custom filters are JavaScript; templates that use them will not render",
+    "derivedMetrics": "promptops reports assertion metrics, not formulas over them",
+    "extensions": "extension hooks are code",
+    "writeLatestResults": "promptops eval stores every run",
+}
+_EVALUATE_HINTS = {
+    "maxConcurrency": "promptops eval --concurrency N",
+    "repeat": "promptops eval --repeat N",
+    "cache": "promptops eval --no-cache",
+    "timeoutMs": "promptops eval --timeout SECONDS",
+}
+_ENV_SWITCH = "PROMPTFOO_DISABLE_VAR_EXPANSION"
+
+
+def _audit_top(ctx: Ctx, data: dict[str, Any]) -> None:
+    """Report the top-level keys that do not convert."""
+    for key, value in data.items():
+        if key == "evaluateOptions" and isinstance(value, dict):
+            for k in value:
+                what = f"evaluate option {k!r}"
+                ctx.skip(("evaluateOptions", k), not_converted(what, _EVALUATE_HINTS.get(k)))
+        elif key == "env" and isinstance(value, dict):
+            for k in value:
+                if k != _ENV_SWITCH:  # read by the expansion
+                    what = f"environment variable {k!r}"
+                    ctx.skip(("env", k), not_converted(what, "set it where promptops runs"))
+        elif key == "env" and value is not None:
+            ctx.skip(("env",), "env that is not a mapping is not converted")
+        elif key not in _TOP:
+            ctx.skip((key,), not_converted(f"top-level key {key!r}", _TOP_HINTS.get(key)))
+
+
+def _metadata(ctx: Ctx, data: dict[str, Any]) -> dict[str, Any]:
+    """The prompt's metadata: the config's ``metadata`` and its ``tags``."""
+    meta = data.get("metadata")
+    if meta is not None and not isinstance(meta, dict):
+        ctx.skip(("metadata",), "metadata that is not a mapping is not converted")
+    out = dict(meta) if isinstance(meta, dict) else {}
+    tags = data.get("tags")
+    if tags is not None:
+        if "tags" in out:
+            ctx.skip(("tags",), "tags is not converted: metadata has a tags key already")
+        else:
+            out["tags"] = tags
+    return out
 
 
 def import_promptfoo(
@@ -92,25 +170,39 @@ def import_promptfoo(
         raise UsageError(f"--name: {e}") from None
     result = ImportResult(name=name)
 
+    _audit_top(ctx, data)
     prompts = read_prompts(ctx, data.get("prompts"))
     if not prompts:
         raise PromptOpsError(f"{ctx.shown}: no prompt could be converted")
-    model, extra = read_provider(ctx, data.get("providers"))
+    key = "targets" if "targets" in data and "providers" not in data else "providers"
+    if key == "providers" and "targets" in data:
+        ctx.skip(("targets",), "targets is not converted: promptfoo takes providers or targets")
+    model, extra = read_provider(ctx, data.get(key), key)
     if model is None:
-        ctx.note(("providers",), "no provider converted; the prompts use echo/echo")
+        ctx.note((key,), "no provider converted; the prompts use echo/echo")
         model = {"id": "echo/echo"}
 
     default = load_located(ctx, data.get("defaultTest"), ("defaultTest",)) or {}
-    judge = judge_of(ctx, default.get("options"))
+    if not isinstance(default, dict):
+        ctx.skip(("defaultTest",), "a defaultTest that is not a mapping is not converted")
+        default = {}
+    dopts = read_options(ctx, default.get("options"), ("defaultTest", "options"))
+    judge = judge_of(ctx, dopts.get("provider"), ("defaultTest", "options", "provider"))
+    dasserts = default.get("assert")
+    if dasserts is not None and not isinstance(dasserts, list):
+        ctx.skip(("defaultTest", "assert"), "assert that is not a list is not converted")
     prompt_asserts = [
         x
-        for j, a in enumerate(default.get("assert") or [])
+        for j, a in enumerate(dasserts if isinstance(dasserts, list) else [])
         if (x := convert_assertion(ctx, a, ("defaultTest", "assert", j), judge)) is not None
     ]
     dvars = default.get("vars") or {}
     if not isinstance(dvars, dict):
         ctx.skip(("defaultTest", "vars"), "vars that are not a mapping are not converted")
         dvars = {}
+    dmeta = default.get("metadata")
+    if dmeta is not None and not isinstance(dmeta, dict):
+        ctx.skip(("defaultTest", "metadata"), "metadata that is not a mapping is not converted")
     # list-valued defaults expand every test, so they are written in the cases
     listed = {k: v for k, v in dvars.items() if expands(v)}
     defaults = {
@@ -118,53 +210,41 @@ def import_promptfoo(
         for k, v in dvars.items()
         if k not in listed
     }
-    for key in default:
-        if key not in ("vars", "assert", "options", "threshold"):
-            ctx.skip(("defaultTest", key), f"defaultTest.{key} is not converted")
-    dopts: dict[str, Any] = o if isinstance(o := default.get("options"), dict) else {}
-    env_off = disabled_by_env(data)
+    for dkey in default:
+        if dkey not in ("vars", "assert", "options", "threshold", "metadata"):
+            ctx.skip(("defaultTest", dkey), f"defaultTest.{dkey} is not converted")
+    common = Defaults(
+        listed=listed,
+        options=dopts,
+        judge=judge,
+        metadata=dmeta if isinstance(dmeta, dict) else {},
+        env_off=disabled_by_env(data),
+    )
 
     tests = read_tests(ctx, data.get("tests"))
     if not tests and not data.get("tests") and not data.get("scenarios"):
         tests = [(("defaultTest",), {})]  # promptfoo runs defaultTest once
     cases: list[dict[str, Any]] = []
     seen: set[str] = set()
+    made = 0  # cases from list-valued vars and scenarios, against the limit
     for t, (loc, test) in enumerate(tests):
-        tjudge = judge_of(ctx, test.get("options")) or judge
-        topts: dict[str, Any] = o if isinstance(o := test.get("options"), dict) else {}
-        off = env_off or bool({**dopts, **topts}.get("disableVarExpansion"))
-        own = test.get("vars") or {}
-        if not isinstance(own, dict):
-            ctx.skip((*loc, "vars"), "vars that are not a mapping are not converted")
-            own = {}
-        combos, n = cases_of_test(ctx, listed, own, loc, off, result.expanded)
+        _, n = build_cases(ctx, Planned([(loc, test)], f"case-{t + 1}"), common, made, cases, seen)
+        made += n
         result.expanded += n
         result.expanded_tests += n > 0
-        desc = str(test.get("description") or "")
-        base = slug(desc, f"case-{t + 1}")
-        asserts = [
-            x
-            for j, a in enumerate(test.get("assert") or [])
-            if (x := convert_assertion(ctx, a, (*loc, "assert", j), tjudge)) is not None
-        ]
-        for key in test:
-            if key not in ("vars", "assert", "description", "metadata", "threshold", "options"):
-                ctx.skip((*loc, key), f"test option {key!r} is not converted")
-        for suffix, vars_ in combos:
-            cid = f"{base}-{suffix}" if suffix else base
-            while cid in seen:
-                cid = f"{cid}-{len(cases) + 1}"
-            seen.add(cid)
-            case: dict[str, Any] = {"id": cid, "vars": vars_}
-            if asserts:
-                case["assert"] = asserts
-            if desc:
-                case["description"] = desc
-            if isinstance(test.get("metadata"), dict):
-                case["metadata"] = test["metadata"]
-            if test.get("threshold") is not None:
-                case["threshold"] = test["threshold"]
-            cases.append(case)
+    for sloc, planned in read_scenarios(ctx, data.get("scenarios")):
+        check_scenario(ctx, sloc, len(planned), made)
+        result.scenarios += 1
+        for test_plan in planned:
+            k, _ = build_cases(ctx, test_plan, common, made, cases, seen)
+            made += k
+            result.scenario_cases += k
+            if made > (limit := promptfoo_vars.MAX_EXPANDED):
+                raise PromptOpsError(
+                    f"{ctx.where(*test_plan.layers[0][0])}: scenarios and list-valued vars "
+                    f"make {made} case(s) with this config entry; the limit is {limit} in one "
+                    "import: split the scenario or shorten its lists"
+                )
 
     names: dict[str, list[Any]] = {}
     for k, v in defaults.items():
@@ -207,6 +287,7 @@ def import_promptfoo(
             spec["required"] = False
         inputs[var] = spec
 
+    metadata = _metadata(ctx, data)
     dataset = f"evals/{name}.jsonl"
     texts: dict[Path, str] = {}
     for n, (label, body) in enumerate(prompts):
@@ -227,6 +308,8 @@ def import_promptfoo(
         }
         if prompt_asserts:
             doc["assert"] = prompt_asserts
+        if metadata:
+            doc["metadata"] = metadata
         if default.get("threshold") is not None:
             doc["threshold"] = default["threshold"]
         texts[root / "prompts" / name / f"{version}.yaml"] = yaml.safe_dump(

@@ -121,10 +121,13 @@ class Ctx:
         return f"{at}: {dotted.lstrip('.')}" if dotted else at
 
     def skip(self, loc: tuple[str | int, ...], what: str) -> None:
-        self.skipped.append(Skipped(self.where(*loc), what))
+        # a part met again (a scenario's config entry, once per test) is reported once
+        if (item := Skipped(self.where(*loc), what)) not in self.skipped:
+            self.skipped.append(item)
 
     def note(self, loc: tuple[str | int, ...], what: str) -> None:
-        self.notes.append(Skipped(self.where(*loc), what))
+        if (item := Skipped(self.where(*loc), what)) not in self.notes:
+            self.notes.append(item)
 
     def file(self, ref: str) -> Path:
         rel = ref.removeprefix("file://")
@@ -132,6 +135,11 @@ class Ctx:
         if not path.is_file():
             raise PromptOpsError(f"{self.shown}: {ref}: no such file")
         return path
+
+
+def not_converted(what: str, hint: str | None = None) -> str:
+    """``what is not converted``, with what promptops has instead when there is something."""
+    return f"{what} is not converted ({hint})" if hint else f"{what} is not converted"
 
 
 def slug(text: str, default: str) -> str:
@@ -178,7 +186,7 @@ def load_ref(ctx: Ctx, value: Any) -> Any:
 # ----------------------------------------------------------------------------- prompts
 
 
-def _prompt_from_text(text: str) -> dict[str, Any]:
+def _prompt_from_text(ctx: Ctx, text: str, loc: tuple[str | int, ...]) -> dict[str, Any]:
     stripped = text.strip()
     if stripped.startswith("["):
         try:
@@ -186,7 +194,7 @@ def _prompt_from_text(text: str) -> dict[str, Any]:
         except json.JSONDecodeError:
             data = None
         if _is_chat(data):
-            return {"messages": _messages(data)}
+            return {"messages": _messages(ctx, data, loc)}
     return {"template": _nunjucks(text.strip("\n"))}
 
 
@@ -198,8 +206,46 @@ def _is_chat(data: Any) -> bool:
     )
 
 
-def _messages(data: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{"role": m["role"], "content": _nunjucks(str(m["content"]))} for m in data]
+_PART_TYPES = ("text", "image_url")
+
+
+def _messages(
+    ctx: Ctx, data: list[dict[str, Any]], loc: tuple[str | int, ...]
+) -> list[dict[str, Any]]:
+    """Chat messages; content parts (text, OpenAI's image_url) stay parts."""
+    out: list[dict[str, Any]] = []
+    for i, m in enumerate(data):
+        content = m["content"]
+        if isinstance(content, list):
+            parts = []
+            for j, part in enumerate(content):
+                if isinstance(part, dict) and part.get("type") in _PART_TYPES:
+                    parts.append(_templated(part))
+                else:
+                    kind = part.get("type") if isinstance(part, dict) else type(part).__name__
+                    ctx.skip(
+                        loc,
+                        f"message {i + 1}, content part {j + 1}: {kind!r} parts are "
+                        "not converted (text and image_url are)",
+                    )
+            out.append({"role": m["role"], "content": parts})
+        else:
+            out.append({"role": m["role"], "content": _nunjucks(str(content))})
+        for key in m:
+            if key not in ("role", "content"):
+                ctx.skip(loc, f"message {i + 1}: {key!r} is not converted")
+    return out
+
+
+def _templated(value: Any) -> Any:
+    """``| dump`` -> ``| tojson`` in every string of a content part."""
+    if isinstance(value, str):
+        return _nunjucks(value)
+    if isinstance(value, dict):
+        return {k: _templated(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_templated(v) for v in value]
+    return value
 
 
 def _nunjucks(text: str) -> str:
@@ -209,13 +255,21 @@ def _nunjucks(text: str) -> str:
 def read_prompts(ctx: Ctx, raw: Any) -> list[tuple[str, dict[str, Any]]]:
     """(label, {template|messages}) for each prompt."""
     raw = load_ref(ctx, raw) if isinstance(raw, str) and raw.endswith((".yaml", ".yml")) else raw
-    items = raw if isinstance(raw, list) else [raw]
+    entries: list[tuple[tuple[str | int, ...], Any]]
+    if isinstance(raw, dict) and not {"raw", "id"} & set(raw):  # Record<file, label>
+        entries = [(("prompts", k), {"id": k, "label": v}) for k, v in raw.items()]
+    elif isinstance(raw, list):
+        entries = [(("prompts", i), item) for i, item in enumerate(raw)]
+    else:
+        entries = [(("prompts",), raw)]
     out: list[tuple[str, dict[str, Any]]] = []
-    for i, item in enumerate(items):
-        loc: tuple[str | int, ...] = ("prompts", i) if isinstance(raw, list) else ("prompts",)
+    for i, (loc, item) in enumerate(entries):
         label = ""
         if isinstance(item, dict):
             label = str(item.get("label") or "")
+            for key in item:
+                if key not in ("raw", "id", "label"):
+                    ctx.skip((*loc, key), f"prompt option {key!r} is not converted")
             item = item.get("raw") or item.get("id")
         if not isinstance(item, str):
             ctx.skip(loc, "prompt is not text, a chat list or a file:// reference")
@@ -237,32 +291,37 @@ def read_prompts(ctx: Ctx, raw: Any) -> list[tuple[str, dict[str, Any]]]:
                 if not _is_chat(data):
                     ctx.skip(loc, f"{item}: not a list of chat messages")
                     continue
-                out.append((label or path.stem, {"messages": _messages(data)}))
+                out.append((label or path.stem, {"messages": _messages(ctx, data, loc)}))
             elif suffix in _PROMPT_TEXT or suffix == "":
                 parts = re.split(r"\n-{3,}\n", text)
                 for j, part in enumerate(parts):
                     name = path.stem if len(parts) == 1 else f"{path.stem}-{j + 1}"
-                    out.append((label or name, _prompt_from_text(part)))
+                    out.append((label or name, _prompt_from_text(ctx, part, loc)))
             else:
                 ctx.skip(loc, f"{item}: unsupported prompt file type {suffix!r}")
             continue
-        out.append((label or f"prompt {i + 1}", _prompt_from_text(item)))
+        out.append((label or f"prompt {i + 1}", _prompt_from_text(ctx, item, loc)))
     return out
 
 
 # ----------------------------------------------------------------------------- providers
 
 
-def read_provider(ctx: Ctx, raw: Any) -> tuple[dict[str, Any] | None, dict[str, Any]]:
-    """(model spec, extra prompt fields: tools, tool_choice, response_format)."""
+def read_provider(
+    ctx: Ctx, raw: Any, key: str = "providers"
+) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """(model spec, extra prompt fields: tools, tool_choice, response_format). ``key``:
+    ``providers`` or its alias ``targets``."""
     raw = load_ref(ctx, raw)
+    if raw is None:  # none given: the caller says what the prompts use
+        return None, {}
     entries: list[tuple[tuple[str | int, ...], Any]]
     if isinstance(raw, dict) and not ("id" in raw or "provider" in raw):  # Record<id, options>
-        entries = [(("providers", k), {"id": k, **(v or {})}) for k, v in raw.items()]
+        entries = [((key, k), {"id": k, **(v or {})}) for k, v in raw.items()]
     elif isinstance(raw, list):
-        entries = [(("providers", i), item) for i, item in enumerate(raw)]
+        entries = [((key, i), item) for i, item in enumerate(raw)]
     else:
-        entries = [(("providers",), raw)]
+        entries = [((key,), raw)]
     model: dict[str, Any] | None = None
     extra: dict[str, Any] = {}
     for loc, item in entries:
@@ -282,6 +341,8 @@ def read_provider(ctx: Ctx, raw: Any) -> tuple[dict[str, Any] | None, dict[str, 
             continue
         model = {"id": mid}
         config = load_ref(ctx, options.get("config") or {})
+        if not isinstance(config, dict):
+            ctx.skip((*loc, "config"), "provider config that is not a mapping is not converted")
         params: dict[str, Any] = {}
         for key, value in config.items() if isinstance(config, dict) else []:
             ckey: tuple[str | int, ...] = (*loc, "config", key)
@@ -301,14 +362,24 @@ def read_provider(ctx: Ctx, raw: Any) -> tuple[dict[str, Any] | None, dict[str, 
     return model, extra
 
 
-def judge_of(ctx: Ctx, options: Any) -> str | None:
-    if isinstance(options, dict):
-        prov = options.get("provider")
-        if isinstance(prov, dict):
-            prov = prov.get("id")
-        if isinstance(prov, str):
-            return model_id(prov)
-    return None
+def judge_of(ctx: Ctx, provider: Any, loc: tuple[str | int, ...]) -> str | None:
+    """The judge model a grading ``provider`` (an id, or ``{id, ...}``) names; one that does
+    not convert is reported at ``loc``."""
+    if provider is None:
+        return None
+    pid = provider
+    if isinstance(provider, dict):
+        pid = provider.get("id")
+        for key in provider:
+            if key not in ("id", "label"):
+                ctx.skip((*loc, key), f"judge provider option {key!r} is not converted")
+    if not isinstance(pid, str):
+        ctx.skip(loc, "a judge provider without an id is not converted")
+        return None
+    mid = model_id(pid)
+    if mid is None:
+        ctx.skip(loc, f"judge provider {pid!r} has no litellm equivalent; set judge: to a model id")
+    return mid
 
 
 # ----------------------------------------------------------------------------- assertions
@@ -335,6 +406,9 @@ def convert_assertion(
             loc,
             f"{ptype!r} runs JavaScript; not converted (rewrite it as an expr or python assertion)",
         )
+        return None
+    elif base == "assert-set":
+        ctx.skip(loc, "assert-set (a scored group of assertions) is not converted")
         return None
     else:
         ctx.skip(loc, f"assertion type {ptype!r} has no promptops equivalent; left out")
@@ -371,12 +445,16 @@ def convert_assertion(
             out[key] = a[key]
     if isinstance(a.get("rubricPrompt"), str) and ours == "llm-rubric":
         out["judge_prompt"] = _nunjucks(a["rubricPrompt"])
+    elif a.get("rubricPrompt") is not None:
+        ctx.skip((*loc, "rubricPrompt"), "rubricPrompt is converted for llm-rubric text only")
     if ours in MODEL_GRADED:
-        mine = judge_of(ctx, {"provider": a.get("provider")}) or judge
+        mine = judge_of(ctx, a.get("provider"), (*loc, "provider")) or judge
         if mine is None:
             ctx.note(loc, f"{ptype} needs a judge: set judge: to a pinned model id")
         else:
             out["judge"] = mine
+    elif a.get("provider") is not None:
+        ctx.skip((*loc, "provider"), f"provider is not converted: promptops's {ours} uses none")
     if base in APPROXIMATE:
         ctx.note(loc, APPROXIMATE[base])
     for key in a:
@@ -462,6 +540,14 @@ def _csv_tests(ctx: Ctx, path: Path, loc: tuple[str | int, ...]) -> list[dict[st
                 test["assert"].append(assertion_from_string(cell))
             elif col == "__description":
                 test["description"] = cell
+            elif col == "__threshold":
+                src.names[(j, "threshold")] = col
+                try:
+                    test["threshold"] = float(cell)
+                except ValueError:
+                    ctx.skip((*loc, j, "threshold"), f"{cell!r} is not a number; not converted")
+            elif col.startswith("__metadata:"):
+                test.setdefault("metadata", {})[col.removeprefix("__metadata:")] = cell
             elif col.startswith("__"):
                 if col not in skipped:
                     skipped.add(col)
@@ -473,12 +559,18 @@ def _csv_tests(ctx: Ctx, path: Path, loc: tuple[str | int, ...]) -> list[dict[st
     return tests
 
 
-def read_tests(ctx: Ctx, raw: Any) -> list[tuple[tuple[str | int, ...], dict[str, Any]]]:
-    """(location, test) for each test, inline or from the files ``tests`` lists."""
+def read_tests(
+    ctx: Ctx, raw: Any, base: tuple[str | int, ...] = ("tests",)
+) -> list[tuple[tuple[str | int, ...], dict[str, Any]]]:
+    """(location, test) for each test, inline or from the files ``tests`` (at ``base``)
+    lists."""
     items = raw if isinstance(raw, list) else [raw] if raw is not None else []
     out: list[tuple[tuple[str | int, ...], dict[str, Any]]] = []
     for i, item in enumerate(items):
-        loc: tuple[str | int, ...] = ("tests", i) if isinstance(raw, list) else ("tests",)
+        loc: tuple[str | int, ...] = (*base, i) if isinstance(raw, list) else base
+        if isinstance(item, dict) and isinstance(item.get("path"), str) and "vars" not in item:
+            ctx.skip(loc, f"{item['path']}: tests generated by code are not converted")
+            continue
         if isinstance(item, dict):
             out.append((loc, item))
             continue
@@ -512,18 +604,46 @@ def read_tests(ctx: Ctx, raw: Any) -> list[tuple[tuple[str | int, ...], dict[str
         for j, test in enumerate(loaded):
             if isinstance(test, dict):
                 out.append(((*loc, j), test))
+            else:
+                ctx.skip((*loc, j), "a test that is not a mapping is not converted")
     return out
+
+
+# files promptfoo does not read as text: it sends images, video and audio as base64 and a PDF
+# as the text it extracts
+_IMAGES = {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".svg", ".avif", ".heic"}
+_MEDIA = {
+    *(".mp4", ".webm", ".ogg", ".mov", ".avi", ".wmv", ".mkv", ".m4v"),
+    *(".wav", ".mp3", ".flac", ".m4a", ".aac", ".opus"),
+}
 
 
 def var_value(ctx: Ctx, value: Any, loc: tuple[str | int, ...]) -> Any:
     """A var's value; a ``file://`` one read as promptfoo reads it: a YAML file as its data in
-    JSON (a list in it is one value, never expanded), any other file as its trimmed text."""
+    JSON (a list in it is one value, never expanded), any other file as its trimmed text.
+    None (reported): a var that does not convert (code, media, PDF)."""
     if isinstance(value, str) and value.startswith("file://"):
         ref = value.removeprefix("file://")
-        if Path(ref.split(":", 1)[0]).suffix in (".py", ".js", ".ts", ".mjs", ".cjs"):
+        suffix = Path(ref.split(":", 1)[0]).suffix.lower()
+        if suffix in (".py", ".js", ".ts", ".mjs", ".cjs"):
             ctx.skip(loc, f"{value}: vars computed by code are not converted")
             return None
         path = ctx.file(ref)
+        if suffix in _IMAGES:
+            ctx.skip(
+                loc,
+                f"{value}: promptfoo sends an image as base64 text; not converted (use an "
+                "image part in the prompt: {type: image, path: ...})",
+            )
+            return None
+        if suffix in _MEDIA:
+            ctx.skip(loc, f"{value}: promptfoo sends this file as base64 text; not converted")
+            return None
+        if suffix == ".pdf":
+            ctx.skip(
+                loc, f"{value}: promptfoo sends the text it extracts from a PDF; not converted"
+            )
+            return None
         if path.suffix in (".yaml", ".yml"):
             data = load_yaml(path)[0]
             return json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str)

@@ -84,13 +84,18 @@ def cases_of_test(
     loc: tuple[str | int, ...],
     off: bool,
     before: int,
+    var_locs: dict[str, tuple[str | int, ...]] | None = None,
 ) -> tuple[list[tuple[str | None, dict[str, Any]]], int]:
     """One test's cases: (id suffix, vars) each, the suffix None when nothing expanded; and
-    how many cases expansion made. ``listed``: the ``defaultTest`` vars that expand."""
+    how many cases expansion made. ``listed``: the ``defaultTest`` vars that expand;
+    ``var_locs``: where each of ``own`` is, when not in the test at ``loc`` (a scenario's)."""
     raw = {**listed, **own}
+    locs = var_locs or {}
 
     def where(k: str) -> tuple[str | int, ...]:
-        return (*loc, "vars", k) if k in own else ("defaultTest", "vars", k)
+        if k not in own:
+            return ("defaultTest", "vars", k)
+        return locs.get(k, (*loc, "vars", k))
 
     plan = {} if off else {k: choices(ctx, v, where(k)) for k, v in raw.items() if expands(v)}
     n = check_size(ctx, loc, {k: len(v) for k, v in plan.items()}, before) if plan else 0

@@ -141,6 +141,7 @@ class ImportView:
             "versions": r.versions,
             "cases": r.cases,
             "expanded_cases": r.expanded,
+            "scenario_cases": r.scenario_cases,
             "files": self.files,
             "not_converted": [str(s) for s in r.skipped],
             "notes": [str(s) for s in r.notes],

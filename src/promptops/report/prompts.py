@@ -130,11 +130,12 @@ def print_import(console: Console, result: ImportResult, files: list[str]) -> No
     """The files written, what was converted, what to check and what did not convert."""
     for path in files:
         console.print(f"wrote {path}", markup=False)
-    expanded = (
-        f" ({result.expanded} from {result.expanded_tests} test(s) with list-valued vars)"
-        if result.expanded
-        else ""
-    )
+    made = []
+    if result.expanded:
+        made.append(f"{result.expanded} from {result.expanded_tests} test(s) with list-valued vars")
+    if result.scenarios:
+        made.append(f"{result.scenario_cases} from {result.scenarios} scenario(s)")
+    expanded = f" ({'; '.join(made)})" if made else ""
     console.print(
         f"{result.name}: {len(result.versions)} version(s), {result.cases} case(s){expanded}",
         markup=False,
