@@ -23,7 +23,7 @@ from promptops.eval.store import RunDir, checked_records, iter_records
 Cli = Callable[..., Result]
 Write = Callable[..., Path]
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 OLD = REPO / "tests/fixtures/runs/0.1.0"  # written by promptops 0.1.0 (see its README.md)
 OLD_RUN = "20261130-005400-summarize-1.0.0-summarize-1.1.0-6611"
 OLD_SHARDS = ("20261130-005402-summarize-1.0.0-b704", "20261130-005404-summarize-1.0.0-c131")
