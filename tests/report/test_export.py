@@ -121,7 +121,7 @@ def test_flatten_labels_and_one_type_per_column(tmp_path: Path) -> None:
 
 # ------------------------------------------------------------------ other integrations
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_pre_commit_hook_runs_promptops_lint(project: Path, cli: Cli) -> None:

@@ -33,7 +33,7 @@ from promptops.eval.summary import group_key, judge_bar, summarize
 from promptops.report.html import diff_fragment, run_html, word_diff
 
 Cli = Callable[..., Result]
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "artifacts"
 WORDS = re.findall(
     r"\w+",
