@@ -58,3 +58,24 @@ def test_every_module_of_a_package_is_on_the_page(package: str) -> None:
         if p.name != "__init__.py" and not re.search(rf"\b{p.stem}\.py\b", text)
     ]
     assert not absent, f"docs/architecture.md does not mention {package}/{absent}"
+
+
+def test_no_package_name_is_both_a_function_and_a_submodule() -> None:
+    """Importing ``pkg.name`` rebinds ``pkg.name`` to the submodule: a function of the same
+    name in ``pkg/__init__.py`` is then replaced, depending on import order."""
+    import ast
+
+    clashes = []
+    for init in PKG.rglob("__init__.py"):
+        subs = {p.stem for p in init.parent.glob("*.py")} | {
+            p.name for p in init.parent.iterdir() if (p / "__init__.py").is_file()
+        }
+        tree = ast.parse(init.read_text(encoding="utf-8"))
+        for node in tree.body:
+            names = []
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                names = [node.name]
+            elif isinstance(node, ast.Assign):
+                names = [t.id for t in node.targets if isinstance(t, ast.Name)]
+            clashes += [f"{init.parent.name}.{n}" for n in names if n in subs]
+    assert not clashes, f"names that are also submodules: {clashes}"

@@ -20,8 +20,8 @@ from promptops.report import (
     Format,
     Subject,
     TextFormat,
+    render_text,
     show,
-    text,
 )
 
 Cli = Callable[..., Result]
@@ -78,7 +78,7 @@ def test_every_subject_has_a_renderer_for_every_format() -> None:
 
 def test_a_format_a_subject_does_not_come_in_is_refused() -> None:
     with pytest.raises(ValueError):
-        text(Subject.RUN, TextFormat.TEXT, None)
+        render_text(Subject.RUN, TextFormat.TEXT, None)
     with pytest.raises(ValueError):
         show(Subject.STATUS, Format.MARKDOWN, None)
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import typer
 
-from ..report import Format, Subject, TableFormat, show, text
+from ..report import Format, Subject, TableFormat, render_text, show
 from .root import app
 
 
@@ -157,7 +157,7 @@ def _show(result: Any, fmt: Format, output: Path | None) -> None:
     show(Subject.DIFF, fmt, result)
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text(Subject.DIFF, Format.MARKDOWN, result), encoding="utf-8")
+        output.write_text(render_text(Subject.DIFF, Format.MARKDOWN, result), encoding="utf-8")
 
 
 @app.command("check")
@@ -229,7 +229,7 @@ def check(
         trust_pr_code=trust_pr_code,
         if_no_credentials=if_no_credentials.value,
     )
-    md = text(Subject.CHECK, Format.MARKDOWN, report)
+    md = render_text(Subject.CHECK, Format.MARKDOWN, report)
     show(Subject.CHECK, fmt, report)
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:

@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from ..report import Format, RunView, Subject, needs_records, show, text
+from ..report import Format, RunView, Subject, needs_records, render_text, show
 from .root import app
 
 
@@ -183,7 +183,7 @@ def _report(result: Any, fmt: Format, output: Path | None, junit: Path | None) -
     if output is not None:  # the report in --format; a table's file is its Markdown
         output.parent.mkdir(parents=True, exist_ok=True)
         file_fmt = Format.JSON if fmt is Format.JSON else Format.MARKDOWN
-        output.write_text(text(Subject.RUN, file_fmt, view), encoding="utf-8")
+        output.write_text(render_text(Subject.RUN, file_fmt, view), encoding="utf-8")
     if junit is not None:
         from ..report.junit import write_junit
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from ..report import ExportFormat, Format, RunView, Subject, text
+from ..report import ExportFormat, Format, RunView, Subject, render_text
 from .root import app
 
 
@@ -42,14 +42,14 @@ def report(
         run = find_run(project.runs_dir, run_a)
         summary, records = run.summary(), list(run.records())
         page = run_html(summary, records) if html is not None else ""
-        md = text(Subject.RUN, Format.MARKDOWN, RunView(summary, records))
+        md = render_text(Subject.RUN, Format.MARKDOWN, RunView(summary, records))
     else:
         from ..gate.diff import compare_runs
         from ..report.html import diff_html, load_sides
 
         result = compare_runs(project, run_a, run_b, metric=metric, margin=margin, seed=seed)
         page = diff_html(result, *load_sides(project, result)) if html is not None else ""
-        md = text(Subject.DIFF, Format.MARKDOWN, result)
+        md = render_text(Subject.DIFF, Format.MARKDOWN, result)
     for path, content in ((html, page), (markdown, md)):
         if path is not None:
             from ..report.console import note

@@ -3,7 +3,7 @@
 A subject is what a command shows (a run, a comparison, a check, the registry's status...); a
 format is what ``--format`` (or ``--json``) names. Every command that prints a subject calls
 :func:`show`; the files a command writes in a text format (``--output``, ``--markdown``, the
-step summary) come from :func:`text`, so a file holds what the screen would. A new format is
+step summary) come from :func:`render_text`, so a file holds what the screen would. A new format is
 one registration here and a value in the subject's format enum (:data:`FORMATS`); the modules
 that build tables, Markdown, JUnit, JSON and HTML stay importable on their own.
 
@@ -176,7 +176,7 @@ def text_renderer(
     subject: Subject, fmt: AnyFormat
 ) -> Callable[[Callable[[Any], str]], Callable[[Any], str]]:
     """Register the renderer of ``subject`` in a text format (JSON, Markdown), replacing any
-    before it: :func:`show` writes its text to stdout, :func:`text` returns it for a file."""
+    before it: :func:`show` writes its text to stdout, :func:`render_text` returns it for a file."""
 
     def deco(fn: Callable[[Any], str]) -> Callable[[Any], str]:
         key = _key(subject, fmt)
@@ -201,7 +201,7 @@ def show(subject: Subject, fmt: AnyFormat, obj: Any, console: Console | None = N
     RENDERERS[key](obj, console)
 
 
-def text(subject: Subject, fmt: AnyFormat, obj: Any) -> str:
+def render_text(subject: Subject, fmt: AnyFormat, obj: Any) -> str:
     """``obj`` in a text format (JSON, Markdown), as :func:`show` would print it."""
     return TEXTS[_key(subject, fmt)](obj)
 
