@@ -14,7 +14,7 @@ import secrets
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -195,7 +195,13 @@ def make_judge(caller: Any, budget: _Budget) -> Any:
 
 
 async def _evaluate_unit(
-    project: Project, caller: Any, t: Target, case: Case, repeat: int, budget: _Budget
+    project: Project,
+    caller: Any,
+    t: Target,
+    case: Case,
+    repeat: int,
+    budget: _Budget,
+    before_call: Callable[[], Awaitable[None]] | None = None,
 ) -> dict[str, Any]:
     from ..assertions import AssertionContext, run_assertions
 
@@ -234,9 +240,10 @@ async def _evaluate_unit(
             repeat,
             budget,
             make_judge(caller, budget),
+            before_call,
         )
     outcome = await caller.complete(
-        t.model, messages, call_params(pv, t.model), t.api_base, repeat, t.fallbacks
+        t.model, messages, call_params(pv, t.model), t.api_base, repeat, t.fallbacks, before_call
     )
     rec["attempts"] = outcome.attempts
     if not outcome.ok:
@@ -365,7 +372,7 @@ async def arun_eval(
     from ..cache import ResponseCache
     from ..providers import Caller
     from ..providers.base import aclose_all
-    from ..providers.breaker import Breaker, stop_reason
+    from ..providers.breaker import Breaker, Stopped, stop_reason
 
     opts.check()
     _preflight(project, versions, opts)
@@ -443,13 +450,18 @@ async def arun_eval(
             t, case, r = item
             if breaker.stopped(t.model):
                 continue  # its setup is wrong: not run, not recorded (resume runs it)
+            # its place at the model's probe gate, taken before its first call (none when
+            # the cache answers) and kept until the unit is observed
+            ticket = breaker.ticket(t.model)
             try:
-                async with breaker.gate(t.model):
-                    if breaker.stopped(t.model):
-                        continue
-                    rec = await _evaluate_unit(project, caller, t, case, r, budget)
+                try:
+                    rec = await _evaluate_unit(project, caller, t, case, r, budget, ticket)
                     breaker.observe(t.model, rec)
+                finally:
+                    ticket.release()
                 run.append(rec)
+            except Stopped:
+                continue  # stopped while it waited at the gate: not recorded either
             except asyncio.CancelledError:
                 raise
             except BaseException as e:  # any escape ends the run, loudly

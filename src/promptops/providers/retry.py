@@ -80,8 +80,11 @@ class Caller:
         api_base: str | None = None,
         repeat: int = 0,
         fallbacks: list[str] | tuple[str, ...] = (),
+        before_call: Callable[[], Awaitable[None]] | None = None,
     ) -> Outcome:
-        """Answer from the cache when any model in the chain has it; else call in order."""
+        """Answer from the cache when any model in the chain has it; else call in order.
+        ``before_call`` is awaited once, before the first network call (the eval's probe
+        gate: see :mod:`promptops.providers.breaker`); its exception propagates."""
         params = params or {}
         if api_base:
             from ..redact import strip_url
@@ -100,6 +103,8 @@ class Caller:
                     comp = Completion.from_json(hit)
                     comp.cached = True
                     return Outcome(comp, attempts=0, tried=[m])
+        if before_call is not None:
+            await before_call()
         outcome = Outcome(None)
         last: CallError | None = None
         for m, key in zip(chain, keys, strict=False):
