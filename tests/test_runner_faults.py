@@ -290,6 +290,60 @@ def test_a_catastrophic_regex_times_out_and_the_run_continues(project: Path) -> 
     assert "catastrophic backtracking" in rec["assert_error"]
 
 
+SHAPED = """\
+name: shaped
+version: 1.0.0
+model: {id: echo/last}
+inputs:
+  name: string
+template: '{"name": "{{ name }}"}'
+output:
+  format: json
+  schema: {type: object, properties: {name: {type: string, pattern: "^(a+)+$"}}}
+dataset: evals/shaped.jsonl
+assert:
+  - {type: json-schema, timeout: 0.5}
+"""
+
+
+def test_a_catastrophic_pattern_in_an_output_schema_times_out_and_the_run_continues(
+    project: Path,
+) -> None:
+    """A pull request can put any pattern in a prompt's output schema: ``check`` and ``eval``
+    must not hang on it (about 20 s of backtracking here, minutes on a slower case)."""
+    (project / "prompts/shaped").mkdir()
+    (project / "prompts/shaped/1.0.0.yaml").write_text(SHAPED, encoding="utf-8")
+    names = ["a" * 28 + "!" if i == 3 else "a" * (i + 1) for i in range(8)]
+    (project / "evals/shaped.jsonl").write_text(
+        "".join(
+            json.dumps({"id": f"c{i:02d}", "vars": {"name": n}}) + "\n" for i, n in enumerate(names)
+        ),
+        encoding="utf-8",
+    )
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "promptops", "eval", "shaped@1.0", "-q", "-c", "2", "-f", "json"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    took = time.monotonic() - started
+    assert done.returncode == 1, done.stderr  # the bar (1.0) is missed by that one case
+    s = json.loads(done.stdout)
+    assert s["status"] == "complete"
+    g = s["groups"][0]
+    assert (g["n"], g["passed"], g["assert_errors"]) == (8, 7, 1)
+    (rec,) = [
+        json.loads(line)
+        for line in next((project / ".promptops/runs").glob("*/results.jsonl")).open()
+        if '"c03"' in line
+    ]
+    assert "JSON Schema validation timed out" in rec["assert_error"]
+    assert "within 0.5s" in rec["assert_error"]
+    assert took < 15, f"{took:.1f} s"
+
+
 # --------------------------------------------------------------------------- exact resume
 
 
