@@ -28,6 +28,7 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from types import CodeType
 from typing import Any, TypeVar
 
 from promptops.errors import PromptOpsError
@@ -219,7 +220,8 @@ class _Pool:
 
 
 _REGEX = _Pool("regex", lambda: [sys.executable, "-I", "-S", "-c", _REGEX_WORKER])
-# site-packages (jsonschema) but nothing of promptops's: the worker is a file run by path
+# site-packages (jsonschema; an expression's names may hold their types) but nothing of
+# promptops's: these workers are files run by path
 _SCHEMA = _Pool(
     "json-schema",
     lambda: [sys.executable, "-I", str(Path(__file__).with_name("schemaworker.py"))],
@@ -257,5 +259,34 @@ def schema_validate(schema: str, instance: str, limit: int, timeout: float) -> d
         raise AssertionTimeout(
             f"JSON Schema validation timed out: it did not finish within {timeout:g}s "
             "(a catastrophic pattern or patternProperties regex?; set timeout: on the assertion)"
+        )
+    return reply
+
+
+def expr_eval(code: CodeType, names: dict[str, Any], time_limit: float) -> dict[str, Any]:
+    """Run a compiled ``expr`` over ``names`` in a helper process
+    (:mod:`promptops.assertions.exprruntime`): its trace function stops Python-level work at
+    ``time_limit`` seconds, and the process is killed a second later (then
+    :class:`AssertionTimeout`), whatever one C call is doing. Returns the helper's reply.
+    Blocking: call it through :func:`off_loop` or a thread."""
+    import base64
+    import marshal
+    import pickle
+
+    try:
+        data = pickle.dumps(names)
+    except (pickle.PicklingError, TypeError, AttributeError) as e:
+        raise PromptOpsError(f"expr: cannot pass its names to the helper process: {e}") from None
+    request = {
+        "c": base64.b64encode(marshal.dumps(code)).decode("ascii"),
+        "n": base64.b64encode(data).decode("ascii"),
+        "t": time_limit,
+    }
+    hard = time_limit + 1.0
+    reply = _EXPR.ask(request, hard)
+    if reply is None:
+        raise AssertionTimeout(
+            f"expr timed out: it did not finish within {hard:g}s (one long C call: a sum of "
+            "lists, a huge join or round?; set timeout: on the assertion)"
         )
     return reply
