@@ -16,9 +16,16 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import CacheError, display_path
+
+if TYPE_CHECKING:
+    import asyncio
+
+    _Waiter = asyncio.Future[dict[str, Any] | None]
+
+_CHUNK = 500  # keys per query (SQLite's limit on bound parameters is far above)
 
 SCHEMA = "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, value TEXT NOT NULL, created REAL NOT NULL)"
 
@@ -57,8 +64,11 @@ class ResponseCache:
     """Get/put JSON values by key. Thread-safe (one connection behind a lock); cheap to open.
 
     The async ``aget``/``aput`` run the SQLite work in a thread, so a busy or slow database
-    never stalls the event loop. A corrupted file or a full disk is a :class:`CacheError`
-    that says what to do, not a traceback.
+    never stalls the event loop. Concurrent ``aget`` calls share their thread hops: the keys
+    asked while a read is under way are read together by the next one, in one query (a hop
+    per get cost more than the fully cached eval's rendering and checking together). A
+    corrupted file or a full disk is a :class:`CacheError` that says what to do, not a
+    traceback.
 
     With ``batch`` > 1, puts are buffered (visible to ``get`` at once) and written ``batch`` at
     a time in one transaction, and the rest on :meth:`flush`/:meth:`close`: one commit per
@@ -74,6 +84,9 @@ class ResponseCache:
         self.misses = 0
         self.batch = max(1, batch)
         self._pending: dict[str, str] = {}
+        # per event loop: the keys its agets wait for; present while its reader task runs
+        self._wanted: dict[asyncio.AbstractEventLoop, dict[str, list[_Waiter]]] = {}
+        self._readers: set[asyncio.Task[None]] = set()
 
     def _fail(self, e: Exception) -> CacheError:
         shown = display_path(self.path)
@@ -104,24 +117,40 @@ class ResponseCache:
         return self._db
 
     def get(self, key: str) -> dict[str, Any] | None:
+        value = self.get_many([key]).get(key)
+        if value is None:
+            self.misses += 1
+        else:
+            self.hits += 1
+        return value
+
+    def get_many(self, keys: list[str]) -> dict[str, dict[str, Any]]:
+        """The cached values of ``keys`` (absent keys are left out): buffered answers first,
+        the rest in one query per 500 keys."""
+        found: dict[str, dict[str, Any]] = {}
         try:
             with self._lock:
-                blob = self._pending.get(key)
-                if blob is None:
-                    row = (
+                blobs = {k: b for k in keys if (b := self._pending.get(k)) is not None}
+                rest = [k for k in dict.fromkeys(keys) if k not in blobs]
+                for i in range(0, len(rest), _CHUNK):
+                    chunk = rest[i : i + _CHUNK]
+                    rows = (
                         self._conn()
-                        .execute("SELECT value FROM responses WHERE key = ?", (key,))
-                        .fetchone()
+                        .execute(
+                            "SELECT key, value FROM responses WHERE key IN "
+                            f"({','.join('?' * len(chunk))})",
+                            chunk,
+                        )
+                        .fetchall()
                     )
-                    blob = None if row is None else row[0]
-            value = None if blob is None else json.loads(blob)
+                    blobs.update(rows)
+            for k, blob in blobs.items():
+                value = json.loads(blob)
+                if isinstance(value, dict):
+                    found[k] = value
         except (sqlite3.Error, OSError, ValueError, RecursionError) as e:
             raise self._fail(e) from None
-        if not isinstance(value, dict):
-            self.misses += 1
-            return None
-        self.hits += 1
-        return value
+        return found
 
     def _buffer(self, key: str, value: dict[str, Any]) -> bool:
         """Buffer ``value`` without secrets (an answer can echo a key back); True when the
@@ -170,7 +199,8 @@ class ResponseCache:
                 raise self._fail(e) from None
 
     async def aget(self, key: str) -> dict[str, Any] | None:
-        """:meth:`get`, in a worker thread unless the answer is still buffered."""
+        """:meth:`get`, in a worker thread unless the answer is still buffered; the keys of
+        concurrent calls are read together (one thread hop and one query for all of them)."""
         import asyncio
 
         with self._lock:
@@ -179,7 +209,51 @@ class ResponseCache:
             self.hits += 1
             value: dict[str, Any] = json.loads(blob)
             return value
-        return await asyncio.to_thread(self.get, key)
+        loop = asyncio.get_running_loop()
+        fut: _Waiter = loop.create_future()
+        wanted = self._wanted.get(loop)
+        if wanted is None:  # no reader on this loop: start one (it runs once this task waits)
+            wanted = self._wanted[loop] = {}
+            reader = loop.create_task(self._read_wanted(loop))
+            self._readers.add(reader)
+            reader.add_done_callback(self._readers.discard)
+        wanted.setdefault(key, []).append(fut)
+        found = await fut
+        if found is None:
+            self.misses += 1
+        else:
+            self.hits += 1
+        return found
+
+    async def _read_wanted(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Serve ``loop``'s waiting keys, one batch per thread hop, until none are left; a
+        batch is every key asked while the previous one was being read."""
+        import asyncio
+
+        try:
+            while batch := self._wanted[loop]:
+                self._wanted[loop] = {}
+                try:
+                    found = await asyncio.to_thread(self.get_many, list(batch))
+                except asyncio.CancelledError:
+                    self._wanted[loop] = batch | self._wanted[loop]  # cancelled below
+                    raise
+                except Exception as e:  # a CacheError: each waiting get raises it
+                    for futs in batch.values():
+                        for f in futs:
+                            if not f.done():
+                                f.set_exception(e)
+                    continue
+                for k, futs in batch.items():
+                    value = found.get(k)
+                    for i, f in enumerate(futs):
+                        if not f.done():  # its caller may have been cancelled meanwhile
+                            # the same key asked twice: each caller gets its own dict
+                            f.set_result(value if i == 0 or value is None else _copy(value))
+        finally:
+            for futs in self._wanted.pop(loop, {}).values():
+                for f in futs:
+                    f.cancel()
 
     async def aput(self, key: str, value: dict[str, Any]) -> None:
         """:meth:`put`, its SQLite work (a full batch's :meth:`flush`, with its busy waits and
@@ -207,3 +281,8 @@ class ResponseCache:
             if self._db is not None:
                 self._db.close()
                 self._db = None
+
+
+def _copy(value: dict[str, Any]) -> dict[str, Any]:
+    copied: dict[str, Any] = json.loads(json.dumps(value))
+    return copied

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 
+def _maybe_in_git(path: Path) -> bool:
+    """Whether ``path`` or a parent has a ``.git`` (or is a bare repository), the places
+    gitpython's search looks: outside git, gitpython (tens of ms) is not imported at all."""
+    where = Path(os.path.abspath(path))  # as gitpython searches: no symlinks resolved
+    for p in (where, *where.parents):
+        if (p / ".git").exists() or ((p / "HEAD").is_file() and (p / "objects").is_dir()):
+            return True
+    return False
+
+
 def _repo(path: Path) -> Any:
+    if not _maybe_in_git(path):
+        return None
     import git
 
     try:

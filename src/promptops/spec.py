@@ -450,7 +450,9 @@ class AssertionSpec(ShortForm):
         None, alias="assert", description="json-field: the assertion applied to that value."
     )
     timeout: float | None = Field(
-        None, gt=0, description="Seconds a python or regex check may take (default 10)."
+        None,
+        gt=0,
+        description="Seconds a python, regex or JSON Schema check (default 10) or an expr (default 1) may take.",
     )
 
     @model_validator(mode="before")

@@ -94,3 +94,54 @@ def test_lint() -> None:
     assert config_problems(spec("expr", "len(output) > 3")) == []
     assert config_problems(spec("expr", 3)) == ["value must be a Python expression (a string)"]
     assert config_problems(spec("expr", "output.__len__()"))
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        # one C call each, which the trace function never interrupts; tens of seconds here
+        # (unbounded with larger numbers), so an unlimited check fails the test, not hangs it
+        ("len(sum([[1] * 1000] * 3000, [])) > 0", "expr timed out: it did not finish within 1.5s"),
+        ("round(1, -3 * 10**7) == 0", "expr timed out: it did not finish within 1.5s"),
+        ("len('x'.join(['y' * 100000] * 100000)) > 0", "MemoryError"),
+    ],
+    ids=["sum-of-lists", "round", "join"],
+)
+def test_one_long_c_call_is_stopped_and_the_loop_keeps_running(source: str, message: str) -> None:
+    import asyncio
+    import time
+
+    from promptops.assertions import AssertionResult, evaluate_assertion
+
+    async def main() -> tuple[AssertionResult, int]:
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        ticker = asyncio.ensure_future(tick())
+        r = await evaluate_assertion(spec("expr", source, timeout=0.5), make_ctx("x"))
+        ticker.cancel()
+        return r, ticks
+
+    started = time.monotonic()
+    r, ticks = asyncio.run(main())
+    assert r.error is not None and message in r.error, r.error
+    assert time.monotonic() - started < 10
+    if "timed out" in message:  # it took its 1.5 s, and the loop was not held meanwhile
+        assert ticks >= 50, f"the loop ran {ticks} ticks of 10 ms meanwhile"
+
+
+def test_names_reach_the_helper_intact() -> None:
+    import datetime
+
+    ctx = make_ctx("x", vars={"day": datetime.date(2024, 1, 2), "t": (1, 2), 3: "int key"})
+    r = check(
+        "expr",
+        "str(vars['day']) == '2024-01-02' and vars['t'] == (1, 2) and vars[3] == 'int key'",
+        ctx=ctx,
+    )
+    assert r.passed, r

@@ -263,7 +263,10 @@ def test_known_type() -> None:
         ({"type": "tool-call", "method": "bag"}, "use one of contains, set, sequence, f1"),
         ({"type": "is-json", "method": "find"}, "use one of extract"),
         ({"type": "contains", "value": "a", "method": "extract"}, "method applies to "),
-        ({"type": "contains", "value": "a", "timeout": 2}, "timeout applies to python, regex only"),
+        (
+            {"type": "contains", "value": "a", "timeout": 2},
+            "timeout applies to contains-json, expr, is-json, is-valid-tool-call, json-schema, python, regex, tool-call only",
+        ),
         ({"type": "equals", "value": "a", "path": "x"}, "path applies to json-field only"),
         ({"type": "contains", "value": "a", "source": "doc"}, "source applies to grounded only"),
         ({"type": "grounded", "judge": "j", "value": "x", "source": "doc"}, "not both"),

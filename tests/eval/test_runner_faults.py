@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import Result
@@ -293,6 +294,60 @@ def test_a_catastrophic_regex_times_out_and_the_run_continues(project: Path) -> 
     assert "catastrophic backtracking" in rec["assert_error"]
 
 
+SHAPED = """\
+name: shaped
+version: 1.0.0
+model: {id: echo/last}
+inputs:
+  name: string
+template: '{"name": "{{ name }}"}'
+output:
+  format: json
+  schema: {type: object, properties: {name: {type: string, pattern: "^(a+)+$"}}}
+dataset: evals/shaped.jsonl
+assert:
+  - {type: json-schema, timeout: 0.5}
+"""
+
+
+def test_a_catastrophic_pattern_in_an_output_schema_times_out_and_the_run_continues(
+    project: Path,
+) -> None:
+    """A pull request can put any pattern in a prompt's output schema: ``check`` and ``eval``
+    must not hang on it (about 20 s of backtracking here, minutes on a slower case)."""
+    (project / "prompts/shaped").mkdir()
+    (project / "prompts/shaped/1.0.0.yaml").write_text(SHAPED, encoding="utf-8")
+    names = ["a" * 28 + "!" if i == 3 else "a" * (i + 1) for i in range(8)]
+    (project / "evals/shaped.jsonl").write_text(
+        "".join(
+            json.dumps({"id": f"c{i:02d}", "vars": {"name": n}}) + "\n" for i, n in enumerate(names)
+        ),
+        encoding="utf-8",
+    )
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "promptops", "eval", "shaped@1.0", "-q", "-c", "2", "-f", "json"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    took = time.monotonic() - started
+    assert done.returncode == 1, done.stderr  # the bar (1.0) is missed by that one case
+    s = json.loads(done.stdout)
+    assert s["status"] == "complete"
+    g = s["groups"][0]
+    assert (g["n"], g["passed"], g["assert_errors"]) == (8, 7, 1)
+    (rec,) = [
+        json.loads(line)
+        for line in next((project / ".promptops/runs").glob("*/results.jsonl")).open()
+        if '"c03"' in line
+    ]
+    assert "JSON Schema validation timed out" in rec["assert_error"]
+    assert "within 0.5s" in rec["assert_error"]
+    assert took < 15, f"{took:.1f} s"
+
+
 # --------------------------------------------------------------------------- exact resume
 
 
@@ -343,26 +398,27 @@ def test_cache_writes_happen_off_the_event_loop(
     from promptops.cache import ResponseCache
 
     threads: list[bool] = []
-    real_flush, real_get = ResponseCache.flush, ResponseCache.get
+    real_flush, real_get_many = ResponseCache.flush, ResponseCache.get_many
 
-    # every SQLite statement is in get (reads) or flush (writes of the buffered answers)
+    # every SQLite statement is in get_many (reads) or flush (writes of the buffered answers)
     def flush(self: ResponseCache) -> None:
         threads.append(threading.current_thread() is threading.main_thread())
         real_flush(self)
 
-    def get(self: ResponseCache, key: str) -> dict | None:
+    def get_many(self: ResponseCache, keys: list[str]) -> dict[str, Any]:
         threads.append(threading.current_thread() is threading.main_thread())
-        return real_get(self, key)
+        return real_get_many(self, keys)
 
     monkeypatch.setattr(ResponseCache, "flush", flush)
-    monkeypatch.setattr(ResponseCache, "get", get)
+    monkeypatch.setattr(ResponseCache, "get_many", get_many)
     with FakeOpenAI() as server:
         _use_server(project, server.url)
         monkeypatch.setenv("OPENAI_API_KEY", "sk-x-0123456789")
         result = cli("eval", "summarize@1.0", "-q", "--limit", "4")
     assert result.exit_code in (0, 1), result.output
-    # 4 gets and the flush of the 4 buffered answers at the end, none on the loop's thread
-    assert len(threads) >= 5 and not any(threads)
+    # the reads of the 4 keys (batched) and the flush of the 4 answers at the end, none on the
+    # loop's thread
+    assert len(threads) >= 2 and not any(threads)
 
 
 def test_check_fails_promptly_when_an_eval_stops_with_an_internal_error(

@@ -334,6 +334,22 @@ def test_outside_git(tmp_path: Path) -> None:
         merge_base(tmp_path, "main")
 
 
+def test_outside_git_gitpython_is_not_imported_and_inside_it_is_found(tmp_path: Path) -> None:
+    from conftest import run_python
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    assert not any((p / ".git").exists() for p in [outside, *outside.parents])
+    code = "import sys; from promptops.gitops import revision; print(revision(sys.argv[1]) is None, 'git' in sys.modules)"
+    done = run_python(code.replace("sys.argv[1]", repr(str(outside))), outside)
+    assert done.stdout.split() == ["True", "False"], done.stdout + done.stderr
+    inside = tmp_path / "repo/sub/dir"
+    inside.mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(tmp_path / "repo")], check=True)
+    done = run_python(code.replace("sys.argv[1]", repr(str(inside))), inside)
+    assert done.stdout.split() == ["False", "True"], done.stdout + done.stderr
+
+
 def test_a_project_in_a_subdirectory_of_the_repository(tmp_path: Path) -> None:
     mono = tmp_path / "mono"
     app = mono / "services/app"

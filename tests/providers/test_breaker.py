@@ -318,3 +318,70 @@ def test_a_judge_that_works_after_a_failure_is_not_stopped(
     assert summary["status"] == "complete" and "stopped" not in summary
     recs = records_of(tmp_path)
     assert len(recs) == 20 and sum(bool(r["assert_error"]) for r in recs) == 1
+
+
+def test_the_gate_holds_units_that_call_and_not_those_the_cache_answers() -> None:
+    import asyncio
+
+    from promptops.providers.breaker import Stopped
+
+    async def main() -> list[str]:
+        b = Breaker(probe=1)
+        first, second, cached = b.ticket("m"), b.ticket("m"), b.ticket("m")
+        await first()  # the one place at the gate
+        waiting = asyncio.ensure_future(second())
+        await asyncio.sleep(0.01)
+        seen = ["second waits" if not waiting.done() else "second passed"]
+        # ``cached`` is never awaited: a cached unit takes no place and waits for nothing
+        cached.release()
+        await asyncio.sleep(0.01)
+        seen.append("second waits" if not waiting.done() else "second passed")
+        for _ in range(3):
+            b.observe("m", _rec("auth"))
+        first.release()
+        try:
+            await waiting
+        except Stopped:
+            seen.append("second dropped: the model was stopped while it waited")
+        second.release()
+        proven = Breaker(probe=1)
+        proven.observe("m", _rec(None))
+        a, c = proven.ticket("m"), proven.ticket("m")
+        await a()
+        await asyncio.wait_for(c(), 1)  # a model that works: no limit
+        seen.append("open once proven")
+        return seen
+
+    assert asyncio.run(main()) == [
+        "second waits",
+        "second waits",
+        "second dropped: the model was stopped while it waited",
+        "open once proven",
+    ]
+
+
+def test_a_cached_rerun_is_not_held_at_the_probe_gate(
+    tmp_path: Path,
+    server: FakeOpenAI,
+    cli: Callable[..., Result],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Cached answers prove nothing about the model, but call nothing either: a fully cached
+    rerun runs at --concurrency, not at the breaker's 3 units in flight."""
+    from promptops.cache import ResponseCache
+
+    make_project(tmp_path, server.url, n=40)
+    assert cli("eval", "qa@1.0", "-q", "-c", "8").exit_code == 0
+    calls = server.calls
+    batches: list[int] = []
+    real = ResponseCache.get_many
+
+    def get_many(self: ResponseCache, keys: list[str]) -> dict[str, Any]:
+        batches.append(len(keys))
+        return real(self, keys)
+
+    monkeypatch.setattr(ResponseCache, "get_many", get_many)
+    result = cli("eval", "qa@1.0", "-q", "-c", "8", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert server.calls == calls, "every answer came from the cache"
+    assert sum(batches) == 40 and max(batches) > 3, batches

@@ -18,7 +18,7 @@ from promptops.errors import PromptOpsError
 from promptops.spec import AssertionSpec
 
 from .base import REGISTRY, AssertionConfigError, AssertionContext, AssertionResult, assertion
-from .jsoncheck import json_equal, parse_output_json, schema_errors
+from .jsoncheck import json_equal, parse_output_json, schema_errors_off_loop
 
 # ---------------------------------------------------------------- helpers
 
@@ -91,12 +91,14 @@ def _output_json(spec: AssertionSpec, output: str) -> Any:
     return extract_json(output)
 
 
-def _schema_check(spec: AssertionSpec, schema: dict[str, Any], output: str) -> AssertionResult:
+async def _schema_check(
+    spec: AssertionSpec, schema: dict[str, Any], output: str
+) -> AssertionResult:
     try:
         data = _output_json(spec, output)
     except ValueError as e:
         return _ok(False, f"output is not valid JSON: {e}")
-    problems = schema_errors(schema, data)
+    problems = await schema_errors_off_loop(schema, data, spec.timeout)
     if problems:
         return _ok(False, "output does not match the schema: " + "; ".join(problems))
     return _ok(True, "output matches the schema")
@@ -343,13 +345,15 @@ def max_words(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> Asserti
 # ---------------------------------------------------------------- JSON
 
 
-@assertion("is-json", needs_value=False, lint=_lint_schema, methods=("extract",))
-def is_json(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> AssertionResult:
+@assertion(
+    "is-json", needs_value=False, lint=_lint_schema, methods=("extract",), fields=("timeout",)
+)
+async def is_json(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> AssertionResult:
     """Output is valid JSON; when value is a JSON Schema, it must also match it."""
     if value is not None:
         if not isinstance(value, dict):
             raise AssertionConfigError(f"{spec.type}: value must be a JSON Schema object or empty")
-        return _schema_check(spec, value, ctx.output)
+        return await _schema_check(spec, value, ctx.output)
     try:
         _output_json(spec, ctx.output)
     except ValueError as e:
@@ -357,8 +361,10 @@ def is_json(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> Assertion
     return _ok(True, "output is valid JSON")
 
 
-@assertion("json-schema", needs_value=False, lint=_lint_schema, methods=("extract",))
-def json_schema(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> AssertionResult:
+@assertion(
+    "json-schema", needs_value=False, lint=_lint_schema, methods=("extract",), fields=("timeout",)
+)
+async def json_schema(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> AssertionResult:
     """Output parses as JSON matching the schema in value, else the prompt's output schema."""
     schema = value if value is not None else ctx.output_schema
     if schema is None:
@@ -367,7 +373,7 @@ def json_schema(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> Asser
         )
     if not isinstance(schema, dict):
         raise AssertionConfigError(f"{spec.type}: value must be a JSON Schema object")
-    return _schema_check(spec, schema, ctx.output)
+    return await _schema_check(spec, schema, ctx.output)
 
 
 # ---------------------------------------------------------------- similarity

@@ -4,17 +4,20 @@ environment. It returns a bool (pass) or a score in [0, 1] (pass at ``threshold`
     - {type: expr, value: "len(output.split()) <= 50 and expected.lower() in output.lower()"}
 
 Names: ``output``, ``expected``, ``vars``, ``metadata``, ``tool_calls``, ``finish_reason`` and
-a few builtins (:data:`BUILTINS`). What keeps it contained:
+a few builtins (:data:`exprruntime.BUILTINS`). What keeps it contained:
 
 - the expression is parsed with :mod:`ast` and only the node types in :data:`_NODES` are
   allowed: no imports, lambdas, assignments, walrus, starred calls or statements;
 - no name or attribute starting with ``_``, and attributes only from :data:`METHODS` (plain
   string/list/dict methods: no ``format``, which can reach attributes through a format string);
-- builtins are exactly :data:`BUILTINS` (no ``getattr``, ``type``, ``open``, ``eval``...);
+- builtins are exactly :data:`exprruntime.BUILTINS` (no ``getattr``, ``type``, ``open``, ``eval``...);
 - sizes are bounded: ``range`` to 100,000 items, ``*`` on strings/lists, ``**``/``<<`` on
   integers and widths in ``%``-formats and f-string format specs checked before they run,
   the expression to 2,000 characters;
-- a time limit (1 s) enforced by a trace function on every Python-level call and line.
+- a time limit (1 s, or the assertion's ``timeout:``) enforced by a trace function on every
+  Python-level call and line, in a helper process (:mod:`promptops.assertions.exprruntime`)
+  that is killed a second past it and whose memory is capped: one C call (``sum`` of lists,
+  ``round(1, -10**9)``, a ``join`` of a huge list) cannot hang or exhaust the eval loop.
 
 It is a guard for a repository's own test files, not a sandbox for hostile code: the
 ``python`` assertion type is the place for real code.
@@ -23,23 +26,16 @@ It is a guard for a repository's own test files, not a sandbox for hostile code:
 from __future__ import annotations
 
 import ast
-import json
-import re
-import sys
-import time
-from collections.abc import Callable
 from functools import cache
-from types import CodeType, FrameType
+from types import CodeType
 from typing import Any
 
 from promptops.spec import AssertionSpec
 
 from .base import AssertionConfigError, AssertionContext, AssertionResult, assertion
+from .exprruntime import TIME_LIMIT, run, wide
 
 MAX_CHARS = 2000
-MAX_ITEMS = 100_000
-MAX_BITS = 100_000
-TIME_LIMIT = 1.0
 
 _NODES: tuple[type[ast.AST], ...] = (
     ast.Expression,
@@ -136,90 +132,12 @@ METHODS = frozenset(
 )
 
 
-class _Limit(Exception):
-    """The expression hit a size or time limit."""
-
-
-def _range(*args: int) -> range:
-    r = range(*args)
-    if len(r) > MAX_ITEMS:
-        raise _Limit(f"range of {len(r)} items is over the limit of {MAX_ITEMS}")
-    return r
-
-
-def _parse_json(text: str) -> Any:
-    return json.loads(text)
-
-
-BUILTINS: dict[str, Any] = {
-    "len": len,
-    "min": min,
-    "max": max,
-    "sum": sum,
-    "abs": abs,
-    "round": round,
-    "sorted": sorted,
-    "any": any,
-    "all": all,
-    "int": int,
-    "float": float,
-    "str": str,
-    "bool": bool,
-    "list": list,
-    "dict": dict,
-    "set": set,
-    "tuple": tuple,
-    "range": _range,
-    "enumerate": enumerate,
-    "zip": zip,
-    "reversed": reversed,
-    "parse_json": _parse_json,
-    "True": True,
-    "False": False,
-    "None": None,
-}
-
-
-def _sized(value: Any) -> int | None:
-    return len(value) if isinstance(value, str | bytes | list | tuple) else None
-
-
-_WIDTHS = re.compile(r"\d+|\*")
-
-
-def _wide(spec: str) -> bool:
-    """Whether a format spec or %-format asks for a width or precision over the limit."""
-    return any(m == "*" or int(m) > MAX_ITEMS for m in _WIDTHS.findall(spec))
-
-
-def _binop(op: str, a: Any, b: Any) -> Any:
-    """``a op b`` for the operators that can blow up memory, checked before they run."""
-    if op == "%":
-        if isinstance(a, str) and _wide(a):
-            raise _Limit("%-format width over the limit")
-        return a % b
-    if op == "*":
-        for seq, n in ((a, b), (b, a)):
-            size = _sized(seq)
-            if size is not None and isinstance(n, int) and size * max(n, 0) > MAX_ITEMS:
-                raise _Limit(f"repeating a sequence to {size * n} items is over the limit")
-        return a * b
-    if op == "**":
-        ints = isinstance(a, int) and isinstance(b, int)
-        if ints and b > 0 and max(abs(a).bit_length(), 1) * b > MAX_BITS:
-            raise _Limit("integer power over the size limit")
-        return a**b
-    if isinstance(a, int) and isinstance(b, int) and b > MAX_BITS:  # <<
-        raise _Limit("shift over the size limit")
-    return a << b
-
-
 _CHECKED = {ast.Mult: "*", ast.Pow: "**", ast.LShift: "<<", ast.Mod: "%"}
 
 
 class _Guard(ast.NodeTransformer):
-    """Routes ``*``, ``**`` and ``<<`` through :func:`_binop` (added after validation, so the
-    ``__binop`` name is ours, never the user's)."""
+    """Routes ``*``, ``**``, ``<<`` and ``%`` through :func:`exprruntime.binop` (added after
+    validation, so the ``__binop`` name is ours, never the user's)."""
 
     def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
         self.generic_visit(node)
@@ -258,7 +176,7 @@ def validate(source: str) -> ast.Expression:
         if isinstance(node, ast.FormattedValue) and node.format_spec is not None:
             parts = getattr(node.format_spec, "values", [])
             literal = all(isinstance(p, ast.Constant) and isinstance(p.value, str) for p in parts)
-            if not literal or _wide("".join(p.value for p in parts)):
+            if not literal or wide("".join(p.value for p in parts)):
                 raise AssertionConfigError(
                     "expr: an f-string format spec must be a literal with small widths"
                 )
@@ -273,22 +191,9 @@ def _compile(source: str) -> CodeType:
 
 
 def evaluate(source: str, names: dict[str, Any], time_limit: float = TIME_LIMIT) -> Any:
-    """Evaluate ``source`` over ``names`` in the restricted environment."""
-    code = _compile(source)
-    env: dict[str, Any] = {"__builtins__": BUILTINS, "__binop": _binop}
-    deadline = time.monotonic() + time_limit
-
-    def tracer(frame: FrameType, event: str, arg: Any) -> Callable[..., Any] | None:
-        if time.monotonic() > deadline:
-            raise _Limit(f"expression ran over {time_limit:g}s")
-        return tracer
-
-    previous = sys.gettrace()
-    sys.settrace(tracer)
-    try:
-        return eval(code, env, dict(names))
-    finally:
-        sys.settrace(previous)
+    """Evaluate ``source`` over ``names`` in the restricted environment, in this process
+    (the ``expr`` check uses a helper process: :func:`limits.expr_eval`)."""
+    return run(_compile(source), names, time_limit)
 
 
 def _lint(spec: AssertionSpec) -> list[str]:
@@ -301,8 +206,8 @@ def _lint(spec: AssertionSpec) -> list[str]:
     return []
 
 
-@assertion("expr", lint=_lint)
-def expr(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> AssertionResult:
+@assertion("expr", lint=_lint, fields=("timeout",))
+async def expr(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> AssertionResult:
     """A restricted Python expression over output, expected, vars, metadata, tool_calls: a bool, or a score in [0, 1]."""
     if not isinstance(value, str):
         raise AssertionConfigError("expr: value must be a Python expression (a string)")
@@ -314,24 +219,26 @@ def expr(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> AssertionRes
         "tool_calls": ctx.tool_calls,
         "finish_reason": ctx.finish_reason,
     }
+    from .limits import expr_eval, off_loop
+
     short = " ".join(value.split())[:80]
-    try:
-        result = evaluate(value, names)
-    except AssertionConfigError:
-        raise
-    except _Limit as e:
-        return AssertionResult(False, 0.0, "", error=f"expr: {e}")
-    except Exception as e:
-        return AssertionResult(False, 0.0, "", error=f"expr raised {type(e).__name__}: {e}")
+    code = _compile(value)  # refused expressions are config errors, named, before any process
+    limit = spec.timeout or TIME_LIMIT
+    reply = await off_loop(lambda: expr_eval(code, names, limit), None, "expr")
+    if "l" in reply:
+        return AssertionResult(False, 0.0, "", error=f"expr: {reply['l']}")
+    if "e" in reply:
+        return AssertionResult(False, 0.0, "", error=f"expr raised {reply['e']}")
+    if "r" not in reply:
+        return AssertionResult(False, 0.0, "", error=_not_a_result(reply["x"], reply["s"]))
+    result = reply["r"]
     if isinstance(result, bool):
         return AssertionResult(result, 1.0 if result else 0.0, f"{short} -> {result}")
     if isinstance(result, int | float) and 0 <= result <= 1:
         threshold = spec.threshold if spec.threshold is not None else 0.5
         return AssertionResult(result >= threshold - 1e-9, float(result), f"{short} -> {result:g}")
-    return AssertionResult(
-        False,
-        0.0,
-        "",
-        error=f"expr returned {type(result).__name__} {str(result)[:40]!r}; "
-        "return a bool or a score in [0, 1]",
-    )
+    return AssertionResult(False, 0.0, "", error=_not_a_result(type(result).__name__, str(result)))
+
+
+def _not_a_result(kind: str, text: str) -> str:
+    return f"expr returned {kind} {text[:40]!r}; return a bool or a score in [0, 1]"

@@ -1,9 +1,11 @@
-"""JSON helpers for the JSON assertions: strict equality and cached schema validation."""
+"""JSON helpers for the JSON assertions: strict equality and time-limited schema validation."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
+
+from promptops.errors import PromptOpsError
 
 from .base import AssertionConfigError
 
@@ -26,18 +28,6 @@ def parse_output_json(output: str) -> Any:
     return json.loads(output.strip())
 
 
-_VALIDATORS: dict[str, Any] = {}
-
-
-def offline_registry() -> Any:
-    """A ``referencing`` registry that never fetches (its default ``retrieve`` refuses): a
-    ``$ref`` to a URL or a file fails instead of making a request (jsonschema's own default
-    would fetch it; schemas come from files a pull request can change)."""
-    from referencing import Registry
-
-    return Registry()
-
-
 def remote_refs(schema: Any) -> list[str]:
     """``$ref`` values that point outside the schema itself (not ``#...``)."""
     out: list[str] = []
@@ -53,35 +43,36 @@ def remote_refs(schema: Any) -> list[str]:
     return out
 
 
-def schema_errors(schema: dict[str, Any], instance: Any, limit: int = 3) -> list[str]:
+def schema_errors(
+    schema: dict[str, Any], instance: Any, timeout: float | None = None, limit: int = 3
+) -> list[str]:
     """Why ``instance`` does not match ``schema`` (Draft 2020-12 unless ``$schema`` says
-    otherwise), at most ``limit`` messages plus a count of the rest."""
-    key = json.dumps(schema, sort_keys=True, default=str)
-    validator = _VALIDATORS.get(key)
-    if validator is None:
-        from jsonschema import Draft202012Validator, validators
-        from jsonschema.exceptions import SchemaError
+    otherwise), at most ``limit`` messages plus a count of the rest. Validated in a helper
+    process killed past ``timeout`` seconds (default 10; then AssertionTimeout): the schema
+    comes from files a pull request can change, and its ``pattern`` regexes or ``$ref`` graph
+    could run for ever. Blocking: checkers call it through ``limits.off_loop``."""
+    from .limits import DEFAULT_TIMEOUT, schema_validate
 
-        cls = validators.validator_for(schema, default=Draft202012Validator)
-        try:
-            cls.check_schema(schema)
-        except SchemaError as e:
-            raise AssertionConfigError(f"invalid JSON Schema: {e.message}") from None
-        validator = cls(schema, format_checker=cls.FORMAT_CHECKER, registry=offline_registry())
-        _VALIDATORS[key] = validator
-    from referencing.exceptions import Unresolvable
+    reply = schema_validate(
+        json.dumps(schema, sort_keys=True, default=str),
+        json.dumps(instance, default=str),
+        limit,
+        timeout or DEFAULT_TIMEOUT,
+    )
+    if "c" in reply:
+        raise AssertionConfigError(str(reply["c"]))
+    if "e" in reply:
+        raise PromptOpsError(f"JSON Schema validation failed: {reply['e']}")
+    return [str(p) for p in reply["p"]]
 
-    try:
-        errors = list(validator.iter_errors(instance))
-    except Unresolvable as e:
-        raise AssertionConfigError(
-            f"JSON Schema $ref {getattr(e, 'ref', '')!r} is not resolved: promptops never "
-            "fetches schemas; put the definition under $defs and use '#/$defs/...'"
-        ) from None
-    out = [f"{e.json_path}: {e.message}" for e in errors[:limit]]
-    if len(errors) > limit:
-        out.append(f"and {len(errors) - limit} more")
-    return out
+
+async def schema_errors_off_loop(
+    schema: dict[str, Any], instance: Any, timeout: float | None = None
+) -> list[str]:
+    """:func:`schema_errors` from the event loop: the wait for the helper is in a thread."""
+    from .limits import off_loop
+
+    return await off_loop(lambda: schema_errors(schema, instance, timeout), None, "json-schema")
 
 
 def remote_ref_message(ref: str) -> str:

@@ -1,12 +1,14 @@
-"""Time limits for checks that run user-controlled work: ``python`` functions and regexes.
+"""Time limits for checks that run user-controlled work: ``python`` functions, regexes and
+JSON Schemas (their ``pattern`` regexes and ``$ref`` graphs).
 
 Both run off the event loop, so one slow case never stalls the other workers:
 
 - a python function runs in a daemon thread; past its limit the case gets an assertion error
   and the thread is abandoned (Python cannot stop a thread; being a daemon, it does not keep
   the process alive at exit);
-- a regex runs in a small helper process, because ``re`` holds the GIL while it matches (a
-  thread would freeze the loop all the same); past the limit the process is killed.
+- a regex, or a JSON Schema validation, runs in a small helper process, because ``re`` holds
+  the GIL while it matches (a thread would freeze the loop all the same); past the limit the
+  process is killed.
 
 ``sys.exit()`` (or another ``BaseException``) in a python function is not a failed check but a
 broken one: it becomes :class:`AbortRun`, which ends the whole run with status ``error``.
@@ -25,11 +27,15 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
+from types import CodeType
 from typing import Any, TypeVar
 
 from promptops.errors import PromptOpsError
 
-DEFAULT_TIMEOUT = 10.0  # seconds per python or regex check unless the assertion sets timeout:
+DEFAULT_TIMEOUT = (
+    10.0  # seconds per python, regex or schema check unless the assertion sets timeout:
+)
 
 T = TypeVar("T")
 
@@ -113,10 +119,15 @@ async def off_loop(fn: Callable[[], T], timeout: float | None, what: str) -> T:
         ) from None
 
 
-# ---------------------------------------------------------------- regex in a helper process
+# ---------------------------------------------------------------- helper processes
+# ``re`` and jsonschema hold the GIL while they work: a runaway regex or schema would freeze the
+# loop from a thread as well. They run in small helper processes (one request per JSON line),
+# which are killed past the limit; idle helpers are kept for the next check.
 
-_WORKER = r"""
+_REGEX_WORKER = r"""
 import json, re, sys
+sys.stdout.write("{}\n")
+sys.stdout.flush()
 for line in sys.stdin:
     req = json.loads(line)
     try:
@@ -129,10 +140,16 @@ for line in sys.stdin:
 """
 
 
-class _RegexProcess:
-    def __init__(self) -> None:
+STARTUP_TIMEOUT = 60.0  # seconds for a helper to start (import its libraries) on a busy machine
+
+
+class _Helper:
+    """A helper process: it writes one line when it is ready (its imports done, so they do not
+    count against a check's limit), then one reply line per request line."""
+
+    def __init__(self, argv: list[str]) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-I", "-S", "-c", _WORKER],
+            argv,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -140,12 +157,18 @@ class _RegexProcess:
             encoding="utf-8",
             errors="surrogatepass",
         )
+        if self._reply(STARTUP_TIMEOUT) is None:
+            raise OSError(f"it did not start within {STARTUP_TIMEOUT:g}s")
 
-    def search(self, pattern: str, text: str, timeout: float) -> dict[str, Any] | None:
+    def ask(self, request: dict[str, Any], timeout: float) -> dict[str, Any] | None:
         """The reply, or None when the process did not answer in time (it is then killed)."""
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write(json.dumps({"p": pattern, "t": text}) + "\n")
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps(request) + "\n")
         self.proc.stdin.flush()
+        return self._reply(timeout)
+
+    def _reply(self, timeout: float) -> dict[str, Any] | None:
+        assert self.proc.stdout is not None
         ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
         if not ready:
             self.kill()
@@ -153,7 +176,7 @@ class _RegexProcess:
         line = self.proc.stdout.readline()
         if not line:
             self.kill()
-            raise PromptOpsError("the regex helper process died")
+            raise OSError("it exited without an answer")
         reply: dict[str, Any] = json.loads(line)
         return reply
 
@@ -166,33 +189,104 @@ class _RegexProcess:
         return self.proc.poll() is None
 
 
-_idle: list[_RegexProcess] = []
-_idle_lock = threading.Lock()
-_slots = threading.BoundedSemaphore(max(2, os.cpu_count() or 2))  # helper processes at most
+class _Pool:
+    """Helper processes of one kind: at most ``size`` at once, idle ones reused."""
+
+    def __init__(self, what: str, argv: Callable[[], list[str]]) -> None:
+        self.what = what
+        self.argv = argv
+        self.idle: list[_Helper] = []
+        self.lock = threading.Lock()
+        self.slots = threading.BoundedSemaphore(max(2, os.cpu_count() or 2))
+
+    def ask(self, request: dict[str, Any], timeout: float) -> dict[str, Any] | None:
+        """The helper's reply (None: past ``timeout`` seconds; the helper was killed).
+        Blocking: call it through :func:`off_loop` or a thread."""
+        with self.slots:
+            with self.lock:
+                helper = self.idle.pop() if self.idle else None
+            try:
+                if helper is None or not helper.alive:
+                    helper = _Helper(self.argv())
+                reply = helper.ask(request, timeout)
+            except (OSError, ValueError) as e:
+                if helper is not None:
+                    helper.kill()
+                raise PromptOpsError(f"the {self.what} helper process failed: {e}") from None
+            if reply is not None:
+                with self.lock:
+                    self.idle.append(helper)
+            return reply
+
+
+_REGEX = _Pool("regex", lambda: [sys.executable, "-I", "-S", "-c", _REGEX_WORKER])
+# site-packages (jsonschema; an expression's names may hold their types) but nothing of
+# promptops's: these workers are files run by path
+_SCHEMA = _Pool(
+    "json-schema",
+    lambda: [sys.executable, "-I", str(Path(__file__).with_name("schemaworker.py"))],
+)
+_EXPR = _Pool(
+    "expr", lambda: [sys.executable, "-I", str(Path(__file__).with_name("exprruntime.py"))]
+)
 
 
 def regex_search(pattern: str, text: str, timeout: float) -> str | None:
     """``re.search(pattern, text)``'s matched text (None: no match), in a helper process that
     is killed past ``timeout`` seconds (then :class:`AssertionTimeout`). Blocking: call it
     through :func:`off_loop` or a thread."""
-    with _slots:
-        with _idle_lock:
-            worker = _idle.pop() if _idle else None
-        if worker is None or not worker.alive:
-            worker = _RegexProcess()
-        try:
-            reply = worker.search(pattern, text, timeout)
-        except (OSError, ValueError) as e:
-            worker.kill()
-            raise PromptOpsError(f"the regex helper process failed: {e}") from None
-        if reply is None:
-            raise AssertionTimeout(
-                f"regex /{pattern[:40]}/ did not finish within {timeout:g}s "
-                f"(catastrophic backtracking?; set timeout: on the assertion)"
-            )
-        with _idle_lock:
-            _idle.append(worker)
+    reply = _REGEX.ask({"p": pattern, "t": text}, timeout)
+    if reply is None:
+        raise AssertionTimeout(
+            f"regex /{pattern[:40]}/ did not finish within {timeout:g}s "
+            f"(catastrophic backtracking?; set timeout: on the assertion)"
+        )
     if "e" in reply:
         raise PromptOpsError(f"regex /{pattern[:40]}/: {reply['e']}")
     match = reply.get("m")
     return None if match is None else str(match)
+
+
+def schema_validate(schema: str, instance: str, limit: int, timeout: float) -> dict[str, Any]:
+    """Validate the JSON text ``instance`` against the JSON Schema text ``schema`` in a helper
+    process killed past ``timeout`` seconds (then :class:`AssertionTimeout`): a schema's
+    ``pattern``/``patternProperties`` regexes and its ``$ref``s can take any time. The reply
+    (see :mod:`promptops.assertions.schemaworker`): ``{"p": [problems]}`` (at most ``limit``
+    plus a count of the rest), ``{"c": message}`` for a schema that cannot be used, or
+    ``{"e": message}``. Blocking: call it through :func:`off_loop` or a thread."""
+    reply = _SCHEMA.ask({"s": schema, "i": instance, "n": limit}, timeout)
+    if reply is None:
+        raise AssertionTimeout(
+            f"JSON Schema validation timed out: it did not finish within {timeout:g}s "
+            "(a catastrophic pattern or patternProperties regex?; set timeout: on the assertion)"
+        )
+    return reply
+
+
+def expr_eval(code: CodeType, names: dict[str, Any], time_limit: float) -> dict[str, Any]:
+    """Run a compiled ``expr`` over ``names`` in a helper process
+    (:mod:`promptops.assertions.exprruntime`): its trace function stops Python-level work at
+    ``time_limit`` seconds, and the process is killed a second later (then
+    :class:`AssertionTimeout`), whatever one C call is doing. Returns the helper's reply.
+    Blocking: call it through :func:`off_loop` or a thread."""
+    import base64
+    import marshal
+    import pickle
+
+    try:
+        data = pickle.dumps(names)
+    except (pickle.PicklingError, TypeError, AttributeError) as e:
+        raise PromptOpsError(f"expr: cannot pass its names to the helper process: {e}") from None
+    request = {
+        "c": base64.b64encode(marshal.dumps(code)).decode("ascii"),
+        "n": base64.b64encode(data).decode("ascii"),
+        "t": time_limit,
+    }
+    hard = time_limit + 1.0
+    reply = _EXPR.ask(request, hard)
+    if reply is None:
+        raise AssertionTimeout(
+            f"expr timed out: it did not finish within {hard:g}s (one long C call: a sum of "
+            "lists, a huge join or round?; set timeout: on the assertion)"
+        )
+    return reply

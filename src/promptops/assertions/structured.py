@@ -15,7 +15,7 @@ from typing import Any
 from promptops.spec import AssertionSpec
 
 from .base import AssertionConfigError, AssertionContext, AssertionResult, assertion
-from .jsoncheck import schema_errors
+from .jsoncheck import schema_errors_off_loop
 
 _FENCE = re.compile(r"```[ \t]*(?:json|JSON|json5)?[ \t]*\n(.*?)```", re.S)
 _MAX_STARTS = 200  # bound the work on long outputs full of braces
@@ -50,8 +50,8 @@ def _schema_value(spec: AssertionSpec, value: Any) -> dict[str, Any] | None:
     return value
 
 
-@assertion("contains-json", needs_value=False)
-def contains_json(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> AssertionResult:
+@assertion("contains-json", needs_value=False, fields=("timeout",))
+async def contains_json(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> AssertionResult:
     """Output contains JSON (a ```json block, else the first object or array); value: a JSON Schema it must match."""
     schema = _schema_value(spec, value)
     try:
@@ -59,7 +59,7 @@ def contains_json(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> Ass
     except ValueError as e:
         return AssertionResult(False, 0.0, str(e))
     if schema is not None:
-        problems = schema_errors(schema, data)
+        problems = await schema_errors_off_loop(schema, data, spec.timeout)
         if problems:
             return AssertionResult(
                 False, 0.0, "the JSON does not match the schema: " + "; ".join(problems)

@@ -67,8 +67,8 @@ def _method(spec: AssertionSpec) -> str:
     return method
 
 
-def _mismatch(want: dict[str, Any], call: dict[str, Any]) -> str | None:
-    """Why ``call`` is not the expected call, or None when it is."""
+def _mismatch(want: dict[str, Any], call: dict[str, Any], timeout: float | None) -> str | None:
+    """Why ``call`` is not the expected call, or None when it is (blocking with a schema)."""
     if call.get("name") != want["name"]:
         return f"called {call.get('name')!r}, not {want['name']!r}"
     args = call.get("arguments")
@@ -83,7 +83,7 @@ def _mismatch(want: dict[str, Any], call: dict[str, Any]) -> str | None:
                 got = json.dumps(args[key], ensure_ascii=False)
                 return f"{want['name']}: {key}={got[:40]}, expected {json.dumps(expected)[:40]}"
     if "schema" in want:
-        problems = schema_errors(want["schema"], args)
+        problems = schema_errors(want["schema"], args, timeout)
         if problems:
             return f"{want['name']}: arguments do not match the schema: " + "; ".join(problems)
     return None
@@ -95,13 +95,20 @@ def _describe(want: dict[str, Any]) -> str:
     return str(want["name"])
 
 
-def _match(wanted: list[dict[str, Any]], calls: list[dict[str, Any]]) -> list[int | None]:
+def _match(
+    wanted: list[dict[str, Any]], calls: list[dict[str, Any]], timeout: float | None
+) -> list[int | None]:
     """For each expected call, the index of a distinct made call matching it (greedy)."""
     used: set[int] = set()
     out: list[int | None] = []
     for want in wanted:
         hit = next(
-            (i for i, c in enumerate(calls) if i not in used and _mismatch(want, c) is None), None
+            (
+                i
+                for i, c in enumerate(calls)
+                if i not in used and _mismatch(want, c, timeout) is None
+            ),
+            None,
         )
         if hit is not None:
             used.add(hit)
@@ -109,10 +116,12 @@ def _match(wanted: list[dict[str, Any]], calls: list[dict[str, Any]]) -> list[in
     return out
 
 
-def _closest_reason(want: dict[str, Any], calls: list[dict[str, Any]]) -> str:
+def _closest_reason(
+    want: dict[str, Any], calls: list[dict[str, Any]], timeout: float | None
+) -> str:
     same = [c for c in calls if c.get("name") == want["name"]]
     if same:
-        return _mismatch(want, same[0]) or ""
+        return _mismatch(want, same[0], timeout) or ""
     made = ", ".join(str(c.get("name")) for c in calls) or "none"
     return f"no call to {want['name']!r} (calls: {made})"
 
@@ -129,9 +138,19 @@ def _lint(spec: AssertionSpec) -> list[str]:
     return []
 
 
-@assertion("tool-call", needs_value=False, graded=False, lint=_lint, methods=METHODS)
-def tool_call(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> AssertionResult:
+@assertion(
+    "tool-call", needs_value=False, graded=False, lint=_lint, methods=METHODS, fields=("timeout",)
+)
+async def tool_call(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> AssertionResult:
     """The reply calls the expected tool(s) (name, {name, arguments} or {name, schema}; a list with method contains/set/sequence/f1); no value: any tool call."""
+    if value is not None and any("schema" in w for w in _expected(spec, value)):
+        from .limits import off_loop  # schemas are validated in a helper: wait off the loop
+
+        return await off_loop(lambda: _tool_call(spec, value, ctx), None, "tool-call")
+    return _tool_call(spec, value, ctx)
+
+
+def _tool_call(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> AssertionResult:
     calls = ctx.tool_calls
     method = _method(spec)
     if value is None:
@@ -145,11 +164,11 @@ def tool_call(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> Asserti
                 False, 0.0, f"{len(calls)} call(s) made, expected {len(wanted)} in sequence"
             )
         for i, (want, call) in enumerate(zip(wanted, calls, strict=True)):
-            why = _mismatch(want, call)
+            why = _mismatch(want, call, spec.timeout)
             if why:
                 return AssertionResult(False, i / len(wanted), f"call {i + 1}: {why}")
         return AssertionResult(True, 1.0, "calls made in the expected sequence")
-    hits = _match(wanted, calls)
+    hits = _match(wanted, calls, spec.timeout)
     found = sum(h is not None for h in hits)
     missing = [w for w, h in zip(wanted, hits, strict=True) if h is None]
     if method == "f1":
@@ -163,7 +182,9 @@ def tool_call(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> Asserti
             f"tool-call F1 {f1:.2f} ({found} of {len(wanted)} expected, {len(calls)} made)",
         )
     if missing:
-        return AssertionResult(False, found / len(wanted), _closest_reason(missing[0], calls))
+        return AssertionResult(
+            False, found / len(wanted), _closest_reason(missing[0], calls, spec.timeout)
+        )
     if method == "set" and len(calls) != len(wanted):
         extra = [c for i, c in enumerate(calls) if i not in set(hits)]
         return AssertionResult(
@@ -173,9 +194,19 @@ def tool_call(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> Asserti
     return AssertionResult(True, 1.0, f"called {shown}")
 
 
-@assertion("is-valid-tool-call", needs_value=False)
-def is_valid_tool_call(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> AssertionResult:
+@assertion("is-valid-tool-call", needs_value=False, fields=("timeout",))
+async def is_valid_tool_call(
+    spec: AssertionSpec, value: Any, ctx: AssertionContext
+) -> AssertionResult:
     """Every tool call names a declared tool and its arguments validate against that tool's schema."""
+    if not ctx.tool_calls:
+        return AssertionResult(False, 0.0, "no tool call")
+    from .limits import off_loop  # schemas are validated in a helper: wait off the loop
+
+    return await off_loop(lambda: _valid_tool_calls(spec, ctx), None, "is-valid-tool-call")
+
+
+def _valid_tool_calls(spec: AssertionSpec, ctx: AssertionContext) -> AssertionResult:
     if not ctx.tool_calls:
         return AssertionResult(False, 0.0, "no tool call")
     declared = {
@@ -191,7 +222,7 @@ def is_valid_tool_call(spec: AssertionSpec, value: Any, ctx: AssertionContext) -
         if not isinstance(call.get("arguments"), dict):
             why = call.get("error") or "arguments are not a JSON object"
             return AssertionResult(False, 0.0, f"{name}: {why}")
-        problems = schema_errors(declared[name], call["arguments"])
+        problems = schema_errors(declared[name], call["arguments"], spec.timeout)
         if problems:
             return AssertionResult(False, 0.0, f"{name}: " + "; ".join(problems))
     return AssertionResult(True, 1.0, f"{len(ctx.tool_calls)} valid tool call(s)")

@@ -17,6 +17,8 @@ from ..errors import PromptOpsError
 from ..toolcalls import call_params, parse_calls
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from ..datasets import Case
     from ..project import Project
     from ..spec import ToolResult
@@ -83,9 +85,11 @@ async def run_turns(
     repeat: int,
     budget: _Budget,
     judge: Any,
+    before_call: Callable[[], Awaitable[None]] | None = None,
 ) -> dict[str, Any]:
     """Run a conversation case; returns the finished record. ``judge`` is the runner's judge
-    callable for model-graded assertions (passed in: this module is below the runner)."""
+    callable for model-graded assertions (passed in: this module is below the runner);
+    ``before_call`` goes to every model call (the probe gate's ticket)."""
     from ..assertions import AssertionContext, run_assertions
     from ..errors import RenderError
     from ..render import render_template
@@ -111,7 +115,13 @@ async def run_turns(
         except (TurnError, RenderError) as e:
             return rec | {"error": e.message, "error_kind": "render", "pass": False, "score": 0.0}
         outcome = await caller.complete(
-            t.model, list(history), params, t.api_base, repeat, t.fallbacks
+            t.model,
+            list(history),
+            params,
+            t.api_base,
+            repeat,
+            t.fallbacks,
+            before_call=before_call,
         )
         totals["attempts"] += outcome.attempts
         if not outcome.ok:

@@ -14,7 +14,7 @@ import secrets
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -203,11 +203,16 @@ class RunJudge:
         if self.judges is None:
             out = await self._call(model, messages)
         else:
-            async with self.judges.gate(model):
-                if self.judges.stopped(model):
-                    self.refused = True
-                    raise PromptOpsError(f"judge {model} stopped: its setup is wrong")
-                out = await self._call(model, messages)
+            if self.judges.stopped(model):
+                self.refused = True
+                raise PromptOpsError(f"judge {model} stopped: its setup is wrong")
+            # a place at the judge's probe gate, taken before its first call (none when the
+            # cache answers) and kept until the call is observed
+            from ..providers.breaker import Stopped
+
+            ticket = self.judges.ticket(model)
+            try:
+                out = await self._call(model, messages, ticket)
                 comp = out.completion
                 self.judges.observe(
                     model,
@@ -219,14 +224,26 @@ class RunJudge:
                         "cached": comp is not None and comp.cached,
                     },
                 )
+            except Stopped:
+                self.refused = True
+                raise PromptOpsError(f"judge {model} stopped: its setup is wrong") from None
+            finally:
+                ticket.release()
         if not out.ok:
             raise PromptOpsError(f"judge {model} failed: {out.error}")
         if not out.completion.cached and out.completion.cost:
             self.budget.spent += out.completion.cost
         return str(out.completion.text)
 
-    async def _call(self, model: str, messages: list[dict[str, str]]) -> Any:
-        return await self.caller.complete(model, messages, {"temperature": 0}, None, 0)
+    async def _call(
+        self,
+        model: str,
+        messages: list[dict[str, str]],
+        before_call: Callable[[], Awaitable[None]] | None = None,
+    ) -> Any:
+        return await self.caller.complete(
+            model, messages, {"temperature": 0}, None, 0, before_call=before_call
+        )
 
 
 async def _evaluate_unit(
@@ -237,6 +254,7 @@ async def _evaluate_unit(
     repeat: int,
     budget: _Budget,
     judges: Breaker | None = None,
+    before_call: Callable[[], Awaitable[None]] | None = None,
 ) -> dict[str, Any] | None:
     """One unit's record; None when a judge it needed was stopped (not recorded)."""
     from ..assertions import AssertionContext, run_assertions
@@ -266,10 +284,18 @@ async def _evaluate_unit(
     if case.spec.turns:
         from .conversation import run_turns
 
-        rec = await run_turns(rec, messages, bound, project, caller, t, case, repeat, budget, judge)
+        rec = await run_turns(
+            rec, messages, bound, project, caller, t, case, repeat, budget, judge, before_call
+        )
         return None if judge.refused else rec
     outcome = await caller.complete(
-        t.model, messages, call_params(pv, t.model), t.api_base, repeat, t.fallbacks
+        t.model,
+        messages,
+        call_params(pv, t.model),
+        t.api_base,
+        repeat,
+        t.fallbacks,
+        before_call=before_call,
     )
     rec["attempts"] = outcome.attempts
     if not outcome.ok:
@@ -399,7 +425,7 @@ async def arun_eval(
     from ..cache import ResponseCache
     from ..providers import Caller
     from ..providers.base import aclose_all
-    from ..providers.breaker import Breaker, stop_reason
+    from ..providers.breaker import Breaker, Stopped, stop_reason
 
     opts.check()
     _preflight(project, versions, opts)
@@ -480,15 +506,20 @@ async def arun_eval(
             t, case, r = item
             if breaker.stopped(t.model) or judges.tripped:
                 continue  # its setup is wrong: not run, not recorded (resume runs it)
+            # its place at the model's probe gate, taken before its first call (none when
+            # the cache answers) and kept until the unit is observed
+            ticket = breaker.ticket(t.model)
             try:
-                async with breaker.gate(t.model):
-                    if breaker.stopped(t.model):
-                        continue
-                    rec = await _evaluate_unit(project, caller, t, case, r, budget, judges)
-                    if rec is None:  # a judge it asked was stopped
+                try:
+                    rec = await _evaluate_unit(project, caller, t, case, r, budget, judges, ticket)
+                    if rec is None:  # a judge it asked was stopped: not recorded
                         continue
                     breaker.observe(t.model, rec)
+                finally:
+                    ticket.release()
                 run.append(rec)
+            except Stopped:
+                continue  # stopped while it waited at the gate: not recorded either
             except asyncio.CancelledError:
                 raise
             except BaseException as e:  # any escape ends the run, loudly

@@ -3,8 +3,9 @@
 A missing or rejected API key, an unknown model or provider, or an optional package that is
 not installed fails every call to that model the same way (the provider marks these errors
 with a configuration kind, see :data:`promptops.providers.base.CONFIG_KINDS`). Until a call to
-a model has succeeded, at most ``probe`` units for it are in flight; when ``probe`` calls in a
-row fail with the same configuration error and none has succeeded, the model is *stopped*: the
+a model has succeeded, at most ``probe`` units that call it are in flight (a unit takes its
+place at the gate just before its first call, so answers from the cache are not held back);
+when ``probe`` calls in a row fail with the same configuration error and none has succeeded, the model is *stopped*: the
 runner schedules nothing more for it and keeps what finished. One success disarms the breaker
 for that model for the rest of the run; per-case failures (a 400 such as context length
 exceeded, a render error) and cached answers neither trip nor disarm it.
@@ -33,17 +34,33 @@ class _Model:
     stopped: bool = False
 
 
-class _Open:
-    """The gate of a model that works: no limit."""
-
-    async def __aenter__(self) -> None:
-        return None
-
-    async def __aexit__(self, *exc: object) -> None:
-        return None
+class Stopped(Exception):
+    """A unit's model was stopped while the unit waited at its gate: the unit is dropped
+    (not run, not recorded; resume runs it)."""
 
 
-_OPEN = _Open()
+class Ticket:
+    """One unit's place at its model's probe gate. The caller awaits it before the unit's
+    first model call (:meth:`promptops.providers.Caller.complete`'s ``before_call``); the
+    worker releases it when the unit has been observed."""
+
+    def __init__(self, m: _Model) -> None:
+        self._m = m
+        self._held = False
+
+    async def __call__(self) -> None:
+        m = self._m
+        if self._held or m.proven:
+            return
+        await m.sem.acquire()
+        self._held = True
+        if m.stopped:
+            raise Stopped
+
+    def release(self) -> None:
+        if self._held:
+            self._held = False
+            self._m.sem.release()
 
 
 class Breaker:
@@ -68,10 +85,9 @@ class Breaker:
         """Some model is stopped."""
         return any(m.stopped for m in self._models.values())
 
-    def gate(self, model: str) -> asyncio.Semaphore | _Open:
-        """``async with breaker.gate(model):`` around a unit: bounded until the model works."""
-        m = self._m(model)
-        return _OPEN if m.proven else m.sem
+    def ticket(self, model: str) -> Ticket:
+        """A unit's place at ``model``'s gate (bounded until the model works)."""
+        return Ticket(self._m(model))
 
     def observe(self, model: str, rec: dict[str, Any]) -> None:
         """Learn from a finished unit's record."""

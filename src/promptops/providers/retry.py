@@ -98,12 +98,15 @@ class Caller:
         repeat: int = 0,
         fallbacks: list[str] | tuple[str, ...] = (),
         fallback_api_base: str | None = None,
+        before_call: Callable[[], Awaitable[None]] | None = None,
     ) -> Outcome:
         """Answer from the cache when any model in the chain has it; else call in order.
 
         ``api_base`` is the endpoint of ``model``, ``fallback_api_base`` that of each fallback
         (None: the provider's own). ``attempts`` counts the calls made over the chain, ``tried``
-        the models called (on a cache hit: the model whose answer it was)."""
+        the models called (on a cache hit: the model whose answer it was). ``before_call`` is
+        awaited once, before the first network call (the eval's probe gate: see
+        :mod:`promptops.providers.breaker`); its exception propagates."""
         params = params or {}
         chain = [model, *fallbacks]
         bases = [api_base, *[fallback_api_base] * len(fallbacks)]
@@ -125,6 +128,8 @@ class Caller:
                     comp = Completion.from_json(hit)
                     comp.cached = True
                     return Outcome(comp, attempts=0, tried=[m])
+        if before_call is not None:
+            await before_call()
         outcome = Outcome(None)
         last: CallError | None = None
         for m, base, key in zip(chain, bases, keys, strict=True):
