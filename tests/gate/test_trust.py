@@ -402,7 +402,7 @@ def test_an_empty_key_is_no_credentials_and_calls_nothing(
     assert "skipped" in skipped.stdout and "NOT EVALUATED" in skipped.stdout
     assert server.calls == 0
     bad = cli("check", "--base", "main", "--if-no-credentials", "maybe")
-    assert bad.exit_code == 2 and "fail or skip" in bad.stderr
+    assert bad.exit_code == 2 and "'maybe' is not one of 'fail', 'skip'" in bad.stderr
 
 
 def test_error_rates_that_differ_fail_the_check(base: Path, cli: Cli, server: FakeOpenAI) -> None:
