@@ -296,6 +296,38 @@ def test_a_judge_with_a_rejected_key_stops_the_run_in_a_few_calls(
     assert all("Incorrect API key" in r["assert_error"] for r in recs)
 
 
+def test_resume_after_fixing_the_judge_judges_every_case(
+    tmp_path: Path,
+    server: FakeOpenAI,
+    cli: Callable[..., Result],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The cases recorded before the judge was stopped got no verdict: they are marked
+    judge_failed, and --resume evaluates them again with the others."""
+    monkeypatch.setenv("OPENAI_API_BASE", server.url)
+    server.responder = judge_rejects_key
+    judged_project(tmp_path, server.url, 12)
+    first = cli("eval", "qa@1.0", "-q", "--concurrency", "4")
+    stopped(first, tmp_path, "auth")
+    before = records_of(tmp_path)
+    assert before and all(r["judge_failed"] is True for r in before)
+    run_id = summary_of(tmp_path)["run_id"]
+
+    def judge_works(req: Request) -> Fault | Reply:
+        if req.model == JUDGE.split("/")[1]:
+            return Reply('{"score": 1, "reason": "answers it"}')
+        return Reply("case ok")
+
+    server.responder = judge_works
+    again = cli("eval", "--resume", run_id, "-q", "--format", "json")
+    assert_no_traceback(again)
+    assert again.exit_code == 0, again.output
+    summary = json.loads(again.stdout)
+    assert summary["status"] == "complete"
+    [group] = summary["groups"]
+    assert group["passed"] == group["n"] == 12, group
+
+
 def test_a_judge_that_works_after_a_failure_is_not_stopped(
     tmp_path: Path,
     server: FakeOpenAI,

@@ -192,6 +192,9 @@ class CaseRecord(_Strict):
     score: float = Field(0.0, description="Weighted case score in [0, 1].")
     passed: bool = Field(False, alias="pass", description="Did the case pass.")
     assert_error: str | None = Field(None, description="An assertion could not be evaluated.")
+    judge_failed: bool | None = Field(
+        None, description="A judge call got no answer; --resume evaluates the case again."
+    )
     metrics: dict[str, float] | None = Field(None, description="Metric label -> score.")
 
 

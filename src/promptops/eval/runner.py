@@ -198,6 +198,7 @@ class RunJudge:
         self.budget = budget
         self.judges = judges
         self.refused = False
+        self.failed = False  # a judge call got no answer: the case is not judged, resume reruns it
 
     async def __call__(self, model: str, messages: list[dict[str, str]]) -> str:
         if self.judges is None:
@@ -230,6 +231,7 @@ class RunJudge:
             finally:
                 ticket.release()
         if not out.ok:
+            self.failed = True
             raise PromptOpsError(f"judge {model} failed: {out.error}")
         if not out.completion.cached and out.completion.cost:
             self.budget.spent += out.completion.cost
@@ -287,7 +289,9 @@ async def _evaluate_unit(
         rec = await run_turns(
             rec, messages, bound, project, caller, t, case, repeat, budget, judge, before_call
         )
-        return None if judge.refused else rec
+        if judge.refused:
+            return None
+        return rec | {"judge_failed": True} if judge.failed else rec
     outcome = await caller.complete(
         t.model,
         messages,
@@ -348,6 +352,8 @@ async def _evaluate_unit(
     if judge.refused:
         return None
     rec.update(verdict.record_fields())
+    if judge.failed:
+        rec["judge_failed"] = True
     return rec
 
 
@@ -442,7 +448,11 @@ async def arun_eval(
                 f"{project.rel(run.results_path)}: dropped a torn last line ({cut} bytes, "
                 f"a write cut off by a crash); its case is run again"
             )
-        done = {record_key(r) for r in checked_records(run.results_path) if not r.get("error")}
+        done = {
+            record_key(r)
+            for r in checked_records(run.results_path)
+            if not r.get("error") and not r.get("judge_failed")
+        }
     else:
         label = "+".join(dict.fromkeys(f"{v.name}-{v.version}" for v in versions))
         run = RunDir(project.runs_dir / new_run_id(label))
