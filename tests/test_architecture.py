@@ -79,3 +79,14 @@ def test_no_package_name_is_both_a_function_and_a_submodule() -> None:
                 names = [t.id for t in node.targets if isinstance(t, ast.Name)]
             clashes += [f"{init.parent.name}.{n}" for n in names if n in subs]
     assert not clashes, f"names that are also submodules: {clashes}"
+
+
+BARE = re.compile(r"`([a-z_]+\.py)`")
+
+
+def test_every_module_file_the_page_names_exists() -> None:
+    """A bare ``x.py`` (no folder) must be some module's file name: a renamed module leaves
+    no stale name behind."""
+    names = {p.name for p in PKG.rglob("*.py")}
+    stale = sorted({m for m in BARE.findall(DOC.read_text()) if m not in names})
+    assert not stale, f"docs/architecture.md names modules that do not exist: {stale}"
