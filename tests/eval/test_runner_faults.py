@@ -257,6 +257,20 @@ def _dataset_with(project: Path, assertion: dict) -> None:
     )
 
 
+def _the_timed_out_case(project: Path, done: subprocess.CompletedProcess[str]) -> dict:
+    """The run finished all 8 cases, 7 passed and c03's check errored: c03's record."""
+    s = json.loads(done.stdout)
+    assert s["status"] == "complete"
+    g = s["groups"][0]
+    assert (g["n"], g["passed"], g["assert_errors"]) == (8, 7, 1)
+    (rec,) = [
+        json.loads(line)
+        for line in next((project / ".promptops/runs").glob("*/results.jsonl")).open()
+        if '"c03"' in line
+    ]
+    return dict(rec)
+
+
 def test_a_python_check_that_never_returns_times_out_and_the_run_continues(
     project: Path,
 ) -> None:
@@ -266,15 +280,7 @@ def test_a_python_check_that_never_returns_times_out_and_the_run_continues(
     _dataset_with(project, {"type": "python", "value": "checks.py:check", "timeout": 0.5})
     done = _eval(project, "--format", "json")
     assert done.returncode == 1, done.stderr  # the bar (1.0) is missed by that one case
-    s = json.loads(done.stdout)
-    assert s["status"] == "complete"
-    g = s["groups"][0]
-    assert (g["n"], g["passed"], g["assert_errors"]) == (8, 7, 1)
-    (rec,) = [
-        json.loads(line)
-        for line in next((project / ".promptops/runs").glob("*/results.jsonl")).open()
-        if '"c03"' in line
-    ]
+    rec = _the_timed_out_case(project, done)
     assert "did not finish within 0.5s" in rec["assert_error"]
 
 
@@ -282,15 +288,7 @@ def test_a_catastrophic_regex_times_out_and_the_run_continues(project: Path) -> 
     _dataset_with(project, {"type": "regex", "value": "(a+)+$", "timeout": 0.5})
     done = _eval(project, "--format", "json")
     assert done.returncode == 1, done.stderr
-    s = json.loads(done.stdout)
-    assert s["status"] == "complete"
-    g = s["groups"][0]
-    assert (g["n"], g["passed"], g["assert_errors"]) == (8, 7, 1)
-    (rec,) = [
-        json.loads(line)
-        for line in next((project / ".promptops/runs").glob("*/results.jsonl")).open()
-        if '"c03"' in line
-    ]
+    rec = _the_timed_out_case(project, done)
     assert "catastrophic backtracking" in rec["assert_error"]
 
 
@@ -334,15 +332,7 @@ def test_a_catastrophic_pattern_in_an_output_schema_times_out_and_the_run_contin
     )
     took = time.monotonic() - started
     assert done.returncode == 1, done.stderr  # the bar (1.0) is missed by that one case
-    s = json.loads(done.stdout)
-    assert s["status"] == "complete"
-    g = s["groups"][0]
-    assert (g["n"], g["passed"], g["assert_errors"]) == (8, 7, 1)
-    (rec,) = [
-        json.loads(line)
-        for line in next((project / ".promptops/runs").glob("*/results.jsonl")).open()
-        if '"c03"' in line
-    ]
+    rec = _the_timed_out_case(project, done)
     assert "JSON Schema validation timed out" in rec["assert_error"]
     assert "within 0.5s" in rec["assert_error"]
     assert took < 15, f"{took:.1f} s"
