@@ -204,15 +204,14 @@ class RunJudge:
         if self.judges is None:
             out = await self._call(model, messages)
         else:
-            if self.judges.stopped(model):
-                self.refused = True
-                raise PromptOpsError(f"judge {model} stopped: its setup is wrong")
             # a place at the judge's probe gate, taken before its first call (none when the
             # cache answers) and kept until the call is observed
             from ..providers.breaker import Stopped
 
             ticket = self.judges.ticket(model)
             try:
+                if self.judges.stopped(model):
+                    raise Stopped
                 out = await self._call(model, messages, ticket)
                 comp = out.completion
                 self.judges.observe(
@@ -259,6 +258,25 @@ async def _evaluate_unit(
     before_call: Callable[[], Awaitable[None]] | None = None,
 ) -> dict[str, Any] | None:
     """One unit's record; None when a judge it needed was stopped (not recorded)."""
+    judge = RunJudge(caller, budget, judges)
+    rec = await _unit_record(project, caller, t, case, repeat, budget, judge, before_call)
+    if judge.refused:
+        return None
+    if judge.failed:
+        rec["judge_failed"] = True
+    return rec
+
+
+async def _unit_record(
+    project: Project,
+    caller: Any,
+    t: Target,
+    case: Case,
+    repeat: int,
+    budget: _Budget,
+    judge: RunJudge,
+    before_call: Callable[[], Awaitable[None]] | None,
+) -> dict[str, Any]:
     from ..assertions import AssertionContext, run_assertions
 
     pv = t.pv
@@ -282,16 +300,12 @@ async def _evaluate_unit(
     except RenderError as e:
         return rec | {"error": e.message, "error_kind": "render", "pass": False, "score": 0.0}
     rec["messages_hash"] = _messages_hash(messages)
-    judge = RunJudge(caller, budget, judges)
     if case.spec.turns:
         from .conversation import run_turns
 
-        rec = await run_turns(
+        return await run_turns(
             rec, messages, bound, project, caller, t, case, repeat, budget, judge, before_call
         )
-        if judge.refused:
-            return None
-        return rec | {"judge_failed": True} if judge.failed else rec
     outcome = await caller.complete(
         t.model,
         messages,
@@ -349,11 +363,7 @@ async def _evaluate_unit(
     )
     threshold = case.spec.threshold if case.spec.threshold is not None else pv.spec.threshold
     verdict = await run_assertions([*pv.spec.assert_, *case.spec.assert_], ctx, threshold)
-    if judge.refused:
-        return None
     rec.update(verdict.record_fields())
-    if judge.failed:
-        rec["judge_failed"] = True
     return rec
 
 
