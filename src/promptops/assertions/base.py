@@ -73,6 +73,13 @@ class AssertionContext:
         }
 
 
+def short_text(text: str, n: int = 60) -> str:
+    """``text`` on one line (white space folded), cut to ``n`` characters with an ellipsis:
+    how checkers quote outputs and values in their reasons."""
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
 Checker = Callable[
     [AssertionSpec, Any, AssertionContext], "AssertionResult | Awaitable[AssertionResult]"
 ]

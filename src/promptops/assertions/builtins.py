@@ -17,7 +17,14 @@ from typing import Any
 from promptops.errors import PromptOpsError
 from promptops.spec import AssertionSpec
 
-from .base import REGISTRY, AssertionConfigError, AssertionContext, AssertionResult, assertion
+from .base import (
+    REGISTRY,
+    AssertionConfigError,
+    AssertionContext,
+    AssertionResult,
+    assertion,
+    short_text,
+)
 from .jsoncheck import json_equal, parse_output_json, schema_errors_off_loop
 
 # ---------------------------------------------------------------- helpers
@@ -37,11 +44,6 @@ def graded_result(spec: AssertionSpec, score: float, reason: str) -> AssertionRe
     default = atype.default_threshold if atype else 0.5
     threshold = spec.threshold if spec.threshold is not None else default
     return AssertionResult(score >= threshold - 1e-9, score, reason)
-
-
-def _short(text: str, n: int = 60) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= n else text[: n - 1] + "…"
 
 
 def _scalar(spec: AssertionSpec, value: Any) -> str:
@@ -164,20 +166,20 @@ def equals(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> AssertionR
         why = (
             "output equals the value"
             if ok
-            else f"expected {_short(value)!r}, got {_short(ctx.output)!r}"
+            else f"expected {short_text(value)!r}, got {short_text(ctx.output)!r}"
         )
         return _ok(ok, why)
     try:
         data = parse_output_json(ctx.output)
     except ValueError as e:
         return _ok(
-            False, f"output is not JSON, so it cannot equal {_short(json.dumps(value))}: {e}"
+            False, f"output is not JSON, so it cannot equal {short_text(json.dumps(value))}: {e}"
         )
     ok = json_equal(data, value)
     why = (
         "output JSON equals the value"
         if ok
-        else f"expected {_short(json.dumps(value))}, got {_short(ctx.output)}"
+        else f"expected {short_text(json.dumps(value))}, got {short_text(ctx.output)}"
     )
     return _ok(ok, why)
 
@@ -205,7 +207,7 @@ def _contains(
 ) -> AssertionResult:
     needle = _one(spec, value)
     ok = (needle.casefold() in ctx.output.casefold()) if fold else (needle in ctx.output)
-    return _ok(ok, f"output {'contains' if ok else 'does not contain'} {_short(needle)!r}")
+    return _ok(ok, f"output {'contains' if ok else 'does not contain'} {short_text(needle)!r}")
 
 
 @assertion("contains")
@@ -227,8 +229,10 @@ def _contains_any(
     if not found and not missing:
         raise AssertionConfigError(f"{spec.type}: value is an empty list")
     if found:
-        return _ok(True, f"output contains {_short(found[0])!r}")
-    return _ok(False, "output contains none of " + ", ".join(repr(_short(m, 30)) for m in missing))
+        return _ok(True, f"output contains {short_text(found[0])!r}")
+    return _ok(
+        False, "output contains none of " + ", ".join(repr(short_text(m, 30)) for m in missing)
+    )
 
 
 def _contains_all(
@@ -239,7 +243,7 @@ def _contains_all(
     if not missing:
         return _ok(True, f"output contains all {total} strings" if total else "nothing to look for")
     why = f"output lacks {len(missing)} of {total}: " + ", ".join(
-        repr(_short(m, 30)) for m in missing
+        repr(short_text(m, 30)) for m in missing
     )
     return _ok(False, why, score=len(found) / total)
 
@@ -273,7 +277,7 @@ def starts_with(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> Asser
     """Output (leading whitespace ignored) starts with the string."""
     prefix = _one(spec, value)
     ok = ctx.output.lstrip().startswith(prefix)
-    return _ok(ok, f"output {'starts' if ok else 'does not start'} with {_short(prefix)!r}")
+    return _ok(ok, f"output {'starts' if ok else 'does not start'} with {short_text(prefix)!r}")
 
 
 def compile_regex(pattern: str) -> re.Pattern[str]:
@@ -305,8 +309,8 @@ async def regex(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> Asser
     # no outer limit: the helper process is killed at ``limit``, a wait for a free one is fair
     m = await off_loop(lambda: regex_search(pattern, ctx.output, limit), None, "regex")
     if m is not None:
-        return _ok(True, f"/{_short(pattern, 40)}/ matched {_short(m, 40)!r}")
-    return _ok(False, f"/{_short(pattern, 40)}/ does not match the output")
+        return _ok(True, f"/{short_text(pattern, 40)}/ matched {short_text(m, 40)!r}")
+    return _ok(False, f"/{short_text(pattern, 40)}/ does not match the output")
 
 
 # ---------------------------------------------------------------- size
@@ -711,6 +715,6 @@ async def grounded(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> As
         return _fail_error(str(e))
     reason = data["reason"] or f"{data['score']:.0%} of claims supported"
     if data["unsupported"]:
-        claims = "; ".join(_short(c, 80) for c in data["unsupported"][:3])
+        claims = "; ".join(short_text(c, 80) for c in data["unsupported"][:3])
         reason += f" — unsupported: {claims}"
     return graded_result(spec, data["score"], reason)

@@ -19,8 +19,8 @@ from typing import Any
 
 from promptops.spec import AssertionSpec
 
-from .base import AssertionConfigError, AssertionContext, AssertionResult, assertion
-from .judging import JudgeAnswerError, _extract, _short
+from .base import AssertionConfigError, AssertionContext, AssertionResult, assertion, short_text
+from .judging import JudgeAnswerError, _extract
 
 FACTUALITY_SYSTEM = (
     "You compare the factual content of a SUBMISSION with an EXPERT answer to a QUESTION. "
@@ -64,7 +64,9 @@ def parse_choice(answer: str, key: str, allowed: tuple[str, ...]) -> tuple[str, 
             raise JudgeAnswerError("'reason' is not a string")
         return choice.strip().upper(), reason
     except JudgeAnswerError as e:
-        raise JudgeAnswerError(f"judge answer unparseable: {e}: {_short(answer)!r}") from None
+        raise JudgeAnswerError(
+            f"judge answer unparseable: {e}: {short_text(answer, 120)!r}"
+        ) from None
 
 
 def _text(value: Any) -> str:

@@ -11,6 +11,8 @@ import math
 import re
 from typing import Any
 
+from .base import short_text
+
 _FENCE = re.compile(r"```(?:json|JSON)?[ \t]*\n?(.*?)```", re.S)
 
 RUBRIC_SYSTEM = (
@@ -53,11 +55,6 @@ def grounded_messages(source: str, output: str) -> list[dict[str, str]]:
         {"role": "system", "content": GROUNDED_SYSTEM},
         {"role": "user", "content": f"<source>\n{source}\n</source>\n\n<text>\n{output}\n</text>"},
     ]
-
-
-def _short(text: str, n: int = 120) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= n else text[: n - 1] + "…"
 
 
 def _extract(answer: str) -> Any:
@@ -105,4 +102,6 @@ def parse_judge_answer(answer: str, *, unsupported: bool = False) -> dict[str, A
             out["unsupported"] = claims
         return out
     except JudgeAnswerError as e:
-        raise JudgeAnswerError(f"judge answer unparseable: {e}: {_short(answer)!r}") from None
+        raise JudgeAnswerError(
+            f"judge answer unparseable: {e}: {short_text(answer, 120)!r}"
+        ) from None
