@@ -95,7 +95,7 @@ def test_the_first_hour(newcomer: Path, cli: Cli, monkeypatch: pytest.MonkeyPatc
     lines = ok(cli("init", "shop"))
     root = newcomer / "shop"
     assert f"created {root / 'schemas/prompt.schema.json'}" in lines
-    assert "initialized a git repository in shop" in lines
+    assert "initialized a git repository in shop (branch main)" in lines
     monkeypatch.chdir(root)
     git(root, "add", "-A")
     git(root, "commit", "-qm", "promptops init")

@@ -103,8 +103,9 @@ def head_text(path: Path) -> str | None:
     return data.decode("utf-8", "replace")
 
 
-def init_repo(path: Path) -> bool:
-    """``git init`` at ``path`` unless it already lies in a work tree; True when it created one."""
+def init_repo(path: Path, branch: str = "main") -> bool:
+    """``git init`` at ``path`` (first branch ``branch``) unless it already lies in a work tree;
+    True when it created one."""
     import git
 
     from .errors import GitError
@@ -112,7 +113,7 @@ def init_repo(path: Path) -> bool:
     if _repo(path) is not None:
         return False
     try:
-        git.Repo.init(path)
+        git.Repo.init(path, initial_branch=branch)
     except git.GitCommandError as e:
         raise GitError(f"git init {path} failed: {(e.stderr or str(e)).strip()}") from None
     return True
@@ -156,13 +157,27 @@ def repo_root(path: Path) -> Path:
     return Path(_require(path).working_tree_dir).resolve()
 
 
+# git's empty tree: what ``check --base none`` compares against (every file is new there)
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+NO_BASE = "none"
+
+
+def no_base(base: str) -> bool:
+    """``--base none``, or the all-zeros sha GitHub gives as the "before" of a branch's first
+    push: there is no earlier commit to judge against."""
+    return base == NO_BASE or (len(base) in (40, 64) and set(base) == {"0"})
+
+
 def merge_base(path: Path, base: str, head: str = "HEAD") -> str:
-    """The commit where ``head`` branched off ``base`` (hex sha)."""
+    """The commit where ``head`` branched off ``base`` (hex sha); :data:`EMPTY_TREE` when
+    :func:`no_base` says there is none."""
     import git
 
     from .errors import GitError
 
     repo = _require(path)
+    if no_base(base):
+        return EMPTY_TREE
     try:
         repo.commit(base)
     except (git.BadName, ValueError):
@@ -174,7 +189,11 @@ def merge_base(path: Path, base: str, head: str = "HEAD") -> str:
     except git.GitCommandError as e:
         raise GitError(f"git merge-base {base} {head} failed: {e.stderr.strip() or e}") from None
     if not bases:
-        raise GitError(f"{base} and {head} have no common ancestor")
+        raise GitError(
+            f"{base} and {head} have no common ancestor, so there is nothing to judge {head} "
+            f"against; on a branch's first push or after a force-push, --base {NO_BASE} "
+            "evaluates every prompt version on its own"
+        )
     return str(bases[0].hexsha)
 
 
@@ -201,9 +220,32 @@ def changed_files(path: Path, since: str, under: str | None = None) -> list[tupl
 
 def _tree_entry(repo: Any, commit: str, relpath: str) -> Any:
     try:
-        return repo.commit(commit).tree / relpath
+        return repo.tree(commit) / relpath  # a commit's tree, or a tree (EMPTY_TREE)
     except KeyError:
         return None
+
+
+def current_branch(path: Path) -> str | None:
+    """The branch checked out in the repository holding ``path`` (unborn ones too), or None
+    outside git or on a detached HEAD."""
+    repo = _repo(path)
+    if repo is None:
+        return None
+    try:
+        return str(repo.git.symbolic_ref("--short", "-q", "HEAD")).strip() or None
+    except Exception:  # detached HEAD
+        return None
+
+
+def default_branch_name() -> str:
+    """The branch ``git init`` would create: ``init.defaultBranch`` if set, else main."""
+    import git
+
+    try:
+        name = str(git.Git().config("--get", "init.defaultBranch")).strip()
+    except git.GitCommandError:  # not set
+        name = ""
+    return name or "main"
 
 
 def read_file_at(path: Path, commit: str, relpath: str) -> str | None:

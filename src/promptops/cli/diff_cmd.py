@@ -163,7 +163,10 @@ def _show(result: Any, fmt: Format, output: Path | None) -> None:
 @app.command("check")
 def check(
     base: str = typer.Option(
-        "origin/main", "--base", help="Branch or commit the change will merge into."
+        "origin/main",
+        "--base",
+        help="Branch or commit the change will merge into; 'none' (or an all-zeros sha) on a "
+        "branch's first push: every version is evaluated on its own.",
     ),
     env: str = typer.Option(
         "prod", "--env", help="Baseline: the version active here in registry.yaml at the base."

@@ -114,25 +114,46 @@ def init(
     no_git: bool = typer.Option(
         False, "--no-git", help="Don't run git init when the directory is not in a repository."
     ),
+    install: str | None = typer.Option(
+        None,
+        "--install",
+        metavar="SPEC",
+        help="What the CI workflow pip-installs, e.g. 'promptops-cli[local] @ "
+        "git+https://github.com/OWNER/REPO@COMMIT' or a path (default: the git commit this "
+        "promptops came from, else promptops-cli[local]==VERSION).",
+    ),
 ) -> None:
     """Scaffold prompts/, evals/, registry.yaml, JSON Schemas and a CI workflow; git init too."""
     from .. import gitops
     from ..report.console import out, warn
-    from ..scaffold import scaffold
+    from ..scaffold import install_requirement, scaffold
 
-    created = scaffold(directory)
+    spec, problem = install_requirement(install)
+    in_repo = gitops.in_repo(directory)
+    branch = (gitops.current_branch(directory) if in_repo else None) or (
+        gitops.default_branch_name()
+    )
+    created = scaffold(directory, branch=branch, install=spec)
     console = out()
     for p in created:
         console.print(f"created {p}", markup=False)
-    if not gitops.in_repo(directory):
+    if not in_repo:
         if no_git:
             warn(
                 f"note: {directory} is not in a git repository; history, rollback, check and "
-                f"--commit need one: run git init"
+                f"--commit need one: run git init -b {branch}"
             )
         else:
-            gitops.init_repo(directory)
-            console.print(f"initialized a git repository in {directory}", markup=False)
+            gitops.init_repo(directory, branch)
+            console.print(
+                f"initialized a git repository in {directory} (branch {branch})", markup=False
+            )
+    console.print(
+        f"the workflow runs check on pull requests and pushes to {branch}, and installs {spec}",
+        markup=False,
+    )
+    if problem:
+        warn(f"warning: {problem}")
     console.print(
         "next: promptops lint && promptops eval hello@1.0, then commit the files "
         "(git add -A && git commit -m 'promptops init')",

@@ -131,7 +131,7 @@ def check(
     ``if_no_credentials`` (``fail`` or ``skip``) says what a version whose model credentials
     are missing from the environment becomes."""
     from ..errors import UsageError
-    from ..gitops import merge_base, repo_root
+    from ..gitops import EMPTY_TREE, merge_base, repo_root
     from .trust import policy_at
 
     if if_no_credentials not in NO_CREDENTIALS:
@@ -141,6 +141,13 @@ def check(
     config, policy_notes = policy_at(project, root, mb)
     project = project.with_config(config)  # the policy of the merge base, not the branch's
     report = CheckReport(base, mb, env, strict)
+    if mb == EMPTY_TREE:
+        report.notes.append(
+            f"no earlier commit to judge against (--base {base}: a branch's first push, or a "
+            "force-push): every prompt version counts as added and is evaluated against the "
+            "previous version in the tree if there is one, else on its own against its bar, "
+            "under the default policy"
+        )
     report.notes += policy_notes
     with tempfile.TemporaryDirectory(prefix="promptops-base-") as tmp:
         _check(
