@@ -122,3 +122,72 @@ def test_clean_prompt_runs(tmp_path: Path, server: FakeOpenAI, cli: Callable[...
     result = cli("eval", "qa@1.0", "-q")
     assert result.exit_code == 0, result.output
     assert server.calls == 50
+
+
+@pytest.mark.parametrize(
+    ("model", "suggestion"),
+    [
+        ("openai/gpt-4o-mni", "did you mean 'openai/gpt-4o-mini-2024-07-18'"),
+        ("gpt4o", "did you mean 'openai/gpt-4o-2024-"),
+    ],
+)
+def test_model_flag_unknown_model_is_refused_with_a_pinned_suggestion(
+    tmp_path: Path,
+    server: FakeOpenAI,
+    cli: Callable[..., Result],
+    monkeypatch: pytest.MonkeyPatch,
+    model: str,
+    suggestion: str,
+) -> None:
+    # no connection of any kind is opened (the id would go to the provider's own servers)
+    import socket
+
+    connects: list[object] = []
+
+    def no_connect(sock: socket.socket, address: object) -> None:
+        connects.append(address)
+        raise OSError("test: no network")
+
+    make(tmp_path, server.url)
+    monkeypatch.setattr(socket.socket, "connect", no_connect)
+    lines = refused(cli("eval", "qa@1.0", "-q", "-m", model), tmp_path, server)
+    assert connects == []
+    assert len(lines) == 1, lines  # one line: not also the pinning rule's
+    assert lines[0].startswith(f"--model: unknown model '{model}'") and suggestion in lines[0]
+    assert "allow_unpinned" in lines[0]
+
+
+def test_unknown_model_in_a_prompt_file_names_file_line_and_field(
+    tmp_path: Path, server: FakeOpenAI, cli: Callable[..., Result]
+) -> None:
+    make(tmp_path, server.url, model="openai/gpt-4o-mni-2024-07-18")
+    text = (tmp_path / "prompts/qa/1.0.0.yaml").read_text()
+    (tmp_path / "prompts/qa/1.0.0.yaml").write_text(text.replace(f"  api_base: {server.url}\n", ""))
+    result = cli("lint")
+    assert result.exit_code == 1, result.output
+    assert any(
+        line.startswith("prompts/qa/1.0.0.yaml:4: model.id: unknown model")
+        and "'openai/gpt-4o-mini-2024-07-18'" in line
+        for line in error_lines(result)
+    ), result.output
+
+
+def test_known_model_check_is_skipped_with_an_endpoint_an_allowance_or_no_list(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from promptops import modelids
+
+    typo = "openai/gpt-4o-mni"
+    assert modelids.model_problem(typo) is not None
+    assert modelids.model_problem(typo, api_base="http://127.0.0.1:8000/v1") is None
+    assert modelids.model_problem(typo, allow=["openai/gpt-4o-mni*"]) is None
+    assert modelids.model_problem("ollama/anything-at-all") is None
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")  # a server of one's own
+    assert modelids.model_problem(typo) is None
+    monkeypatch.delenv("OPENAI_BASE_URL")
+    assert modelids.model_problem("openai/ft:gpt-4o-mini-2024-07-18:acme::abc") is None
+    # litellm's list moved or is missing: nothing is refused (the call's own error remains)
+    monkeypatch.setattr(modelids, "_KNOWN", None)
+    monkeypatch.setattr(modelids, "PRICE_FILE", "no-such-file.json")
+    assert modelids.price_file() is None
+    assert modelids.model_problem(typo) is None

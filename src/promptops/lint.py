@@ -9,8 +9,7 @@ import jinja2
 from .datasets import iter_cases, vars_problems
 from .errors import Problem, PromptOpsError, display_path
 from .loader import field_name, read_text
-from .modelids import provider_problem
-from .pinning import pin_problem
+from .modelids import id_problem
 from .project import Project, PromptVersion, load_prompt, location_problems, parse_prompt
 from .render import check_templates, template_variables
 from .spec import AssertionSpec
@@ -24,18 +23,22 @@ def _p(
     return Problem(display_path(path), line, field, msg, severity)
 
 
-def lint_prompt(pv: PromptVersion, project: Project, *, datasets: bool = True) -> list[Problem]:
+def lint_prompt(
+    pv: PromptVersion, project: Project, *, datasets: bool = True, api_base: str | None = None
+) -> list[Problem]:
     """Problems in one parsed prompt version (the file itself already validated).
-    ``datasets=False`` skips reading the dataset (the eval runner streams it itself)."""
+    ``datasets=False`` skips reading the dataset (the eval runner streams it itself);
+    ``api_base`` is the run's ``--api-base``, where the prompt's models are then served."""
     out: list[Problem] = []
     spec = pv.spec
     allow = project.config.allow_unpinned
     models: list[tuple[tuple[str | int, ...], str]] = [(("model", "id"), spec.model.id)]
     models += [(("fallbacks", i), m) for i, m in enumerate(spec.fallbacks)]
+    base = api_base or spec.model.api_base
     for mloc, mid in models:
-        for why in (provider_problem(mid), pin_problem(mid, allow)):
-            if why:
-                out.append(_p(pv.path, pv.lines.line(mloc), field_name(mloc), why))
+        why = id_problem(mid, api_base=base, allow=allow)
+        if why:
+            out.append(_p(pv.path, pv.lines.line(mloc), field_name(mloc), why))
     for tloc, tline, tmsg in check_templates(pv):
         out.append(_p(pv.path, tline, field_name(tloc), tmsg))
     used: set[str] = set()
@@ -118,9 +121,9 @@ def lint_prompt(pv: PromptVersion, project: Project, *, datasets: bool = True) -
                     _p(pv.path, line, f"{where}.value", f"template syntax error: {e.message}")
                 )
         if a.judge:
-            for why in (provider_problem(a.judge), pin_problem(a.judge, allow)):
-                if why:
-                    out.append(_p(pv.path, line, f"{where}.judge", why))
+            why = id_problem(a.judge, api_base=base, allow=allow)
+            if why:
+                out.append(_p(pv.path, line, f"{where}.judge", why))
     for name in spec.inputs:
         if name not in used and not unparsed:
             out.append(
@@ -132,6 +135,16 @@ def lint_prompt(pv: PromptVersion, project: Project, *, datasets: bool = True) -
                     severity="hygiene",  # lint and check fail on it; an eval can still run
                 )
             )
+    if spec.changelog and spec.changelog.lstrip().upper().startswith("TODO"):
+        out.append(
+            _p(
+                pv.path,
+                pv.lines.line(("changelog",)),
+                "changelog",
+                "still the TODO placeholder `promptops new` wrote: say what changed and why",
+                severity="hygiene",  # lint and check fail on it; an eval can still run
+            )
+        )
     for ti, case in enumerate(spec.tests):
         for msg3 in vars_problems(pv, case):
             out.append(_p(pv.path, pv.lines.line(("tests", ti, "vars")), f"tests[{ti}].vars", msg3))
@@ -155,13 +168,19 @@ def lint_prompt(pv: PromptVersion, project: Project, *, datasets: bool = True) -
 
 
 def preflight(
-    project: Project, versions: list[PromptVersion], models: list[str] | tuple[str, ...] = ()
+    project: Project,
+    versions: list[PromptVersion],
+    models: list[str] | tuple[str, ...] = (),
+    api_base: str | None = None,
 ) -> list[Problem]:
     """What lint knows about the versions an eval is about to run (and the ``--model`` ids),
     errors only: any of them would fail every case, so the eval stops before the first call."""
-    out = [p for pv in versions for p in lint_prompt(pv, project, datasets=False)]
-    for m in models:
-        why = provider_problem(m)
+    out = [
+        p for pv in versions for p in lint_prompt(pv, project, datasets=False, api_base=api_base)
+    ]
+    allow = project.config.allow_unpinned
+    for m in models:  # an --model runs at --api-base, if any (not at the prompt's endpoint)
+        why = id_problem(m, api_base=api_base, allow=allow)
         if why:
             out.append(Problem("--model", None, None, why))
     return list(dict.fromkeys(p for p in out if p.severity == "error"))

@@ -142,7 +142,7 @@ def _preflight(project: Project, versions: list[PromptVersion], opts: EvalOption
     """Lint's errors for these versions stop the run before any call, and nothing is recorded."""
     from ..lint import preflight
 
-    problems = preflight(project, versions, opts.models)
+    problems = preflight(project, versions, opts.models, opts.api_base)
     if problems:
         raise SpecError("\n".join(str(p) for p in problems), problems)
 
