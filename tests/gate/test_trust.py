@@ -378,9 +378,7 @@ def test_every_call_failing_fails_the_check(base: Path, cli: Cli, server: FakeOp
     assert_no_traceback(result)
     assert result.exit_code == 1
     # the run stops after the first few identical configuration errors (issue 10's breaker)
-    assert "stopped after 3 call(s) failed with the same configuration error (auth)" in (
-        result.stdout
-    )
+    assert "stopped after 3 call(s) with the same configuration error (auth)" in (result.stdout)
     assert "fix: the server rejected the API key: check OPENAI_API_KEY" in result.stdout
     assert server.calls < 10
     assert "check failed" in result.stdout
@@ -467,10 +465,7 @@ def test_a_new_prompt_whose_calls_fail_is_an_error_even_with_a_zero_bar(
     assert result.exit_code == 1, result.output
     (entry,) = json.loads(result.stdout)["entries"]
     assert entry["verdict"] == "error"
-    assert (
-        "stopped after 3 call(s) failed with the same configuration error (auth)"
-        in (entry["message"])
-    )
+    assert "stopped after 3 call(s) with the same configuration error (auth)" in (entry["message"])
 
 
 def test_lint_flags_a_remote_ref_in_the_output_schema(project: Path, cli: Cli) -> None:

@@ -4,6 +4,7 @@ loopback server (litellm's real code path) or with the local extra hidden."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -73,6 +74,14 @@ def stopped(result: Result, root: Path, kind: str) -> dict[str, Any]:
     assert_no_traceback(result)
     assert result.exit_code == 1, result.output
     assert "stopped after" in result.stderr and f"configuration error ({kind})" in result.stderr
+    # said once, in one line plus the fix: not again for each case, no SDK class-name chain
+    from promptops.providers.breaker import short_error
+
+    words = short_error(summary_of(root)["stopped"][0]["error"])[:40]
+    assert (result.stdout + result.stderr).count(words) == 1, result.output
+    assert re.search(r"case\(s\) not (evaluated: configuration error|judged)", result.stdout)
+    [line] = [ln for ln in result.stderr.splitlines() if "stopped after" in ln]
+    assert "litellm." not in line and "Exception - " not in line, line
     summary = summary_of(root)
     assert summary["status"] == "error"
     assert summary["stop_reason"] and summary["stopped"][0]["error_kind"] == kind

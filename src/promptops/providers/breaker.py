@@ -139,14 +139,26 @@ def _normalize(message: str) -> str:
     return "".join("0" if c.isdigit() else c for c in message)[:200]
 
 
+def short_error(message: str, limit: int = 160) -> str:
+    """A provider's message without the SDKs' chain of class names (``InternalServerError:
+    litellm.InternalServerError: OpenAIException - ``), on one line, cut at ``limit``."""
+    import re
+
+    text = " ".join(str(message).split())
+    chain = re.compile(r"^(?:(?:litellm\.)?[A-Z]\w*(?:Error|Exception)\s*(?::|-)\s*)+")
+    text = chain.sub("", text) or text
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 def stop_reason(stopped: list[dict[str, Any]]) -> str:
-    """The one error a user reads when a run stopped on configuration errors."""
+    """The one error a user reads when a run stopped on configuration errors: a line per
+    model, then the fix."""
     lines = []
     for s in stopped:
         who = f"judge {s['model']}" if s.get("judge") else s["model"]
         lines.append(
-            f"{who}: stopped after {s['failed_calls']} call(s) failed with the same "
-            f"configuration error ({s['error_kind']}): {s['error']}"
+            f"{who}: stopped after {s['failed_calls']} call(s) with the same configuration "
+            f"error ({s['error_kind']}): {short_error(s['error'] or '')}"
         )
         if s.get("hint"):
             lines.append(f"  fix: {s['hint']}")

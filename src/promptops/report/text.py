@@ -124,7 +124,30 @@ def print_summary(
     the per-assertion table after them."""
     console.print(fitted_groups_table(console, summary["groups"], summary.get("bar")))
     if records:
-        worst = worst_cases(records)
+        from ..providers.base import CONFIG_KINDS
+
+        # a setup error (missing key, unknown model) is the same for every case: said once, by
+        # the run's error, not once per case
+        def setup_error(r: dict[str, Any]) -> bool:
+            return bool(r.get("error")) and r.get("error_kind") in CONFIG_KINDS
+
+        setup = [r for r in records if setup_error(r)]
+        unjudged = [r for r in records if r.get("judge_failed") and not setup_error(r)]
+        worst = worst_cases([r for r in records if r not in setup and r not in unjudged])
+        if setup:
+            kinds = ", ".join(sorted({str(r.get("error_kind")) for r in setup}))
+            console.print(
+                f"{len(setup)} case(s) not evaluated: configuration error ({kinds})",
+                style="red",
+                markup=False,
+            )
+        if unjudged:
+            console.print(
+                f"{len(unjudged)} case(s) not judged: the judge got no answer "
+                "(--resume judges them again)",
+                style="red",
+                markup=False,
+            )
         if worst:
             console.print()
             console.print("[bold]worst failing cases[/]")
