@@ -27,12 +27,14 @@ def test_render_text(project: Path, cli: Cli) -> None:
     result = cli("render", "summarize@2.0", "--var", "document=It rained all day.")
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0] == f"summarize@2.0.0  {digest(project, '2.0.0')}"
-    assert lines[1] == "model echo/echo  temperature=0.2 max_tokens=200"
-    assert lines[2].startswith("system ─")
-    assert lines[3] == "You write summaries with a title line."
-    assert lines[4].startswith("user ─")
-    assert lines[5:] == ["Summarize in at most 30 words.", "", "Document:", "It rained all day."]
+    # 80 columns: the digest goes on a line of its own
+    assert lines[:2] == ["summarize@2.0.0", f"  {digest(project, '2.0.0')}"]
+    assert lines[2] == "model echo/echo  temperature=0.2 max_tokens=200"
+    assert lines[3].startswith("system ─")
+    assert lines[4] == "You write summaries with a title line."
+    assert lines[5].startswith("user ─")
+    assert lines[6:] == ["Summarize in at most 30 words.", "", "Document:", "It rained all day."]
+    assert max(len(line) for line in lines) <= 80
     assert result.stderr == ""
 
 
@@ -284,7 +286,8 @@ def test_show_text(project: Path, cli: Cli) -> None:
     result = cli("show", "summarize@1")
     assert result.exit_code == 0, result.stderr
     out = result.stdout
-    assert out.splitlines()[0] == f"summarize@1.1.0  {digest(project, '1.1.0')}"
+    assert out.splitlines()[:2] == ["summarize@1.1.0", f"  {digest(project, '1.1.0')}"]
+    assert max(len(line) for line in out.splitlines()) <= 80
     assert "changelog: Ask for one sentence." in out
     assert "file: prompts/summarize/1.1.0.yaml" in out
     assert "dataset: evals/summarize.jsonl (3 cases)" in out
@@ -374,9 +377,18 @@ def test_init_in_a_repository_or_with_no_git(project: Path, tmp_path: Path, cli:
     result = cli("init", str(outside), "--no-git")
     assert result.exit_code == 0, result.output
     assert not (outside / ".git").exists()
-    assert error_lines(result) == [
+    lines = error_lines(result)
+    assert lines[0] == (
         f"note: {outside} is not in a git repository; history, rollback, check and --commit "
-        "need one: run git init"
+        "need one: run git init -b main"
+    )
+    # an editable install names no git commit CI could install: said, with the fix
+    assert lines[1:] == [
+        "warning: promptops was installed from a local path, so the workflow installs "
+        "promptops-cli[local]==0.1.0 from the package index, which has no release of it yet: "
+        "edit that pip install line in .github/workflows/promptops.yml, or init with --install "
+        "'promptops-cli[local] @ git+https://github.com/OWNER/REPO@COMMIT' (or a path in the "
+        "repository)"
     ]
 
 

@@ -129,10 +129,11 @@ def init(
     from ..scaffold import install_requirement, scaffold
 
     spec, problem = install_requirement(install)
-    in_repo = gitops.in_repo(directory)
-    branch = (gitops.current_branch(directory) if in_repo else None) or (
-        gitops.default_branch_name()
-    )
+    probe = directory  # the directory may not exist yet: ask its nearest existing parent
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent
+    in_repo = gitops.in_repo(probe)
+    branch = (gitops.current_branch(probe) if in_repo else None) or (gitops.default_branch_name())
     created = scaffold(directory, branch=branch, install=spec)
     console = out()
     for p in created:

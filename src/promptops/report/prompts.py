@@ -20,18 +20,30 @@ def print_rendered(console: Console, info: dict[str, Any]) -> None:
     from rich.rule import Rule
 
     params = " ".join(f"{k}={v}" for k, v in info["params"].items())
-    console.print(
-        f"{info['prompt']}@{info['version']}  {info['digest']}", style="bold", markup=False
-    )
-    console.print(
-        f"model {info['model']}" + (f"  {params}" if params else ""), style="dim", markup=False
-    )
+    _heading(console, f"{info['prompt']}@{info['version']}", info["digest"])
+    _wrapped(console, f"model {info['model']}" + (f"  {params}" if params else ""), style="dim")
     if info.get("tools"):
         names = ", ".join(t["function"]["name"] for t in info["tools"])
-        console.print(f"tools {names}", style="dim", markup=False)
+        _wrapped(console, f"tools {names}", style="dim")
     for m in info["messages"]:
         console.print(Rule(m["role"], align="left", style="cyan"))
-        console.print(shown_content(m.get("content")), markup=False)
+        # wrapped at word boundaries (--format json has the exact text)
+        _wrapped(console, shown_content(m.get("content")))
+
+
+def _heading(console: Console, ref: str, digest: str) -> None:
+    """``ref  digest`` on one line when it fits the terminal, else the digest on the next."""
+    line = f"{ref}  {digest}"
+    if len(line) <= console.width:
+        console.print(line, style="bold", markup=False)
+    else:
+        console.print(ref, style="bold", markup=False)
+        console.print(f"  {digest}", style="dim", markup=False)
+
+
+def _wrapped(console: Console, text: str, style: str | None = None) -> None:
+    """A line of prose wrapped at word boundaries to the terminal's width (80 when piped)."""
+    console.print(text, markup=False, soft_wrap=False, style=style)
 
 
 def shown_content(content: Any) -> str:
@@ -93,13 +105,14 @@ def print_prompt(console: Console, info: dict[str, Any]) -> None:
     """One version: its fields as lines, then its inputs and its assertions as tables."""
     from rich.table import Table
 
-    console.print(f"{info['name']}@{info['version']}  {info['digest']}", style="bold", markup=False)
+    _heading(console, f"{info['name']}@{info['version']}", info["digest"])
     for key in ("description", "changelog"):
         if info[key]:
-            console.print(f"{key}: {info[key]}", markup=False)
-    console.print(f"model: {info['model']}  params: {info['params']}", markup=False)
+            _wrapped(console, f"{key}: {info[key]}")
+    params = " ".join(f"{k}={v!r}" for k, v in info["params"].items())
+    _wrapped(console, f"model: {info['model']}" + (f"  params: {params}" if params else ""))
     if info["fallbacks"]:
-        console.print(f"fallbacks: {', '.join(info['fallbacks'])}", markup=False)
+        _wrapped(console, f"fallbacks: {', '.join(info['fallbacks'])}")
     console.print(f"file: {info['file']}", markup=False)
     if info["dataset"]:
         console.print(f"dataset: {info['dataset']} ({info['cases']} cases)", markup=False)
