@@ -36,7 +36,15 @@ def test_new_bumps_the_highest_version(project: Path, cli: Cli, flag: str, versi
         'changelog: "TODO: what changed since 2.0.0, and why."',
     )
     assert text == expected
+    # the placeholder must be replaced before the version merges: lint (and check) say so
+    result = cli("lint")
+    assert result.exit_code == 1, result.output
+    assert f"prompts/summarize/{version}.yaml:4: changelog: still the TODO placeholder" in (
+        result.output
+    )
+    target.write_text(text.replace('"TODO: what changed since 2.0.0, and why."', "Shorter."))
     assert cli("lint").exit_code == 0
+    target.write_text(text)
     shown = json.loads(cli("show", f"summarize@{version}", "--json").stdout)
     assert shown["changelog"] == "TODO: what changed since 2.0.0, and why."
 
