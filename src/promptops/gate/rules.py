@@ -1,0 +1,267 @@
+"""The rules a changed prompt version is judged by: its baseline's, as at the merge base.
+
+A pull request can edit every file, the version file it adds included. So ``check`` evaluates
+the branch's prompt (messages, model, parameters, tools: what the change is about) under the
+rules of the baseline as its file is at the merge base: the gate metric and margin, the
+assertion suite, ``threshold``, the ``fail_under`` bar and the gold set (the dataset's content
+at the merge base, or the inline ``tests``). The branch's edits to any of them are listed
+(:attr:`Rules.changes`, old -> new) and apply after the merge. The verdict is decided on the
+base's cases; cases the branch adds are evaluated on their own and reported, cases it edits or
+removes are listed as a diff of the gold set (:class:`GoldDiff`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import PromptOpsError
+
+if TYPE_CHECKING:
+    from ..project import Project, PromptVersion
+    from ..spec import CaseSpec, PromptSpec
+    from .merge_base import Trees
+
+__all__ = ["GoldDiff", "Rules", "bar_misses", "judged"]
+
+ADDED_DIR = ".promptops-check-added"  # under the base tree's mirror: the branch's added cases
+
+
+@dataclass
+class GoldDiff:
+    """How the branch's gold set differs from the base's (by case id)."""
+
+    base: str  # the base's gold set: a dataset path, or "inline tests of REF"
+    branch: str  # the branch version's own
+    added: list[str] = field(default_factory=list)
+    edited: dict[str, list[str]] = field(default_factory=dict)  # id -> fields that differ
+    removed: list[str] = field(default_factory=list)
+    added_passed: int | None = None  # of the added cases, how many the branch version passed
+    added_total: int | None = None  # samples evaluated (None: not evaluated)
+    added_error: str = ""  # why the added cases could not be evaluated
+
+    @property
+    def empty(self) -> bool:
+        return not (self.added or self.edited or self.removed)
+
+    def lines(self) -> list[str]:
+        """The diff in sentences, for reports."""
+        out = []
+        where = f"{self.base} -> {self.branch}" if self.base != self.branch else self.base
+        if self.edited:
+            shown = ", ".join(f"{i} ({', '.join(f)})" for i, f in self.edited.items())
+            out.append(
+                f"gold set {where}: {len(self.edited)} case(s) edited on this branch: {shown}; "
+                "judged on the base's version of them"
+            )
+        if self.removed:
+            out.append(
+                f"gold set {where}: {len(self.removed)} case(s) removed on this branch: "
+                f"{', '.join(self.removed)}; still judged (they are the base's)"
+            )
+        if self.added:
+            ran = (
+                f"the branch's version passes {self.added_passed} of {self.added_total}"
+                if self.added_total is not None
+                else (f"not evaluated: {self.added_error}" if self.added_error else "")
+            )
+            out.append(
+                f"gold set {where}: {len(self.added)} case(s) added on this branch "
+                f"({', '.join(self.added)}), not part of the verdict" + (f"; {ran}" if ran else "")
+            )
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Rules:
+    """The version ``check`` evaluates, and where its rules came from."""
+
+    pv: PromptVersion  # the branch's prompt under the base's rules
+    source: str  # "qa@1.0.0 at the merge base", or why the branch's own rules apply
+    changes: list[str] = field(default_factory=list)  # rule edits on the branch, old -> new
+    dataset: Path | None = None  # the base's gold dataset, written from the base tree
+    gold: GoldDiff | None = None
+    added: Path | None = None  # a JSONL of the cases the branch adds (None: none)
+    bar: float | None = None  # the base's fail_under (None: unset, no bar beyond the verdict)
+    trusted: bool = True  # False: no version at the merge base to take rules from
+
+
+def _shown(value: Any) -> str:
+    return "unset" if value is None else str(value)
+
+
+def _assert_texts(spec: PromptSpec) -> list[tuple[str, str]]:
+    return [
+        (
+            json.dumps(
+                a.model_dump(by_alias=True, exclude_defaults=True), sort_keys=True, default=str
+            ),
+            a.label,
+        )
+        for a in spec.assert_
+    ]
+
+
+def rule_changes(base: PromptSpec, branch: PromptSpec) -> list[str]:
+    """The branch's edits to the rules, old -> new (empty: it kept the base's)."""
+    out = []
+    for name in ("metric", "margin"):
+        old, new = getattr(base.gate, name), getattr(branch.gate, name)
+        if old != new:
+            out.append(f"gate.{name}: {old} -> {new}")
+    ta, tb = _assert_texts(base), _assert_texts(branch)
+    if [t for t, _ in ta] != [t for t, _ in tb]:
+        removed = [lbl for t, lbl in ta if t not in [x for x, _ in tb]]
+        added = [lbl for t, lbl in tb if t not in [x for x, _ in ta]]
+        detail = "; ".join(
+            part
+            for part in (
+                f"removed {', '.join(removed)}" if removed else "",
+                f"added {', '.join(added)}" if added else "",
+            )
+            if part
+        )
+        out.append(
+            f"assert: {len(ta)} assertion(s) -> {len(tb)}" + (f" ({detail})" if detail else "")
+        )
+    for name in ("threshold", "fail_under", "dataset"):
+        old, new = getattr(base, name), getattr(branch, name)
+        if old != new:
+            out.append(f"{name}: {_shown(old)} -> {_shown(new)}")
+    if len(base.tests) != len(branch.tests) or base.tests != branch.tests:
+        out.append(f"tests: {len(base.tests)} inline case(s) -> {len(branch.tests)}, edited")
+    return out
+
+
+def _cases(path: Path | None, pv: PromptVersion) -> dict[str, CaseSpec]:
+    from ..datasets import inline_cases, iter_cases
+
+    source = iter_cases(path, pv) if path is not None else inline_cases(pv)
+    return {c.id: c.spec for c in source}
+
+
+def gold_diff(
+    base: dict[str, CaseSpec], branch: dict[str, CaseSpec], base_name: str, branch_name: str
+) -> GoldDiff:
+    out = GoldDiff(base_name, branch_name)
+    for cid, spec in branch.items():
+        if cid not in base:
+            out.added.append(cid)
+            continue
+        a = base[cid].model_dump(by_alias=True)
+        b = spec.model_dump(by_alias=True)
+        fields = [k for k in dict.fromkeys([*a, *b]) if a.get(k) != b.get(k)]
+        if fields:
+            out.edited[cid] = fields
+    out.removed = [cid for cid in base if cid not in branch]
+    return out
+
+
+def judged(
+    project: Project,
+    trees: Trees,
+    pv: PromptVersion,
+    baseline: PromptVersion,
+    dataset_override: str | None = None,
+) -> Rules:
+    """``pv`` under the rules of ``baseline`` as at the merge base. Raises PromptOpsError when
+    the base's gold set cannot be read (the check then reports ``error``)."""
+    from ..project import PromptVersion as PV
+
+    source = trees.at_merge_base(baseline)
+    if source is None:
+        # the baseline exists only on the branch: there is nothing trusted to take rules from
+        return Rules(
+            pv,
+            f"{pv.ref}'s own (no earlier version of {pv.name} at the merge base)",
+            trusted=False,
+            bar=pv.spec.fail_under,
+        )
+    base = source.spec
+    spec = pv.spec.model_copy(
+        update={
+            "gate": base.gate,
+            "assert_": base.assert_,
+            "threshold": base.threshold,
+            "fail_under": base.fail_under,
+            "dataset": base.dataset,
+            "tests": base.tests,
+        }
+    )
+    # its assertions are the base's: python paths resolve in the base tree
+    judged_pv = PV(spec, pv.path, pv.digest, pv.lines, pv.raw, trees.base_project_root)
+    rules = Rules(
+        judged_pv,
+        f"{source.ref} at the merge base",
+        rule_changes(base, pv.spec),
+        bar=base.fail_under,
+    )
+    if dataset_override is not None:
+        return rules  # the caller chose the cases
+    if base.dataset is not None:
+        data, dest = trees.project_file_at_base(base.dataset)
+        if data is None:
+            raise PromptOpsError(
+                f"{base.dataset}: the gold dataset of {source.ref} is not in the merge base's "
+                "tree; check judges a changed version on the base's gold set"
+            )
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(data)
+        rules.dataset = dest
+        base_name = base.dataset
+    else:
+        base_name = f"inline tests of {source.ref}"
+    base_cases = _cases(rules.dataset, judged_pv)
+    branch_path = project.dataset_path(pv)
+    branch_name = pv.spec.dataset or f"inline tests of {pv.ref}"
+    try:
+        if branch_path is not None and not branch_path.is_file():
+            return rules  # lint names the missing file
+        branch_cases = _cases(branch_path, pv)
+    except PromptOpsError:
+        return rules  # lint names the problem in the branch's cases
+    rules.gold = gold_diff(base_cases, branch_cases, base_name, branch_name)
+    if rules.gold.added:
+        out = trees.base_dir / ADDED_DIR / f"{pv.name}-{pv.version}.jsonl"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(
+            "".join(
+                json.dumps(
+                    branch_cases[cid].model_dump(by_alias=True, exclude_defaults=True),
+                    ensure_ascii=False,
+                )
+                + "\n"
+                for cid in rules.gold.added
+            ),
+            encoding="utf-8",
+        )
+        rules.added = out
+    return rules
+
+
+def _passed(rec: dict[str, Any]) -> bool:
+    score = rec.get("score")
+    finite = score is None or (isinstance(score, int | float) and math.isfinite(score))
+    return bool(rec.get("pass")) and not rec.get("error") and finite
+
+
+def bar_misses(
+    records: Iterable[dict[str, Any]], digest: str, bar: float
+) -> list[tuple[str, int, int]]:
+    """(model, passed, samples) of every model on which the version with ``digest`` passes
+    less than ``bar`` of its samples (a failed call or a NaN score is a failure)."""
+    counts: dict[str, list[int]] = {}
+    for rec in records:
+        if rec.get("digest") != digest:
+            continue
+        c = counts.setdefault(str(rec["model"]), [0, 0])
+        c[0] += _passed(rec)
+        c[1] += 1
+    return [(m, p, n) for m, (p, n) in counts.items() if n and p / n < bar - 1e-12]
