@@ -99,6 +99,12 @@ class CheckReport:
         return bool(self.problems) or any(e.verdict in bad for e in self.entries)
 
     @property
+    def warnings(self) -> list[CheckEntry]:
+        """Entries that pass the check without having shown anything: ``inconclusive`` (when
+        not strict) and ``skipped``. A summary shows them as warnings, never as a green tick."""
+        return [e for e in self.entries if e.verdict in ("inconclusive", "skipped")]
+
+    @property
     def exit_code(self) -> int:
         return 1 if self.failed else 0
 
@@ -109,6 +115,7 @@ class CheckReport:
             "env": self.env,
             "strict": self.strict,
             "passed": not self.failed,
+            "warnings": [e.ref for e in self.warnings] if not self.failed else [],
             "problems": [str(p) for p in self.problems],
             "entries": [e.to_json() for e in self.entries],
             "notes": self.notes,

@@ -29,6 +29,12 @@ if TYPE_CHECKING:
 __all__ = ["GoldDiff", "Rules", "bar_misses", "judged"]
 
 ADDED_DIR = ".promptops-check-added"  # under the base tree's mirror: the branch's added cases
+SHOWN = 12  # case ids named in a sentence; the rest are counted
+
+
+def _ids(ids: list[str]) -> str:
+    more = len(ids) - SHOWN
+    return ", ".join(ids[:SHOWN]) + (f" and {more} more" if more > 0 else "")
 
 
 @dataclass
@@ -53,7 +59,7 @@ class GoldDiff:
         out = []
         where = f"{self.base} -> {self.branch}" if self.base != self.branch else self.base
         if self.edited:
-            shown = ", ".join(f"{i} ({', '.join(f)})" for i, f in self.edited.items())
+            shown = _ids([f"{i} ({', '.join(f)})" for i, f in self.edited.items()])
             out.append(
                 f"gold set {where}: {len(self.edited)} case(s) edited on this branch: {shown}; "
                 "judged on the base's version of them"
@@ -61,7 +67,7 @@ class GoldDiff:
         if self.removed:
             out.append(
                 f"gold set {where}: {len(self.removed)} case(s) removed on this branch: "
-                f"{', '.join(self.removed)}; still judged (they are the base's)"
+                f"{_ids(self.removed)}; still judged (they are the base's)"
             )
         if self.added:
             ran = (
@@ -71,7 +77,7 @@ class GoldDiff:
             )
             out.append(
                 f"gold set {where}: {len(self.added)} case(s) added on this branch "
-                f"({', '.join(self.added)}), not part of the verdict" + (f"; {ran}" if ran else "")
+                f"({_ids(self.added)}), not part of the verdict" + (f"; {ran}" if ran else "")
             )
         return out
 
