@@ -434,16 +434,20 @@ def test_a_gate_metric_no_case_has_is_an_error(repo: Path, server: FakeOpenAI) -
 
 
 def test_inconclusive_fails_when_the_base_says_so(repo: Path, server: FakeOpenAI) -> None:
-    on_main(repo, {"promptops.yaml": ALLOW_LOOPBACK + "gate: {inconclusive: fail}\n"})
+    on_main(repo, {"promptops.yaml": ALLOW_LOOPBACK + "gate: {inconclusive: fail, alpha: 0.1}\n"})
     # the branch turns it off again: that takes effect after the merge, not now
     (repo / "promptops.yaml").write_text(ALLOW_LOOPBACK + "gate: {inconclusive: pass}\n")
     commit_version(repo, "prompts/qa/2.1.0.yaml", qa("2.1.0", "Summarize:  {{ document }} "))
     report = run_check(repo, server)
     (entry,) = report.entries
     assert entry.verdict == "inconclusive" and report.strict and report.exit_code == 1
+    assert entry.diff is not None and entry.diff.comparisons[0].alpha == 0.1
     assert (
         "promptops.yaml: gate.inconclusive: fail -> pass on this branch; takes effect after merge"
         in report.notes
+    )
+    assert "promptops.yaml: gate.alpha: 0.1 -> 0.05 on this branch; takes effect after merge" in (
+        report.notes
     )
     # the other way round: the branch's own `inconclusive: fail` does not apply yet
     on_main(repo, {"promptops.yaml": ALLOW_LOOPBACK})
