@@ -433,6 +433,25 @@ def test_a_gate_metric_no_case_has_is_an_error(repo: Path, server: FakeOpenAI) -
     assert "no case has the gate metric 'tone' on both sides" in entry.message
 
 
+def test_a_baseline_without_gold_cases_at_the_base_is_an_error(
+    repo: Path, server: FakeOpenAI
+) -> None:
+    """The branch brings both the gold set and the version: nothing trusted to judge it on."""
+    bare = qa("1.0.0").replace("name: qa", "name: bare").replace("dataset: evals/qa.jsonl\n", "")
+    on_main(repo, {"prompts/bare/1.0.0.yaml": bare})
+    (repo / "evals/bare.jsonl").write_text(case_lines(3))
+    branch = qa("1.1.0").replace("name: qa", "name: bare").replace("qa.jsonl", "bare.jsonl")
+    commit_version(repo, "prompts/bare/1.1.0.yaml", branch)
+    report = run_check(repo, server)
+    assert [p.message for p in report.problems] == []
+    (entry,) = report.entries
+    assert entry.verdict == "error" and report.exit_code == 1 and server.calls == 0
+    assert entry.message == (
+        "bare@1.0.0 has no gold set at the merge base (no dataset, no inline tests); check "
+        "judges a changed version on the base's cases: merge a gold set first"
+    )
+
+
 def test_inconclusive_fails_when_the_base_says_so(repo: Path, server: FakeOpenAI) -> None:
     on_main(repo, {"promptops.yaml": ALLOW_LOOPBACK + "gate: {inconclusive: fail, alpha: 0.1}\n"})
     # the branch turns it off again: that takes effect after the merge, not now

@@ -141,8 +141,16 @@ def rule_changes(base: PromptSpec, branch: PromptSpec) -> list[str]:
         old, new = getattr(base, name), getattr(branch, name)
         if old != new:
             out.append(f"{name}: {_shown(old)} -> {_shown(new)}")
-    if len(base.tests) != len(branch.tests) or base.tests != branch.tests:
+    if base.tests != branch.tests:
         out.append(f"tests: {len(base.tests)} inline case(s) -> {len(branch.tests)}, edited")
+    if base.output != branch.output:
+        # not replaced: it shapes the request; a json-schema assertion without a schema of its
+        # own checks replies against the branch's (shown, so a loosened schema is visible)
+        out.append(
+            f"output: {base.output.format} -> {branch.output.format}, schema "
+            f"{'changed' if base.output.json_schema != branch.output.json_schema else 'kept'} "
+            "(json-schema assertions without a schema of their own use the branch's)"
+        )
     return out
 
 
@@ -211,6 +219,11 @@ def judged(
     )
     if dataset_override is not None:
         return rules  # the caller chose the cases
+    if base.dataset is None and not base.tests:
+        raise PromptOpsError(
+            f"{source.ref} has no gold set at the merge base (no dataset, no inline tests); "
+            "check judges a changed version on the base's cases: merge a gold set first"
+        )
     if base.dataset is not None:
         data, dest = trees.project_file_at_base(base.dataset)
         if data is None:
