@@ -394,6 +394,19 @@ def test_a_new_dataset_of_one_case_is_not_what_the_version_is_judged_on(
     )
 
 
+def test_a_dataset_outside_the_project_is_never_read(repo: Path, server: FakeOpenAI) -> None:
+    outside = repo.parent / f"{repo.name}-outside.jsonl"
+    outside.write_text(json.dumps({"id": "sk-secret-looking-id", "vars": {"document": "x"}}) + "\n")
+    rel = f"../{outside.name}"
+    commit_version(repo, "prompts/qa/2.1.0.yaml", qa("2.1.0", WORSE).replace("evals/qa.jsonl", rel))
+    report = run_check(repo, server)
+    assert report.problems == [], report.problems
+    (entry,) = report.entries
+    assert entry.verdict == "regression" and entry.gold is None
+    assert entry.rule_changes == [f"dataset: evals/qa.jsonl -> {rel}"]
+    assert "sk-secret-looking-id" not in json.dumps(report.to_json())
+
+
 def test_a_neutral_change_passes(repo: Path, server: FakeOpenAI) -> None:
     """As many cases better as worse (5 and 5 of 40): not a regression; inconclusive passes."""
     server.responder = flips(worse={0, 1, 2, 3, 4}, better={5, 6, 7, 8, 9})

@@ -241,6 +241,8 @@ def judged(
     branch_path = project.dataset_path(pv)
     branch_name = pv.spec.dataset or f"inline tests of {pv.ref}"
     try:
+        if branch_path is not None and not _inside(branch_path, project.root):
+            return rules  # never read (and show ids from) a file outside the project
         if branch_path is not None and not branch_path.is_file():
             return rules  # lint names the missing file
         branch_cases = _cases(branch_path, pv)
@@ -263,6 +265,14 @@ def judged(
         )
         rules.added = out
     return rules
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.resolve().relative_to(root.resolve())
+    except ValueError:
+        return False
+    return True
 
 
 def _passed(rec: dict[str, Any]) -> bool:
