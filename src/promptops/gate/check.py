@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from ..project import Project, PromptVersion
     from ..spec import RegistrySpec
     from .diff import DiffResult
-    from .rules import GoldDiff, Rules
+    from .rules import GoldDiff, Planned, Rules
 
 FAILING = ("regression", "below-bar", "error")
 NO_CREDENTIALS = ("fail", "skip")
@@ -198,6 +198,7 @@ def _check(
     from ..gitops import changed_files, read_bytes_at
     from ..lint import lint
     from ..plugins import load_entry_points, load_project_plugins
+    from .rules import plan_version
 
     root, mb, base, env = trees.root, trees.commit, report.base, report.env
     gate = CodeGate(
@@ -256,7 +257,7 @@ def _check(
     plan: list[Planned] = []
     for pv, change in sorted(candidates, key=lambda t: (t[0].name, t[0].semver)):
         baseline, why = find_baseline(trees, pv, reg_base, env, base)
-        plan.append(_plan_rules(project, trees, pv, change, baseline, why, opts))
+        plan.append(plan_version(project, trees, pv, change, baseline, why, opts))
     # reported with the lint problems, so one run shows everything (nothing runs to find them)
     report.problems += _trust_problems(project, plan, opts, gate, mb)
     report.problems = list(dict.fromkeys(report.problems))  # lint may have named one too
@@ -297,50 +298,6 @@ def _check(
         report.notes.append(
             f"NOT EVALUATED (no credentials, --if-no-credentials skip): {', '.join(skipped)}"
         )
-
-
-@dataclass
-class Planned:
-    """A version to evaluate: as the branch wrote it, and as ``check`` judges it (under the
-    rules of its baseline at the merge base, :mod:`promptops.gate.rules`)."""
-
-    original: PromptVersion
-    change: str
-    baseline: PromptVersion | None
-    why: str
-    rules: Rules | None  # None: a new prompt (its own rules and bar), or ``error``
-    opts: EvalOptions | None  # the caller's, with the base's gold dataset
-    error: str = ""  # why it cannot be evaluated
-
-    @property
-    def pv(self) -> PromptVersion:
-        return self.rules.pv if self.rules is not None else self.original
-
-
-def _plan_rules(
-    project: Project,
-    trees: Trees,
-    pv: PromptVersion,
-    change: str,
-    baseline: PromptVersion | None,
-    why: str,
-    opts: EvalOptions | None,
-) -> Planned:
-    from dataclasses import replace
-
-    from ..eval.runner import EvalOptions
-    from .rules import judged
-
-    if baseline is None:
-        return Planned(pv, change, None, why, None, opts)
-    try:
-        rules = judged(project, trees, pv, baseline, opts.dataset if opts is not None else None)
-    except PromptOpsError as e:
-        return Planned(pv, change, baseline, why, None, opts, error=e.message)
-    run_opts = opts
-    if rules.dataset is not None:
-        run_opts = replace(opts or EvalOptions(), dataset=str(rules.dataset))
-    return Planned(pv, change, baseline, why, rules, run_opts)
 
 
 def _datasets(project: Project, item: Planned) -> list[Path]:
@@ -479,6 +436,7 @@ def _evaluate(
     from ..eval.runner import EvalOptions, run_eval
     from .diff import diff_refs, file_diff
     from .explain import explain
+    from .rules import evaluate_added
 
     why = entry.baseline_reason
     pv, baseline, opts = item.pv, item.baseline, item.opts
@@ -519,7 +477,7 @@ def _evaluate(
             if rules is not None:
                 _below_bar(entry, rules, records)
         if rules is not None and rules.added is not None and rules.gold is not None:
-            _evaluate_added(project, item, rules)
+            evaluate_added(project, item, rules)
     except PromptOpsError as e:
         entry.verdict = "error"
         entry.message = e.message
@@ -560,25 +518,3 @@ def _below_bar(entry: CheckEntry, rules: Rules, records: list[dict[str, Any]]) -
         f"the bar of {100 * rules.bar:g}% (fail_under, from {rules.source}), so it fails "
         f"whatever the comparison says; {entry.message}"
     )
-
-
-def _evaluate_added(project: Project, item: Planned, rules: Rules) -> None:
-    """Run the branch's version on the cases the branch added to the gold set (reported, not
-    part of the verdict)."""
-    from dataclasses import replace
-
-    from ..eval.runner import EvalOptions, run_eval
-
-    assert rules.gold is not None and rules.added is not None
-    opts = replace(item.opts or EvalOptions(), dataset=str(rules.added))
-    try:
-        result = run_eval(project, [rules.pv], opts, command=f"promptops check {rules.pv.ref}")
-    except PromptOpsError as e:
-        rules.gold.added_error = e.message
-        return
-    if result.stop_reason:
-        rules.gold.added_error = result.stop_reason
-        return
-    groups = result.summary.get("groups", [])
-    rules.gold.added_passed = sum(int(g["passed"]) for g in groups)
-    rules.gold.added_total = sum(int(g["n"]) for g in groups)

@@ -22,11 +22,12 @@ from typing import TYPE_CHECKING, Any
 from ..errors import PromptOpsError
 
 if TYPE_CHECKING:
+    from ..eval.runner import EvalOptions
     from ..project import Project, PromptVersion
     from ..spec import CaseSpec, PromptSpec
     from .merge_base import Trees
 
-__all__ = ["GoldDiff", "Rules", "bar_misses", "judged"]
+__all__ = ["GoldDiff", "Planned", "Rules", "bar_misses", "evaluate_added", "judged", "plan_version"]
 
 ADDED_DIR = ".promptops-check-added"  # under the base tree's mirror: the branch's added cases
 SHOWN = 12  # case ids named in a sentence; the rest are counted
@@ -294,3 +295,68 @@ def bar_misses(
         c[0] += _passed(rec)
         c[1] += 1
     return [(m, p, n) for m, (p, n) in counts.items() if n and p / n < bar - 1e-12]
+
+
+@dataclass
+class Planned:
+    """A version to evaluate: as the branch wrote it, and as ``check`` judges it (under the
+    rules of its baseline at the merge base)."""
+
+    original: PromptVersion
+    change: str
+    baseline: PromptVersion | None
+    why: str
+    rules: Rules | None  # None: a new prompt (its own rules and bar), or ``error``
+    opts: EvalOptions | None  # the caller's, with the base's gold dataset
+    error: str = ""  # why it cannot be evaluated
+
+    @property
+    def pv(self) -> PromptVersion:
+        return self.rules.pv if self.rules is not None else self.original
+
+
+def plan_version(
+    project: Project,
+    trees: Trees,
+    pv: PromptVersion,
+    change: str,
+    baseline: PromptVersion | None,
+    why: str,
+    opts: EvalOptions | None,
+) -> Planned:
+    from dataclasses import replace
+
+    from ..eval.runner import EvalOptions
+
+    if baseline is None:
+        return Planned(pv, change, None, why, None, opts)
+    try:
+        rules = judged(project, trees, pv, baseline, opts.dataset if opts is not None else None)
+    except PromptOpsError as e:
+        return Planned(pv, change, baseline, why, None, opts, error=e.message)
+    run_opts = opts
+    if rules.dataset is not None:
+        run_opts = replace(opts or EvalOptions(), dataset=str(rules.dataset))
+    return Planned(pv, change, baseline, why, rules, run_opts)
+
+
+def evaluate_added(project: Project, item: Planned, rules: Rules) -> None:
+    """Run the branch's version on the cases the branch added to the gold set (reported, not
+    part of the verdict)."""
+    from dataclasses import replace
+
+    from ..eval.runner import EvalOptions, run_eval
+
+    assert rules.gold is not None and rules.added is not None
+    opts = replace(item.opts or EvalOptions(), dataset=str(rules.added))
+    try:
+        result = run_eval(project, [rules.pv], opts, command=f"promptops check {rules.pv.ref}")
+    except PromptOpsError as e:
+        rules.gold.added_error = e.message
+        return
+    if result.stop_reason:
+        rules.gold.added_error = result.stop_reason
+        return
+    groups = result.summary.get("groups", [])
+    rules.gold.added_passed = sum(int(g["passed"]) for g in groups)
+    rules.gold.added_total = sum(int(g["n"]) for g in groups)
