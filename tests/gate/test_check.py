@@ -465,6 +465,23 @@ def test_a_baseline_without_gold_cases_at_the_base_is_an_error(
     )
 
 
+def test_a_baseline_that_does_not_parse_at_the_base_gives_no_rules(
+    repo: Path, server: FakeOpenAI
+) -> None:
+    """The branch repairs an unreleased version in place and adds the next one: the repaired
+    file is the branch's, not a trusted source of rules."""
+    good = qa("1.0.0").replace("name: qa", "name: fixme")
+    on_main(repo, {"prompts/fixme/1.0.0.yaml": good + "gate: {margn: 1.0}\n"})
+    (repo / "prompts/fixme/1.0.0.yaml").write_text(good)
+    new = good.replace("1.0.0", "1.1.0").replace(GOOD, WORSE)
+    commit_version(repo, "prompts/fixme/1.1.0.yaml", new)
+    report = run_check(repo, server)
+    by_ref = {e.ref: e for e in report.entries}
+    entry = by_ref["fixme@1.1.0"]
+    assert entry.verdict == "error" and report.exit_code == 1
+    assert entry.message.startswith("fixme@1.0.0: its file at the merge base does not parse")
+
+
 def test_inconclusive_fails_when_the_base_says_so(repo: Path, server: FakeOpenAI) -> None:
     on_main(repo, {"promptops.yaml": ALLOW_LOOPBACK + "gate: {inconclusive: fail, alpha: 0.1}\n"})
     # the branch turns it off again: that takes effect after the merge, not now

@@ -83,6 +83,14 @@ class Trees:
             return pv  # read from the base tree already
         return self.parse_at_base(self.rel(pv.path))
 
+    def exists_at_base(self, pv: PromptVersion) -> bool:
+        from ..gitops import read_bytes_at
+
+        return (
+            pv.code_root is not None
+            or read_bytes_at(self.root, self.commit, self.rel(pv.path)) is not None
+        )
+
     def project_file_at_base(self, rel: str) -> tuple[bytes | None, Path]:
         """The bytes of a project-relative file at the merge base, and where the base tree's
         copy goes under ``base_dir``; refuses a path that leaves the project."""

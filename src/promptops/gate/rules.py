@@ -191,6 +191,11 @@ def judged(
     from ..project import PromptVersion as PV
 
     source = trees.at_merge_base(baseline)
+    if source is None and trees.exists_at_base(baseline):
+        raise PromptOpsError(
+            f"{baseline.ref}: its file at the merge base does not parse, so there are no "
+            "trusted rules to judge a new version by; fix it on the base branch first"
+        )
     if source is None:
         # the baseline exists only on the branch: there is nothing trusted to take rules from
         return Rules(
