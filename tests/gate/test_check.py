@@ -366,6 +366,19 @@ def test_rewritten_gold_answers_are_judged_on_the_base_answers(
         "gold set evals/qa.jsonl: 40 case(s) edited on this branch: case-00 (expected)"
     )
     assert entry.diff is not None and entry.diff.dataset == "evals/qa.jsonl as at the merge base"
+    assert not [n for n in report.notes if "gold dataset" in n]  # the entry shows it
+
+
+def test_a_gold_set_changed_alone_is_reported(repo: Path, server: FakeOpenAI) -> None:
+    (repo / "evals/qa.jsonl").write_text(case_lines(N_CASES, keyword="sorry"))
+    report = run_check(repo, server)
+    assert report.entries == [] and report.exit_code == 0 and server.calls == 0
+    assert report.notes == [
+        "gold dataset evals/qa.jsonl changed on this branch (named by qa@1.0.0, qa@1.1.0); "
+        "check judges changed versions on the merge base's copy, so the change applies after "
+        "the merge",
+        "no prompt version was added or changed since main",
+    ]
 
 
 def test_a_new_dataset_of_one_case_is_not_what_the_version_is_judged_on(

@@ -198,7 +198,7 @@ def _check(
     from ..gitops import changed_files, read_bytes_at
     from ..lint import lint
     from ..plugins import load_entry_points, load_project_plugins
-    from .rules import plan_version
+    from .rules import gold_set_notes, plan_version
 
     root, mb, base, env = trees.root, trees.commit, report.base, report.env
     gate = CodeGate(
@@ -258,6 +258,7 @@ def _check(
     for pv, change in sorted(candidates, key=lambda t: (t[0].name, t[0].semver)):
         baseline, why = find_baseline(trees, pv, reg_base, env, base)
         plan.append(plan_version(project, trees, pv, change, baseline, why, opts))
+    report.notes += gold_set_notes(project, trees, [i.rules for i in plan if i.rules is not None])
     # reported with the lint problems, so one run shows everything (nothing runs to find them)
     report.problems += _trust_problems(project, plan, opts, gate, mb)
     report.problems = list(dict.fromkeys(report.problems))  # lint may have named one too

@@ -273,6 +273,41 @@ def judged(
     return rules
 
 
+def gold_set_notes(project: Project, trees: Trees, judged_rules: list[Rules]) -> list[str]:
+    """A note for each gold dataset the branch changes that no entry's gold-set diff shows
+    (a dataset-only change evaluates nothing, but the report says the gold set changed)."""
+    import posixpath
+
+    from ..gitops import changed_files
+
+    shown = {r.gold.base for r in judged_rules if r.gold is not None and not r.gold.empty}
+    users: dict[str, list[str]] = {}
+    for name in project.prompt_names():
+        for path in project.version_files(name).values():
+            try:
+                pv = project.load(path)
+            except PromptOpsError:
+                continue  # lint names it
+            if pv.spec.dataset:
+                users.setdefault(posixpath.normpath(pv.spec.dataset), []).append(pv.ref)
+    prefix = project.root.relative_to(trees.root).as_posix()
+    out = []
+    for status, rel in changed_files(project.root, trees.commit):
+        if prefix != ".":
+            if not rel.startswith(prefix + "/"):
+                continue
+            rel = rel[len(prefix) + 1 :]
+        if rel not in users or rel in shown:
+            continue
+        what = {"A": "added", "D": "deleted"}.get(status, "changed")
+        refs = _ids(users[rel])
+        out.append(
+            f"gold dataset {rel} {what} on this branch (named by {refs}); check judges changed "
+            "versions on the merge base's copy, so the change applies after the merge"
+        )
+    return out
+
+
 def _inside(path: Path, root: Path) -> bool:
     try:
         path.resolve().relative_to(root.resolve())
