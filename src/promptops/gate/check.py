@@ -65,9 +65,6 @@ class CheckEntry:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "rules_from": self.rules_from,
-            "rule_changes": self.rule_changes,
-            "gold": self.gold.to_json() if self.gold else None,
             "ref": self.ref,
             "file": self.file,
             "change": self.change,
@@ -78,6 +75,9 @@ class CheckEntry:
             "diff": self.diff.to_json() if self.diff else None,
             "run": self.summary.get("run_id") if self.summary else None,
             "bar": self.summary.get("bar") if self.summary else None,
+            "rules_from": self.rules_from,
+            "rule_changes": self.rule_changes,
+            "gold": self.gold.to_json() if self.gold else None,
         }
 
 
@@ -494,7 +494,7 @@ def _nothing_paired(entry: CheckEntry) -> None:
     for c in entry.diff.comparisons:
         if c.n_paired == 0:
             entry.verdict = "error"
-            lack = f" ({len(c.unscored)} case(s) have it on one side only)" if c.unscored else ""
+            lack = f" ({len(c.unscored)} case(s) lack it on a side)" if c.unscored else ""
             entry.message = (
                 f"{c.model}: no case has the gate metric {c.metric!r} on both sides{lack}; "
                 "nothing was compared, so nothing can pass"
