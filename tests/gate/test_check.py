@@ -335,6 +335,12 @@ def test_the_branch_cannot_loosen_its_own_margin(repo: Path, server: FakeOpenAI)
     assert entry.rules_from == "qa@1.0.0 at the merge base"
     assert entry.rule_changes == ["gate.margin: 0.02 -> 1.0"]
     assert entry.diff is not None and entry.diff.comparisons[0].margin == 0.02
+    from promptops.report.diff import write_check_junit
+
+    write_check_junit(repo / "junit.xml", report)
+    assert "rule changed on this branch (applies after merge): gate.margin: 0.02 -&gt; 1.0" in (
+        (repo / "junit.xml").read_text()
+    )
 
 
 def test_deleting_the_assertions_does_not_make_every_case_pass(

@@ -505,7 +505,7 @@ def write_check_junit(path: Path, report: CheckReport) -> None:
         errors += 1
     for e in report.entries:
         tc = ET.SubElement(suite, "testcase", classname="promptops.gate.check", name=e.ref)
-        detail = e.message
+        detail = "\n".join([e.message, *_rule_lines(e)])
         if e.diff is not None:
             detail += "".join(
                 f"\n{c.model}: regressed {', '.join(c.regressed) or 'none'}"
