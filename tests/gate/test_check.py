@@ -426,6 +426,37 @@ def test_a_dataset_outside_the_project_is_never_read(repo: Path, server: FakeOpe
     assert "sk-secret-looking-id" not in json.dumps(report.to_json())
 
 
+def test_inline_tests_are_the_gold_set_when_the_base_has_no_dataset(
+    repo: Path, server: FakeOpenAI
+) -> None:
+    def tests(keywords: list[str]) -> str:
+        return "tests:\n" + "".join(
+            f"  - {{id: t{i}, vars: {{document: 'Item {i}: about kw{i}x.'}}, "
+            f"expected: {{keyword: {k}}}}}\n"
+            for i, k in enumerate(keywords)
+        )
+
+    inline = qa("1.0.0").replace("name: qa", "name: inl").replace("dataset: evals/qa.jsonl\n", "")
+    on_main(repo, {"prompts/inl/1.0.0.yaml": inline + tests(["kw0x", "kw1x", "kw2x"])})
+    server.responder = flips(worse={0, 1, 2, 3}, better=set())
+    branch = inline.replace("1.0.0", "1.1.0").replace(GOOD, "Alt {{ document }}")
+    # the branch expects the new answer in t0 and adds t3
+    commit_version(repo, "prompts/inl/1.1.0.yaml", branch + tests(["'no'", "kw1x", "kw2x", "kw3x"]))
+    report = run_check(repo, server)
+    (entry,) = report.entries
+    assert entry.gold is not None
+    assert (entry.gold.edited, entry.gold.added, entry.gold.removed) == (
+        {"t0": ["expected"]},
+        ["t3"],
+        [],
+    )
+    assert entry.gold.base == "inline tests of inl@1.0.0"
+    assert (entry.gold.added_passed, entry.gold.added_total) == (0, 1)
+    assert entry.rule_changes == ["tests: 3 inline case(s) -> 4, edited"]
+    c = entry.diff.comparisons[0]  # type: ignore[union-attr]
+    assert (c.n_paired, c.mcnemar.b, c.mcnemar.c) == (3, 3, 0)  # t0 judged on the base's answer
+
+
 def test_a_neutral_change_passes(repo: Path, server: FakeOpenAI) -> None:
     """As many cases better as worse (5 and 5 of 40): not a regression; inconclusive passes."""
     server.responder = flips(worse={0, 1, 2, 3, 4}, better={5, 6, 7, 8, 9})
