@@ -219,6 +219,32 @@ def test_check_json_and_passing(qa_repo: Path, cli: Cli, server: FakeOpenAI) -> 
     assert "no drop" in data["entries"][0]["message"] or "cannot" in data["entries"][0]["message"]
 
 
+def test_check_shows_inconclusive_as_a_warning_and_strict_fails_it(
+    qa_repo: Path, cli: Cli, server: FakeOpenAI, tmp_path: Path
+) -> None:
+    text = QA.format(version="1.1.0", template="Answer:  {{ question }}")
+    (qa_repo / "prompts/qa/1.1.0.yaml").write_text(text + "gate: {margin: 0.5}\n")
+    md = tmp_path / "check.md"
+    args = ("check", "--base", "main", "--api-base", server.url, "--markdown", str(md))
+    result = cli(*args)
+    no_traceback(result)
+    assert result.exit_code == 0, result.output
+    assert "check passed with warnings: qa@1.1.0 inconclusive" in result.stdout
+    assert "rules: qa@1.0.0 at the merge base" in result.stdout
+    assert "rule changed on this branch (applies after merge): gate.margin: 0.02 -> 0.5" in (
+        result.stdout
+    )
+    summary = md.read_text()
+    assert summary.startswith(
+        "### promptops check ⚠️ passed with warnings (`qa@1.1.0` inconclusive)"
+    )
+    assert "✅" not in summary.splitlines()[0]
+    assert "| ⚠️ inconclusive |" in summary
+    strict = cli(*args, "--strict")
+    assert strict.exit_code == 1 and "check failed" in strict.stdout
+    assert md.read_text().startswith("### promptops check ❌ failed")
+
+
 def test_check_refuses_an_in_place_edit(project: Path, cli: Cli) -> None:
     path = project / "prompts/summarize/1.0.0.yaml"
     path.write_text(path.read_text().replace("First version.", "First version, edited."))

@@ -188,7 +188,10 @@ def test_the_first_hour(newcomer: Path, cli: Cli, monkeypatch: pytest.MonkeyPatc
     # nothing moved on 5 cases: not a regression, but too few cases to vouch for it
     assert "  inconclusive: " in result.stdout
     assert "(below 236 cases no data can show ok at margin 0.02)" in result.stdout
-    assert result.stdout.rstrip().endswith("check passed")
+    # passed, but shown as a warning: the data could not vouch for it
+    assert result.stdout.rstrip().endswith(
+        "check passed with warnings: extract-invoice@1.1.1 inconclusive"
+    )
     released = root / "prompts/extract-invoice/1.1.0.yaml"
     released.write_text(released.read_text().replace("Name the keys.", "Reworded."))
     result = cli("check", "--base", base)

@@ -744,6 +744,20 @@ def _error(loc: tuple[str | int, ...], message: str, value: Any) -> InitErrorDet
     )
 
 
+class GatePolicy(Strict):
+    """The project's gate policy (promptops.yaml ``gate:``); ``check`` reads it from the merge
+    base, so a branch cannot loosen the rules it is judged by."""
+
+    inconclusive: Literal["pass", "fail"] = Field(
+        "pass",
+        description="What `check` does with an inconclusive verdict: pass (with a warning, the "
+        "default) or fail (as `check --strict`).",
+    )
+    alpha: float = Field(
+        0.05, gt=0, lt=1, description="Error rate of the gate's decisions (alpha/2 per side)."
+    )
+
+
 class ProjectConfig(Strict):
     """Optional promptops.yaml at the project root."""
 
@@ -766,4 +780,9 @@ class ProjectConfig(Strict):
         description="Hosts that model.api_base and --api-base may point at under `promptops "
         "check` (glob patterns: 'llm.internal.example.com', '127.0.0.1:*', '*.corp.example'); "
         "check reads this list from the merge base. The providers' own endpoints need no entry.",
+    )
+    gate: GatePolicy = Field(
+        default_factory=GatePolicy,
+        description="Gate policy for every prompt: inconclusive (pass or fail) and alpha; "
+        "check reads it from the merge base.",
     )

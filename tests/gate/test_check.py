@@ -243,6 +243,320 @@ def test_strict_fails_on_inconclusive(repo: Path, server: FakeOpenAI) -> None:
 
 
 # ------------------------------------------------------------------------------------------
+# the rules come from the merge base
+# ------------------------------------------------------------------------------------------
+
+
+def on_main(repo: Path, files: dict[str, str]) -> None:
+    """Commit ``files`` on main and start ``feature`` afresh from there."""
+    git(repo, "checkout", "-q", "main")
+    for rel, text in files.items():
+        (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+        (repo / rel).write_text(text)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "on main")
+    git(repo, "checkout", "-qB", "feature")
+
+
+def case_lines(n: int, *, missing: int = -1, keyword: str | None = None) -> str:
+    """``n`` cases; case ``missing`` asks for a keyword its document lacks (echo fails it)."""
+    return "".join(
+        json.dumps(
+            {
+                "id": f"case-{i:02d}",
+                "vars": {"document": f"Item {i}: the council discussed kw{i}x."},
+                "expected": {"keyword": keyword or (f"kw{i}x" if i != missing else "absent")},
+            }
+        )
+        + "\n"
+        for i in range(n)
+    )
+
+
+def flips(worse: set[int], better: set[int], new: str = "Alt") -> Any:
+    """A responder: the new prompt (starting with ``new``) loses the ``worse`` items, the old
+    one (``Summarize``) loses the ``better`` items; otherwise echo."""
+
+    def respond(req: Any) -> Any:
+        text = req.text
+        item = int(text.split()[2].rstrip(":")) if len(text.split()) > 2 else -1
+        if text.startswith(new) and item in worse:
+            return Reply("no")
+        if text.startswith("Summarize") and item in better:
+            return Reply("no")
+        return echo(req)
+
+    return respond
+
+
+def commit_version(repo: Path, rel: str, text: str) -> None:
+    (repo / rel).write_text(text)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", rel)
+
+
+def test_below_the_base_bar_fails_whatever_the_comparison_says(
+    repo: Path, server: FakeOpenAI
+) -> None:
+    """5 gold cases, fail_under 0.8; the base passes 4 of 5, the branch 0 of 5. Four lost cases
+    of five are not enough for the comparison to call a regression: the bar fails it."""
+    five = (
+        qa("1.0.0").replace("name: qa", "name: five").replace("evals/qa.jsonl", "evals/five.jsonl")
+    )
+    on_main(
+        repo,
+        {
+            "prompts/five/1.0.0.yaml": five + "fail_under: 0.8\n",
+            "evals/five.jsonl": case_lines(5, missing=4),
+        },
+    )
+    server.responder = flips(worse=set(range(5)), better=set())
+    branch = five.replace("1.0.0", "1.1.0").replace(GOOD, "Alt {{ document }}")
+    commit_version(repo, "prompts/five/1.1.0.yaml", branch)  # no bar of its own
+    report = run_check(repo, server)
+    (entry,) = report.entries
+    assert entry.verdict == "below-bar" and report.exit_code == 1
+    assert entry.message.startswith(
+        "five@1.1.0 passes 0 of 5 cases (0%) on openai/fake-model-2024-01-01, below the bar "
+        "of 80% (fail_under, from five@1.0.0 at the merge base), so it fails whatever the "
+        "comparison says"
+    )
+    assert "fail_under: 0.8 -> unset" in entry.rule_changes
+    c = entry.diff.comparisons[0]  # type: ignore[union-attr]
+    assert (c.mcnemar.b, c.mcnemar.c, c.mean_a) == (4, 0, 0.8)
+
+
+def test_the_branch_cannot_loosen_its_own_margin(repo: Path, server: FakeOpenAI) -> None:
+    loose = qa("2.1.0", WORSE) + "gate: {margin: 1.0}\n"
+    commit_version(repo, "prompts/qa/2.1.0.yaml", loose)
+    report = run_check(repo, server)
+    (entry,) = report.entries
+    assert entry.verdict == "regression" and report.exit_code == 1
+    assert entry.rules_from == "qa@1.0.0 at the merge base"
+    assert entry.rule_changes == ["gate.margin: 0.02 -> 1.0"]
+    assert entry.diff is not None and entry.diff.comparisons[0].margin == 0.02
+    from promptops.report.diff import write_check_junit
+
+    write_check_junit(repo / "junit.xml", report)
+    assert "rule changed on this branch (applies after merge): gate.margin: 0.02 -&gt; 1.0" in (
+        (repo / "junit.xml").read_text()
+    )
+
+
+def test_deleting_the_assertions_does_not_make_every_case_pass(
+    repo: Path, server: FakeOpenAI
+) -> None:
+    bare = qa("2.1.0", WORSE).split("assert:")[0]
+    commit_version(repo, "prompts/qa/2.1.0.yaml", bare)
+    report = run_check(repo, server)
+    (entry,) = report.entries
+    assert entry.verdict == "regression" and report.exit_code == 1
+    assert entry.rule_changes == ["assert: 1 assertion(s) -> 0 (removed keyword)"]
+    c = entry.diff.comparisons[0]  # type: ignore[union-attr]
+    assert c.mean_b == pytest.approx(0.2)  # judged by the base's keyword assertion
+
+
+def test_rewritten_gold_answers_are_judged_on_the_base_answers(
+    repo: Path, server: FakeOpenAI
+) -> None:
+    # the branch makes the gold set expect what the worse prompt says
+    (repo / "evals/qa.jsonl").write_text(case_lines(N_CASES, keyword="sorry"))
+    commit_version(repo, "prompts/qa/2.1.0.yaml", qa("2.1.0", WORSE))
+    report = run_check(repo, server)
+    (entry,) = report.entries
+    assert entry.verdict == "regression" and report.exit_code == 1
+    assert entry.gold is not None
+    assert entry.gold.edited == {f"case-{i:02d}": ["expected"] for i in range(N_CASES)}
+    assert entry.gold.added == [] and entry.gold.removed == []
+    assert entry.gold.lines()[0].startswith(
+        "gold set evals/qa.jsonl: 40 case(s) edited on this branch: case-00 (expected)"
+    )
+    assert entry.diff is not None and entry.diff.dataset == "evals/qa.jsonl as at the merge base"
+    assert not [n for n in report.notes if "gold dataset" in n]  # the entry shows it
+
+
+def test_a_gold_set_changed_alone_is_reported(repo: Path, server: FakeOpenAI) -> None:
+    (repo / "evals/qa.jsonl").write_text(case_lines(N_CASES, keyword="sorry"))
+    report = run_check(repo, server)
+    assert report.entries == [] and report.exit_code == 0 and server.calls == 0
+    assert report.notes == [
+        "gold dataset evals/qa.jsonl changed on this branch (named by qa@1.0.0, qa@1.1.0); "
+        "check judges changed versions on the merge base's copy, so the change applies after "
+        "the merge",
+        "no prompt version was added or changed since main",
+    ]
+
+
+def test_a_new_dataset_of_one_case_is_not_what_the_version_is_judged_on(
+    repo: Path, server: FakeOpenAI
+) -> None:
+    (repo / "evals/one.jsonl").write_text(
+        json.dumps(
+            {"id": "easy", "vars": {"document": "Item 0: kw0x"}, "expected": {"keyword": "kw0x"}}
+        )
+        + "\n"
+    )
+    text = qa("2.1.0", WORSE).replace("evals/qa.jsonl", "evals/one.jsonl")
+    commit_version(repo, "prompts/qa/2.1.0.yaml", text)
+    report = run_check(repo, server)
+    (entry,) = report.entries
+    assert entry.verdict == "regression" and report.exit_code == 1
+    assert entry.diff is not None and entry.diff.comparisons[0].n_paired == N_CASES
+    assert entry.rule_changes == ["dataset: evals/qa.jsonl -> evals/one.jsonl"]
+    assert entry.gold is not None and entry.gold.added == ["easy"]
+    assert len(entry.gold.removed) == N_CASES
+    # the added case ran on its own, with the base's assertions: item 0 is answered
+    assert (entry.gold.added_passed, entry.gold.added_total) == (1, 1)
+    assert (
+        "(easy), not part of the verdict; the branch's version passes 1 of 1"
+        in (entry.gold.lines()[-1])
+    )
+
+
+def test_a_dataset_outside_the_project_is_never_read(repo: Path, server: FakeOpenAI) -> None:
+    outside = repo.parent / f"{repo.name}-outside.jsonl"
+    outside.write_text(json.dumps({"id": "sk-secret-looking-id", "vars": {"document": "x"}}) + "\n")
+    rel = f"../{outside.name}"
+    commit_version(repo, "prompts/qa/2.1.0.yaml", qa("2.1.0", WORSE).replace("evals/qa.jsonl", rel))
+    report = run_check(repo, server)
+    assert report.problems == [], report.problems
+    (entry,) = report.entries
+    assert entry.verdict == "regression" and entry.gold is None
+    assert entry.rule_changes == [f"dataset: evals/qa.jsonl -> {rel}"]
+    assert "sk-secret-looking-id" not in json.dumps(report.to_json())
+
+
+def test_inline_tests_are_the_gold_set_when_the_base_has_no_dataset(
+    repo: Path, server: FakeOpenAI
+) -> None:
+    def tests(keywords: list[str]) -> str:
+        return "tests:\n" + "".join(
+            f"  - {{id: t{i}, vars: {{document: 'Item {i}: about kw{i}x.'}}, "
+            f"expected: {{keyword: {k}}}}}\n"
+            for i, k in enumerate(keywords)
+        )
+
+    inline = qa("1.0.0").replace("name: qa", "name: inl").replace("dataset: evals/qa.jsonl\n", "")
+    on_main(repo, {"prompts/inl/1.0.0.yaml": inline + tests(["kw0x", "kw1x", "kw2x"])})
+    server.responder = flips(worse={0, 1, 2, 3}, better=set())
+    branch = inline.replace("1.0.0", "1.1.0").replace(GOOD, "Alt {{ document }}")
+    # the branch expects the new answer in t0 and adds t3
+    commit_version(repo, "prompts/inl/1.1.0.yaml", branch + tests(["'no'", "kw1x", "kw2x", "kw3x"]))
+    report = run_check(repo, server)
+    (entry,) = report.entries
+    assert entry.gold is not None
+    assert (entry.gold.edited, entry.gold.added, entry.gold.removed) == (
+        {"t0": ["expected"]},
+        ["t3"],
+        [],
+    )
+    assert entry.gold.base == "inline tests of inl@1.0.0"
+    assert (entry.gold.added_passed, entry.gold.added_total) == (0, 1)
+    assert entry.rule_changes == ["tests: 3 inline case(s) -> 4, edited"]
+    c = entry.diff.comparisons[0]  # type: ignore[union-attr]
+    assert (c.n_paired, c.mcnemar.b, c.mcnemar.c) == (3, 3, 0)  # t0 judged on the base's answer
+
+
+def test_a_neutral_change_passes(repo: Path, server: FakeOpenAI) -> None:
+    """As many cases better as worse (5 and 5 of 40): not a regression; inconclusive passes."""
+    server.responder = flips(worse={0, 1, 2, 3, 4}, better={5, 6, 7, 8, 9})
+    commit_version(repo, "prompts/qa/2.1.0.yaml", qa("2.1.0", "Alt {{ document }}"))
+    report = run_check(repo, server)
+    (entry,) = report.entries
+    c = entry.diff.comparisons[0]  # type: ignore[union-attr]
+    assert (c.mcnemar.b, c.mcnemar.c) == (5, 5)
+    assert entry.verdict in ("inconclusive", "ok") and report.exit_code == 0
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason="needs issue 20 part B (gate-stats branch): the exact conditional test; the current "
+    "Tango interval calls 8 worse / 1 better of 40 inconclusive",
+)
+def test_eight_worse_one_better_of_forty_fails(repo: Path, server: FakeOpenAI) -> None:
+    """The exact one-sided test gives p = 0.0195 for 8 worse and 1 better of 40."""
+    server.responder = flips(worse=set(range(8)), better={8})
+    commit_version(repo, "prompts/qa/2.1.0.yaml", qa("2.1.0", "Alt {{ document }}"))
+    report = run_check(repo, server)
+    (entry,) = report.entries
+    c = entry.diff.comparisons[0]  # type: ignore[union-attr]
+    assert (c.mcnemar.b, c.mcnemar.c) == (8, 1)
+    assert entry.verdict == "regression" and report.exit_code == 1
+
+
+def test_a_gate_metric_no_case_has_is_an_error(repo: Path, server: FakeOpenAI) -> None:
+    tone = qa("1.0.0").replace("name: qa", "name: tone") + "gate: {metric: tone}\n"
+    on_main(repo, {"prompts/tone/1.0.0.yaml": tone})
+    commit_version(
+        repo, "prompts/tone/1.1.0.yaml", tone.replace("1.0.0", "1.1.0").replace(GOOD, WORSE)
+    )
+    report = run_check(repo, server)
+    (entry,) = report.entries
+    assert entry.verdict == "error" and report.exit_code == 1
+    assert "no case has the gate metric 'tone' on both sides" in entry.message
+
+
+def test_a_baseline_without_gold_cases_at_the_base_is_an_error(
+    repo: Path, server: FakeOpenAI
+) -> None:
+    """The branch brings both the gold set and the version: nothing trusted to judge it on."""
+    bare = qa("1.0.0").replace("name: qa", "name: bare").replace("dataset: evals/qa.jsonl\n", "")
+    on_main(repo, {"prompts/bare/1.0.0.yaml": bare})
+    (repo / "evals/bare.jsonl").write_text(case_lines(3))
+    branch = qa("1.1.0").replace("name: qa", "name: bare").replace("qa.jsonl", "bare.jsonl")
+    commit_version(repo, "prompts/bare/1.1.0.yaml", branch)
+    report = run_check(repo, server)
+    assert [p.message for p in report.problems] == []
+    (entry,) = report.entries
+    assert entry.verdict == "error" and report.exit_code == 1 and server.calls == 0
+    assert entry.message == (
+        "bare@1.0.0 has no gold set at the merge base (no dataset, no inline tests); check "
+        "judges a changed version on the base's cases: merge a gold set first"
+    )
+
+
+def test_a_baseline_that_does_not_parse_at_the_base_gives_no_rules(
+    repo: Path, server: FakeOpenAI
+) -> None:
+    """The branch repairs an unreleased version in place and adds the next one: the repaired
+    file is the branch's, not a trusted source of rules."""
+    good = qa("1.0.0").replace("name: qa", "name: fixme")
+    on_main(repo, {"prompts/fixme/1.0.0.yaml": good + "gate: {margn: 1.0}\n"})
+    (repo / "prompts/fixme/1.0.0.yaml").write_text(good)
+    new = good.replace("1.0.0", "1.1.0").replace(GOOD, WORSE)
+    commit_version(repo, "prompts/fixme/1.1.0.yaml", new)
+    report = run_check(repo, server)
+    by_ref = {e.ref: e for e in report.entries}
+    entry = by_ref["fixme@1.1.0"]
+    assert entry.verdict == "error" and report.exit_code == 1
+    assert entry.message.startswith("fixme@1.0.0: its file at the merge base does not parse")
+
+
+def test_inconclusive_fails_when_the_base_says_so(repo: Path, server: FakeOpenAI) -> None:
+    on_main(repo, {"promptops.yaml": ALLOW_LOOPBACK + "gate: {inconclusive: fail, alpha: 0.1}\n"})
+    # the branch turns it off again: that takes effect after the merge, not now
+    (repo / "promptops.yaml").write_text(ALLOW_LOOPBACK + "gate: {inconclusive: pass}\n")
+    commit_version(repo, "prompts/qa/2.1.0.yaml", qa("2.1.0", "Summarize:  {{ document }} "))
+    report = run_check(repo, server)
+    (entry,) = report.entries
+    assert entry.verdict == "inconclusive" and report.strict and report.exit_code == 1
+    assert entry.diff is not None and entry.diff.comparisons[0].alpha == 0.1
+    assert (
+        "promptops.yaml: gate.inconclusive: fail -> pass on this branch; takes effect after merge"
+        in report.notes
+    )
+    assert "promptops.yaml: gate.alpha: 0.1 -> 0.05 on this branch; takes effect after merge" in (
+        report.notes
+    )
+    # the other way round: the branch's own `inconclusive: fail` does not apply yet
+    on_main(repo, {"promptops.yaml": ALLOW_LOOPBACK})
+    (repo / "promptops.yaml").write_text(ALLOW_LOOPBACK + "gate: {inconclusive: fail}\n")
+    commit_version(repo, "prompts/qa/2.1.0.yaml", qa("2.1.0", "Summarize:  {{ document }} "))
+    report = run_check(repo, server)
+    assert report.entries[0].verdict == "inconclusive" and report.exit_code == 0
+
+
+# ------------------------------------------------------------------------------------------
 # baselines
 # ------------------------------------------------------------------------------------------
 

@@ -299,6 +299,19 @@ def test_non_finite_values_are_failures_and_json_is_strict() -> None:
     json.dumps(c.to_json(), allow_nan=False)  # raises on NaN
 
 
+@pytest.mark.parametrize("metric", ["pass", "score", "keyword"])
+def test_a_nan_score_is_a_failure_for_every_metric(metric: str) -> None:
+    """A record that says ``pass`` with a NaN score (a broken grader) fails the case, whatever
+    the gate metric: counted as pass, 20 NaN cases would hide a regression."""
+    b = records([1] * 40, "2.0.0")
+    for rec in b[:20]:
+        rec["score"] = float("nan")
+        rec["metrics"] = {"keyword": float("nan")}
+    c = one(records([1] * 40, "1.0.0"), b, metric=metric)
+    assert c.verdict == "regression" and len(c.invalid) == 20, (c.verdict, c.invalid)
+    assert c.mean_b == pytest.approx(0.5)
+
+
 def test_template_errors_count_as_failures_of_that_version() -> None:
     b = records([1] * 40, "2.0.0")
     for rec in b[:10]:

@@ -204,11 +204,12 @@ def test_a_hostile_pull_request_fails_and_neither_calls_out_nor_runs_its_code(
     assert "sk-ci-secret-key-0123456789" not in result.output
 
 
-def test_the_same_problems_one_at_a_time_still_fail(
+def test_a_templated_python_assertion_on_the_branch_never_runs(
     base: Path, cli: Cli, server: FakeOpenAI, markers: Path
 ) -> None:
-    """A python assertion added by a template value (not visible before rendering) is refused
-    by the gate when it loads, and the check fails; nothing of it runs."""
+    """A python assertion added by a template value (not visible before rendering): the branch's
+    version is judged by the merge base's assertions, so it never loads; the report lists the
+    branch's assertion change and the edited gold cases."""
     (base / "checks/evil.py").write_text(checker("evil"))
     templated = '  - {type: python, value: "checks/{{ metadata.f }}.py:check"}\n'
     (base / "prompts/qa/1.1.0.yaml").write_text(qa("1.1.0", extra=templated))
@@ -219,12 +220,14 @@ def test_the_same_problems_one_at_a_time_still_fail(
         )
     )
     commit(base)
-    result = cli("check", "--base", "main")
+    result = cli("check", "--base", "main", "--format", "json")
     assert_no_traceback(result)
-    assert result.exit_code == 1, result.output
-    assert "python assertion checks/evil.py: added on this branch" in result.stdout
-    assert "base" in {p.name for p in markers.iterdir()}  # the baseline's own, unchanged file
+    (entry,) = json.loads(result.stdout)["entries"]
+    assert entry["rules_from"] == "qa@1.0.0 at the merge base"
+    assert "assert: 2 assertion(s) -> 2 (removed python; added python)" in entry["rule_changes"]
+    assert len(entry["gold"]["edited"]) == N  # the metadata the template reads
     assert not [p for p in markers.iterdir() if p.name.startswith("evil")]
+    assert "base" in {p.name for p in markers.iterdir()}  # the base's file judged both sides
 
 
 def test_a_remote_ref_is_never_fetched_by_eval_either(
@@ -285,10 +288,10 @@ def test_unchanged_python_assertions_run_and_changed_ones_only_with_trust(
     assert "python assertion checks/grade.py: changed on this branch" in refused.stdout
     assert "--trust-pr-code" in refused.stdout
     assert list(markers.iterdir()) == [] and server.calls == 2 * N
-    # trusted: the branch's file runs
+    # trusted: the branch's file may run, but the rules are the merge base's: so is their code
     trusted = cli("check", "--base", "main", "--trust-pr-code")
     assert trusted.exit_code == 0, trusted.output
-    assert (markers / "pr").exists() and not (markers / "base").exists()
+    assert (markers / "base").exists() and not (markers / "pr").exists()
 
 
 def test_a_baseline_from_the_base_tree_runs_the_base_trees_assertion_code(
@@ -314,8 +317,8 @@ def test_a_baseline_from_the_base_tree_runs_the_base_trees_assertion_code(
     assert result.exit_code == 0, result.output
     (entry,) = json.loads(result.stdout)["entries"]
     assert (entry["baseline"], entry["verdict"]) == ("tr@1.0.0", "inconclusive")  # 10 cases
-    # the baseline ran the base tree's code, the candidate the branch's
-    assert (markers / "base").exists() and (markers / "pr").exists()
+    # both sides ran the base tree's code: the rules (and their code) are the merge base's
+    assert (markers / "base").exists() and not (markers / "pr").exists()
 
 
 def test_params_extra_is_an_allowlist(project: Path, cli: Cli) -> None:
@@ -404,8 +407,8 @@ def test_an_empty_key_is_no_credentials_and_calls_nothing(
 
 
 def test_error_rates_that_differ_fail_the_check(base: Path, cli: Cli, server: FakeOpenAI) -> None:
-    """The new version's calls are rejected on 4 of 10 cases (400, not retried): the paired
-    comparison would drop those cases and could call it ok."""
+    """The new version's calls are rejected on 4 of 10 cases (400, not retried): they count as
+    its failures, so the comparison would measure the provider's errors, not the prompts."""
 
     def responder(req: Any) -> Any:
         if req.text.startswith("Sum:") and int(req.text.split()[2].rstrip(":")) < 4:
@@ -416,9 +419,9 @@ def test_error_rates_that_differ_fail_the_check(base: Path, cli: Cli, server: Fa
     new_version(base)
     result = cli("check", "--base", "main", "--no-cache")
     assert result.exit_code == 1, result.output
-    assert "error rates differ: 0 of 10 calls failed for qa@1.0.0, 4 of 10 for qa@1.1.0" in (
-        result.stdout
-    )
+    out = " ".join(result.stdout.split())
+    assert "error rates differ: 0 of 10 calls failed for qa@1.0.0, 4 of 10 for qa@1.1.0" in out
+    assert "failed calls count as failures of their side" in out and "left out" not in out
 
 
 def test_a_few_errors_on_both_sides_are_no_failure(

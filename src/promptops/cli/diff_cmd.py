@@ -171,7 +171,12 @@ def check(
     env: str = typer.Option(
         "prod", "--env", help="Baseline: the version active here in registry.yaml at the base."
     ),
-    strict: bool = typer.Option(False, "--strict", help="Also fail on inconclusive verdicts."),
+    strict: bool = typer.Option(
+        False,
+        "--strict",
+        help="Also fail on inconclusive verdicts (as gate: {inconclusive: fail} in promptops.yaml "
+        "at the merge base).",
+    ),
     markdown: Path | None = typer.Option(
         None, "--markdown", help="Write the Markdown summary (PR comment) here."
     ),

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from ..project import Project, PromptVersion
     from ..spec import RegistrySpec
     from .diff import DiffResult
+    from .rules import GoldDiff, Planned, Rules
 
 FAILING = ("regression", "below-bar", "error")
 NO_CREDENTIALS = ("fail", "skip")
@@ -58,6 +59,9 @@ class CheckEntry:
     message: str = ""
     diff: DiffResult | None = None
     summary: dict[str, Any] | None = None  # the eval summary of a new prompt
+    rules_from: str = ""  # where the rules it was judged by came from
+    rule_changes: list[str] = field(default_factory=list)  # the branch's edits, old -> new
+    gold: GoldDiff | None = None  # the branch's gold set against the base's
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -71,6 +75,9 @@ class CheckEntry:
             "diff": self.diff.to_json() if self.diff else None,
             "run": self.summary.get("run_id") if self.summary else None,
             "bar": self.summary.get("bar") if self.summary else None,
+            "rules_from": self.rules_from,
+            "rule_changes": self.rule_changes,
+            "gold": self.gold.to_json() if self.gold else None,
         }
 
 
@@ -92,6 +99,12 @@ class CheckReport:
         return bool(self.problems) or any(e.verdict in bad for e in self.entries)
 
     @property
+    def warnings(self) -> list[CheckEntry]:
+        """Entries that pass the check without having shown anything: ``inconclusive`` (when
+        not strict) and ``skipped``. A summary shows them as warnings, never as a green tick."""
+        return [e for e in self.entries if e.verdict in ("inconclusive", "skipped")]
+
+    @property
     def exit_code(self) -> int:
         return 1 if self.failed else 0
 
@@ -102,6 +115,7 @@ class CheckReport:
             "env": self.env,
             "strict": self.strict,
             "passed": not self.failed,
+            "warnings": [e.ref for e in self.warnings] if not self.failed else [],
             "problems": [str(p) for p in self.problems],
             "entries": [e.to_json() for e in self.entries],
             "notes": self.notes,
@@ -116,7 +130,7 @@ def check(
     opts: EvalOptions | None = None,
     *,
     seed: int = 0,
-    alpha: float = 0.05,
+    alpha: float | None = None,
     sequential: int = 0,
     run_lint: bool = True,
     on_event: Callable[[str], None] | None = None,
@@ -129,7 +143,8 @@ def check(
 
     ``trust_pr_code`` lets python assertion files that are new or changed on the branch run;
     ``if_no_credentials`` (``fail`` or ``skip``) says what a version whose model credentials
-    are missing from the environment becomes."""
+    are missing from the environment becomes. ``alpha`` defaults to ``gate.alpha`` of the merge
+    base's promptops.yaml; ``gate.inconclusive: fail`` there makes the check ``strict``."""
     from ..errors import UsageError
     from ..gitops import EMPTY_TREE, merge_base, repo_root
     from .trust import policy_at
@@ -140,6 +155,12 @@ def check(
     mb = merge_base(project.root, base)
     config, policy_notes = policy_at(project, root, mb)
     project = project.with_config(config)  # the policy of the merge base, not the branch's
+    if not strict and config.gate.inconclusive == "fail":
+        strict = True
+        policy_notes.append(
+            "inconclusive fails this check (gate.inconclusive: fail in promptops.yaml at the "
+            "merge base)"
+        )
     report = CheckReport(base, mb, env, strict)
     if mb == EMPTY_TREE:
         report.notes.append(
@@ -156,7 +177,7 @@ def check(
             Trees(project, root, mb, Path(tmp).resolve()),
             opts,
             seed=seed,
-            alpha=alpha,
+            alpha=config.gate.alpha if alpha is None else alpha,
             sequential=sequential,
             run_lint=run_lint,
             say=on_event or (lambda _msg: None),
@@ -184,6 +205,7 @@ def _check(
     from ..gitops import changed_files, read_bytes_at
     from ..lint import lint
     from ..plugins import load_entry_points, load_project_plugins
+    from .rules import gold_set_notes, plan_version
 
     root, mb, base, env = trees.root, trees.commit, report.base, report.env
     gate = CodeGate(
@@ -239,10 +261,11 @@ def _check(
             )
             continue
         candidates.append((pv, change))
-    plan = [
-        (pv, change, *find_baseline(trees, pv, reg_base, env, base))
-        for pv, change in sorted(candidates, key=lambda t: (t[0].name, t[0].semver))
-    ]
+    plan: list[Planned] = []
+    for pv, change in sorted(candidates, key=lambda t: (t[0].name, t[0].semver)):
+        baseline, why = find_baseline(trees, pv, reg_base, env, base)
+        plan.append(plan_version(project, trees, pv, change, baseline, why, opts))
+    report.notes += gold_set_notes(project, trees, [i.rules for i in plan if i.rules is not None])
     # reported with the lint problems, so one run shows everything (nothing runs to find them)
     report.problems += _trust_problems(project, plan, opts, gate, mb)
     report.problems = list(dict.fromkeys(report.problems))  # lint may have named one too
@@ -254,15 +277,28 @@ def _check(
         report.notes.append(f"no prompt version was added or changed since {base}")
         return
     with code_gate(gate):
-        for pv, change, baseline, why in plan:
+        for item in plan:
+            pv, baseline = item.pv, item.baseline
             entry = CheckEntry(
-                pv.ref, trees.rel(pv.path), change, baseline.ref if baseline else None, why, "error"
+                pv.ref,
+                trees.rel(pv.path),
+                item.change,
+                baseline.ref if baseline else None,
+                item.why,
+                "error",
             )
-            missing = _missing_credentials(project, pv, baseline, opts)
-            if missing:
-                _no_credentials(entry, missing, if_no_credentials)
+            if item.rules is not None:
+                entry.rules_from = item.rules.source
+                entry.rule_changes = item.rules.changes
+                entry.gold = item.rules.gold
+            if item.error:
+                entry.message = item.error
             else:
-                _evaluate(project, entry, pv, baseline, opts, seed, alpha, sequential, say)
+                missing = _missing_credentials(project, item)
+                if missing:
+                    _no_credentials(entry, missing, if_no_credentials)
+                else:
+                    _evaluate(project, entry, item, seed, alpha, sequential, say)
             report.entries.append(entry)
     report.problems += [Problem("check", None, None, m) for m in gate.refused]
     skipped = [e.ref for e in report.entries if e.verdict == "skipped"]
@@ -272,9 +308,18 @@ def _check(
         )
 
 
+def _datasets(project: Project, item: Planned) -> list[Path]:
+    """The case files an evaluation of ``item`` reads: the gold set, the branch's added cases."""
+    ds = project.dataset_path(item.pv, item.opts.dataset if item.opts is not None else None)
+    out = [ds] if ds is not None and ds.is_file() else []
+    if item.rules is not None and item.rules.added is not None:
+        out.append(item.rules.added)
+    return out
+
+
 def _trust_problems(
     project: Project,
-    plan: list[tuple[PromptVersion, str, PromptVersion | None, str]],
+    plan: list[Planned],
     opts: EvalOptions | None,
     gate: Any,
     commit: str,
@@ -290,16 +335,19 @@ def _trust_problems(
     if api_base and not host_allowed(api_base, project.config.allowed_api_hosts):
         out.append(Problem("--api-base", None, None, api_base_message(api_base, commit)))
     datasets: dict[Path, list[Path]] = {}
-    for pv, _change, baseline, _why in plan:
-        for v in (pv, baseline):
+    for item in plan:
+        # the judged version is the branch's prompt with the baseline's rules: checking both
+        # files covers it, and refuses what the branch's file would run after the merge
+        for v in (item.original, item.baseline):
             if v is None:
                 continue
             pinned = not models or v.spec.model.id in models
             out += version_problems(v, project, gate, commit, api_base, pinned)
-        ds = project.dataset_path(pv, opts.dataset if opts is not None else None)
-        if ds is not None and ds.is_file():
+        own = project.dataset_path(item.original)
+        files = _datasets(project, item) + ([own] if own is not None and own.is_file() else [])
+        for ds in files:
             roots = datasets.setdefault(ds, [])
-            for v in (pv, baseline):
+            for v in (item.pv, item.original, item.baseline):
                 if v is not None and (v.code_root or project.root) not in roots:
                     roots.append(v.code_root or project.root)
     for ds, roots in datasets.items():
@@ -307,18 +355,18 @@ def _trust_problems(
     return list(dict.fromkeys(out))
 
 
-def _missing_credentials(
-    project: Project, pv: PromptVersion, baseline: PromptVersion | None, opts: EvalOptions | None
-) -> dict[str, list[str]]:
+def _missing_credentials(project: Project, item: Planned) -> dict[str, list[str]]:
     """model -> credential environment variables it needs and lacks (empty counts as lacking)."""
     from ..providers import missing_credentials
     from .trust import model_ids
 
-    models = opts.models if opts is not None else []
-    ds = project.dataset_path(pv, opts.dataset if opts is not None else None)
-    wanted = model_ids(pv, models, ds)
-    if baseline is not None:
-        wanted += model_ids(baseline, models, None)
+    models = item.opts.models if item.opts is not None else []
+    wanted: list[str] = []
+    files: list[Path | None] = [*_datasets(project, item)] or [None]
+    for ds in files:
+        wanted += model_ids(item.pv, models, ds)
+    if item.baseline is not None:
+        wanted += model_ids(item.baseline, models, None)
     out = {}
     for m in dict.fromkeys(wanted):
         names = missing_credentials(m)
@@ -379,26 +427,27 @@ def _fail_closed(entry: CheckEntry, sides: list[tuple[str, str]], records: Any) 
             entry.verdict = "error"
             entry.message = (
                 f"error rates differ: {ea} of {na} calls failed for {ra}, {eb} of {nb} for {rb}; "
-                f"the failed cases would be left out of the comparison; {entry.message}"
+                "failed calls count as failures of their side, so the comparison would measure "
+                f"the provider's errors, not the prompts; {entry.message}"
             )
 
 
 def _evaluate(
     project: Project,
     entry: CheckEntry,
-    pv: PromptVersion,
-    baseline: PromptVersion | None,
-    opts: EvalOptions | None,
+    item: Planned,
     seed: int,
     alpha: float,
     sequential: int,
     say: Callable[[str], None],
 ) -> None:
     from ..eval.runner import EvalOptions, run_eval
-    from .diff import diff_refs
+    from .diff import diff_refs, file_diff
     from .explain import explain
+    from .rules import evaluate_added
 
     why = entry.baseline_reason
+    pv, baseline, opts = item.pv, item.baseline, item.opts
     try:
         if baseline is None:
             say(f"evaluating {pv.ref} ({why})")
@@ -415,18 +464,65 @@ def _evaluate(
                 or "no cases ran"
             )
             _fail_closed(entry, [(pv.ref, pv.digest)], result.run.records())
-        else:
-            say(f"evaluating {pv.ref} against {baseline.ref} ({why})")
-            entry.diff = diff_refs(
-                project, baseline, pv, opts, seed=seed, alpha=alpha, sequential=sequential
-            )
-            entry.verdict = entry.diff.verdict
-            entry.message = "; ".join(
-                f"{c.model}: {explain(c)}" for c in entry.diff.comparisons
-            ) or ("no model ran on both sides")
-            if entry.diff.run is not None:
-                sides = [(baseline.ref, baseline.digest), (pv.ref, pv.digest)]
-                _fail_closed(entry, sides, entry.diff.run.records())
+            return
+        say(f"evaluating {pv.ref} against {baseline.ref} ({why})")
+        entry.diff = diff_refs(
+            project, baseline, pv, opts, seed=seed, alpha=alpha, sequential=sequential
+        )
+        entry.diff.changes = file_diff(baseline, item.original)  # what the branch wrote
+        rules = item.rules
+        if rules is not None and rules.dataset is not None and pv.spec.dataset is not None:
+            entry.diff.dataset = f"{pv.spec.dataset} as at the merge base"
+        entry.verdict = entry.diff.verdict
+        entry.message = "; ".join(f"{c.model}: {explain(c)}" for c in entry.diff.comparisons) or (
+            "no model ran on both sides"
+        )
+        _nothing_paired(entry)
+        if entry.diff.run is not None:
+            records = list(entry.diff.run.records())
+            sides = [(baseline.ref, baseline.digest), (pv.ref, pv.digest)]
+            _fail_closed(entry, sides, records)
+            if rules is not None:
+                _below_bar(entry, rules, records)
+        if rules is not None and rules.added is not None and rules.gold is not None:
+            evaluate_added(project, item, rules)
     except PromptOpsError as e:
         entry.verdict = "error"
         entry.message = e.message
+
+
+def _nothing_paired(entry: CheckEntry) -> None:
+    """No model compared, or a gate metric no case has on both sides: nothing was judged."""
+    assert entry.diff is not None
+    if not entry.diff.comparisons:
+        entry.verdict = "error"
+        entry.message = "no model ran on both sides: nothing was compared"
+        return
+    for c in entry.diff.comparisons:
+        if c.n_paired == 0:
+            entry.verdict = "error"
+            lack = f" ({len(c.unscored)} case(s) lack it on a side)" if c.unscored else ""
+            entry.message = (
+                f"{c.model}: no case has the gate metric {c.metric!r} on both sides{lack}; "
+                "nothing was compared, so nothing can pass"
+            )
+            return
+
+
+def _below_bar(entry: CheckEntry, rules: Rules, records: list[dict[str, Any]]) -> None:
+    """The base's ``fail_under`` holds for the branch's version too, whatever the comparison
+    says."""
+    from .rules import bar_misses
+
+    if rules.bar is None or entry.verdict == "error":
+        return
+    misses = bar_misses(records, rules.pv.digest, rules.bar)
+    if not misses:
+        return
+    model, passed, n = misses[0]
+    entry.verdict = "below-bar"
+    entry.message = (
+        f"{entry.ref} passes {passed} of {n} cases ({100 * passed / n:.0f}%) on {model}, below "
+        f"the bar of {100 * rules.bar:g}% (fail_under, from {rules.source}), so it fails "
+        f"whatever the comparison says; {entry.message}"
+    )

@@ -217,6 +217,8 @@ def _collect(
             case.failed += 1
             case.rejected += rec.get("error_kind") == "rejected"
         value = 0.0 if failed else _metric_value(rec, metric)
+        if metric == "pass" and value and not math.isfinite(float(rec.get("score") or 0.0)):
+            value = math.nan  # a NaN score is an assertion error, whatever ``pass`` says
         if value is None:
             case.missing += 1
             continue

@@ -62,15 +62,47 @@ class Trees:
         return pv
 
     def load(self, name: str, version: str) -> PromptVersion | None:
-        """A version from the working tree, else from the base tree."""
+        """A version as the base tree has it (a baseline is what the base branch serves, not
+        the branch's edit of it), else from the working tree."""
+        fname = self.at_base(name).get(version)
+        if fname:
+            pv = self.parse_at_base(f"{self.prompts_rel}/{name}/{fname}")
+            if pv is not None:
+                return pv
         files = self.project.version_files(name)
         if version in files:
             try:
                 return self.project.load(files[version])
             except PromptOpsError:
                 return None
-        fname = self.at_base(name).get(version)
-        return self.parse_at_base(f"{self.prompts_rel}/{name}/{fname}") if fname else None
+        return None
+
+    def at_merge_base(self, pv: PromptVersion) -> PromptVersion | None:
+        """``pv`` as its file is at the merge base (None: not there, or invalid there)."""
+        if pv.code_root is not None:
+            return pv  # read from the base tree already
+        return self.parse_at_base(self.rel(pv.path))
+
+    def exists_at_base(self, pv: PromptVersion) -> bool:
+        from ..gitops import read_bytes_at
+
+        return (
+            pv.code_root is not None
+            or read_bytes_at(self.root, self.commit, self.rel(pv.path)) is not None
+        )
+
+    def project_file_at_base(self, rel: str) -> tuple[bytes | None, Path]:
+        """The bytes of a project-relative file at the merge base, and where the base tree's
+        copy goes under ``base_dir``; refuses a path that leaves the project."""
+        import posixpath
+
+        norm = posixpath.normpath(rel.replace("\\", "/"))
+        if norm.startswith(("../", "/")) or norm in ("..", "."):
+            raise PromptOpsError(f"{rel}: the path leaves the project")
+        from ..gitops import read_bytes_at
+
+        repo_rel = (self.project.root.relative_to(self.root) / norm).as_posix()
+        return read_bytes_at(self.root, self.commit, repo_rel), self.base_project_root / norm
 
     def previous(self, name: str, version: str) -> str | None:
         """The highest lower version at the base, else the highest lower one in the tree."""

@@ -3,8 +3,8 @@
 A pull request can change every file in the working tree, and ``check`` runs with the CI's
 model credentials. So, before any model call:
 
-* the policy (``allowed_api_hosts``, ``allow_unpinned`` and ``plugins`` in promptops.yaml) is
-  read from the merge base, not from the branch;
+* the policy (``allowed_api_hosts``, ``allow_unpinned``, ``plugins`` and ``gate`` in
+  promptops.yaml) is read from the merge base, not from the branch;
 * every endpoint a call would go to (``model.api_base`` of each evaluated version, and
   ``--api-base``) must be a host on that allowlist; the providers' own endpoints need none;
 * ``python`` assertion files must exist unchanged at the merge base (unless the caller trusts
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from ..project import Project, PromptVersion
     from ..spec import AssertionSpec, ProjectConfig
 
-POLICY_FIELDS = ("allowed_api_hosts", "allow_unpinned", "plugins")
+POLICY_FIELDS = ("allowed_api_hosts", "allow_unpinned", "plugins", "gate")
 
 
 def policy_at(project: Project, root: Path, commit: str) -> tuple[ProjectConfig, list[str]]:
@@ -63,6 +63,12 @@ def policy_at(project: Project, root: Path, commit: str) -> tuple[ProjectConfig,
             f"{rel} changes {', '.join(f for f in POLICY_FIELDS if getattr(now, f) != policy[f])} "
             "on this branch; check applies the merge base's policy"
         )
+    for key, old in base.gate.model_dump().items():
+        new = getattr(now.gate, key)
+        if new != old:
+            notes.append(
+                f"{rel}: gate.{key}: {old} -> {new} on this branch; takes effect after merge"
+            )
     return now.model_copy(update=policy), notes
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .format import id_list, interval, num, one_line, signed
-from .safe import md_code, md_fence, md_text
+from .safe import md_code, md_fence, md_text, terminal_safe
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -260,6 +260,8 @@ def print_check(console: Console, report: CheckReport) -> None:
             f" vs {e.baseline} ({e.baseline_reason})" if e.baseline else f" ({e.baseline_reason})"
         )
         console.print(f"[bold]{e.ref}[/] {e.change}{base}", highlight=False)
+        for line in _rule_lines(e):
+            console.print(f"  {terminal_safe(line)}", style="yellow", markup=False)
         for note in e.diff.notes if e.diff is not None else []:
             console.print(f"  note: {note}", style="yellow", markup=False)
         if e.diff is not None and e.diff.comparisons:
@@ -276,8 +278,27 @@ def print_check(console: Console, report: CheckReport) -> None:
     console.print()
     if report.failed:
         console.print("check failed", style="bold red", markup=False)
+    elif report.warnings:
+        console.print(
+            f"check passed with warnings: {_warned(report)}", style="bold yellow", markup=False
+        )
     else:
         console.print("check passed", style="bold green", markup=False)
+
+
+def _warned(report: CheckReport) -> str:
+    return ", ".join(f"{e.ref} {e.verdict}" for e in report.warnings)
+
+
+def _rule_lines(e: CheckEntry) -> list[str]:
+    """Where the rules came from, the branch's edits to them and its gold-set diff."""
+    out = []
+    if e.rules_from:
+        out.append(f"rules: {e.rules_from}")
+    out += [f"rule changed on this branch (applies after merge): {c}" for c in e.rule_changes]
+    if e.gold is not None:
+        out += e.gold.lines()
+    return out
 
 
 def print_plan(console: Console, p: Plan) -> None:
@@ -421,7 +442,13 @@ def _md_entry_row(e: CheckEntry) -> str:
 
 def check_markdown(report: CheckReport) -> str:
     """The PR comment / step summary of a check."""
-    status = "❌ failed" if report.failed else "✅ passed"
+    if report.failed:
+        status = "❌ failed"
+    elif report.warnings:
+        warned = ", ".join(f"{md_code(e.ref)} {e.verdict}" for e in report.warnings)
+        status = f"⚠️ passed with warnings ({warned})"
+    else:
+        status = "✅ passed"
     lines = [
         f"### promptops check {status}",
         "",
@@ -442,6 +469,9 @@ def check_markdown(report: CheckReport) -> str:
         lines += ["", f"> {md_text(note)}"]
     for e in report.entries:
         lines += ["", f"#### `{e.ref}`", "", md_text(e.message)]
+        rules = _rule_lines(e)
+        if rules:
+            lines += [""] + [f"- {md_text(r)}" for r in rules]
         if e.diff is not None and e.diff.notes:
             lines += [""] + [f"> {md_text(n)}" for n in e.diff.notes]
         if e.diff is not None:
@@ -475,7 +505,7 @@ def write_check_junit(path: Path, report: CheckReport) -> None:
         errors += 1
     for e in report.entries:
         tc = ET.SubElement(suite, "testcase", classname="promptops.gate.check", name=e.ref)
-        detail = e.message
+        detail = "\n".join([e.message, *_rule_lines(e)])
         if e.diff is not None:
             detail += "".join(
                 f"\n{c.model}: regressed {', '.join(c.regressed) or 'none'}"
