@@ -1,0 +1,74 @@
+"""``promptops capture``, ``review`` and ``calibrate``: the quality loop from production calls
+and human labels back into gold sets and calibrated judges."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from .root import app
+
+JsonOpt = typer.Option(False, "--json", help="Print JSON.")
+
+
+@app.command("capture")
+def capture(
+    name: str = typer.Argument(..., help="Prompt name."),
+    records: list[Path] = typer.Option(
+        ..., "--records", help="JSONL call records of the runtime API (repeat for more files)."
+    ),
+    where: str | None = typer.Option(
+        None,
+        "--where",
+        help="Select records: an expression over error, feedback, output, vars, guards, "
+        "version, env, arm, model, latency_ms, rand (e.g. 'error or feedback < 0').",
+    ),
+    to: Path | None = typer.Option(
+        None, "--to", help="The gold set (default: the latest version's dataset)."
+    ),
+    keep_pii: bool = typer.Option(
+        False, "--keep-pii", help="Keep personal data in inputs (masked by default)."
+    ),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="Add at most this many."),
+    json_out: bool = JsonOpt,
+) -> None:
+    """Turn production call records into candidate cases (NAME-gold.candidates.jsonl)."""
+    from ..errors import UsageError, display_path
+    from ..project import Project
+    from ..quality.capture import capture as capture_
+
+    project = Project.find()
+    if to is None:
+        versions = project.version_files(name)
+        if not versions:
+            raise UsageError(
+                f"no prompt {name!r} in {display_path(project.prompts_dir)}; pass --to"
+            )
+        pv = project.load(list(versions.values())[-1])
+        dataset = project.dataset_path(pv)
+        if dataset is None:
+            raise UsageError(f"{pv.ref} has no dataset; pass --to evals/{name}-gold.jsonl")
+        to = dataset
+    result = capture_(name, records, to, where=where, keep_pii=keep_pii, limit=limit)
+    if json_out:
+        typer.echo(json.dumps(result.as_dict(), indent=2))
+        return
+    masked = ", ".join(f"{n} {k}" for k, n in sorted(result.masked.items()))
+    typer.echo(
+        f"{len(result.added)} candidate(s) appended to {display_path(result.candidates)} "
+        f"from {result.read} record(s)" + (f"; PII masked: {masked}" if masked else "")
+    )
+    rest = [
+        (result.duplicates, "duplicate inputs"),
+        (result.not_selected, "not selected by --where"),
+        (result.no_content, "without captured inputs"),
+        (result.other_prompt, "of other prompts"),
+        (len(result.skipped), "lines that are not call records"),
+    ]
+    for n, why in rest:
+        if n:
+            typer.echo(f"  skipped {n} {why}")
+    if result.added:
+        typer.echo(f"next: promptops review {display_path(result.candidates)}")
