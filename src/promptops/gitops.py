@@ -243,3 +243,15 @@ def list_dir_at(path: Path, commit: str, reldir: str) -> list[str]:
     if entry is None or entry.type != "tree":
         return []
     return sorted(b.name for b in entry.blobs)
+
+
+def identity(path: Path) -> str | None:
+    """``Name <email>`` from git config (the repository's, then the user's); None if unset."""
+    repo = _repo(path)
+    if repo is None:
+        return None
+    reader = repo.config_reader()
+    name = reader.get_value("user", "name", "") or ""
+    email = reader.get_value("user", "email", "") or ""
+    out = f"{name} <{email}>" if name and email else str(name or email)
+    return out or None

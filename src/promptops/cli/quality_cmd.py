@@ -72,3 +72,46 @@ def capture(
             typer.echo(f"  skipped {n} {why}")
     if result.added:
         typer.echo(f"next: promptops review {display_path(result.candidates)}")
+
+
+@app.command("review")
+def review(
+    target: str = typer.Argument(
+        ..., help="A run id (or 'latest'), or a *.candidates.jsonl file made by capture."
+    ),
+    port: int = typer.Option(0, "--port", min=0, max=65535, help="Port (default: a free one)."),
+    no_browser: bool = typer.Option(
+        False, "--no-browser", help="Do not open a browser (e.g. on a remote machine)."
+    ),
+    prompt: str | None = typer.Option(
+        None, "--prompt", help="The prompt a candidates file belongs to (default: found)."
+    ),
+) -> None:
+    """Label outputs and accept candidates in a local web page (127.0.0.1, token in the URL)."""
+    import sys
+
+    from ..errors import PromptOpsError
+    from ..project import Project
+    from ..quality.review import open_review
+    from ..quality.review_server import ReviewServer
+
+    session = open_review(Project.find(), target, prompt)
+    try:
+        server = ReviewServer(session, port)
+    except OSError as e:
+        raise PromptOpsError(f"cannot listen on 127.0.0.1:{port}: {e.strerror}") from None
+    typer.echo(f"reviewing {session.kind} {session.source}: {len(session.items)} case(s)")
+    typer.echo(f"labels go to {session.labels_file.relative_to(session.root).as_posix()}")
+    typer.echo(f"open {server.url}")
+    typer.echo("Ctrl-C to stop")
+    sys.stdout.flush()
+    if not no_browser:
+        import webbrowser
+
+        webbrowser.open(server.url)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
