@@ -200,7 +200,7 @@ class ReviewSession:
             _remove_case(self.candidates, case.id)
             item["accepted"] = True
             item["expected"] = expected
-            item["group"] = "accepted"
+            item["group"] = item["status"] = "accepted"
         return {"accepted": case.id, "gold": display_path(self.gold)}
 
 

@@ -95,7 +95,7 @@ function detail() {
   box.append(el("h3", "Label"));
   const lab = el("div"); lab.id = "label"; lab.textContent = it.label == null ? "not labelled" : "label: " + it.label; box.append(lab);
   const n = el("textarea"); n.id = "note"; n.rows = 2; n.placeholder = "note (n)"; n.value = it.note || ""; box.append(n);
-  if (it.accepted) box.append(el("p", "accepted into the gold set"));
+  if (it.accepted) { const a = el("p", "accepted into the gold set"); a.id = "accepted"; box.append(a); }
   box.append(el("p", "", "msg")); box.lastChild.id = "msg";
 }
 function page(step) {
@@ -116,7 +116,7 @@ async function label(value) {
 }
 async function accept() {
   const it = S.data.items[S.cur]; if (!it || S.data.kind !== "candidates" || it.accepted) return;
-  try { await api("/api/accept", {key: it.key, expected: $("expected").value}); it.accepted = true; it.expected = $("expected").value; render(); $("msg").textContent = "accepted into the gold set"; }
+  try { const text = $("expected").value; await api("/api/accept", {key: it.key, expected: text}); it.accepted = true; it.status = "accepted"; it.expected = text; render(); }
   catch (e) { $("msg").textContent = e.message; }
 }
 document.addEventListener("keydown", (ev) => {
