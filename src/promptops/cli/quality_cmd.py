@@ -115,3 +115,64 @@ def review(
         pass
     finally:
         server.server_close()
+
+
+@app.command("calibrate")
+def calibrate(
+    name: str = typer.Argument(..., help="Prompt name (its labels are labels/NAME.jsonl)."),
+    json_out: bool = JsonOpt,
+) -> None:
+    """Agreement of each judge with human labels: kappa with a 95% interval, confusion matrix."""
+    from ..errors import display_path
+    from ..project import Project
+    from ..quality.calibrate import calibrate as calibrate_
+    from ..quality.calibrate import calibration_problems
+    from ..quality.labels import labels_path, read_labels
+
+    project = Project.find()
+    path = labels_path(project.root, name)
+    labels = [label for _, label in read_labels(path)]
+    results = calibrate_(labels)
+    status: dict[str, list[str]] = {}
+    for version, file in project.version_files(name).items():
+        pv = project.load(file)
+        if pv.spec.judge is not None:
+            status[version] = calibration_problems(pv, labels, project.rel(path))
+    if json_out:
+        out = {
+            "labels": len(labels),
+            "judges": [r.to_json() for r in results],
+            "requirements": {v: {"calibrated": not p, "problems": p} for v, p in status.items()},
+        }
+        typer.echo(json.dumps(out, indent=2))
+        return
+    typer.echo(f"{len(labels)} label(s) in {display_path(path)}")
+    if not results:
+        typer.echo(
+            "no model-graded verdicts among them: label outputs of a run with model-graded "
+            "assertions (promptops review RUN)"
+        )
+    for r in results:
+        a = r.agreement
+        typer.echo("")
+        typer.echo(f"{r.type} judged by {r.judge or 'the default judge'}  rubric {r.rubric}")
+        typer.echo(f"  versions {', '.join(r.versions) or '-'}; {a.n} labelled output(s)")
+        if a.agreement is not None:
+            typer.echo(f"  agreement {a.agreement:.1%}")
+        if a.kappa is None:
+            typer.echo("  kappa undefined (every verdict in one class)")
+        else:
+            typer.echo(f"  kappa {a.kappa:.3f} (95% CI {a.low:.3f} to {a.high:.3f})")
+        (pp, pf), (fp, ff) = a.matrix
+        width = max(len(str(x)) for x in (pp, pf, fp, ff, 4))
+        typer.echo(f"  {'':12} {'human pass':>{width + 6}} {'human fail':>{width + 6}}")
+        typer.echo(f"  {'judge pass':12} {pp:>{width + 6}} {pf:>{width + 6}}")
+        typer.echo(f"  {'judge fail':12} {fp:>{width + 6}} {ff:>{width + 6}}")
+    for version, problems in status.items():
+        typer.echo("")
+        if problems:
+            typer.echo(f"{name}@{version} requires calibrated judges: NOT calibrated")
+            for p in problems:
+                typer.echo(f"  {p}")
+        else:
+            typer.echo(f"{name}@{version} requires calibrated judges: calibrated")

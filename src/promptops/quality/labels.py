@@ -110,6 +110,29 @@ def read_labels(path: Path) -> Iterator[tuple[int, Label]]:
             raise SpecError("\n".join(map(str, problems)), problems) from None
 
 
+def parse_labels(text: str, path: Path) -> list[Label]:
+    """Labels from a file's text (``check`` reads them at the merge base); a bad line raises
+    SpecError naming line and field."""
+    from ..loader import LineMap, validation_problems
+
+    out = []
+    for lineno, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            data = json.loads(raw)
+        except (json.JSONDecodeError, RecursionError) as e:
+            raise SpecError.of(path, lineno, None, f"invalid JSON: {e}") from None
+        if not isinstance(data, dict):
+            raise SpecError.of(path, lineno, None, "expected a JSON object")
+        try:
+            out.append(Label.model_validate(data))
+        except ValidationError as e:
+            problems = validation_problems(e, path, LineMap({(): lineno}))
+            raise SpecError("\n".join(map(str, problems)), problems) from None
+    return out
+
+
 def latest_labels(path: Path) -> dict[tuple[str, str | None, str | None, str | None], Label]:
     """The last label of each (case, model, output, run)."""
     out = {}

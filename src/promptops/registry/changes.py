@@ -320,6 +320,10 @@ def promote(
         if not force:
             if order:
                 raise RegistryError(f'{order}; or override: --force --reason "..."')
+            if pv.spec.judge is not None:
+                from ..quality.calibrate import require_calibrated
+
+                require_calibrated(project, pv, "promote")
             change.evidence = find_evidence(project, pv, before, run_id=evidence_run, env=env)
         else:
             if order:
