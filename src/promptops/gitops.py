@@ -118,9 +118,9 @@ def init_repo(path: Path) -> bool:
     return True
 
 
-def commit_file(path: Path, message: str) -> str | None:
-    """Commit ``path`` alone (changes staged for other files stay staged). Returns the new
-    commit's sha, or None when the file already matches HEAD."""
+def commit_file(path: Path, message: str, also: tuple[Path, ...] = ()) -> str | None:
+    """Commit ``path`` (and the files ``also``) alone (changes staged for other files stay
+    staged). Returns the new commit's sha, or None when they already match HEAD."""
     import git
 
     from .errors import GitError
@@ -129,11 +129,12 @@ def commit_file(path: Path, message: str) -> str | None:
     if repo is None:
         raise GitError(f"{path.parent}: not a git repository; run git init, or leave out --commit")
     rel = _rel(repo, path)
+    rels = [rel, *(_rel(repo, p) for p in also)]
     try:
-        repo.git.add("--", rel)
-        if not repo.git.status("--porcelain", "--", rel).strip():
+        repo.git.add("--", *rels)
+        if not repo.git.status("--porcelain", "--", *rels).strip():
             return None
-        repo.git.commit("--only", "-m", message, "--", rel)
+        repo.git.commit("--only", "-m", message, "--", *rels)
     except git.GitCommandError as e:
         detail = (e.stderr or e.stdout or str(e)).strip().removeprefix("stderr:").strip().strip("'")
         raise GitError(f"git commit of {rel} failed: {detail}") from None

@@ -176,3 +176,34 @@ def calibrate(
                 typer.echo(f"  {p}")
         else:
             typer.echo(f"{name}@{version} requires calibrated judges: calibrated")
+
+
+@app.command("drift")
+def drift(
+    env: list[str] = typer.Option(
+        [], "--env", "-e", help="Environments to check (repeatable; default: all)."
+    ),
+    api_base: str | None = typer.Option(
+        None, "--api-base", help="OpenAI-compatible endpoint for the pinned models."
+    ),
+    concurrency: int = typer.Option(8, "--concurrency", "-j", min=1, help="Concurrent calls."),
+    json_out: bool = JsonOpt,
+) -> None:
+    """Re-run deployed versions uncached and compare them with their promotion evidence."""
+    from ..project import Project
+    from ..quality.drift import drift as drift_
+
+    report = drift_(Project.find(), env or None, api_base=api_base, concurrency=concurrency)
+    if json_out:
+        typer.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        if not report.entries:
+            typer.echo("nothing is deployed" + (f" in {', '.join(env)}" if env else ""))
+        for e in report.entries:
+            typer.echo(f"{e.prompt}@{e.version} ({', '.join(e.envs)}): {e.verdict}")
+            if e.message:
+                typer.echo(f"  {e.message}")
+            if e.run:
+                typer.echo(f"  run {e.run}")
+    if report.failed:
+        raise typer.Exit(1)
