@@ -101,6 +101,67 @@ jobs:
           if-no-files-found: ignore
 """.replace("@INSTALL@", INSTALL_REQUIREMENT)
 
+# Weekly: re-run what prod serves and compare it with the evidence its promotion stored
+# (`promptops drift`); a regression or an error opens an issue, or comments on the open one.
+DRIFT_WORKFLOW = """\
+name: promptops drift
+on:
+  schedule:
+    - cron: "17 6 * * 1"
+  workflow_dispatch:
+permissions: {contents: read, issues: write}
+concurrency:
+  group: promptops-drift
+  cancel-in-progress: false
+env:
+  LITELLM_LOCAL_MODEL_COST_MAP: "True"
+  TITLE: "promptops drift: a deployed prompt regressed"
+jobs:
+  drift:
+    runs-on: ubuntu-latest
+    timeout-minutes: 60
+    steps:
+      - uses: actions/checkout@v4
+      - uses: actions/setup-python@v5
+        with: {python-version: "3.11"}
+      - run: pip install '@INSTALL@'
+      - id: drift
+        run: |
+          set +e
+          promptops drift --env prod > drift.txt 2>&1
+          echo "code=$?" >> "$GITHUB_OUTPUT"
+          cat drift.txt
+        env:
+          OPENAI_API_KEY: ${{ secrets.OPENAI_API_KEY }}
+      - if: steps.drift.outputs.code != '0'
+        env: {GH_TOKEN: "${{ github.token }}"}
+        run: |
+          {
+            echo "\\`promptops drift --env prod\\` found a regression or an error:"
+            echo "$GITHUB_SERVER_URL/$GITHUB_REPOSITORY/actions/runs/$GITHUB_RUN_ID"
+            echo
+            echo '~~~'
+            cat drift.txt
+            echo '~~~'
+          } > drift.md
+          number=$(gh issue list --state open --search "\\"$TITLE\\" in:title" --json number --jq '.[0].number // empty')
+          if [ -n "$number" ]; then
+            gh issue comment "$number" --body-file drift.md
+          else
+            gh issue create --title "$TITLE" --body-file drift.md
+          fi
+          exit 1
+      - if: always()
+        uses: actions/upload-artifact@v4
+        with:
+          name: promptops-drift
+          path: |
+            drift.txt
+            .promptops/runs/
+          include-hidden-files: true
+          if-no-files-found: ignore
+""".replace("@INSTALL@", INSTALL_REQUIREMENT)
+
 GITIGNORE = ".promptops/\n"
 
 FILES = {
@@ -108,6 +169,7 @@ FILES = {
     "evals/hello.jsonl": DATASET,
     "registry.yaml": REGISTRY,
     ".github/workflows/promptops.yml": WORKFLOW,
+    ".github/workflows/promptops-drift.yml": DRIFT_WORKFLOW,
 }
 
 # The JSON Schemas the files' `yaml-language-server` comments point at, written into the

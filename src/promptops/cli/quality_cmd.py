@@ -199,11 +199,13 @@ def drift(
     else:
         if not report.entries:
             typer.echo("nothing is deployed" + (f" in {', '.join(env)}" if env else ""))
-        for e in report.entries:
-            typer.echo(f"{e.prompt}@{e.version} ({', '.join(e.envs)}): {e.verdict}")
-            if e.message:
-                typer.echo(f"  {e.message}")
-            if e.run:
-                typer.echo(f"  run {e.run}")
+        for data in report.to_json()["entries"]:  # messages redacted: the output goes to issues
+            typer.echo(
+                f"{data['prompt']}@{data['version']} ({', '.join(data['envs'])}): {data['verdict']}"
+            )
+            if data["message"]:
+                typer.echo(f"  {data['message']}")
+            if data["run"]:
+                typer.echo(f"  run {data['run']}")
     if report.failed:
         raise typer.Exit(1)

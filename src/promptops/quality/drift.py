@@ -128,12 +128,14 @@ class DriftEntry:
     evidence: str | None = None
 
     def to_json(self) -> dict[str, Any]:
+        from ..redact import redact_text
+
         return {
             "prompt": self.prompt,
             "version": self.version,
             "envs": self.envs,
             "verdict": self.verdict,
-            "message": self.message,
+            "message": redact_text(self.message),
             "run": self.run,
             "evidence": self.evidence,
         }
