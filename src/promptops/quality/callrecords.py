@@ -49,7 +49,10 @@ class CallRecord:
     attrs: dict[str, Any] = field(default_factory=dict)
 
     def names(self) -> dict[str, Any]:
-        """What a ``--where`` expression sees."""
+        """What a ``--where`` expression sees. Absent numbers are NaN, so a comparison with
+        one is false (``feedback < 0`` skips calls without feedback) instead of an error."""
+        nan = float("nan")
+        latency = _number(self.attrs.get("promptops.latency_ms"))
         return {
             "prompt": self.prompt,
             "version": self.version,
@@ -57,14 +60,14 @@ class CallRecord:
             "vars": self.vars or {},
             "output": self.output or "",
             "error": self.error,
-            "feedback": self.feedback,
+            "feedback": nan if self.feedback is None else self.feedback,
             "comment": self.feedback_comment,
             "guards": self.guards,
             "env": self.attrs.get("promptops.env"),
             "arm": self.attrs.get("promptops.arm"),
             "model": self.attrs.get("gen_ai.response.model")
             or self.attrs.get("gen_ai.request.model"),
-            "latency_ms": _number(self.attrs.get("promptops.latency_ms")),
+            "latency_ms": nan if latency is None else latency,
             "attrs": self.attrs,
         }
 
