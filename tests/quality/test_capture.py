@@ -170,3 +170,21 @@ def test_cli_capture_errors(
     assert result.exit_code == code, result.output
     assert_no_traceback(result)
     assert any(message in line for line in error_lines(result)), result.output
+
+
+def test_capture_and_calibrate_import_neither_litellm_nor_pandas(project: Path) -> None:
+    from conftest import run_python
+
+    write_records(project / "calls.jsonl", [record("x", "t1")])
+    done = run_python(
+        "import sys, json\n"
+        "from typer.testing import CliRunner\n"
+        "from promptops.cli import app\n"
+        "r = CliRunner()\n"
+        "a = r.invoke(app, ['capture', 'summarize', '--records', 'calls.jsonl'])\n"
+        "b = r.invoke(app, ['calibrate', 'summarize'])\n"
+        "print(json.dumps([a.exit_code, b.exit_code, sorted({m.split('.')[0] for m in sys.modules} & {'litellm', 'pandas'})]))\n",
+        project,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1]) == [0, 0, []]
