@@ -124,6 +124,18 @@ def test_accepting_a_candidate_moves_it_into_the_gold_set(
         session.accept(item["key"], "x")
 
 
+def test_a_candidate_that_does_not_fit_the_prompt_is_not_accepted(
+    project: Path, write: Callable[..., Path]
+) -> None:
+    triage_project(project, write)
+    cand = {"id": "prod-2", "vars": {"text": "old input name"}}
+    write("evals/triage-gold.candidates.jsonl", json.dumps(cand) + "\n")
+    session = open_review(Project.find(), "evals/triage-gold.candidates.jsonl")
+    with pytest.raises(UsageError, match="unknown variable 'text'"):
+        session.accept(0, "x")
+    assert "prod-2" not in {c.id for c in iter_cases(project / "evals/triage-gold.jsonl")}
+
+
 def test_candidates_of_an_unknown_gold_set_need_prompt(
     project: Path, write: Callable[..., Path]
 ) -> None:

@@ -42,7 +42,7 @@ _spec.loader.exec_module(_html)
 browser = _html.browser  # the module-scoped chromium fixture
 Page = _html.Page
 
-KEYS = {"Escape": 27, "ArrowDown": 40}
+KEYS = {"Escape": 27, "ArrowDown": 40, "]": 221, "[": 219}
 
 
 class ReviewPage:
@@ -185,6 +185,22 @@ def test_a_ten_thousand_case_run_renders_its_first_screen_in_under_a_second(
             "[...document.querySelectorAll('#groups button')].map(b => b.dataset.group || '')"
         )
         assert "passed" in groups and "" in groups
+        # a failing group: only its cases, each showing why it failed
+        failing = next(g for g in groups if g not in ("", "passed") and not g.startswith("error"))
+        page.page.js(
+            f"document.querySelector('#groups button[data-group={json.dumps(failing)}]').click()"
+        )
+        page.page.wait_for(
+            f"document.querySelector('#groups .sel').dataset.group === {json.dumps(failing)}"
+        )
+        badges = page.page.js(
+            "[...document.querySelectorAll('#list .it .badge')].map(b => b.textContent)"
+        )
+        assert badges and set(badges) == {"fail"}
+        reasons = page.page.js("document.querySelector('#detail ul').textContent")
+        assert f"✗ {failing}" in reasons
+        page.page.js("document.querySelector('#groups button').click()")  # all again
+        page.page.wait_for("document.querySelectorAll('#list .it').length === 50")
         # the last page, by keys
         t1 = time.perf_counter()
         page.key("]")

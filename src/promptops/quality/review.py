@@ -189,6 +189,9 @@ class ReviewSession:
                 with contextlib.suppress(json.JSONDecodeError):
                     expected = json.loads(text)
         case = CaseSpec.model_validate({**item["case"], "expected": expected})
+        problems = self._vars_problems(case)
+        if problems:
+            raise UsageError(f"{case.id} does not fit {self.prompt}: {'; '.join(problems)}")
         line = json.dumps(
             case.model_dump(mode="json", by_alias=True, exclude_defaults=True), ensure_ascii=False
         )
@@ -202,6 +205,22 @@ class ReviewSession:
             item["expected"] = expected
             item["group"] = item["status"] = "accepted"
         return {"accepted": case.id, "gold": display_path(self.gold)}
+
+    def _vars_problems(self, case: Any) -> list[str]:
+        """Why a candidate's vars would not run on the prompt's newest version (its inputs
+        changed since the call was made, or the record held something else)."""
+        from ..datasets import vars_problems
+        from ..project import Project
+
+        project = Project(self.root)
+        versions = project.version_files(self.prompt)
+        if not versions:
+            return []
+        try:
+            pv = project.load(list(versions.values())[-1])
+        except SpecError:
+            return []
+        return vars_problems(pv, case)
 
 
 def _case_ids(path: Path) -> set[str]:
