@@ -96,3 +96,58 @@ def test_read_records_skips_foreign_lines_and_names_bad_json(tmp_path: Path) -> 
     with pytest.raises(SpecError) as e:
         list(read_records([bad]))
     assert "bad.jsonl:2" in e.value.message and "invalid JSON" in e.value.message
+
+
+def test_otlp_json_export_lines(tmp_path: Path) -> None:
+    """The OpenTelemetry Collector's file exporter: one line, several spans, typed values."""
+
+    def attr(key: str, value: dict[str, object]) -> dict[str, object]:
+        return {"key": key, "value": value}
+
+    def span(trace: str, doc: str, feedback: float | None) -> dict[str, object]:
+        attrs = [
+            attr("promptops.prompt.name", {"stringValue": "summarize"}),
+            attr("promptops.vars", {"stringValue": json.dumps({"document": doc})}),
+            attr("gen_ai.usage.input_tokens", {"intValue": "12"}),
+            attr("promptops.cache_hit", {"boolValue": False}),
+            attr(
+                "gen_ai.response.finish_reasons",
+                {"arrayValue": {"values": [{"stringValue": "stop"}]}},
+            ),
+        ]
+        if feedback is not None:
+            attrs.append(attr("promptops.feedback.score", {"doubleValue": feedback}))
+        return {"traceId": trace, "name": "chat", "attributes": attrs}
+
+    other = {"traceId": "cc" * 16, "name": "db.query", "attributes": []}
+    line = {
+        "resourceSpans": [
+            {
+                "resource": {"attributes": []},
+                "scopeSpans": [
+                    {
+                        "scope": {"name": "promptops"},
+                        "spans": [span("aa" * 16, "one", -1.0), span("bb" * 16, "two", None)],
+                    },
+                    {"spans": [other]},
+                ],
+            }
+        ]
+    }
+    path = tmp_path / "otlp.jsonl"
+    path.write_text(
+        json.dumps(line)
+        + "\n"
+        + json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [other]}]}]})
+        + "\n"
+    )
+    skipped: list[str] = []
+    records = list(read_records([path], skipped))
+    assert [(r.trace_id, r.vars, r.feedback) for r in records] == [
+        ("aa" * 16, {"document": "one"}, -1.0),
+        ("bb" * 16, {"document": "two"}, None),
+    ]
+    assert records[0].attrs["gen_ai.usage.input_tokens"] == 12
+    assert records[0].attrs["gen_ai.response.finish_reasons"] == ["stop"]
+    [why] = skipped
+    assert why.endswith("otlp.jsonl:2: not a call record (no promptops.prompt.name)")

@@ -7,7 +7,10 @@ so a line may be any of
 * the flat attribute dict (``{"promptops.prompt.name": ..., "gen_ai.request.model": ...}``),
 * a log line carrying it under ``promptops`` (``logging``'s ``extra``), possibly nested
   (``{"promptops": {"prompt": {"name": ...}}}``),
-* an exported span: attributes under ``attributes``, the trace id under ``context.trace_id``.
+* an exported span: attributes under ``attributes``, the trace id under ``context.trace_id``
+  (the OpenTelemetry SDK's ``span.to_json()``),
+* an OTLP/JSON export line (``{"resourceSpans": [...]}``, the Collector's file exporter):
+  each span of it is a record, its attributes a list of ``{key, value: {stringValue...}}``.
 
 Nested dicts are flattened to dotted names, so every shape reads the same. Unknown attributes
 are kept (``attrs``) and ignored; a line that is not a JSON object, or has no prompt name, is
@@ -188,6 +191,55 @@ def _guards(attrs: dict[str, Any]) -> list[Any]:
     return []
 
 
+def _otlp_value(value: Any) -> Any:
+    """An OTLP/JSON AnyValue (``{"stringValue": "x"}``, ``{"intValue": "3"}``, ...) as Python."""
+    if not isinstance(value, Mapping):
+        return None
+    if "stringValue" in value:
+        return value["stringValue"]
+    if "boolValue" in value:
+        return bool(value["boolValue"])
+    if "intValue" in value:
+        try:
+            return int(value["intValue"])
+        except (TypeError, ValueError):
+            return None
+    if "doubleValue" in value:
+        return _number(value["doubleValue"])
+    for kind in ("arrayValue", "kvlistValue"):
+        inner = value.get(kind)
+        if isinstance(inner, Mapping):
+            items = [v for v in inner.get("values") or [] if isinstance(v, Mapping)]
+            if kind == "arrayValue":
+                return [_otlp_value(v) for v in items]
+            return {str(x.get("key")): _otlp_value(x.get("value")) for x in items}
+    return None
+
+
+def otlp_spans(data: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The spans of an OTLP/JSON export line (``{"resourceSpans": [...]}``, as the OpenTelemetry
+    Collector's file exporter writes), each as ``{"attributes": {...}, "context": {...}}``."""
+    out: list[dict[str, Any]] = []
+    for resource in data.get("resourceSpans") or []:
+        if not isinstance(resource, Mapping):
+            continue
+        for scope in resource.get("scopeSpans") or []:
+            if not isinstance(scope, Mapping):
+                continue
+            for span in scope.get("spans") or []:
+                if not isinstance(span, Mapping):
+                    continue
+                attrs = {
+                    str(a.get("key")): _otlp_value(a.get("value"))
+                    for a in span.get("attributes") or []
+                    if isinstance(a, Mapping)
+                }
+                trace = span.get("traceId")
+                context = {"trace_id": trace if isinstance(trace, str) else ""}
+                out.append({"attributes": attrs, "context": context})
+    return out
+
+
 def parse_record(data: Any, source: str, line: int) -> CallRecord | None:
     """One line's call record, or None when it is not one (no prompt name)."""
     if not isinstance(data, dict):
@@ -227,11 +279,12 @@ def read_records(paths: list[Path], skipped: list[str] | None = None) -> Iterato
     for path in paths:
         shown = display_path(path)
         for lineno, data in iter_jsonl(path):
-            record = parse_record(data, shown, lineno)
-            if record is None:
-                if skipped is not None:
-                    skipped.append(
-                        f"{shown}:{lineno}: not a call record (no promptops.prompt.name)"
-                    )
-                continue
-            yield record
+            many = isinstance(data, dict) and "resourceSpans" in data
+            found = False
+            for item in otlp_spans(data) if many else [data]:
+                record = parse_record(item, shown, lineno)
+                if record is not None:
+                    found = True
+                    yield record
+            if not found and skipped is not None:
+                skipped.append(f"{shown}:{lineno}: not a call record (no promptops.prompt.name)")
