@@ -216,3 +216,21 @@ def test_check_reads_labels_at_the_merge_base(qa_project: Path, cli: Callable[..
     # a verdict from the comparison (14 cases are too few to say ok at margin 0.02)
     assert entry["verdict"] == "inconclusive", entry["message"]
     assert "judge not calibrated" not in entry["message"]
+
+
+def test_a_bad_label_line_is_named(qa_project: Path, cli: Callable[..., Result]) -> None:
+    good = {
+        "case_id": "c00",
+        "prompt": "qa",
+        "label": "pass",
+        "reviewer": "a <a@b.c>",
+        "time": "2026-01-01T00:00:00+00:00",
+    }
+    (qa_project / "labels").mkdir()
+    (qa_project / "labels/qa.jsonl").write_text(
+        json.dumps(good) + "\n" + json.dumps({**good, "label": 7}) + "\n"
+    )
+    result = cli("calibrate", "qa")
+    assert result.exit_code == 1
+    assert_no_traceback(result)
+    assert "labels/qa.jsonl:2: label" in result.output
