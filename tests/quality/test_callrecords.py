@@ -151,3 +151,28 @@ def test_otlp_json_export_lines(tmp_path: Path) -> None:
     assert records[0].attrs["gen_ai.response.finish_reasons"] == ["stop"]
     [why] = skipped
     assert why.endswith("otlp.jsonl:2: not a call record (no promptops.prompt.name)")
+
+
+def test_feedback_given_apart_is_joined_by_trace_id(tmp_path: Path) -> None:
+    calls = tmp_path / "calls.jsonl"
+    calls.write_text(
+        json.dumps(FLAT) + "\n" + json.dumps({**FLAT, "promptops.trace_id": "other"}) + "\n"
+    )
+    later = tmp_path / "feedback.jsonl"
+    later.write_text(
+        json.dumps(
+            {
+                "promptops.trace_id": "ab" * 16,
+                "promptops.feedback.score": -1,
+                "promptops.feedback.comment": "wrong",
+            }
+        )
+        + "\n"
+    )
+    skipped: list[str] = []
+    records = list(read_records([calls, later], skipped))
+    assert [(r.trace_id, r.feedback, r.feedback_comment) for r in records] == [
+        ("ab" * 16, -1.0, "wrong"),
+        ("other", None, None),
+    ]
+    assert skipped == []  # the feedback line is not counted as foreign

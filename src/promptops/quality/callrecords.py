@@ -270,21 +270,61 @@ def parse_record(data: Any, source: str, line: int) -> CallRecord | None:
     )
 
 
+def _items(data: Any) -> list[Any]:
+    if isinstance(data, dict) and "resourceSpans" in data:
+        return otlp_spans(data)
+    return [data]
+
+
+def _feedback_of(data: Any) -> tuple[str, float, str | None] | None:
+    """A feedback record given apart from its call (``feedback(trace_id, score, comment)``):
+    its trace id, score and comment; None when the line is not one."""
+    if not isinstance(data, dict):
+        return None
+    attrs = _attributes(data)
+    trace = attrs.get("promptops.trace_id") or attrs.get("trace_id")
+    if not isinstance(trace, str) or not trace:
+        return None
+    for key in _FEEDBACK:
+        score = _number(attrs.get(key))
+        if score is not None:
+            return trace, score, _text(attrs.get("promptops.feedback.comment"))
+    return None
+
+
 def read_records(paths: list[Path], skipped: list[str] | None = None) -> Iterator[CallRecord]:
-    """The call records of ``paths``, in order. Lines that are not call records are skipped
-    (named in ``skipped`` when given); a file that cannot be read or holds invalid JSON raises
-    SpecError naming file and line."""
+    """The call records of ``paths``, in order. Feedback given apart from its call (a record
+    with a trace id and a feedback score but no prompt name) is joined to the call by trace id,
+    from any of the files. Lines that are neither are skipped (named in ``skipped`` when given);
+    a file that cannot be read or holds invalid JSON raises SpecError naming file and line."""
+    import dataclasses
+
     from ..errors import display_path
 
+    feedback: dict[str, tuple[float, str | None]] = {}
+    loose: set[tuple[str, int]] = set()
     for path in paths:
         shown = display_path(path)
         for lineno, data in iter_jsonl(path):
-            many = isinstance(data, dict) and "resourceSpans" in data
+            for item in _items(data):
+                got = _feedback_of(item)
+                if got is not None and parse_record(item, shown, lineno) is None:
+                    feedback[got[0]] = (got[1], got[2])  # the last word on a trace wins
+                    loose.add((shown, lineno))
+    for path in paths:
+        shown = display_path(path)
+        for lineno, data in iter_jsonl(path):
             found = False
-            for item in otlp_spans(data) if many else [data]:
+            for item in _items(data):
                 record = parse_record(item, shown, lineno)
-                if record is not None:
-                    found = True
-                    yield record
-            if not found and skipped is not None:
+                if record is None:
+                    continue
+                found = True
+                given = feedback.get(record.trace_id or "")
+                if given is not None and record.feedback is None:
+                    record = dataclasses.replace(
+                        record, feedback=given[0], feedback_comment=given[1]
+                    )
+                yield record
+            if not found and (shown, lineno) not in loose and skipped is not None:
                 skipped.append(f"{shown}:{lineno}: not a call record (no promptops.prompt.name)")
