@@ -179,6 +179,7 @@ def request(url: str, body: Any = None, headers: dict[str, str] | None = None) -
 
 def test_requests_without_the_token_are_refused(server: ReviewServer) -> None:
     base = f"http://127.0.0.1:{server.port}"
+    assert server.server_address[0] == "127.0.0.1"  # loopback only
     assert server.url.startswith(base + "/?token=") and len(server.token) >= 32
     for path in ("/", "/api/items", "/?token=wrong", "/api/items?token=" + server.token[:-1]):
         code, body = request(base + path)
