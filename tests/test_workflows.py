@@ -27,6 +27,7 @@ def workflows() -> dict[str, str]:
         for p in sorted((ROOT / ".github" / "workflows").glob("*.yml"))
     }
     found["promptops init"] = scaffold.FILES[".github/workflows/promptops.yml"]
+    found["promptops init drift"] = scaffold.FILES[".github/workflows/promptops-drift.yml"]
     for doc in sorted((ROOT / "docs").glob("*.md")):
         blocks = re.findall(r"```yaml\n(.*?)```", doc.read_text(encoding="utf-8"), re.S)
         for i, block in enumerate(blocks):
@@ -105,3 +106,15 @@ def test_weekly_unlocked_workflow_installs_without_the_lock() -> None:
     assert on["schedule"][0]["cron"]
     assert "requirements/" not in text  # unlocked on purpose
     assert "tests/contracts" in text
+
+
+def test_init_drift_workflow_runs_weekly_and_reports_in_one_issue() -> None:
+    text = workflows()["promptops init drift"]
+    on = _triggers(text)
+    assert on["schedule"][0]["cron"] and "workflow_dispatch" in on
+    doc = yaml.safe_load(text)
+    assert doc["permissions"] == {"contents": "read", "issues": "write"}
+    assert "promptops drift --env prod" in text
+    # one open issue: found by its title and commented on, else created
+    assert "gh issue list --state open" in text and "gh issue comment" in text
+    assert "gh issue create" in text

@@ -85,6 +85,10 @@ class EvidenceError(RegistryError):
     """A promotion lacks the eval evidence it needs."""
 
 
+class CalibrationError(PromptOpsError):
+    """A verdict would rest on a judge that is not calibrated against human labels."""
+
+
 class GitError(PromptOpsError):
     """A git operation failed or the directory is not a repository."""
 

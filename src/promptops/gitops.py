@@ -119,9 +119,9 @@ def init_repo(path: Path, branch: str = "main") -> bool:
     return True
 
 
-def commit_file(path: Path, message: str) -> str | None:
-    """Commit ``path`` alone (changes staged for other files stay staged). Returns the new
-    commit's sha, or None when the file already matches HEAD."""
+def commit_file(path: Path, message: str, also: tuple[Path, ...] = ()) -> str | None:
+    """Commit ``path`` (and the files ``also``) alone (changes staged for other files stay
+    staged). Returns the new commit's sha, or None when they already match HEAD."""
     import git
 
     from .errors import GitError
@@ -130,11 +130,12 @@ def commit_file(path: Path, message: str) -> str | None:
     if repo is None:
         raise GitError(f"{path.parent}: not a git repository; run git init, or leave out --commit")
     rel = _rel(repo, path)
+    rels = [rel, *(_rel(repo, p) for p in also)]
     try:
-        repo.git.add("--", rel)
-        if not repo.git.status("--porcelain", "--", rel).strip():
+        repo.git.add("--", *rels)
+        if not repo.git.status("--porcelain", "--", *rels).strip():
             return None
-        repo.git.commit("--only", "-m", message, "--", rel)
+        repo.git.commit("--only", "-m", message, "--", *rels)
     except git.GitCommandError as e:
         detail = (e.stderr or e.stdout or str(e)).strip().removeprefix("stderr:").strip().strip("'")
         raise GitError(f"git commit of {rel} failed: {detail}") from None
@@ -285,3 +286,15 @@ def list_dir_at(path: Path, commit: str, reldir: str) -> list[str]:
     if entry is None or entry.type != "tree":
         return []
     return sorted(b.name for b in entry.blobs)
+
+
+def identity(path: Path) -> str | None:
+    """``Name <email>`` from git config (the repository's, then the user's); None if unset."""
+    repo = _repo(path)
+    if repo is None:
+        return None
+    reader = repo.config_reader()
+    name = reader.get_value("user", "name", "") or ""
+    email = reader.get_value("user", "email", "") or ""
+    out = f"{name} <{email}>" if name and email else str(name or email)
+    return out or None

@@ -199,6 +199,75 @@ def _checked_spec(spec: str) -> str:
     return spec
 
 
+# Weekly: re-run what prod serves and compare it with the evidence its promotion stored
+# (`promptops drift`); a regression or an error opens an issue, or comments on the open one.
+DRIFT_WORKFLOW = """\
+name: promptops drift
+on:
+  schedule:
+    - cron: "17 6 * * 1"
+  workflow_dispatch:
+permissions: {contents: read, issues: write}
+concurrency:
+  group: promptops-drift
+  cancel-in-progress: false
+env:
+  LITELLM_LOCAL_MODEL_COST_MAP: "True"
+  TITLE: "promptops drift: a deployed prompt regressed"
+jobs:
+  drift:
+    runs-on: ubuntu-latest
+    timeout-minutes: 60
+    steps:
+      - uses: actions/checkout@v4
+      - uses: actions/setup-python@v5
+        with: {python-version: "3.11"}
+      - run: pip install @INSTALL@
+      - id: drift
+        run: |
+          set +e
+          promptops drift --env prod > drift.txt 2>&1
+          echo "code=$?" >> "$GITHUB_OUTPUT"
+          cat drift.txt
+        env:
+          OPENAI_API_KEY: ${{ secrets.OPENAI_API_KEY }}
+      - if: steps.drift.outputs.code != '0'
+        env: {GH_TOKEN: "${{ github.token }}"}
+        run: |
+          {
+            echo "\\`promptops drift --env prod\\` found a regression or an error:"
+            echo "$GITHUB_SERVER_URL/$GITHUB_REPOSITORY/actions/runs/$GITHUB_RUN_ID"
+            echo
+            echo '~~~'
+            cat drift.txt
+            echo '~~~'
+          } > drift.md
+          number=$(gh issue list --state open --search "\\"$TITLE\\" in:title" --json number --jq '.[0].number // empty')
+          if [ -n "$number" ]; then
+            gh issue comment "$number" --body-file drift.md
+          else
+            gh issue create --title "$TITLE" --body-file drift.md
+          fi
+          exit 1
+      - if: always()
+        uses: actions/upload-artifact@v4
+        with:
+          name: promptops-drift
+          path: |
+            drift.txt
+            .promptops/runs/
+          include-hidden-files: true
+          if-no-files-found: ignore
+"""
+
+
+def drift_workflow(install: str = RELEASE_REQUIREMENT) -> str:
+    """The weekly drift workflow, installing ``install``."""
+    import shlex
+
+    return DRIFT_WORKFLOW.replace("@INSTALL@", shlex.quote(install))
+
+
 GITIGNORE = ".promptops/\n"
 
 FILES = {
@@ -206,6 +275,7 @@ FILES = {
     "evals/hello.jsonl": DATASET,
     "registry.yaml": REGISTRY,
     ".github/workflows/promptops.yml": workflow(),
+    ".github/workflows/promptops-drift.yml": drift_workflow(),
 }
 
 # The JSON Schemas the files' `yaml-language-server` comments point at, written into the
@@ -227,6 +297,7 @@ def scaffold(
 
     files = dict(FILES)
     files[".github/workflows/promptops.yml"] = workflow(branch, install)
+    files[".github/workflows/promptops-drift.yml"] = drift_workflow(install)
     for rel, kind in SCHEMAS.items():
         files[rel] = json.dumps(json_schema(kind), indent=2) + "\n"
     existing = [rel for rel in files if (root / rel).exists()]

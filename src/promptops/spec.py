@@ -550,6 +550,16 @@ class GateSpec(Strict):
     margin: float = Field(0.02, ge=0, le=1, description="Largest drop still called ok.")
 
 
+class JudgeRequirement(Strict):
+    """A calibrated judge: the verdicts of model-graded assertions count only when their judge
+    agrees well enough with human labels (labels/NAME.jsonl; promptops calibrate)."""
+
+    min_kappa: float = Field(
+        0.6, ge=-1, le=1, description="Cohen's kappa the judge needs against human labels."
+    )
+    min_labels: int = Field(30, ge=1, description="Human labels of its outputs it needs.")
+
+
 class PromptSpec(Strict):
     """One immutable version of a prompt: prompts/<name>/<version>.yaml."""
 
@@ -596,6 +606,10 @@ class PromptSpec(Strict):
         None, ge=0, le=1, description="Pass rate a run needs for `eval` to exit 0 (default 1.0)."
     )
     gate: GateSpec = Field(default_factory=GateSpec, description="Regression gate settings.")
+    judge: JudgeRequirement | None = Field(
+        None,
+        description="Require calibrated judges: eval, check and promote refuse a verdict otherwise.",
+    )
     tests: list[CaseSpec] = Field(default_factory=list, description="Inline test cases.")
     metadata: dict[str, Any] = Field(default_factory=dict, description="Owner, tags and so on.")
 

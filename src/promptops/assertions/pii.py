@@ -93,12 +93,31 @@ def _card_candidates(run: str) -> list[str]:
 
 def find_pii(text: str, kinds: tuple[str, ...] = KINDS) -> list[Finding]:
     """Personal data found in ``text``, in the order of ``KINDS``; each match is counted once."""
+    return [Finding(kind, redacted) for kind, _, _, redacted in pii_spans(text, kinds)]
+
+
+def mask_pii(text: str, kinds: tuple[str, ...] = KINDS) -> tuple[str, list[str]]:
+    """``text`` with every finding replaced by ``[KIND]`` (e.g. ``[email]``), and the kinds
+    found; what ``capture`` stores instead of production inputs."""
+    spans = sorted(pii_spans(text, kinds), key=lambda s: s[1])
+    out, pos = [], 0
+    for kind, start, end, _ in spans:
+        if start < pos:  # overlapping finding: already masked
+            continue
+        out += [text[pos:start], f"[{kind}]"]
+        pos = end
+    out.append(text[pos:])
+    return "".join(out), [s[0] for s in spans]
+
+
+def pii_spans(text: str, kinds: tuple[str, ...] = KINDS) -> list[tuple[str, int, int, str]]:
+    """``(kind, start, end, redacted)`` of each finding, in the order of ``KINDS``."""
     pats = _patterns()
-    found: list[Finding] = []
+    found: list[tuple[str, int, int, str]] = []
     work = text
     if "email" in kinds:
         for m in pats["email"].finditer(work):
-            found.append(Finding("email", _redact_email(m.group())))
+            found.append(("email", m.start(), m.end(), _redact_email(m.group())))
             work = _blank(work, m.start(), m.end())
     if "iban" in kinds:
         for m in pats["iban"].finditer(work):
@@ -106,24 +125,25 @@ def find_pii(text: str, kinds: tuple[str, ...] = KINDS) -> list[Finding]:
             for k in range(len(tokens), 0, -1):
                 candidate = " ".join(tokens[:k])
                 if iban_valid(candidate):
-                    found.append(Finding("iban", candidate[:2] + _last(candidate)))
-                    work = _blank(work, m.start(), m.start() + len(candidate))
+                    end = m.start() + len(candidate)
+                    found.append(("iban", m.start(), end, candidate[:2] + _last(candidate)))
+                    work = _blank(work, m.start(), end)
                     break
     if "card" in kinds:
         for m in pats["card"].finditer(work):
             for candidate in _card_candidates(m.group()):
                 if luhn_valid(candidate):
-                    found.append(Finding("card", _last(candidate)))
+                    found.append(("card", m.start(), m.end(), _last(candidate)))
                     work = _blank(work, m.start(), m.end())
                     break
     if "ssn" in kinds:
         for m in pats["ssn"].finditer(work):
-            found.append(Finding("ssn", _last(m.group())))
+            found.append(("ssn", m.start(), m.end(), _last(m.group())))
             work = _blank(work, m.start(), m.end())
     if "phone" in kinds:
         for name in ("phone_intl", "phone_us"):
             for m in pats[name].finditer(work):
                 if 8 <= len(_digits(m.group())) <= 15:
-                    found.append(Finding("phone", _last(m.group())))
+                    found.append(("phone", m.start(), m.end(), _last(m.group())))
                     work = _blank(work, m.start(), m.end())
     return found

@@ -17,6 +17,7 @@ from . import diff_cmd as diff_cmd
 from . import registry_cmd as registry_cmd
 from . import report_cmd as report_cmd
 from . import import_cmd as import_cmd
+from . import quality_cmd as quality_cmd
 
 
 def main() -> None:

@@ -155,6 +155,11 @@ def eval_(
         from ..errors import ProviderError
 
         raise ProviderError(result.stop_reason)
+    if any(v.spec.judge is not None for v in versions):
+        from ..quality.calibrate import require_calibrated
+
+        for v in versions:
+            require_calibrated(project, v, "the verdict")
     if not result.met_bar:
         raise typer.Exit(1)
 

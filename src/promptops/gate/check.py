@@ -291,8 +291,11 @@ def _check(
                 entry.rules_from = item.rules.source
                 entry.rule_changes = item.rules.changes
                 entry.gold = item.rules.gold
+            uncalibrated = None if item.error else _uncalibrated(project, trees, pv, baseline)
             if item.error:
                 entry.message = item.error
+            elif uncalibrated:
+                entry.message = uncalibrated
             else:
                 missing = _missing_credentials(project, item)
                 if missing:
@@ -353,6 +356,35 @@ def _trust_problems(
     for ds, roots in datasets.items():
         out += dataset_problems(ds, roots, gate)
     return list(dict.fromkeys(out))
+
+
+def _uncalibrated(
+    project: Project, trees: Trees, pv: PromptVersion, baseline: PromptVersion | None
+) -> str | None:
+    """Why ``pv``'s judges may not decide (its ``judge:`` requirement, or the baseline's when
+    the new version drops it), with labels read at the merge base: a pull request cannot
+    calibrate its own judge by adding labels; they count once merged."""
+    need = pv.spec.judge or (baseline.spec.judge if baseline is not None else None)
+    if need is None:
+        return None
+    from ..gitops import read_file_at
+    from ..quality.calibrate import calibration_problems
+    from ..quality.labels import labels_path, parse_labels
+
+    path = labels_path(project.root, pv.name)
+    rel = trees.rel(path.parent) + "/" + path.name
+    text = read_file_at(trees.root, trees.commit, rel) or ""
+    try:
+        labels = parse_labels(text, path)
+    except PromptOpsError as e:
+        return f"judge not calibrated: {rel} at the merge base is unreadable: {e.message}"
+    problems = calibration_problems(pv, labels, rel, need)
+    if not problems:
+        return None
+    return (
+        f"judge not calibrated (min_kappa {need.min_kappa:g}, min_labels {need.min_labels}; "
+        f"labels at the merge base): " + "; ".join(problems)
+    )
 
 
 def _missing_credentials(project: Project, item: Planned) -> dict[str, list[str]]:

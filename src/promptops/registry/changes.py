@@ -32,7 +32,7 @@ from ..loader import read_text
 from ..project import Project, PromptVersion, file_digest, short_digest
 from ..spec import CanarySpec, Deployment, RegistrySpec
 from . import journal
-from .evidence import Evidence, find_evidence
+from .evidence import Evidence, evidence_run_dir, find_evidence
 from .file import (
     HEADER,
     JOURNAL_FILE,
@@ -192,7 +192,12 @@ def _locked(project: Project, timeout: float = 60.0) -> Iterator[tuple[RegistryS
 
 
 def _save(
-    project: Project, spec: RegistrySpec, header: str, change: Change, commit: bool
+    project: Project,
+    spec: RegistrySpec,
+    header: str,
+    change: Change,
+    commit: bool,
+    also: tuple[Path, ...] = (),
 ) -> Change:
     """Write the changed spec, journal the change and optionally commit it (under the lock)."""
     assert change.after is not None
@@ -215,7 +220,7 @@ def _save(
             from ..gitops import commit_file
 
             try:
-                change.commit = commit_file(project.registry_path, change.message())
+                change.commit = commit_file(project.registry_path, change.message(), also)
             except GitError as e:
                 raise GitError(
                     f"registry.yaml was changed but not committed: {e.message}"
@@ -320,7 +325,17 @@ def promote(
         if not force:
             if order:
                 raise RegistryError(f'{order}; or override: --force --reason "..."')
+            if pv.spec.judge is not None:
+                from ..quality.calibrate import require_calibrated
+
+                require_calibrated(project, pv, "promote")
             change.evidence = find_evidence(project, pv, before, run_id=evidence_run, env=env)
+            from ..quality.drift import write_evidence
+
+            # the per-case evidence, beside registry.yaml: what `promptops drift` compares with
+            run = evidence_run_dir(project, change.evidence.run_id, evidence_run)
+            stored = write_evidence(project, pv, run)
+            return _save(project, spec, header, change, commit, (stored,))
         else:
             if order:
                 change.notes.append(f"forced past the environment order: {order}")

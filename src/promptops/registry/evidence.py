@@ -307,3 +307,15 @@ def _compare(
 
 def _pct(x: Any) -> str:
     return "-" if x is None else f"{100 * float(x):.1f}%"
+
+
+def evidence_run_dir(project: Project, run_id: str, given: str | None) -> Any:
+    """The RunDir of the evidence run ``run_id`` that :func:`find_evidence` chose, in the
+    project's runs or in the directory given with ``--evidence``."""
+    from ..eval.store import find_run
+
+    if given is not None and _is_dir_arg(given):
+        for run in _runs_in(Path(given)):
+            if run.id == run_id:
+                return run
+    return find_run(project.runs_dir, run_id)
