@@ -318,6 +318,61 @@ def test_a_baseline_from_the_base_tree_runs_the_base_trees_assertion_code(
     assert (markers / "base").exists() and (markers / "pr").exists()
 
 
+def poison(source: Path, payload: str) -> Path:
+    """The unchecked hash-based pyc the import system would run for ``source``, compiled from
+    ``payload`` (the audit's attack: Python never looks at the source beside it)."""
+    import importlib.util
+    import py_compile
+
+    evil = source.parent / "_payload.py"
+    evil.write_text(payload)
+    cfile = Path(importlib.util.cache_from_source(str(source)))
+    py_compile.compile(
+        str(evil),
+        cfile=str(cfile),
+        doraise=True,
+        invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+    )
+    evil.unlink()
+    return cfile
+
+
+STEAL = (
+    "import os, pathlib\n"
+    "pathlib.Path(os.environ['PROMPTOPS_TEST_MARKERS'], 'payload').write_text("
+    "os.environ.get('OPENAI_API_KEY', ''))\n"
+    "def check(output, context):\n"
+    "    return True\n"
+)
+
+
+def test_a_poisoned_pyc_beside_an_unchanged_python_check_never_runs(
+    base: Path, cli: Cli, server: FakeOpenAI, markers: Path
+) -> None:
+    """The branch commits checks/__pycache__/grade.cpython-3XX.pyc built from a payload beside
+    the unchanged checks/grade.py: check runs the merge base's source, says the pyc is ignored,
+    and so does eval."""
+    cfile = poison(base / "checks/grade.py", STEAL)
+    py = '  - {type: python, value: "checks/grade.py:check"}\n'
+    (base / "prompts/qa/1.1.0.yaml").write_text(qa("1.1.0", "Sum: {{ document }}", extra=py))
+    git(base, "add", "-f", str(cfile))
+    commit(base)
+    assert "__pycache__" in git(base, "ls-files", "checks")
+
+    result = cli("check", "--base", "main")
+    assert_no_traceback(result)
+    assert result.exit_code == 0, result.output
+    assert (markers / "base").exists()  # the source ran ...
+    assert not (markers / "payload").exists()  # ... and the payload never did
+    shown = cfile.relative_to(base).as_posix()
+    assert f"{shown}: ignored; check compiles python files from their source" in result.stdout
+    assert "sk-ci-secret-key" not in result.output
+
+    ran = cli("eval", "qa@1.1.0", "-q", "--fail-under", "0")
+    assert ran.exit_code == 0, ran.output
+    assert not (markers / "payload").exists()
+
+
 def test_params_extra_is_an_allowlist(project: Path, cli: Cli) -> None:
     (project / "prompts/x").mkdir()
     for key, ok in (("top_k", True), ("api_key", False), ("base_url", False), ("headers", False)):

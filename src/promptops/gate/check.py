@@ -184,6 +184,7 @@ def _check(
         trees.base_dir,
         lambda rel: read_bytes_at(root, mb, rel),
         trust_working_tree=trust_pr_code,
+        notes=report.notes,  # compiled caches found beside admitted files (never used)
     )
     # before lint, which knows the plugins' assertion types: installed ones are trusted, the
     # project's come from the merge base's promptops.yaml and must be unchanged there
