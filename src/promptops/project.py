@@ -14,7 +14,7 @@ import semver
 
 from .errors import Problem, SpecError, display_path
 from .loader import LineMap, load_yaml, parse_yaml, read_text, validate
-from .paths import CONFIG_FILE, REGISTRY_FILE, find_root
+from .paths import CONFIG_FILE, REGISTRY_FILE, OutsideProject, confine, find_root
 from .spec import ProjectConfig, PromptSpec, RegistrySpec
 from .versions import parse_version
 
@@ -235,9 +235,15 @@ class Project:
         return read_registry_file(self.registry_path)
 
     def dataset_path(self, pv: PromptVersion, override: str | Path | None = None) -> Path | None:
+        """The dataset file: ``override`` (a command-line path, as given), else the prompt's
+        ``dataset:``, which must resolve inside the project (symlinks followed; SpecError naming
+        the field otherwise, before anything reads it)."""
         if override is not None:
             p = Path(override)
             return p if p.is_absolute() else (Path.cwd() / p)
         if pv.spec.dataset is None:
             return None
-        return self.root / pv.spec.dataset
+        try:
+            return confine(self.root, pv.spec.dataset)
+        except OutsideProject as e:
+            raise SpecError.of(pv.path, pv.line("dataset"), "dataset", str(e)) from None

@@ -505,7 +505,7 @@ def test_python_assertions_outside_the_repository_never_run(
     result = cli("check", "--base", "main")
     assert_no_traceback(result)
     assert result.exit_code == 1
-    assert f"python assertion {ref}: outside the repository" in result.stdout
+    assert f"assert[1]: python assertion file {ref!r} is outside the project" in result.stdout
     assert [p.name for p in markers.iterdir()] == ["outside.py"]
     assert server.calls == 0
 
@@ -537,3 +537,57 @@ def test_lint_flags_a_remote_ref_in_the_output_schema(project: Path, cli: Cli) -
     result = cli("lint", "prompts/js/1.0.0.yaml")
     assert result.exit_code == 1
     assert "output.schema: $ref 'https://example.invalid/s.json' points outside" in result.output
+
+
+# ------------------------------------------------------------------------------------------
+# files a project names stay inside it
+# ------------------------------------------------------------------------------------------
+
+SECRET = "root:x:0:0:SECRET-MARKER-7f3a:/root:/bin/bash"
+
+
+@pytest.mark.parametrize("how", ["absolute", "dotdot", "symlinked-file", "symlinked-folder"])
+def test_a_dataset_outside_the_project_is_refused_and_never_read(
+    base: Path, cli: Cli, server: FakeOpenAI, tmp_path_factory: pytest.TempPathFactory, how: str
+) -> None:
+    """The audit's finding: a dataset path leaving the project was read, sent, recorded and
+    quoted as 'invalid line' errors into the PR comment and the JUnit XML."""
+    outside = tmp_path_factory.mktemp("outside")
+    (outside / "qa.jsonl").write_text(f"{SECRET}\n" * 22)
+    ref = {
+        "absolute": str(outside / "qa.jsonl"),
+        "dotdot": f"../{outside.name}/qa.jsonl",
+        "symlinked-file": "evals/linked.jsonl",
+        "symlinked-folder": "shared/qa.jsonl",
+    }[how]
+    if how == "symlinked-file":
+        (base / "evals/linked.jsonl").symlink_to(outside / "qa.jsonl")
+    elif how == "symlinked-folder":
+        (base / "shared").symlink_to(outside, target_is_directory=True)
+    elif how == "dotdot":
+        assert (base / ref).resolve() == (outside / "qa.jsonl").resolve()
+    text = qa("1.1.0", "Sum: {{ document }}").replace("dataset: evals/qa.jsonl", f"dataset: {ref}")
+    (base / "prompts/qa/1.1.0.yaml").write_text(text)
+    commit(base)
+    md, junit = base / "pr-comment.md", base / "junit.xml"
+
+    result = cli("check", "--base", "main", "--markdown", str(md), "--junit", str(junit))
+    assert_no_traceback(result)
+    assert result.exit_code == 1
+    assert f"prompts/qa/1.1.0.yaml:11: dataset: {ref!r} is outside the project" in result.stdout
+    assert server.calls == 0
+    evaluated = cli("eval", "qa@1.1.0")
+    assert evaluated.exit_code == 1
+    assert f"dataset: {ref!r} is outside the project" in evaluated.stderr
+    linted = cli("lint")
+    assert linted.exit_code == 1 and "is outside the project" in linted.output
+    shown = cli("show", "qa@1.1.0")
+    assert shown.exit_code == 0, shown.output
+    # the content went nowhere: not printed, not in the reports, records or cache
+    written = [md, junit] + [p for p in (base / ".promptops").rglob("*") if p.is_file()]
+    assert md.is_file() and junit.is_file()
+    for r in (result, evaluated, linted, shown):
+        assert "SECRET-MARKER" not in r.output
+    for p in written:
+        assert b"SECRET-MARKER" not in p.read_bytes(), p
+    assert server.calls == 0

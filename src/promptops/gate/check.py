@@ -290,7 +290,11 @@ def _trust_problems(
                 continue
             pinned = not models or v.spec.model.id in models
             out += version_problems(v, project, gate, commit, api_base, pinned)
-        ds = project.dataset_path(pv, opts.dataset if opts is not None else None)
+        try:
+            ds = project.dataset_path(pv, opts.dataset if opts is not None else None)
+        except PromptOpsError as e:
+            out += e.problems  # outside the project: refused before anything reads it
+            continue
         if ds is not None and ds.is_file():
             roots = datasets.setdefault(ds, [])
             for v in (pv, baseline):
