@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from click.testing import Result
 
+from conftest import assert_no_traceback
 from promptops.paths import OutsideProject, confine
 
 
@@ -27,3 +30,19 @@ def test_confine_follows_symlinks_and_refuses_anything_outside(tmp_path: Path) -
         assert "SECRET" not in str(e.value)
     with pytest.raises(OutsideProject, match=r"cannot be resolved|outside"):
         confine(root, "loop/x")
+
+
+@pytest.mark.parametrize("field", ["prompts_dir", "runs_dir", "cache_dir"])
+def test_promptops_yaml_directories_stay_inside_the_project(
+    project: Path, cli: Callable[..., Result], tmp_path_factory: pytest.TempPathFactory, field: str
+) -> None:
+    """A branch's promptops.yaml may not point prompt reads, records or the cache outside."""
+    outside = tmp_path_factory.mktemp("outside")
+    (project / "promptops.yaml").write_text(f"allow_unpinned: []\n{field}: {outside}\n")
+    result = cli("eval", "summarize@1.0.0")
+    assert_no_traceback(result)
+    assert result.exit_code == 1
+    assert result.stderr.startswith(
+        f"promptops.yaml:2: {field}: '{outside}' is outside the project"
+    )
+    assert list(outside.iterdir()) == []

@@ -181,9 +181,22 @@ class Project:
         data, lines = load_yaml(path)
         return validate(ProjectConfig, data or {}, path, lines)
 
+    def _inside(self, field: str) -> Path:
+        """A directory promptops.yaml names, confined to the project (a branch's promptops.yaml
+        could point reads of prompts, or writes of records and the cache, anywhere)."""
+        value = getattr(self.config, field)
+        try:
+            return confine(self.root, value)
+        except OutsideProject as e:
+            path = self.root / CONFIG_FILE
+            line = None
+            if path.is_file():
+                line = load_yaml(path)[1].line((field,))
+            raise SpecError.of(path, line, field, str(e)) from None
+
     @property
     def prompts_dir(self) -> Path:
-        return self.root / self.config.prompts_dir
+        return self._inside("prompts_dir")
 
     @property
     def registry_path(self) -> Path:
@@ -191,11 +204,11 @@ class Project:
 
     @property
     def runs_dir(self) -> Path:
-        return self.root / self.config.runs_dir
+        return self._inside("runs_dir")
 
     @property
     def cache_dir(self) -> Path:
-        return self.root / self.config.cache_dir
+        return self._inside("cache_dir")
 
     def rel(self, path: Path) -> str:
         """A path relative to the project root (for records and messages)."""
