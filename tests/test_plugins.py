@@ -301,3 +301,25 @@ def test_a_poisoned_pyc_beside_an_unchanged_plugin_never_runs(
         del sys.modules[name]
     assert_plugin_judged(project, eval_json(cli))
     assert marker.read_text() == "imported" and not payload.exists()
+
+
+@pytest.mark.parametrize("listed", ["plugins/linked.py", "vendorpkg"])
+def test_a_plugin_linked_outside_the_project_is_refused(
+    project: Path, cli: Cli, tmp_path_factory: pytest.TempPathFactory, listed: str
+) -> None:
+    outside = tmp_path_factory.mktemp("outside")
+    marker = outside / "ran"
+    _marker_plugin(outside / "evil.py", str(marker))
+    if listed.endswith(".py"):
+        (project / "plugins").mkdir()
+        (project / listed).symlink_to(outside / "evil.py")
+    else:
+        (outside / "__init__.py").write_text((outside / "evil.py").read_text())
+        (project / listed).symlink_to(outside, target_is_directory=True)
+    (project / "promptops.yaml").write_text(f"plugins: [{listed}]\n")
+    result = cli("lint")
+    assert_no_traceback(result)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("promptops.yaml:1: plugins[0]: ")
+    assert "is outside the project" in result.stderr
+    assert not marker.exists()

@@ -591,3 +591,32 @@ def test_a_dataset_outside_the_project_is_refused_and_never_read(
     for p in written:
         assert b"SECRET-MARKER" not in p.read_bytes(), p
     assert server.calls == 0
+
+
+@pytest.mark.parametrize("how", ["symlinked-file", "symlinked-folder"])
+def test_a_python_check_linked_outside_the_project_never_runs(
+    base: Path,
+    cli: Cli,
+    server: FakeOpenAI,
+    markers: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    how: str,
+) -> None:
+    outside = tmp_path_factory.mktemp("outside")
+    (outside / "evil.py").write_text(checker("evil"))
+    if how == "symlinked-file":
+        (base / "checks/link.py").symlink_to(outside / "evil.py")
+        ref = "checks/link.py"
+    else:
+        (base / "vendor").symlink_to(outside, target_is_directory=True)
+        ref = "vendor/evil.py"
+    py = f'  - {{type: python, value: "{ref}:check"}}\n'
+    (base / "prompts/qa/1.1.0.yaml").write_text(qa("1.1.0", "Sum: {{ document }}", extra=py))
+    commit(base)
+    for args in (("check", "--base", "main"), ("eval", "qa@1.1.0"), ("lint",)):
+        result = cli(*args)
+        assert_no_traceback(result)
+        assert result.exit_code == 1, result.output
+        assert f"assert[1]: python assertion file {ref!r} is outside the project" in result.output
+    assert not [p for p in markers.iterdir() if p.name.startswith("evil")]
+    assert server.calls == 0
