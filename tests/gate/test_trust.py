@@ -371,6 +371,7 @@ def test_a_poisoned_pyc_beside_an_unchanged_python_check_never_runs(
     ran = cli("eval", "qa@1.1.0", "-q", "--fail-under", "0")
     assert ran.exit_code == 0, ran.output
     assert not (markers / "payload").exists()
+    assert list((base / "checks/__pycache__").iterdir()) == [cfile]  # nothing compiled to disk
 
 
 def test_params_extra_is_an_allowlist(project: Path, cli: Cli) -> None:
@@ -546,7 +547,7 @@ def test_lint_flags_a_remote_ref_in_the_output_schema(project: Path, cli: Cli) -
 SECRET = "root:x:0:0:SECRET-MARKER-7f3a:/root:/bin/bash"
 
 
-@pytest.mark.parametrize("how", ["absolute", "dotdot", "symlinked-file", "symlinked-folder"])
+@pytest.mark.parametrize("how", ["absolute", "dotdot", "symlinked-file", "symlinked-folder", "csv"])
 def test_a_dataset_outside_the_project_is_refused_and_never_read(
     base: Path, cli: Cli, server: FakeOpenAI, tmp_path_factory: pytest.TempPathFactory, how: str
 ) -> None:
@@ -554,7 +555,9 @@ def test_a_dataset_outside_the_project_is_refused_and_never_read(
     quoted as 'invalid line' errors into the PR comment and the JUnit XML."""
     outside = tmp_path_factory.mktemp("outside")
     (outside / "qa.jsonl").write_text(f"{SECRET}\n" * 22)
+    (outside / "qa.csv").write_text(f"document,{SECRET}\n" + f"{SECRET},x\n" * 22)
     ref = {
+        "csv": f"../{outside.name}/qa.csv",
         "absolute": str(outside / "qa.jsonl"),
         "dotdot": f"../{outside.name}/qa.jsonl",
         "symlinked-file": "evals/linked.jsonl",
