@@ -6,6 +6,7 @@ without importing :mod:`promptops.project`.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 REGISTRY_FILE = "registry.yaml"
@@ -19,6 +20,16 @@ def find_root(start: Path | None = None) -> Path:
         if (d / REGISTRY_FILE).is_file() or (d / CONFIG_FILE).is_file() or (d / "prompts").is_dir():
             return d
     return here
+
+
+def project_of(path: Path) -> Path | None:
+    """The project a file lies in by its name (the nearest directory upwards, not following
+    links, with registry.yaml, promptops.yaml or prompts/); None when it is in none."""
+    here = Path(os.path.abspath(path)).parent
+    for d in (here, *here.parents):
+        if (d / REGISTRY_FILE).is_file() or (d / CONFIG_FILE).is_file() or (d / "prompts").is_dir():
+            return d
+    return None
 
 
 class OutsideProject(ValueError):

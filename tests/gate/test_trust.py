@@ -623,3 +623,24 @@ def test_a_python_check_linked_outside_the_project_never_runs(
         assert f"assert[1]: python assertion file {ref!r} is outside the project" in result.output
     assert not [p for p in markers.iterdir() if p.name.startswith("evil")]
     assert server.calls == 0
+
+
+def test_a_prompt_file_linked_outside_the_project_is_refused_unread(
+    base: Path, cli: Cli, server: FakeOpenAI, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A committed symlink in prompts/ (a version file pointing at a secret): check and lint
+    name it and never parse it (a parse error would quote it)."""
+    outside = tmp_path_factory.mktemp("outside")
+    (outside / "id_rsa").write_text(f"{SECRET}\n")
+    (base / "prompts/qa/1.1.0.yaml").symlink_to(outside / "id_rsa")
+    commit(base)
+    md = base / "pr-comment.md"
+    for args in (("check", "--base", "main", "--markdown", str(md)), ("lint",)):
+        result = cli(*args)
+        assert_no_traceback(result)
+        assert result.exit_code == 1, result.output
+        assert "prompts/qa/1.1.0.yaml: " in result.output
+        assert "is outside the project" in result.output
+        assert "SECRET-MARKER" not in result.output
+    assert "SECRET-MARKER" not in md.read_text()
+    assert server.calls == 0

@@ -165,7 +165,7 @@ def import_promptfoo(
 
     if not config.is_file():
         raise UsageError(f"{config}: no such file")
-    data, lines = load_yaml(config)
+    data, lines = load_yaml(config, confined=False)  # named on the command line
     if not isinstance(data, dict):
         raise PromptOpsError(f"{display_path(config)}:1: expected a promptfoo config mapping")
     ctx = Ctx(config, root, keep_api_base)
