@@ -890,3 +890,132 @@ def test_a_prompt_map_converts_and_generated_tests_are_reported(
         "pf/map/promptfooconfig.yaml:6: tests[1]: file://generate.py:tests: tests generated "
         "by code are not converted"
     ]
+
+
+# ------------------------------------------------------------------------------------------
+# files outside the project, and endpoints
+# ------------------------------------------------------------------------------------------
+
+MARKER = "SECRET-MARKER-91c2"
+# (field, config text with REF for the file reference, where the error points)
+REFERENCES = {
+    "prompt": ("prompts: [file://REF]\n", "1: prompts[0]"),
+    "var": (
+        "prompts: ['{{doc}}']\ntests:\n  - vars:\n      doc: file://REF\n",
+        "4: tests[0].vars.doc",
+    ),
+    "tests": ("prompts: ['{{doc}}']\ntests: [file://REF]\n", "2: tests[0]"),
+    "defaultTest": ("prompts: ['{{doc}}']\ndefaultTest: file://REF\n", "2: defaultTest"),
+    "python": (
+        "prompts: ['{{doc}}']\ndefaultTest:\n  assert:\n    - {type: python, value: file://REF}\n",
+        "4: defaultTest.assert[0].value",
+    ),
+}
+SUFFIX = {"prompt": ".txt", "var": ".txt", "tests": ".yaml", "defaultTest": ".yaml"}
+
+
+@pytest.mark.parametrize("how", ["absolute", "dotdot", "symlinked-file", "symlinked-folder"])
+@pytest.mark.parametrize("field", sorted(REFERENCES))
+def test_a_file_outside_the_project_is_refused_unread(
+    project: Path,
+    cli: Cli,
+    write: Callable[..., Path],
+    tmp_path_factory: pytest.TempPathFactory,
+    field: str,
+    how: str,
+) -> None:
+    """The audit's finding 3: file:// prompts, vars, tests and scripts outside the project were
+    imported (a key file became a template). Now: an error naming the field, nothing written,
+    and the file's content appears nowhere."""
+    outside = tmp_path_factory.mktemp("outside")
+    name = "secret" + SUFFIX.get(field, ".py")
+    content = f"- vars: {{doc: {MARKER}}}\n" if name.endswith(".yaml") else f"{MARKER}\n"
+    (outside / name).write_text(content)
+    ref = {
+        "absolute": str(outside / name),
+        "dotdot": f"../../../{outside.name}/{name}",  # from pf/x/ to a sibling of the project
+        "symlinked-file": f"link-{name}",
+        "symlinked-folder": f"linked/{name}",
+    }[how]
+    if how == "symlinked-file":
+        (project / "pf/x").mkdir(parents=True)
+        (project / "pf/x" / ref).symlink_to(outside / name)
+    elif how == "symlinked-folder":
+        (project / "pf/x").mkdir(parents=True)
+        (project / "pf/x/linked").symlink_to(outside, target_is_directory=True)
+    elif how == "dotdot":
+        assert outside.parent == project.parent
+    text, where = REFERENCES[field]
+    write("pf/x/promptfooconfig.yaml", "description: Leak\n" + text.replace("REF", ref))
+    result = cli("import", "promptfoo", "pf/x/promptfooconfig.yaml")
+    assert_no_traceback(result)
+    assert result.exit_code == 1
+    line, dotted = where.split(": ")
+    expected = f"pf/x/promptfooconfig.yaml:{int(line) + 1}: {dotted}: file://"
+    assert result.stderr.startswith(expected), result.stderr
+    assert "outside the project" in result.stderr
+    assert MARKER not in result.output
+    assert not (project / "prompts/leak").exists() and not (project / "evals/leak.jsonl").exists()
+
+
+def test_a_glob_var_reaching_outside_the_project_is_refused(
+    project: Path, cli: Cli, write: Callable[..., Path], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    outside = tmp_path_factory.mktemp("outside")
+    (outside / "key.md").write_text(MARKER)
+    write("pf/g/docs/a.md", "inside")
+    (project / "pf/g/docs/b.md").symlink_to(outside / "key.md")
+    write(
+        "pf/g/promptfooconfig.yaml",
+        "prompts: ['{{doc}}']\ntests:\n  - vars:\n      doc: file://docs/*.md\n",
+    )
+    result = cli("import", "promptfoo", "pf/g/promptfooconfig.yaml")
+    assert_no_traceback(result)
+    assert result.exit_code == 1
+    assert result.stderr.startswith(
+        "pf/g/promptfooconfig.yaml:4: tests[0].vars.doc: file://docs/b.md: outside the project"
+    )
+    assert MARKER not in result.output
+    assert not (project / "evals/g.jsonl").exists()
+
+
+def test_an_api_base_is_written_only_when_confirmed(
+    project: Path, cli: Cli, write: Callable[..., Path]
+) -> None:
+    write(
+        "pf/api/promptfooconfig.yaml",
+        """\
+        description: Api
+        prompts: ['{{q}}']
+        providers:
+          - id: openai:chat:gpt-4o-mini-2024-07-18
+            config: {apiBaseUrl: "https://llm.example.com/v1"}
+        tests: [{vars: {q: hi}}]
+        """,
+    )
+    shown = "'https://llm.example.com/v1'"
+    refused = cli("import", "promptfoo", "pf/api/promptfooconfig.yaml", "-f", "json")
+    assert refused.exit_code == 0, refused.output
+    data = json.loads(refused.stdout)
+    assert (
+        "pf/api/promptfooconfig.yaml:5: providers[0].config.apiBaseUrl: apiBaseUrl "
+        f"{shown} not written: model.api_base would send every request and your model key to "
+        "that endpoint; check the host, then import again with --keep-api-base to keep it"
+    ) in data["not_converted"]
+    assert "api_base" not in (project / "prompts/api/1.0.0.yaml").read_text()
+
+    kept = cli("import", "promptfoo", "pf/api/promptfooconfig.yaml", "--force", "--keep-api-base")
+    assert kept.exit_code == 0, kept.output
+    assert f"apiBaseUrl {shown} kept as model.api_base (--keep-api-base)" in kept.stdout
+    written = yaml.safe_load((project / "prompts/api/1.0.0.yaml").read_text())
+    assert written["model"]["api_base"] == "https://llm.example.com/v1"
+    assert cli("lint").exit_code == 0
+
+    # credentials in it: never written, not even confirmed, and never shown
+    config = project / "pf/api/promptfooconfig.yaml"
+    config.write_text(config.read_text().replace("https://", "https://user:pw@"))
+    cred = cli("import", "promptfoo", str(config), "--force", "--keep-api-base")
+    assert cred.exit_code == 0, cred.output
+    assert f"apiBaseUrl {shown} holds credentials; not written" in cred.stdout
+    assert "pw@" not in cred.output
+    assert "api_base" not in (project / "prompts/api/1.0.0.yaml").read_text()

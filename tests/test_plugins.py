@@ -57,7 +57,9 @@ def _forget_plugins(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
     for name in set(REGISTRY) - before:
         del REGISTRY[name]
-    for name in [m for m in sys.modules if MODULE in m or m.startswith("promptops_plugin_")]:
+    for name in [
+        m for m in sys.modules if MODULE in m or m.startswith(("promptops_plugin_", "wordypkg"))
+    ]:
         del sys.modules[name]
 
 
@@ -238,3 +240,86 @@ def test_check_loads_project_plugins_only_from_the_merge_base_unchanged(
     assert marker.read_text() == "imported"  # wordy.py, trusted now
     assert "changes plugins on this branch" in again.stdout
     assert "promptops_plugin_plugins_other" not in sys.modules
+
+
+def _poison(source: Path, payload: str) -> Path:
+    """The unchecked hash-based pyc the import system would run for ``source``."""
+    import py_compile
+
+    evil = source.parent / "_payload.py"
+    evil.write_text(payload)
+    cfile = Path(importlib.util.cache_from_source(str(source)))
+    py_compile.compile(
+        str(evil),
+        cfile=str(cfile),
+        doraise=True,
+        invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+    )
+    evil.unlink()
+    return cfile
+
+
+@pytest.mark.parametrize("listed", ["plugins/wordy.py", "wordypkg"])
+def test_a_poisoned_pyc_beside_an_unchanged_plugin_never_runs(
+    project: Path, cli: Cli, listed: str
+) -> None:
+    """A file plugin, and a package plugin whose submodule is imported by its __init__: the
+    branch adds pycs built from a payload; check and eval run the sources."""
+    marker = project.parent / f"{project.name}-plugin-ran"
+    payload = project.parent / f"{project.name}-payload-ran"
+    steal = f"import pathlib\npathlib.Path({str(payload)!r}).write_text('payload')\n"
+    if listed.endswith(".py"):
+        plugin = project / listed
+        _marker_plugin(plugin, str(marker))
+        poisoned = [plugin]
+    else:
+        pkg = project / listed
+        pkg.mkdir()
+        (pkg / "__init__.py").write_text("from . import impl\n")
+        _marker_plugin(pkg / "impl.py", str(marker))
+        poisoned = [pkg / "__init__.py", pkg / "impl.py"]
+    brief_prompt(project)
+    (project / "promptops.yaml").write_text(f"plugins: [{listed}]\n")
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "plugin on main")
+    git(project, "checkout", "-q", "-b", "pr")
+    for f in poisoned:
+        git(project, "add", "-f", str(_poison(f, steal)))
+    (project / "prompts/brief/1.0.1.yaml").write_text(PROMPT.replace("1.0.0", "1.0.1"))
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "pycs")
+
+    result = cli("check", "--base", "main")
+    assert_no_traceback(result)
+    assert result.exit_code == 0, result.output
+    assert marker.read_text() == "imported"
+    assert not payload.exists()
+    assert "__pycache__" in result.stdout and "never uses compiled caches" in result.stdout
+    marker.unlink()
+    plugins._loaded.clear()
+    for name in [m for m in sys.modules if m.startswith("wordypkg")]:
+        del sys.modules[name]
+    assert_plugin_judged(project, eval_json(cli))
+    assert marker.read_text() == "imported" and not payload.exists()
+
+
+@pytest.mark.parametrize("listed", ["plugins/linked.py", "vendorpkg"])
+def test_a_plugin_linked_outside_the_project_is_refused(
+    project: Path, cli: Cli, tmp_path_factory: pytest.TempPathFactory, listed: str
+) -> None:
+    outside = tmp_path_factory.mktemp("outside")
+    marker = outside / "ran"
+    _marker_plugin(outside / "evil.py", str(marker))
+    if listed.endswith(".py"):
+        (project / "plugins").mkdir()
+        (project / listed).symlink_to(outside / "evil.py")
+    else:
+        (outside / "__init__.py").write_text((outside / "evil.py").read_text())
+        (project / listed).symlink_to(outside, target_is_directory=True)
+    (project / "promptops.yaml").write_text(f"plugins: [{listed}]\n")
+    result = cli("lint")
+    assert_no_traceback(result)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("promptops.yaml:1: plugins[0]: ")
+    assert "is outside the project" in result.stderr
+    assert not marker.exists()

@@ -57,7 +57,10 @@ def describe(pv: PromptVersion, project: Project) -> dict[str, Any]:
     """Everything `show` displays about one version."""
     spec = pv.spec
     cases = None
-    ds = project.dataset_path(pv)
+    try:
+        ds = project.dataset_path(pv)
+    except PromptOpsError:
+        ds = None  # outside the project: lint names it, nothing reads it
     if ds is not None and ds.is_file():
         with ds.open("rb") as fh:
             cases = sum(1 for line in fh if line.strip())

@@ -45,11 +45,12 @@ def image_file(root: Path, rel: str) -> Path:
     not a readable image file."""
     if not rel.strip():
         raise ValueError("empty image path")
-    path = (root / rel).resolve()
+    from .paths import OutsideProject, confine
+
     try:
-        path.relative_to(root.resolve())
-    except ValueError:
-        raise ValueError(f"image path {rel!r} is outside the project") from None
+        path = confine(root, rel)
+    except OutsideProject as e:
+        raise ValueError(f"image path {e}") from None
     if not path.is_file():
         raise ValueError(f"image file {rel!r} not found")
     if path.stat().st_size > MAX_IMAGE_BYTES:

@@ -7,9 +7,10 @@ from pathlib import Path
 import jinja2
 
 from .datasets import iter_cases, vars_problems
-from .errors import Problem, PromptOpsError, display_path
+from .errors import Problem, PromptOpsError, SpecError, display_path
 from .loader import field_name, read_text
 from .modelids import id_problem
+from .paths import OutsideProject, confine
 from .project import Project, PromptVersion, load_prompt, location_problems, parse_prompt
 from .render import check_templates, template_variables
 from .spec import AssertionSpec
@@ -149,8 +150,14 @@ def lint_prompt(
         for msg3 in vars_problems(pv, case):
             out.append(_p(pv.path, pv.lines.line(("tests", ti, "vars")), f"tests[{ti}].vars", msg3))
     if spec.dataset and datasets:
-        ds = project.root / spec.dataset
-        if not ds.is_file():
+        try:
+            ds = project.dataset_path(pv)
+        except SpecError as e:
+            out.extend(e.problems)  # outside the project: never read
+            ds = None
+        if ds is None:
+            pass
+        elif not ds.is_file():
             out.append(
                 _p(
                     pv.path,
@@ -191,7 +198,10 @@ def _python_ref_problems(a: AssertionSpec, project: Project) -> list[str]:
     if a.base_type != "python" or not isinstance(a.value, str) or "{" in a.value:
         return []
     file, _, func = a.value.strip().rpartition(":")
-    path = project.root / file
+    try:
+        path = confine(project.root, file)
+    except OutsideProject as e:
+        return [f"python assertion file {e}"]
     if not path.is_file():
         return [f"{file}: no such file (paths are relative to the project root)"]
     import ast

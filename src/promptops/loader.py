@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from .errors import Problem, SpecError, display_path
+from .paths import OutsideProject, confine, project_of
 
 _Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -112,8 +113,18 @@ def _walk(node: yaml.Node, loc: Loc, out: dict[Loc, int]) -> None:
             _walk(item, (*loc, i), out)
 
 
-def read_text(path: Path) -> str:
-    """Read a user file as UTF-8 (a BOM is allowed); other encodings are an error."""
+def read_text(path: Path, confined: bool = True) -> str:
+    """Read a user file as UTF-8 (a BOM is allowed); other encodings are an error.
+
+    A file inside a project (prompt versions, registry.yaml, promptops.yaml) that resolves
+    outside it (a committed symlink) is refused unread; ``confined=False``: a path the user
+    gave on the command line."""
+    root = project_of(path) if confined else None
+    if root is not None:
+        try:
+            confine(root, path)
+        except OutsideProject as e:
+            raise SpecError.of(path, None, None, str(e)) from None
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -157,9 +168,9 @@ def parse_yaml(text: str, path: Path) -> tuple[Any, LineMap]:
     return data, LineMap(lines)
 
 
-def load_yaml(path: Path) -> tuple[Any, LineMap]:
-    """Read and parse a YAML file."""
-    return parse_yaml(read_text(path), path)
+def load_yaml(path: Path, confined: bool = True) -> tuple[Any, LineMap]:
+    """Read and parse a YAML file (``confined``: see :func:`read_text`)."""
+    return parse_yaml(read_text(path, confined), path)
 
 
 def field_name(loc: Loc) -> str:

@@ -5,8 +5,10 @@ Two sources, loaded by the CLI before the commands that evaluate or lint:
 
 * installed distributions that declare an entry point in the group ``promptops.plugins``
   (the value names a module, or a ``module:function`` called with no arguments);
-* the ``plugins:`` list of promptops.yaml: module names importable from the project root, or
-  paths of ``.py`` files under it. These are project code.
+* the ``plugins:`` list of promptops.yaml: module names of the project (a ``.py`` file or a
+  package under its root), or paths of ``.py`` files under it. These are project code: they
+  must resolve inside the project (symlinks followed), and run from their bytes
+  (:mod:`promptops.codeload`), never through the import system's compiled caches.
 
 ``promptops check`` runs on untrusted pull requests with the CI's credentials, so there the
 project's plugins are taken from promptops.yaml at the merge base and each plugin file must be
@@ -19,15 +21,14 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
-import importlib.util
 import re
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
+from .codeload import FINDER, Source, exec_module
 from .errors import Problem, PromptOpsError, display_path
-from .paths import CONFIG_FILE
+from .paths import CONFIG_FILE, OutsideProject, confine
 
 if TYPE_CHECKING:
     from .assertions.pyfunc import CodeGate
@@ -87,7 +88,7 @@ def _line(project: Project, index: int) -> tuple[str, int | None]:
 def _module_files(root: Path, name: str) -> list[Path] | None:
     """The files under ``root`` that importing module ``name`` would run (its parent
     packages' ``__init__.py`` and the module, or every ``.py`` of a package); None when the
-    module is not in the project."""
+    module is not in the project. Lexical paths: :func:`_confined` follows their symlinks."""
     parts = name.split(".")
     files = []
     for i in range(1, len(parts)):
@@ -102,28 +103,41 @@ def _module_files(root: Path, name: str) -> list[Path] | None:
     return None
 
 
+def _confined(root: Path, files: list[Path], where: str, entry: str) -> None:
+    """Every file a plugin runs must resolve (symlinks followed) inside the project."""
+    for f in files:
+        try:
+            confine(root, f)
+        except OutsideProject as e:
+            raise PluginError(f"{where}: plugin {entry!r}: {e}") from None
+
+
 def _plugin_files(project: Project, entry: str, where: str) -> tuple[str, list[Path] | None]:
-    """How to import ``entry`` (``path`` or ``module``) and the project files it runs."""
+    """How to load ``entry`` (``path`` or ``module``) and the project files it runs."""
     root = project.root.resolve()
     if entry.endswith(".py") or "/" in entry or "\\" in entry:
-        path = (root / entry).resolve()
         try:
-            path.relative_to(root)
-        except ValueError:
-            raise PluginError(f"{where}: {entry!r} is outside the project") from None
+            path = confine(root, entry)
+        except OutsideProject as e:
+            raise PluginError(f"{where}: {e}") from None
         if not path.is_file():
             raise PluginError(f"{where}: no such file {entry!r} under the project")
         return "path", [path]
     if not _MODULE_NAME.match(entry):
         raise PluginError(f"{where}: {entry!r} is neither a module name nor a path to a .py file")
-    return "module", _module_files(root, entry)
+    files = _module_files(root, entry)
+    if files:
+        _confined(root, files, where, entry)
+    return "module", files
 
 
 def load_project_plugins(project: Project, gate: CodeGate | None = None) -> list[Problem]:
-    """Import the modules of promptops.yaml's ``plugins:`` list (once per process each).
+    """Load the modules of promptops.yaml's ``plugins:`` list (once per process each), from
+    their bytes (:mod:`promptops.codeload`: no compiled cache is ever used).
 
     With a ``gate`` (``check``), a plugin whose files are new or changed on the branch is not
-    imported: the problems are returned, for the caller to report."""
+    loaded: the problems are returned, for the caller to report; the others run the merge
+    base's bytes."""
     refused: list[Problem] = []
     root = project.root.resolve()
     for i, entry in enumerate(project.config.plugins):
@@ -131,7 +145,7 @@ def load_project_plugins(project: Project, gate: CodeGate | None = None) -> list
         where = str(Problem(shown, line, f"plugins[{i}]", "")).rstrip().rstrip(":")
         kind, files = _plugin_files(project, entry, where)
         if gate is not None and files:
-            changed = [f for f in files if gate.problem(f, entry)]
+            changed = [f for f in files if gate.problem(f, entry, "plugin")]
             if changed:
                 msg = (
                     f"plugin {entry!r} not loaded: "
@@ -146,7 +160,8 @@ def load_project_plugins(project: Project, gate: CodeGate | None = None) -> list
         if key in _loaded:
             continue
         try:
-            _loaded[key] = _import(kind, entry, files, root)
+            sources = [_source(f, gate, entry) for f in files or []]
+            _loaded[key] = _import(kind, entry, sources, root)
         except PromptOpsError:
             raise
         except Exception as e:
@@ -156,31 +171,30 @@ def load_project_plugins(project: Project, gate: CodeGate | None = None) -> list
     return refused
 
 
-def _import(kind: str, entry: str, files: list[Path] | None, root: Path) -> ModuleType:
+def _source(path: Path, gate: CodeGate | None, entry: str) -> Source:
+    """The bytes to run for one plugin file: the merge base's under ``check``, else the
+    file's."""
+    data = gate.admit(path, entry, "plugin") if gate is not None else path.read_bytes()
+    return Source(path, data, package=path.name == "__init__.py")
+
+
+def _import(kind: str, entry: str, sources: list[Source], root: Path) -> ModuleType:
     if kind == "path":
-        assert files
-        path = files[-1]
-        rel = path.relative_to(root).with_suffix("").as_posix()
-        name = "promptops_plugin_" + re.sub(r"\W", "_", rel)
-        spec = importlib.util.spec_from_file_location(name, path)
-        if spec is None or spec.loader is None:
-            raise ImportError(f"cannot load {path}")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        try:
-            spec.loader.exec_module(module)
-        except BaseException:
-            sys.modules.pop(name, None)
-            raise
-        return module
-    added = str(root) not in sys.path
-    if added:
-        sys.path.insert(0, str(root))
-    try:
-        return importlib.import_module(entry)
-    finally:
-        if added:
-            sys.path.remove(str(root))
+        src = sources[-1]
+        rel = src.path.relative_to(root).with_suffix("").as_posix()
+        return exec_module("promptops_plugin_" + re.sub(r"\W", "_", rel), src)
+    if sources:
+        # a project module: every file served from its bytes by the finder, parents included
+        # (a parent directory without __init__.py becomes an empty package)
+        for src in sources:
+            parts = src.path.relative_to(root).with_suffix("").parts
+            FINDER.add(".".join(parts[:-1] if src.package else parts), src)
+        names = entry.split(".")
+        for i in range(1, len(names)):
+            parent = ".".join(names[:i])
+            if parent not in FINDER:
+                FINDER.add(parent, Source(root.joinpath(*names[:i], "__init__.py"), b"", True))
+    return importlib.import_module(entry)  # not in the project: an installed module
 
 
 def load_plugins(project: Project) -> None:

@@ -14,7 +14,7 @@ import semver
 
 from .errors import Problem, SpecError, display_path
 from .loader import LineMap, load_yaml, parse_yaml, read_text, validate
-from .paths import CONFIG_FILE, REGISTRY_FILE, find_root
+from .paths import CONFIG_FILE, REGISTRY_FILE, OutsideProject, confine, find_root
 from .spec import ProjectConfig, PromptSpec, RegistrySpec
 from .versions import parse_version
 
@@ -181,9 +181,22 @@ class Project:
         data, lines = load_yaml(path)
         return validate(ProjectConfig, data or {}, path, lines)
 
+    def _inside(self, field: str) -> Path:
+        """A directory promptops.yaml names, confined to the project (a branch's promptops.yaml
+        could point reads of prompts, or writes of records and the cache, anywhere)."""
+        value = getattr(self.config, field)
+        try:
+            return confine(self.root, value)
+        except OutsideProject as e:
+            path = self.root / CONFIG_FILE
+            line = None
+            if path.is_file():
+                line = load_yaml(path)[1].line((field,))
+            raise SpecError.of(path, line, field, str(e)) from None
+
     @property
     def prompts_dir(self) -> Path:
-        return self.root / self.config.prompts_dir
+        return self._inside("prompts_dir")
 
     @property
     def registry_path(self) -> Path:
@@ -191,11 +204,11 @@ class Project:
 
     @property
     def runs_dir(self) -> Path:
-        return self.root / self.config.runs_dir
+        return self._inside("runs_dir")
 
     @property
     def cache_dir(self) -> Path:
-        return self.root / self.config.cache_dir
+        return self._inside("cache_dir")
 
     def rel(self, path: Path) -> str:
         """A path relative to the project root (for records and messages)."""
@@ -235,9 +248,15 @@ class Project:
         return read_registry_file(self.registry_path)
 
     def dataset_path(self, pv: PromptVersion, override: str | Path | None = None) -> Path | None:
+        """The dataset file: ``override`` (a command-line path, as given), else the prompt's
+        ``dataset:``, which must resolve inside the project (symlinks followed; SpecError naming
+        the field otherwise, before anything reads it)."""
         if override is not None:
             p = Path(override)
             return p if p.is_absolute() else (Path.cwd() / p)
         if pv.spec.dataset is None:
             return None
-        return self.root / pv.spec.dataset
+        try:
+            return confine(self.root, pv.spec.dataset)
+        except OutsideProject as e:
+            raise SpecError.of(pv.path, pv.line("dataset"), "dataset", str(e)) from None

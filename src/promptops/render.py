@@ -339,13 +339,13 @@ def parse_vars(pv: PromptVersion, var_args: list[str], vars_file: Any = None) ->
         path = Path(vars_file)
         if path.suffix == ".json":
             try:
-                data = json.loads(read_text(path))
+                data = json.loads(read_text(path, confined=False))
             except json.JSONDecodeError as e:
                 raise SpecError.of(path, e.lineno, None, f"invalid JSON: {e.msg}") from None
             except RecursionError:
                 raise SpecError.of(path, None, None, "invalid JSON: nested too deeply") from None
         else:
-            data, _ = load_yaml(path)
+            data, _ = load_yaml(path, confined=False)
         if not isinstance(data, dict):
             raise SpecError.of(path, 1, None, "expected a mapping of variable names to values")
         values.update(data)
@@ -358,7 +358,7 @@ def parse_vars(pv: PromptVersion, var_args: list[str], vars_file: Any = None) ->
             fpath = Path(raw[1:])
             if not fpath.is_file():
                 raise UsageError(f"--var {key}=@{fpath}: no such file")
-            raw = read_text(fpath)
+            raw = read_text(fpath, confined=False)
             spec = pv.spec.inputs.get(key)
             values[key] = (
                 raw if spec is None or spec.type == "string" else coerce_cli(key, spec, raw)

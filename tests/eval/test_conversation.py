@@ -210,13 +210,28 @@ def test_prompt_digest_covers_image_bytes(project: Path, write: Write) -> None:
     assert before != after
 
 
-def test_image_path_outside_the_project_is_refused(project: Path, write: Write, cli: Cli) -> None:
+@pytest.mark.parametrize("how", ["dotdot", "symlinked-file", "symlinked-folder"])
+def test_image_path_outside_the_project_is_refused(
+    project: Path, write: Write, cli: Cli, tmp_path_factory: pytest.TempPathFactory, how: str
+) -> None:
     write("prompts/look/1.0.0.yaml", IMAGES)
     write("images/logo.png", PNG)
-    result = cli("render", "look@1.0.0", "--var", "photo=../../etc/passwd.png")
+    outside = tmp_path_factory.mktemp("outside")
+    (outside / "secret.png").write_bytes(PNG)  # image data: only where it is stops it
+    photo = {
+        "dotdot": "../../etc/passwd.png",
+        "symlinked-file": "images/link.png",
+        "symlinked-folder": "shared/secret.png",
+    }[how]
+    if how == "symlinked-file":
+        (project / photo).symlink_to(outside / "secret.png")
+    elif how == "symlinked-folder":
+        (project / "shared").symlink_to(outside, target_is_directory=True)
+    result = cli("render", "look@1.0.0", "--var", f"photo={photo}")
     assert_no_traceback(result)
     assert result.exit_code == 1
-    assert "is outside the project" in result.stderr
+    assert f"image path {photo!r} is outside the project" in result.stderr
+    assert base64.b64encode(PNG).decode() not in result.output
 
 
 def test_a_file_named_like_an_image_must_hold_image_data(

@@ -419,10 +419,10 @@ def test_a_dataset_outside_the_project_is_never_read(repo: Path, server: FakeOpe
     rel = f"../{outside.name}"
     commit_version(repo, "prompts/qa/2.1.0.yaml", qa("2.1.0", WORSE).replace("evals/qa.jsonl", rel))
     report = run_check(repo, server)
-    assert report.problems == [], report.problems
-    (entry,) = report.entries
-    assert entry.verdict == "regression" and entry.gold is None
-    assert entry.rule_changes == [f"dataset: evals/qa.jsonl -> {rel}"]
+    # refused before anything reads it (one confinement rule), naming the file and field
+    (problem,) = report.problems
+    assert (problem.path, problem.field) == ("prompts/qa/2.1.0.yaml", "dataset")
+    assert report.entries == [] and report.exit_code == 1
     assert "sk-secret-looking-id" not in json.dumps(report.to_json())
 
 

@@ -321,6 +321,62 @@ def test_a_baseline_from_the_base_tree_runs_the_base_trees_assertion_code(
     assert (markers / "base").exists() and not (markers / "pr").exists()
 
 
+def poison(source: Path, payload: str) -> Path:
+    """The unchecked hash-based pyc the import system would run for ``source``, compiled from
+    ``payload`` (the audit's attack: Python never looks at the source beside it)."""
+    import importlib.util
+    import py_compile
+
+    evil = source.parent / "_payload.py"
+    evil.write_text(payload)
+    cfile = Path(importlib.util.cache_from_source(str(source)))
+    py_compile.compile(
+        str(evil),
+        cfile=str(cfile),
+        doraise=True,
+        invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+    )
+    evil.unlink()
+    return cfile
+
+
+STEAL = (
+    "import os, pathlib\n"
+    "pathlib.Path(os.environ['PROMPTOPS_TEST_MARKERS'], 'payload').write_text("
+    "os.environ.get('OPENAI_API_KEY', ''))\n"
+    "def check(output, context):\n"
+    "    return True\n"
+)
+
+
+def test_a_poisoned_pyc_beside_an_unchanged_python_check_never_runs(
+    base: Path, cli: Cli, server: FakeOpenAI, markers: Path
+) -> None:
+    """The branch commits checks/__pycache__/grade.cpython-3XX.pyc built from a payload beside
+    the unchanged checks/grade.py: check runs the merge base's source, says the pyc is ignored,
+    and so does eval."""
+    cfile = poison(base / "checks/grade.py", STEAL)
+    py = '  - {type: python, value: "checks/grade.py:check"}\n'
+    (base / "prompts/qa/1.1.0.yaml").write_text(qa("1.1.0", "Sum: {{ document }}", extra=py))
+    git(base, "add", "-f", str(cfile))
+    commit(base)
+    assert "__pycache__" in git(base, "ls-files", "checks")
+
+    result = cli("check", "--base", "main")
+    assert_no_traceback(result)
+    assert result.exit_code == 0, result.output
+    assert (markers / "base").exists()  # the source ran ...
+    assert not (markers / "payload").exists()  # ... and the payload never did
+    shown = cfile.relative_to(base).as_posix()
+    assert f"{shown}: ignored; check compiles python files from their source" in result.stdout
+    assert "sk-ci-secret-key" not in result.output
+
+    ran = cli("eval", "qa@1.1.0", "-q", "--fail-under", "0")
+    assert ran.exit_code == 0, ran.output
+    assert not (markers / "payload").exists()
+    assert list((base / "checks/__pycache__").iterdir()) == [cfile]  # nothing compiled to disk
+
+
 def test_params_extra_is_an_allowlist(project: Path, cli: Cli) -> None:
     (project / "prompts/x").mkdir()
     for key, ok in (("top_k", True), ("api_key", False), ("base_url", False), ("headers", False)):
@@ -451,7 +507,7 @@ def test_python_assertions_outside_the_repository_never_run(
     result = cli("check", "--base", "main")
     assert_no_traceback(result)
     assert result.exit_code == 1
-    assert f"python assertion {ref}: outside the repository" in result.stdout
+    assert f"assert[1]: python assertion file {ref!r} is outside the project" in result.stdout
     assert [p.name for p in markers.iterdir()] == ["outside.py"]
     assert server.calls == 0
 
@@ -480,3 +536,109 @@ def test_lint_flags_a_remote_ref_in_the_output_schema(project: Path, cli: Cli) -
     result = cli("lint", "prompts/js/1.0.0.yaml")
     assert result.exit_code == 1
     assert "output.schema: $ref 'https://example.invalid/s.json' points outside" in result.output
+
+
+# ------------------------------------------------------------------------------------------
+# files a project names stay inside it
+# ------------------------------------------------------------------------------------------
+
+SECRET = "root:x:0:0:SECRET-MARKER-7f3a:/root:/bin/bash"
+
+
+@pytest.mark.parametrize("how", ["absolute", "dotdot", "symlinked-file", "symlinked-folder", "csv"])
+def test_a_dataset_outside_the_project_is_refused_and_never_read(
+    base: Path, cli: Cli, server: FakeOpenAI, tmp_path_factory: pytest.TempPathFactory, how: str
+) -> None:
+    """The audit's finding: a dataset path leaving the project was read, sent, recorded and
+    quoted as 'invalid line' errors into the PR comment and the JUnit XML."""
+    outside = tmp_path_factory.mktemp("outside")
+    (outside / "qa.jsonl").write_text(f"{SECRET}\n" * 22)
+    (outside / "qa.csv").write_text(f"document,{SECRET}\n" + f"{SECRET},x\n" * 22)
+    ref = {
+        "csv": f"../{outside.name}/qa.csv",
+        "absolute": str(outside / "qa.jsonl"),
+        "dotdot": f"../{outside.name}/qa.jsonl",
+        "symlinked-file": "evals/linked.jsonl",
+        "symlinked-folder": "shared/qa.jsonl",
+    }[how]
+    if how == "symlinked-file":
+        (base / "evals/linked.jsonl").symlink_to(outside / "qa.jsonl")
+    elif how == "symlinked-folder":
+        (base / "shared").symlink_to(outside, target_is_directory=True)
+    elif how == "dotdot":
+        assert (base / ref).resolve() == (outside / "qa.jsonl").resolve()
+    text = qa("1.1.0", "Sum: {{ document }}").replace("dataset: evals/qa.jsonl", f"dataset: {ref}")
+    (base / "prompts/qa/1.1.0.yaml").write_text(text)
+    commit(base)
+    md, junit = base / "pr-comment.md", base / "junit.xml"
+
+    result = cli("check", "--base", "main", "--markdown", str(md), "--junit", str(junit))
+    assert_no_traceback(result)
+    assert result.exit_code == 1
+    assert f"prompts/qa/1.1.0.yaml:11: dataset: {ref!r} is outside the project" in result.stdout
+    assert server.calls == 0
+    evaluated = cli("eval", "qa@1.1.0")
+    assert evaluated.exit_code == 1
+    assert f"dataset: {ref!r} is outside the project" in evaluated.stderr
+    linted = cli("lint")
+    assert linted.exit_code == 1 and "is outside the project" in linted.output
+    shown = cli("show", "qa@1.1.0")
+    assert shown.exit_code == 0, shown.output
+    # the content went nowhere: not printed, not in the reports, records or cache
+    written = [md, junit] + [p for p in (base / ".promptops").rglob("*") if p.is_file()]
+    assert md.is_file() and junit.is_file()
+    for r in (result, evaluated, linted, shown):
+        assert "SECRET-MARKER" not in r.output
+    for p in written:
+        assert b"SECRET-MARKER" not in p.read_bytes(), p
+    assert server.calls == 0
+
+
+@pytest.mark.parametrize("how", ["symlinked-file", "symlinked-folder"])
+def test_a_python_check_linked_outside_the_project_never_runs(
+    base: Path,
+    cli: Cli,
+    server: FakeOpenAI,
+    markers: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    how: str,
+) -> None:
+    outside = tmp_path_factory.mktemp("outside")
+    (outside / "evil.py").write_text(checker("evil"))
+    if how == "symlinked-file":
+        (base / "checks/link.py").symlink_to(outside / "evil.py")
+        ref = "checks/link.py"
+    else:
+        (base / "vendor").symlink_to(outside, target_is_directory=True)
+        ref = "vendor/evil.py"
+    py = f'  - {{type: python, value: "{ref}:check"}}\n'
+    (base / "prompts/qa/1.1.0.yaml").write_text(qa("1.1.0", "Sum: {{ document }}", extra=py))
+    commit(base)
+    for args in (("check", "--base", "main"), ("eval", "qa@1.1.0"), ("lint",)):
+        result = cli(*args)
+        assert_no_traceback(result)
+        assert result.exit_code == 1, result.output
+        assert f"assert[1]: python assertion file {ref!r} is outside the project" in result.output
+    assert not [p for p in markers.iterdir() if p.name.startswith("evil")]
+    assert server.calls == 0
+
+
+def test_a_prompt_file_linked_outside_the_project_is_refused_unread(
+    base: Path, cli: Cli, server: FakeOpenAI, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A committed symlink in prompts/ (a version file pointing at a secret): check and lint
+    name it and never parse it (a parse error would quote it)."""
+    outside = tmp_path_factory.mktemp("outside")
+    (outside / "id_rsa").write_text(f"{SECRET}\n")
+    (base / "prompts/qa/1.1.0.yaml").symlink_to(outside / "id_rsa")
+    commit(base)
+    md = base / "pr-comment.md"
+    for args in (("check", "--base", "main", "--markdown", str(md)), ("lint",)):
+        result = cli(*args)
+        assert_no_traceback(result)
+        assert result.exit_code == 1, result.output
+        assert "prompts/qa/1.1.0.yaml: " in result.output
+        assert "is outside the project" in result.output
+        assert "SECRET-MARKER" not in result.output
+    assert "SECRET-MARKER" not in md.read_text()
+    assert server.calls == 0

@@ -213,6 +213,7 @@ def _check(
         trees.base_dir,
         lambda rel: read_bytes_at(root, mb, rel),
         trust_working_tree=trust_pr_code,
+        notes=report.notes,  # compiled caches found beside admitted files (never used)
     )
     # before lint, which knows the plugins' assertion types: installed ones are trusted, the
     # project's come from the merge base's promptops.yaml and must be unchanged there
@@ -346,8 +347,13 @@ def _trust_problems(
                 continue
             pinned = not models or v.spec.model.id in models
             out += version_problems(v, project, gate, commit, api_base, pinned)
-        own = project.dataset_path(item.original)
-        files = _datasets(project, item) + ([own] if own is not None and own.is_file() else [])
+        try:
+            own = project.dataset_path(item.original)
+            files = _datasets(project, item)
+        except PromptOpsError as e:
+            out += e.problems  # outside the project: refused before anything reads it
+            continue
+        files += [own] if own is not None and own.is_file() else []
         for ds in files:
             roots = datasets.setdefault(ds, [])
             for v in (item.pv, item.original, item.baseline):

@@ -203,7 +203,7 @@ def diff_refs(
     elif not opts.tests:
         if pv_b.spec.dataset is not None:
             dataset = pv_b.spec.dataset
-            opts.dataset = str(project.root / dataset)
+            opts.dataset = str(project.dataset_path(pv_b))  # confined to the project
             if pv_a.spec.dataset != pv_b.spec.dataset:
                 notes.append(f"the versions name different datasets; both ran on B's {dataset}")
         elif pv_b.spec.tests and pv_a.spec.tests:

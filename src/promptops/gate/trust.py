@@ -7,8 +7,10 @@ model credentials. So, before any model call:
   promptops.yaml) is read from the merge base, not from the branch;
 * every endpoint a call would go to (``model.api_base`` of each evaluated version, and
   ``--api-base``) must be a host on that allowlist; the providers' own endpoints need none;
-* ``python`` assertion files must exist unchanged at the merge base (unless the caller trusts
-  the branch's code); a baseline read from the base tree resolves them in the base tree;
+* ``python`` assertion files must resolve inside the project and exist unchanged at the merge
+  base (unless the caller trusts the branch's code), and what runs is the merge base's bytes
+  (:mod:`promptops.codeload`, never a ``.pyc``); a baseline read from the base tree resolves
+  them in the base tree;
 * plugin files listed in promptops.yaml must be unchanged at the merge base too (installed
   entry-point plugins are trusted: the workflow installs them), see :mod:`promptops.plugins`;
 * JSON Schemas must not ``$ref`` anything outside themselves (they are never fetched).
@@ -112,7 +114,7 @@ def api_base_message(url: str, commit: str) -> str:
 
 
 def _python_ref_problems(spec: AssertionSpec, root: Path, gate: CodeGate | None) -> list[str]:
-    from ..assertions.pyfunc import resolve_ref
+    from ..assertions.pyfunc import outside_problem, resolve_ref
 
     if gate is None or spec.base_type != "python" or not isinstance(spec.value, str):
         return []
@@ -121,7 +123,9 @@ def _python_ref_problems(spec: AssertionSpec, root: Path, gate: CodeGate | None)
     found = resolve_ref(spec.value, str(root))
     if found is None:
         return []  # lint names the shape problem
-    why = gate.problem(found[0], spec.value.strip().rpartition(":")[0])
+    why = outside_problem(spec.value, str(root)) or gate.problem(
+        found[0], spec.value.strip().rpartition(":")[0]
+    )
     return [why] if why else []
 
 

@@ -8,7 +8,8 @@ What converts:
   did; Nunjucks ``| dump`` becomes ``| tojson``;
 - the first ``providers`` (or ``targets``) entry -> ``model`` (``openai:chat:x`` ->
   ``openai/x`` and the other common prefixes; ``echo`` -> ``echo/echo``), its ``config``
-  sampling parameters, ``tools``, ``tool_choice``, ``response_format`` and ``apiBaseUrl``;
+  sampling parameters, ``tools``, ``tool_choice``, ``response_format`` and ``apiBaseUrl``
+  (only with ``--keep-api-base``: an endpoint receives the model key);
 - ``description``, ``tags`` and ``metadata`` -> the prompt's description and metadata;
 - ``defaultTest`` ``vars`` (input defaults), ``assert`` (prompt assertions), ``threshold``,
   ``metadata`` and ``options.provider`` (the judge);
@@ -150,18 +151,24 @@ def _metadata(ctx: Ctx, data: dict[str, Any]) -> dict[str, Any]:
 
 
 def import_promptfoo(
-    config: Path, root: Path, name: str | None = None, force: bool = False
+    config: Path,
+    root: Path,
+    name: str | None = None,
+    force: bool = False,
+    keep_api_base: bool = False,
 ) -> ImportResult:
-    """Convert a promptfoo config into prompt versions and a dataset under ``root``."""
+    """Convert a promptfoo config into prompt versions and a dataset under ``root``. Every
+    file it names must resolve inside ``root``; a provider's ``apiBaseUrl`` is written only
+    with ``keep_api_base`` (reported either way)."""
     from ..render import template_variables
     from ..spec import check_name
 
     if not config.is_file():
         raise UsageError(f"{config}: no such file")
-    data, lines = load_yaml(config)
+    data, lines = load_yaml(config, confined=False)  # named on the command line
     if not isinstance(data, dict):
         raise PromptOpsError(f"{display_path(config)}:1: expected a promptfoo config mapping")
-    ctx = Ctx(config, root)
+    ctx = Ctx(config, root, keep_api_base)
     ctx.lines = lines
     name = name or slug(str(data.get("description") or config.parent.name), "imported")
     try:

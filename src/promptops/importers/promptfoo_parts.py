@@ -14,6 +14,7 @@ from typing import Any
 
 from ..errors import PromptOpsError, SpecError, display_path
 from ..loader import LineMap, iter_jsonl, load_yaml, read_text
+from ..paths import OutsideProject, confine
 
 SAME = {
     "equals",
@@ -96,9 +97,10 @@ class Skipped:
 
 
 class Ctx:
-    def __init__(self, path: Path, root: Path) -> None:
+    def __init__(self, path: Path, root: Path, keep_api_base: bool = False) -> None:
         self.path = path
         self.root = root.resolve()
+        self.keep_api_base = keep_api_base
         self.base = path.resolve().parent
         self.shown = display_path(path)
         self.lines = LineMap()
@@ -129,11 +131,25 @@ class Ctx:
         if (item := Skipped(self.where(*loc), what)) not in self.notes:
             self.notes.append(item)
 
-    def file(self, ref: str) -> Path:
+    def inside(self, ref: str, loc: tuple[str | int, ...] = ()) -> Path:
+        """``ref`` (relative to the config's directory) resolved, symlinks followed; an error
+        naming the field when it leaves the project (nothing of it is read)."""
         rel = ref.removeprefix("file://")
-        path = (self.base / rel).resolve()
+        try:
+            return confine(self.root, self.base / rel)
+        except OutsideProject:
+            where = self.where(*loc) if loc else self.shown
+            raise PromptOpsError(
+                f"{where}: file://{rel}: outside the project; files a promptfoo config names "
+                "must resolve (symlinks followed) inside the project, and are not read otherwise"
+            ) from None
+
+    def file(self, ref: str, loc: tuple[str | int, ...] = ()) -> Path:
+        """A file the config names: inside the project (:meth:`inside`) and present."""
+        path = self.inside(ref, loc)
         if not path.is_file():
-            raise PromptOpsError(f"{self.shown}: {ref}: no such file")
+            where = self.where(*loc) if loc else self.shown
+            raise PromptOpsError(f"{where}: {ref}: no such file")
         return path
 
 
@@ -176,10 +192,10 @@ def _parse(path: Path) -> Any:
     return text
 
 
-def load_ref(ctx: Ctx, value: Any) -> Any:
+def load_ref(ctx: Ctx, value: Any, loc: tuple[str | int, ...] = ()) -> Any:
     """A ``file://`` YAML/JSON value loaded (text files as text); anything else unchanged."""
     if isinstance(value, str) and value.startswith("file://"):
-        return _parse(ctx.file(value))
+        return _parse(ctx.file(value, loc))
     return value
 
 
@@ -254,7 +270,8 @@ def _nunjucks(text: str) -> str:
 
 def read_prompts(ctx: Ctx, raw: Any) -> list[tuple[str, dict[str, Any]]]:
     """(label, {template|messages}) for each prompt."""
-    raw = load_ref(ctx, raw) if isinstance(raw, str) and raw.endswith((".yaml", ".yml")) else raw
+    if isinstance(raw, str) and raw.endswith((".yaml", ".yml")):
+        raw = load_ref(ctx, raw, ("prompts",))
     entries: list[tuple[tuple[str | int, ...], Any]]
     if isinstance(raw, dict) and not {"raw", "id"} & set(raw):  # Record<file, label>
         entries = [(("prompts", k), {"id": k, "label": v}) for k, v in raw.items()]
@@ -284,7 +301,7 @@ def read_prompts(ctx: Ctx, raw: Any) -> list[tuple[str, dict[str, Any]]]:
             if suffix in (".py", ".js", ".ts", ".mjs", ".cjs"):
                 ctx.skip(loc, f"{item}: prompt functions are code; promptops prompts are templates")
                 continue
-            path = ctx.file(path_part)
+            path = ctx.file(path_part, loc)
             text = read_text(path)
             if suffix == ".json" or suffix in (".yaml", ".yml"):
                 data = _parse(path)
@@ -312,7 +329,7 @@ def read_provider(
 ) -> tuple[dict[str, Any] | None, dict[str, Any]]:
     """(model spec, extra prompt fields: tools, tool_choice, response_format). ``key``:
     ``providers`` or its alias ``targets``."""
-    raw = load_ref(ctx, raw)
+    raw = load_ref(ctx, raw, (key,))
     if raw is None:  # none given: the caller says what the prompts use
         return None, {}
     entries: list[tuple[tuple[str | int, ...], Any]]
@@ -340,7 +357,7 @@ def read_provider(
             ctx.skip(loc, f"{item}: one model per prompt; evaluate it too with --model {mid}")
             continue
         model = {"id": mid}
-        config = load_ref(ctx, options.get("config") or {})
+        config = load_ref(ctx, options.get("config") or {}, (*loc, "config"))
         if not isinstance(config, dict):
             ctx.skip((*loc, "config"), "provider config that is not a mapping is not converted")
         params: dict[str, Any] = {}
@@ -349,9 +366,9 @@ def read_provider(
             if key in PARAMS:
                 params[PARAMS[key]] = value
             elif key in ("tools", "tool_choice", "response_format"):
-                extra[key] = load_ref(ctx, value)
+                extra[key] = load_ref(ctx, value, ckey)
             elif key in ("apiBaseUrl", "apiHost", "api_base"):
-                model["api_base"] = value if "://" in str(value) else f"https://{value}"
+                _api_base(ctx, model, ckey, key, value)
             else:
                 ctx.skip(ckey, f"provider config {key!r} is not converted")
         if params:
@@ -360,6 +377,38 @@ def read_provider(
             if key not in ("id", "provider", "config", "label"):
                 ctx.skip((*loc, key), f"provider option {key!r} is not converted")
     return model, extra
+
+
+def _api_base(
+    ctx: Ctx, model: dict[str, Any], loc: tuple[str | int, ...], key: str, value: Any
+) -> None:
+    """A provider's endpoint: every eval of the prompt would send its requests, and the model
+    key, there; so it is written only when the user confirms it (``--keep-api-base``), and the
+    report says which way it went."""
+    from ..redact import strip_url
+
+    given = str(value) if "://" in str(value) else f"https://{value}"
+    url = strip_url(given)
+    if url != given:
+        ctx.skip(
+            loc,
+            f"{key} {url!r} holds credentials; not written (model.api_base takes none: "
+            "keys come from the environment)",
+        )
+    elif ctx.keep_api_base:
+        model["api_base"] = url
+        ctx.note(
+            loc,
+            f"{key} {url!r} kept as model.api_base (--keep-api-base): every eval of "
+            "this prompt sends its requests and your model key there",
+        )
+    else:
+        ctx.skip(
+            loc,
+            f"{key} {url!r} not written: model.api_base would send every request and "
+            "your model key to that endpoint; check the host, then import again with "
+            "--keep-api-base to keep it",
+        )
 
 
 def judge_of(ctx: Ctx, provider: Any, loc: tuple[str | int, ...]) -> str | None:
@@ -423,11 +472,8 @@ def convert_assertion(
             return None
         ref = value.removeprefix("file://")
         path, _, fn = ref.partition(":")
-        try:  # promptfoo resolves it from the config's directory, promptops from the project
-            rel = (ctx.base / path).resolve().relative_to(ctx.root).as_posix()
-        except ValueError:
-            ctx.skip(loc, f"{value}: the script is outside the project")
-            return None
+        # promptfoo resolves it from the config's directory, promptops from the project
+        rel = ctx.inside(path, (*loc, "value")).relative_to(ctx.root).as_posix()
         out["value"] = f"{rel}:{fn or 'get_assert'}"
     elif ours in ("latency", "cost"):
         if a.get("threshold") is None:
@@ -436,7 +482,7 @@ def convert_assertion(
         out["value"] = a["threshold"]
     elif value is not None:
         if isinstance(value, str) and value.startswith("file://"):
-            value = load_ref(ctx, value)
+            value = load_ref(ctx, value, (*loc, "value"))
         out["value"] = value
     if a.get("threshold") is not None and ours not in ("latency", "cost"):
         out["threshold"] = a["threshold"]
@@ -508,7 +554,7 @@ def load_located(ctx: Ctx, value: Any, loc: tuple[str | int, ...]) -> Any:
     """:func:`load_ref`, and a YAML or JSON file's parts are located in that file."""
     if not (isinstance(value, str) and value.startswith("file://")):
         return value
-    path = ctx.file(value)
+    path = ctx.file(value, loc)
     if path.suffix in (".yaml", ".yml"):
         data, lines = load_yaml(path)
         ctx.sources[loc] = Source(display_path(path), lines)
@@ -585,7 +631,7 @@ def read_tests(
         if suffix not in (".csv", ".yaml", ".yml", ".json", ".jsonl"):
             ctx.skip(loc, f"{item}: tests from {suffix or 'this source'} are not converted")
             continue
-        path = ctx.file(ref)
+        path = ctx.file(ref, loc)
         if suffix == ".csv":
             loaded: Any = _csv_tests(ctx, path, loc)
         elif suffix == ".jsonl":
@@ -628,7 +674,7 @@ def var_value(ctx: Ctx, value: Any, loc: tuple[str | int, ...]) -> Any:
         if suffix in (".py", ".js", ".ts", ".mjs", ".cjs"):
             ctx.skip(loc, f"{value}: vars computed by code are not converted")
             return None
-        path = ctx.file(ref)
+        path = ctx.file(ref, loc)
         if suffix in _IMAGES:
             ctx.skip(
                 loc,

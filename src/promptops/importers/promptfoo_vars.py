@@ -49,6 +49,8 @@ def choices(ctx: Ctx, value: Any, loc: tuple[str | int, ...]) -> list[Any]:
     pattern = str(value).removeprefix("file://")
     # relative to the config's directory (whose own name is not read as a pattern)
     found = glob.glob(pattern, root_dir=ctx.base, recursive=True)
+    for p in found:
+        ctx.inside(p, loc)  # a match outside the project (../, a symlink) is refused, unread
     files = sorted(p for p in found if (ctx.base / p).is_file())
     if not files:
         raise PromptOpsError(f"{ctx.where(*loc)}: {value}: no file matches")
