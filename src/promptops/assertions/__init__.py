@@ -16,6 +16,7 @@ from . import javascript as javascript  # javascript (QuickJS, the js extra)
 from . import jsonfield as jsonfield  # registers json-field
 from . import structured as structured  # contains-json, finish-reason
 from . import tools as tools  # tool-call, is-valid-tool-call
+from . import unconverted as unconverted  # an import's check that did not convert
 from .base import (
     REGISTRY,
     AssertionConfigError,

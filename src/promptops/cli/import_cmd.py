@@ -22,6 +22,11 @@ def promptfoo(
         None, "--name", help="Prompt name (default: from the config's description)."
     ),
     force: bool = typer.Option(False, "--force", help="Overwrite files that exist."),
+    drop_unconverted: bool = typer.Option(
+        False,
+        "--drop-unconverted",
+        help="Leave out checks that do not convert (default: each becomes a check that fails).",
+    ),
     fmt: TextFormat = typer.Option(TextFormat.TEXT, "--format", "-f", help="text or json."),
 ) -> None:
     """Convert a promptfoo config into prompt versions and a JSONL dataset; list what did not convert."""
@@ -29,6 +34,8 @@ def promptfoo(
     from ..project import Project
 
     project = Project.find()
-    result = import_promptfoo(config, project.root, name=name, force=force)
+    result = import_promptfoo(
+        config, project.root, name=name, force=force, drop_unconverted=drop_unconverted
+    )
     files = [project.rel(p) for p in result.files]
     show(Subject.IMPORT, fmt, ImportView(result, files))

@@ -62,8 +62,10 @@ from .promptfoo_tests import (
     Planned,
     build_cases,
     check_scenario,
+    judging_options,
     read_options,
     read_scenarios,
+    test_transform,
 )
 from .promptfoo_vars import disabled_by_env, expands
 
@@ -149,10 +151,21 @@ def _metadata(ctx: Ctx, data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _own_transform(test: dict[str, Any]) -> bool:
+    opts = test.get("options")
+    return isinstance(opts, dict) and ("transform" in opts or "postprocess" in opts)
+
+
 def import_promptfoo(
-    config: Path, root: Path, name: str | None = None, force: bool = False
+    config: Path,
+    root: Path,
+    name: str | None = None,
+    force: bool = False,
+    drop_unconverted: bool = False,
 ) -> ImportResult:
-    """Convert a promptfoo config into prompt versions and a dataset under ``root``."""
+    """Convert a promptfoo config into prompt versions and a dataset under ``root``. A check
+    that does not convert becomes a failing ``unconverted`` check, or with
+    ``drop_unconverted`` is left out; either way it is listed in the result's ``skipped``."""
     from ..render import template_variables
     from ..spec import check_name
 
@@ -163,6 +176,7 @@ def import_promptfoo(
         raise PromptOpsError(f"{display_path(config)}:1: expected a promptfoo config mapping")
     ctx = Ctx(config, root)
     ctx.lines = lines
+    ctx.drop = drop_unconverted
     name = name or slug(str(data.get("description") or config.parent.name), "imported")
     try:
         check_name(name)
@@ -188,14 +202,29 @@ def import_promptfoo(
         default = {}
     dopts = read_options(ctx, default.get("options"), ("defaultTest", "options"))
     judge = judge_of(ctx, dopts.get("provider"), ("defaultTest", "options", "provider"))
+    dloc: tuple[str | int, ...] = ("defaultTest", "options")
+    prompt_asserts = judging_options(ctx, dopts, dloc)
+    given, dtransform = test_transform(ctx, dopts, dloc)
+    if given and dtransform is None:
+        what = "defaultTest's transform does not convert"
+        if (x := ctx.unconverted(dloc, what)) is not None:
+            prompt_asserts.append(x)
     dasserts = default.get("assert")
     if dasserts is not None and not isinstance(dasserts, list):
         ctx.skip(("defaultTest", "assert"), "assert that is not a list is not converted")
-    prompt_asserts = [
-        x
-        for j, a in enumerate(dasserts if isinstance(dasserts, list) else [])
-        if (x := convert_assertion(ctx, a, ("defaultTest", "assert", j), judge)) is not None
-    ]
+    dlist = dasserts if isinstance(dasserts, list) else []
+    tests = read_tests(ctx, data.get("tests"))
+    scenarios = read_scenarios(ctx, data.get("scenarios"))
+    planned_tests = [p.layers[-1] for _, plans in scenarios for p in plans] + tests
+    # a test's own transform applies to defaultTest's assertions too: then they go in each case
+    per_case = any(_own_transform(t) for _, t in planned_tests)
+    if not per_case:
+        prompt_asserts += [
+            x
+            for j, a in enumerate(dlist)
+            if (x := convert_assertion(ctx, a, ("defaultTest", "assert", j), judge, dtransform))
+            is not None
+        ]
     dvars = default.get("vars") or {}
     if not isinstance(dvars, dict):
         ctx.skip(("defaultTest", "vars"), "vars that are not a mapping are not converted")
@@ -211,17 +240,22 @@ def import_promptfoo(
         if k not in listed
     }
     for dkey in default:
-        if dkey not in ("vars", "assert", "options", "threshold", "metadata"):
-            ctx.skip(("defaultTest", dkey), f"defaultTest.{dkey} is not converted")
+        what = f"defaultTest.{dkey} is not converted"
+        if dkey == "assertScoringFunction":  # how every case is judged: fail closed
+            if (x := ctx.unconverted(("defaultTest", dkey), what)) is not None:
+                prompt_asserts.append(x)
+        elif dkey not in ("vars", "assert", "options", "threshold", "metadata"):
+            ctx.skip(("defaultTest", dkey), what)
     common = Defaults(
         listed=listed,
         options=dopts,
         judge=judge,
         metadata=dmeta if isinstance(dmeta, dict) else {},
         env_off=disabled_by_env(data),
+        transform=dtransform,
+        asserts=dlist if per_case else None,
     )
 
-    tests = read_tests(ctx, data.get("tests"))
     if not tests and not data.get("tests") and not data.get("scenarios"):
         tests = [(("defaultTest",), {})]  # promptfoo runs defaultTest once
     cases: list[dict[str, Any]] = []
@@ -232,7 +266,7 @@ def import_promptfoo(
         made += n
         result.expanded += n
         result.expanded_tests += n > 0
-    for sloc, planned in read_scenarios(ctx, data.get("scenarios")):
+    for sloc, planned in scenarios:
         check_scenario(ctx, sloc, len(planned), made)
         result.scenarios += 1
         for test_plan in planned:

@@ -103,6 +103,7 @@ class Ctx:
         self.shown = display_path(path)
         self.lines = LineMap()
         self.skipped: list[Skipped] = []
+        self.drop = False  # --drop-unconverted: leave unconverted checks out, not failing
         self.notes: list[Skipped] = []
         # parts of the config that come from another file: their locations are in that file
         self.sources: dict[tuple[str | int, ...], Source] = {}
@@ -124,6 +125,14 @@ class Ctx:
         # a part met again (a scenario's config entry, once per test) is reported once
         if (item := Skipped(self.where(*loc), what)) not in self.skipped:
             self.skipped.append(item)
+
+    def unconverted(self, loc: tuple[str | int, ...], what: str) -> dict[str, Any] | None:
+        """Report a check that does not convert and return what stands in for it: an
+        ``unconverted`` check that fails saying so (None with ``--drop-unconverted``)."""
+        self.skip(loc, what)
+        if self.drop:
+            return None
+        return {"type": "unconverted", "value": f"{self.where(*loc)}: {what}"}
 
     def note(self, loc: tuple[str | int, ...], what: str) -> None:
         if (item := Skipped(self.where(*loc), what)) not in self.notes:
@@ -386,63 +395,112 @@ def judge_of(ctx: Ctx, provider: Any, loc: tuple[str | int, ...]) -> str | None:
 
 
 def convert_assertion(
-    ctx: Ctx, a: Any, loc: tuple[str | int, ...], judge: str | None
+    ctx: Ctx,
+    a: Any,
+    loc: tuple[str | int, ...],
+    judge: str | None,
+    transform: str | None = None,
 ) -> dict[str, Any] | None:
+    """One promptfoo assertion as a promptops one, with promptfoo's meaning
+    (:mod:`.promptfoo_js`); one that does not convert becomes a failing ``unconverted`` check
+    (None with ``--drop-unconverted``, or for ``weight: 0``, which promptfoo ignores).
+    ``transform``: the test's output transform, as code."""
+    from . import promptfoo_js as pjs
+
     if not isinstance(a, dict) or not isinstance(a.get("type"), str):
-        ctx.skip(loc, "assertion without a type")
-        return None
+        return ctx.unconverted(loc, "assertion without a type")
     ptype: str = a["type"]
+    if a.get("weight") == 0:
+        ctx.note(
+            loc,
+            f"{ptype} has weight: 0: promptfoo passes it whatever it finds and it adds "
+            "nothing to the score; left out",
+        )
+        return None
     neg = ptype.startswith("not-")
     base = ptype[4:] if neg else ptype
+    if a.get("transform") is not None:
+        own = pjs.transform_code(ctx, a["transform"], (*loc, "transform"))
+        if own is None:
+            return ctx.unconverted(loc, f"{ptype}: its transform does not convert")
+        transform = pjs.chain(transform, own)
     method = None
+    value = a.get("value")
+    js = None
+    if base == "javascript":
+        if isinstance(value, str) and value.startswith("file://"):
+            js = pjs.file_code(ctx, value, loc)
+            if js is None:
+                return ctx.unconverted(loc, f"{ptype}: {value} does not convert")
+            js = pjs._raw(js)
+        elif isinstance(value, str) and value.strip():
+            js = value
+        else:
+            return ctx.unconverted(loc, f"{ptype} without code (a function value is not text)")
+        if transform is not None:
+            js, transform = pjs.fold(transform, js), None
+    elif base in ("regex", "equals", "starts-with", "levenshtein"):
+        js = pjs.literal_check(base, value, a)
+    elif base in ("regex", "equals", "starts-with") and isinstance(value, str):
+        ctx.note(loc, f"{ptype} with a templated value is checked by promptops's {base}")
+    if js is not None:
+        out: dict[str, Any] = {"type": ("not-" if neg else "") + "javascript", "value": js}
+        if base == "javascript" and a.get("threshold") is not None:
+            out["threshold"] = a["threshold"]
+        if transform is not None:
+            out["transform"] = transform
+        out["metric"] = a.get("metric") or ptype
+        if a.get("weight") is not None:
+            out["weight"] = a["weight"]
+        _leftover(ctx, a, loc, ("type", "value", "threshold", "weight", "metric", "transform"))
+        return out
     if base in SAME:
         ours = base
     elif base == "tool-call-f1":
         ours, method = "tool-call", "f1"
     elif base in RENAMED:
         ours = RENAMED[base]
-    elif base == "javascript":
-        ctx.skip(
-            loc,
-            f"{ptype!r} runs JavaScript; not converted (rewrite it as an expr or python assertion)",
-        )
-        return None
     elif base == "assert-set":
-        ctx.skip(loc, "assert-set (a scored group of assertions) is not converted")
-        return None
+        return ctx.unconverted(loc, "assert-set (a scored group of assertions) is not converted")
+    elif base == "levenshtein":
+        return ctx.unconverted(loc, f"{ptype} with a templated value is not converted")
     else:
-        ctx.skip(loc, f"assertion type {ptype!r} has no promptops equivalent; left out")
-        return None
-    out: dict[str, Any] = {"type": ("not-" if neg else "") + ours}
+        return ctx.unconverted(loc, f"assertion type {ptype!r} has no promptops equivalent")
+    out = {"type": ("not-" if neg else "") + ours}
     if method is not None:
         out["method"] = method
-    value = a.get("value")
     if ours == "python":
         if not (isinstance(value, str) and value.startswith("file://")):
-            ctx.skip(loc, "inline python assertion code; promptops runs file.py:function")
-            return None
+            return ctx.unconverted(
+                loc, "inline python assertion code; promptops runs file.py:function"
+            )
         ref = value.removeprefix("file://")
         path, _, fn = ref.partition(":")
         try:  # promptfoo resolves it from the config's directory, promptops from the project
             rel = (ctx.base / path).resolve().relative_to(ctx.root).as_posix()
         except ValueError:
-            ctx.skip(loc, f"{value}: the script is outside the project")
-            return None
+            return ctx.unconverted(loc, f"{value}: the script is outside the project")
         out["value"] = f"{rel}:{fn or 'get_assert'}"
     elif ours in ("latency", "cost"):
         if a.get("threshold") is None:
-            ctx.skip(loc, f"{ptype} without threshold")
-            return None
+            return ctx.unconverted(loc, f"{ptype} without threshold")
         out["value"] = a["threshold"]
     elif value is not None:
         if isinstance(value, str) and value.startswith("file://"):
             value = load_ref(ctx, value)
+        if ours.endswith(("-any", "-all")) and isinstance(value, str) and "{" not in value:
+            try:  # promptfoo's CSV rule, applied here so the YAML lists what it checks
+                value = pjs.split_csv(value)
+            except ValueError as e:
+                return ctx.unconverted(loc, f"{ptype}: promptfoo fails this value: {e}")
         out["value"] = value
     if a.get("threshold") is not None and ours not in ("latency", "cost"):
         out["threshold"] = a["threshold"]
     for key in ("weight", "metric"):
         if a.get(key) is not None:
             out[key] = a[key]
+    if transform is not None:
+        out["transform"] = transform
     if isinstance(a.get("rubricPrompt"), str) and ours == "llm-rubric":
         out["judge_prompt"] = _nunjucks(a["rubricPrompt"])
     elif a.get("rubricPrompt") is not None:
@@ -457,18 +515,21 @@ def convert_assertion(
         ctx.skip((*loc, "provider"), f"provider is not converted: promptops's {ours} uses none")
     if base in APPROXIMATE:
         ctx.note(loc, APPROXIMATE[base])
-    for key in a:
-        if key not in (
-            "type",
-            "value",
-            "threshold",
-            "weight",
-            "metric",
-            "provider",
-            "rubricPrompt",
-        ):
-            ctx.skip((*loc, key), f"assertion option {key!r} is not converted")
+    _leftover(
+        ctx,
+        a,
+        loc,
+        ("type", "value", "threshold", "weight", "metric", "provider", "rubricPrompt", "transform"),
+    )
     return out
+
+
+def _leftover(
+    ctx: Ctx, a: dict[str, Any], loc: tuple[str | int, ...], known: tuple[str, ...]
+) -> None:
+    for key in a:
+        if key not in known:
+            ctx.skip((*loc, key), f"assertion option {key!r} is not converted")
 
 
 _CSV_ASSERT = re.compile(r"^(not-)?([a-z][a-z0-9-]*)(?:\(([\d.]+)\))?(?::\s*(.*))?$", re.S)
