@@ -4,6 +4,7 @@ loopback server)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 from collections.abc import Callable, Iterator
@@ -897,3 +898,129 @@ def test_a_prompt_map_converts_and_generated_tests_are_reported(
         "pf/map/promptfooconfig.yaml:6: tests[1]: file://generate.py:tests: tests generated "
         "by code are not converted"
     ]
+
+
+# ----------------------------------------------------------------------------- semantics
+
+SEMANTICS = FIXTURES / "semantics"
+
+
+def _verdicts(project: Path, cli: Cli, ref: str) -> dict[str, bool]:
+    result = cli("eval", ref, "-f", "json", "--fail-under", "0", "--no-cache")
+    assert_no_traceback(result)
+    assert result.exit_code == 0, result.output
+    run_id = json.loads(result.stdout)["run_id"]
+    text = (project / ".promptops/runs" / run_id / "results.jsonl").read_text()
+    return {r["case_id"]: r["pass"] for r in map(json.loads, text.splitlines())}
+
+
+def test_imported_suite_judges_as_promptfoo_does(project: Path, cli: Cli) -> None:
+    """Per case, the imported suite's pass/fail is promptfoo's, as recorded by promptfoo
+    itself on the same config (promptfoo-results.json; the echo provider on both sides)."""
+    pytest.importorskip("quickjs")
+    config = _copy(project, "semantics")
+    result = cli("import", "promptfoo", str(config), "-f", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert [n.split(": ", 2)[1] for n in data["not_converted"]] == ["tests[20].assert[1]"]
+    assert cli("lint").exit_code == 0
+    ours = _verdicts(project, cli, "semantics@1.0.0")
+    recorded = json.loads((SEMANTICS / "promptfoo-results.json").read_text())
+    assert recorded["promptfoo"]  # the version that recorded them
+    theirs = {r["description"]: r["pass"] for r in recorded["results"]}
+    assert ours == theirs
+    # the YAML says what runs: JavaScript where promptfoo's meaning differs from promptops's
+    cases = {c["id"]: c for c in _cases(project, "semantics")}
+    assert cases["contains-any-csv-string"]["assert"] == [
+        {"type": "contains-any", "value": ["water", "fire"]}
+    ]
+    assert cases["contains-all-quoted-csv"]["assert"][0]["value"] == ["a, b", "c"]
+    assert cases["regex-named-group"]["assert"] == [
+        {
+            "type": "javascript",
+            "value": 'new RegExp("#(?<id>\\\\d+)$").test(output)',
+            "metric": "regex",
+        }
+    ]
+    assert cases["weight-zero-is-ignored"]["assert"] == [{"type": "contains", "value": "Reply"}]
+    assert "module.exports" in cases["js-file-default-export"]["assert"][0]["value"]
+
+
+def test_drop_unconverted_leaves_the_check_out(project: Path, cli: Cli) -> None:
+    config = _copy(project, "semantics")
+    result = cli("import", "promptfoo", str(config), "--drop-unconverted", "-f", "json")
+    assert result.exit_code == 0, result.output
+    assert len(json.loads(result.stdout)["not_converted"]) == 1  # still reported
+    cases = {c["id"]: c for c in _cases(project, "semantics")}
+    assert cases["unconverted-fails"]["assert"] == [{"type": "contains", "value": "Reply"}]
+
+
+def test_a_case_whose_only_check_did_not_convert_fails(
+    project: Path, cli: Cli, write: Callable[..., Path]
+) -> None:
+    write(
+        "pf/u/promptfooconfig.yaml",
+        """\
+        prompts: ['{{q}}']
+        providers: [echo]
+        tests:
+          - vars: {q: hi}
+            assert: [{type: python, value: "output == 'hi'"}]
+          - vars: {q: yo}
+            options: {transform: file://t.py}
+            assert: [{type: equals, value: yo}]
+        """,
+    )
+    result = cli("import", "promptfoo", "pf/u/promptfooconfig.yaml", "-f", "json")
+    assert result.exit_code == 0, result.output
+    verdicts = _verdicts(project, cli, "u@1.0.0")
+    assert verdicts == {"case-1": False, "case-2": False}
+    reasons = [
+        a["value"] for c in _cases(project, "u") for a in c["assert"] if a["type"] == "unconverted"
+    ]
+    assert reasons[0].endswith("inline python assertion code; promptops runs file.py:function")
+    assert "the test's transform does not convert" in reasons[1]
+
+
+def test_promptfoo_csv_splitting() -> None:
+    from promptops.importers.promptfoo_js import split_csv
+
+    assert split_csv("water,fire") == ["water", "fire"]
+    assert split_csv(' a , "b, c",, "say ""hi""" ') == ["a", "b, c", 'say "hi"']
+    assert split_csv('"x\\"y"') == ['x"y']
+    with pytest.raises(ValueError, match="unterminated"):
+        split_csv('"open')
+    with pytest.raises(ValueError, match="comma"):
+        split_csv('"a" b')
+
+
+def test_assertion_body_follows_promptfoo() -> None:
+    from promptops.importers.promptfoo_js import assertion_body
+
+    assert assertion_body("output === 'a'") == "return output === 'a'"
+    assert (
+        assertion_body("const s = output; s === 'a;b';") == "const s = output; return s === 'a;b'"
+    )
+    assert assertion_body("let x = 1;") == "let x = 1"
+    assert assertion_body("const a = 1;\nreturn a") == "const a = 1;\nreturn a"
+
+
+def test_load_filter_converts(project: Path, cli: Cli, write: Callable[..., Path]) -> None:
+    write(
+        "pf/load/promptfooconfig.yaml",
+        """\
+        prompts: ['Name: {{ (data | load).name }}']
+        providers: [echo]
+        tests:
+          - vars: {data: '{"name": "Ada"}'}
+            assert: [{type: equals, value: 'Name: Ada'}]
+        """,
+    )
+    result = cli("import", "promptfoo", "pf/load/promptfooconfig.yaml", "-f", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["not_converted"] == []
+    doc = yaml.safe_load((project / "prompts/load/1.0.0.yaml").read_text())
+    assert doc["template"] == "Name: {{ (data | from_json).name }}"
+    assert cli("lint").exit_code == 0
+    if importlib.util.find_spec("quickjs"):
+        assert _verdicts(project, cli, "load@1.0.0") == {"case-1": True}

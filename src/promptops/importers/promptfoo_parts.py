@@ -258,7 +258,10 @@ def _templated(value: Any) -> Any:
 
 
 def _nunjucks(text: str) -> str:
-    return re.sub(r"\|\s*dump\b", "| tojson", text)
+    """promptfoo's Nunjucks filters as promptops's: ``dump`` -> ``tojson``, ``load`` (JSON
+    text to data) -> ``from_json``."""
+    text = re.sub(r"\|\s*dump\b", "| tojson", text)
+    return re.sub(r"\|\s*load\b", "| from_json", text)
 
 
 def read_prompts(ctx: Ctx, raw: Any) -> list[tuple[str, dict[str, Any]]]:
