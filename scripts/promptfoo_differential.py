@@ -7,18 +7,44 @@
 Runs ``promptfoo eval`` on DIR/promptfooconfig.yaml in a scratch copy (no cache, no sharing,
 no telemetry, its state in a temporary home) and writes DIR/promptfoo-results.json:
 ``{"promptfoo": version, "results": [{"description", "pass", "reason"}, ...]}`` in test order. The probe
-configs use the echo provider, so nothing leaves the machine.
+configs use the echo provider, or the loopback fake server answering with DIR/responder.py's
+``respond`` (the test uses the same), so nothing leaves the machine.
 """
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+
+
+@contextlib.contextmanager
+def _model(probe: Path) -> Iterator[dict[str, str]]:
+    """The environment pointing promptfoo's OpenAI provider at the loopback fake server
+    answering with DIR/responder.py's ``respond``, when the probe has one."""
+    module = probe / "responder.py"
+    if not module.exists():
+        yield {}
+        return
+    from promptops.testing.server import FakeOpenAI
+
+    spec = importlib.util.spec_from_file_location("responder", module)
+    assert spec is not None and spec.loader is not None
+    responder = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(responder)
+    with FakeOpenAI(responder.respond) as server:
+        yield {
+            "OPENAI_API_KEY": "sk-test",
+            "OPENAI_BASE_URL": server.url,
+            "OPENAI_API_BASE_URL": server.url,
+        }
 
 
 def record(prefix: Path, probe: Path) -> dict[str, object]:
@@ -40,7 +66,9 @@ def record(prefix: Path, probe: Path) -> dict[str, object]:
         out = Path(tmp) / "out.json"
         cmd = [str(binary), "eval", "-c", "promptfooconfig.yaml", "-o", str(out), "--no-cache"]
         # promptfoo exits non-zero when a case fails: the output file is what counts
-        subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, check=False)
+        with _model(probe) as model_env:
+            env.update(model_env)
+            subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, check=False)
         data = json.loads(out.read_text())
     rows = data["results"]["results"]
     rows.sort(key=lambda r: r.get("testIdx", 0))

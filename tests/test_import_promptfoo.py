@@ -902,8 +902,6 @@ def test_a_prompt_map_converts_and_generated_tests_are_reported(
 
 # ----------------------------------------------------------------------------- semantics
 
-SEMANTICS = FIXTURES / "semantics"
-
 
 def _verdicts(project: Path, cli: Cli, ref: str) -> dict[str, bool]:
     result = cli("eval", ref, "-f", "json", "--fail-under", "0", "--no-cache")
@@ -914,21 +912,46 @@ def _verdicts(project: Path, cli: Cli, ref: str) -> dict[str, bool]:
     return {r["case_id"]: r["pass"] for r in map(json.loads, text.splitlines())}
 
 
-def test_imported_suite_judges_as_promptfoo_does(project: Path, cli: Cli) -> None:
+def _responder(probe: Path) -> Any:
+    spec = importlib.util.spec_from_file_location(f"responder_{probe.name}", probe / "responder.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.respond
+
+
+@pytest.mark.parametrize("probe", ["semantics", "toolprobe"])
+def test_imported_suite_judges_as_promptfoo_does(
+    project: Path, cli: Cli, probe: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Per case, the imported suite's pass/fail is promptfoo's, as recorded by promptfoo
-    itself on the same config (promptfoo-results.json; the echo provider on both sides)."""
+    itself on the same config and model (promptfoo-results.json, written by
+    scripts/promptfoo_differential.py: the echo provider, or the loopback server answering
+    with the probe's responder.py on both sides)."""
     pytest.importorskip("quickjs")
+    config = _copy(project, probe)
+    result = cli("import", "promptfoo", str(config), "-f", "json", "--name", probe)
+    assert result.exit_code == 0, result.output
+    assert cli("lint").exit_code == 0
+    recorded = json.loads((FIXTURES / probe / "promptfoo-results.json").read_text())
+    assert recorded["promptfoo"]  # the version that recorded them
+    theirs = {r["description"]: r["pass"] for r in recorded["results"]}
+    if (FIXTURES / probe / "responder.py").exists():
+        with FakeOpenAI(_responder(FIXTURES / probe)) as s:
+            monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+            monkeypatch.setenv("OPENAI_API_BASE", s.url)
+            ours = _verdicts(project, cli, f"{probe}@1.0.0")
+    else:
+        ours = _verdicts(project, cli, f"{probe}@1.0.0")
+    assert ours == theirs
+
+
+def test_semantics_probe_converts_explicitly(project: Path, cli: Cli) -> None:
     config = _copy(project, "semantics")
     result = cli("import", "promptfoo", str(config), "-f", "json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert [n.split(": ", 2)[1] for n in data["not_converted"]] == ["tests[20].assert[1]"]
-    assert cli("lint").exit_code == 0
-    ours = _verdicts(project, cli, "semantics@1.0.0")
-    recorded = json.loads((SEMANTICS / "promptfoo-results.json").read_text())
-    assert recorded["promptfoo"]  # the version that recorded them
-    theirs = {r["description"]: r["pass"] for r in recorded["results"]}
-    assert ours == theirs
     # the YAML says what runs: JavaScript where promptfoo's meaning differs from promptops's
     cases = {c["id"]: c for c in _cases(project, "semantics")}
     assert cases["contains-any-csv-string"]["assert"] == [

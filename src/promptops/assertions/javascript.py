@@ -7,7 +7,8 @@ the output before any assertion sees it. Both run in QuickJS (the ``js`` extra:
 
 The code reads as promptfoo reads it: one line is an expression (``const x = ...; x > 1``
 returns its last expression), several lines a function body; ``output`` and ``context``
-(``vars``, ``test`` with its ``vars`` and ``metadata``, ``prompt``) are its arguments, and it
+(``vars``, ``test`` with its ``vars`` and ``metadata``, ``prompt``; and promptops's
+``tool_calls``, the calls the model made) are its arguments, and it
 may be ``async``. An assertion returns a boolean, a number (pass when above 0, or at least
 ``threshold``) or ``{pass, score, reason}``; a transform returns the new output (not a string:
 its JSON text).
@@ -84,6 +85,7 @@ def js_context(ctx: AssertionContext) -> dict[str, Any]:
         "test": {"vars": ctx.vars, "metadata": ctx.metadata, "description": ctx.case_id},
         "prompt": prompt,
         "metadata": ctx.metadata,
+        "tool_calls": ctx.tool_calls,  # promptops's: recorded calls (id, name, raw arguments)
     }
 
 

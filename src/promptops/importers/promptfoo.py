@@ -192,6 +192,7 @@ def import_promptfoo(
     if key == "providers" and "targets" in data:
         ctx.skip(("targets",), "targets is not converted: promptfoo takes providers or targets")
     model, extra = read_provider(ctx, data.get(key), key)
+    ctx.tool_text = bool(extra.get("tools"))
     if model is None:
         ctx.note((key,), "no provider converted; the prompts use echo/echo")
         model = {"id": "echo/echo"}

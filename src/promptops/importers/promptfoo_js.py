@@ -13,6 +13,9 @@ types, as explicit promptops fields, for :mod:`promptops.importers.promptfoo`.
   most ``threshold``, 5 by default), under ``metric:`` the promptfoo type;
 - ``contains-any``/``-all`` with a string value are split as promptfoo splits it (its CSV rule:
   commas, double-quoted fields);
+- with ``tools`` in the provider's config, a reply made only of tool calls is, for the text
+  assertions, the calls as OpenAI sends them (JSON text; the array itself for ``javascript``),
+  as promptfoo's OpenAI provider makes it: :data:`TOOL_CALLS_AS_OUTPUT` heads their transform;
 - ``weight: 0``: promptfoo passes such an assertion whatever it finds and it adds nothing to the
   score, so it is left out (noted).
 """
@@ -157,6 +160,20 @@ def fold(transform: str, check: str) -> str:
         f"const __check = function (output, context) {{\n{assertion_body(check)}\n}};\n"
         "return Promise.resolve(__transform(output, context)).then((o) => __check(o, context));\n"
     )
+
+
+# promptfoo's OpenAI provider answers a reply made only of tool calls with the calls
+# themselves (``message.tool_calls``), which its text assertions read as JSON text
+TOOL_CALLS_AS_OUTPUT = """const calls = (context && context.tool_calls) || [];
+if (!calls.length || output) return output;
+return calls.map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: c.raw } }));
+"""
+# the assertions that read the output as text (the tool-call types read the calls)
+TEXT_TYPES = {
+    *("equals", "contains", "icontains", "contains-any", "contains-all", "icontains-any"),
+    *("icontains-all", "starts-with", "regex", "is-json", "contains-json", "javascript"),
+    "levenshtein",
+}
 
 
 # ----------------------------------------------------------------------------- meanings

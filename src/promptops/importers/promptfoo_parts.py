@@ -104,6 +104,7 @@ class Ctx:
         self.lines = LineMap()
         self.skipped: list[Skipped] = []
         self.drop = False  # --drop-unconverted: leave unconverted checks out, not failing
+        self.tool_text = False  # the model has tools: tool-call replies are text to assertions
         self.notes: list[Skipped] = []
         # parts of the config that come from another file: their locations are in that file
         self.sources: dict[tuple[str | int, ...], Source] = {}
@@ -427,6 +428,8 @@ def convert_assertion(
         if own is None:
             return ctx.unconverted(loc, f"{ptype}: its transform does not convert")
         transform = pjs.chain(transform, own)
+    if ctx.tool_text and base in pjs.TEXT_TYPES:
+        transform = pjs.chain(pjs.TOOL_CALLS_AS_OUTPUT, transform)
     method = None
     value = a.get("value")
     js = None
