@@ -1047,3 +1047,37 @@ def test_load_filter_converts(project: Path, cli: Cli, write: Callable[..., Path
     assert cli("lint").exit_code == 0
     if importlib.util.find_spec("quickjs"):
         assert _verdicts(project, cli, "load@1.0.0") == {"case-1": True}
+
+
+def test_values_promptfoo_reads_differently_convert_or_fail_closed(
+    project: Path, cli: Cli, write: Callable[..., Path]
+) -> None:
+    write(
+        "pf/v/promptfooconfig.yaml",
+        """\
+        prompts: ['{{q}}']
+        providers: [echo]
+        tests:
+          - vars: {q: '{"a": 1}'}
+            assert:
+              - {type: contains-json, value: "{type: object, required: [a]}"}
+              - {type: is-json, value: not a schema}
+              - {type: llm-rubric, value: {tone: polite}, provider: openai:gpt-4o-2024-08-06}
+              - {type: contains, value: a, threshold: high}
+        """,
+    )
+    result = cli("import", "promptfoo", "pf/v/promptfooconfig.yaml", "-f", "json")
+    assert result.exit_code == 0, result.output
+    skipped = json.loads(result.stdout)["not_converted"]
+    assert [s.split(": ", 2)[2] for s in skipped] == [
+        "is-json: promptfoo fails a schema that is no mapping",
+        "contains: threshold 'high' is not a number",
+    ]
+    [case] = _cases(project, "v")
+    assert case["assert"][0] == {
+        "type": "contains-json",
+        "value": {"type": "object", "required": ["a"]},
+    }
+    assert case["assert"][2]["value"] == '{"tone": "polite"}'
+    lint = cli("lint")
+    assert lint.exit_code == 0, lint.output

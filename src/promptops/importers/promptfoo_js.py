@@ -24,11 +24,13 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import PromptOpsError
 from ..loader import read_text
-from .promptfoo_parts import Ctx
+
+if TYPE_CHECKING:  # promptfoo_parts imports this module
+    from .promptfoo_parts import Ctx
 
 Loc = tuple[str | int, ...]
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from ..errors import PromptOpsError, SpecError, display_path
 from ..loader import LineMap, iter_jsonl, load_yaml, read_text
 
@@ -414,6 +416,11 @@ def convert_assertion(
     if not isinstance(a, dict) or not isinstance(a.get("type"), str):
         return ctx.unconverted(loc, "assertion without a type")
     ptype: str = a["type"]
+    for key in ("threshold", "weight"):
+        if a.get(key) is not None and (
+            isinstance(a[key], bool) or not isinstance(a[key], int | float)
+        ):
+            return ctx.unconverted((*loc, key), f"{ptype}: {key} {a[key]!r} is not a number")
     if a.get("weight") == 0:
         ctx.note(
             loc,
@@ -494,6 +501,15 @@ def convert_assertion(
     elif value is not None:
         if isinstance(value, str) and value.startswith("file://"):
             value = load_ref(ctx, value)
+        if ours in ("is-json", "contains-json") and isinstance(value, str) and "{{" not in value:
+            try:  # promptfoo reads a string schema as YAML (JSON included)
+                value = yaml.safe_load(value)
+            except yaml.YAMLError as e:
+                return ctx.unconverted(loc, f"{ptype}: its schema is not YAML or JSON: {e}")
+            if not isinstance(value, dict):
+                return ctx.unconverted(loc, f"{ptype}: promptfoo fails a schema that is no mapping")
+        if ours == "llm-rubric" and isinstance(value, dict | list):
+            value = json.dumps(value, ensure_ascii=False)  # promptfoo's rubric: the JSON text
         if ours.endswith(("-any", "-all")) and isinstance(value, str) and "{" not in value:
             try:  # promptfoo's CSV rule, applied here so the YAML lists what it checks
                 value = pjs.split_csv(value)
