@@ -70,8 +70,8 @@ def test_translate_fixture_converts_and_reports(project: Path, cli: Cli) -> None
     ]
     cfg = "pf/translate/promptfooconfig.yaml"
     assert data["not_converted"] == [
-        f"{cfg}:7: prompts[2]: file://prompts/generate.py: prompt functions are code; "
-        "promptops prompts are templates",
+        f"{cfg}:7: prompts[2]: file://prompts/generate.py: a prompt function (code that builds "
+        "the prompt per case) is not converted; write its output as a template",
         f"{cfg}:11: providers[1]: openai:chat:gpt-4o-mini-2024-07-18: one model per prompt; "
         "evaluate it too with --model openai/gpt-4o-mini-2024-07-18",
     ]
@@ -1081,3 +1081,80 @@ def test_values_promptfoo_reads_differently_convert_or_fail_closed(
     assert case["assert"][2]["value"] == '{"tone": "polite"}'
     lint = cli("lint")
     assert lint.exit_code == 0, lint.output
+
+
+def test_real_world_shapes(project: Path, cli: Cli, write: Callable[..., Path]) -> None:
+    """YAML merge keys, glob prompts and Anthropic-format tools convert."""
+    write(
+        "pf/rw/promptfooconfig.yaml",
+        """\
+        prompts: [file://prompts/*.txt]
+        providers:
+          - id: anthropic:messages:claude-3-5-haiku-20241022
+            config:
+              tools:
+                - name: get_weather
+                  description: Weather
+                  input_schema: {type: object, properties: {city: {type: string}}}
+        x-common: &common
+          vars: {q: hi}
+        tests:
+          - <<: *common
+            assert: [{type: contains, value: hi}]
+        """,
+    )
+    write("pf/rw/prompts/b.txt", "B {{q}}")
+    write("pf/rw/prompts/a.txt", "A {{q}}")
+    result = cli("import", "promptfoo", "pf/rw/promptfooconfig.yaml", "--name", "rw", "-f", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert [n.split(": ", 2)[1] for n in data["not_converted"]] == ["x-common"]
+    v0 = yaml.safe_load((project / "prompts/rw/1.0.0.yaml").read_text())
+    v1 = yaml.safe_load((project / "prompts/rw/1.1.0.yaml").read_text())
+    assert (v0["template"], v1["template"]) == ("A {{q}}", "B {{q}}")
+    assert v0["tools"] == [
+        {
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+                "description": "Weather",
+            },
+        }
+    ]
+    assert _cases(project, "rw")[0]["vars"] == {"q": "hi"}
+    assert cli("lint").exit_code == 0
+
+
+def test_no_prompt_converted_says_why(project: Path, cli: Cli, write: Callable[..., Path]) -> None:
+    write("pf/pf/promptfooconfig.yaml", "prompts: [file://make.py]\ntests: [{vars: {q: x}}]\n")
+    write("pf/pf/make.py", "def make(context): return 'x'\n")
+    result = cli("import", "promptfoo", "pf/pf/promptfooconfig.yaml")
+    assert_no_traceback(result)
+    assert result.exit_code == 1
+    assert "no prompt could be converted" in result.stderr
+    assert "file://make.py: a prompt function" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("csv_text", "line", "message"),
+    [
+        (
+            "q,__expected\na,contains: a\nb,contains: b,extra\n",
+            3,
+            "3 field(s) where the header has 2",
+        ),
+        ("q,__expected\na\n", 2, "1 field(s) where the header has 2"),
+        ('q,__expected\n"open,contains: a\n', 2, "malformed CSV: unexpected end of data"),
+    ],
+)
+def test_malformed_csv_stops_at_its_line(
+    project: Path, cli: Cli, write: Callable[..., Path], csv_text: str, line: int, message: str
+) -> None:
+    write("pf/csv/promptfooconfig.yaml", "prompts: ['{{q}}']\ntests: file://t.csv\n")
+    (project / "pf/csv/t.csv").write_text(csv_text, encoding="utf-8")
+    result = cli("import", "promptfoo", "pf/csv/promptfooconfig.yaml")
+    assert_no_traceback(result)
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"pf/csv/t.csv:{line}:"), result.stderr
+    assert message in result.stderr

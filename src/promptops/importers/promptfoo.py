@@ -187,7 +187,8 @@ def import_promptfoo(
     _audit_top(ctx, data)
     prompts = read_prompts(ctx, data.get("prompts"))
     if not prompts:
-        raise PromptOpsError(f"{ctx.shown}: no prompt could be converted")
+        why = "".join(f"\n  {s}" for s in ctx.skipped if ": prompts" in str(s))
+        raise PromptOpsError(f"{ctx.shown}: no prompt could be converted{why}")
     key = "targets" if "targets" in data and "providers" not in data else "providers"
     if key == "providers" and "targets" in data:
         ctx.skip(("targets",), "targets is not converted: promptfoo takes providers or targets")

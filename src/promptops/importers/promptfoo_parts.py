@@ -5,6 +5,7 @@ file, line and field on the :class:`Ctx`."""
 from __future__ import annotations
 
 import csv
+import glob
 import io
 import json
 import re
@@ -267,6 +268,40 @@ def _nunjucks(text: str) -> str:
     return re.sub(r"\|\s*load\b", "| from_json", text)
 
 
+def _prompt_file(
+    ctx: Ctx, item: str, ref: str, label: str, loc: tuple[str | int, ...]
+) -> list[tuple[str, dict[str, Any]]]:
+    """The prompts in one ``file://`` prompt file (several for ``---``-separated text)."""
+    path_part = ref.split(":", 1)[0]
+    suffix = Path(path_part).suffix
+    if suffix in (".py", ".js", ".ts", ".mjs", ".cjs"):
+        ctx.skip(
+            loc,
+            f"{item}: a prompt function (code that builds the prompt per case) is not converted; "
+            "write its output as a template",
+        )
+        return []
+    path = ctx.file(path_part)
+    text = read_text(path)
+    if suffix == ".json" or suffix in (".yaml", ".yml"):
+        data = _parse(path)
+        if not _is_chat(data):
+            ctx.skip(loc, f"{item}: not a list of chat messages")
+            return []
+        return [(label or path.stem, {"messages": _messages(ctx, data, loc)})]
+    if suffix in _PROMPT_TEXT or suffix == "":
+        parts = re.split(r"\n-{3,}\n", text)
+        return [
+            (
+                label or (path.stem if len(parts) == 1 else f"{path.stem}-{j + 1}"),
+                _prompt_from_text(ctx, part, loc),
+            )
+            for j, part in enumerate(parts)
+        ]
+    ctx.skip(loc, f"{item}: unsupported prompt file type {suffix!r}")
+    return []
+
+
 def read_prompts(ctx: Ctx, raw: Any) -> list[tuple[str, dict[str, Any]]]:
     """(label, {template|messages}) for each prompt."""
     raw = load_ref(ctx, raw) if isinstance(raw, str) and raw.endswith((".yaml", ".yml")) else raw
@@ -291,29 +326,18 @@ def read_prompts(ctx: Ctx, raw: Any) -> list[tuple[str, dict[str, Any]]]:
             continue
         if item.startswith("file://"):
             ref = item.removeprefix("file://")
-            if any(c in ref for c in "*?["):
-                ctx.skip(loc, f"{item}: glob patterns are not converted; list the files")
+            if any(c in ref for c in "*?["):  # a glob: each file it matches, sorted
+                found = sorted(
+                    p
+                    for p in glob.glob(ref, root_dir=ctx.base, recursive=True)
+                    if (ctx.base / p).is_file()
+                )
+                if not found:
+                    ctx.skip(loc, f"{item}: no file matches")
+                for p in found:
+                    out += _prompt_file(ctx, f"file://{p}", p, "", loc)
                 continue
-            path_part = ref.split(":", 1)[0]
-            suffix = Path(path_part).suffix
-            if suffix in (".py", ".js", ".ts", ".mjs", ".cjs"):
-                ctx.skip(loc, f"{item}: prompt functions are code; promptops prompts are templates")
-                continue
-            path = ctx.file(path_part)
-            text = read_text(path)
-            if suffix == ".json" or suffix in (".yaml", ".yml"):
-                data = _parse(path)
-                if not _is_chat(data):
-                    ctx.skip(loc, f"{item}: not a list of chat messages")
-                    continue
-                out.append((label or path.stem, {"messages": _messages(ctx, data, loc)}))
-            elif suffix in _PROMPT_TEXT or suffix == "":
-                parts = re.split(r"\n-{3,}\n", text)
-                for j, part in enumerate(parts):
-                    name = path.stem if len(parts) == 1 else f"{path.stem}-{j + 1}"
-                    out.append((label or name, _prompt_from_text(ctx, part, loc)))
-            else:
-                ctx.skip(loc, f"{item}: unsupported prompt file type {suffix!r}")
+            out += _prompt_file(ctx, item, ref, label, loc)
             continue
         out.append((label or f"prompt {i + 1}", _prompt_from_text(ctx, item, loc)))
     return out
@@ -363,7 +387,9 @@ def read_provider(
             ckey: tuple[str | int, ...] = (*loc, "config", key)
             if key in PARAMS:
                 params[PARAMS[key]] = value
-            elif key in ("tools", "tool_choice", "response_format"):
+            elif key == "tools":
+                extra[key] = _openai_tools(load_ref(ctx, value))
+            elif key in ("tool_choice", "response_format"):
                 extra[key] = load_ref(ctx, value)
             elif key in ("apiBaseUrl", "apiHost", "api_base"):
                 model["api_base"] = value if "://" in str(value) else f"https://{value}"
@@ -375,6 +401,23 @@ def read_provider(
             if key not in ("id", "provider", "config", "label"):
                 ctx.skip((*loc, key), f"provider option {key!r} is not converted")
     return model, extra
+
+
+def _openai_tools(tools: Any) -> Any:
+    """Anthropic-format tools (``{name, description, input_schema}``) in OpenAI's format,
+    which promptops sends through litellm to any provider; others unchanged."""
+    if not isinstance(tools, list):
+        return tools
+    out: list[Any] = []
+    for t in tools:
+        if isinstance(t, dict) and "input_schema" in t and "name" in t and "type" not in t:
+            fn = {"name": t["name"], "parameters": t["input_schema"]}
+            if t.get("description"):
+                fn["description"] = t["description"]
+            out.append({"type": "function", "function": fn})
+        else:
+            out.append(t)
+    return out
 
 
 def judge_of(ctx: Ctx, provider: Any, loc: tuple[str | int, ...]) -> str | None:
@@ -605,13 +648,28 @@ def load_located(ctx: Ctx, value: Any, loc: tuple[str | int, ...]) -> Any:
 def _csv_tests(ctx: Ctx, path: Path, loc: tuple[str | int, ...]) -> list[dict[str, Any]]:
     """The rows as tests; each row's parts are located at its line, named by their column."""
     src = Source(display_path(path), LineMap({(): 1}))
-    reader = csv.DictReader(io.StringIO(read_text(path)))
+    reader = csv.DictReader(io.StringIO(read_text(path)), strict=True)
     tests: list[dict[str, Any]] = []
     skipped: set[str] = set()
     ctx.sources[loc] = src
     end = 1  # the header's last line
-    for j, row in enumerate(reader):
+    rows = enumerate(reader)
+    while True:
+        # promptfoo stops at a malformed CSV: so does the import, at its line
+        try:
+            j, row = next(rows)
+        except StopIteration:
+            break
+        except csv.Error as e:
+            # the row that does not parse starts after the last one that did
+            raise SpecError.of(path, end + 1, None, f"malformed CSV: {e}") from None
         line, end = end + 1, reader.line_num
+        if None in row or None in row.values():
+            n = len(reader.fieldnames or [])
+            got = n + len(row.get(None) or []) - sum(v is None for v in row.values())
+            raise SpecError.of(
+                path, line, None, f"malformed CSV: {got} field(s) where the header has {n}"
+            )
         src.lines.lines[(j,)] = line
         src.names[(j,)] = f"row {j + 1}"
         test: dict[str, Any] = {"vars": {}, "assert": []}
