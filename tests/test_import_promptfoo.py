@@ -1158,3 +1158,33 @@ def test_malformed_csv_stops_at_its_line(
     assert result.exit_code == 1
     assert result.stderr.startswith(f"pf/csv/t.csv:{line}:"), result.stderr
     assert message in result.stderr
+
+
+def test_nunjucks_chat_file_with_conversation_loop(
+    project: Path, cli: Cli, write: Callable[..., Path]
+) -> None:
+    write("pf/nj/promptfooconfig.yaml", "prompts: [file://chat.json]\ntests: [{vars: {q: hi}}]\n")
+    write(
+        "pf/nj/chat.json",
+        """\
+        [
+          {"role": "system", "content": "Be brief."},
+          {% for completion in _conversation %}
+            {"role": "user", "content": "{{ completion.input }}"},
+            {"role": "assistant", "content": "{{ completion.output }}"},
+          {% endfor %}
+          {"role": "user", "content": "{{ q }}"}
+        ]
+        """,
+    )
+    result = cli("import", "promptfoo", "pf/nj/promptfooconfig.yaml", "--name", "nj", "-f", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["not_converted"] == []
+    assert "_conversation loop" in data["notes"][0]
+    doc = yaml.safe_load((project / "prompts/nj/1.0.0.yaml").read_text())
+    assert doc["messages"] == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "{{ q }}"},
+    ]
+    assert cli("lint").exit_code == 0

@@ -268,6 +268,39 @@ def _nunjucks(text: str) -> str:
     return re.sub(r"\|\s*load\b", "| from_json", text)
 
 
+_CONVERSATION_LOOP = re.compile(
+    r"\{%-?\s*for\s+\w+\s+in\s+_conversation\s*-?%\}.*?\{%-?\s*endfor\s*-?%\}", re.S
+)
+
+
+def _nunjucks_chat(
+    ctx: Ctx, item: str, text: str, label: str, loc: tuple[str | int, ...]
+) -> list[tuple[str, dict[str, Any]]]:
+    """A chat prompt file written as JSON with Nunjucks tags. promptfoo renders it, then reads
+    the JSON; its ``{% for ... in _conversation %}`` loop replays the earlier turns of a
+    conversation, which a single case does not have (promptops: a case's ``turns:``), so it
+    renders nothing and is dropped here. Other tags are reported."""
+    stripped, n = _CONVERSATION_LOOP.subn("", text)
+    if "{%" in stripped:
+        ctx.skip(loc, f"{item}: Nunjucks tags other than a _conversation loop are not converted")
+        return []
+    try:
+        data = json.loads(stripped)
+    except json.JSONDecodeError as e:
+        ctx.skip(loc, f"{item}: not JSON once its _conversation loop is removed: {e.msg}")
+        return []
+    if not _is_chat(data):
+        ctx.skip(loc, f"{item}: not a list of chat messages")
+        return []
+    if n:
+        ctx.note(
+            loc,
+            f"{item}: the _conversation loop (earlier turns, none in a single case) is dropped; "
+            "a multi-turn case is promptops's turns:",
+        )
+    return [(label, {"messages": _messages(ctx, data, loc)})]
+
+
 def _prompt_file(
     ctx: Ctx, item: str, ref: str, label: str, loc: tuple[str | int, ...]
 ) -> list[tuple[str, dict[str, Any]]]:
@@ -283,6 +316,8 @@ def _prompt_file(
         return []
     path = ctx.file(path_part)
     text = read_text(path)
+    if suffix == ".json" and "{%" in text:
+        return _nunjucks_chat(ctx, item, text, label or path.stem, loc)
     if suffix == ".json" or suffix in (".yaml", ".yml"):
         data = _parse(path)
         if not _is_chat(data):
