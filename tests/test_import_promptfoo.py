@@ -62,6 +62,12 @@ def test_translate_fixture_converts_and_reports(project: Path, cli: Cli) -> None
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["name"] == "translate" and data["versions"] == ["1.0.0", "1.1.0"]
+    # promptfoo's providers are a model matrix: the import says how to evaluate it
+    assert data["models"] == ["echo/echo", "openai/gpt-4o-mini-2024-07-18"]
+    assert data["notes"][-1].endswith(
+        "promptops eval translate@1.0.0 translate@1.1.0 --model echo/echo "
+        "--model openai/gpt-4o-mini-2024-07-18"
+    )
     assert data["cases"] == 5
     assert data["files"] == [
         "prompts/translate/1.0.0.yaml",
@@ -72,8 +78,9 @@ def test_translate_fixture_converts_and_reports(project: Path, cli: Cli) -> None
     assert data["not_converted"] == [
         f"{cfg}:7: prompts[2]: file://prompts/generate.py: a prompt function (code that builds "
         "the prompt per case) is not converted; write its output as a template",
-        f"{cfg}:11: providers[1]: openai:chat:gpt-4o-mini-2024-07-18: one model per prompt; "
-        "evaluate it too with --model openai/gpt-4o-mini-2024-07-18",
+        f"{cfg}:12: providers[1].config: openai:chat:gpt-4o-mini-2024-07-18: the config of a "
+        "provider after the first is not converted (the model matrix runs on the prompt's "
+        "parameters)",
     ]
     cases = [json.loads(x) for x in (project / "evals/translate.jsonl").read_text().splitlines()]
     by_id = {c["id"]: c for c in cases}

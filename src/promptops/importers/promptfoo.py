@@ -82,6 +82,7 @@ class ImportResult:
     expanded_tests: int = 0  # the tests they came from
     scenario_cases: int = 0  # cases that came from scenarios (config entries x tests)
     scenarios: int = 0
+    models: list[str] = field(default_factory=list)  # promptfoo's providers: the model matrix
     skipped: list[Skipped] = field(default_factory=list)
     notes: list[Skipped] = field(default_factory=list)
 
@@ -362,6 +363,13 @@ def import_promptfoo(
         path.write_text(text, encoding="utf-8")
         result.files.append(path)
     result.cases = len(cases)
+    result.models = [model["id"], *ctx.models]
+    if ctx.models:
+        refs = " ".join(f"{name}@{v}" for v in result.versions)
+        matrix = " ".join(f"--model {m}" for m in result.models)
+        ctx.note(
+            (key,), f"promptfoo's providers are a model matrix: promptops eval {refs} {matrix}"
+        )
     result.skipped = ctx.skipped
     result.notes = ctx.notes
     return result

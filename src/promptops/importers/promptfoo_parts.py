@@ -108,6 +108,7 @@ class Ctx:
         self.skipped: list[Skipped] = []
         self.drop = False  # --drop-unconverted: leave unconverted checks out, not failing
         self.tool_text = False  # the model has tools: tool-call replies are text to assertions
+        self.models: list[str] = []  # providers after the first (the rest of the model matrix)
         self.notes: list[Skipped] = []
         # parts of the config that come from another file: their locations are in that file
         self.sources: dict[tuple[str | int, ...], Source] = {}
@@ -410,8 +411,14 @@ def read_provider(
         if mid is None:
             ctx.skip(loc, f"provider {item!r} has no litellm equivalent")
             continue
-        if model is not None:
-            ctx.skip(loc, f"{item}: one model per prompt; evaluate it too with --model {mid}")
+        if model is not None:  # the rest of promptfoo's matrix: evaluated with --model
+            ctx.models.append(mid)
+            if options.get("config"):
+                ctx.skip(
+                    (*loc, "config"),
+                    f"{item}: the config of a provider after the first is not converted "
+                    "(the model matrix runs on the prompt's parameters)",
+                )
             continue
         model = {"id": mid}
         config = load_ref(ctx, options.get("config") or {})
