@@ -1195,3 +1195,32 @@ def test_nunjucks_chat_file_with_conversation_loop(
         {"role": "user", "content": "{{ q }}"},
     ]
     assert cli("lint").exit_code == 0
+
+
+def test_prompt_level_config(project: Path, cli: Cli, write: Callable[..., Path]) -> None:
+    write(
+        "pf/pc/promptfooconfig.yaml",
+        """\
+        prompts:
+          - raw: 'Cold: {{q}}'
+            label: cold
+            config: {temperature: 0, response_format: {type: json_object}, seed_x: 1}
+          - 'Default: {{q}}'
+        providers:
+          - id: openai:chat:gpt-4o-mini-2024-07-18
+            config: {temperature: 0.7, max_tokens: 50}
+        tests: [{vars: {q: hi}}]
+        """,
+    )
+    result = cli("import", "promptfoo", "pf/pc/promptfooconfig.yaml", "--name", "pc", "-f", "json")
+    assert result.exit_code == 0, result.output
+    assert [n.split(": ", 2)[1] for n in json.loads(result.stdout)["not_converted"]] == [
+        "prompts[0].config.seed_x"
+    ]
+    cold = yaml.safe_load((project / "prompts/pc/1.0.0.yaml").read_text())
+    plain = yaml.safe_load((project / "prompts/pc/1.1.0.yaml").read_text())
+    assert cold["model"]["params"] == {"temperature": 0, "max_tokens": 50}
+    assert cold["response_format"] == {"type": "json_object"}
+    assert cold["changelog"].endswith("prompt 'cold').")
+    assert plain["model"]["params"] == {"temperature": 0.7, "max_tokens": 50}
+    assert "response_format" not in plain and "__config" not in cold

@@ -42,8 +42,10 @@ from ..errors import PromptOpsError, UsageError, display_path
 from ..loader import load_yaml
 from . import promptfoo_vars
 from .promptfoo_parts import (
+    CONFIG,
     Ctx,
     Skipped,
+    apply_config,
     assertion_from_string,
     convert_assertion,
     input_type,
@@ -194,7 +196,9 @@ def import_promptfoo(
     if key == "providers" and "targets" in data:
         ctx.skip(("targets",), "targets is not converted: promptfoo takes providers or targets")
     model, extra = read_provider(ctx, data.get(key), key)
-    ctx.tool_text = bool(extra.get("tools"))
+    ctx.tool_text = bool(extra.get("tools")) or any(
+        b.get(CONFIG, {}).get("tools") for _, b in prompts
+    )
     if model is None:
         ctx.note((key,), "no provider converted; the prompts use echo/echo")
         model = {"id": "echo/echo"}
@@ -327,8 +331,9 @@ def import_promptfoo(
     metadata = _metadata(ctx, data)
     dataset = f"evals/{name}.jsonl"
     texts: dict[Path, str] = {}
-    for n, (label, body) in enumerate(prompts):
+    for n, (label, raw_body) in enumerate(prompts):
         version = f"1.{n}.0"
+        body, vmodel, vextra = apply_config(raw_body, model, extra)
         mine = {k: v for k, v in inputs.items() if k in per_version[n] or k in in_cases}
         for var in sorted(set(mine) - per_version[n]):
             ctx.note(("prompts", n), f"prompt {label!r} does not use {var!r}, which tests set")
@@ -337,10 +342,10 @@ def import_promptfoo(
             "version": version,
             "description": str(data.get("description") or f"Imported from {config.name}"),
             "changelog": f"Imported from promptfoo ({config.name}, prompt {label!r}).",
-            "model": model,
+            "model": vmodel,
             "inputs": mine,
             **body,
-            **extra,
+            **vextra,
             "dataset": dataset,
         }
         if prompt_asserts:

@@ -338,6 +338,41 @@ def _prompt_file(
     return []
 
 
+CONFIG = "__config"  # a prompt's own provider config, in its body until the versions are written
+
+
+def prompt_config(ctx: Ctx, raw: dict[str, Any], loc: tuple[str | int, ...]) -> dict[str, Any]:
+    """A prompt's ``config`` (promptfoo merges it over the provider's for this prompt): the
+    sampling parameters, ``tools``, ``tool_choice`` and ``response_format`` convert."""
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key in PARAMS:
+            out.setdefault("params", {})[PARAMS[key]] = value
+        elif key == "tools":
+            out[key] = _openai_tools(load_ref(ctx, value))
+        elif key in ("tool_choice", "response_format"):
+            out[key] = load_ref(ctx, value)
+        else:
+            ctx.skip((*loc, key), f"prompt config {key!r} is not converted")
+    return out
+
+
+def apply_config(
+    body: dict[str, Any], model: dict[str, Any], extra: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """(body, model, extra) of one version with its prompt's own config merged over the
+    provider's, as promptfoo merges them."""
+    config = body.get(CONFIG)
+    if not config:
+        return body, model, extra
+    body = {k: v for k, v in body.items() if k != CONFIG}
+    model = dict(model)
+    if config.get("params"):
+        model["params"] = {**model.get("params", {}), **config["params"]}
+    extra = {**extra, **{k: v for k, v in config.items() if k != "params"}}
+    return body, model, extra
+
+
 def read_prompts(ctx: Ctx, raw: Any) -> list[tuple[str, dict[str, Any]]]:
     """(label, {template|messages}) for each prompt."""
     raw = load_ref(ctx, raw) if isinstance(raw, str) and raw.endswith((".yaml", ".yml")) else raw
@@ -351,14 +386,25 @@ def read_prompts(ctx: Ctx, raw: Any) -> list[tuple[str, dict[str, Any]]]:
     out: list[tuple[str, dict[str, Any]]] = []
     for i, (loc, item) in enumerate(entries):
         label = ""
+        config: dict[str, Any] = {}
         if isinstance(item, dict):
             label = str(item.get("label") or "")
             for key in item:
-                if key not in ("raw", "id", "label"):
+                if key == "config" and isinstance(item[key], dict):
+                    config = prompt_config(ctx, item[key], (*loc, key))
+                elif key not in ("raw", "id", "label"):
                     ctx.skip((*loc, key), f"prompt option {key!r} is not converted")
             item = item.get("raw") or item.get("id")
         if not isinstance(item, str):
             ctx.skip(loc, "prompt is not text, a chat list or a file:// reference")
+            continue
+        if config:  # this prompt's versions carry it (:func:`apply_config`)
+            start = len(out)
+            out += read_prompts(ctx, [item])
+            for _, body in out[start:]:
+                body[CONFIG] = config
+            if label and len(out) == start + 1:
+                out[start] = (label, out[start][1])
             continue
         if item.startswith("file://"):
             ref = item.removeprefix("file://")
