@@ -851,7 +851,6 @@ def test_media_vars_and_content_parts(project: Path, cli: Cli, write: Callable[.
         f"{cfg}:2: prompts[0]: message 1: 'name' is not converted",
         f"{cfg}:2: prompts[0]: message 2, content part 3: 'input_audio' parts are not "
         "converted (text and image_url are)",
-        f"{cfg}:5: prompts[1].config: prompt option 'config' is not converted",
         "pf/media/rows.csv:1: CSV column '__prefix' is not converted",
         "pf/media/rows.csv:3: __threshold: 'high' is not a number; not converted",
         f"{cfg}:9: tests[0].vars.image: file://cat.png: promptfoo sends an image as base64 "
