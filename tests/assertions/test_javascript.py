@@ -118,3 +118,22 @@ def test_never_settling_promise_fails() -> None:
 def test_lint() -> None:
     assert config_problems(spec("javascript", "output.length > 1")) == []
     assert config_problems(spec("javascript", {"a": 1}))
+
+
+def test_the_helper_holds_no_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Defense in depth: were the engine escaped, its process has no environment to read."""
+    from pathlib import Path
+
+    from promptops.assertions import javascript
+    from promptops.assertions.limits import _Helper
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-secret-for-this-test")
+    h = _Helper(javascript._JS.argv(), javascript._JS.env)  # as the pool starts one
+    try:
+        environ = Path(f"/proc/{h.proc.pid}/environ")
+        if not environ.exists():
+            pytest.skip("no /proc here")
+        assert b"sk-secret-for-this-test" not in environ.read_bytes()
+        assert environ.read_bytes() == b""
+    finally:
+        h.kill()

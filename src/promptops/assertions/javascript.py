@@ -17,8 +17,9 @@ Why it may run code from a pull request under ``promptops check``: each run gets
 QuickJS context holding only the ECMAScript built-ins (no ``require``, ``process``,
 ``fetch``, modules, timers or host functions), its heap is capped at :data:`HEAP_LIMIT` and its
 run interrupted at the time limit (1 s, or the assertion's ``timeout:``); the process, whose
-address space is capped, is killed a second later whatever it is doing (a regex that
-backtracks in one C call). tests/assertions/test_javascript.py shows each of these.
+address space is capped and whose environment is empty (no API keys), is killed a second
+later whatever it is doing (a regex that backtracks in one C call).
+tests/assertions/test_javascript.py shows each of these.
 """
 
 from __future__ import annotations
@@ -39,8 +40,11 @@ TIME_LIMIT = 1.0
 HEAP_LIMIT = 64 << 20  # bytes of QuickJS heap per run
 MAX_CHARS = 100_000  # characters of code (a file's code is inlined by the importer)
 
+# an empty environment: whatever the code did, the helper holds no API key to leak
 _JS = _Pool(
-    "javascript", lambda: [sys.executable, "-I", str(Path(__file__).with_name("jsworker.py"))]
+    "javascript",
+    lambda: [sys.executable, "-I", str(Path(__file__).with_name("jsworker.py"))],
+    env={},
 )
 
 
