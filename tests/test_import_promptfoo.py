@@ -926,7 +926,7 @@ def _responder(probe: Path) -> Any:
     return module.respond
 
 
-@pytest.mark.parametrize("probe", ["semantics", "toolprobe"])
+@pytest.mark.parametrize("probe", ["semantics", "toolprobe", "defaults"])
 def test_imported_suite_judges_as_promptfoo_does(
     project: Path, cli: Cli, probe: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
