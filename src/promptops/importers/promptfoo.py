@@ -22,9 +22,15 @@ What converts:
   ``is-valid-openai-tools-call``...), ``not-`` negation, ``threshold``, ``weight``, ``metric``,
   ``provider`` (judge), ``rubricPrompt`` (judge_prompt), ``python`` ``file://x.py[:fn]``.
 
-Everything else (a test's other options, output transforms, ``evaluateOptions``, ``env``,
-extensions, image and PDF vars...) is left out and listed in :attr:`ImportResult.skipped` with
-its file, line and field, so the report says exactly what did not convert.
+- ``javascript`` assertions and output ``transform``s run in QuickJS, and the assertions whose
+  promptfoo meaning differs from promptops's types are written as what promptfoo does
+  (:mod:`.promptfoo_js`); several ``providers`` are reported as the model matrix to evaluate.
+
+Everything else (a test's other options, ``evaluateOptions``, ``env``, extensions, image and
+PDF vars...) is listed in :attr:`ImportResult.skipped` with its file, line and field, so the
+report says exactly what did not convert; a check that does not convert, or a test key that
+changes how promptfoo judges, becomes a failing ``unconverted`` check (fail closed) unless
+``drop_unconverted``.
 """
 
 from __future__ import annotations
