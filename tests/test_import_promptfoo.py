@@ -851,7 +851,6 @@ def test_media_vars_and_content_parts(project: Path, cli: Cli, write: Callable[.
         f"{cfg}:2: prompts[0]: message 1: 'name' is not converted",
         f"{cfg}:2: prompts[0]: message 2, content part 3: 'input_audio' parts are not "
         "converted (text and image_url are)",
-        "pf/media/rows.csv:1: CSV column '__prefix' is not converted",
         "pf/media/rows.csv:3: __threshold: 'high' is not a number; not converted",
         f"{cfg}:9: tests[0].vars.image: file://cat.png: promptfoo sends an image as base64 "
         "text; not converted (use an image part in the prompt: {type: image, path: ...})",
@@ -859,12 +858,15 @@ def test_media_vars_and_content_parts(project: Path, cli: Cli, write: Callable[.
         "from a PDF; not converted",
         f"{cfg}:11: tests[0].vars.clip: file://clip.mp4: promptfoo sends this file as base64 "
         "text; not converted",
+        # a CSV's __prefix is the test's prefix option: its case fails, saying so
+        "pf/media/rows.csv:2: __prefix: option 'prefix' is not converted (add it to the prompt)",
     ]
     assert data["notes"] == [
         "pf/media/promptfooconfig.yaml:1: providers: no provider converted; the prompts use echo/echo"
     ]
     first, *rows = _cases(project, "media")
     assert first["vars"] == {"q": "What is this?"}  # nothing binary read as text
+    assert rows[0]["assert"][0]["type"] == "unconverted" and "assert" not in rows[1]
     assert [(c["vars"], c.get("threshold"), c["metadata"]) for c in rows] == [
         ({"q": "Why?"}, 0.75, {"topic": "sky"}),
         ({"q": "How?"}, None, {"topic": "sea"}),

@@ -777,6 +777,9 @@ def _csv_tests(ctx: Ctx, path: Path, loc: tuple[str | int, ...]) -> list[dict[st
                     ctx.skip((*loc, j, "threshold"), f"{cell!r} is not a number; not converted")
             elif col.startswith("__metadata:"):
                 test.setdefault("metadata", {})[col.removeprefix("__metadata:")] = cell
+            elif col in ("__prefix", "__suffix"):  # the test's options: they fail closed there
+                src.names[(j, "options", col[2:])] = col
+                test.setdefault("options", {})[col[2:]] = cell
             elif col.startswith("__"):
                 if col not in skipped:
                     skipped.add(col)
