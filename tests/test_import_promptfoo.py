@@ -4,6 +4,7 @@ loopback server)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 from collections.abc import Callable, Iterator
@@ -61,6 +62,12 @@ def test_translate_fixture_converts_and_reports(project: Path, cli: Cli) -> None
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["name"] == "translate" and data["versions"] == ["1.0.0", "1.1.0"]
+    # promptfoo's providers are a model matrix: the import says how to evaluate it
+    assert data["models"] == ["echo/echo", "openai/gpt-4o-mini-2024-07-18"]
+    assert data["notes"][-1].endswith(
+        "promptops eval translate@1.0.0 translate@1.1.0 --model echo/echo "
+        "--model openai/gpt-4o-mini-2024-07-18"
+    )
     assert data["cases"] == 5
     assert data["files"] == [
         "prompts/translate/1.0.0.yaml",
@@ -69,17 +76,11 @@ def test_translate_fixture_converts_and_reports(project: Path, cli: Cli) -> None
     ]
     cfg = "pf/translate/promptfooconfig.yaml"
     assert data["not_converted"] == [
-        f"{cfg}:7: prompts[2]: file://prompts/generate.py: prompt functions are code; "
-        "promptops prompts are templates",
-        f"{cfg}:11: providers[1]: openai:chat:gpt-4o-mini-2024-07-18: one model per prompt; "
-        "evaluate it too with --model openai/gpt-4o-mini-2024-07-18",
-        f"{cfg}:20: defaultTest.assert[1]: 'javascript' runs JavaScript; not converted "
-        "(rewrite it as an expr or python assertion)",
-        f"{cfg}:45: tests[1].assert[1]: assertion type 'levenshtein' has no promptops "
-        "equivalent; left out",
-        # a test from a CSV file: that file, the row's line and the __expected column
-        "pf/translate/data/more.csv:3: __expected2: 'javascript' runs JavaScript; not "
-        "converted (rewrite it as an expr or python assertion)",
+        f"{cfg}:7: prompts[2]: file://prompts/generate.py: a prompt function (code that builds "
+        "the prompt per case) is not converted; write its output as a template",
+        f"{cfg}:12: providers[1].config: openai:chat:gpt-4o-mini-2024-07-18: the config of a "
+        "provider after the first is not converted (the model matrix runs on the prompt's "
+        "parameters)",
     ]
     cases = [json.loads(x) for x in (project / "evals/translate.jsonl").read_text().splitlines()]
     by_id = {c["id"]: c for c in cases}
@@ -104,11 +105,13 @@ def test_translate_round_trip_lints_and_evals(project: Path, cli: Cli, server: F
     assert cli("import", "promptfoo", str(config)).exit_code == 0
     lint = cli("lint")
     assert lint.exit_code == 0, lint.output
-    result = cli("eval", "translate@1.0.0", "translate@1.1.0", "-f", "json")
+    result = cli("eval", "translate@1.0.0", "translate@1.1.0", "-f", "json", "--fail-under", "0")
     assert_no_traceback(result)
     assert result.exit_code == 0, result.output
     groups = json.loads(result.stdout)["groups"]
-    assert [(g["passed"], g["n"]) for g in groups] == [(5, 5), (5, 5)]
+    # the German case fails its levenshtein check (echo's output is far from "Das Wetter"),
+    # as in promptfoo
+    assert [(g["passed"], g["n"]) for g in groups] == [(4, 5), (4, 5)]
     assert server.calls == 2  # the llm-rubric judge, once per version
     diff = cli("diff", "translate@1.0.0", "translate@1.1.0")
     assert diff.exit_code == 0, diff.output
@@ -210,9 +213,10 @@ def test_other_documented_shapes(project: Path, cli: Cli, write: Callable[..., P
     assert data["not_converted"] == [
         "pf/shapes/promptfooconfig.yaml:10: providers.echo.config.top_k: provider config "
         "'top_k' is not converted",
-        # a test option in a tests file: that file, its line
-        "pf/shapes/tests.yaml:3: [1].options.transform: option 'transform' is not converted "
-        "(promptfoo's JavaScript transform of the reply; promptops asserts on it as is)",
+    ]
+    # the test's transform applies to defaultTest's assertion too: it is in each case
+    assert _cases(project, "shapes")[1]["assert"] == [
+        {"type": "icontains", "value": "{{question}}", "transform": "output.trim()"}
     ]
     v1 = (project / "prompts/shapes/1.1.0.yaml").read_text()
     assert "role: system" in v1 and "Be brief." in v1
@@ -268,10 +272,7 @@ def test_parts_of_referenced_files_are_located_in_those_files(
     assert_no_traceback(result)
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["not_converted"] == [
-        "pf/loc/default.yaml:4: assert[1]: 'javascript' runs JavaScript; not converted "
-        "(rewrite it as an expr or python assertion)",
-        "pf/loc/tests.yaml:6: [1].assert[1]: 'not-javascript' runs JavaScript; not converted "
-        "(rewrite it as an expr or python assertion)",
+        "pf/loc/default.yaml:4: assert[1]: javascript without code (a function value is not text)",
         "pf/loc/more.jsonl:3: [1].bogus: test key 'bogus' is not converted",
     ]
 
@@ -323,12 +324,12 @@ def test_list_vars_expand_into_one_case_per_combination(project: Path, cli: Cli)
     assert by_id["kept-whole"]["vars"]["language"] == ["French", "German"]
     assert by_id["kept-whole"]["vars"]["tone"] == ["formal", "casual"]
     assert by_id["not-strings"]["vars"]["input"] == [1, 2]
-    # the test's assertions go with each of its cases; the unconverted one is reported once
-    assert all(c["assert"] == [{"type": "contains", "value": "{{language}}"}] for c in cases[3:7])
-    assert data["not_converted"] == [
-        "pf/matrix/promptfooconfig.yaml:29: tests[1].assert[1]: 'javascript' runs JavaScript; "
-        "not converted (rewrite it as an expr or python assertion)"
-    ]
+    # the test's assertions go with each of its cases
+    js = {"type": "javascript", "value": "output.length > 0", "metric": "javascript"}
+    assert all(
+        c["assert"] == [{"type": "contains", "value": "{{language}}"}, js] for c in cases[3:7]
+    )
+    assert data["not_converted"] == []
     assert data["notes"] == []
     v0 = (project / "prompts/matrix/1.0.0.yaml").read_text()
     assert "default: '-'" in v0 and "formal" not in v0  # a list default is not an input default
@@ -559,7 +560,6 @@ def test_options_and_keys_that_do_not_convert_are_reported_where_they_are(
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     cfg = "pf/opts/promptfooconfig.yaml"
-    eq = "promptfoo's JavaScript transform of the reply; promptops asserts on it as is"
     assert data["not_converted"] == [
         f"{cfg}:7: outputPath: top-level key 'outputPath' is not converted "
         "(promptops eval --output FILE)",
@@ -582,28 +582,25 @@ def test_options_and_keys_that_do_not_convert_are_reported_where_they_are(
         "is not converted",
         f"{cfg}:6: targets[0].transformResponse: provider option 'transformResponse' is not "
         "converted",
-        f"{cfg}:21: defaultTest.options.prefix: option 'prefix' is not converted "
-        "(add it to the prompt)",
         f"{cfg}:20: defaultTest.options.provider.config: judge provider option 'config' is "
         "not converted",
+        f"{cfg}:21: defaultTest.options.prefix: option 'prefix' is not converted "
+        "(add it to the prompt)",
         f"{cfg}:18: defaultTest.assertScoringFunction: defaultTest.assertScoringFunction is "
         "not converted",
-        f"{cfg}:32: tests[0].options.transform: option 'transform' is not converted ({eq})",
-        f"{cfg}:33: tests[0].options.postprocess: option 'postprocess' is not converted ({eq})",
-        f"{cfg}:34: tests[0].options.suffix: option 'suffix' is not converted "
-        "(add it to the prompt)",
         f"{cfg}:35: tests[0].options.runSerially: option 'runSerially' is not converted "
         "(promptops eval --concurrency 1)",
-        f"{cfg}:36: tests[0].options.storeOutputAs: option 'storeOutputAs' is not converted "
-        "(a case does not feed the next; a conversation is a case's turns:)",
         f"{cfg}:37: tests[0].options.rubricPrompt: option 'rubricPrompt' is not converted "
         "(set judge_prompt: on the llm-rubric assertions)",
+        f"{cfg}:34: tests[0].options.suffix: option 'suffix' is not converted "
+        "(add it to the prompt)",
+        f"{cfg}:36: tests[0].options.storeOutputAs: option 'storeOutputAs' is not converted "
+        "(a case does not feed the next; a conversation is a case's turns:)",
         f"{cfg}:40: tests[0].assert[0]: assert-set (a scored group of assertions) is not converted",
         f"{cfg}:44: tests[0].assert[1].provider: judge provider 'exec:./judge.sh' has no "
         "litellm equivalent; set judge: to a model id",
         f"{cfg}:47: tests[0].assert[2].provider: provider is not converted: promptops's "
         "similar uses none",
-        f"{cfg}:48: tests[0].assert[2].transform: assertion option 'transform' is not converted",
         f"{cfg}:25: tests[0].provider: test key 'provider' is not converted "
         "(one model per prompt: evaluate with --model)",
         f"{cfg}:26: tests[0].prompts: test key 'prompts' is not converted "
@@ -621,12 +618,30 @@ def test_options_and_keys_that_do_not_convert_are_reported_where_they_are(
     [case] = _cases(project, "opts")
     assert case["metadata"] == {"suite": "smoke", "kind": "greeting"}
     assert case["threshold"] == 0.5
-    # the judge that did not convert is reported; defaultTest's judges in its place
-    assert case["assert"][0] == {
+    # what changes how promptfoo judges and does not convert fails, saying so (fail closed)
+    failing = [a["value"] for a in case["assert"] if a["type"] == "unconverted"]
+    assert [f.split(": ", 2)[1] for f in failing] == [
+        "tests[0].options.suffix",
+        "tests[0].options.storeOutputAs",
+        "tests[0].assert[0]",
+        "tests[0].provider",
+        "tests[0].providerOutput",
+        "tests[0].assertScoringFunction",
+    ]
+    # the judge that did not convert is reported; defaultTest's judges in its place; the
+    # test's transform (postprocess is its old name) runs before each assertion's own
+    assert case["assert"][3] == {
         "type": "llm-rubric",
         "value": "polite",
+        "transform": "output.trim()",
         "judge": "openai/gpt-4o-2024-08-06",
     }
+    assert "output.toLowerCase()" in case["assert"][4]["transform"]
+    prompt = yaml.safe_load((project / "prompts/opts/1.0.0.yaml").read_text())
+    assert [a["value"].split(": ", 2)[1] for a in prompt["assert"]] == [
+        "defaultTest.options.prefix",
+        "defaultTest.assertScoringFunction",
+    ]
     text = cli("import", "promptfoo", "pf/opts/promptfooconfig.yaml", "--force")
     assert text.exit_code == 0
     assert f"not converted ({len(data['not_converted'])}):" in text.stdout
@@ -719,8 +734,6 @@ def test_scenarios_run_each_test_once_per_config_entry(
         "scenario's config entry; not converted",
         f"{more}:3: [0].bogus: scenario option 'bogus' is not converted",
         f"{more}:4: [1]: a scenario without config is not converted",
-        f"{cfg}:21: scenarios[0].tests[1].assert[0]: 'javascript' runs JavaScript; not "
-        "converted (rewrite it as an expr or python assertion)",
         "pf/sc/scenario-tests.yaml:2: [0].options.prefix: option 'prefix' is not converted "
         "(add it to the prompt)",
     ]
@@ -728,11 +741,13 @@ def test_scenarios_run_each_test_once_per_config_entry(
     assert f"{len(cases)} case(s) ({len(cases) - 1} from 2 scenario(s))" in text.stdout
     lint = cli("lint")
     assert lint.exit_code == 0, lint.output
-    result = cli("eval", "sc@1.0.0", "-f", "json")
+    result = cli("eval", "sc@1.0.0", "-f", "json", "--fail-under", "0")
     assert result.exit_code == 0, result.output
+    # all pass but the German case, whose prefix option did not convert: it fails, saying so
     assert [(g["passed"], g["n"]) for g in json.loads(result.stdout)["groups"]] == [
-        (len(cases), len(cases))
+        (len(cases) - 1, len(cases))
     ]
+    assert by_id["scenario-2-1-german"]["assert"][0]["type"] == "unconverted"
 
 
 def test_scenarios_share_the_case_limit(
@@ -836,8 +851,6 @@ def test_media_vars_and_content_parts(project: Path, cli: Cli, write: Callable[.
         f"{cfg}:2: prompts[0]: message 1: 'name' is not converted",
         f"{cfg}:2: prompts[0]: message 2, content part 3: 'input_audio' parts are not "
         "converted (text and image_url are)",
-        f"{cfg}:5: prompts[1].config: prompt option 'config' is not converted",
-        "pf/media/rows.csv:1: CSV column '__prefix' is not converted",
         "pf/media/rows.csv:3: __threshold: 'high' is not a number; not converted",
         f"{cfg}:9: tests[0].vars.image: file://cat.png: promptfoo sends an image as base64 "
         "text; not converted (use an image part in the prompt: {type: image, path: ...})",
@@ -845,12 +858,15 @@ def test_media_vars_and_content_parts(project: Path, cli: Cli, write: Callable[.
         "from a PDF; not converted",
         f"{cfg}:11: tests[0].vars.clip: file://clip.mp4: promptfoo sends this file as base64 "
         "text; not converted",
+        # a CSV's __prefix is the test's prefix option: its case fails, saying so
+        "pf/media/rows.csv:2: __prefix: option 'prefix' is not converted (add it to the prompt)",
     ]
     assert data["notes"] == [
         "pf/media/promptfooconfig.yaml:1: providers: no provider converted; the prompts use echo/echo"
     ]
     first, *rows = _cases(project, "media")
     assert first["vars"] == {"q": "What is this?"}  # nothing binary read as text
+    assert rows[0]["assert"][0]["type"] == "unconverted" and "assert" not in rows[1]
     assert [(c["vars"], c.get("threshold"), c["metadata"]) for c in rows] == [
         ({"q": "Why?"}, 0.75, {"topic": "sky"}),
         ({"q": "How?"}, None, {"topic": "sea"}),
@@ -1019,3 +1035,322 @@ def test_an_api_base_is_written_only_when_confirmed(
     assert f"apiBaseUrl {shown} holds credentials; not written" in cred.stdout
     assert "pw@" not in cred.output
     assert "api_base" not in (project / "prompts/api/1.0.0.yaml").read_text()
+
+
+# ----------------------------------------------------------------------------- semantics
+
+
+def _verdicts(project: Path, cli: Cli, ref: str) -> dict[str, bool]:
+    result = cli("eval", ref, "-f", "json", "--fail-under", "0", "--no-cache")
+    assert_no_traceback(result)
+    assert result.exit_code == 0, result.output
+    run_id = json.loads(result.stdout)["run_id"]
+    text = (project / ".promptops/runs" / run_id / "results.jsonl").read_text()
+    return {r["case_id"]: r["pass"] for r in map(json.loads, text.splitlines())}
+
+
+def _responder(probe: Path) -> Any:
+    spec = importlib.util.spec_from_file_location(f"responder_{probe.name}", probe / "responder.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.respond
+
+
+@pytest.mark.parametrize("probe", ["semantics", "toolprobe", "defaults"])
+def test_imported_suite_judges_as_promptfoo_does(
+    project: Path, cli: Cli, probe: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Per case, the imported suite's pass/fail is promptfoo's, as recorded by promptfoo
+    itself on the same config and model (promptfoo-results.json, written by
+    scripts/promptfoo_differential.py: the echo provider, or the loopback server answering
+    with the probe's responder.py on both sides)."""
+    pytest.importorskip("quickjs")
+    config = _copy(project, probe)
+    result = cli("import", "promptfoo", str(config), "-f", "json", "--name", probe)
+    assert result.exit_code == 0, result.output
+    assert cli("lint").exit_code == 0
+    recorded = json.loads((FIXTURES / probe / "promptfoo-results.json").read_text())
+    assert recorded["promptfoo"]  # the version that recorded them
+    theirs = {r["description"]: r["pass"] for r in recorded["results"]}
+    if (FIXTURES / probe / "responder.py").exists():
+        with FakeOpenAI(_responder(FIXTURES / probe)) as s:
+            monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+            monkeypatch.setenv("OPENAI_API_BASE", s.url)
+            ours = _verdicts(project, cli, f"{probe}@1.0.0")
+    else:
+        ours = _verdicts(project, cli, f"{probe}@1.0.0")
+    assert ours == theirs
+
+
+def test_semantics_probe_converts_explicitly(project: Path, cli: Cli) -> None:
+    config = _copy(project, "semantics")
+    result = cli("import", "promptfoo", str(config), "-f", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert [n.split(": ", 2)[1] for n in data["not_converted"]] == ["tests[20].assert[1]"]
+    # the YAML says what runs: JavaScript where promptfoo's meaning differs from promptops's
+    cases = {c["id"]: c for c in _cases(project, "semantics")}
+    assert cases["contains-any-csv-string"]["assert"] == [
+        {"type": "contains-any", "value": ["water", "fire"]}
+    ]
+    assert cases["contains-all-quoted-csv"]["assert"][0]["value"] == ["a, b", "c"]
+    assert cases["regex-named-group"]["assert"] == [
+        {
+            "type": "javascript",
+            "value": 'new RegExp("#(?<id>\\\\d+)$").test(output)',
+            "metric": "regex",
+        }
+    ]
+    assert cases["weight-zero-is-ignored"]["assert"] == [{"type": "contains", "value": "Reply"}]
+    assert "module.exports" in cases["js-file-default-export"]["assert"][0]["value"]
+
+
+def test_drop_unconverted_leaves_the_check_out(project: Path, cli: Cli) -> None:
+    config = _copy(project, "semantics")
+    result = cli("import", "promptfoo", str(config), "--drop-unconverted", "-f", "json")
+    assert result.exit_code == 0, result.output
+    assert len(json.loads(result.stdout)["not_converted"]) == 1  # still reported
+    cases = {c["id"]: c for c in _cases(project, "semantics")}
+    assert cases["unconverted-fails"]["assert"] == [{"type": "contains", "value": "Reply"}]
+
+
+def test_a_case_whose_only_check_did_not_convert_fails(
+    project: Path, cli: Cli, write: Callable[..., Path]
+) -> None:
+    write(
+        "pf/u/promptfooconfig.yaml",
+        """\
+        prompts: ['{{q}}']
+        providers: [echo]
+        tests:
+          - vars: {q: hi}
+            assert: [{type: python, value: "output == 'hi'"}]
+          - vars: {q: yo}
+            options: {transform: file://t.py}
+            assert: [{type: equals, value: yo}]
+        """,
+    )
+    result = cli("import", "promptfoo", "pf/u/promptfooconfig.yaml", "-f", "json")
+    assert result.exit_code == 0, result.output
+    verdicts = _verdicts(project, cli, "u@1.0.0")
+    assert verdicts == {"case-1": False, "case-2": False}
+    reasons = [
+        a["value"] for c in _cases(project, "u") for a in c["assert"] if a["type"] == "unconverted"
+    ]
+    assert reasons[0].endswith("inline python assertion code; promptops runs file.py:function")
+    assert "the test's transform does not convert" in reasons[1]
+
+
+def test_promptfoo_csv_splitting() -> None:
+    from promptops.importers.promptfoo_js import split_csv
+
+    assert split_csv("water,fire") == ["water", "fire"]
+    assert split_csv(' a , "b, c",, "say ""hi""" ') == ["a", "b, c", 'say "hi"']
+    assert split_csv('"x\\"y"') == ['x"y']
+    with pytest.raises(ValueError, match="unterminated"):
+        split_csv('"open')
+    with pytest.raises(ValueError, match="comma"):
+        split_csv('"a" b')
+
+
+def test_assertion_body_follows_promptfoo() -> None:
+    from promptops.importers.promptfoo_js import assertion_body
+
+    assert assertion_body("output === 'a'") == "return output === 'a'"
+    assert (
+        assertion_body("const s = output; s === 'a;b';") == "const s = output; return s === 'a;b'"
+    )
+    assert assertion_body("let x = 1;") == "let x = 1"
+    assert assertion_body("const a = 1;\nreturn a") == "const a = 1;\nreturn a"
+
+
+def test_load_filter_converts(project: Path, cli: Cli, write: Callable[..., Path]) -> None:
+    write(
+        "pf/load/promptfooconfig.yaml",
+        """\
+        prompts: ['Name: {{ (data | load).name }}']
+        providers: [echo]
+        tests:
+          - vars: {data: '{"name": "Ada"}'}
+            assert: [{type: equals, value: 'Name: Ada'}]
+        """,
+    )
+    result = cli("import", "promptfoo", "pf/load/promptfooconfig.yaml", "-f", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["not_converted"] == []
+    doc = yaml.safe_load((project / "prompts/load/1.0.0.yaml").read_text())
+    assert doc["template"] == "Name: {{ (data | from_json).name }}"
+    assert cli("lint").exit_code == 0
+    if importlib.util.find_spec("quickjs"):
+        assert _verdicts(project, cli, "load@1.0.0") == {"case-1": True}
+
+
+def test_values_promptfoo_reads_differently_convert_or_fail_closed(
+    project: Path, cli: Cli, write: Callable[..., Path]
+) -> None:
+    write(
+        "pf/v/promptfooconfig.yaml",
+        """\
+        prompts: ['{{q}}']
+        providers: [echo]
+        tests:
+          - vars: {q: '{"a": 1}'}
+            assert:
+              - {type: contains-json, value: "{type: object, required: [a]}"}
+              - {type: is-json, value: not a schema}
+              - {type: llm-rubric, value: {tone: polite}, provider: openai:gpt-4o-2024-08-06}
+              - {type: contains, value: a, threshold: high}
+        """,
+    )
+    result = cli("import", "promptfoo", "pf/v/promptfooconfig.yaml", "-f", "json")
+    assert result.exit_code == 0, result.output
+    skipped = json.loads(result.stdout)["not_converted"]
+    assert [s.split(": ", 2)[2] for s in skipped] == [
+        "is-json: promptfoo fails a schema that is no mapping",
+        "contains: threshold 'high' is not a number",
+    ]
+    [case] = _cases(project, "v")
+    assert case["assert"][0] == {
+        "type": "contains-json",
+        "value": {"type": "object", "required": ["a"]},
+    }
+    assert case["assert"][2]["value"] == '{"tone": "polite"}'
+    lint = cli("lint")
+    assert lint.exit_code == 0, lint.output
+
+
+def test_real_world_shapes(project: Path, cli: Cli, write: Callable[..., Path]) -> None:
+    """YAML merge keys, glob prompts and Anthropic-format tools convert."""
+    write(
+        "pf/rw/promptfooconfig.yaml",
+        """\
+        prompts: [file://prompts/*.txt]
+        providers:
+          - id: anthropic:messages:claude-3-5-haiku-20241022
+            config:
+              tools:
+                - name: get_weather
+                  description: Weather
+                  input_schema: {type: object, properties: {city: {type: string}}}
+        x-common: &common
+          vars: {q: hi}
+        tests:
+          - <<: *common
+            assert: [{type: contains, value: hi}]
+        """,
+    )
+    write("pf/rw/prompts/b.txt", "B {{q}}")
+    write("pf/rw/prompts/a.txt", "A {{q}}")
+    result = cli("import", "promptfoo", "pf/rw/promptfooconfig.yaml", "--name", "rw", "-f", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert [n.split(": ", 2)[1] for n in data["not_converted"]] == ["x-common"]
+    v0 = yaml.safe_load((project / "prompts/rw/1.0.0.yaml").read_text())
+    v1 = yaml.safe_load((project / "prompts/rw/1.1.0.yaml").read_text())
+    assert (v0["template"], v1["template"]) == ("A {{q}}", "B {{q}}")
+    assert v0["tools"] == [
+        {
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+                "description": "Weather",
+            },
+        }
+    ]
+    assert _cases(project, "rw")[0]["vars"] == {"q": "hi"}
+    assert cli("lint").exit_code == 0
+
+
+def test_no_prompt_converted_says_why(project: Path, cli: Cli, write: Callable[..., Path]) -> None:
+    write("pf/pf/promptfooconfig.yaml", "prompts: [file://make.py]\ntests: [{vars: {q: x}}]\n")
+    write("pf/pf/make.py", "def make(context): return 'x'\n")
+    result = cli("import", "promptfoo", "pf/pf/promptfooconfig.yaml")
+    assert_no_traceback(result)
+    assert result.exit_code == 1
+    assert "no prompt could be converted" in result.stderr
+    assert "file://make.py: a prompt function" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("csv_text", "line", "message"),
+    [
+        (
+            "q,__expected\na,contains: a\nb,contains: b,extra\n",
+            3,
+            "3 field(s) where the header has 2",
+        ),
+        ("q,__expected\na\n", 2, "1 field(s) where the header has 2"),
+        ('q,__expected\n"open,contains: a\n', 2, "malformed CSV: unexpected end of data"),
+    ],
+)
+def test_malformed_csv_stops_at_its_line(
+    project: Path, cli: Cli, write: Callable[..., Path], csv_text: str, line: int, message: str
+) -> None:
+    write("pf/csv/promptfooconfig.yaml", "prompts: ['{{q}}']\ntests: file://t.csv\n")
+    (project / "pf/csv/t.csv").write_text(csv_text, encoding="utf-8")
+    result = cli("import", "promptfoo", "pf/csv/promptfooconfig.yaml")
+    assert_no_traceback(result)
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"pf/csv/t.csv:{line}:"), result.stderr
+    assert message in result.stderr
+
+
+def test_nunjucks_chat_file_with_conversation_loop(
+    project: Path, cli: Cli, write: Callable[..., Path]
+) -> None:
+    write("pf/nj/promptfooconfig.yaml", "prompts: [file://chat.json]\ntests: [{vars: {q: hi}}]\n")
+    write(
+        "pf/nj/chat.json",
+        """\
+        [
+          {"role": "system", "content": "Be brief."},
+          {% for completion in _conversation %}
+            {"role": "user", "content": "{{ completion.input }}"},
+            {"role": "assistant", "content": "{{ completion.output }}"},
+          {% endfor %}
+          {"role": "user", "content": "{{ q }}"}
+        ]
+        """,
+    )
+    result = cli("import", "promptfoo", "pf/nj/promptfooconfig.yaml", "--name", "nj", "-f", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["not_converted"] == []
+    assert "_conversation loop" in data["notes"][0]
+    doc = yaml.safe_load((project / "prompts/nj/1.0.0.yaml").read_text())
+    assert doc["messages"] == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "{{ q }}"},
+    ]
+    assert cli("lint").exit_code == 0
+
+
+def test_prompt_level_config(project: Path, cli: Cli, write: Callable[..., Path]) -> None:
+    write(
+        "pf/pc/promptfooconfig.yaml",
+        """\
+        prompts:
+          - raw: 'Cold: {{q}}'
+            label: cold
+            config: {temperature: 0, response_format: {type: json_object}, seed_x: 1}
+          - 'Default: {{q}}'
+        providers:
+          - id: openai:chat:gpt-4o-mini-2024-07-18
+            config: {temperature: 0.7, max_tokens: 50}
+        tests: [{vars: {q: hi}}]
+        """,
+    )
+    result = cli("import", "promptfoo", "pf/pc/promptfooconfig.yaml", "--name", "pc", "-f", "json")
+    assert result.exit_code == 0, result.output
+    assert [n.split(": ", 2)[1] for n in json.loads(result.stdout)["not_converted"]] == [
+        "prompts[0].config.seed_x"
+    ]
+    cold = yaml.safe_load((project / "prompts/pc/1.0.0.yaml").read_text())
+    plain = yaml.safe_load((project / "prompts/pc/1.1.0.yaml").read_text())
+    assert cold["model"]["params"] == {"temperature": 0, "max_tokens": 50}
+    assert cold["response_format"] == {"type": "json_object"}
+    assert cold["changelog"].endswith("prompt 'cold').")
+    assert plain["model"]["params"] == {"temperature": 0.7, "max_tokens": 50}
+    assert "response_format" not in plain and "__config" not in cold

@@ -628,3 +628,49 @@ def test_provider_prefix_and_local_name_typos_get_the_closest_id(
         "'opneai/gpt-4o-2024-08-06'; did you mean 'openai/gpt-4o-2024-08-06'?"
     ) in result.stderr
     assert "unknown local model 'local/gema': use 'local/gemma-3-270m'" in result.stderr
+
+
+def test_dataset_assertions_that_would_fail_at_eval(project: Path, write: Write, cli: Cli) -> None:
+    """A case's own assertions get the checks a prompt's get (promptfoo imports put most of
+    them in the dataset)."""
+    write(
+        "prompts/ds/1.0.0.yaml",
+        """\
+        name: ds
+        version: 1.0.0
+        model: {id: echo/echo}
+        inputs: {q: {type: string}}
+        template: "{{ q }}"
+        dataset: evals/ds.jsonl
+        """,
+    )
+    rows = [
+        {"type": "contains-json", "value": "not a schema"},
+        {"type": "llm-rubric", "value": {"a": 1}, "judge": "openai/gpt-4o-2024-08-06"},
+        {"type": "python", "value": "missing.py:f"},
+        {"type": "regex", "value": "(?<id>\\\\d+)"},
+        {"type": "contains", "value": "x", "threshold": "high"},
+    ]
+    write(
+        "evals/ds.jsonl",
+        "".join(
+            json.dumps({"id": f"c{i}", "vars": {"q": "x"}, "assert": [a]}) + "\n"
+            for i, a in enumerate(rows)
+        ),
+    )
+    result = cli("lint", "prompts/ds/1.0.0.yaml")
+    assert_no_traceback(result)
+    assert result.exit_code == 1
+    lines = error_lines(result)
+    assert any(
+        ln.startswith("evals/ds.jsonl:1: assert[0]: value must be a JSON Schema") for ln in lines
+    )
+    assert any(
+        ln.startswith("evals/ds.jsonl:2: assert[0]: value must be the rubric as text")
+        for ln in lines
+    )
+    assert any(
+        ln.startswith("evals/ds.jsonl:3: assert[0]: missing.py: no such file") for ln in lines
+    )
+    assert any(ln.startswith("evals/ds.jsonl:4: assert[0]: invalid regex") for ln in lines)
+    assert any(ln.startswith("evals/ds.jsonl:5: assert[0].threshold:") for ln in lines)

@@ -263,3 +263,12 @@ def test_iter_jsonl_streams(write: Write) -> None:
     it = iter_jsonl(path)
     assert next(it) == (1, {"id": "0"})
     assert next(it) == (2, {"id": "1"})
+
+
+def test_parse_yaml_merge_keys() -> None:
+    text = "base: &b {a: 1, c: 0}\nx:\n  <<: *b\n  c: 2\ny:\n  <<: [*b]\n"
+    data, _ = parse_yaml(text, Path("m.yaml"))
+    assert data["x"] == {"a": 1, "c": 2}  # the mapping's own keys win
+    assert data["y"] == {"a": 1, "c": 0}
+    with pytest.raises(SpecError, match="duplicate key 'c'"):
+        parse_yaml("base: &b {a: 1}\nx:\n  <<: *b\n  c: 1\n  c: 2\n", Path("m.yaml"))

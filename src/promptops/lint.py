@@ -168,8 +168,11 @@ def lint_prompt(
             )
         else:
             collected: list[Problem] = []
-            for _ in iter_cases(ds, pv, collect=collected):
-                pass
+            for row in iter_cases(ds, pv, collect=collected):
+                # the case's own assertions get the checks the prompt's get: eval would fail them
+                for i, a in enumerate(row.spec.assert_):
+                    for msg4 in [*assertions.config_problems(a), *_python_ref_problems(a, project)]:
+                        collected.append(Problem(row.source, row.line, f"assert[{i}]", msg4))
             out.extend(collected)
     return out
 

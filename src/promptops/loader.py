@@ -40,11 +40,15 @@ class LineMap:
 
 
 class _StrictLoader(_Base):  # type: ignore[valid-type,misc]
-    """SafeLoader that refuses duplicate keys instead of silently keeping the last."""
+    """SafeLoader that refuses duplicate keys instead of silently keeping the last. Merge keys
+    (``<<: *base``) work as in YAML 1.1: the mapping's own keys override the merged ones."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
-        for key_node, _ in node.value:
+        own = [(k, v) for k, v in node.value if k.tag != "tag:yaml.org,2002:merge"]
+        if len(own) != len(node.value):
+            self.flatten_mapping(node)  # merged pairs first, so the own ones win
+        for key_node, _ in own:
             key = self.construct_object(key_node, deep=True)
             if key in seen:
                 raise yaml.constructor.ConstructorError(

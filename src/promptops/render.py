@@ -45,6 +45,7 @@ def environment() -> LimitedSandbox:
         lstrip_blocks=True,
     )
     env.filters["tojson"] = _tojson
+    env.filters["from_json"] = json.loads  # promptfoo's ``| load``, as imported
     return env
 
 

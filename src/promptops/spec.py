@@ -454,6 +454,13 @@ class AssertionSpec(ShortForm):
         gt=0,
         description="Seconds a python, regex or JSON Schema check (default 10) or an expr (default 1) may take.",
     )
+    transform: str | None = Field(
+        None,
+        description=(
+            "JavaScript applied to the output before this check, as promptfoo's transform "
+            "(needs the js extra): one line is an expression over output and context."
+        ),
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -265,7 +265,7 @@ def test_known_type() -> None:
         ({"type": "contains", "value": "a", "method": "extract"}, "method applies to "),
         (
             {"type": "contains", "value": "a", "timeout": 2},
-            "timeout applies to contains-json, expr, is-json, is-valid-tool-call, json-schema, python, regex, tool-call only",
+            "timeout applies to contains-json, expr, is-json, is-valid-tool-call, javascript, json-schema, python, regex, tool-call only",
         ),
         ({"type": "equals", "value": "a", "path": "x"}, "path applies to json-field only"),
         ({"type": "contains", "value": "a", "source": "doc"}, "source applies to grounded only"),

@@ -12,9 +12,11 @@ from promptops.spec import AssertionSpec
 from . import builtins as builtins  # registers the built-in types
 from . import expr as expr  # restricted inline Python expressions
 from . import graded as graded  # factuality, closedqa
+from . import javascript as javascript  # javascript (QuickJS, the js extra)
 from . import jsonfield as jsonfield  # registers json-field
 from . import structured as structured  # contains-json, finish-reason
 from . import tools as tools  # tool-call, is-valid-tool-call
+from . import unconverted as unconverted  # an import's check that did not convert
 from .base import (
     REGISTRY,
     AssertionConfigError,

@@ -25,7 +25,7 @@ from .base import (
     assertion,
     short_text,
 )
-from .jsoncheck import json_equal, parse_output_json, schema_errors_off_loop
+from .jsoncheck import json_equal, lint_schema, parse_output_json, schema_errors_off_loop
 
 # ---------------------------------------------------------------- helpers
 
@@ -136,23 +136,7 @@ def _lint_strings(spec: AssertionSpec) -> list[str]:
     return []
 
 
-def _lint_schema(spec: AssertionSpec) -> list[str]:
-    v = spec.value
-    if v is None:
-        return []
-    if not isinstance(v, dict):
-        return ["value must be a JSON Schema object"]
-    from jsonschema import Draft202012Validator, validators
-    from jsonschema.exceptions import SchemaError
-
-    from .jsoncheck import remote_ref_message, remote_refs
-
-    out = []
-    try:
-        validators.validator_for(v, default=Draft202012Validator).check_schema(v)
-    except SchemaError as e:
-        out.append(f"invalid JSON Schema: {e.message}")
-    return out + [remote_ref_message(r) for r in remote_refs(v)]
+_lint_schema = lint_schema  # is-json's; contains-json (structured.py) shares it
 
 
 # ---------------------------------------------------------------- string matching
@@ -653,7 +637,15 @@ def _last_user(ctx: AssertionContext) -> str | None:
     return _question(ctx)
 
 
-@assertion("llm-rubric", graded=True, model_graded=True, fields=("judge_prompt",))
+def _lint_rubric(spec: AssertionSpec) -> list[str]:
+    if isinstance(spec.value, dict | list):
+        return [f"value must be the rubric as text, not a {type(spec.value).__name__}"]
+    return []
+
+
+@assertion(
+    "llm-rubric", graded=True, model_graded=True, lint=_lint_rubric, fields=("judge_prompt",)
+)
 async def llm_rubric(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> AssertionResult:
     """A judge model (judge:) scores the output 0..1 against the rubric in value."""
     from .judging import JudgeAnswerError, parse_judge_answer, rubric_messages

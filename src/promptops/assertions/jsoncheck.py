@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from promptops.errors import PromptOpsError
+from promptops.spec import AssertionSpec
 
 from .base import AssertionConfigError
 
@@ -80,3 +81,21 @@ def remote_ref_message(ref: str) -> str:
         f"$ref {ref!r} points outside the schema; promptops never fetches schemas: put the "
         "definition under $defs and use '#/$defs/...'"
     )
+
+
+def lint_schema(spec: AssertionSpec) -> list[str]:
+    """``promptops lint``'s check of a literal JSON Schema value (is-json, contains-json)."""
+    v = spec.value
+    if v is None:
+        return []
+    if not isinstance(v, dict):
+        return ["value must be a JSON Schema object"]
+    from jsonschema import Draft202012Validator, validators
+    from jsonschema.exceptions import SchemaError
+
+    out = []
+    try:
+        validators.validator_for(v, default=Draft202012Validator).check_schema(v)
+    except SchemaError as e:
+        out.append(f"invalid JSON Schema: {e.message}")
+    return out + [remote_ref_message(r) for r in remote_refs(v)]

@@ -147,9 +147,10 @@ class _Helper:
     """A helper process: it writes one line when it is ready (its imports done, so they do not
     count against a check's limit), then one reply line per request line."""
 
-    def __init__(self, argv: list[str]) -> None:
+    def __init__(self, argv: list[str], env: dict[str, str] | None = None) -> None:
         self.proc = subprocess.Popen(
             argv,
+            env=env,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -192,9 +193,12 @@ class _Helper:
 class _Pool:
     """Helper processes of one kind: at most ``size`` at once, idle ones reused."""
 
-    def __init__(self, what: str, argv: Callable[[], list[str]]) -> None:
+    def __init__(
+        self, what: str, argv: Callable[[], list[str]], env: dict[str, str] | None = None
+    ) -> None:
         self.what = what
         self.argv = argv
+        self.env = env  # None: this process's environment
         self.idle: list[_Helper] = []
         self.lock = threading.Lock()
         self.slots = threading.BoundedSemaphore(max(2, os.cpu_count() or 2))
@@ -207,7 +211,7 @@ class _Pool:
                 helper = self.idle.pop() if self.idle else None
             try:
                 if helper is None or not helper.alive:
-                    helper = _Helper(self.argv())
+                    helper = _Helper(self.argv(), self.env)
                 reply = helper.ask(request, timeout)
             except (OSError, ValueError) as e:
                 if helper is not None:

@@ -15,7 +15,7 @@ from typing import Any
 from promptops.spec import AssertionSpec
 
 from .base import AssertionConfigError, AssertionContext, AssertionResult, assertion
-from .jsoncheck import schema_errors_off_loop
+from .jsoncheck import lint_schema, schema_errors_off_loop
 
 _FENCE = re.compile(r"```[ \t]*(?:json|JSON|json5)?[ \t]*\n(.*?)```", re.S)
 _MAX_STARTS = 200  # bound the work on long outputs full of braces
@@ -50,7 +50,7 @@ def _schema_value(spec: AssertionSpec, value: Any) -> dict[str, Any] | None:
     return value
 
 
-@assertion("contains-json", needs_value=False, fields=("timeout",))
+@assertion("contains-json", needs_value=False, lint=lint_schema, fields=("timeout",))
 async def contains_json(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> AssertionResult:
     """Output contains JSON (a ```json block, else the first object or array); value: a JSON Schema it must match."""
     schema = _schema_value(spec, value)

@@ -90,6 +90,13 @@ async def evaluate_assertion(
     if atype.needs_value and spec.value is None:
         return _error(f"{spec.type} needs a value")
     try:
+        if spec.transform is not None:
+            from dataclasses import replace
+
+            from .javascript import transformed
+
+            ctx = replace(ctx, output=await transformed(spec.transform, ctx, spec.timeout))
+            template_context = None
         tctx = template_context if template_context is not None else ctx.template_context()
         value = render_value(spec.value, tctx, f"{spec.type} value")
         undefined = _undefined(value)

@@ -27,6 +27,11 @@ def promptfoo(
         "--keep-api-base",
         help="Write the provider's apiBaseUrl as model.api_base (evals send your key there).",
     ),
+    drop_unconverted: bool = typer.Option(
+        False,
+        "--drop-unconverted",
+        help="Leave out checks that do not convert (default: each becomes a check that fails).",
+    ),
     fmt: TextFormat = typer.Option(TextFormat.TEXT, "--format", "-f", help="text or json."),
 ) -> None:
     """Convert a promptfoo config into prompt versions and a JSONL dataset; list what did not convert."""
@@ -35,7 +40,12 @@ def promptfoo(
 
     project = Project.find()
     result = import_promptfoo(
-        config, project.root, name=name, force=force, keep_api_base=keep_api_base
+        config,
+        project.root,
+        name=name,
+        force=force,
+        keep_api_base=keep_api_base,
+        drop_unconverted=drop_unconverted,
     )
     files = [project.rel(p) for p in result.files]
     show(Subject.IMPORT, fmt, ImportView(result, files))

@@ -23,9 +23,15 @@ What converts:
   ``is-valid-openai-tools-call``...), ``not-`` negation, ``threshold``, ``weight``, ``metric``,
   ``provider`` (judge), ``rubricPrompt`` (judge_prompt), ``python`` ``file://x.py[:fn]``.
 
-Everything else (a test's other options, output transforms, ``evaluateOptions``, ``env``,
-extensions, image and PDF vars...) is left out and listed in :attr:`ImportResult.skipped` with
-its file, line and field, so the report says exactly what did not convert.
+- ``javascript`` assertions and output ``transform``s run in QuickJS, and the assertions whose
+  promptfoo meaning differs from promptops's types are written as what promptfoo does
+  (:mod:`.promptfoo_js`); several ``providers`` are reported as the model matrix to evaluate.
+
+Everything else (a test's other options, ``evaluateOptions``, ``env``, extensions, image and
+PDF vars...) is listed in :attr:`ImportResult.skipped` with its file, line and field, so the
+report says exactly what did not convert; a check that does not convert, or a test key that
+changes how promptfoo judges, becomes a failing ``unconverted`` check (fail closed) unless
+``drop_unconverted``.
 """
 
 from __future__ import annotations
@@ -43,8 +49,10 @@ from ..errors import PromptOpsError, UsageError, display_path
 from ..loader import load_yaml
 from . import promptfoo_vars
 from .promptfoo_parts import (
+    CONFIG,
     Ctx,
     Skipped,
+    apply_config,
     assertion_from_string,
     convert_assertion,
     input_type,
@@ -63,8 +71,10 @@ from .promptfoo_tests import (
     Planned,
     build_cases,
     check_scenario,
+    judging_options,
     read_options,
     read_scenarios,
+    test_transform,
 )
 from .promptfoo_vars import disabled_by_env, expands
 
@@ -81,6 +91,7 @@ class ImportResult:
     expanded_tests: int = 0  # the tests they came from
     scenario_cases: int = 0  # cases that came from scenarios (config entries x tests)
     scenarios: int = 0
+    models: list[str] = field(default_factory=list)  # promptfoo's providers: the model matrix
     skipped: list[Skipped] = field(default_factory=list)
     notes: list[Skipped] = field(default_factory=list)
 
@@ -150,16 +161,24 @@ def _metadata(ctx: Ctx, data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _own_transform(test: dict[str, Any]) -> bool:
+    opts = test.get("options")
+    return isinstance(opts, dict) and ("transform" in opts or "postprocess" in opts)
+
+
 def import_promptfoo(
     config: Path,
     root: Path,
     name: str | None = None,
     force: bool = False,
     keep_api_base: bool = False,
+    drop_unconverted: bool = False,
 ) -> ImportResult:
     """Convert a promptfoo config into prompt versions and a dataset under ``root``. Every
     file it names must resolve inside ``root``; a provider's ``apiBaseUrl`` is written only
-    with ``keep_api_base`` (reported either way)."""
+    with ``keep_api_base`` (reported either way). A check that does not convert becomes a
+    failing ``unconverted`` check, or with ``drop_unconverted`` is left out; either way it is
+    listed in the result's ``skipped``."""
     from ..render import template_variables
     from ..spec import check_name
 
@@ -170,6 +189,7 @@ def import_promptfoo(
         raise PromptOpsError(f"{display_path(config)}:1: expected a promptfoo config mapping")
     ctx = Ctx(config, root, keep_api_base)
     ctx.lines = lines
+    ctx.drop = drop_unconverted
     name = name or slug(str(data.get("description") or config.parent.name), "imported")
     try:
         check_name(name)
@@ -180,11 +200,15 @@ def import_promptfoo(
     _audit_top(ctx, data)
     prompts = read_prompts(ctx, data.get("prompts"))
     if not prompts:
-        raise PromptOpsError(f"{ctx.shown}: no prompt could be converted")
+        why = "".join(f"\n  {s}" for s in ctx.skipped if ": prompts" in str(s))
+        raise PromptOpsError(f"{ctx.shown}: no prompt could be converted{why}")
     key = "targets" if "targets" in data and "providers" not in data else "providers"
     if key == "providers" and "targets" in data:
         ctx.skip(("targets",), "targets is not converted: promptfoo takes providers or targets")
     model, extra = read_provider(ctx, data.get(key), key)
+    ctx.tool_text = bool(extra.get("tools")) or any(
+        b.get(CONFIG, {}).get("tools") for _, b in prompts
+    )
     if model is None:
         ctx.note((key,), "no provider converted; the prompts use echo/echo")
         model = {"id": "echo/echo"}
@@ -195,14 +219,29 @@ def import_promptfoo(
         default = {}
     dopts = read_options(ctx, default.get("options"), ("defaultTest", "options"))
     judge = judge_of(ctx, dopts.get("provider"), ("defaultTest", "options", "provider"))
+    dloc: tuple[str | int, ...] = ("defaultTest", "options")
+    prompt_asserts = judging_options(ctx, dopts, dloc)
+    given, dtransform = test_transform(ctx, dopts, dloc)
+    if given and dtransform is None:
+        what = "defaultTest's transform does not convert"
+        if (x := ctx.unconverted(dloc, what)) is not None:
+            prompt_asserts.append(x)
     dasserts = default.get("assert")
     if dasserts is not None and not isinstance(dasserts, list):
         ctx.skip(("defaultTest", "assert"), "assert that is not a list is not converted")
-    prompt_asserts = [
-        x
-        for j, a in enumerate(dasserts if isinstance(dasserts, list) else [])
-        if (x := convert_assertion(ctx, a, ("defaultTest", "assert", j), judge)) is not None
-    ]
+    dlist = dasserts if isinstance(dasserts, list) else []
+    tests = read_tests(ctx, data.get("tests"))
+    scenarios = read_scenarios(ctx, data.get("scenarios"))
+    planned_tests = [p.layers[-1] for _, plans in scenarios for p in plans] + tests
+    # a test's own transform applies to defaultTest's assertions too: then they go in each case
+    per_case = any(_own_transform(t) for _, t in planned_tests)
+    if not per_case:
+        prompt_asserts += [
+            x
+            for j, a in enumerate(dlist)
+            if (x := convert_assertion(ctx, a, ("defaultTest", "assert", j), judge, dtransform))
+            is not None
+        ]
     dvars = default.get("vars") or {}
     if not isinstance(dvars, dict):
         ctx.skip(("defaultTest", "vars"), "vars that are not a mapping are not converted")
@@ -218,17 +257,22 @@ def import_promptfoo(
         if k not in listed
     }
     for dkey in default:
-        if dkey not in ("vars", "assert", "options", "threshold", "metadata"):
-            ctx.skip(("defaultTest", dkey), f"defaultTest.{dkey} is not converted")
+        what = f"defaultTest.{dkey} is not converted"
+        if dkey == "assertScoringFunction":  # how every case is judged: fail closed
+            if (x := ctx.unconverted(("defaultTest", dkey), what)) is not None:
+                prompt_asserts.append(x)
+        elif dkey not in ("vars", "assert", "options", "threshold", "metadata"):
+            ctx.skip(("defaultTest", dkey), what)
     common = Defaults(
         listed=listed,
         options=dopts,
         judge=judge,
         metadata=dmeta if isinstance(dmeta, dict) else {},
         env_off=disabled_by_env(data),
+        transform=dtransform,
+        asserts=dlist if per_case else None,
     )
 
-    tests = read_tests(ctx, data.get("tests"))
     if not tests and not data.get("tests") and not data.get("scenarios"):
         tests = [(("defaultTest",), {})]  # promptfoo runs defaultTest once
     cases: list[dict[str, Any]] = []
@@ -239,7 +283,7 @@ def import_promptfoo(
         made += n
         result.expanded += n
         result.expanded_tests += n > 0
-    for sloc, planned in read_scenarios(ctx, data.get("scenarios")):
+    for sloc, planned in scenarios:
         check_scenario(ctx, sloc, len(planned), made)
         result.scenarios += 1
         for test_plan in planned:
@@ -297,8 +341,9 @@ def import_promptfoo(
     metadata = _metadata(ctx, data)
     dataset = f"evals/{name}.jsonl"
     texts: dict[Path, str] = {}
-    for n, (label, body) in enumerate(prompts):
+    for n, (label, raw_body) in enumerate(prompts):
         version = f"1.{n}.0"
+        body, vmodel, vextra = apply_config(raw_body, model, extra)
         mine = {k: v for k, v in inputs.items() if k in per_version[n] or k in in_cases}
         for var in sorted(set(mine) - per_version[n]):
             ctx.note(("prompts", n), f"prompt {label!r} does not use {var!r}, which tests set")
@@ -307,10 +352,10 @@ def import_promptfoo(
             "version": version,
             "description": str(data.get("description") or f"Imported from {config.name}"),
             "changelog": f"Imported from promptfoo ({config.name}, prompt {label!r}).",
-            "model": model,
+            "model": vmodel,
             "inputs": mine,
             **body,
-            **extra,
+            **vextra,
             "dataset": dataset,
         }
         if prompt_asserts:
@@ -333,6 +378,13 @@ def import_promptfoo(
         path.write_text(text, encoding="utf-8")
         result.files.append(path)
     result.cases = len(cases)
+    result.models = [model["id"], *ctx.models]
+    if ctx.models:
+        refs = " ".join(f"{name}@{v}" for v in result.versions)
+        matrix = " ".join(f"--model {m}" for m in result.models)
+        ctx.note(
+            (key,), f"promptfoo's providers are a model matrix: promptops eval {refs} {matrix}"
+        )
     result.skipped = ctx.skipped
     result.notes = ctx.notes
     return result

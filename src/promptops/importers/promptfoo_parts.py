@@ -5,12 +5,15 @@ file, line and field on the :class:`Ctx`."""
 from __future__ import annotations
 
 import csv
+import glob
 import io
 import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from ..errors import PromptOpsError, SpecError, display_path
 from ..loader import LineMap, iter_jsonl, load_yaml, read_text
@@ -105,6 +108,9 @@ class Ctx:
         self.shown = display_path(path)
         self.lines = LineMap()
         self.skipped: list[Skipped] = []
+        self.drop = False  # --drop-unconverted: leave unconverted checks out, not failing
+        self.tool_text = False  # the model has tools: tool-call replies are text to assertions
+        self.models: list[str] = []  # providers after the first (the rest of the model matrix)
         self.notes: list[Skipped] = []
         # parts of the config that come from another file: their locations are in that file
         self.sources: dict[tuple[str | int, ...], Source] = {}
@@ -126,6 +132,14 @@ class Ctx:
         # a part met again (a scenario's config entry, once per test) is reported once
         if (item := Skipped(self.where(*loc), what)) not in self.skipped:
             self.skipped.append(item)
+
+    def unconverted(self, loc: tuple[str | int, ...], what: str) -> dict[str, Any] | None:
+        """Report a check that does not convert and return what stands in for it: an
+        ``unconverted`` check that fails saying so (None with ``--drop-unconverted``)."""
+        self.skip(loc, what)
+        if self.drop:
+            return None
+        return {"type": "unconverted", "value": f"{self.where(*loc)}: {what}"}
 
     def note(self, loc: tuple[str | int, ...], what: str) -> None:
         if (item := Skipped(self.where(*loc), what)) not in self.notes:
@@ -265,7 +279,114 @@ def _templated(value: Any) -> Any:
 
 
 def _nunjucks(text: str) -> str:
-    return re.sub(r"\|\s*dump\b", "| tojson", text)
+    """promptfoo's Nunjucks filters as promptops's: ``dump`` -> ``tojson``, ``load`` (JSON
+    text to data) -> ``from_json``."""
+    text = re.sub(r"\|\s*dump\b", "| tojson", text)
+    return re.sub(r"\|\s*load\b", "| from_json", text)
+
+
+_CONVERSATION_LOOP = re.compile(
+    r"\{%-?\s*for\s+\w+\s+in\s+_conversation\s*-?%\}.*?\{%-?\s*endfor\s*-?%\}", re.S
+)
+
+
+def _nunjucks_chat(
+    ctx: Ctx, item: str, text: str, label: str, loc: tuple[str | int, ...]
+) -> list[tuple[str, dict[str, Any]]]:
+    """A chat prompt file written as JSON with Nunjucks tags. promptfoo renders it, then reads
+    the JSON; its ``{% for ... in _conversation %}`` loop replays the earlier turns of a
+    conversation, which a single case does not have (promptops: a case's ``turns:``), so it
+    renders nothing and is dropped here. Other tags are reported."""
+    stripped, n = _CONVERSATION_LOOP.subn("", text)
+    if "{%" in stripped:
+        ctx.skip(loc, f"{item}: Nunjucks tags other than a _conversation loop are not converted")
+        return []
+    try:
+        data = json.loads(stripped)
+    except json.JSONDecodeError as e:
+        ctx.skip(loc, f"{item}: not JSON once its _conversation loop is removed: {e.msg}")
+        return []
+    if not _is_chat(data):
+        ctx.skip(loc, f"{item}: not a list of chat messages")
+        return []
+    if n:
+        ctx.note(
+            loc,
+            f"{item}: the _conversation loop (earlier turns, none in a single case) is dropped; "
+            "a multi-turn case is promptops's turns:",
+        )
+    return [(label, {"messages": _messages(ctx, data, loc)})]
+
+
+def _prompt_file(
+    ctx: Ctx, item: str, ref: str, label: str, loc: tuple[str | int, ...]
+) -> list[tuple[str, dict[str, Any]]]:
+    """The prompts in one ``file://`` prompt file (several for ``---``-separated text)."""
+    path_part = ref.split(":", 1)[0]
+    suffix = Path(path_part).suffix
+    if suffix in (".py", ".js", ".ts", ".mjs", ".cjs"):
+        ctx.skip(
+            loc,
+            f"{item}: a prompt function (code that builds the prompt per case) is not converted; "
+            "write its output as a template",
+        )
+        return []
+    path = ctx.file(path_part, loc)
+    text = read_text(path)
+    if suffix == ".json" and "{%" in text:
+        return _nunjucks_chat(ctx, item, text, label or path.stem, loc)
+    if suffix == ".json" or suffix in (".yaml", ".yml"):
+        data = _parse(path)
+        if not _is_chat(data):
+            ctx.skip(loc, f"{item}: not a list of chat messages")
+            return []
+        return [(label or path.stem, {"messages": _messages(ctx, data, loc)})]
+    if suffix in _PROMPT_TEXT or suffix == "":
+        parts = re.split(r"\n-{3,}\n", text)
+        return [
+            (
+                label or (path.stem if len(parts) == 1 else f"{path.stem}-{j + 1}"),
+                _prompt_from_text(ctx, part, loc),
+            )
+            for j, part in enumerate(parts)
+        ]
+    ctx.skip(loc, f"{item}: unsupported prompt file type {suffix!r}")
+    return []
+
+
+CONFIG = "__config"  # a prompt's own provider config, in its body until the versions are written
+
+
+def prompt_config(ctx: Ctx, raw: dict[str, Any], loc: tuple[str | int, ...]) -> dict[str, Any]:
+    """A prompt's ``config`` (promptfoo merges it over the provider's for this prompt): the
+    sampling parameters, ``tools``, ``tool_choice`` and ``response_format`` convert."""
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key in PARAMS:
+            out.setdefault("params", {})[PARAMS[key]] = value
+        elif key == "tools":
+            out[key] = _openai_tools(load_ref(ctx, value))
+        elif key in ("tool_choice", "response_format"):
+            out[key] = load_ref(ctx, value)
+        else:
+            ctx.skip((*loc, key), f"prompt config {key!r} is not converted")
+    return out
+
+
+def apply_config(
+    body: dict[str, Any], model: dict[str, Any], extra: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """(body, model, extra) of one version with its prompt's own config merged over the
+    provider's, as promptfoo merges them."""
+    config = body.get(CONFIG)
+    if not config:
+        return body, model, extra
+    body = {k: v for k, v in body.items() if k != CONFIG}
+    model = dict(model)
+    if config.get("params"):
+        model["params"] = {**model.get("params", {}), **config["params"]}
+    extra = {**extra, **{k: v for k, v in config.items() if k != "params"}}
+    return body, model, extra
 
 
 def read_prompts(ctx: Ctx, raw: Any) -> list[tuple[str, dict[str, Any]]]:
@@ -282,40 +403,40 @@ def read_prompts(ctx: Ctx, raw: Any) -> list[tuple[str, dict[str, Any]]]:
     out: list[tuple[str, dict[str, Any]]] = []
     for i, (loc, item) in enumerate(entries):
         label = ""
+        config: dict[str, Any] = {}
         if isinstance(item, dict):
             label = str(item.get("label") or "")
             for key in item:
-                if key not in ("raw", "id", "label"):
+                if key == "config" and isinstance(item[key], dict):
+                    config = prompt_config(ctx, item[key], (*loc, key))
+                elif key not in ("raw", "id", "label"):
                     ctx.skip((*loc, key), f"prompt option {key!r} is not converted")
             item = item.get("raw") or item.get("id")
         if not isinstance(item, str):
             ctx.skip(loc, "prompt is not text, a chat list or a file:// reference")
             continue
+        if config:  # this prompt's versions carry it (:func:`apply_config`)
+            start = len(out)
+            out += read_prompts(ctx, [item])
+            for _, body in out[start:]:
+                body[CONFIG] = config
+            if label and len(out) == start + 1:
+                out[start] = (label, out[start][1])
+            continue
         if item.startswith("file://"):
             ref = item.removeprefix("file://")
-            if any(c in ref for c in "*?["):
-                ctx.skip(loc, f"{item}: glob patterns are not converted; list the files")
+            if any(c in ref for c in "*?["):  # a glob: each file it matches, sorted
+                found = sorted(
+                    p
+                    for p in glob.glob(ref, root_dir=ctx.base, recursive=True)
+                    if (ctx.base / p).is_file()
+                )
+                if not found:
+                    ctx.skip(loc, f"{item}: no file matches")
+                for p in found:
+                    out += _prompt_file(ctx, f"file://{p}", p, "", loc)
                 continue
-            path_part = ref.split(":", 1)[0]
-            suffix = Path(path_part).suffix
-            if suffix in (".py", ".js", ".ts", ".mjs", ".cjs"):
-                ctx.skip(loc, f"{item}: prompt functions are code; promptops prompts are templates")
-                continue
-            path = ctx.file(path_part, loc)
-            text = read_text(path)
-            if suffix == ".json" or suffix in (".yaml", ".yml"):
-                data = _parse(path)
-                if not _is_chat(data):
-                    ctx.skip(loc, f"{item}: not a list of chat messages")
-                    continue
-                out.append((label or path.stem, {"messages": _messages(ctx, data, loc)}))
-            elif suffix in _PROMPT_TEXT or suffix == "":
-                parts = re.split(r"\n-{3,}\n", text)
-                for j, part in enumerate(parts):
-                    name = path.stem if len(parts) == 1 else f"{path.stem}-{j + 1}"
-                    out.append((label or name, _prompt_from_text(ctx, part, loc)))
-            else:
-                ctx.skip(loc, f"{item}: unsupported prompt file type {suffix!r}")
+            out += _prompt_file(ctx, item, ref, label, loc)
             continue
         out.append((label or f"prompt {i + 1}", _prompt_from_text(ctx, item, loc)))
     return out
@@ -353,8 +474,14 @@ def read_provider(
         if mid is None:
             ctx.skip(loc, f"provider {item!r} has no litellm equivalent")
             continue
-        if model is not None:
-            ctx.skip(loc, f"{item}: one model per prompt; evaluate it too with --model {mid}")
+        if model is not None:  # the rest of promptfoo's matrix: evaluated with --model
+            ctx.models.append(mid)
+            if options.get("config"):
+                ctx.skip(
+                    (*loc, "config"),
+                    f"{item}: the config of a provider after the first is not converted "
+                    "(the model matrix runs on the prompt's parameters)",
+                )
             continue
         model = {"id": mid}
         config = load_ref(ctx, options.get("config") or {}, (*loc, "config"))
@@ -365,7 +492,9 @@ def read_provider(
             ckey: tuple[str | int, ...] = (*loc, "config", key)
             if key in PARAMS:
                 params[PARAMS[key]] = value
-            elif key in ("tools", "tool_choice", "response_format"):
+            elif key == "tools":
+                extra[key] = _openai_tools(load_ref(ctx, value, ckey))
+            elif key in ("tool_choice", "response_format"):
                 extra[key] = load_ref(ctx, value, ckey)
             elif key in ("apiBaseUrl", "apiHost", "api_base"):
                 _api_base(ctx, model, ckey, key, value)
@@ -411,6 +540,23 @@ def _api_base(
         )
 
 
+def _openai_tools(tools: Any) -> Any:
+    """Anthropic-format tools (``{name, description, input_schema}``) in OpenAI's format,
+    which promptops sends through litellm to any provider; others unchanged."""
+    if not isinstance(tools, list):
+        return tools
+    out: list[Any] = []
+    for t in tools:
+        if isinstance(t, dict) and "input_schema" in t and "name" in t and "type" not in t:
+            fn = {"name": t["name"], "parameters": t["input_schema"]}
+            if t.get("description"):
+                fn["description"] = t["description"]
+            out.append({"type": "function", "function": fn})
+        else:
+            out.append(t)
+    return out
+
+
 def judge_of(ctx: Ctx, provider: Any, loc: tuple[str | int, ...]) -> str | None:
     """The judge model a grading ``provider`` (an id, or ``{id, ...}``) names; one that does
     not convert is reported at ``loc``."""
@@ -435,41 +581,92 @@ def judge_of(ctx: Ctx, provider: Any, loc: tuple[str | int, ...]) -> str | None:
 
 
 def convert_assertion(
-    ctx: Ctx, a: Any, loc: tuple[str | int, ...], judge: str | None
+    ctx: Ctx,
+    a: Any,
+    loc: tuple[str | int, ...],
+    judge: str | None,
+    transform: str | None = None,
 ) -> dict[str, Any] | None:
+    """One promptfoo assertion as a promptops one, with promptfoo's meaning
+    (:mod:`.promptfoo_js`); one that does not convert becomes a failing ``unconverted`` check
+    (None with ``--drop-unconverted``, or for ``weight: 0``, which promptfoo ignores).
+    ``transform``: the test's output transform, as code."""
+    from . import promptfoo_js as pjs
+
     if not isinstance(a, dict) or not isinstance(a.get("type"), str):
-        ctx.skip(loc, "assertion without a type")
-        return None
+        return ctx.unconverted(loc, "assertion without a type")
     ptype: str = a["type"]
+    for key in ("threshold", "weight"):
+        if a.get(key) is not None and (
+            isinstance(a[key], bool) or not isinstance(a[key], int | float)
+        ):
+            return ctx.unconverted((*loc, key), f"{ptype}: {key} {a[key]!r} is not a number")
+    if a.get("weight") == 0:
+        ctx.note(
+            loc,
+            f"{ptype} has weight: 0: promptfoo passes it whatever it finds and it adds "
+            "nothing to the score; left out",
+        )
+        return None
     neg = ptype.startswith("not-")
     base = ptype[4:] if neg else ptype
+    if a.get("transform") is not None:
+        own = pjs.transform_code(ctx, a["transform"], (*loc, "transform"))
+        if own is None:
+            return ctx.unconverted(loc, f"{ptype}: its transform does not convert")
+        transform = pjs.chain(transform, own)
+    if ctx.tool_text and base in pjs.TEXT_TYPES:
+        transform = pjs.chain(pjs.TOOL_CALLS_AS_OUTPUT, transform)
     method = None
+    value = a.get("value")
+    js = None
+    if base == "javascript":
+        if isinstance(value, str) and value.startswith("file://"):
+            js = pjs.file_code(ctx, value, loc)
+            if js is None:
+                return ctx.unconverted(loc, f"{ptype}: {value} does not convert")
+            js = pjs._raw(js)
+        elif isinstance(value, str) and value.strip():
+            js = value
+        else:
+            return ctx.unconverted(loc, f"{ptype} without code (a function value is not text)")
+        if transform is not None:
+            js, transform = pjs.fold(transform, js), None
+    elif base in ("regex", "equals", "starts-with", "levenshtein"):
+        js = pjs.literal_check(base, value, a)
+    elif base in ("regex", "equals", "starts-with") and isinstance(value, str):
+        ctx.note(loc, f"{ptype} with a templated value is checked by promptops's {base}")
+    if js is not None:
+        out: dict[str, Any] = {"type": ("not-" if neg else "") + "javascript", "value": js}
+        if base == "javascript" and a.get("threshold") is not None:
+            out["threshold"] = a["threshold"]
+        if transform is not None:
+            out["transform"] = transform
+        out["metric"] = a.get("metric") or ptype
+        if a.get("weight") is not None:
+            out["weight"] = a["weight"]
+        _leftover(ctx, a, loc, ("type", "value", "threshold", "weight", "metric", "transform"))
+        return out
     if base in SAME:
         ours = base
     elif base == "tool-call-f1":
         ours, method = "tool-call", "f1"
     elif base in RENAMED:
         ours = RENAMED[base]
-    elif base == "javascript":
-        ctx.skip(
-            loc,
-            f"{ptype!r} runs JavaScript; not converted (rewrite it as an expr or python assertion)",
-        )
-        return None
     elif base == "assert-set":
-        ctx.skip(loc, "assert-set (a scored group of assertions) is not converted")
-        return None
+        return ctx.unconverted(loc, "assert-set (a scored group of assertions) is not converted")
+    elif base == "levenshtein":
+        return ctx.unconverted(loc, f"{ptype} with a templated value is not converted")
     else:
-        ctx.skip(loc, f"assertion type {ptype!r} has no promptops equivalent; left out")
-        return None
-    out: dict[str, Any] = {"type": ("not-" if neg else "") + ours}
+        return ctx.unconverted(loc, f"assertion type {ptype!r} has no promptops equivalent")
+    out = {"type": ("not-" if neg else "") + ours}
     if method is not None:
         out["method"] = method
-    value = a.get("value")
     if ours == "python":
         if not (isinstance(value, str) and value.startswith("file://")):
-            ctx.skip(loc, "inline python assertion code; promptops runs file.py:function")
-            return None
+            return ctx.unconverted(
+                loc, "inline python assertion code; promptops runs file.py:function"
+            )
         ref = value.removeprefix("file://")
         path, _, fn = ref.partition(":")
         # promptfoo resolves it from the config's directory, promptops from the project
@@ -477,18 +674,33 @@ def convert_assertion(
         out["value"] = f"{rel}:{fn or 'get_assert'}"
     elif ours in ("latency", "cost"):
         if a.get("threshold") is None:
-            ctx.skip(loc, f"{ptype} without threshold")
-            return None
+            return ctx.unconverted(loc, f"{ptype} without threshold")
         out["value"] = a["threshold"]
     elif value is not None:
         if isinstance(value, str) and value.startswith("file://"):
             value = load_ref(ctx, value, (*loc, "value"))
+        if ours in ("is-json", "contains-json") and isinstance(value, str) and "{{" not in value:
+            try:  # promptfoo reads a string schema as YAML (JSON included)
+                value = yaml.safe_load(value)
+            except yaml.YAMLError as e:
+                return ctx.unconverted(loc, f"{ptype}: its schema is not YAML or JSON: {e}")
+            if not isinstance(value, dict):
+                return ctx.unconverted(loc, f"{ptype}: promptfoo fails a schema that is no mapping")
+        if ours == "llm-rubric" and isinstance(value, dict | list):
+            value = json.dumps(value, ensure_ascii=False)  # promptfoo's rubric: the JSON text
+        if ours.endswith(("-any", "-all")) and isinstance(value, str) and "{" not in value:
+            try:  # promptfoo's CSV rule, applied here so the YAML lists what it checks
+                value = pjs.split_csv(value)
+            except ValueError as e:
+                return ctx.unconverted(loc, f"{ptype}: promptfoo fails this value: {e}")
         out["value"] = value
     if a.get("threshold") is not None and ours not in ("latency", "cost"):
         out["threshold"] = a["threshold"]
     for key in ("weight", "metric"):
         if a.get(key) is not None:
             out[key] = a[key]
+    if transform is not None:
+        out["transform"] = transform
     if isinstance(a.get("rubricPrompt"), str) and ours == "llm-rubric":
         out["judge_prompt"] = _nunjucks(a["rubricPrompt"])
     elif a.get("rubricPrompt") is not None:
@@ -503,18 +715,21 @@ def convert_assertion(
         ctx.skip((*loc, "provider"), f"provider is not converted: promptops's {ours} uses none")
     if base in APPROXIMATE:
         ctx.note(loc, APPROXIMATE[base])
-    for key in a:
-        if key not in (
-            "type",
-            "value",
-            "threshold",
-            "weight",
-            "metric",
-            "provider",
-            "rubricPrompt",
-        ):
-            ctx.skip((*loc, key), f"assertion option {key!r} is not converted")
+    _leftover(
+        ctx,
+        a,
+        loc,
+        ("type", "value", "threshold", "weight", "metric", "provider", "rubricPrompt", "transform"),
+    )
     return out
+
+
+def _leftover(
+    ctx: Ctx, a: dict[str, Any], loc: tuple[str | int, ...], known: tuple[str, ...]
+) -> None:
+    for key in a:
+        if key not in known:
+            ctx.skip((*loc, key), f"assertion option {key!r} is not converted")
 
 
 _CSV_ASSERT = re.compile(r"^(not-)?([a-z][a-z0-9-]*)(?:\(([\d.]+)\))?(?::\s*(.*))?$", re.S)
@@ -568,13 +783,28 @@ def load_located(ctx: Ctx, value: Any, loc: tuple[str | int, ...]) -> Any:
 def _csv_tests(ctx: Ctx, path: Path, loc: tuple[str | int, ...]) -> list[dict[str, Any]]:
     """The rows as tests; each row's parts are located at its line, named by their column."""
     src = Source(display_path(path), LineMap({(): 1}))
-    reader = csv.DictReader(io.StringIO(read_text(path)))
+    reader = csv.DictReader(io.StringIO(read_text(path)), strict=True)
     tests: list[dict[str, Any]] = []
     skipped: set[str] = set()
     ctx.sources[loc] = src
     end = 1  # the header's last line
-    for j, row in enumerate(reader):
+    rows = enumerate(reader)
+    while True:
+        # promptfoo stops at a malformed CSV: so does the import, at its line
+        try:
+            j, row = next(rows)
+        except StopIteration:
+            break
+        except csv.Error as e:
+            # the row that does not parse starts after the last one that did
+            raise SpecError.of(path, end + 1, None, f"malformed CSV: {e}") from None
         line, end = end + 1, reader.line_num
+        if None in row or None in row.values():
+            n = len(reader.fieldnames or [])
+            got = n + len(row.get(None) or []) - sum(v is None for v in row.values())
+            raise SpecError.of(
+                path, line, None, f"malformed CSV: {got} field(s) where the header has {n}"
+            )
         src.lines.lines[(j,)] = line
         src.names[(j,)] = f"row {j + 1}"
         test: dict[str, Any] = {"vars": {}, "assert": []}
@@ -594,6 +824,9 @@ def _csv_tests(ctx: Ctx, path: Path, loc: tuple[str | int, ...]) -> list[dict[st
                     ctx.skip((*loc, j, "threshold"), f"{cell!r} is not a number; not converted")
             elif col.startswith("__metadata:"):
                 test.setdefault("metadata", {})[col.removeprefix("__metadata:")] = cell
+            elif col in ("__prefix", "__suffix"):  # the test's options: they fail closed there
+                src.names[(j, "options", col[2:])] = col
+                test.setdefault("options", {})[col[2:]] = cell
             elif col.startswith("__"):
                 if col not in skipped:
                     skipped.add(col)

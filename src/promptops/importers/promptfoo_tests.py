@@ -18,6 +18,7 @@ from typing import Any
 
 from ..errors import PromptOpsError
 from . import promptfoo_vars
+from .promptfoo_js import transform_code
 from .promptfoo_parts import (
     Ctx,
     convert_assertion,
@@ -33,8 +34,6 @@ Loc = tuple[str | int, ...]
 
 # what promptops offers instead, where it does
 _OPTION_HINTS = {
-    "transform": "promptfoo's JavaScript transform of the reply; promptops asserts on it as is",
-    "postprocess": "promptfoo's JavaScript transform of the reply; promptops asserts on it as is",
     "transformVars": "a JavaScript transform of the vars",
     "prefix": "add it to the prompt",
     "suffix": "add it to the prompt",
@@ -51,20 +50,50 @@ _TEST_HINTS = {
     "assertScoringFunction": "a scoring function is code",
 }
 _CONVERTED = ("vars", "assert", "description", "metadata", "threshold", "options")
+# what changes how promptfoo judges a case: when it does not convert, the case gets a failing
+# ``unconverted`` check in its place (fail closed), not just a line in the report
+_JUDGING_KEYS = ("assertScoringFunction", "provider", "providerOutput", "storeOutputAs")
+_JUDGING_OPTIONS = ("transformVars", "prefix", "suffix", "storeOutputAs")
 
 
 def read_options(ctx: Ctx, raw: Any, loc: Loc) -> dict[str, Any]:
-    """A test's ``options``: the judge ``provider`` and ``disableVarExpansion`` convert, every
-    other option is reported."""
+    """A test's ``options``: the judge ``provider``, ``disableVarExpansion`` and the output
+    ``transform`` (``postprocess``, its old name) convert, every other option is reported."""
     if raw is None:
         return {}
     if not isinstance(raw, dict):
         ctx.skip(loc, "options that are not a mapping are not converted")
         return {}
     for key in raw:
-        if key not in ("provider", "disableVarExpansion"):
+        if key not in (
+            "provider",
+            "disableVarExpansion",
+            "transform",
+            "postprocess",
+            *_JUDGING_OPTIONS,
+        ):
             ctx.skip((*loc, key), not_converted(f"option {key!r}", _OPTION_HINTS.get(key)))
     return raw
+
+
+def judging_options(ctx: Ctx, raw: dict[str, Any], loc: Loc) -> list[dict[str, Any]]:
+    """Failing checks for the options that change how promptfoo judges and do not convert."""
+    out = []
+    for key in _JUDGING_OPTIONS:
+        if key in raw:
+            what = not_converted(f"option {key!r}", _OPTION_HINTS.get(key))
+            if (x := ctx.unconverted((*loc, key), what)) is not None:
+                out.append(x)
+    return out
+
+
+def test_transform(ctx: Ctx, options: dict[str, Any], loc: Loc) -> tuple[bool, str | None]:
+    """(given, code) of the output ``transform`` in these options; code None when given and
+    not converted (reported)."""
+    key = "transform" if "transform" in options else "postprocess"
+    if options.get(key) is None:
+        return False, None
+    return True, transform_code(ctx, options[key], (*loc, key))
 
 
 @dataclass
@@ -76,6 +105,9 @@ class Defaults:
     judge: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     env_off: bool = False  # PROMPTFOO_DISABLE_VAR_EXPANSION
+    transform: str | None = None  # its output transform, as code
+    # its assertions, when they go in each case (a test's own transform applies to them)
+    asserts: list[Any] | None = None
 
 
 @dataclass
@@ -179,7 +211,17 @@ def build_cases(
     judge = judge_of(ctx, topts.get("provider"), (*tloc, "options", "provider")) or defaults.judge
     own: dict[str, Any] = {}
     var_locs: dict[str, Loc] = {}
-    asserts: list[dict[str, Any]] = []
+    asserts: list[dict[str, Any]] = judging_options(ctx, topts, (*tloc, "options"))
+    given, transform = test_transform(ctx, topts, (*tloc, "options"))
+    if given and transform is None:
+        if x := ctx.unconverted((*tloc, "options"), "the test's transform does not convert"):
+            asserts.append(x)
+    elif not given:
+        transform = defaults.transform
+    for j, a in enumerate(defaults.asserts or []):
+        aloc: Loc = ("defaultTest", "assert", j)
+        if (x := convert_assertion(ctx, a, aloc, judge, transform)) is not None:
+            asserts.append(x)
     metadata = dict(defaults.metadata)
     threshold = None
     desc = ""
@@ -194,7 +236,7 @@ def build_cases(
         if listed is not None and not isinstance(listed, list):
             ctx.skip((*loc, "assert"), "assert that is not a list is not converted")
         for j, a in enumerate(listed if isinstance(listed, list) else []):
-            if (x := convert_assertion(ctx, a, (*loc, "assert", j), judge)) is not None:
+            if (x := convert_assertion(ctx, a, (*loc, "assert", j), judge, transform)) is not None:
                 asserts.append(x)
         meta = layer.get("metadata")
         if meta is not None and not isinstance(meta, dict):
@@ -205,8 +247,12 @@ def build_cases(
         if layer.get("description"):
             desc = str(layer["description"])
         for key in layer:
-            if key not in _CONVERTED:
-                ctx.skip((*loc, key), not_converted(f"test key {key!r}", _TEST_HINTS.get(key)))
+            what = not_converted(f"test key {key!r}", _TEST_HINTS.get(key))
+            if key in _JUDGING_KEYS:
+                if (x := ctx.unconverted((*loc, key), what)) is not None:
+                    asserts.append(x)
+            elif key not in _CONVERTED:
+                ctx.skip((*loc, key), what)
     off = defaults.env_off or bool(options.get("disableVarExpansion"))
     combos, n = cases_of_test(ctx, defaults.listed, own, tloc, off, before, var_locs)
     # the test's description names its cases; a config entry's own is its part of the id

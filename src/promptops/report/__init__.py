@@ -142,6 +142,7 @@ class ImportView:
             "cases": r.cases,
             "expanded_cases": r.expanded,
             "scenario_cases": r.scenario_cases,
+            "models": r.models,
             "files": self.files,
             "not_converted": [str(s) for s in r.skipped],
             "notes": [str(s) for s in r.notes],
