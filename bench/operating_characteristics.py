@@ -10,13 +10,15 @@ psi_ind = p (1 - p_B) + p_B (1 - p), and each column reports the worst case over
 
 Columns (the three targets of issue 20):
 
-- ``reg | Δ=0``: P(regression) when nothing changed, sup over discordance (target <= 2.5%;
+- ``reg, Δ=0``: P(regression) when nothing changed, sup over discordance (target <= 2.5%;
   a gain, Δ > 0, only lowers it);
-- ``reg | Δ=-m/2``: P(regression) at a true drop of half the margin, sup (target <= 10%);
-- ``reg | Δ=-2m`` and ``gap``: the gate's P(regression) at a true drop of twice the margin
+- ``reg, Δ=-m/2``: P(regression) at a true drop of half the margin, sup (target <= 10%);
+- ``reg, Δ=-2m`` and ``gap``: the gate's P(regression) at a true drop of twice the margin
   (range over discordance) and the largest shortfall against the exact one-sided conditional
   test alone at the same level, over drops of 2m, 0.10 and 0.20 (target <= 2 points);
-- ``ok | Δ=0``: P(ok) when nothing changed (range over discordance);
+- ``ok, Δ=0``: P(ok) when nothing changed (range over discordance);
+- ``ok, Δ=-m``: P(ok) at a true drop of exactly the margin, sup (non-inferiority's error,
+  nominal 2.5%);
 A second table checks ``promptops power``: its advice (cases and the power it states, independent
 outcomes) against the power those cases deliver in this enumeration (target: within 2 points).
 
@@ -121,6 +123,7 @@ class Row:
     gap: float  # largest shortfall against the exact test alone, drops >= 2m
     ok_lo: float
     ok_hi: float
+    false_ok: float  # P(ok) at a true drop of exactly the margin, sup over discordance
 
 
 @dataclass
@@ -163,6 +166,7 @@ def cell(n: int, p: float, margin: float, alpha: float = ALPHA) -> Row:
     null = [chance(n, psi, 0.0, reg) for psi in discordances(p, 0.0)]
     oks = [chance(n, psi, 0.0, ok) for psi in discordances(p, 0.0)]
     half = [chance(n, psi, -margin / 2, reg) for psi in discordances(p, -margin / 2)]
+    false_ok = [chance(n, psi, -margin, ok) for psi in discordances(p, -margin)]
     det, gap = [], 0.0
     for drop in sorted({2 * margin, 0.10, 0.20}):
         if drop < 2 * margin - 1e-12 or drop > p:
@@ -183,6 +187,7 @@ def cell(n: int, p: float, margin: float, alpha: float = ALPHA) -> Row:
         gap,
         min(oks),
         max(oks),
+        max(false_ok),
     )
 
 
@@ -195,11 +200,12 @@ def table(ns: tuple[int, ...]) -> tuple[str, list[Row]]:
         "margin",
         "n",
         "p",
-        "reg | Δ=0",
-        "reg | Δ=−m/2",
-        "reg | Δ=−2m",
+        "reg, Δ=0",
+        "reg, Δ=−m/2",
+        "reg, Δ=−2m",
         "gap vs exact test",
-        "ok | Δ=0",
+        "ok, Δ=0",
+        "ok, Δ=−m",
     ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---:|" * len(head)]
     rows = []
@@ -211,7 +217,7 @@ def table(ns: tuple[int, ...]) -> tuple[str, list[Row]]:
                 lines.append(
                     f"| {margin:g} | {n} | {p:g} | {pct(r.null_reg)} | {pct(r.half_reg)} | "
                     f"{pct(r.det_lo)}–{pct(r.det_hi)} | {100 * r.gap:.2f} pts | "
-                    f"{pct(r.ok_lo)}–{pct(r.ok_hi)} |"
+                    f"{pct(r.ok_lo)}–{pct(r.ok_hi)} | {pct(r.false_ok)} |"
                 )
                 print(lines[-1], file=sys.stderr, flush=True)
     return "\n".join(lines), rows
@@ -235,6 +241,7 @@ def targets(rows: list[Row], adv: list[Advice]) -> dict[str, float]:
         "null": max(r.null_reg for r in rows),
         "half": max(r.half_reg for r in rows),
         "gap": max(r.gap for r in rows),
+        "false_ok": max(r.false_ok for r in rows),
         "advice": max((abs(a.delivered - a.stated) for a in adv), default=0.0),
     }
 
@@ -257,8 +264,8 @@ def main(argv: list[str] | None = None) -> int:
         f"\nworst: P(regression | Δ=0) {pct(t['null'])} (≤ 2.5%), "
         f"P(regression | Δ=−m/2) {pct(t['half'])} (≤ 10%), "
         f"shortfall against the exact test {100 * t['gap']:.2f} points (≤ 2), "
-        f"power advice off by {100 * t['advice']:.2f} points (≤ 2): "
-        + ("all met" if met else "MISSED")
+        f"power advice off by {100 * t['advice']:.2f} points (≤ 2); "
+        f"P(ok | Δ=−m) {pct(t['false_ok'])}: " + ("all met" if met else "MISSED")
     )
     print(f"\n({time.perf_counter() - started:.0f}s)", file=sys.stderr)
     return 0 if met else 1

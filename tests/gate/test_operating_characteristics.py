@@ -34,6 +34,7 @@ def test_targets_hold_on_the_reduced_enumeration(oc: ModuleType) -> None:
     assert t["half"] <= 0.10  # P(regression | a true drop of half the margin)
     assert t["gap"] <= 0.02  # power given up against the exact conditional test alone
     assert adv and t["advice"] <= 0.02  # `promptops power` delivers what it states
+    assert t["false_ok"] <= 0.03  # `ok` at a true drop of the margin: nominal 2.5%
     # the enumeration is not vacuous: a drop of 0.2 on 100 cases is usually caught
     big = oc.chance(100, 0.3, -0.2, oc.verdicts(100, 0.05) == 2)
     assert big > 0.9
@@ -49,7 +50,12 @@ def test_the_enumeration_can_fail(oc: ModuleType) -> None:
     assert max(oc.chance(n, psi, 0.0, naive) for psi in oc.discordances(0.8, 0.0)) > 0.3
 
 
-def test_the_bench_prints_a_table(oc: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
-    text, rows = oc.table((10,))
-    assert text.splitlines()[0].startswith("| margin | n | p |")
-    assert len(rows) == 6 and all(r.null_reg <= 0.025 for r in rows)
+def test_the_readme_table_is_the_benchs_output(oc: ModuleType) -> None:
+    """The README's table is measured, not typed: its rows for n <= 40 are what the bench
+    prints now (the larger n are the same code, only slower)."""
+    readme = (BENCH.parents[1] / "README.md").read_text(encoding="utf-8")
+    text, rows = oc.table((10, 20, 40))
+    lines = text.splitlines()
+    assert lines[0].startswith("| margin | n | p | reg, Δ=0 |") and len(rows) == 18
+    missing = [line for line in lines if line not in readme]
+    assert not missing, missing
