@@ -3,11 +3,11 @@ power`` says before a comparison, and what an ``inconclusive`` says after one.
 
 The verdict's chance is summed over every (worse, better) table of n paired cases (trinomial:
 worse with probability (psi - delta)/2, better (psi + delta)/2, psi the discordance and
-delta = B - A). For `regression`, conditioning on the discordant count d: the verdict calls a
-table a regression exactly when worse >= k(d) (every condition of the rule grows with
-`worse` at fixed d), so P(regression) = sum_d Bin(d; n, psi) P(worse >= k(d) | d). For `ok`,
-the Tango statistic is evaluated on the whole table at once. Exact up to
-``EXACT_POWER_MAX`` cases, a normal approximation above; numpy only (scipy costs a second).
+delta = B - A): the tables the verdict calls a regression (or ok) are computed once per
+(n, margin, level) as a boolean matrix, the same rule as ``statistics.paired_verdict`` with
+Tango's statistic evaluated on the whole matrix at once (the tests check both against each
+other table by table). Exact up to ``EXACT_POWER_MAX`` cases, a normal approximation above;
+numpy only (scipy costs a second).
 """
 
 from __future__ import annotations
