@@ -4,20 +4,27 @@ Both versions answer the same cases, so the comparison is paired: per case, B's 
 gated metric minus A's. The case is the unit (what we want to generalize over), so the K
 samples of a case (``--repeat K``) are averaged first.
 
-The decision rule. The margin is the largest drop the team tolerates. With [L, U] the
-(1 - alpha) interval of the mean difference B - A:
+The decision rule. The margin is the largest drop the team tolerates:
 
-- ``regression``: U < -margin, the data show B is worse than A by more than the margin;
-- ``ok``: L > -margin, the data show B is no worse than A by more than the margin
-  (non-inferiority);
-- ``inconclusive``: neither; ``cases_needed`` says how many paired cases would likely decide;
+- ``regression``: an exact one-sided test finds a drop (at alpha/2; with several models, at the
+  level Holm's procedure allows) and the estimated difference is a drop of at least the
+  margin, and a score test shows it exceeds half the margin (the guard that keeps a drop of
+  half the margin from being flagged often on large datasets). Pass/fail per case: the exact
+  conditional test on the discordant pairs; graded values: a paired sign-flip permutation
+  test (:mod:`promptops.gate.exact`);
+- ``ok``: the lower bound of the (1 - alpha) interval of B - A lies above -margin, the data
+  show B is no worse than A by more than the margin (non-inferiority);
+- ``inconclusive``: neither; it carries one sentence (``note``) with the smallest drop this
+  dataset catches 80% of the time and about how many paired cases would decide it
+  (:mod:`promptops.gate.power`);
 - ``error``: some cases have no answer on either side (every call failed); they are named.
 
-Each decision is a one-sided test at alpha/2, so at a true drop of exactly the margin the gate
-says ``ok`` at most 2.5% of the time, and with nothing changed it says ``regression`` less
-often still. The intervals (:mod:`promptops.gate.statistics`): Tango's score interval when every
-per-case value is pass/fail (0 or 1), else a t interval with a floor on the variance that keeps
-it from collapsing when few cases differ. No scipy: nothing here costs an import second.
+The error rates, by exact enumeration over every (worse, better) table, are in
+bench/operating_characteristics.py and the README. The intervals
+(:mod:`promptops.gate.statistics`): Tango's score interval when every per-case value is
+pass/fail (0 or 1), else a t interval with a floor on the variance that keeps it from
+collapsing when few cases differ, clipped to [-1, 1] for values in [0, 1]. No scipy: nothing
+here costs an import second.
 
 Errors count. A call that failed for good on one side is that side failing the sample (the
 case is listed under ``failed_a``/``failed_b``); a template that fails to render is a failure
@@ -52,9 +59,9 @@ _MAX_EXAMPLES = 20
 
 @dataclass
 class McNemar:
-    """Cases that moved on the gated metric (informational: the verdict comes from the
-    interval). For pass/fail, ``b`` cases went pass → fail and ``c`` fail → pass; ``p`` is the
-    exact one-sided sign test P(X >= b), X ~ Binomial(b + c, 1/2)."""
+    """Cases that moved on the gated metric. For pass/fail, ``b`` cases went pass → fail and
+    ``c`` fail → pass; ``p`` is the exact one-sided sign test P(X >= b), X ~ Binomial(b + c,
+    1/2), the test behind a pass/fail `regression`."""
 
     b: int  # worse in B
     c: int  # better in B

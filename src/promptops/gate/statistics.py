@@ -1,5 +1,9 @@
 """The statistics of the regression gate, in pure Python (no scipy: it costs a second to import).
 
+The verdict on paired pass/fail counts is :func:`paired_verdict` (an exact test, the margin and
+a half-margin guard for `regression`; Tango's interval for `ok`); the exact tests are in
+:mod:`promptops.gate.exact`, their power in :mod:`promptops.gate.power`.
+
 Two intervals for the mean paired difference B - A, both honest at small n and when few cases
 differ:
 
