@@ -24,6 +24,7 @@ outcomes) against the power those cases deliver in this enumeration (target: wit
 
     python bench/operating_characteristics.py            # the README table (about a minute)
     python bench/operating_characteristics.py --quick    # n in {10, 20, 40}
+    python bench/operating_characteristics.py --futility # would futility stopping pay?
 """
 
 from __future__ import annotations
@@ -246,10 +247,65 @@ def targets(rows: list[Row], adv: list[Advice]) -> dict[str, float]:
     }
 
 
+def futility(seeds: int = 500, looks: int = 5, margin: float = 0.02, p: float = 0.8) -> str:
+    """Would futility stopping pay? Sequential designs (``--sequential 5``) with and without
+    deterministic curtailment (stop at a look when, whatever the remaining cases do, the last
+    look can give neither `regression` nor `ok`): mean cases used over seeded simulated runs
+    (independent outcomes), and how often the verdict differs (it cannot: curtailment only
+    stops runs that end `inconclusive`)."""
+    lines = [
+        "| n | Δ | mean cases | with curtailment | verdicts changed |",
+        "|---:|" * 1 + "---:|" * 4,
+    ]
+    for n_max in (40, 100, 300):
+        sizes = gatestats.look_sizes(n_max, looks)
+        levels = gatestats.look_levels(sizes, ALPHA / 2)
+        for delta in (0.0, -margin / 2, -0.05):
+            pb = p + delta
+            psi = p * (1 - pb) + pb * (1 - p)
+            rng = np.random.default_rng([n_max, int(1000 * -delta), 11])
+            plain = cut = changed = 0
+            for _ in range(seeds):
+                u = rng.random(n_max)
+                worse = u < (psi - delta) / 2
+                better = (u >= (psi - delta) / 2) & (u < psi)
+                ends = []
+                for curtail in (False, True):
+                    for k, (size, level) in enumerate(zip(sizes, levels, strict=True)):
+                        w, b = int(worse[:size].sum()), int(better[:size].sum())
+                        v = gatestats.paired_verdict(w, b, size, margin, level)
+                        if v != "inconclusive" or k == len(sizes) - 1:
+                            ends.append((v, size))
+                            break
+                        rest = n_max - size
+                        last = levels[-1]
+                        if curtail and (
+                            gatestats.paired_verdict(w + rest, b, n_max, margin, last)
+                            != "regression"
+                            and gatestats.paired_verdict(w, b + rest, n_max, margin, last) != "ok"
+                        ):
+                            ends.append(("inconclusive", size))
+                            break
+                plain += ends[0][1]
+                cut += ends[1][1]
+                changed += ends[0][0] != ends[1][0]
+            lines.append(
+                f"| {n_max} | {delta:+.2f} | {plain / seeds:.1f} | {cut / seeds:.1f} | {changed} |"
+            )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="n in {10, 20, 40} only")
+    ap.add_argument(
+        "--futility", action="store_true", help="only: would futility stopping pay? (simulated)"
+    )
     args = ap.parse_args(argv)
+    if args.futility:
+        print("Sequential, 5 looks, p 0.8, margin 0.02, independent outcomes, 500 seeds:\n")
+        print(futility())
+        return 0
     started = time.perf_counter()
     ns = NS[:3] if args.quick else NS
     print(f"Operating characteristics, exact enumeration, alpha {ALPHA} (one-sided 2.5%)\n")

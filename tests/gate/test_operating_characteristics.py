@@ -59,3 +59,11 @@ def test_the_readme_table_is_the_benchs_output(oc: ModuleType) -> None:
     assert lines[0].startswith("| margin | n | p | reg, Δ=0 |") and len(rows) == 18
     missing = [line for line in lines if line not in readme]
     assert not missing, missing
+
+
+def test_futility_curtailment_changes_no_verdict(oc: ModuleType) -> None:
+    table = oc.futility(seeds=20)
+    rows = [line.split("|")[1:-1] for line in table.splitlines()[2:]]
+    assert len(rows) == 9
+    for n, _delta, plain, cut, changed in rows:
+        assert int(changed) == 0 and float(cut) <= float(plain) <= int(n)
