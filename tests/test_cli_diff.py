@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 from click.testing import Result
 
+from promptops.gate import power as gatepower
 from promptops.testing.server import FakeOpenAI, Reply, echo
 
 Cli = Callable[..., Result]
@@ -196,7 +198,7 @@ def test_check_writes_markdown_junit_and_step_summary(
         "B fails 18 cases that A passed and passes 0 that A failed (of 24); that is a drop "
         "of 75 points"
         in text
-        and "more than the 2 points you tolerate." in text
+        and "more than the 2 points you tolerate, and too large to be luck (exact sign test" in text
     )
     assert summary.read_text() == "earlier step\n" + text
     suite = ET.parse(junit).getroot().find("testsuite")
@@ -497,23 +499,55 @@ def test_strict_makes_inconclusive_exit_1(project: Path, cli: Cli) -> None:
 
 
 def test_power_says_how_many_cases_before_spending(cli: Cli) -> None:
-    from promptops.gate.statistics import plan
+    from promptops.gate.power import plan
 
     result = cli("power", "--drop", "0.05", "--pass-rate", "0.8", "--margin", "0.02")
     assert result.exit_code == 0, result.output
     p = plan(0.8, 0.05, 0.02)
+    assert p.detect is not None and p.detect_power is not None
     assert f"to call a drop of 5 points a regression: {p.detect} paired cases" in result.stdout
+    assert "(independent outcomes)" in result.stdout
     assert "fewer than 236 cases can never give ok at margin 0.02" in result.stdout
     data = json.loads(cli("power", "--drop", "0.1", "--discordance", "0.1", "-f", "json").stdout)
     assert data["detect"] == plan(0.8, 0.1, 0.02, discordance=0.1).detect < p.detect
+    assert data["discordance_source"] == "given" and 0.78 <= data["detect_power"] <= 0.82
     sized = cli("power", "--drop", "0.2", "--pass-rate", "0.7", "--margin", "0.05", "--cases", "40")
     assert "with 40 cases: a drop of 20 points is called a regression" in sized.stdout
-    assert "an unchanged prompt is called ok 0% of the time" in sized.stdout  # 40 < 92
+    # below 92 cases only a gain can show ok; the figure is the verdict's exact chance
+    ok40 = plan(0.7, 0.2, 0.05, cases=40).power_ok
+    assert ok40 is not None and 0 < ok40 < 0.1
+    assert f"an unchanged prompt is called ok {100 * ok40:.0f}% of the time" in sized.stdout
     big = plan(0.8, 0.1, 0.02, cases=3000)
     assert big.power_detect is not None and big.power_detect > 0.8  # more than `detect` cases
     assert big.detect is not None and big.detect < 3000
     bad = cli("power", "--drop", "1.5")
     assert bad.exit_code == 2 and "--drop" in bad.stderr
+
+
+def test_the_readme_power_examples_run(project: Path, cli: Cli) -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    lines = [ln for ln in readme.splitlines() if ln.startswith("promptops power ")]
+    assert len(lines) >= 3
+    for line in lines:
+        result = cli(*shlex.split(line)[1:])
+        assert result.exit_code == 0, (line, result.output)
+        assert "paired cases" in result.stdout
+    small = [gatepower.smallest_detectable_drop(n, 0.01, 0.02, 0.025) for n in (5, 10, 20, 40)]
+    assert small[0] is None  # the README's figures for few cases
+    assert [round(100 * x) for x in small[1:] if x is not None] == [67, 37, 19]
+
+
+def test_power_takes_the_discordance_of_the_last_diff(project: Path, cli: Cli) -> None:
+    flip_repo(project, [("1 ok", "0 ok")] * 3 + [("0 ok", "1 ok")] + [("1 ok", "1 ok")] * 6)
+    none = json.loads(cli("power", "--drop", "0.2", "--prompt", "flip", "-f", "json").stdout)
+    assert none["discordance_source"] == "independent outcomes (no diff of flip found)"
+    data = diff_json(cli, "--metric", "pass")
+    comp = data["comparisons"][0]
+    assert (comp["mcnemar"]["b"], comp["mcnemar"]["c"], comp["n_paired"]) == (3, 1, 10)
+    got = json.loads(cli("power", "--drop", "0.2", "--prompt", "flip", "-f", "json").stdout)
+    assert got["discordance"] == pytest.approx(0.4)  # 4 of 10 cases moved
+    assert got["discordance_source"].startswith("observed in the last diff of flip (run ")
+    assert data["runs"][0] in got["discordance_source"]
 
 
 # --- sequential ---------------------------------------------------------------------------
@@ -553,6 +587,50 @@ def test_sequential_runs_every_look_when_nothing_decides(project: Path, cli: Cli
     seq = data["sequential"]
     assert seq["stopped_at"] is None and [lk["cases"] for lk in seq["looks"]] == [10, 20, 30]
     assert "ran all 3 looks without a decision" in " ".join(data["notes"])
+
+
+def test_sequential_records_its_settings_and_refuses_a_resume_with_others(
+    project: Path, cli: Cli
+) -> None:
+    flip_repo(project, [("1 ok", "1 ok")] * 30)
+    data = diff_json(cli, "--sequential", "3", "--margin", "0.05", "--metric", "pass")
+    run = project / ".promptops/runs" / data["runs"][0]
+    stored = json.loads((run / "sequential.json").read_text())
+    assert (stored["margin"], stored["metric"], stored["alpha"]) == (0.05, "pass", 0.05)
+    assert stored["sizes"] == [10, 20, 30] and len(stored["levels"]) == 3
+    looks = stored["looks"]
+    # a resume with another margin (here the default 0.02) is refused, naming the setting
+    bad = cli("diff", "flip@1.0.0", "flip@1.1.0", "--resume", data["runs"][0], "--metric", "pass")
+    no_traceback(bad)
+    assert bad.exit_code == 1
+    assert "was started with --margin 0.05 (now 0.02)" in bad.stderr
+    bad = cli("diff", "flip@1.0.0", "flip@1.1.0", "--resume", data["runs"][0], "--margin", "0.05")
+    assert bad.exit_code == 1 and "--metric pass (now score)" in bad.stderr
+    # the same settings: every look was taken, nothing is appended or rewritten
+    again = diff_json(cli, "--resume", data["runs"][0], "--margin", "0.05", "--metric", "pass")
+    assert again["sequential"]["looks"] == looks
+    assert json.loads((run / "sequential.json").read_text())["looks"] == looks
+    # a file written without its settings is refused rather than trusted
+    legacy = {k: v for k, v in stored.items() if k not in ("margin", "metric", "alpha")}
+    (run / "sequential.json").write_text(json.dumps(legacy))
+    old = cli("diff", "flip@1.0.0", "flip@1.1.0", "--resume", data["runs"][0])
+    assert old.exit_code == 1 and "margin, metric, alpha: not recorded" in old.stderr
+
+
+def test_a_resumed_sequential_run_appends_to_its_history(project: Path, cli: Cli) -> None:
+    """An interrupted run (here: its last look removed, as if the process died before
+    writing it) continues after the last recorded look; earlier looks stay as written."""
+    flip_repo(project, [("1 ok", "1 ok")] * 30)
+    data = diff_json(cli, "--sequential", "3")
+    run = project / ".promptops/runs" / data["runs"][0]
+    stored = json.loads((run / "sequential.json").read_text())
+    first_two = stored["looks"][:2]
+    first_two[0]["verdict"] = "marker"  # a resume that replayed look 1 would rewrite this
+    (run / "sequential.json").write_text(json.dumps({**stored, "looks": first_two}))
+    again = diff_json(cli, "--resume", data["runs"][0])
+    looks = again["sequential"]["looks"]
+    assert [lk["look"] for lk in looks] == [1, 2, 3] and looks[0]["verdict"] == "marker"
+    assert looks[2]["cases"] == 30 and looks[2]["complete"] is True
 
 
 def test_check_sequential(qa_repo: Path, cli: Cli, server: FakeOpenAI) -> None:

@@ -468,11 +468,6 @@ def test_a_neutral_change_passes(repo: Path, server: FakeOpenAI) -> None:
     assert entry.verdict in ("inconclusive", "ok") and report.exit_code == 0
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="needs issue 20 part B (gate-stats branch): the exact conditional test; the current "
-    "Tango interval calls 8 worse / 1 better of 40 inconclusive",
-)
 def test_eight_worse_one_better_of_forty_fails(repo: Path, server: FakeOpenAI) -> None:
     """The exact one-sided test gives p = 0.0195 for 8 worse and 1 better of 40."""
     server.responder = flips(worse=set(range(8)), better={8})

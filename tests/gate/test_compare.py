@@ -15,6 +15,7 @@ import pytest
 
 from promptops.errors import UsageError
 from promptops.eval.runner import EvalOptions, run_eval
+from promptops.gate import power as gatepower
 from promptops.gate import statistics as gatestats
 from promptops.gate.compare import compare_records, mcnemar_test
 from promptops.gate.diff import compare_runs, diff_refs, file_diff
@@ -134,35 +135,45 @@ def test_the_test_follows_the_gated_metric() -> None:
 
 
 def test_a_small_drop_is_inconclusive_with_the_cases_needed() -> None:
-    b_pass = [i >= 3 for i in range(40)]  # 3 of 40 cases lost
+    b_pass = [i >= 3 for i in range(40)]  # 3 of 40 cases lost: exact one-sided p = 1/8
     c = one(records([1] * 40, "1.0.0"), records(b_pass, "2.0.0"))
-    assert c.verdict == "inconclusive"
+    assert c.verdict == "inconclusive" and c.p_value == pytest.approx(0.125)
     assert c.ci_low is not None and c.ci_high is not None and c.diff is not None
     assert c.ci_low < -0.02 < c.ci_high
-    assert c.cases_needed == gatestats.cases_needed_paired(3, 0, 40, 0.02, 0.025) == 257
-    assert c.cases_needed > 40
+    qw, qb = 3.5 / 41, 0.5 / 41  # the observed rates, smoothed by half a case
+    assert c.cases_needed == gatepower.cases_for_regression(
+        qw + qb, qb - qw, 0.02, 0.025, 0.8, 41, steady=False
+    )
+    assert c.cases_needed is not None and 100 < c.cases_needed < 260
+    assert c.detectable_drop is not None and 0.1 < c.detectable_drop < 0.3
+    assert f"about {c.cases_needed} paired cases would decide this one" in c.note
+    assert f"a drop of {100 * c.detectable_drop:.0f} points or more 80% of the time" in c.note
+    assert c.note in c.to_json()["explanation"]
 
 
 def test_cases_needed_gives_the_promised_power() -> None:
     """Simulate the advice: at the advised number of cases, with the observed (smoothed)
-    rates as the truth, the verdict comes out decisive about 80% of the time or more."""
+    rates as the truth, the verdict comes out decisive about 80% of the time."""
     rng = np.random.default_rng(1)
     for worse, better, n, margin, want in (
         (5, 5, 100, 0.05, "ok"),
         (0, 0, 40, 0.05, "ok"),
         (3, 0, 40, 0.02, "regression"),
+        (8, 2, 60, 0.02, "regression"),
     ):
-        needed = gatestats.cases_needed_paired(worse, better, n, margin, 0.025)
-        assert needed is not None
         qw, qb = (worse + 0.5) / (n + 1), (better + 0.5) / (n + 1)
+        if want == "regression":
+            needed = gatepower.cases_for_regression(qw + qb, qb - qw, margin, 0.025, 0.8, n + 1)
+        else:
+            needed = gatepower.cases_for_ok(qw + qb, margin, 0.025, 0.8, qb - qw)
+        assert needed is not None
         hits = 0
-        for _ in range(300):
+        for _ in range(400):
             w, b, _rest = rng.multinomial(needed, [qw, qb, 1 - qw - qb])
-            low, high = gatestats.tango_interval(w, b, needed, 0.025)
-            hits += gatestats.decide(low, high, margin) == want
-        assert 0.75 <= hits / 300 <= 0.97, (worse, better, n, needed, hits)
+            hits += gatestats.paired_verdict(int(w), int(b), needed, margin, 0.025) == want
+        assert 0.74 <= hits / 400 <= 0.9, (worse, better, n, needed, hits)
     # no observed flip on 40 cases: never fewer than the fewest that can show ok at all
-    floor = gatestats.cases_needed_paired(0, 0, 40, 0.05, 0.025)
+    floor = gatepower.cases_for_ok(1 / 42, 0.05, 0.025)
     assert floor is not None and floor >= 92
 
 
@@ -173,7 +184,8 @@ def test_the_margin_is_a_tolerance() -> None:
     a, b = records([1] * 1000, "1.0.0"), records(b_pass, "2.0.0")
     c = one(a, b, margin=0.02)
     assert c.ci_high is not None and c.ci_high < 0 and c.verdict == "ok"
-    assert one(a, b, margin=0.005).verdict == "inconclusive"  # the interval holds -0.005
+    # at margin 0.005 the drop of 0.008 is beyond it and significant (p = 1/256): regression
+    assert one(a, b, margin=0.005).verdict == "regression"
     assert one(a, b, margin=0.0).verdict == "regression"
 
 
@@ -390,7 +402,7 @@ def _simulate(n_seeds: int, n: int, p_a: Any, drop: float = 0.0) -> tuple[float,
         p = p_a(rng, n)
         a = rng.random(n) < p
         b = rng.random(n) < np.clip(p - drop, 0, 1)
-        c = one(records(a, "1.0.0"), records(b, "2.0.0"))
+        c = one(records(a, "1.0.0"), records(b, "2.0.0"), notes=False)
         verdicts += c.verdict == "regression"
         naive += int(b.sum()) < int(a.sum())
     return verdicts / n_seeds, naive / n_seeds
@@ -537,3 +549,97 @@ def test_diff_refs_finds_a_real_regression_through_the_server(tmp_path: Path, se
     assert c.regressed == [f"q{i:02d}" for i in range(40) if i % 5]
     assert c.metric == "score" and {m.metric for m in c.secondary} == {"pass", "answer"}
     assert server.calls == 80
+
+
+# ------------------------------------------------------------------------------------------
+# the exact tests behind `regression` (issue 20)
+# ------------------------------------------------------------------------------------------
+
+
+def _moved(worse: int, better: int, n: int) -> tuple[list[bool], list[bool]]:
+    """Pass/fail of A and B on n cases: ``worse`` lost by B, ``better`` gained, the rest
+    passed by both."""
+    a = [i < worse or i >= worse + better for i in range(n)]
+    b = [i >= worse for i in range(n)]
+    return a, b
+
+
+def test_the_known_cell_8_worse_1_better_of_40_is_a_regression() -> None:
+    a, b = _moved(8, 1, 40)
+    c = one(records(a, "1.0.0"), records(b, "2.0.0"), metric="pass")
+    assert (c.mcnemar.b, c.mcnemar.c) == (8, 1)
+    assert c.p_value == pytest.approx(0.01953125) and c.p_level == 0.025
+    assert c.verdict == "regression" and c.test.startswith("exact sign test")
+    assert "p = 0.0195" in c.to_json()["explanation"]
+
+
+def test_a_neutral_change_is_not_a_regression() -> None:
+    a, b = _moved(6, 6, 40)
+    c = one(records(a, "1.0.0"), records(b, "2.0.0"), metric="pass")
+    assert c.verdict == "inconclusive" and c.p_value is not None and c.p_value > 0.5
+    assert c.note and c.cases_needed is not None and c.cases_needed > 40
+
+
+def test_a_significant_drop_within_the_margin_is_not_a_regression() -> None:
+    # 10 of 2000 lost: p = 1/1024, but a drop of 0.005 is within the margin
+    a, b = _moved(10, 0, 2000)
+    c = one(records(a, "1.0.0"), records(b, "2.0.0"), metric="pass", notes=False)
+    assert c.p_value is not None and c.p_value < 0.001 and c.verdict == "ok"
+
+
+def test_holm_controls_the_family_over_models() -> None:
+    """Two models, one with p = 0.0195: alone it is a regression; beside a model with no drop,
+    Holm holds the smallest p-value to 0.025 / 2 and it is not."""
+    a, b = _moved(8, 1, 40)
+    alone = compare_records(records(a, "1.0.0", model="m1"), records(b, "2.0.0", model="m1"))
+    assert alone[0].verdict == "regression"
+    same = [True] * 40
+    comps = compare_records(
+        records(a, "1.0.0", model="m1") + records(same, "1.0.0", model="m2"),
+        records(b, "2.0.0", model="m1") + records(same, "2.0.0", model="m2"),
+        notes=False,
+    )
+    by = {c.model: c for c in comps}
+    assert by["m1"].p_level == pytest.approx(0.0125) and by["m1"].verdict == "inconclusive"
+    # a clearer drop survives the correction
+    a2, b2 = _moved(12, 0, 40)
+    comps = compare_records(
+        records(a2, "1.0.0", model="m1") + records(same, "1.0.0", model="m2"),
+        records(b2, "2.0.0", model="m1") + records(same, "2.0.0", model="m2"),
+        notes=False,
+    )
+    assert {c.model: c.verdict for c in comps}["m1"] == "regression"
+
+
+def test_graded_scores_use_a_sign_flip_test_and_stay_in_range() -> None:
+    # 12 cases, B scores 0.3 lower on 10 of them: exact sign-flip p = 1/1024 (10 of 10 down)
+    sa = [0.9] * 12
+    sb = [0.6] * 10 + [0.9] * 2
+    c = one(
+        records([1] * 12, "1.0.0", scores=sa),
+        records([1] * 12, "2.0.0", scores=sb),
+        margin=0.05,
+    )
+    assert c.method == "floored-t" and c.test == "sign-flip exact"
+    assert c.p_value == pytest.approx(1 / 1024)
+    assert c.verdict == "regression"
+    # three cases, one large drop: the interval of [0, 1] scores never leaves [-1, 1]
+    d = one(
+        records([1, 1, 1], "1.0.0", scores=[1.0, 1.0, 0.5]),
+        records([0, 1, 1], "2.0.0", scores=[0.0, 1.0, 0.5]),
+        margin=0.02,
+    )
+    assert d.ci_low is not None and d.ci_high is not None
+    assert d.ci_low >= -1.0 and d.ci_high <= 1.0 and d.verdict == "inconclusive"
+    assert d.p_value == pytest.approx(0.5)
+
+
+def test_graded_sign_flip_above_16_cases_is_seeded_monte_carlo() -> None:
+    rng = np.random.default_rng(2)
+    sa = rng.uniform(0.5, 1.0, 30)
+    sb = np.clip(sa - rng.uniform(0.0, 0.2, 30), 0, 1)
+    a = records([1] * 30, "1.0.0", scores=sa)
+    b = records([1] * 30, "2.0.0", scores=sb)
+    c1, c2 = one(a, b, seed=7), one(a, b, seed=7)
+    assert "Monte Carlo" in c1.test and c1.p_value == c2.p_value
+    assert c1.verdict == "regression"

@@ -264,8 +264,11 @@ def power(
     discordance: float | None = typer.Option(
         None,
         "--discordance",
-        help="Share of cases whose pass/fail differs between A and B (default: independent "
-        "outcomes, the most cases; a diff's JSON shows the observed one).",
+        help="Share of cases whose pass/fail differs between A and B (default: the one "
+        "observed in the last diff of --prompt, else independent outcomes, the most cases).",
+    ),
+    prompt: str | None = typer.Option(
+        None, "--prompt", help="Take the discordance from the last diff of this prompt."
     ),
     target: float = typer.Option(0.8, "--power", help="Chance of a decisive verdict."),
     cases: int | None = typer.Option(
@@ -276,7 +279,7 @@ def power(
 ) -> None:
     """Cases a comparison needs, before spending money on it."""
     from ..errors import UsageError
-    from ..gate.statistics import plan
+    from ..gate.power import last_discordance, plan
 
     for name, value in (("--drop", drop), ("--pass-rate", pass_rate), ("--margin", margin)):
         if not 0 <= value <= 1:
@@ -289,7 +292,24 @@ def power(
         raise UsageError("--discordance is a share between 0 and 1")
     if cases is not None and cases < 1:
         raise UsageError("--cases must be at least 1")
+    source = None
+    if discordance is None and prompt is not None:
+        from ..project import Project
+
+        found = last_discordance(Project.find().runs_dir, prompt)
+        if found is not None:
+            discordance, run_id = found
+            source = f"observed in the last diff of {prompt} (run {run_id})"
+        else:
+            source = f"independent outcomes (no diff of {prompt} found)"
     p = plan(
-        pass_rate, drop, margin, alpha=alpha, power=target, discordance=discordance, cases=cases
+        pass_rate,
+        drop,
+        margin,
+        alpha=alpha,
+        power=target,
+        discordance=discordance,
+        cases=cases,
+        discordance_source=source,
     )
     show(Subject.POWER, fmt, p)

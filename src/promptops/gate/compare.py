@@ -4,20 +4,27 @@ Both versions answer the same cases, so the comparison is paired: per case, B's 
 gated metric minus A's. The case is the unit (what we want to generalize over), so the K
 samples of a case (``--repeat K``) are averaged first.
 
-The decision rule. The margin is the largest drop the team tolerates. With [L, U] the
-(1 - alpha) interval of the mean difference B - A:
+The decision rule. The margin is the largest drop the team tolerates:
 
-- ``regression``: U < -margin, the data show B is worse than A by more than the margin;
-- ``ok``: L > -margin, the data show B is no worse than A by more than the margin
-  (non-inferiority);
-- ``inconclusive``: neither; ``cases_needed`` says how many paired cases would likely decide;
+- ``regression``: an exact one-sided test finds a drop (at alpha/2; with several models, at the
+  level Holm's procedure allows) and the estimated difference is a drop of at least the
+  margin, and a score test shows it exceeds half the margin (the guard that keeps a drop of
+  half the margin from being flagged often on large datasets). Pass/fail per case: the exact
+  conditional test on the discordant pairs; graded values: a paired sign-flip permutation
+  test (:mod:`promptops.gate.exact`);
+- ``ok``: the lower bound of the (1 - alpha) interval of B - A lies above -margin, the data
+  show B is no worse than A by more than the margin (non-inferiority);
+- ``inconclusive``: neither; it carries one sentence (``note``) with the smallest drop this
+  dataset catches 80% of the time and about how many paired cases would decide it
+  (:mod:`promptops.gate.power`);
 - ``error``: some cases have no answer on either side (every call failed); they are named.
 
-Each decision is a one-sided test at alpha/2, so at a true drop of exactly the margin the gate
-says ``ok`` at most 2.5% of the time, and with nothing changed it says ``regression`` less
-often still. The intervals (:mod:`promptops.gate.statistics`): Tango's score interval when every
-per-case value is pass/fail (0 or 1), else a t interval with a floor on the variance that keeps
-it from collapsing when few cases differ. No scipy: nothing here costs an import second.
+The error rates, by exact enumeration over every (worse, better) table, are in
+bench/operating_characteristics.py and the README. The intervals
+(:mod:`promptops.gate.statistics`): Tango's score interval when every per-case value is
+pass/fail (0 or 1), else a t interval with a floor on the variance that keeps it from
+collapsing when few cases differ, clipped to [-1, 1] for values in [0, 1]. No scipy: nothing
+here costs an import second.
 
 Errors count. A call that failed for good on one side is that side failing the sample (the
 case is listed under ``failed_a``/``failed_b``); a template that fails to render is a failure
@@ -39,6 +46,8 @@ from typing import Any
 
 from ..errors import UsageError
 from ..toolcalls import shown_output
+from . import exact
+from . import power as gatepower
 from . import statistics as gatestats
 from .explain import explain
 
@@ -50,9 +59,9 @@ _MAX_EXAMPLES = 20
 
 @dataclass
 class McNemar:
-    """Cases that moved on the gated metric (informational: the verdict comes from the
-    interval). For pass/fail, ``b`` cases went pass → fail and ``c`` fail → pass; ``p`` is the
-    exact one-sided sign test P(X >= b), X ~ Binomial(b + c, 1/2)."""
+    """Cases that moved on the gated metric. For pass/fail, ``b`` cases went pass → fail and
+    ``c`` fail → pass; ``p`` is the exact one-sided sign test P(X >= b), X ~ Binomial(b + c,
+    1/2), the test behind a pass/fail `regression`."""
 
     b: int  # worse in B
     c: int  # better in B
@@ -137,6 +146,12 @@ class Comparison:
     invalid: list[str] = field(default_factory=list)  # "case (A|B)": NaN/inf metric, a failure
     ok_floor: int | None = None  # the fewest paired cases that can give `ok` at this margin
     binary: bool = False  # every per-case value is 0 or 1
+    test: str = ""  # the exact test behind `regression`: sign test | sign-flip exact | ...
+    p_value: float | None = None  # its one-sided p-value for a drop
+    p_level: float = 0.0  # the level it was held to (Holm's, with several models)
+    detectable_drop: float | None = None  # inconclusive: the drop caught with 80% probability
+    note: str = ""  # inconclusive: what this dataset could catch, and what would decide it
+    beyond_half_margin: bool = False  # the half-margin guard of `regression` holds
     ref_a: str = ""
     ref_b: str = ""
     secondary: list[MetricDelta] = field(default_factory=list)
@@ -253,11 +268,7 @@ def _collect(
 def sign_test(b: int, c: int) -> McNemar:
     """Exact one-sided sign test: the chance of at least ``b`` of ``b + c`` moved cases going
     A's way if neither version were better."""
-    n = b + c
-    if n == 0:
-        return McNemar(b, c, 1.0)
-    tail = math.fsum(math.comb(n, k) for k in range(b, n + 1)) / 2.0**n
-    return McNemar(b, c, min(1.0, tail))
+    return McNemar(b, c, exact.sign_p(b, c))
 
 
 mcnemar_test = sign_test  # the pass/fail case of the sign test
@@ -279,6 +290,8 @@ def interval(
         return low, high, "tango", max(psi - d * d, 1e-9), True
     diffs = [y - x for x, y in zip(values_a, values_b, strict=True)]
     low, high, spread = gatestats.floored_t(diffs, level)
+    if all(0.0 <= v <= 1.0 for v in (*values_a, *values_b)):
+        low, high = max(low, -1.0), min(high, 1.0)  # a difference of [0, 1] values
     return low, high, "floored-t", spread.var, False
 
 
@@ -320,11 +333,13 @@ def compare_records(
     seed: int = 0,
     alpha: float = 0.05,
     level: float | None = None,
+    notes: bool = True,
 ) -> list[Comparison]:
     """Compare run records of version A with those of version B, one Comparison per model
     present on both sides. ``metric`` is ``score``, ``pass`` or an assertion metric label.
     ``level`` is the one-sided level of each bound (default ``alpha / 2``; a sequential look
-    passes its own)."""
+    passes its own). ``notes=False`` skips what an inconclusive verdict would need to be
+    decided (exact power searches; simulations do not read them)."""
     if not 0 < alpha < 1:
         raise UsageError("alpha must be between 0 and 1")
     if margin < 0:
@@ -337,6 +352,13 @@ def compare_records(
         cb = side_b.get(model)
         if cb is not None:
             out.append(_compare_model(model, ca, cb, metric, margin, seed, alpha, a1))
+    # several models: Holm's procedure keeps the chance of any false `regression` at a1
+    ps = [1.0 if c.p_value is None else c.p_value for c in out]
+    for c, significant, held in zip(
+        out, exact.holm(ps, a1), exact.holm_levels(ps, a1), strict=True
+    ):
+        c.p_level = held
+        _decide(c, significant, notes)
     return out
 
 
@@ -378,39 +400,23 @@ def _compare_model(
     improved = [c for d, c in reversed(moved) if d > 0]
     mc = sign_test(len(regressed), len(improved))
     n = len(paired)
-    mean_a = mean_b = diff = low = high = sd = None
-    needed = None
-    method = ""
-    binary = False
-    level = f"{100 * (1 - 2 * a1):.4g}%"
+    mean_a = mean_b = diff = low = high = sd = p_value = None
+    method = test = ""
+    binary = half = False
     floor = gatestats.min_cases_for_ok(margin, a1)
-    if n == 0:
-        verdict, reason = "inconclusive", "no case has a usable result on both sides"
-    else:
+    if n > 0:
         mean_a, mean_b = math.fsum(xa) / n, math.fsum(xb) / n
         diff = mean_b - mean_a
         low, high, method, var, binary = interval(xa, xb, a1)
         sd = math.sqrt(var)
-        verdict = gatestats.decide(low, high, margin)
-        span = f"the {level} interval [{low:+.3f}, {high:+.3f}] of the {metric} difference"
-        if verdict == "regression":
-            reason = f"{span} lies below -{margin:g}: B is worse by more than the margin"
-        elif verdict == "ok":
-            reason = f"{span} lies above -{margin:g}: B is no worse than the margin allows"
+        if binary:
+            p_value, test = mc.p, "exact sign test on the discordant pairs"
+            half = gatestats.beyond_half_margin(len(regressed), len(improved), n, margin)
         else:
-            reason = f"{span} contains -{margin:g}: the data cannot tell"
-            if binary:
-                needed = gatestats.cases_needed_paired(
-                    len(regressed), len(improved), n, margin, a1, POWER
-                )
-            else:
-                needed = gatestats.cases_needed(diff, var, n, margin, a1, POWER)
-    if errored and verdict != "regression":
-        verdict = "error"
-        reason = (
-            f"every call failed on both sides for {len(errored)} case(s) "
-            f"({_short_ids(errored)}): rerun them (promptops eval --resume RUN)"
-        )
+            diffs = [y - x for x, y in zip(xa, xb, strict=True)]
+            p_value, test = exact.sign_flip_p(diffs, seed)
+            guard_high = gatestats.floored_t(diffs, gatestats.HALF_LEVEL)[1]
+            half = guard_high < -margin / 2
     secondary = _secondary(ca, cb, paired, metric, a1)
     sides_a = [ca[c] for c in paired]
     sides_b = [cb[c] for c in paired]
@@ -432,11 +438,11 @@ def _compare_model(
             )
         )
     repeats = max([len(s.values) + s.missing for s in (*ca.values(), *cb.values())] or [0])
-    return Comparison(
+    comp = Comparison(
         model=model,
         metric=metric,
-        verdict=verdict,
-        reason=reason,
+        verdict="inconclusive",
+        reason="",
         n_paired=n,
         mean_a=mean_a,
         mean_b=mean_b,
@@ -451,7 +457,7 @@ def _compare_model(
         only_b=only_b,
         errored=errored,
         unscored=unscored,
-        cases_needed=needed,
+        cases_needed=None,
         margin=margin,
         alpha=alpha,
         seed=seed,
@@ -471,7 +477,102 @@ def _compare_model(
         ref_b=_ref(cb),
         secondary=secondary,
         examples=examples,
+        test=test,
+        p_value=p_value,
+        p_level=a1,
+        beyond_half_margin=half,
     )
+    return comp  # undecided: compare_records decides, with Holm's procedure over the models
+
+
+def _decide(c: Comparison, significant: bool, notes: bool = True) -> None:
+    """Set the verdict, its reason and, when inconclusive, what would decide it.
+
+    ``regression``: the exact test finds a drop (``significant``, at the level Holm's
+    procedure allows) and the estimate is a drop beyond the margin. ``ok``: the lower bound of
+    the interval lies above -margin. Otherwise ``inconclusive``."""
+    c.cases_needed, c.detectable_drop, c.note = None, None, ""
+    m, a1 = c.margin, c.level
+    if c.n_paired == 0 or c.diff is None or c.ci_low is None or c.ci_high is None:
+        c.verdict, c.reason = "inconclusive", "no case has a usable result on both sides"
+    else:
+        if c.binary:
+            c.verdict = gatestats.paired_verdict(
+                c.mcnemar.b, c.mcnemar.c, c.n_paired, m, a1, significant
+            )
+        elif significant and exact.beyond_margin(c.diff, m) and c.beyond_half_margin:
+            c.verdict = "regression"
+        elif c.ci_low > -m - _EPS:
+            c.verdict = "ok"
+        else:
+            c.verdict = "inconclusive"
+        level = f"{100 * (1 - 2 * a1):.4g}%"
+        span = (
+            f"the {level} interval [{c.ci_low:+.3f}, {c.ci_high:+.3f}] of the {c.metric} difference"
+        )
+        p = f"{c.test}: p = {c.p_value:.3g} ≤ {c.p_level:.3g}"
+        if c.verdict == "regression":
+            c.reason = f"a drop of {-c.diff:.3f}, beyond the margin {m:g}, and significant ({p})"
+        elif c.verdict == "ok":
+            c.reason = f"{span} lies above -{m:g}: B is no worse than the margin allows"
+        else:
+            c.reason = f"{span} contains -{m:g}: the data cannot tell"
+            if notes:
+                c.cases_needed, c.detectable_drop, c.note = decide_note(c)
+    if c.errored and c.verdict != "regression":
+        c.verdict = "error"
+        c.reason = (
+            f"every call failed on both sides for {len(c.errored)} case(s) "
+            f"({_short_ids(c.errored)}): rerun them (promptops eval --resume RUN)"
+        )
+
+
+def decide_note(c: Comparison, power: float = POWER) -> tuple[int | None, float | None, str]:
+    """For an inconclusive comparison: (cases that would decide it, the smallest drop this
+    dataset catches with ``power``, one sentence saying both).
+
+    Pass/fail: exact, from the verdict's own tests, with the observed discordance (smoothed by
+    a case so that none observed is not zero) and, for the cases, the observed rates. Graded:
+    a normal approximation with the per-case spread the interval used."""
+    n, m, a1 = c.n_paired, c.margin, c.level
+    diff = c.diff or 0.0
+    if c.binary:
+        worse, better = c.mcnemar.b, c.mcnemar.c
+        psi = (worse + better + 1) / (n + 2)
+        drop = gatepower.smallest_detectable_drop(n, psi, m, a1, power)
+        qw, qb = (worse + 0.5) / (n + 1), (better + 0.5) / (n + 1)
+        if qb - qw < -m - 1e-9:
+            needed = gatepower.cases_for_regression(
+                qw + qb, qb - qw, m, a1, power, n + 1, steady=False
+            )
+        else:
+            needed = gatepower.cases_for_ok(qw + qb, m, a1, power, qb - qw)
+        moved = f"{worse + better} of them moved"
+    else:
+        sd = c.sd or 0.0
+        za, zp = gatestats.z_of(a1), gatestats.z_of(1 - power)
+        drop = None
+        if sd > 0:
+            drop = min(1.0, max(m, za * sd / math.sqrt(n)) + zp * sd / math.sqrt(n))
+        needed = gatestats.cases_needed(diff, (c.sd or 0.0) ** 2, n, m, a1, power)
+        moved = f"per-case spread {sd:.2f}"
+    if needed is not None:
+        needed = max(needed, n + 1)
+    if drop is None or drop >= 1.0:
+        caught = (
+            f"on these {n} paired cases ({moved}) no drop, however large, is caught "
+            f"{100 * power:.0f}% of the time"
+        )
+    else:
+        caught = (
+            f"on these {n} paired cases ({moved}) the gate catches a drop of "
+            f"{100 * drop:.0f} points or more {100 * power:.0f}% of the time"
+        )
+    if needed is None:
+        decide = "no number of cases decides a difference that sits on the margin"
+    else:
+        decide = f"about {needed} paired cases would decide this one"
+    return needed, drop, f"{caught}; {decide}"
 
 
 def _short_ids(ids: list[str], limit: int = 8) -> str:

@@ -259,7 +259,7 @@ def diff_refs(
     if result.stop_reason:
         raise ProviderError(result.stop_reason)
     recs_a, recs_b = split(result.run)
-    level = seq.levels[len(seq.looks) - 1] if seq is not None and seq.looks else None
+    level = seq.last_level if seq is not None else None
     comps = compare_records(
         recs_a, recs_b, metric=metric, margin=margin, seed=seed, alpha=alpha, level=level
     )

@@ -40,10 +40,12 @@ def explain(c: Comparison) -> str:
     tol = f"the {_pts(c.margin)} you tolerate" if c.margin > 0 else "no drop (margin 0)"
     level = f"{100 * (1 - 2 * c.level):.4g}%"
     if c.verdict == "regression":
-        text = (
-            f"{moved}; that is {change}, and even the most favourable reading of the data "
-            f"({level} confidence) is a drop of {_pts(-c.ci_high)}, more than {tol}"
-        )
+        text = f"{moved}; that is {change}, more than {tol}"
+        if c.p_value is not None:
+            text += (
+                f", and too large to be luck ({c.test}: one-sided p = {c.p_value:.3g}, "
+                f"at most {c.p_level:.3g})"
+            )
     elif c.verdict == "ok":
         worst = f"at worst a drop of {_pts(-c.ci_low)}" if c.ci_low < 0 else "no drop at all"
         text = f"{moved}; that is {change}, and with {level} confidence {worst}, within {tol}"
@@ -55,8 +57,8 @@ def explain(c: Comparison) -> str:
             f"{_signed_pts(c.ci_low)} to {_signed_pts(c.ci_high)} fits the data, so it cannot "
             f"tell whether the drop is within {tol}"
         )
-        if c.cases_needed:
-            text += f"; about {c.cases_needed} paired cases would likely decide it"
+        if c.note:
+            text += f"; {c.note}"
         if c.ok_floor and c.n_paired < c.ok_floor:
             text += f" (below {c.ok_floor} cases no data can show ok at margin {c.margin:g})"
     fails = []

@@ -69,7 +69,7 @@ class Subject(str, Enum):
     DIFF = "diff"  # diff: a promptops.gate.diff.DiffResult
     CHECK = "check"  # check: a promptops.gate.check.CheckReport
     RUNS = "runs"  # runs: rows of recorded runs
-    POWER = "power"  # power: a promptops.gate.statistics.Plan
+    POWER = "power"  # power: a promptops.gate.power.Plan
     STATUS = "status"  # status: a StatusView
     HISTORY = "history"  # history: promptops.registry.history.HistoryEntry list
     CHANGE = "change"  # promote, abort-canary, rollback: a promptops.registry.changes.Change

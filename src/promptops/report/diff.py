@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from ..gate.check import CheckEntry, CheckReport
     from ..gate.compare import Comparison
     from ..gate.diff import DiffResult, FileDiff
-    from ..gate.statistics import Plan
+    from ..gate.power import Plan
 
 COLORS = {
     "regression": "red",
@@ -310,14 +310,18 @@ def print_plan(console: Console, p: Plan) -> None:
 
     say(
         f"pass rate {p.pass_rate:g}, margin {p.margin:g}, {100 * p.power:g}% power, "
-        f"alpha {p.alpha:g}; {100 * p.discordance:.1f}% of cases assumed to differ"
+        f"alpha {p.alpha:g}; {100 * p.discordance:.1f}% of cases assumed to differ "
+        f"({p.discordance_source})"
     )
     if p.detect is None:
         say(f"a drop of {pts} is within the margin {p.margin:g}: it is never a regression")
     else:
-        say(f"to call a drop of {pts} a regression: {p.detect} paired cases")
+        say(
+            f"to call a drop of {pts} a regression: {p.detect} paired cases "
+            f"(exact power {_pct(p.detect_power)})"
+        )
     if p.ok is not None:
-        say(f"to call an unchanged prompt ok: {p.ok} paired cases")
+        say(f"to call an unchanged prompt ok: {p.ok} paired cases (exact {_pct(p.ok_power)})")
     if p.ok_floor is not None:
         say(
             f"fewer than {p.ok_floor} cases can never give ok at margin {p.margin:g}, "
@@ -326,9 +330,16 @@ def print_plan(console: Console, p: Plan) -> None:
     if p.cases is not None and p.power_detect is not None and p.power_ok is not None:
         say(
             f"with {p.cases} cases: a drop of {pts} is called a regression "
-            f"{100 * p.power_detect:.0f}% of the time; an unchanged prompt is called ok "
-            f"{100 * p.power_ok:.0f}% of the time"
+            f"{_pct(p.power_detect)} of the time; an unchanged prompt is called ok "
+            f"{_pct(p.power_ok)} of the time"
         )
+
+
+def _pct(x: float | None) -> str:
+    if x is None:
+        return "–"
+    v = 100 * x
+    return f"{v:.0f}%" if v == 0 or v >= 99.5 or abs(v - round(v)) < 0.05 else f"{v:.1f}%"
 
 
 # --------------------------------------------------------------------------------------------
