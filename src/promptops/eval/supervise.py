@@ -12,7 +12,10 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from ..aio import cancel_and_settle
 from ..errors import PromptOpsError
+
+GRACE = 10.0  # seconds the loop's tasks get to end once cancelled
 
 
 class Stop(Exception):
@@ -40,9 +43,13 @@ async def run_all(
     work: Callable[[], Awaitable[None]],
     n: int,
     queue: asyncio.Queue[Any],
+    fatal: list[str] | None = None,
 ) -> None:
     """Run the producer and ``n`` workers; the first exception cancels all the others (a
-    worker that dies must not leave the producer blocked on a full queue)."""
+    worker that dies must not leave the producer blocked on a full queue). Cancelling is
+    repeated until every task has ended (a task that swallowed a cancellation, as 3.11's
+    ``asyncio.wait_for`` or a plugin can, is not waited for forever); tasks still running
+    after :data:`GRACE` seconds are abandoned and named in ``fatal``."""
 
     async def feed() -> None:
         await produce()
@@ -57,9 +64,12 @@ async def run_all(
             if exc is not None:
                 raise exc
     finally:
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        stuck = await cancel_and_settle(tasks, GRACE)
+        if stuck and fatal is not None:
+            fatal.append(
+                f"{len(stuck)} of the run's tasks did not stop within {GRACE:g}s of being "
+                f"cancelled (a plugin that ignores cancellation?)"
+            )
 
 
 class SigTerm:

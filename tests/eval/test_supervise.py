@@ -1,0 +1,147 @@
+"""Issue 21 (4): every run ends. SIGTERM and Ctrl-C end a large run within seconds with a
+summary and the documented exit code; an internal error ends it promptly with status ``error``
+at any concurrency, even when a worker's cancellation is swallowed on the way (3.11's
+``asyncio.wait_for`` did that whenever an answer arrived in the same loop step)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ENV = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+
+
+def _dataset(project: Path, n: int, bad: int | None = None) -> None:
+    with (project / "evals/summarize.jsonl").open("w", encoding="utf-8") as fh:
+        for i in range(n):
+            doc = "x \ud83d y" if i == bad else f"doc {i}"
+            fh.write(json.dumps({"id": f"c{i}", "vars": {"document": doc}}) + "\n")
+
+
+def _summary(project: Path) -> dict:
+    (run,) = list((project / ".promptops/runs").iterdir())
+    return json.loads((run / "summary.json").read_text(encoding="utf-8"))
+
+
+def _lines(project: Path) -> int:
+    files = list((project / ".promptops/runs").glob("*/results.jsonl"))
+    return files[0].read_bytes().count(b"\n") if files else 0
+
+
+@pytest.mark.parametrize("concurrency", ["8", "32"])
+def test_an_internal_error_ends_a_run_of_many_workers(project: Path, concurrency: str) -> None:
+    """A lone surrogate at case 150 of 200: the run stalled after ~166 records, forever."""
+    _dataset(project, 200, bad=150)
+    done = subprocess.run(
+        [sys.executable, "-m", "promptops", "eval", "summarize@1.0", "-q", "-c", concurrency],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        env=ENV,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "case c150 (evals/summarize.jsonl:151): UnicodeEncodeError" in done.stderr
+    s = _summary(project)
+    assert s["status"] == "error"
+    assert s["records"]["written"] == _lines(project) < 200
+
+
+def _start(project: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "promptops", "eval", "summarize@1.0", "-q", *args],
+        cwd=project,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=ENV,
+    )
+
+
+def _stop_when_running(
+    project: Path, proc: subprocess.Popen[str], sig: int, records: int
+) -> tuple[str, float]:
+    """Send ``sig`` once ``records`` are written; its stderr and the seconds it took to end."""
+    deadline = time.monotonic() + 120
+    while _lines(project) < records and proc.poll() is None:
+        assert time.monotonic() < deadline, "the run wrote no records"
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run ended before the signal"
+    proc.send_signal(sig)
+    sent = time.monotonic()
+    try:
+        _out, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        pytest.fail(f"the run was still alive 60 s after signal {sig}")
+    return err, time.monotonic() - sent
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_ends_a_large_echo_run_within_seconds(project: Path, sig: int, code: int) -> None:
+    """The audit's run (echo, concurrency 32) sat in epoll_wait after SIGTERM, 3 of 3 tries."""
+    _dataset(project, 20_000)
+    proc = _start(project, "-c", "32")
+    err, took = _stop_when_running(project, proc, sig, 2_000)
+    assert proc.returncode == code, err
+    assert "Traceback" not in err
+    s = _summary(project)
+    assert s["status"] == "interrupted"
+    assert s["records"]["planned"] == 20_000
+    assert s["records"]["written"] == _lines(project) < 20_000
+    assert s["groups"][0]["n"] == s["records"]["written"]
+    # a few seconds on an idle machine; generous here, the suite shares two busy cores
+    assert took < 20, f"{took:.1f} s from the signal to the exit"
+
+
+PLUGIN = """\
+import asyncio
+
+from promptops.providers.base import Completion, provider
+
+
+class Deaf:
+    \"\"\"Answers after a short wait, and swallows a cancellation that arrives meanwhile.\"\"\"
+
+    cacheable = False
+    default_timeout = 60.0
+
+    async def complete(self, call):
+        try:
+            await asyncio.sleep(0.02)
+        except asyncio.CancelledError:
+            pass
+        return Completion(text="doc", model=call.model, cost=0.0, latency_ms=1.0)
+
+    def identity(self, model):
+        return {}
+
+
+@provider("deaf")
+def _deaf():
+    return Deaf()
+"""
+
+
+def test_a_provider_that_swallows_cancellation_does_not_keep_the_run_alive(
+    project: Path,
+) -> None:
+    (project / "checks").mkdir()
+    (project / "checks/deaf.py").write_text(PLUGIN, encoding="utf-8")
+    (project / "promptops.yaml").write_text("plugins: [checks/deaf.py]\n", encoding="utf-8")
+    _dataset(project, 5_000)
+    proc = _start(project, "-c", "16", "-m", "deaf/x")
+    err, took = _stop_when_running(project, proc, signal.SIGTERM, 200)
+    assert proc.returncode == 143, err
+    assert "terminated (SIGTERM)" in err
+    assert _summary(project)["status"] == "interrupted"
+    assert took < 20, f"{took:.1f} s"
