@@ -145,3 +145,35 @@ def test_a_provider_that_swallows_cancellation_does_not_keep_the_run_alive(
     assert "terminated (SIGTERM)" in err
     assert _summary(project)["status"] == "interrupted"
     assert took < 20, f"{took:.1f} s"
+
+
+EXITER = """\
+from promptops.assertions import assertion
+
+
+@assertion("quit-now", needs_value=False)
+def quit_now(spec, value, ctx):
+    raise SystemExit(3)
+"""
+
+
+def test_sys_exit_in_a_plugin_assertion_is_an_error_run(project: Path) -> None:
+    """Was status 'interrupted' and exit 3 (the plugin's code) with two checks on a case."""
+    (project / "checks").mkdir()
+    (project / "checks/exiter.py").write_text(EXITER, encoding="utf-8")
+    (project / "promptops.yaml").write_text("plugins: [checks/exiter.py]\n", encoding="utf-8")
+    path = project / "prompts/summarize/1.0.0.yaml"
+    path.write_text(path.read_text(encoding="utf-8") + "  - {type: quit-now}\n", encoding="utf-8")
+    _dataset(project, 40)
+    done = subprocess.run(
+        [sys.executable, "-m", "promptops", "eval", "summarize@1.0", "-q", "-c", "4"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        env=ENV,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "assertion quit-now called sys.exit(3)" in done.stderr
+    assert _summary(project)["status"] == "error"
