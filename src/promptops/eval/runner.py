@@ -577,10 +577,15 @@ async def arun_eval(
         terminated.restore()
         run.close()
         if cache is not None:
-            try:  # writes the buffered answers: SQLite work, off the loop
-                await cache.aclose()
-            except asyncio.CancelledError:  # a second Ctrl-C: finish the job here
-                cache.close()
+            try:
+                try:  # writes the buffered answers: SQLite work, off the loop
+                    await cache.aclose()
+                except asyncio.CancelledError:  # a second Ctrl-C: finish the job here
+                    cache.close()
+            except PromptOpsError as e:  # a full disk: the records are kept, the answers not
+                fatal.append(describe(e))
+                if status == "complete":
+                    status = "error"
         breaker.finish()
         judges.finish()
         stopped = breaker.report() + [s | {"judge": True} for s in judges.report()]
@@ -614,15 +619,21 @@ async def arun_eval(
         if stopped:
             summary["stop_reason"], summary["stopped"] = stop_reason(stopped), stopped
         summary = redact_obj(summary)  # what is shown equals what is stored: no secrets
+        unwritten = None  # why summary.json could not be written (a full disk)
         try:
             summary = run.write_summary(Summary.model_validate(summary))
-        except OSError as e:
-            fatal.append(f"cannot write {run.summary_path}: {e.strerror or e}")
-            status = "error"
+        except (PromptOpsError, OSError) as e:
+            unwritten = describe(e)
+    kept = f"{written} of {total} records kept in run {run.id}"
+    resume_it = f"promptops eval --resume {run.id}"
     if terminated():
-        raise Terminated(
-            f"terminated (SIGTERM): {written} of {total} records kept in run {run.id}; "
-            f"finish it with: promptops eval --resume {run.id}"
+        no_summary = f" (no summary: {unwritten})" if unwritten else ""
+        raise Terminated(f"terminated (SIGTERM): {kept}{no_summary}; finish it with: {resume_it}")
+    if unwritten is not None:  # nothing is marked: say what is on disk and what to do
+        cause = f"{fatal[0]}; " if fatal else ""
+        raise RunError(
+            f"eval stopped: {cause}its summary could not be written ({unwritten}); {kept}, "
+            f"without a summary; once there is space, finish it with: {resume_it}"
         )
     if status == "error" and fatal:  # (a configuration stop has no fatal: see stop_reason)
         raise RunError(
