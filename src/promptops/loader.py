@@ -136,7 +136,13 @@ def read_text(path: Path) -> str:
 
 def parse_yaml(text: str, path: Path) -> tuple[Any, LineMap]:
     """Parse one YAML document, returning the data and a map of field lines."""
-    loader = _StrictLoader(text)
+    try:
+        loader = _StrictLoader(text)
+    except UnicodeEncodeError as e:  # text not read from a file: a lone surrogate (fuzzing)
+        line = text[: e.start].count("\n") + 1
+        raise SpecError.of(
+            path, line, None, "invalid YAML: a lone surrogate (\\ud800-\\udfff), not text"
+        ) from None
     try:
         node = loader.get_single_node()
         if node is None:
