@@ -139,9 +139,9 @@ def parse_yaml(text: str, path: Path) -> tuple[Any, LineMap]:
     try:
         loader = _StrictLoader(text)
     except UnicodeEncodeError as e:  # text not read from a file: a lone surrogate (fuzzing)
-        line = text[: e.start].count("\n") + 1
+        at = text[: e.start].count("\n") + 1
         raise SpecError.of(
-            path, line, None, "invalid YAML: a lone surrogate (\\ud800-\\udfff), not text"
+            path, at, None, "invalid YAML: a lone surrogate (\\ud800-\\udfff), not text"
         ) from None
     try:
         node = loader.get_single_node()
