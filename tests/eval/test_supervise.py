@@ -177,3 +177,105 @@ def test_sys_exit_in_a_plugin_assertion_is_an_error_run(project: Path) -> None:
     assert "Traceback" not in done.stderr
     assert "assertion quit-now called sys.exit(3)" in done.stderr
     assert _summary(project)["status"] == "error"
+
+
+# ------------------------------------------------------------------ the watchdog (issue 21)
+
+CHECKS = """\
+import sys
+import time
+
+
+def raises(output, context):
+    raise ValueError("broken check")
+
+
+def leaves(output, context):
+    sys.exit(2)
+
+
+def sleeps(output, context):
+    time.sleep(3600)
+
+
+def weird(output, context):
+    return float("nan")
+"""
+
+
+def _bad_cases(n: int) -> list[str]:
+    """Lines no run should hang on, one kind each: what the audit and the fuzzing tried."""
+
+    def case(i: int, document: object = "doc", **more: object) -> str:
+        return json.dumps({"id": f"bad{n}-{i}", "vars": {"document": document}, **more})
+
+    py = [{"type": "python", "value": f"checks.py:{f}", "timeout": 0.5} for f in
+          ("raises", "leaves", "sleeps", "weird")]  # fmt: skip
+    return [
+        case(0, "x \ud83d y"),
+        case(1, expected="\udc00"),
+        case(2, metadata={"k": "\ud83d"}),
+        case(3, "lorem " * 300_000),
+        case(4, expected=json.loads("[" * 300 + "]" * 300)),
+        case(5, expected=float("nan")),
+        case(6, "nul \x00 esc \x1b[31m bidi \u202e"),
+        case(7, "{{ 7 * 7 }}{% for %}{{ ''.__class__ }}"),
+        case(8, assert_=[{"type": "regex", "value": "("}]),
+        case(9, "a" * 40 + "!", assert_=[{"type": "regex", "value": "(a+)+$", "timeout": 0.5}]),
+        *(case(10 + i, assert_=[a]) for i, a in enumerate(py)),
+        case(14, assert_=[{"type": "json-field", "value": {"path": "$..*", "equals": [1e308]}}]),
+        case(15, assert_=[{"type": "max-words", "value": "{{ 10 ** 10 ** 10 }}"}]),
+        json.dumps({"id": f"bad{n}-16", "vars": {"document": "d", "max_words": 10**30}}),
+    ]
+
+
+def _watch(
+    project: Path, args: list[str], stall: float = 30, limit: float = 150
+) -> tuple[int, str]:
+    """Run eval; fail when it is alive but writes nothing for ``stall`` seconds."""
+    proc = _start(project, *args)
+    last, since, started = -1, time.monotonic(), time.monotonic()
+    while proc.poll() is None:
+        files = list((project / ".promptops/runs").glob("*/*"))
+        size = sum(f.stat().st_size for f in files if f.is_file())
+        if size != last:
+            last, since = size, time.monotonic()
+        if time.monotonic() - since > stall or time.monotonic() - started > limit:
+            proc.kill()
+            _out, err = proc.communicate()
+            pytest.fail(f"the run made no progress for {stall:g} s ({args}): {err[-500:]}")
+        time.sleep(0.2)
+    _out, err = proc.communicate()
+    return proc.returncode, err
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_fuzzed_bad_records_never_leave_a_run_alive_without_progress(
+    project: Path, seed: int
+) -> None:
+    import random
+    import shutil
+
+    rng = random.Random(seed)
+    (project / "checks.py").write_text(CHECKS, encoding="utf-8")
+    good = [json.dumps({"id": f"c{i}", "vars": {"document": f"doc {i}"}}) for i in range(40)]
+    bad = rng.sample(_bad_cases(seed), 4)
+    lines = [x.replace('"assert_"', '"assert"') for x in good + bad]
+    rng.shuffle(lines)
+    (project / "evals/summarize.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    shutil.rmtree(project / ".promptops", ignore_errors=True)
+    code, err = _watch(project, ["-c", str(rng.choice([1, 4, 16]))])
+    assert code in (0, 1), err
+    assert "Traceback" not in err
+    runs = list((project / ".promptops/runs").glob("*/run.json"))
+    if not runs:  # refused before the run: a line of the dataset is named
+        assert "evals/summarize.jsonl:" in err, err
+        return
+    run = runs[0].parent
+    s = json.loads((run / "summary.json").read_text(encoding="utf-8"))
+    assert s["status"] in ("complete", "error"), s["status"]
+    results = run / "results.jsonl"
+    written = results.read_bytes().count(b"\n") if results.exists() else 0
+    assert s["records"] == {"planned": 44, "written": written}
+    if s["status"] == "error":
+        assert "eval stopped" in err and s["error"]
