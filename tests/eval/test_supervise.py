@@ -279,3 +279,31 @@ def test_fuzzed_bad_records_never_leave_a_run_alive_without_progress(
     assert s["records"] == {"planned": 44, "written": written}
     if s["status"] == "error":
         assert "eval stopped" in err and s["error"]
+
+
+def test_a_worker_cancelled_from_inside_ends_the_run_instead_of_stalling_it() -> None:
+    """A CancelledError raised inside a unit (a future cancelled under it) ended a worker
+    without an exception; with every worker gone so, the producer waited on a full queue."""
+    import asyncio
+
+    from promptops.eval.supervise import Stop, run_all
+
+    async def main() -> list[str]:
+        queue: asyncio.Queue[object] = asyncio.Queue(maxsize=2)
+        fatal: list[str] = []
+
+        async def produce() -> None:
+            for i in range(100):
+                await queue.put(i)
+
+        async def work() -> None:
+            await queue.get()
+            fut = asyncio.get_running_loop().create_future()
+            fut.cancel()
+            await fut  # CancelledError, though nobody cancelled this task
+
+        with pytest.raises(Stop):
+            await asyncio.wait_for(run_all(produce, work, 2, queue, fatal), 10)
+        return fatal
+
+    assert asyncio.run(main()) == ["a worker of the run was cancelled from inside a case"]

@@ -58,11 +58,19 @@ async def run_all(
 
     tasks = [asyncio.ensure_future(feed()), *(asyncio.ensure_future(work()) for _ in range(n))]
     try:
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-        for t in done:
-            exc = None if t.cancelled() else t.exception()
-            if exc is not None:
-                raise exc
+        pending = set(tasks)
+        while pending:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for t in done:
+                if t.cancelled():  # nobody here cancelled it: a future cancelled inside a
+                    # unit (a cache read, a helper) ended it; with every worker gone so, the
+                    # producer would wait on a full queue forever
+                    if fatal is not None:
+                        fatal.append("a worker of the run was cancelled from inside a case")
+                    raise Stop
+                exc = t.exception()
+                if exc is not None:
+                    raise exc
     finally:
         stuck = await cancel_and_settle(tasks, GRACE)
         if stuck and fatal is not None:
