@@ -91,8 +91,9 @@ class LimitedSandbox(SandboxedEnvironment):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.globals[_LOOP] = self._count_loop
-        self.globals[_CONCAT] = self._concat
+        # our own helpers, called straight (the rewritten loops and '~' of every render)
+        self._helpers = (self._count_loop, self._concat)
+        self.globals[_LOOP], self.globals[_CONCAT] = self._helpers
         for name in list(self.filters):
             self.add_filter(name, self.filters[name])
 
@@ -116,10 +117,13 @@ class LimitedSandbox(SandboxedEnvironment):
     def _spend(self, value: Any, what: str) -> Any:
         """Count ``value`` against ``max_total`` (and a string against ``max_output``);
         returns it."""
-        n = _measure(value)
-        if isinstance(value, str) and n > self.max_output:
+        if not isinstance(value, _SIZED):
+            return value
+        n = len(value)
+        if n > self.max_output and isinstance(value, str):
             raise self._too_big(what, n)
-        self._count(n, what)
+        if n:
+            self._count(n, what)
         return value
 
     def _joinable(self, sep: Any, value: Any) -> Any:
@@ -182,6 +186,8 @@ class LimitedSandbox(SandboxedEnvironment):
         return self._spend(super().call_binop(context, operator, left, right), f"'{operator}'")
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        if __obj is __self._helpers[0] or __obj is __self._helpers[1]:
+            return __obj(*args)  # (Jinja's keywords, _loop_vars and _block_vars, are its own)
         name = getattr(__obj, "__name__", "")
         if isinstance(getattr(__obj, "__self__", None), str):
             if name in _PADDERS:
@@ -200,10 +206,10 @@ class LimitedSandbox(SandboxedEnvironment):
         before = 0 if container is None else len(container)
         out = super().call(__context, __obj, *args, **kwargs)
         if container is not None:  # xs.append(...), d.update(...): the new items
-            __self._count(len(container) - before, f"{name}()")
+            __self._count(len(container) - before, name)
         if isinstance(__obj, jinja2.runtime.Macro):
             return out  # its output was counted by concat
-        return __self._spend(out, f"{name or 'a call'}()")
+        return __self._spend(out, name or "a call")
 
     def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
         """``str.format`` in a template (the sandbox wraps it on access): no huge widths."""
@@ -220,8 +226,12 @@ class LimitedSandbox(SandboxedEnvironment):
 
     def _guard_filter(self, name: str, fn: Any) -> Any:
         env = self
+        label = f"|{name}"
+        checked = name == "replace" or name == "join" or name in _PADDER_FILTERS
 
         def guarded(*args: Any, **kwargs: Any) -> Any:
+            if not checked:  # the common case: only the result is counted
+                return env._spend(fn(*args, **kwargs), label)
             values = [a for a in args if not isinstance(a, _PASSED)]
             if name == "replace" and len(values) >= 3 and isinstance(values[2], str):
                 s = str(values[0])
@@ -236,7 +246,7 @@ class LimitedSandbox(SandboxedEnvironment):
                 items = env._joinable(sep, values[0])
                 i = next(i for i, a in enumerate(args) if a is values[0])
                 args = (*args[:i], items, *args[i + 1 :])
-            return env._spend(fn(*args, **kwargs), f"|{name}")
+            return env._spend(fn(*args, **kwargs), label)
 
         for attr in ("jinja_pass_arg",):
             if hasattr(fn, attr):
