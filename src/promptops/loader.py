@@ -151,7 +151,13 @@ def read_text(path: Path, confined: bool = True) -> str:
 
 def parse_yaml(text: str, path: Path) -> tuple[Any, LineMap]:
     """Parse one YAML document, returning the data and a map of field lines."""
-    loader = _StrictLoader(text)
+    try:
+        loader = _StrictLoader(text)
+    except UnicodeEncodeError as e:  # text not read from a file: a lone surrogate (fuzzing)
+        at = text[: e.start].count("\n") + 1
+        raise SpecError.of(
+            path, at, None, "invalid YAML: a lone surrogate (\\ud800-\\udfff), not text"
+        ) from None
     try:
         node = loader.get_single_node()
         if node is None:

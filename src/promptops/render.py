@@ -21,7 +21,14 @@ from .content import data_url, image_file
 from .errors import RenderError, SpecError, display_path
 from .loader import field_name
 from .paths import find_root
-from .sandbox import INTERNAL_NAMES, LimitedSandbox, LimitError, render_limited, static_problems
+from .sandbox import (
+    INTERNAL_NAMES,
+    LimitedSandbox,
+    LimitError,
+    budget,
+    render_limited,
+    static_problems,
+)
 from .spec import InputSpec
 
 if TYPE_CHECKING:
@@ -44,8 +51,8 @@ def environment() -> LimitedSandbox:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["tojson"] = _tojson
-    env.filters["from_json"] = json.loads  # promptfoo's ``| load``, as imported
+    env.add_filter("tojson", _tojson)
+    env.add_filter("from_json", json.loads)  # promptfoo's ``| load``, as imported
     return env
 
 
@@ -238,7 +245,8 @@ def render_value(value: Any, context: dict[str, Any], what: str) -> Any:
         if m and "{{" not in m.group(1) and "}}" not in m.group(1):
             try:
                 fn = _compile_expr(m.group(1).strip())
-                result = fn(**context)
+                with budget():
+                    result = fn(**context)
                 if isinstance(result, str) and len(result) > environment().max_output:
                     raise LimitError(
                         f"the value is over the sandbox limit of {environment().max_output:,} characters"

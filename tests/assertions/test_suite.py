@@ -205,6 +205,34 @@ def test_values_from_data_are_not_re_rendered() -> None:
 # ---------------------------------------------------------------- concurrency and plugins
 
 
+@pytest.mark.parametrize("asynchronous", [False, True])
+def test_sys_exit_in_a_plugin_checker_aborts_the_run(
+    plugin_types: None, asynchronous: bool
+) -> None:
+    """Issue 21: with two checks (each in a task of its own) a plugin's sys.exit() stopped the
+    event loop, and eval ended 'interrupted' with exit 3; now it is AbortRun, as a python
+    check's sys.exit() is (the run ends 'error', exit 1)."""
+    from promptops.assertions.limits import AbortRun
+
+    if asynchronous:
+
+        @assertion("test-exit", needs_value=False)
+        async def leave(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> AssertionResult:
+            """Calls sys.exit."""
+            raise SystemExit(3)
+
+    else:
+
+        @assertion("test-exit", needs_value=False)
+        def leave(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> AssertionResult:
+            """Calls sys.exit."""
+            raise SystemExit(3)
+
+    for specs in ([spec("test-exit")], [spec("contains", "x"), spec("test-exit")]):
+        with pytest.raises(AbortRun, match=r"assertion test-exit called sys.exit\(3\)"):
+            run(specs, output="x")
+
+
 def test_async_checkers_run_concurrently(plugin_types: None) -> None:
     @assertion("test-wait", needs_value=False)
     async def wait(spec: AssertionSpec, value: Any, ctx: AssertionContext) -> AssertionResult:

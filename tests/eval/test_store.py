@@ -266,3 +266,142 @@ def test_resume_takes_a_run_of_the_previous_release(old_runs: Path, cli: Cli) ->
     assert summary["schema_version"] == SCHEMA_VERSION and summary["status"] == "complete"
     assert summary["records"] == {"planned": 3, "written": 3} and summary["network_calls"] == 0
     assert "seed" not in summary["options"]
+
+
+# ------------------------------------------------------------ a read-only or full disk (issue 21)
+
+
+def _refuse_under(monkeypatch: pytest.MonkeyPatch, root: Path, err: int) -> None:
+    """Writes and new directories under ``root`` fail with ``err`` (EROFS, ENOSPC): tests run
+    as root too, where a read-only mode bit would not stop a write."""
+    import errno
+    import os
+
+    real_mkdir, real_write = Path.mkdir, Path.write_text
+
+    def refused(path: Path) -> OSError:
+        return OSError(err, os.strerror(err), str(path))
+
+    def mkdir(self: Path, *a: Any, **k: Any) -> None:
+        if self.resolve().is_relative_to(root.resolve()) and not self.is_dir():
+            raise refused(self)
+        real_mkdir(self, *a, **k)
+
+    def write_text(self: Path, *a: Any, **k: Any) -> int:
+        if self.resolve().is_relative_to(root.resolve()):
+            raise refused(self)
+        return real_write(self, *a, **k)
+
+    assert err in (errno.EROFS, errno.ENOSPC)
+    monkeypatch.setattr(Path, "mkdir", mkdir)
+    monkeypatch.setattr(Path, "write_text", write_text)
+
+
+@pytest.mark.parametrize("err", ["EROFS", "ENOSPC"])
+def test_an_unwritable_promptops_dir_at_the_start_is_one_line(
+    project: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch, err: str
+) -> None:
+    import errno
+    import os
+
+    (project / ".promptops").mkdir()
+    _refuse_under(monkeypatch, project / ".promptops", getattr(errno, err))
+    result = cli("eval", "summarize@1.0", "-q")
+    assert result.exit_code == 1
+    assert_no_traceback(result)
+    (line,) = [x for x in result.stderr.splitlines() if x.strip()]
+    assert line.startswith("cannot write .promptops/runs")
+    assert line.endswith(f"run.json: {os.strerror(getattr(errno, err))}")
+    assert not (project / ".promptops/runs").exists()  # nothing torn, nothing half made
+
+
+def test_a_run_dir_whose_run_json_fails_is_not_left_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+    import os
+
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    run = RunDir(runs / "r1")
+    real_replace = os.replace
+
+    def full(src: Any, dst: Any) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", str(dst))
+
+    monkeypatch.setattr(os, "replace", full)
+    spec = RunSpec.model_validate(
+        {"schema_version": SCHEMA_VERSION, "run_id": "r1", "refs": [], "options": {}}
+    )
+    with pytest.raises(RunError, match=r"cannot write .*run.json: No space left on device"):
+        run.write_spec(spec)
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert list(runs.iterdir()) == []  # neither the directory nor a temp file
+
+
+class _FullDisk:
+    """A results file on a disk that fills: it takes ``room`` more bytes, then ENOSPC."""
+
+    def __init__(self, real: Any, room: int) -> None:
+        self.real, self.room = real, room
+
+    def write(self, data: Any) -> int:
+        import errno
+
+        if self.room <= 0:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        n = self.real.write(bytes(data[: self.room]))
+        self.room -= n
+        return int(n)
+
+    def fileno(self) -> int:
+        return int(self.real.fileno())
+
+    def close(self) -> None:
+        self.real.close()
+
+
+def test_a_disk_that_fills_mid_record_leaves_whole_lines(tmp_path: Path) -> None:
+    run = RunDir(tmp_path / "r1")
+    run.append({"case_id": "a", "digest": "d", "model": "m"})
+    assert run._fh is not None
+    run._fh = _FullDisk(run._fh, 10)  # type: ignore[assignment]
+    with pytest.raises(RunError, match=r"results.jsonl: No space left on device"):
+        run.append({"case_id": "b", "digest": "d", "model": "m", "output": "x" * 100})
+    run.close()
+    lines = run.results_path.read_text(encoding="utf-8").splitlines(keepends=True)
+    assert [json.loads(x)["case_id"] for x in lines] == ["a"] and lines[0].endswith("\n")
+
+
+def test_a_disk_that_fills_mid_run_says_what_is_kept(
+    project: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run stops 'error'; summary.json cannot be written either, and the message says so
+    (it used to say the run 'is marked error' when nothing could be marked)."""
+    import errno
+
+    real_append = RunDir.append
+    calls = {"n": 0}
+
+    def append(self: RunDir, record: dict[str, Any]) -> None:
+        calls["n"] += 1
+        if calls["n"] == 3:  # the disk is full from here on
+            self._fh = _FullDisk(self._fh, 0)  # type: ignore[assignment]
+            _refuse_under(monkeypatch, self.path, errno.ENOSPC)
+        real_append(self, record)
+
+    monkeypatch.setattr(RunDir, "append", append)
+    result = cli("eval", "summarize@1.0", "-q", "-c", "1")
+    assert result.exit_code == 1
+    assert_no_traceback(result)
+    (run,) = list((project / ".promptops/runs").iterdir())
+    message = " ".join(result.stderr.split())
+    assert "results.jsonl: No space left on device" in message
+    assert "its summary could not be written" in message
+    assert f"2 of 3 records kept in run {run.name}, without a summary" in message
+    assert f"promptops eval --resume {run.name}" in message
+    assert "marked" not in message
+    assert not (run / "summary.json").exists()
+    assert not list(run.glob("*.tmp*"))
+    lines = (run / "results.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 2 and all(json.loads(x) for x in lines)

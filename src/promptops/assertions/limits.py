@@ -31,6 +31,7 @@ from pathlib import Path
 from types import CodeType
 from typing import Any, TypeVar
 
+from promptops.aio import wait_for
 from promptops.errors import PromptOpsError
 
 DEFAULT_TIMEOUT = (
@@ -112,7 +113,7 @@ async def off_loop(fn: Callable[[], T], timeout: float | None, what: str) -> T:
     if timeout is None:
         return await fut
     try:
-        return await asyncio.wait_for(fut, timeout)
+        return await wait_for(fut, timeout)
     except asyncio.TimeoutError:
         raise AssertionTimeout(
             f"{what} did not finish within {timeout:g}s (set timeout: on the assertion)"

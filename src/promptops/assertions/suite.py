@@ -108,6 +108,11 @@ async def evaluate_assertion(
         return _error(e.message)
     except Exception as e:  # a checker bug or a plugin's exception: surface, don't crash the run
         return _error(f"{type(e).__name__}: {e}")
+    except SystemExit as e:  # a plugin's sys.exit(): a broken check, as in a python check;
+        # left alone, in a task of its own (several checks) it stopped the event loop
+        from .limits import AbortRun
+
+        raise AbortRun(f"assertion {spec.type} called sys.exit({e.code!r})") from None
     if not isinstance(result, AssertionResult):
         return _error(f"checker returned {type(result).__name__}, not an AssertionResult")
     if result.error is not None:

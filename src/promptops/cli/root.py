@@ -37,6 +37,14 @@ class _Boundary(TyperGroup):
 
             error_lines(["interrupted"])
             raise typer.Exit(130) from None
+        except OSError as e:  # a read-only or full disk where the library expected none
+            from ..errors import display_path
+            from ..redact import redact_text
+            from ..report.console import error_lines
+
+            where = f"{display_path(e.filename)}: " if e.filename else ""
+            error_lines([redact_text(f"{where}{e.strerror or e}")])
+            raise typer.Exit(1) from None
 
     def list_commands(self, ctx: Any) -> list[str]:
         return list(self.commands)  # keep declaration order in --help

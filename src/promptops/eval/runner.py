@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__
+from ..aio import cancelling
 from ..datasets import Case, file_digest, inline_cases, iter_cases, select
 from ..errors import PromptOpsError, RenderError, RunError, SpecError, Terminated, UsageError
 from ..project import Project, PromptVersion
@@ -29,7 +30,7 @@ from ..render import bind_inputs, render_bound
 from ..toolcalls import call_params, parse_calls
 from .records import SCHEMA_VERSION, RunSpec, Summary
 from .store import RunDir, checked_records, find_run, latest_records
-from .summary import build_summary, group_label, record_key, summarize
+from .summary import Tally, build_summary, group_label, record_key, summarize
 from .supervise import SigTerm, Stop, describe, run_all
 
 if TYPE_CHECKING:
@@ -448,6 +449,7 @@ async def arun_eval(
     targets = _targets(project, versions, opts)
     total = _validate(targets, opts)
     repairs: list[str] = []
+    tally = Tally()  # the summary's groups, kept as records are written
     if resume is not None:
         run = find_run(project.runs_dir, resume)
         meta = run.meta()
@@ -458,11 +460,13 @@ async def arun_eval(
                 f"{project.rel(run.results_path)}: dropped a torn last line ({cut} bytes, "
                 f"a write cut off by a crash); its case is run again"
             )
-        done = {
-            record_key(r)
-            for r in checked_records(run.results_path)
-            if not r.get("error") and not r.get("judge_failed")
-        }
+        done = set()
+        for r in checked_records(run.results_path):
+            if not r.get("error") and not r.get("judge_failed"):
+                done.add(record_key(r))
+                tally.add(r)
+            else:  # run again; counts until its new record is written
+                tally.carry(r)
     else:
         label = "+".join(dict.fromkeys(f"{v.name}-{v.version}" for v in versions))
         run = RunDir(project.runs_dir / new_run_id(label))
@@ -502,8 +506,12 @@ async def arun_eval(
 
     async def produce() -> None:
         nonlocal status
+        n = 0
         for t in targets:
             for case in _cases(t, opts):
+                n += 1
+                if n % 256 == 0:  # skipped cases and a free queue never wait: let SIGTERM in
+                    await asyncio.sleep(0)
                 if judges.tripped:
                     return
                 if breaker.stopped(t.model):
@@ -520,6 +528,8 @@ async def arun_eval(
 
     async def work() -> None:
         while True:
+            if cancelling():  # a cancellation swallowed on the way (a plugin): leave now
+                raise asyncio.CancelledError
             item = await queue.get()
             if item is None:
                 return
@@ -538,6 +548,7 @@ async def arun_eval(
                 finally:
                     ticket.release()
                 run.append(rec)
+                tally.add(rec)
             except Stopped:
                 continue  # stopped while it waited at the gate: not recorded either
             except asyncio.CancelledError:
@@ -551,7 +562,7 @@ async def arun_eval(
     started = time.perf_counter()
     terminated = SigTerm(asyncio.current_task())
     try:
-        await run_all(produce, work, opts.concurrency, queue)
+        await run_all(produce, work, opts.concurrency, queue, fatal)
         await aclose_all()
     except Stop:
         status = "error"
@@ -566,17 +577,25 @@ async def arun_eval(
         terminated.restore()
         run.close()
         if cache is not None:
-            try:  # writes the buffered answers: SQLite work, off the loop
-                await cache.aclose()
-            except asyncio.CancelledError:  # a second Ctrl-C: finish the job here
-                cache.close()
+            try:
+                try:  # writes the buffered answers: SQLite work, off the loop
+                    await cache.aclose()
+                except asyncio.CancelledError:  # a second Ctrl-C: finish the job here
+                    cache.close()
+            except PromptOpsError as e:  # a full disk: the records are kept, the answers not
+                fatal.append(describe(e))
+                if status == "complete":
+                    status = "error"
         breaker.finish()
         judges.finish()
         stopped = breaker.report() + [s | {"judge": True} for s in judges.report()]
         if stopped and status != "interrupted":
             status = "error"
         order = [group_label(t.pv.name, t.pv.version, t.model) for t in targets]
-        groups = summarize(latest_records(run.results_path), order)
+        if tally.exact:
+            groups = tally.groups(order)
+        else:  # a record key written twice: the file says which record counts
+            groups = summarize(latest_records(run.results_path), order)
         written = sum(g["n"] for g in groups)
         if opts.cases is not None:  # a sequential look: the file may hold later looks' cases
             keep = set(opts.cases)
@@ -600,15 +619,21 @@ async def arun_eval(
         if stopped:
             summary["stop_reason"], summary["stopped"] = stop_reason(stopped), stopped
         summary = redact_obj(summary)  # what is shown equals what is stored: no secrets
+        unwritten = None  # why summary.json could not be written (a full disk)
         try:
             summary = run.write_summary(Summary.model_validate(summary))
-        except OSError as e:
-            fatal.append(f"cannot write {run.summary_path}: {e.strerror or e}")
-            status = "error"
+        except (PromptOpsError, OSError) as e:
+            unwritten = describe(e)
+    kept = f"{written} of {total} records kept in run {run.id}"
+    resume_it = f"promptops eval --resume {run.id}"
     if terminated():
-        raise Terminated(
-            f"terminated (SIGTERM): {written} of {total} records kept in run {run.id}; "
-            f"finish it with: promptops eval --resume {run.id}"
+        no_summary = f" (no summary: {unwritten})" if unwritten else ""
+        raise Terminated(f"terminated (SIGTERM): {kept}{no_summary}; finish it with: {resume_it}")
+    if unwritten is not None:  # nothing is marked: say what is on disk and what to do
+        cause = f"{fatal[0]}; " if fatal else ""
+        raise RunError(
+            f"eval stopped: {cause}its summary could not be written ({unwritten}); {kept}, "
+            f"without a summary; once there is space, finish it with: {resume_it}"
         )
     if status == "error" and fatal:  # (a configuration stop has no fatal: see stop_reason)
         raise RunError(

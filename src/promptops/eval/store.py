@@ -14,6 +14,8 @@ boundary (:func:`checked_records`: evidence, merge), never on the eval hot path.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 from collections.abc import Iterator
@@ -111,7 +113,8 @@ class RunDir:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.id = path.name
-        self._fh: IO[str] | None = None
+        self._fh: IO[bytes] | None = None
+        self._size = 0  # bytes of whole lines in results.jsonl
 
     @property
     def results_path(self) -> Path:
@@ -126,17 +129,35 @@ class RunDir:
         return self.path / "run.json"
 
     def append(self, record: dict[str, Any]) -> None:
-        """Append one record and flush it to the OS, so a crash loses at most this line.
-        Not validated (the hot path): the runner builds records of the
+        """Append one record, written straight to the OS, so a crash loses at most this line.
+        A write that fails (a full disk) is cut back off, so the file keeps whole lines, and
+        raises RunError. Not validated (the hot path): the runner builds records of the
         :class:`~promptops.eval.records.CaseRecord` shape, and the tests check that they are."""
-        if self._fh is None:
-            self.path.mkdir(parents=True, exist_ok=True)
-            self._fh = self.results_path.open("a", encoding="utf-8")
         from ..redact import redact_json
 
         line = redact_json(json.dumps(record, ensure_ascii=False, default=str))
-        self._fh.write(line + "\n")
-        self._fh.flush()
+        data = (line + "\n").encode("utf-8")  # a lone surrogate fails here, before any write
+        try:
+            if self._fh is None:
+                self.path.mkdir(parents=True, exist_ok=True)
+                self._fh = self.results_path.open("ab", buffering=0)
+                self._size = self._fh.seek(0, os.SEEK_END)
+            view = memoryview(data)
+            while view:
+                n = self._fh.write(view)
+                if not n:
+                    raise OSError(errno.EIO, "the write made no progress")
+                view = view[n:]
+        except OSError as e:
+            self._cut_back()
+            raise _unwritable(self.results_path, e) from None
+        self._size += len(data)
+
+    def _cut_back(self) -> None:
+        """Drop what a failed append wrote (truncating frees space, so it works on a full disk)."""
+        if self._fh is not None:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fh.fileno(), self._size)
 
     def repair(self) -> int:
         """Cut a torn last line (a crash in the middle of a write) off results.jsonl, so the
@@ -166,13 +187,22 @@ class RunDir:
 
     def close(self) -> None:
         if self._fh is not None:
-            self._fh.close()
+            with contextlib.suppress(OSError):  # unbuffered: nothing is left to write
+                self._fh.close()
             self._fh = None
 
     def write_spec(self, spec: RunSpec) -> dict[str, Any]:
-        """Write ``run.json``; returns what was written."""
+        """Write ``run.json``, the first file of a run; returns what was written. When it
+        cannot be written (a read-only or full disk) no run directory is left behind."""
         data = dump(spec)
-        self.write_json(self.meta_path, data)
+        existed = self.path.is_dir()
+        try:
+            self.write_json(self.meta_path, data)
+        except RunError:
+            if not existed:
+                with contextlib.suppress(OSError):
+                    self.path.rmdir()  # only if empty
+            raise
         return data
 
     def write_summary(self, summary: Summary) -> dict[str, Any]:
@@ -182,14 +212,20 @@ class RunDir:
         return data
 
     def write_json(self, path: Path, data: dict[str, Any]) -> None:
-        """Write atomically (temp file + rename), without secrets."""
+        """Write atomically (temp file + rename), without secrets; a file that cannot be
+        written (read-only, full disk) raises RunError and leaves no temp file."""
         from ..redact import redact_json
 
-        self.path.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(path.suffix + f".tmp{os.getpid()}")
         text = redact_json(json.dumps(data, indent=2, ensure_ascii=False, default=str))
-        tmp.write_text(text + "\n", encoding="utf-8")
-        os.replace(tmp, path)
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(text + "\n", encoding="utf-8")
+            os.replace(tmp, path)
+        except OSError as e:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+            raise _unwritable(path, e) from None
 
     def meta(self) -> dict[str, Any]:
         """``run.json``, migrated to the current schema and validated."""
@@ -209,6 +245,13 @@ class RunDir:
 
     def records(self) -> Iterator[dict[str, Any]]:
         return latest_records(self.results_path)
+
+
+def _unwritable(path: Path, e: OSError) -> RunError:
+    """One line for a run file that cannot be written: which file, and why."""
+    from ..errors import display_path
+
+    return RunError(f"cannot write {display_path(path)}: {e.strerror or e}")
 
 
 def _read_json(path: Path) -> dict[str, Any]:

@@ -138,18 +138,63 @@ def summarize(
 ) -> list[dict[str, Any]]:
     """Aggregate records per (prompt, version, model); groups follow ``order`` (their
     ``group_key``s) where given, else first-seen order."""
-    groups: dict[str, Group] = {}
+    tally = Tally()
     for rec in records:
+        tally.count(rec)
+    return tally.groups(order)
+
+
+class Tally:
+    """The groups of a run's records, kept up as the runner writes them, so its summary needs
+    no second read of results.jsonl: at 67,000 records that read took 4 s, and a run stopped by
+    SIGTERM must end in seconds whatever its size.
+
+    A run rewrites a record (same :func:`record_key`) only on resume; :meth:`carry` holds an
+    earlier record that a rerun may replace, and it counts only if none does. Keys are kept as
+    hashes: a collision (or a key written twice) makes :attr:`exact` False, and the caller
+    then reads the file instead."""
+
+    def __init__(self) -> None:
+        self._groups: dict[str, Group] = {}
+        self._keys: set[int] = set()
+        self._carried: dict[tuple[str, str, str, int], dict[str, Any]] = {}
+        self.exact = True
+        self.written = 0
+
+    def add(self, rec: dict[str, Any]) -> None:
+        key = record_key(rec)
+        h = hash(key)
+        if h in self._keys:
+            self.exact = False
+        self._keys.add(h)
+        self._carried.pop(key, None)
+        self.count(rec)
+
+    def carry(self, rec: dict[str, Any]) -> None:
+        self._carried[record_key(rec)] = rec
+
+    def count(self, rec: dict[str, Any]) -> None:
+        """Count ``rec`` in its group (no key bookkeeping: :func:`summarize`'s records)."""
+        self.written += 1
         key = group_key(rec)
-        g = groups.get(key)
+        g = self._groups.get(key)
         if g is None:
-            g = groups[key] = Group(rec["prompt"], rec["version"], rec["digest"], rec["model"])
+            g = self._groups[key] = Group(
+                rec["prompt"], rec["version"], rec["digest"], rec["model"]
+            )
         g.add(rec)
-    keys = list(groups)
-    if order:
-        rank = {k: i for i, k in enumerate(order)}
-        keys.sort(key=lambda k: rank.get(k, len(rank)))
-    return [groups[k].to_json() for k in keys]
+
+    def groups(self, order: list[str] | None = None) -> list[dict[str, Any]]:
+        """The groups (in ``order`` of their ``group_key``s where given, else first seen),
+        counting the carried records no rerun replaced."""
+        for rec in self._carried.values():
+            self.count(rec)
+        self._carried = {}
+        keys = list(self._groups)
+        if order:
+            rank = {k: i for i, k in enumerate(order)}
+            keys.sort(key=lambda k: rank.get(k, len(rank)))
+        return [self._groups[k].to_json() for k in keys]
 
 
 def build_summary(

@@ -12,7 +12,10 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from ..aio import cancel_and_settle
 from ..errors import PromptOpsError
+
+GRACE = 10.0  # seconds the loop's tasks get to end once cancelled
 
 
 class Stop(Exception):
@@ -40,9 +43,13 @@ async def run_all(
     work: Callable[[], Awaitable[None]],
     n: int,
     queue: asyncio.Queue[Any],
+    fatal: list[str] | None = None,
 ) -> None:
     """Run the producer and ``n`` workers; the first exception cancels all the others (a
-    worker that dies must not leave the producer blocked on a full queue)."""
+    worker that dies must not leave the producer blocked on a full queue). Cancelling is
+    repeated until every task has ended (a task that swallowed a cancellation, as 3.11's
+    ``asyncio.wait_for`` or a plugin can, is not waited for forever); tasks still running
+    after :data:`GRACE` seconds are abandoned and named in ``fatal``."""
 
     async def feed() -> None:
         await produce()
@@ -51,15 +58,26 @@ async def run_all(
 
     tasks = [asyncio.ensure_future(feed()), *(asyncio.ensure_future(work()) for _ in range(n))]
     try:
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-        for t in done:
-            exc = None if t.cancelled() else t.exception()
-            if exc is not None:
-                raise exc
+        pending = set(tasks)
+        while pending:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for t in done:
+                if t.cancelled():  # nobody here cancelled it: a future cancelled inside a
+                    # unit (a cache read, a helper) ended it; with every worker gone so, the
+                    # producer would wait on a full queue forever
+                    if fatal is not None:
+                        fatal.append("a worker of the run was cancelled from inside a case")
+                    raise Stop
+                exc = t.exception()
+                if exc is not None:
+                    raise exc
     finally:
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        stuck = await cancel_and_settle(tasks, GRACE)
+        if stuck and fatal is not None:
+            fatal.append(
+                f"{len(stuck)} of the run's tasks did not stop within {GRACE:g}s of being "
+                f"cancelled (a plugin that ignores cancellation?)"
+            )
 
 
 class SigTerm:

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..aio import wait_for
 from ..cache import ResponseCache, cache_key
 from ..errors import PromptOpsError
 from .base import Call, CallError, Completion, get_provider, prepare
@@ -141,7 +142,7 @@ class Caller:
                 outcome.attempts += 1
                 self.calls += 1
                 try:
-                    comp = await asyncio.wait_for(prov.complete(call), timeout=timeout + 5)
+                    comp = await wait_for(prov.complete(call), timeout + 5)
                 except asyncio.TimeoutError:
                     last = CallError(
                         f"no answer within {timeout:g}s", transient=True, kind="timeout"
