@@ -224,6 +224,7 @@ class ActivePrompt:
             0,
             self.fallbacks,
             fallback_api_base=self.registry.api_base,
+            provider=None if self.prompt.spec.model.provider == "auto" else "litellm",
         )
 
     def _attributes(self, outcome: Outcome, trace_id: str, latency_ms: float) -> dict[str, Any]:
