@@ -264,13 +264,14 @@ class NativeProvider:
         return {"Authorization": f"Bearer {key}"}
 
     async def post(
-        self, call: Call, path: str, body: dict[str, Any]
+        self, call: Call, path: str, body: dict[str, Any], key: str | None = None
     ) -> tuple[dict[str, Any], float]:
-        """POST ``body`` to the call's endpoint; the decoded answer and the latency (ms)."""
+        """POST ``body`` to the call's endpoint; the decoded answer and the latency (ms).
+        ``key``: the API key to send instead of ``OPENAI_API_KEY`` (a local server's)."""
         import httpx
 
         base = self.endpoint(call.api_base)
-        headers = self.headers(call.model)
+        headers = self.headers(call.model) if key is None else {"Authorization": f"Bearer {key}"}
         start = time.perf_counter()
         try:
             response = await self.client(base).post(
@@ -309,6 +310,17 @@ class NativeProvider:
             **{k: v for k, v in call.params.items() if v is not None},
         }
         data, latency = await self.post(call, "/chat/completions", body)
+        return parse_reply(data, call.model, latency)
+
+    async def complete_text(self, call: Call, key: str) -> Completion:
+        """A completions-endpoint call (a base model): ``call.messages[0]["content"]`` is the
+        prompt; ``call.model`` is sent as it is."""
+        body: dict[str, Any] = {
+            "model": call.model,
+            "prompt": call.messages[0]["content"],
+            **{k: v for k, v in call.params.items() if v is not None},
+        }
+        data, latency = await self.post(call, "/completions", body, key)
         return parse_reply(data, call.model, latency)
 
     def identity(self, model: str) -> dict[str, Any]:
