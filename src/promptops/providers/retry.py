@@ -83,6 +83,23 @@ class Caller:
                 return None  # e.g. a local model that cannot be resolved: the call says why
         return cache_key(model, messages, params, api_base, repeat, identity)
 
+    def cache_keys(
+        self,
+        model: str,
+        messages: list[dict[str, Any]],
+        params: dict[str, Any],
+        api_base: str | None = None,
+        repeat: int = 0,
+        fallbacks: list[str] | tuple[str, ...] = (),
+        fallback_api_base: str | None = None,
+        provider: str | None = None,
+    ) -> list[str]:
+        """The cache keys :meth:`complete` would look up for this call, over the chain (for
+        counting what the cache answers without calling: ``eval --estimate``)."""
+        chain = [(model, api_base, provider)] + [(m, fallback_api_base, None) for m in fallbacks]
+        keys = [self._key(route(m, b, via), m, messages, params, b, repeat) for m, b, via in chain]
+        return [k for k in keys if k is not None]
+
     def delay(self, attempt: int, err: CallError) -> float:
         """Exponential backoff with full jitter; a server's Retry-After wins when longer."""
         base = min(self.backoff_max, self.backoff * (2**attempt))

@@ -31,6 +31,7 @@ def _resolve(model_id: str) -> Any:
 class LocalProvider:
     cacheable = True
     default_timeout = 600.0
+    cost_per_token = 0.0  # local calls cost nothing (for eval --estimate)
 
     def __init__(self) -> None:
         self._inner = _Completions()
@@ -112,6 +113,30 @@ class LocalProvider:
         comp.model = call.model
         comp.cost = 0.0
         return comp
+
+    def prompt_tokens(self, model: str, prompts: list[list[dict[str, Any]]]) -> list[int]:
+        """The optional estimate hook: the prompt tokens of each call, counted by the model's
+        own tokenizer (the server's ``/tokenize``, starting the server if needed; no text is
+        generated)."""
+        import httpx
+
+        from .prompt import completion_prompt, flatten_messages
+        from .server import ensure_server
+
+        try:
+            resolved = _resolve(model)
+            base = ensure_server(resolved, self._slots.get(model, 1))
+        except ProviderError as e:
+            raise _setup_error(e) from None
+        root = base.removesuffix("/v1")
+        out = []
+        with httpx.Client(trust_env=False, timeout=60) as client:
+            for messages in prompts:
+                text = completion_prompt(flatten_messages(messages))
+                r = client.post(f"{root}/tokenize", json={"content": text, "add_special": True})
+                r.raise_for_status()
+                out.append(len(r.json()["tokens"]))
+        return out
 
     def identity(self, model: str) -> dict[str, Any]:
         pin: dict[str, Any] = _resolve(model).pin()
