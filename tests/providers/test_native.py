@@ -277,3 +277,12 @@ def test_the_model_block_chooses_the_path(
     result = run_eval(project, [resolve("qa@1.0", project)], EvalOptions(use_cache=False))
     assert result.summary["groups"][0]["passed"] == 1
     assert server.requests[0].headers["user-agent"].startswith(agent)
+
+
+def test_reasoning_models_get_their_parameters() -> None:
+    from promptops.providers.native import openai_params
+
+    params = {"max_tokens": 50, "temperature": 0, "seed": 7, "stop": None}
+    assert openai_params("gpt-4o-mini", params) == {"max_tokens": 50, "temperature": 0, "seed": 7}
+    assert openai_params("o3-mini-2025-01-31", params) == {"max_completion_tokens": 50, "seed": 7}
+    assert openai_params("gpt-5-2025-08-07", {"temperature": 1}) == {"temperature": 1}

@@ -41,6 +41,22 @@ def wire_model(model: str) -> str:
     return rest if sep and prefix in PROVIDERS else model
 
 
+_REASONING = ("o1", "o3", "o4", "gpt-5")
+
+
+def openai_params(name: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The body parameters for ``name``, adapted as litellm adapts them for OpenAI: reasoning
+    models (o1, o3, o4, gpt-5) take ``max_completion_tokens`` instead of ``max_tokens`` and only
+    the default temperature (another value is dropped, as litellm's ``drop_params`` does)."""
+    out = {k: v for k, v in params.items() if v is not None}
+    if name.startswith(_REASONING):
+        if "max_tokens" in out:
+            out.setdefault("max_completion_tokens", out.pop("max_tokens"))
+        if out.get("temperature", 1) != 1:
+            del out["temperature"]
+    return out
+
+
 def _needs_key(model: str) -> bool:
     return model.partition("/")[0] == "openai"
 
@@ -227,7 +243,8 @@ class NativeProvider:
                 max_connections=self.max_connections,
                 max_keepalive_connections=self.max_connections,
             )
-            pools[base] = httpx.AsyncClient(limits=limits, trust_env=False)
+            # trust_env: proxies and CA bundles from the environment, as the openai SDK does
+            pools[base] = httpx.AsyncClient(limits=limits)
         return pools[base]
 
     def endpoint(self, api_base: str | None) -> str:
@@ -304,10 +321,11 @@ class NativeProvider:
         return data, latency
 
     async def complete(self, call: Call) -> Completion:
+        name = wire_model(call.model)
         body: dict[str, Any] = {
-            "model": wire_model(call.model),
+            "model": name,
             "messages": call.messages,
-            **{k: v for k, v in call.params.items() if v is not None},
+            **openai_params(name, call.params),
         }
         data, latency = await self.post(call, "/chat/completions", body)
         return parse_reply(data, call.model, latency)
