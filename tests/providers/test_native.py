@@ -223,24 +223,31 @@ def test_one_connection_pool_per_endpoint(server: FakeOpenAI) -> None:
     assert server.calls == 8
 
 
-def test_the_native_path_never_imports_litellm(tmp_path: Path) -> None:
+def test_the_native_path_never_imports_litellm(tmp_path: Path, server: FakeOpenAI) -> None:
+    """A whole uncached `promptops eval` of an openai/ model, in a fresh process."""
+    (tmp_path / "prompts/qa").mkdir(parents=True)
+    (tmp_path / "evals").mkdir()
+    prompt = PROMPT.format(url=server.url, provider="").replace(
+        "fake-model-2024-01-01", "gpt-4o-mini-2024-07-18"
+    )
+    (tmp_path / "prompts/qa/1.0.0.yaml").write_text(prompt)
+    (tmp_path / "evals/qa.jsonl").write_text('{"id": "a", "vars": {"question": "x"}}\n')
     code = """
-import asyncio, sys
-from promptops.providers import Caller
-from promptops.testing.server import FakeOpenAI
-
-with FakeOpenAI() as s:
-    out = asyncio.run(Caller(retries=0).complete(
-        "openai/gpt-4o-mini-2024-07-18", [{"role": "user", "content": "hi"}], {}, s.url))
-assert out.ok and out.completion.cost, out
+import json, sys
+from typer.testing import CliRunner
+from promptops.cli import app
+result = CliRunner().invoke(app, ["eval", "qa@1.0", "-q", "--no-cache", "-f", "json"])
+assert result.exit_code == 0, result.output
+assert json.loads(result.stdout)["groups"][0]["cost"] > 0
 print("litellm" in sys.modules)
 """
-    env = {"OPENAI_API_KEY": "sk-test", "PATH": "/usr/bin:/bin"}
+    env = {"OPENAI_API_KEY": "sk-test", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path
     )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "False"
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert done.stdout.strip().splitlines()[-1] == "False"
+    assert server.calls == 1
 
 
 PROMPT = """\
