@@ -293,3 +293,18 @@ def test_reasoning_models_get_their_parameters() -> None:
     assert openai_params("gpt-4o-mini", params) == {"max_tokens": 50, "temperature": 0, "seed": 7}
     assert openai_params("o3-mini-2025-01-31", params) == {"max_completion_tokens": 50, "seed": 7}
     assert openai_params("gpt-5-2025-08-07", {"temperature": 1}) == {"temperature": 1}
+
+
+def test_tls_is_verified_on_https_endpoints() -> None:
+    prov = NativeProvider()
+
+    async def go() -> tuple[bool, bool]:
+        https = prov.client("https://api.example.invalid/v1")
+        plain = prov.client("http://127.0.0.1:1/v1")
+        ctx_https = https._transport._pool._ssl_context  # type: ignore[attr-defined]
+        ctx_plain = plain._transport._pool._ssl_context  # type: ignore[attr-defined]
+        import ssl
+
+        return ctx_https.verify_mode == ssl.CERT_REQUIRED, ctx_plain.verify_mode == ssl.CERT_NONE
+
+    assert run(go()) == (True, True)
