@@ -37,17 +37,20 @@ def server() -> Iterator[FakeOpenAI]:
         yield s
 
 
-async def _closing(coro: Any) -> Any:
+async def _closing(coro: Any, providers: tuple[Any, ...]) -> Any:
     from promptops.providers.base import aclose_all
 
     try:
         return await coro
     finally:
         await aclose_all()
+        for prov in providers:
+            await prov.aclose()
 
 
-def run(coro: Any) -> Any:
-    return asyncio.run(_closing(coro))
+def run(coro: Any, *providers: Any) -> Any:
+    """Run ``coro``, then close the registered providers' pools and ``providers``'."""
+    return asyncio.run(_closing(coro, providers))
 
 
 def _name(model: str, api_base: str | None = None, via: str | None = None) -> str:
@@ -72,7 +75,7 @@ def test_routing() -> None:
 
 def _complete(prov: Any, server: FakeOpenAI, model: str = PRICED, **params: Any) -> Any:
     call = Call(model, MESSAGES, params, server.url, timeout=0.5)
-    return run(prov.complete(call))
+    return run(prov.complete(call), prov)
 
 
 def test_usage_cost_and_text_match_the_litellm_path(server: FakeOpenAI) -> None:
@@ -159,7 +162,8 @@ def test_tool_calls_images_and_response_format_pass_through(server: FakeOpenAI) 
             {"tools": tools, "tool_choice": "auto", "response_format": fmt},
             s.url,
         )
-        comp = run(NativeProvider().complete(call))
+        prov = NativeProvider()
+        comp = run(prov.complete(call), prov)
         sent = s.requests[0].body
     assert comp.text == ""
     assert comp.tool_calls is not None and len(comp.tool_calls) == 1
@@ -205,7 +209,8 @@ def test_retry_after_is_honoured_by_the_caller() -> None:
 def test_credentials_in_the_url_are_refused(server: FakeOpenAI) -> None:
     url = server.url.replace("http://", "http://user:pw-secret@")
     with pytest.raises(CallError) as info:
-        run(NativeProvider().complete(Call(PRICED, MESSAGES, {}, url)))
+        prov = NativeProvider()
+        run(prov.complete(Call(PRICED, MESSAGES, {}, url)), prov)
     assert info.value.kind == "auth" and "pw-secret" not in str(info.value)
     assert server.calls == 0
 
@@ -218,7 +223,7 @@ def test_one_connection_pool_per_endpoint(server: FakeOpenAI) -> None:
         await asyncio.gather(*calls)
         return {id(prov.client(server.url)), id(prov.client(server.url + "/"))}
 
-    pools = run(go())
+    pools = run(go(), prov)
     assert len(pools) == 2  # two spellings of a URL are two endpoints; each is one pool
     assert server.calls == 8
 
@@ -267,7 +272,7 @@ assert:
 
 
 @pytest.mark.parametrize(
-    ("line", "agent"), [("", "python-httpx"), ("  provider: litellm", "AsyncOpenAI")]
+    ("line", "agent"), [("", "Python/3"), ("  provider: litellm", "AsyncOpenAI")]
 )
 def test_the_model_block_chooses_the_path(
     tmp_path: Path, server: FakeOpenAI, line: str, agent: str
@@ -296,15 +301,8 @@ def test_reasoning_models_get_their_parameters() -> None:
 
 
 def test_tls_is_verified_on_https_endpoints() -> None:
-    prov = NativeProvider()
+    from promptops.providers.native import verifies_tls
 
-    async def go() -> tuple[bool, bool]:
-        https = prov.client("https://api.example.invalid/v1")
-        plain = prov.client("http://127.0.0.1:1/v1")
-        ctx_https = https._transport._pool._ssl_context  # type: ignore[attr-defined]
-        ctx_plain = plain._transport._pool._ssl_context  # type: ignore[attr-defined]
-        import ssl
-
-        return ctx_https.verify_mode == ssl.CERT_REQUIRED, ctx_plain.verify_mode == ssl.CERT_NONE
-
-    assert run(go()) == (True, True)
+    assert verifies_tls("https://api.openai.com/v1")
+    assert verifies_tls("HTTPS://proxy.example/v1")
+    assert not verifies_tls("http://127.0.0.1:8000/v1")

@@ -8,6 +8,7 @@ them and ``resume`` skips them. The runner never prints: callers pass ``on_recor
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import secrets
@@ -568,6 +569,9 @@ async def arun_eval(
         fatal.append(describe(e))
     finally:
         terminated.restore()
+        # the providers' connection pools of this loop (none left open after a failed run)
+        with contextlib.suppress(asyncio.CancelledError):
+            await aclose_all()
         run.close()
         if cache is not None:
             try:  # writes the buffered answers: SQLite work, off the loop

@@ -1,5 +1,5 @@
 """The native path for OpenAI-compatible endpoints: ``openai/...`` models and any model with an
-``api_base`` that speaks the OpenAI protocol, called with httpx directly.
+``api_base`` that speaks the OpenAI protocol, called over HTTP directly (aiohttp).
 
 litellm costs ~5 s to import and several milliseconds of CPU per call; for endpoints that speak
 the OpenAI chat-completions protocol none of that is needed. This provider behaves as the
@@ -9,7 +9,9 @@ it, the same cache identity), so an answer cached on one path is a hit on the ot
 block's ``provider: litellm`` sends a model through litellm instead (see
 :func:`promptops.providers.base.route`).
 
-One ``httpx.AsyncClient`` (one connection pool) per endpoint and event loop.
+One ``aiohttp.ClientSession`` (one connection pool) per endpoint and event loop. aiohttp rather
+than httpx: on 1,000 calls at 16 in flight to the loopback server, httpx's connection pool
+cost ~2 s of CPU and aiohttp's 0.2 s (its HTTP parser is C); both are litellm dependencies.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from .litellm_provider import endpoint_env
 if TYPE_CHECKING:
     import asyncio
 
-    import httpx
+    import aiohttp
+    from multidict import CIMultiDictProxy
 
 OPENAI_URL = "https://api.openai.com/v1"
 KEY_ENV = "OPENAI_API_KEY"
@@ -75,29 +78,34 @@ def _retry_after(headers: Any) -> float | None:
         return None
 
 
-def _server_message(response: httpx.Response) -> str:
+def _server_message(raw: bytes) -> str:
     try:
-        body = response.json()
+        body = json.loads(raw)
     except ValueError:
-        return response.text[:300]
+        return raw[:300].decode("utf-8", "replace")
     err = body.get("error") if isinstance(body, dict) else None
     if isinstance(err, dict) and err.get("message"):
         return str(err["message"])
     if isinstance(err, str):
         return err
-    return response.text[:300]
+    return raw[:300].decode("utf-8", "replace")
 
 
-def classify_status(response: httpx.Response, model: str, api_base: str | None) -> CallError:
+def classify_status(
+    status: int,
+    headers: CIMultiDictProxy[str] | dict[str, str],
+    raw: bytes,
+    model: str,
+    api_base: str | None,
+) -> CallError:
     """An HTTP error answer as promptops's error kinds (the litellm path's classification)."""
-    status = response.status_code
-    text = _server_message(response)
+    text = _server_message(raw)
     where = f" at {api_base}" if api_base else ""
     if status == 429:
         return CallError(
             f"RateLimitError: {status}: {text}",
             transient=True,
-            retry_after=_retry_after(response.headers),
+            retry_after=_retry_after(headers),
             status=429,
             kind="rate_limit",
         )
@@ -142,10 +150,17 @@ def classify_status(response: httpx.Response, model: str, api_base: str | None) 
     return CallError(
         f"InternalServerError: {status}: {text}",
         transient=True,
-        retry_after=_retry_after(response.headers),
+        retry_after=_retry_after(headers),
         status=status,
         kind="server_error",
     )
+
+
+def verifies_tls(base: str) -> bool:
+    """Whether the pool for ``base`` builds a verifying TLS context: not for a plain-http
+    endpoint (a local or in-cluster server), which has no TLS, and where building the CA
+    context would cost ~0.3 s before the first request."""
+    return not base.lower().startswith("http://")
 
 
 def _close_models(model: str, n: int = 3) -> list[str]:
@@ -215,14 +230,14 @@ def parse_reply(data: Any, model: str, latency_ms: float) -> Completion:
 
 
 class NativeProvider:
-    """OpenAI-compatible chat completions over httpx (see the module docstring)."""
+    """OpenAI-compatible chat completions over aiohttp (see the module docstring)."""
 
     cacheable = True
     default_timeout = 60.0
 
     def __init__(self) -> None:
         self._clients: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, dict[str, httpx.AsyncClient]
+            asyncio.AbstractEventLoop, dict[str, aiohttp.ClientSession]
         ] = weakref.WeakKeyDictionary()
         self.max_connections = 100
 
@@ -231,23 +246,17 @@ class NativeProvider:
         if concurrency is not None:
             self.max_connections = max(self.max_connections, concurrency)
 
-    def client(self, base: str) -> httpx.AsyncClient:
+    def client(self, base: str) -> aiohttp.ClientSession:
         """The connection pool for ``base`` on the running event loop."""
         import asyncio
 
-        import httpx
+        import aiohttp
 
         pools = self._clients.setdefault(asyncio.get_running_loop(), {})
         if base not in pools:
-            limits = httpx.Limits(
-                max_connections=self.max_connections,
-                max_keepalive_connections=self.max_connections,
-            )
-            # trust_env: proxies and CA bundles from the environment, as the openai SDK does.
-            # A plain-http endpoint (a local or in-cluster server) has no TLS to verify, and
-            # building the CA context costs ~0.3 s before the first request: skip it there.
-            plain = base.lower().startswith("http://")
-            pools[base] = httpx.AsyncClient(limits=limits, verify=not plain)
+            connector = aiohttp.TCPConnector(limit=self.max_connections, ssl=verifies_tls(base))
+            # trust_env: proxies from the environment, as the openai SDK does
+            pools[base] = aiohttp.ClientSession(connector=connector, trust_env=True)
         return pools[base]
 
     def endpoint(self, api_base: str | None) -> str:
@@ -288,33 +297,39 @@ class NativeProvider:
     ) -> tuple[dict[str, Any], float]:
         """POST ``body`` to the call's endpoint; the decoded answer and the latency (ms).
         ``key``: the API key to send instead of ``OPENAI_API_KEY`` (a local server's)."""
-        import httpx
+        import asyncio
+
+        import aiohttp
 
         base = self.endpoint(call.api_base)
         headers = self.headers(call.model) if key is None else {"Authorization": f"Bearer {key}"}
         start = time.perf_counter()
         try:
-            response = await self.client(base).post(
-                base + path, json=body, headers=headers, timeout=call.timeout
-            )
-            await response.aread()
-        except httpx.TimeoutException as exc:
+            async with self.client(base).post(
+                base + path,
+                json=body,
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=call.timeout),
+            ) as response:
+                raw = await response.read()
+                status, reply_headers = response.status, response.headers
+        except (asyncio.TimeoutError, TimeoutError) as exc:
             raise CallError(
                 f"Timeout: no answer within {call.timeout:g}s ({type(exc).__name__})",
                 transient=True,
                 kind="timeout",
             ) from None
-        except httpx.HTTPError as exc:  # connection refused or dropped, protocol errors
+        except aiohttp.ClientError as exc:  # connection refused or dropped, protocol errors
             raise CallError(
                 f"APIConnectionError: {type(exc).__name__}: {exc}",
                 transient=True,
                 kind="connection",
             ) from None
         latency = (time.perf_counter() - start) * 1000
-        if response.status_code >= 400:
-            raise classify_status(response, call.model, call.api_base)
+        if status >= 400:
+            raise classify_status(status, reply_headers, raw, call.model, call.api_base)
         try:
-            data = response.json()
+            data = json.loads(raw)
         except ValueError as exc:
             raise CallError(
                 f"malformed response: not JSON ({exc})", transient=True, kind="malformed"
@@ -367,7 +382,7 @@ class NativeProvider:
 
         pools = self._clients.pop(asyncio.get_running_loop(), {})
         for client in pools.values():
-            await client.aclose()
+            await client.close()
 
 
 @provider("openai")

@@ -472,6 +472,10 @@ async def _drain(timeout: float) -> None:
         # best effort at exit: never break the application's shutdown
         with contextlib.suppress(Exception):
             await asyncio.wait_for(fn(), timeout)
+    from ..providers.base import aclose_all
+
+    with contextlib.suppress(Exception):  # the providers' connection pools on this loop
+        await asyncio.wait_for(aclose_all(), timeout)
     tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
     for t in tasks:
         t.cancel()

@@ -1,5 +1,5 @@
 """``@provider("local")``: llama.cpp in-process, called on the native OpenAI-compatible path
-(its completions endpoint; litellm is never imported).
+(its completions endpoint over aiohttp; litellm is never imported).
 
 The server starts on the first call (once per process) with the caller's concurrency as slots
 (told through the provider hook :meth:`LocalProvider.prepare`: an eval's ``--concurrency``; the
@@ -118,7 +118,8 @@ class LocalProvider:
         """The optional estimate hook: the prompt tokens of each call, counted by the model's
         own tokenizer (the server's ``/tokenize``, starting the server if needed; no text is
         generated)."""
-        import httpx
+        import json
+        import urllib.request
 
         from .prompt import completion_prompt, flatten_messages
         from .server import ensure_server
@@ -128,14 +129,17 @@ class LocalProvider:
             base = ensure_server(resolved, self._slots.get(model, 1))
         except ProviderError as e:
             raise _setup_error(e) from None
-        root = base.removesuffix("/v1")
+        url = base.removesuffix("/v1") + "/tokenize"
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback
         out = []
-        with httpx.Client(trust_env=False, timeout=60) as client:
-            for messages in prompts:
-                text = completion_prompt(flatten_messages(messages))
-                r = client.post(f"{root}/tokenize", json={"content": text, "add_special": True})
-                r.raise_for_status()
-                out.append(len(r.json()["tokens"]))
+        for messages in prompts:
+            text = completion_prompt(flatten_messages(messages))
+            data = json.dumps({"content": text, "add_special": True}).encode("utf-8")
+            request = urllib.request.Request(
+                url, data=data, headers={"Content-Type": "application/json"}
+            )
+            with opener.open(request, timeout=60) as reply:
+                out.append(len(json.loads(reply.read())["tokens"]))
         return out
 
     def identity(self, model: str) -> dict[str, Any]:
