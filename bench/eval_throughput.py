@@ -1,16 +1,21 @@
 """Eval throughput against a loopback OpenAI-compatible server with fixed latency.
 
-1. 2,000 cases at concurrency 16, server latency 20 ms: wall time of `promptops eval` (cold
-   cache) divided by the wall time of a bare loop of the same 2,000 `litellm.acompletion`
-   calls at the same concurrency, both as whole processes including imports. Target <= 1.10.
-2. The same eval rerun fully cached: wall time (target < 1.5 s) and whether litellm was imported.
-3. Peak RSS of a fully cached eval of 100,000 cases (target < 300 MB). The cache is filled
-   directly through promptops.cache with the same keys the runner computes, so the 100k calls
-   need not be made first.
+Each round runs, interleaved, as whole processes including imports (2,000 cases, concurrency
+16, server latency 20 ms by default):
 
-Pairs are interleaved run by run and reported as medians, so machine noise hits both sides.
+* a bare ``openai.AsyncOpenAI`` loop of the same calls, and a bare ``litellm.acompletion`` loop;
+* ``promptops eval`` on the native path (cold cache), and the same prompt with
+  ``provider: litellm`` (cold cache);
+* the native eval rerun fully cached.
 
-    python bench/eval_throughput.py [--runs 3] [--cases 2000] [--rss-cases 100000]
+It reports medians of the per-round ratios (native eval / bare openai, litellm eval / bare
+litellm, cached / native), the CPU time (user + sys) of each process beside its wall time, the
+calls per second of a native eval at concurrency 64 (calls over the eval loop's own wall time,
+from summary.json), the time from process start to the server's first request, and whether
+litellm was imported on the native path. Optionally the peak RSS of a fully cached eval of
+100,000 cases (the cache filled directly with the keys the runner computes).
+
+    python bench/eval_throughput.py [--runs 3] [--cases 2000] [--rss-cases 0]
         [--model openai/bench-model-2024-01-01]   # an unpriced id
 """
 
@@ -19,25 +24,28 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
 ENV = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "OPENAI_API_KEY": "sk-bench"}
-MODEL = "openai/gpt-4o-mini-2024-07-18"  # priced: litellm computes a cost per response
+MODEL = "openai/gpt-4o-mini-2024-07-18"  # priced
 
 PROMPT = """\
 name: bench
-version: 1.0.0
+version: {version}
 model:
   id: {model}
   api_base: {url}
   params: {{temperature: 0, max_tokens: 16}}
+{provider}
 inputs:
   text: string
 template: "Repeat: {{{{ text }}}}"
@@ -47,7 +55,7 @@ assert:
 fail_under: 0
 """
 
-BARE = """\
+BARE_LITELLM = """\
 import asyncio, os, sys
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 import litellm
@@ -61,6 +69,25 @@ async def main():
             return r.choices[0].message.content
     out = await asyncio.gather(*(one(i) for i in range(n)))
     assert len(out) == n
+asyncio.run(main())
+"""
+
+
+BARE_OPENAI = """\
+import asyncio, sys
+import openai
+url, n, conc = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+async def main():
+    client = openai.AsyncOpenAI(base_url=url, api_key="sk-bench", max_retries=0)
+    sem = asyncio.Semaphore(conc)
+    async def one(i):
+        async with sem:
+            r = await client.chat.completions.create(model="{name}",
+                messages=[{{"role": "user", "content": f"Repeat: case {{i}}"}}], temperature=0, max_tokens=16)
+            return r.choices[0].message.content
+    out = await asyncio.gather(*(one(i) for i in range(n)))
+    assert len(out) == n
+    await client.close()
 asyncio.run(main())
 """
 
@@ -86,33 +113,76 @@ def start_server(latency: float) -> tuple[subprocess.Popen[str], str]:
 
 
 def make_project(root: Path, url: str, cases: int) -> None:
+    """bench@1.0.0 (the native path) and bench@1.1.0 (the same prompt, provider: litellm)."""
     (root / "prompts/bench").mkdir(parents=True)
     (root / "evals").mkdir()
-    (root / "prompts/bench/1.0.0.yaml").write_text(PROMPT.format(model=MODEL, url=url))
+    for version, provider in (("1.0.0", ""), ("1.1.0", "  provider: litellm")):
+        (root / f"prompts/bench/{version}.yaml").write_text(
+            PROMPT.format(version=version, model=MODEL, url=url, provider=provider)
+        )
     with (root / "evals/bench.jsonl").open("w") as fh:
         for i in range(cases):
             fh.write(json.dumps({"id": f"c{i:06d}", "vars": {"text": f"case {i}"}}) + "\n")
 
 
-def timed(cmd: list[str], cwd: Path) -> float:
+def timed(cmd: list[str], cwd: Path) -> tuple[float, float]:
+    """Wall and CPU (user + sys) seconds of one process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     subprocess.run(
         cmd, cwd=cwd, env=ENV, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    return time.perf_counter() - t
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def eval_cmd(concurrency: int) -> list[str]:
+def eval_cmd(concurrency: int, ref: str = "bench@1.0.0", *extra: str) -> list[str]:
     return [
         str(BIN / "promptops"),
         "eval",
-        "bench@1.0",
+        ref,
         "-q",
         "--concurrency",
         str(concurrency),
         "--format",
         "json",
+        *extra,
     ]
+
+
+def calls_per_second(root: Path, concurrency: int) -> float:
+    """Calls over the eval loop's wall time (summary.json), a cold native eval."""
+    shutil.rmtree(root / ".promptops", ignore_errors=True)
+    out = subprocess.run(
+        eval_cmd(concurrency), cwd=root, env=ENV, check=True, capture_output=True, text=True
+    )
+    summary = json.loads(out.stdout)
+    return float(summary["network_calls"]) / float(summary["wall_s"])
+
+
+def first_request_s(root: Path) -> float:
+    """Seconds from starting ``promptops eval`` (uncached) to the server's first request: a
+    server in this process notes the time of the first call."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+    from promptops.testing.server import FakeOpenAI, Reply, Request
+
+    first: list[float] = []
+    lock = threading.Lock()
+
+    def responder(req: Request) -> Reply:
+        with lock:
+            if not first:
+                first.append(time.time())
+        return Reply("Repeat: case")
+
+    with FakeOpenAI(responder) as server:
+        proj = root / f"first-{time.time_ns()}"
+        make_project(proj, server.url, 20)
+        started = time.time()
+        subprocess.run(eval_cmd(4), cwd=proj, env=ENV, check=True, capture_output=True)
+        shutil.rmtree(proj, ignore_errors=True)
+    return first[0] - started
 
 
 def prefill(root: Path, n: int) -> None:
@@ -124,7 +194,7 @@ def prefill(root: Path, n: int) -> None:
     from promptops.render import render_messages
 
     project = Project(root)
-    pv = resolve("bench@1.0", project)
+    pv = resolve("bench@1.0.0", project)
     cache = ResponseCache(project.cache_dir)
     params = pv.spec.model.params.as_kwargs()
     conn = cache._conn()
@@ -167,6 +237,14 @@ def peak_rss_mb(cmd: list[str], cwd: Path) -> tuple[float, float]:
     return int(kb) / 1024, float(wall)
 
 
+def _median(xs: list[float]) -> str:
+    return f"{statistics.median(xs):6.2f}"
+
+
+def _span(xs: list[float]) -> str:
+    return f"{min(xs):.2f}-{max(xs):.2f}"
+
+
 def main() -> None:
     global MODEL
     ap = argparse.ArgumentParser(
@@ -176,9 +254,7 @@ def main() -> None:
     ap.add_argument("--cases", type=int, default=2000)
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--latency", type=float, default=0.02)
-    ap.add_argument(
-        "--rss-cases", type=int, default=100_000, help="0 to skip the memory measurement"
-    )
+    ap.add_argument("--rss-cases", type=int, default=0, help="0 (default) skips the RSS measure")
     ap.add_argument("--model", default=MODEL, help="model id (default: a priced one)")
     args = ap.parse_args()
     MODEL = args.model
@@ -187,21 +263,36 @@ def main() -> None:
     try:
         root = tmp / "proj"
         make_project(root, url, args.cases)
-        bare_script = tmp / "bare.py"
-        bare_script.write_text(BARE.format(model=MODEL))
-        bare_cmd = [sys.executable, str(bare_script), url, str(args.cases), str(args.concurrency)]
-        bare, cold, warm = [], [], []
+        (tmp / "bare_litellm.py").write_text(BARE_LITELLM.format(model=MODEL))
+        (tmp / "bare_openai.py").write_text(BARE_OPENAI.format(name=MODEL.partition("/")[2]))
+        n, c = str(args.cases), str(args.concurrency)
+        sides: dict[str, list[str]] = {
+            "bare openai SDK loop": [sys.executable, str(tmp / "bare_openai.py"), url, n, c],
+            "bare litellm loop": [sys.executable, str(tmp / "bare_litellm.py"), url, n, c],
+            "promptops eval, native": eval_cmd(args.concurrency),
+            "promptops eval, provider: litellm": eval_cmd(args.concurrency, "bench@1.1.0"),
+            "promptops eval, fully cached": eval_cmd(args.concurrency),
+        }
+        wall: dict[str, list[float]] = {k: [] for k in sides}
+        cpu: dict[str, list[float]] = {k: [] for k in sides}
         for _ in range(args.runs):
-            bare.append(timed(bare_cmd, root))
-            shutil.rmtree(root / ".promptops", ignore_errors=True)
-            cold.append(timed(eval_cmd(args.concurrency), root))
-            warm.append(timed(eval_cmd(args.concurrency), root))
+            for name, cmd in sides.items():
+                if name != "promptops eval, fully cached":
+                    shutil.rmtree(root / ".promptops", ignore_errors=True)
+                if name == "promptops eval, fully cached":  # the native run just before
+                    timed(eval_cmd(args.concurrency), root)
+                w, u = timed(cmd, root)
+                wall[name].append(w)
+                cpu[name].append(u)
+        rate = calls_per_second(root, 64)
+        start = statistics.median(first_request_s(tmp) for _ in range(args.runs))
         probe = subprocess.run(
             [
                 sys.executable,
                 "-c",
                 "import sys; from promptops.cli import app; from typer.testing import CliRunner; "
-                "r = CliRunner().invoke(app, ['eval', 'bench@1.0', '-q']); print(r.exit_code, 'litellm' in sys.modules)",
+                "r = CliRunner().invoke(app, ['eval', 'bench@1.0.0', '-q', '--no-cache']); "
+                "print(r.exit_code, 'litellm' in sys.modules)",
             ],
             cwd=root,
             env=ENV,
@@ -209,32 +300,50 @@ def main() -> None:
             text=True,
             check=True,
         ).stdout.split()
+        load = os.getloadavg()
         ideal = args.cases / args.concurrency * args.latency
         print(
             f"cases={args.cases} concurrency={args.concurrency} latency={args.latency * 1000:.0f}ms "
-            f"runs={args.runs} model={MODEL}"
+            f"runs={args.runs} model={MODEL} cpus={os.cpu_count()} "
+            f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}"
         )
-        print(f"  ideal (latency bound)     {ideal:7.2f} s")
+        print(f"  ideal (latency bound)              {ideal:6.2f} s")
+        for name in sides:
+            print(
+                f"  {name:34s} {_median(wall[name])} s wall ({_span(wall[name])}), "
+                f"{_median(cpu[name])} s CPU ({_span(cpu[name])})"
+            )
+
+        def ratio(a: str, b: str, what: dict[str, list[float]]) -> str:
+            rs = [x / y for x, y in zip(what[a], what[b], strict=True)]
+            return f"{statistics.median(rs):.3f} (per round {', '.join(f'{r:.2f}' for r in rs)})"
+
         print(
-            f"  bare litellm loop         {statistics.median(bare):7.2f} s  (min {min(bare):.2f} max {max(bare):.2f})"
+            f"  native eval / bare openai, wall    {ratio('promptops eval, native', 'bare openai SDK loop', wall)}  target <= 1.3"
         )
         print(
-            f"  promptops eval, cold      {statistics.median(cold):7.2f} s  (min {min(cold):.2f} max {max(cold):.2f})"
-        )
-        ratios = [c / b for c, b in zip(cold, bare, strict=False)]
-        print(
-            f"  ratio eval/bare           {statistics.median(ratios):7.3f}   (per run: {', '.join(f'{r:.3f}' for r in ratios)}; target <= 1.10)"
+            f"  litellm eval / bare litellm, wall  {ratio('promptops eval, provider: litellm', 'bare litellm loop', wall)}  target <= 1.10"
         )
         print(
-            f"  promptops eval, cached    {statistics.median(warm):7.2f} s  (target < 1.5 s); litellm imported: {probe[1]}"
+            f"  cached / native eval, wall         {ratio('promptops eval, fully cached', 'promptops eval, native', wall)}  target <= 0.25"
         )
+        print(
+            f"  cached / native eval, CPU          {ratio('promptops eval, fully cached', 'promptops eval, native', cpu)}"
+        )
+        print(
+            f"  native eval at concurrency 64      {rate:6.0f} calls/s (eval loop)  target >= 300"
+        )
+        print(
+            f"  process start to first request     {start:6.2f} s (median of {args.runs})  target <= 1.0"
+        )
+        print(f"  litellm imported on the native path: {probe[1]}")
         if args.rss_cases:
             big = tmp / "big"
             make_project(big, url, args.rss_cases)
             prefill(big, args.rss_cases)
-            rss, wall = peak_rss_mb(eval_cmd(args.concurrency), big)
+            rss, rss_wall = peak_rss_mb(eval_cmd(args.concurrency), big)
             print(
-                f"  {args.rss_cases} cached cases     peak RSS {rss:6.1f} MB, wall {wall:.1f} s  (target < 300 MB)"
+                f"  {args.rss_cases} cached cases     peak RSS {rss:6.1f} MB, wall {rss_wall:.1f} s  (target < 300 MB)"
             )
     finally:
         server.terminate()

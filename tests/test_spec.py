@@ -104,10 +104,19 @@ def test_good_prompt_names(good: str) -> None:
 
 def test_unknown_keys_refused_everywhere() -> None:
     with pytest.raises(ValidationError) as exc:
-        prompt(temperature=0.2, model={"id": "echo/echo", "params": {"temp": 0}, "provider": "x"})
+        prompt(temperature=0.2, model={"id": "echo/echo", "params": {"temp": 0}, "vendor": "x"})
     locs = sorted(loc for loc, _ in errors(exc))
-    assert locs == [("model", "params", "temp"), ("model", "provider"), ("temperature",)]
+    assert locs == [("model", "params", "temp"), ("model", "vendor"), ("temperature",)]
     assert all(e["type"] == "extra_forbidden" for e in exc.value.errors())
+
+
+def test_model_provider_is_auto_or_litellm() -> None:
+    assert prompt(model={"id": "openai/gpt-4o-mini-2024-07-18"}).model.provider == "auto"
+    chosen = prompt(model={"id": "openai/gpt-4o-mini-2024-07-18", "provider": "litellm"})
+    assert chosen.model.provider == "litellm"
+    with pytest.raises(ValidationError) as exc:
+        prompt(model={"id": "openai/gpt-4o-mini-2024-07-18", "provider": "native"})
+    assert errors(exc)[0][0] == ("model", "provider")
 
 
 def test_wrong_types() -> None:

@@ -184,6 +184,12 @@ class ModelSpec(ShortForm):
         description="Base URL of an OpenAI-compatible server (no credentials; `check` requires "
         "its host in promptops.yaml allowed_api_hosts).",
     )
+    provider: Literal["auto", "litellm"] = Field(
+        "auto",
+        description="How the model is called: auto (openai/ models and OpenAI-compatible "
+        "api_base endpoints on promptops's native path, everything else through litellm) or "
+        "litellm (always through litellm).",
+    )
 
     @model_validator(mode="before")
     @classmethod

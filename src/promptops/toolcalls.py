@@ -74,9 +74,12 @@ def call_params(pv: PromptVersion, model: str) -> dict[str, Any]:
     if spec.response_format is not None:
         params["response_format"] = spec.response_format.as_param()
     elif spec.output.format == "json" and spec.output.json_schema is not None:
-        from .providers import get_provider
+        from .providers import route
 
-        supports = getattr(get_provider(model), "supports_response_schema", None)
+        m = spec.model
+        via = m.provider if model == m.id and m.provider != "auto" else None
+        prov = route(model, m.api_base if model == m.id else None, via)
+        supports = getattr(prov, "supports_response_schema", None)
         if supports is not None and supports(model):
             params["response_format"] = {
                 "type": "json_schema",

@@ -124,7 +124,8 @@ def test_no_provider_is_special_cased_outside_providers() -> None:
         "providers/echo.py",
         "providers/litellm_provider.py",
         "providers/local/provider.py",
+        "providers/native.py",
     ]
     init = (SRC / "providers/__init__.py").read_text(encoding="utf-8")
-    for module in ("echo", "litellm_provider", "local import provider"):
+    for module in ("echo", "litellm_provider", "native", "local import provider"):
         assert module in init

@@ -1,6 +1,6 @@
 """LocalProvider's scheduling: a call reaches a llama.cpp server only when a slot is free.
 
-No model is loaded: the servers and the inner litellm call are stand-ins.
+No model is loaded: the servers and the inner completions call are stand-ins.
 """
 
 from __future__ import annotations
@@ -37,6 +37,9 @@ class FakeInner:
         self.in_flight[base] -= 1
         return Completion(text=" ok ", model=call.model, latency_ms=1.0)
 
+    async def aclose(self) -> None:
+        pass
+
 
 @pytest.fixture
 def provider(monkeypatch: pytest.MonkeyPatch) -> tuple[local_provider.LocalProvider, FakeInner]:
@@ -52,7 +55,6 @@ def provider(monkeypatch: pytest.MonkeyPatch) -> tuple[local_provider.LocalProvi
     monkeypatch.setattr(server, "ensure_server", ensure_server)
     monkeypatch.setattr(server, "server_slots", server_slots)
     monkeypatch.setattr(local_provider, "_resolve", lambda model_id: MODEL)
-    monkeypatch.setattr(local_provider, "_litellm_lib", lambda: None)
     p = local_provider.LocalProvider()
     inner = FakeInner()
     p._inner = inner  # type: ignore[assignment]

@@ -82,6 +82,11 @@ def eval_(
         None, "--resume", help="Finish an interrupted run: RUN_ID (or 'latest')."
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    estimate: bool = typer.Option(
+        False,
+        "--estimate",
+        help="Print the calls, tokens and dollars the eval would spend; call no model.",
+    ),
 ) -> None:
     """Evaluate prompt versions on their gold datasets; exit 1 when the pass-rate bar is missed."""
     from ..errors import UsageError
@@ -125,6 +130,11 @@ def eval_(
             api_base=api_base,
             fail_under=fail_under,
         )
+    if estimate:
+        from ..eval.estimate import estimate as estimate_eval
+
+        show(Subject.ESTIMATE, fmt, estimate_eval(project, versions, opts))
+        return
     command = "promptops " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     from ..report.progress import Progress
 

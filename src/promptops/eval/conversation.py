@@ -122,6 +122,7 @@ async def run_turns(
             repeat,
             t.fallbacks,
             before_call=before_call,
+            provider=t.provider,
         )
         totals["attempts"] += outcome.attempts
         if not outcome.ok:

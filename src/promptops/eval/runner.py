@@ -8,6 +8,7 @@ them and ``resume`` skips them. The runner never prints: callers pass ``on_recor
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import secrets
@@ -87,6 +88,7 @@ class Target:
     dataset: Path | None  # None: the prompt's inline tests
     api_base: str | None
     fallbacks: list[str]
+    provider: str | None = None  # the model block's explicit choice ("litellm"), pinned only
 
 
 @dataclass
@@ -135,7 +137,9 @@ def _targets(project: Project, versions: list[PromptVersion], opts: EvalOptions)
         for m in models:
             pinned = m == pv.spec.model.id
             api_base = opts.api_base or (pv.spec.model.api_base if pinned else None)
-            out.append(Target(pv, m, ds, api_base, list(pv.spec.fallbacks) if pinned else []))
+            via = pv.spec.model.provider if pinned and pv.spec.model.provider != "auto" else None
+            fallbacks = list(pv.spec.fallbacks) if pinned else []
+            out.append(Target(pv, m, ds, api_base, fallbacks, via))
     return out
 
 
@@ -315,6 +319,7 @@ async def _unit_record(
         repeat,
         t.fallbacks,
         before_call=before_call,
+        provider=t.provider,
     )
     rec["attempts"] = outcome.attempts
     if not outcome.ok:
@@ -575,6 +580,9 @@ async def arun_eval(
         fatal.append(describe(e))
     finally:
         terminated.restore()
+        # the providers' connection pools of this loop (none left open after a failed run)
+        with contextlib.suppress(asyncio.CancelledError):
+            await aclose_all()
         run.close()
         if cache is not None:
             try:

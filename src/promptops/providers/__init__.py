@@ -1,9 +1,11 @@
-"""Model providers. Importing this package is cheap: litellm loads on the first real call."""
+"""Model providers. Importing this package is cheap: litellm loads on its first call (the native
+OpenAI-compatible path never loads it)."""
 
 from __future__ import annotations
 
 from . import echo as _echo
 from . import litellm_provider as _litellm_provider
+from . import native as _native
 from .base import (
     Call,
     CallError,
@@ -13,11 +15,12 @@ from .base import (
     missing_credentials,
     provider,
     redact,
+    route,
 )
 from .local import provider as _local_provider  # registers local/
 from .retry import Caller, Outcome
 
-_ = (_echo, _litellm_provider, _local_provider)
+_ = (_echo, _litellm_provider, _native, _local_provider)
 
 __all__ = [
     "Call",
@@ -30,4 +33,5 @@ __all__ = [
     "missing_credentials",
     "provider",
     "redact",
+    "route",
 ]

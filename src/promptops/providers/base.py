@@ -3,7 +3,8 @@
 A provider turns one :class:`Call` into a :class:`Completion` or raises :class:`CallError`
 (``transient`` errors are retried by the caller with backoff; others fail at once and the
 next fallback model is tried). Providers register by model-id prefix with ``@provider``; the
-built-ins (``echo/``, ``local/``, and litellm for everything else) use the same path a plugin
+built-ins (``echo/``, ``local/``, ``openai/`` and OpenAI-compatible endpoints on the native
+path, and litellm for everything else: see :func:`route`) use the same path a plugin
 would, and ``providers/__init__.py`` imports them: that is the one place they are registered.
 
 Besides :class:`Provider`'s members a provider may implement, looked up with ``getattr``:
@@ -136,10 +137,45 @@ def provider(prefix: str) -> Callable[[Callable[[], Provider]], Callable[[], Pro
 def get_provider(model: str) -> Provider:
     """The provider for a model id, created once per process."""
     prefix = model.split("/", 1)[0] if "/" in model else ""
-    key = prefix if prefix in _FACTORIES else DEFAULT
+    return _instance(prefix if prefix in _FACTORIES else DEFAULT)
+
+
+NATIVE = "openai"
+"""The native OpenAI-compatible provider's prefix (:mod:`promptops.providers.native`)."""
+# prefixes whose endpoints speak the OpenAI protocol when given an api_base
+OPENAI_COMPATIBLE = frozenset(
+    {"openai", "custom_openai", "openai_like", "hosted_vllm", "lm_studio", "llamafile"}
+)
+
+
+def speaks_openai(model: str) -> bool:
+    """Whether a model sent to an ``api_base`` takes the native path: an OpenAI-compatible
+    prefix, or a prefix litellm does not know (an OpenAI-compatible server's own model name,
+    such as ``Qwen/Qwen2.5-7B``). A bare id stays with litellm, which knows whose it is."""
+    from .._litellm_providers import PROVIDERS
+
+    prefix, sep, _ = model.partition("/")
+    return bool(sep) and (prefix in OPENAI_COMPATIBLE or prefix not in PROVIDERS)
+
+
+def _instance(key: str) -> Provider:
     if key not in _INSTANCES:
         _INSTANCES[key] = _FACTORIES[key]()
     return _INSTANCES[key]
+
+
+def route(model: str, api_base: str | None = None, via: str | None = None) -> Provider:
+    """The provider that calls ``model`` at ``api_base``: a registered prefix's (``echo/``,
+    ``local/``, ``openai/``: the native path, plugins), else the native path for an
+    OpenAI-compatible ``api_base`` (see :func:`speaks_openai`), else litellm. ``via="litellm"``
+    (a model block's ``provider: litellm``) sends what would go native through litellm."""
+    prefix = model.split("/", 1)[0] if "/" in model else ""
+    native = prefix == NATIVE or (
+        prefix not in _FACTORIES and api_base is not None and speaks_openai(model)
+    )
+    if native and NATIVE in _FACTORIES:
+        return _instance(DEFAULT if via == "litellm" else NATIVE)
+    return _instance(prefix if prefix in _FACTORIES else DEFAULT)
 
 
 def prepare(model: str, concurrency: int | None) -> None:

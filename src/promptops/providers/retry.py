@@ -15,7 +15,7 @@ from typing import Any
 from ..aio import wait_for
 from ..cache import ResponseCache, cache_key
 from ..errors import PromptOpsError
-from .base import Call, CallError, Completion, get_provider, prepare
+from .base import Call, CallError, Completion, Provider, prepare, route
 
 
 @dataclass
@@ -65,13 +65,15 @@ class Caller:
 
     def _key(
         self,
+        prov: Provider,
         model: str,
         messages: list[dict[str, str]],
         params: dict[str, Any],
         api_base: str | None,
         repeat: int,
     ) -> str | None:
-        prov = get_provider(model)
+        """The cache key: the same whichever provider calls the model (native or litellm), so
+        an answer cached on one path is a hit on the other."""
         if self.cache is None or not prov.cacheable:
             return None
         identity = self._identities.get(model)
@@ -81,6 +83,23 @@ class Caller:
             except PromptOpsError:
                 return None  # e.g. a local model that cannot be resolved: the call says why
         return cache_key(model, messages, params, api_base, repeat, identity)
+
+    def cache_keys(
+        self,
+        model: str,
+        messages: list[dict[str, Any]],
+        params: dict[str, Any],
+        api_base: str | None = None,
+        repeat: int = 0,
+        fallbacks: list[str] | tuple[str, ...] = (),
+        fallback_api_base: str | None = None,
+        provider: str | None = None,
+    ) -> list[str]:
+        """The cache keys :meth:`complete` would look up for this call, over the chain (for
+        counting what the cache answers without calling: ``eval --estimate``)."""
+        chain = [(model, api_base, provider)] + [(m, fallback_api_base, None) for m in fallbacks]
+        keys = [self._key(route(m, b, via), m, messages, params, b, repeat) for m, b, via in chain]
+        return [k for k in keys if k is not None]
 
     def delay(self, attempt: int, err: CallError) -> float:
         """Exponential backoff with full jitter; a server's Retry-After wins when longer."""
@@ -100,6 +119,7 @@ class Caller:
         fallbacks: list[str] | tuple[str, ...] = (),
         fallback_api_base: str | None = None,
         before_call: Callable[[], Awaitable[None]] | None = None,
+        provider: str | None = None,
     ) -> Outcome:
         """Answer from the cache when any model in the chain has it; else call in order.
 
@@ -107,7 +127,9 @@ class Caller:
         (None: the provider's own). ``attempts`` counts the calls made over the chain, ``tried``
         the models called (on a cache hit: the model whose answer it was). ``before_call`` is
         awaited once, before the first network call (the eval's probe gate: see
-        :mod:`promptops.providers.breaker`); its exception propagates."""
+        :mod:`promptops.providers.breaker`); its exception propagates. ``provider``: the
+        pinned model's explicit choice (``"litellm"``; None: :func:`~promptops.providers.base.route`
+        decides)."""
         params = params or {}
         chain = [model, *fallbacks]
         bases = [api_base, *[fallback_api_base] * len(fallbacks)]
@@ -116,9 +138,12 @@ class Caller:
 
             strip_url(url)  # registers the URL's credentials for redaction
         self.prepare(chain)
+        provs = [route(model, api_base, provider)] + [
+            route(m, fallback_api_base) for m in fallbacks
+        ]
         keys = [
-            self._key(m, messages, params, base, repeat)
-            for m, base in zip(chain, bases, strict=True)
+            self._key(p, m, messages, params, base, repeat)
+            for p, m, base in zip(provs, chain, bases, strict=True)
         ]
         if self.cache is not None:
             for m, key in zip(chain, keys, strict=True):
@@ -133,9 +158,8 @@ class Caller:
             await before_call()
         outcome = Outcome(None)
         last: CallError | None = None
-        for m, base, key in zip(chain, bases, keys, strict=True):
+        for prov, m, base, key in zip(provs, chain, bases, keys, strict=True):
             outcome.tried.append(m)
-            prov = get_provider(m)
             timeout = self.timeout or prov.default_timeout
             call = Call(m, messages, params, base, timeout)
             for attempt in range(self.retries + 1):

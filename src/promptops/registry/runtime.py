@@ -224,6 +224,7 @@ class ActivePrompt:
             0,
             self.fallbacks,
             fallback_api_base=self.registry.api_base,
+            provider=None if self.prompt.spec.model.provider == "auto" else "litellm",
         )
 
     def _attributes(self, outcome: Outcome, trace_id: str, latency_ms: float) -> dict[str, Any]:
@@ -471,6 +472,10 @@ async def _drain(timeout: float) -> None:
         # best effort at exit: never break the application's shutdown
         with contextlib.suppress(Exception):
             await asyncio.wait_for(fn(), timeout)
+    from ..providers.base import aclose_all
+
+    with contextlib.suppress(Exception):  # the providers' connection pools on this loop
+        await asyncio.wait_for(aclose_all(), timeout)
     tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
     for t in tasks:
         t.cancel()

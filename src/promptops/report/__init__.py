@@ -78,6 +78,7 @@ class Subject(str, Enum):
     PROMPT = "prompt"  # show: promptops.catalog.describe
     RENDER = "render"  # render: the rendered messages and their parameters
     IMPORT = "import"  # import promptfoo: an ImportView
+    ESTIMATE = "estimate"  # eval --estimate: a promptops.eval.estimate.Estimate
 
 
 FORMATS: dict[Subject, type[Format] | type[TableFormat] | type[TextFormat]] = {
@@ -94,6 +95,7 @@ FORMATS: dict[Subject, type[Format] | type[TableFormat] | type[TextFormat]] = {
     Subject.PROMPT: TextFormat,
     Subject.RENDER: TextFormat,
     Subject.IMPORT: TextFormat,
+    Subject.ESTIMATE: Format,
 }
 """The formats each subject comes in: the enum its commands' ``--format`` takes."""
 
@@ -240,6 +242,7 @@ _AS_JSON: dict[Subject, tuple[Callable[[Any], Any], bool]] = {
     Subject.PROMPT: (lambda info: info, False),
     Subject.RENDER: (lambda info: info, False),
     Subject.IMPORT: (lambda view: view.to_json(), False),
+    Subject.ESTIMATE: (lambda est: est.to_json(), True),
 }
 
 
@@ -259,6 +262,13 @@ def _run_markdown(view: RunView) -> str:
     from .markdown import eval_markdown
 
     return eval_markdown(view.summary, view.records)
+
+
+@text_renderer(Subject.ESTIMATE, Format.MARKDOWN)
+def _estimate_markdown(est: Any) -> str:
+    from .estimate import estimate_markdown
+
+    return estimate_markdown(est)
 
 
 @text_renderer(Subject.DIFF, Format.MARKDOWN)
@@ -297,6 +307,13 @@ def _check_table(report: Any, console: Console) -> None:
     from .diff import print_check
 
     print_check(console, report)
+
+
+@renderer(Subject.ESTIMATE, Format.TABLE)
+def _estimate_table(est: Any, console: Console) -> None:
+    from .estimate import print_estimate
+
+    print_estimate(console, est)
 
 
 @renderer(Subject.RUNS, TableFormat.TABLE)

@@ -1,4 +1,5 @@
-"""``@provider("local")``: llama.cpp in-process, called through the same litellm path as any model.
+"""``@provider("local")``: llama.cpp in-process, called on the native OpenAI-compatible path
+(its completions endpoint over aiohttp; litellm is never imported).
 
 The server starts on the first call (once per process) with the caller's concurrency as slots
 (told through the provider hook :meth:`LocalProvider.prepare`: an eval's ``--concurrency``; the
@@ -17,8 +18,7 @@ from typing import Any
 
 from ...errors import ProviderError
 from ..base import Call, CallError, Completion, provider
-from ..litellm_provider import LiteLLMProvider
-from ..litellm_provider import _lib as _litellm_lib
+from ..native import NativeProvider
 
 
 @lru_cache(maxsize=16)
@@ -31,13 +31,13 @@ def _resolve(model_id: str) -> Any:
 class LocalProvider:
     cacheable = True
     default_timeout = 600.0
+    cost_per_token = 0.0  # local calls cost nothing (for eval --estimate)
 
     def __init__(self) -> None:
-        self._inner = LiteLLMProvider()
+        self._inner = _Completions()
         self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
         )
-        self._clients: dict[tuple[str, int], Any] = {}
         self._pools: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, dict[str, asyncio.Queue[str]]
         ] = weakref.WeakKeyDictionary()
@@ -54,23 +54,9 @@ class LocalProvider:
         cap = default_slots()
         self._slots[model] = cap if concurrency is None else max(1, min(concurrency, cap))
 
-    def _client(self, api_base: str) -> Any:
-        """One OpenAI client per server and event loop: litellm's text-completion path would
-        otherwise open (and leak) an HTTP session per call."""
-        key = (api_base, id(asyncio.get_running_loop()))
-        if key not in self._clients:
-            import openai
-
-            self._clients[key] = openai.AsyncOpenAI(
-                base_url=api_base, api_key="sk-local", max_retries=0
-            )
-        return self._clients[key]
-
     async def aclose(self) -> None:
-        """Close the clients made on the running loop."""
-        loop = id(asyncio.get_running_loop())
-        for key in [k for k in self._clients if k[1] == loop]:
-            await self._clients.pop(key).close()
+        """Close the connection pools made on the running loop."""
+        await self._inner.aclose()
 
     async def _pool(self, model: Any, model_id: str) -> asyncio.Queue[str]:
         """The free slots of ``model``'s servers on the running loop (an api_base per free slot),
@@ -83,11 +69,7 @@ class LocalProvider:
         lock = self._locks.setdefault(loop, asyncio.Lock())
         async with lock:  # the first caller starts the servers; the rest wait for them
             if key not in pools:
-                # litellm's import (seconds) runs while llama.cpp loads the model
-                base, _ = await asyncio.gather(
-                    asyncio.to_thread(ensure_server, model, self._slots.get(model_id, 1)),
-                    asyncio.to_thread(_litellm_lib),
-                )
+                base = await asyncio.to_thread(ensure_server, model, self._slots.get(model_id, 1))
                 pool: asyncio.Queue[str] = asyncio.Queue()
                 for _ in range(max(server_slots(model), 1)):
                     pool.put_nowait(base)
@@ -118,9 +100,9 @@ class LocalProvider:
         for s in default_stop():
             if s not in stops and len(stops) < 4:
                 stops.append(s)
-        params.update({"stop": stops, "api_key": "sk-local", "client": self._client(api_base)})
+        params["stop"] = stops
         inner = Call(
-            model.litellm_model,
+            model.name,
             [{"role": "user", "content": completion_prompt(flatten_messages(call.messages))}],
             params,
             api_base,
@@ -132,12 +114,54 @@ class LocalProvider:
         comp.cost = 0.0
         return comp
 
+    def prompt_tokens(self, model: str, prompts: list[list[dict[str, Any]]]) -> list[int]:
+        """The optional estimate hook: the prompt tokens of each call, counted by the model's
+        own tokenizer (the server's ``/tokenize``, starting the server if needed; no text is
+        generated)."""
+        import json
+        import urllib.request
+
+        from .prompt import completion_prompt, flatten_messages
+        from .server import ensure_server
+
+        try:
+            resolved = _resolve(model)
+            base = ensure_server(resolved, self._slots.get(model, 1))
+        except ProviderError as e:
+            raise _setup_error(e) from None
+        url = base.removesuffix("/v1") + "/tokenize"
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback
+        out = []
+        for messages in prompts:
+            text = completion_prompt(flatten_messages(messages))
+            data = json.dumps({"content": text, "add_special": True}).encode("utf-8")
+            request = urllib.request.Request(
+                url, data=data, headers={"Content-Type": "application/json"}
+            )
+            with opener.open(request, timeout=60) as reply:
+                out.append(len(json.loads(reply.read())["tokens"]))
+        return out
+
     def identity(self, model: str) -> dict[str, Any]:
         pin: dict[str, Any] = _resolve(model).pin()
         return pin
 
 
 _CHAT_ONLY = ("tools", "tool_choice", "response_format")
+
+
+class _Completions:
+    """The inner call: the server's completions endpoint, on the native path (one connection
+    pool per server and event loop), with the local key (never the user's OpenAI key)."""
+
+    def __init__(self) -> None:
+        self._native = NativeProvider()
+
+    async def complete(self, call: Call) -> Completion:
+        return await self._native.complete_text(call, key="sk-local")
+
+    async def aclose(self) -> None:
+        await self._native.aclose()
 
 
 def _setup_error(e: ProviderError) -> CallError:

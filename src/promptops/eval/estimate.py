@@ -1,0 +1,167 @@
+"""What an eval will cost before it runs (``promptops eval --estimate``): calls, tokens and
+dollars, from the dataset, the rendered templates, the cache and litellm's price file, without
+calling any model.
+
+Prompt tokens are counted with the model's tokenizer (:mod:`promptops.providers.tokens`); the
+answers' tokens are not known before the call, so they are bounded by ``max_tokens`` (no bound
+without it), and so is the dollar figure: ``cost_in`` is what the prompts cost, ``cost_max``
+adds every answer at ``max_tokens``. Cases the response cache already answers cost nothing and
+are counted apart. Judge calls (model-graded assertions) are counted, not priced.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ..errors import RenderError
+from ..project import Project, PromptVersion
+
+
+@dataclass
+class EstimateRow:
+    """One (prompt version, model) column of the eval."""
+
+    ref: str
+    model: str
+    units: int = 0  # cases x repeats
+    cached: int = 0  # units the response cache answers (no call)
+    calls: int = 0  # model calls to make (a conversation makes one per turn)
+    judge_calls: int = 0  # model-graded assertions on the units to call (not priced)
+    render_errors: int = 0  # cases that do not render (recorded as errors, no call)
+    tokens_in: int = 0  # prompt tokens of the calls to make
+    tokens_out_max: int | None = None  # answers at max_tokens; None: no max_tokens
+    cost_in: float | None = None  # the prompt tokens' price; None: no price known
+    cost_max: float | None = None  # plus every answer at max_tokens
+    tokenizer: str = ""
+
+
+@dataclass
+class Estimate:
+    rows: list[EstimateRow] = field(default_factory=list)
+
+    def totals(self) -> dict[str, Any]:
+        def total(name: str) -> Any:
+            values = [getattr(r, name) for r in self.rows]
+            return None if any(v is None for v in values) else sum(values)
+
+        keys = ("units", "cached", "calls", "judge_calls", "tokens_in", "tokens_out_max")
+        return {k: total(k) for k in (*keys, "cost_in", "cost_max")}
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rows": [asdict(r) for r in self.rows], "total": self.totals()}
+
+
+def _judged(pv: PromptVersion, case_asserts: list[Any]) -> int:
+    from ..assertions.base import REGISTRY
+
+    specs = [*pv.spec.assert_, *case_asserts]
+    return sum(1 for a in specs if (t := REGISTRY.get(a.type)) is not None and t.model_graded)
+
+
+def _count(
+    prov: Any,
+    model: str,
+    calls: list[tuple[list[dict[str, Any]], int]],
+    tools: list[dict[str, Any]] | None,
+) -> tuple[int, str]:
+    """Prompt tokens of the calls (messages, turns) and how they were counted: the provider's
+    own tokenizer where it has one (the optional ``prompt_tokens(model, prompts)`` hook: the
+    local provider asks its llama.cpp server), else :mod:`promptops.providers.tokens`. A
+    conversation's later turns are counted as its first (a lower bound)."""
+    hook = getattr(prov, "prompt_tokens", None)
+    if hook is not None and calls:
+        counts = hook(model, [m for m, _ in calls])
+        return sum(n * turns for n, (_, turns) in zip(counts, calls, strict=True)), (
+            f"{model}'s own"
+        )
+    from ..providers.tokens import counter, prompt_tokens
+
+    count, label = counter(model)
+    return sum(prompt_tokens(m, count, tools) * turns for m, turns in calls), label
+
+
+def _price(row: EstimateRow, prov: Any, max_tokens: Any) -> None:
+    """Dollars from litellm's price file, or the provider's flat ``cost_per_token`` (local
+    models: 0)."""
+    from ..providers.prices import cost
+
+    if isinstance(max_tokens, int):
+        row.tokens_out_max = max_tokens * row.calls
+    flat: Any = getattr(prov, "cost_per_token", None)
+    if row.calls == 0 or isinstance(flat, int | float):  # nothing to pay, or a flat rate
+        rate = 0.0 if row.calls == 0 else float(flat)
+        row.cost_in = rate * row.tokens_in
+        if row.tokens_out_max is not None:
+            row.cost_max = rate * (row.tokens_in + row.tokens_out_max)
+        return
+    row.cost_in = cost(row.model, row.tokens_in, 0)
+    if row.tokens_out_max is not None and row.cost_in is not None:
+        row.cost_max = cost(row.model, row.tokens_in, row.tokens_out_max)
+
+
+def estimate(project: Project, versions: list[PromptVersion], opts: Any) -> Estimate:
+    """The estimate for ``promptops eval`` with these versions and options (an
+    :class:`~promptops.eval.runner.EvalOptions`). Raises what the eval would raise before
+    starting (bad refs, a dataset that does not parse)."""
+    from .. import assertions  # registers the assertion types  # noqa: F401
+    from ..cache import ResponseCache
+    from ..providers import Caller, route
+    from ..render import bind_inputs, render_bound
+    from ..toolcalls import call_params
+    from .runner import _cases, _targets, _validate
+
+    opts.check()
+    targets = _targets(project, versions, opts)
+    _validate(targets, opts)
+    cache = ResponseCache(project.cache_dir) if opts.use_cache else None
+    caller = Caller(cache=cache)
+    out = Estimate()
+    try:
+        for t in targets:
+            prov = route(t.model, t.api_base, t.provider)
+            row = EstimateRow(t.pv.ref, t.model)
+            params = call_params(t.pv, t.model)
+            units: list[tuple[list[dict[str, Any]], int, list[str], int]] = []
+            for case in _cases(t, opts):
+                try:
+                    bound = bind_inputs(t.pv, case.spec.vars, where=f"{case.source}:{case.line}")
+                    messages = render_bound(t.pv, bound)
+                except RenderError:
+                    row.render_errors += opts.repeat
+                    row.units += opts.repeat
+                    continue
+                turns = len(case.spec.turns or []) or 1
+                judges = _judged(t.pv, list(case.spec.assert_))
+                for r in range(opts.repeat):
+                    keys = (
+                        caller.cache_keys(
+                            t.model,
+                            messages,
+                            params,
+                            t.api_base,
+                            r,
+                            t.fallbacks,
+                            provider=t.provider,
+                        )
+                        if cache is not None and not case.spec.turns
+                        else []
+                    )
+                    units.append((messages, turns, keys, judges))
+            hits = set(cache.get_many([k for u in units for k in u[2]])) if cache else set()
+            to_call = []
+            for messages, turns, keys, judges in units:
+                row.units += 1
+                if keys and any(k in hits for k in keys):
+                    row.cached += 1
+                    continue
+                row.calls += turns
+                row.judge_calls += judges
+                to_call.append((messages, turns))
+            row.tokens_in, row.tokenizer = _count(prov, t.model, to_call, params.get("tools"))
+            _price(row, prov, params.get("max_tokens"))
+            out.rows.append(row)
+    finally:
+        if cache is not None:
+            cache.close()
+    return out
