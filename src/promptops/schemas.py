@@ -8,6 +8,7 @@ from pydantic import BaseModel
 
 from .errors import UsageError
 from .eval.records import CaseRecord, RunSpec, Summary
+from .runtime.snapshot import SnapshotManifest
 from .spec import CaseSpec, PromptSpec, RegistrySpec
 
 KINDS: dict[str, type[BaseModel]] = {
@@ -17,6 +18,7 @@ KINDS: dict[str, type[BaseModel]] = {
     "run": RunSpec,  # a run's run.json
     "record": CaseRecord,  # one line of a run's results.jsonl
     "summary": Summary,  # a run's summary.json
+    "snapshot": SnapshotManifest,  # a published snapshot's manifest (promptops publish)
 }
 
 

@@ -761,6 +761,11 @@ class ProjectConfig(Strict):
         "paths of .py files under it. check takes this list from the merge base and loads only "
         "plugin files unchanged there (unless --trust-pr-code).",
     )
+    publish_to: str | None = Field(
+        None,
+        description="Where `promptops publish` and `--publish` write the registry snapshot "
+        "applications follow: a directory or an fsspec URL (default .promptops/published).",
+    )
     allowed_api_hosts: list[str] = Field(
         default_factory=list,
         description="Hosts that model.api_base and --api-base may point at under `promptops "

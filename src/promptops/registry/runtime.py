@@ -10,9 +10,11 @@
     reply = p.complete(document=text)                    # pinned model, fallbacks, one log record
 
 Loading is cheap: registry.yaml is parsed at ``load``; a prompt file is read, validated and
-digest-checked the first time ``get`` needs it, then kept. The registry is a snapshot: load
-it again to pick up a new promotion. Nothing here imports litellm until ``complete`` is
-called, and gitpython never.
+digest-checked the first time ``get`` needs it, then kept. ``Registry.load(url_or_dir,
+refresh=30)`` follows what ``promptops publish`` writes (:mod:`promptops.runtime.source`):
+a background thread swaps in each new verified snapshot, and keeps the last good one when
+the source is down. Nothing here imports litellm until ``complete`` is called, and
+gitpython never.
 
 Canary arms are chosen by ``sha256("{name}:{env}:{key}")`` modulo 10,000 compared with
 ``weight * 100``: the same key always gets the same arm, in every process and on every
@@ -35,19 +37,26 @@ import sys
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from ..errors import ProviderError, RegistryError, display_path
-from ..loader import read_text
+from ..errors import PromptOpsError, ProviderError, RegistryError, display_path
 from ..paths import REGISTRY_FILE
 from ..project import Project, PromptVersion, load_prompt, short_digest
 from ..render import render_messages
+from ..runtime.source import (
+    Snapshot,
+    SnapshotCache,
+    describe,
+    fetch,
+    is_published,
+    read_project,
+)
 from ..spec import Deployment, RegistrySpec
 from ..toolcalls import parse_calls
-from .file import parse_registry
 
 if TYPE_CHECKING:
     from ..providers import Caller, Outcome
@@ -260,7 +269,11 @@ class ActivePrompt:
 
 
 class Registry:
-    """registry.yaml loaded for serving: ``get`` the version an environment serves."""
+    """registry.yaml loaded for serving: ``get`` the version an environment serves.
+
+    The loaded state (registry.yaml and the prompt files it names) is one immutable
+    :class:`~promptops.runtime.source.Snapshot`; a refresh builds a new one off the calling
+    path and swaps it in whole, so ``get`` never waits on the network or sees half a change."""
 
     def __init__(
         self,
@@ -271,28 +284,57 @@ class Registry:
         timeout: float = 60.0,
         retries: int = 2,
         cache: bool = False,
+        snapshot: Snapshot | None = None,
     ) -> None:
-        self.project = project
-        self.spec = spec
+        self._state = snapshot or Snapshot(project, spec, "", time.time())
         self.api_base = api_base
         self.timeout = timeout
         self.retries = retries
         self.cache = cache
-        self._prompts: dict[tuple[str, str], PromptVersion] = {}
         self._caller: Caller | None = None
         self._lock = threading.Lock()
+        self.source: str | None = None
+        self.refresh_interval: float | None = None
+        self.last_error: str | None = None
+        self.refreshed_at: float = self._state.loaded_at
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._snapshots: SnapshotCache | None = None
+        self._fetch_timeout = 10.0
+
+    @property
+    def project(self) -> Project:
+        return self._state.project
+
+    @property
+    def spec(self) -> RegistrySpec:
+        return self._state.spec
+
+    @property
+    def snapshot(self) -> str:
+        """What is loaded: the manifest digest (published) or registry.yaml's sha256 (project)."""
+        return self._state.version
 
     @classmethod
     def load(
         cls,
         path: str | Path = ".",
         *,
+        refresh: float | None = None,
+        bundled: str | Path | None = None,
         api_base: str | None = None,
         timeout: float = 60.0,
         retries: int = 2,
         cache: bool = False,
     ) -> Registry:
-        """Read registry.yaml from a project directory (or the file itself).
+        """Load from a project directory (or registry.yaml itself), a published directory, or
+        a published URL (``https://...``, or any fsspec URL such as ``s3://bucket/prompts``).
+
+        ``refresh`` is the seconds between background re-reads (default: 30 for a published
+        source, none for a project; 0 turns it off). A refresh verifies every digest before
+        swapping; when the source is unreachable or invalid the last good snapshot keeps
+        serving and ``last_error`` says why. ``bundled`` is a published directory shipped with
+        the application, served when the source cannot be read at startup.
 
         ``api_base`` overrides every prompt's ``model.api_base`` and is the endpoint of its
         fallbacks too; ``timeout`` and ``retries`` apply per model call; ``cache=True`` answers
@@ -302,16 +344,98 @@ class Registry:
         The runtime sets no bound on calls in flight (the application does), so a local model's
         server gets ``$PROMPTOPS_LOCAL_SLOTS`` slots (1 by default).
         """
-        p = Path(path)
-        root, registry = (p.parent, p) if p.is_file() else (p, p / REGISTRY_FILE)
-        project = Project(root)
-        if not registry.is_file():
-            raise RegistryError(
-                f"no {REGISTRY_FILE} in {display_path(root)}; promote a version first "
-                f"(promptops promote NAME VERSION --env ENV) or pass the project directory"
+        source = str(path)
+        published = is_published(source)
+        snapshots = SnapshotCache() if published or bundled is not None else None
+        error: str | None = None
+        state: Snapshot | None
+        try:
+            if published:
+                assert snapshots is not None
+                state = fetch(source, snapshots)
+            else:
+                state = read_project(Path(source))
+        except (RegistryError, OSError) as e:
+            if bundled is None:
+                if snapshots is not None:
+                    snapshots.close()
+                raise
+            error = str(e)
+            state = None
+        if state is None:  # the source failed: start from the bundled snapshot
+            assert snapshots is not None and bundled is not None
+            try:
+                state = fetch(str(bundled), snapshots)
+            except (RegistryError, OSError) as e:
+                snapshots.close()
+                raise RegistryError(
+                    f"cannot load the registry from {describe(source)} ({error}) nor from "
+                    f"the bundled snapshot ({e})"
+                ) from None
+            assert state is not None
+            log.warning(
+                "registry source unreachable at startup; serving the bundled snapshot: %s", error
             )
-        spec = parse_registry(read_text(registry), registry)
-        return cls(project, spec, api_base=api_base, timeout=timeout, retries=retries, cache=cache)
+        reg = cls(
+            state.project,
+            state.spec,
+            api_base=api_base,
+            timeout=timeout,
+            retries=retries,
+            cache=cache,
+            snapshot=state,
+        )
+        reg.source, reg.last_error, reg._snapshots = source, error, snapshots
+        interval = (30.0 if published else None) if refresh is None else refresh
+        if interval:
+            reg.refresh_interval = float(interval)
+            reg._thread = threading.Thread(
+                target=reg._refresh_loop, name="promptops-registry-refresh", daemon=True
+            )
+            reg._thread.start()
+        if snapshots is not None:
+            weakref.finalize(reg, snapshots.close)
+        return reg
+
+    def refresh(self) -> bool:
+        """Re-read the source now (the background thread calls this); True when a new snapshot
+        was swapped in. Never raises: a failure keeps the current snapshot, in ``last_error``."""
+        if self.source is None:
+            return False
+        have = self._state
+        try:
+            if is_published(self.source):
+                if self._snapshots is None:
+                    self._snapshots = SnapshotCache()
+                new = fetch(self.source, self._snapshots, have.version, self._fetch_timeout)
+            else:
+                new = read_project(Path(self.source), have.version, verify=True)
+        except Exception as e:  # the refresh thread must never die; keep serving the last good
+            message = e.message if isinstance(e, PromptOpsError) else f"{type(e).__name__}: {e}"
+            if message != self.last_error:
+                log.warning(
+                    "registry refresh failed; still serving %s: %s", have.version[:19], message
+                )
+            self.last_error = message
+            return False
+        self.last_error = None
+        self.refreshed_at = time.time()
+        if new is None:
+            return False
+        self._state = new
+        log.info("registry refreshed: now serving %s", new.version[:19])
+        return True
+
+    def _refresh_loop(self) -> None:
+        assert self.refresh_interval is not None
+        while not self._stop.wait(self.refresh_interval):
+            self.refresh()
+
+    def close(self) -> None:
+        """Stop the background refresh (it is a daemon thread: exiting needs no close)."""
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
 
     @property
     def environments(self) -> list[str]:
@@ -323,17 +447,21 @@ class Registry:
 
     def deployment(self, name: str, env: str) -> Deployment:
         """What ``env`` serves for ``name``; a clear RegistryError when nothing is."""
-        if env not in self.spec.environments:
+        return self._deployment(self.spec, name, env)
+
+    @staticmethod
+    def _deployment(spec: RegistrySpec, name: str, env: str) -> Deployment:
+        if env not in spec.environments:
             raise RegistryError(
-                f"unknown environment {env!r}; environments: {', '.join(self.spec.environments)}"
+                f"unknown environment {env!r}; environments: {', '.join(spec.environments)}"
             )
-        envs = self.spec.prompts.get(name)
+        envs = spec.prompts.get(name)
         if envs is None:
-            known = ", ".join(sorted(self.spec.prompts)) or "none"
+            known = ", ".join(sorted(spec.prompts)) or "none"
             raise RegistryError(f"no prompt {name!r} in {REGISTRY_FILE}; prompts: {known}")
         dep = envs.get(env)
         if dep is None:
-            active = [e for e in self.spec.environments if e in envs]
+            active = [e for e in spec.environments if e in envs]
             raise RegistryError(
                 f"{name} has no version active in {env}; active in: {', '.join(active)}"
             )
@@ -341,24 +469,27 @@ class Registry:
 
     def get(self, name: str, env: str, key: object | None = None) -> ActivePrompt:
         """The prompt ``env`` serves to ``key`` (stable or canary arm; random without a key)."""
-        dep = self.deployment(name, env)
+        state = self._state  # one snapshot for the whole lookup, even if a refresh swaps now
+        dep = self._deployment(state.spec, name, env)
         arm: Arm = "stable"
         version, digest = dep.version, dep.digest
         if dep.canary is not None and choose_arm(name, env, key, dep.canary.weight) == "canary":
             arm, version, digest = "canary", dep.canary.version, dep.canary.digest
-        pv = self._load(name, version, digest, env)
+        pv = self._load(state, name, version, digest, env)
         return ActivePrompt(name, version, digest, env, arm, pv, self)
 
-    def _load(self, name: str, version: str, digest: str, env: str) -> PromptVersion:
-        pv = self._prompts.get((name, version))
+    def _load(
+        self, state: Snapshot, name: str, version: str, digest: str, env: str
+    ) -> PromptVersion:
+        pv = state.prompts.get((name, version))
         if pv is None:
-            path = prompt_file(self.project, name, version)
+            path = prompt_file(state.project, name, version)
             if path is None:
                 raise RegistryError(
                     f"{REGISTRY_FILE}: {name} {version} is active in {env}, but "
-                    f"{display_path(self.project.prompts_dir / name)}/{version}.yaml does not exist"
+                    f"{display_path(state.project.prompts_dir / name)}/{version}.yaml does not exist"
                 )
-            pv = self._prompts[(name, version)] = load_prompt(path)
+            pv = state.prompts[(name, version)] = load_prompt(path)
         if pv.digest != digest:
             raise RegistryError(
                 f"{display_path(pv.path)} was edited after it was promoted to {env}: registry.yaml has "
