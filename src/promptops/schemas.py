@@ -8,6 +8,7 @@ from pydantic import BaseModel
 
 from .errors import UsageError
 from .eval.records import CaseRecord, RunSpec, Summary
+from .runtime.records import CallRecord
 from .runtime.snapshot import SnapshotManifest
 from .spec import CaseSpec, PromptSpec, RegistrySpec
 
@@ -18,6 +19,7 @@ KINDS: dict[str, type[BaseModel]] = {
     "run": RunSpec,  # a run's run.json
     "record": CaseRecord,  # one line of a run's results.jsonl
     "summary": Summary,  # a run's summary.json
+    "call": CallRecord,  # one line of the runtime's call log (Registry.load(record_to=...))
     "snapshot": SnapshotManifest,  # a published snapshot's manifest (promptops publish)
 }
 

@@ -550,6 +550,33 @@ class GateSpec(Strict):
     margin: float = Field(0.02, ge=0, le=1, description="Largest drop still called ok.")
 
 
+GuardAction = Literal["block", "mask", "flag"]
+
+
+class GuardSpec(Strict):
+    """A check the runtime applies to a call's inputs or output, and what it does on a hit."""
+
+    type: str = Field(
+        description="A model-free assertion type: no-pii, not-regex, regex, is-json, "
+        "json-schema or injection. The guard triggers when the assertion fails."
+    )
+    value: Any = Field(None, description="The assertion's value (a literal; no templates).")
+    action: GuardAction = Field(
+        "block",
+        description="block: answer with `reply` instead (no model call for an input guard); "
+        "mask: replace what was found (no-pii, not-regex); flag: only record it.",
+    )
+    reply: str | None = Field(None, description="What a blocked call answers.")
+    name: str | None = Field(None, description="Name in records (default: the type).")
+
+
+class GuardsSpec(Strict):
+    """Guards on the text inputs (each string variable) and on the model's output."""
+
+    input: list[GuardSpec] = Field(default_factory=list, description="Applied before the call.")
+    output: list[GuardSpec] = Field(default_factory=list, description="Applied to the answer.")
+
+
 class PromptSpec(Strict):
     """One immutable version of a prompt: prompts/<name>/<version>.yaml."""
 
@@ -596,6 +623,9 @@ class PromptSpec(Strict):
         None, ge=0, le=1, description="Pass rate a run needs for `eval` to exit 0 (default 1.0)."
     )
     gate: GateSpec = Field(default_factory=GateSpec, description="Regression gate settings.")
+    guards: GuardsSpec | None = Field(
+        None, description="Checks the runtime applies to inputs and output (promptops Registry)."
+    )
     tests: list[CaseSpec] = Field(default_factory=list, description="Inline test cases.")
     metadata: dict[str, Any] = Field(default_factory=dict, description="Owner, tags and so on.")
 

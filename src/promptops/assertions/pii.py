@@ -18,6 +18,8 @@ KINDS = ("email", "iban", "card", "ssn", "phone")
 class Finding:
     kind: str
     redacted: str
+    start: int = -1  # where it is in the text (what guards mask)
+    end: int = -1
 
 
 @cache
@@ -98,7 +100,7 @@ def find_pii(text: str, kinds: tuple[str, ...] = KINDS) -> list[Finding]:
     work = text
     if "email" in kinds:
         for m in pats["email"].finditer(work):
-            found.append(Finding("email", _redact_email(m.group())))
+            found.append(Finding("email", _redact_email(m.group()), m.start(), m.end()))
             work = _blank(work, m.start(), m.end())
     if "iban" in kinds:
         for m in pats["iban"].finditer(work):
@@ -106,24 +108,31 @@ def find_pii(text: str, kinds: tuple[str, ...] = KINDS) -> list[Finding]:
             for k in range(len(tokens), 0, -1):
                 candidate = " ".join(tokens[:k])
                 if iban_valid(candidate):
-                    found.append(Finding("iban", candidate[:2] + _last(candidate)))
+                    found.append(
+                        Finding(
+                            "iban",
+                            candidate[:2] + _last(candidate),
+                            m.start(),
+                            m.start() + len(candidate),
+                        )
+                    )
                     work = _blank(work, m.start(), m.start() + len(candidate))
                     break
     if "card" in kinds:
         for m in pats["card"].finditer(work):
             for candidate in _card_candidates(m.group()):
                 if luhn_valid(candidate):
-                    found.append(Finding("card", _last(candidate)))
+                    found.append(Finding("card", _last(candidate), m.start(), m.end()))
                     work = _blank(work, m.start(), m.end())
                     break
     if "ssn" in kinds:
         for m in pats["ssn"].finditer(work):
-            found.append(Finding("ssn", _last(m.group())))
+            found.append(Finding("ssn", _last(m.group()), m.start(), m.end()))
             work = _blank(work, m.start(), m.end())
     if "phone" in kinds:
         for name in ("phone_intl", "phone_us"):
             for m in pats[name].finditer(work):
                 if 8 <= len(_digits(m.group())) <= 15:
-                    found.append(Finding("phone", _last(m.group())))
+                    found.append(Finding("phone", _last(m.group()), m.start(), m.end()))
                     work = _blank(work, m.start(), m.end())
     return found

@@ -43,10 +43,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from ..errors import PromptOpsError, ProviderError, RegistryError, display_path
+from ..errors import PromptOpsError, ProviderError, RegistryError, UsageError, display_path
 from ..paths import REGISTRY_FILE
 from ..project import Project, PromptVersion, load_prompt, short_digest
 from ..render import render_messages
+from ..runtime.guards import GuardHit, apply, compile_guards, guard_inputs
+from ..runtime.records import FeedbackRecord
 from ..runtime.source import (
     Snapshot,
     SnapshotCache,
@@ -55,6 +57,7 @@ from ..runtime.source import (
     is_published,
     read_project,
 )
+from ..runtime.telemetry import Telemetry, call_record, dumps_messages, now_iso, span_trace_id
 from ..spec import Deployment, RegistrySpec
 from ..toolcalls import parse_calls
 
@@ -102,6 +105,13 @@ def choose_arm(name: str, env: str, key: object | None, weight: int) -> Arm:
 
 
 @dataclass(frozen=True)
+class _CallStart:
+    trace_id: str
+    span: Any  # an OpenTelemetry span, or None
+    started: str
+
+
+@dataclass(frozen=True)
 class Reply:
     """One model answer with its usage and the metadata to attach to traces and logs."""
 
@@ -114,6 +124,9 @@ class Reply:
     metadata: dict[str, Any] = field(default_factory=dict)
     # calls the model made (prompts with tools): [{id, name, arguments (parsed), raw}]
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    # guards that triggered on this call (see promptops.runtime.guards), in order
+    guards: list[GuardHit] = field(default_factory=list)
+    blocked: bool = False  # a block guard answered instead of the model (text is its reply)
 
 
 @dataclass(frozen=True)
@@ -165,19 +178,98 @@ class ActivePrompt:
         return render_messages(self.prompt, {**(vars or {}), **values})
 
     def complete(self, vars: Mapping[str, Any] | None = None, /, **values: Any) -> Reply:
-        """Render and call the pinned model (fallbacks in order); blocking.
+        """Render and call the pinned model (fallbacks in order); blocking. The prompt's
+        input guards run first (a block answers without calling the model), its output
+        guards on the answer.
 
         Runs on a private event loop thread, so it also works from async code; there,
         prefer ``await acomplete(...)``."""
-        messages = self.render(vars, **values)
-        return _run(self._call(messages, _trace_id()))
+        call = self._start()
+        ready = self._prepare({**(vars or {}), **values}, call)
+        if isinstance(ready, Reply):
+            return ready
+        return _run(self._call(ready[0], call, ready[1]))
 
     async def acomplete(self, vars: Mapping[str, Any] | None = None, /, **values: Any) -> Reply:
         """``complete`` for async code."""
-        messages = self.render(vars, **values)
-        return await _arun(self._call(messages, _trace_id()))
+        call = self._start()
+        ready = self._prepare({**(vars or {}), **values}, call)
+        if isinstance(ready, Reply):
+            return ready
+        return await _arun(self._call(ready[0], call, ready[1]))
 
-    async def _call(self, messages: list[dict[str, str]], trace_id: str) -> Reply:
+    def _start(self) -> _CallStart:
+        """The call's span (started in the caller's thread, under its parent) and trace id."""
+        span = self.registry.telemetry.start_span(self.model)
+        return _CallStart(span_trace_id(span) or _trace_id(), span, now_iso())
+
+    def _finish(
+        self,
+        call: _CallStart,
+        attrs: dict[str, Any],
+        messages: list[dict[str, str]] | None,
+        output: str | None,
+        error: str | None = None,
+    ) -> None:
+        """The span's attributes and end, and the JSONL record (content only when asked)."""
+        tel = self.registry.telemetry
+        if messages is not None and tel.capture_content:
+            attrs["gen_ai.input.messages"] = tel.content(dumps_messages(messages))
+            if output is not None:
+                attrs["gen_ai.output.messages"] = tel.content(output)
+        tel.end_span(call.span, attrs, error)
+        if tel.record_to is not None:
+            try:
+                tel.write(call_record(attrs, call.started, output))
+            except ValueError as e:  # a record that does not fit its model: a bug, not fatal
+                tel._warn(f"call record: {e}")
+
+    def _prepare(
+        self, values: dict[str, Any], call: _CallStart
+    ) -> tuple[list[dict[str, str]], list[GuardHit]] | Reply:
+        """Input guards, then the messages; or the blocked call's reply (logged)."""
+        guards = compile_guards(self.prompt)
+        values, hits, block = guard_inputs(guards["input"], values)
+        if block is None:
+            return render_messages(self.prompt, values), hits
+        assert block.reply is not None
+        trace_id = call.trace_id
+        attrs: dict[str, Any] = {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.request.model": self.model,
+            **self.metadata,
+            "promptops.trace_id": trace_id,
+            "promptops.latency_ms": 0.0,
+            "promptops.guard.triggers": [h.tag() for h in hits],
+            "promptops.guard.blocked": True,
+        }
+        log.info(
+            "%s@%s env=%s arm=%s blocked by input guard %s",
+            self.name,
+            self.version,
+            self.env,
+            self.arm,
+            block.blocked.name if block.blocked else "?",
+            extra={"promptops": attrs},
+        )
+        self._finish(call, attrs, None, block.reply)
+        return Reply(
+            text=block.reply,
+            usage={"input_tokens": 0, "output_tokens": 0},
+            cost=0.0,
+            latency_ms=0.0,
+            model=self.model,
+            trace_id=trace_id,
+            metadata={**self.metadata, "promptops.guard.blocked": True},
+            guards=hits,
+            blocked=True,
+        )
+
+    async def _call(
+        self, messages: list[dict[str, str]], call: _CallStart, hits: list[GuardHit] | None = None
+    ) -> Reply:
+        hits = list(hits or [])
+        trace_id = call.trace_id
         started = time.perf_counter()
         outcome = await self._chain(messages)
         duration_ms = round((time.perf_counter() - started) * 1000, 3)
@@ -189,6 +281,15 @@ class ActivePrompt:
         attrs = self._attributes(outcome, trace_id, latency_ms)
         attrs["promptops.duration_ms"] = duration_ms
         head = f"{self.name}@{self.version} env={self.env} arm={self.arm} model={self.model}"
+        text, blocked = (comp.text if comp is not None else ""), False
+        if comp is not None:
+            out = apply(compile_guards(self.prompt)["output"], comp.text)
+            hits += out.hits
+            blocked = out.blocked is not None
+            text = out.reply if out.reply is not None else out.text
+        if hits:
+            attrs["promptops.guard.triggers"] = [h.tag() for h in hits]
+            attrs["promptops.guard.blocked"] = blocked
         if comp is None:
             log.warning(
                 "%s failed after %.0f ms: %s",
@@ -197,13 +298,15 @@ class ActivePrompt:
                 outcome.error,
                 extra={"promptops": attrs},
             )
+            self._finish(call, attrs, messages, None, outcome.error or "failed")
             raise ProviderError(
                 f"{self.name}@{self.version} ({self.env}, {self.arm}): {', '.join(outcome.tried)} failed: "
                 f"{outcome.error}"
             )
         log.info("%s answered in %.0f ms", head, latency_ms, extra={"promptops": attrs})
+        self._finish(call, attrs, messages, text)
         return Reply(
-            text=comp.text,
+            text=text,
             usage={"input_tokens": comp.tokens_in, "output_tokens": comp.tokens_out},
             cost=comp.cost,
             latency_ms=latency_ms,
@@ -219,6 +322,8 @@ class ActivePrompt:
                 if comp.finish_reason
                 else [],
             },
+            guards=hits,
+            blocked=blocked,
         )
 
     async def _chain(self, messages: list[dict[str, str]]) -> Outcome:
@@ -285,8 +390,10 @@ class Registry:
         retries: int = 2,
         cache: bool = False,
         snapshot: Snapshot | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self._state = snapshot or Snapshot(project, spec, "", time.time())
+        self.telemetry = telemetry or Telemetry()
         self.api_base = api_base
         self.timeout = timeout
         self.retries = retries
@@ -326,6 +433,10 @@ class Registry:
         timeout: float = 60.0,
         retries: int = 2,
         cache: bool = False,
+        otel: bool = False,
+        record_to: str | Path | None = None,
+        capture_content: bool = False,
+        mask_pii: bool = True,
     ) -> Registry:
         """Load from a project directory (or registry.yaml itself), a published directory, or
         a published URL (``https://...``, or any fsspec URL such as ``s3://bucket/prompts``).
@@ -343,6 +454,12 @@ class Registry:
         ``eval``: a fallback's cached answer is used without calling the pinned model again.
         The runtime sets no bound on calls in flight (the application does), so a local model's
         server gets ``$PROMPTOPS_LOCAL_SLOTS`` slots (1 by default).
+
+        Telemetry: ``otel=True`` makes one OpenTelemetry span per call (the ``otel`` extra;
+        the application configures the tracer provider and exporter); ``record_to`` appends
+        one call record per call to a JSONL file (what ``promptops canary analyze`` reads);
+        ``capture_content`` adds the messages and the answer to both, with personal data
+        masked unless ``mask_pii=False``.
         """
         source = str(path)
         published = is_published(source)
@@ -384,6 +501,12 @@ class Registry:
             retries=retries,
             cache=cache,
             snapshot=state,
+            telemetry=Telemetry(
+                otel=otel,
+                record_to=Path(record_to) if record_to is not None else None,
+                capture_content=capture_content,
+                mask_pii=mask_pii,
+            ),
         )
         reg.source, reg.last_error, reg._snapshots = source, error, snapshots
         interval = (30.0 if published else None) if refresh is None else refresh
@@ -396,6 +519,13 @@ class Registry:
         if snapshots is not None:
             weakref.finalize(reg, snapshots.close)
         return reg
+
+    def feedback(self, trace_id: str, score: float, comment: str | None = None) -> FeedbackRecord:
+        """Record a user's verdict on one call (``Reply.trace_id``): 0 (bad) to 1 (good).
+        Written to the call log (``record_to``), and as a span with ``otel``."""
+        if not 0 <= score <= 1:
+            raise UsageError(f"feedback score {score}: give a number from 0 (bad) to 1 (good)")
+        return self.telemetry.feedback(trace_id, float(score), comment)
 
     def refresh(self) -> bool:
         """Re-read the source now (the background thread calls this); True when a new snapshot
@@ -489,7 +619,9 @@ class Registry:
                     f"{REGISTRY_FILE}: {name} {version} is active in {env}, but "
                     f"{display_path(state.project.prompts_dir / name)}/{version}.yaml does not exist"
                 )
-            pv = state.prompts[(name, version)] = load_prompt(path)
+            pv = load_prompt(path)
+            compile_guards(pv)  # a guard that cannot work fails here, naming file and line
+            state.prompts[(name, version)] = pv
         if pv.digest != digest:
             raise RegistryError(
                 f"{display_path(pv.path)} was edited after it was promoted to {env}: registry.yaml has "

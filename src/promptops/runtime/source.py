@@ -26,6 +26,7 @@ from ..paths import REGISTRY_FILE
 from ..project import Project, PromptVersion, load_prompt, short_digest
 from ..redact import redact_text, strip_url
 from ..spec import RegistrySpec
+from .guards import compile_guards
 from .snapshot import (
     DIGEST,
     POINTER,
@@ -116,6 +117,7 @@ def verified_prompts(project: Project, spec: RegistrySpec) -> dict[tuple[str, st
                         f"{name} {version} in {env}: registry.yaml has {short_digest(digest)}, "
                         f"the file {short_digest(pv.digest)}"
                     )
+                compile_guards(pv)
                 out[(name, version)] = pv
     return out
 
