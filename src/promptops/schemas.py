@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from .analysis.canary import CanaryAnalysis
 from .errors import UsageError
 from .eval.records import CaseRecord, RunSpec, Summary
 from .runtime.records import CallRecord
@@ -20,7 +21,8 @@ KINDS: dict[str, type[BaseModel]] = {
     "record": CaseRecord,  # one line of a run's results.jsonl
     "summary": Summary,  # a run's summary.json
     "call": CallRecord,  # one line of the runtime's call log (Registry.load(record_to=...))
-    "snapshot": SnapshotManifest,  # a published snapshot's manifest (promptops publish)
+    "snapshot": SnapshotManifest,
+    "analysis": CanaryAnalysis,  # promptops canary analyze --json  # a published snapshot's manifest (promptops publish)
 }
 
 

@@ -720,6 +720,28 @@ class Deployment(Strict):
         return normalize(v) if isinstance(v, str) and is_version(v) else v
 
 
+class CanaryTolerances(Strict):
+    """How much worse the canary arm may be than the stable one, per metric (absolute)."""
+
+    error_rate: float = Field(0.01, ge=0, le=1, description="Share of calls that fail.")
+    guard_rate: float = Field(0.02, ge=0, le=1, description="Share of calls a guard triggers on.")
+    slow_rate: float = Field(0.05, ge=0, le=1, description="Share of calls slower than slow_ms.")
+    slow_ms: float = Field(5000, gt=0, description="What counts as a slow call (ms).")
+    feedback: float = Field(0.05, ge=0, le=1, description="Drop in mean user feedback score (0-1).")
+
+
+class CanaryPolicy(Strict):
+    """How `promptops canary analyze` decides and what `--apply` does."""
+
+    ramp: list[int] = Field(
+        default_factory=lambda: [5, 20, 50, 100],
+        description="Canary weights in order; after the last, the canary is promoted.",
+    )
+    alpha: float = Field(0.05, gt=0, lt=1, description="Error rate of the decisions.")
+    min_calls: int = Field(100, ge=1, description="Calls per arm before any advance.")
+    tolerances: CanaryTolerances = Field(default_factory=CanaryTolerances)
+
+
 class RegistrySpec(Strict):
     """registry.yaml: which version each environment serves."""
 
@@ -732,6 +754,9 @@ class RegistrySpec(Strict):
     )
     prompts: dict[str, dict[str, Deployment]] = Field(
         default_factory=dict, description="prompt name -> environment -> deployment."
+    )
+    canary_policy: CanaryPolicy | None = Field(
+        None, description="Ramp, tolerances and error rate of `promptops canary analyze`."
     )
 
     @field_validator("environments")

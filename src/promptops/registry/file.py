@@ -106,6 +106,12 @@ def dump_registry(spec: RegistrySpec, header: str = HEADER) -> str:
     lines.append("environments: [" + ", ".join(_scalar(e) for e in spec.environments) + "]")
     if spec.enforce_order:
         lines.append("enforce_order: true")
+    if spec.canary_policy is not None:
+        import json
+
+        policy = spec.canary_policy.model_dump(mode="json", exclude_unset=True)
+        lines.append("canary_policy:" if policy else "canary_policy: {}")
+        lines += [f"  {k}: {json.dumps(v)}" for k, v in policy.items()]
     prompts = {n: envs for n, envs in sorted(spec.prompts.items()) if envs}
     lines.append("prompts:" if prompts else "prompts: {}")
     for name, envs in prompts.items():
