@@ -705,6 +705,19 @@ class CanarySpec(Strict):
         return normalize(v) if isinstance(v, str) and is_version(v) else v
 
 
+class ShadowSpec(Strict):
+    """A version called beside the served one on a share of requests; never served."""
+
+    version: str = Field(description="Shadow version.")
+    digest: str = Field(description="Digest of the shadow version's file.")
+    weight: int = Field(ge=1, le=100, description="Percent of requests also sent to it.")
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version(cls, v: Any) -> Any:
+        return normalize(v) if isinstance(v, str) and is_version(v) else v
+
+
 class Deployment(Strict):
     """What one environment serves for one prompt."""
 
@@ -712,6 +725,9 @@ class Deployment(Strict):
     digest: str = Field(description="Digest of the active version's file, sha256:...")
     canary: CanarySpec | None = Field(
         None, description="Optional canary beside the active version."
+    )
+    shadow: ShadowSpec | None = Field(
+        None, description="Optional shadow: called in the background, never served."
     )
 
     @field_validator("version", mode="before")

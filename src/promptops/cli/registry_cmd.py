@@ -80,6 +80,11 @@ def promote(
     canary: int | None = typer.Option(
         None, "--canary", help="Serve it to this % of traffic beside the active version."
     ),
+    shadow: int | None = typer.Option(
+        None,
+        "--shadow",
+        help="Also call it in the background on this % of requests, never served (0 stops).",
+    ),
     force: bool = typer.Option(
         False, "--force", help="Promote without eval evidence (needs --reason)."
     ),
@@ -104,6 +109,14 @@ def promote(
                 f"which version of {name}? e.g. promptops promote {name} 2.0.0 --env {env}"
             )
     project = _project()
+    if shadow is not None:
+        from ..registry.changes import shadow as shadow_
+
+        if canary is not None or force:
+            raise UsageError("--shadow serves nothing: leave out --canary and --force")
+        change = shadow_(project, name, version, env, shadow, reason=reason, commit=commit)
+        _show(change, json_out, project, publish)
+        return
     change = promote_(
         project,
         name,

@@ -66,7 +66,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("promptops.runtime")
 
-Arm = Literal["stable", "canary"]
+Arm = Literal["stable", "canary", "shadow"]
+MAX_SHADOW_IN_FLIGHT = 8  # shadow calls beyond this are dropped (counted in shadow_dropped)
 BUCKETS = 10_000
 T = TypeVar("T")
 
@@ -140,6 +141,8 @@ class ActivePrompt:
     arm: Arm
     prompt: PromptVersion = field(repr=False)
     registry: Registry = field(repr=False, compare=False)
+    # the version also called in the background for this request (never served), if any
+    shadow: PromptVersion | None = field(default=None, repr=False, compare=False)
 
     @property
     def model(self) -> str:
@@ -188,7 +191,7 @@ class ActivePrompt:
         ready = self._prepare({**(vars or {}), **values}, call)
         if isinstance(ready, Reply):
             return ready
-        return _run(self._call(ready[0], call, ready[1]))
+        return _run(self._call(ready[0], call, ready[1], ready[2]))
 
     async def acomplete(self, vars: Mapping[str, Any] | None = None, /, **values: Any) -> Reply:
         """``complete`` for async code."""
@@ -196,7 +199,7 @@ class ActivePrompt:
         ready = self._prepare({**(vars or {}), **values}, call)
         if isinstance(ready, Reply):
             return ready
-        return await _arun(self._call(ready[0], call, ready[1]))
+        return await _arun(self._call(ready[0], call, ready[1], ready[2]))
 
     def _start(self) -> _CallStart:
         """The call's span (started in the caller's thread, under its parent) and trace id."""
@@ -226,12 +229,12 @@ class ActivePrompt:
 
     def _prepare(
         self, values: dict[str, Any], call: _CallStart
-    ) -> tuple[list[dict[str, str]], list[GuardHit]] | Reply:
+    ) -> tuple[list[dict[str, str]], list[GuardHit], dict[str, Any]] | Reply:
         """Input guards, then the messages; or the blocked call's reply (logged)."""
         guards = compile_guards(self.prompt)
         values, hits, block = guard_inputs(guards["input"], values)
         if block is None:
-            return render_messages(self.prompt, values), hits
+            return render_messages(self.prompt, values), hits, values
         assert block.reply is not None
         trace_id = call.trace_id
         attrs: dict[str, Any] = {
@@ -266,7 +269,11 @@ class ActivePrompt:
         )
 
     async def _call(
-        self, messages: list[dict[str, str]], call: _CallStart, hits: list[GuardHit] | None = None
+        self,
+        messages: list[dict[str, str]],
+        call: _CallStart,
+        hits: list[GuardHit] | None = None,
+        values: dict[str, Any] | None = None,
     ) -> Reply:
         hits = list(hits or [])
         trace_id = call.trace_id
@@ -305,6 +312,8 @@ class ActivePrompt:
             )
         log.info("%s answered in %.0f ms", head, latency_ms, extra={"promptops": attrs})
         self._finish(call, attrs, messages, text)
+        if self.shadow is not None and values is not None:
+            self.registry._start_shadow(self, values, call)
         return Reply(
             text=text,
             usage={"input_tokens": comp.tokens_in, "output_tokens": comp.tokens_out},
@@ -325,6 +334,36 @@ class ActivePrompt:
             guards=hits,
             blocked=blocked,
         )
+
+    async def _shadow_call(self, values: dict[str, Any], call: _CallStart) -> None:
+        """The shadow version on the same (guarded) inputs: logged and recorded under the
+        served call's trace id, never returned to anyone."""
+        try:
+            messages = render_messages(self.prompt, values)
+            outcome = await self._chain(messages)
+            comp = outcome.completion
+            latency = round(comp.latency_ms, 3) if comp is not None else 0.0
+            attrs = self._attributes(outcome, call.trace_id, latency)
+            text = None
+            if comp is not None:
+                out = apply(compile_guards(self.prompt)["output"], comp.text)
+                text = out.reply if out.reply is not None else out.text
+                if out.hits:
+                    attrs["promptops.guard.triggers"] = [h.tag() for h in out.hits]
+                    attrs["promptops.guard.blocked"] = out.blocked is not None
+            log.info(
+                "%s@%s env=%s shadow %s",
+                self.name,
+                self.version,
+                self.env,
+                "answered" if comp is not None else f"failed: {outcome.error}",
+                extra={"promptops": attrs},
+            )
+            self._finish(_CallStart(call.trace_id, None, call.started), attrs, messages, text)
+        except Exception as e:  # a shadow never affects the application
+            log.warning("shadow call of %s@%s failed: %s", self.name, self.version, e)
+        finally:
+            self.registry._shadow_done()
 
     async def _chain(self, messages: list[dict[str, str]]) -> Outcome:
         """The pinned model, then each fallback in order, through the registry's Caller (the
@@ -408,6 +447,10 @@ class Registry:
         self._thread: threading.Thread | None = None
         self._snapshots: SnapshotCache | None = None
         self._fetch_timeout = 10.0
+        self.shadow_in_flight = 0
+        self.shadow_dropped = 0  # shadow calls skipped because MAX_SHADOW_IN_FLIGHT were running
+        self.shadow_started = 0
+        self._shadow_tasks: set[asyncio.Task[None]] = set()
 
     @property
     def project(self) -> Project:
@@ -527,6 +570,33 @@ class Registry:
             raise UsageError(f"feedback score {score}: give a number from 0 (bad) to 1 (good)")
         return self.telemetry.feedback(trace_id, float(score), comment)
 
+    def _start_shadow(self, served: ActivePrompt, values: dict[str, Any], call: _CallStart) -> None:
+        """Schedule the shadow call on the background loop (we are on it); bounded, dropped
+        with a count when full. Never awaited by the served call."""
+        assert served.shadow is not None
+        with self._lock:
+            if self.shadow_in_flight >= MAX_SHADOW_IN_FLIGHT:
+                self.shadow_dropped += 1
+                return
+            self.shadow_in_flight += 1
+            self.shadow_started += 1
+        pv = served.shadow
+        shadow = ActivePrompt(served.name, pv.version, pv.digest, served.env, "shadow", pv, self)
+        task = asyncio.get_running_loop().create_task(shadow._shadow_call(values, call))
+        self._shadow_tasks.add(task)
+        task.add_done_callback(self._shadow_tasks.discard)
+
+    def _shadow_done(self) -> None:
+        with self._lock:
+            self.shadow_in_flight -= 1
+
+    def wait_shadows(self, timeout: float = 30.0) -> bool:
+        """Wait until no shadow call is running (tests, graceful shutdown); True when idle."""
+        deadline = time.monotonic() + timeout
+        while self.shadow_in_flight and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self.shadow_in_flight == 0
+
     def refresh(self) -> bool:
         """Re-read the source now (the background thread calls this); True when a new snapshot
         was swapped in. Never raises: a failure keeps the current snapshot, in ``last_error``."""
@@ -606,7 +676,13 @@ class Registry:
         if dep.canary is not None and choose_arm(name, env, key, dep.canary.weight) == "canary":
             arm, version, digest = "canary", dep.canary.version, dep.canary.digest
         pv = self._load(state, name, version, digest, env)
-        return ActivePrompt(name, version, digest, env, arm, pv, self)
+        shadow = None
+        if (
+            dep.shadow is not None
+            and choose_arm(f"{name}:shadow", env, key, dep.shadow.weight) == "canary"
+        ):
+            shadow = self._load(state, name, dep.shadow.version, dep.shadow.digest, env)
+        return ActivePrompt(name, version, digest, env, arm, pv, self, shadow)
 
     def _load(
         self, state: Snapshot, name: str, version: str, digest: str, env: str

@@ -124,6 +124,8 @@ def served_files(project: Project) -> dict[str, bytes]:
             wanted = [(dep.version, dep.digest)]
             if dep.canary is not None:
                 wanted.append((dep.canary.version, dep.canary.digest))
+            if dep.shadow is not None:
+                wanted.append((dep.shadow.version, dep.shadow.digest))
             for version, digest in wanted:
                 file = project.version_files(name).get(version)
                 if file is None:

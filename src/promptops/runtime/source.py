@@ -104,6 +104,8 @@ def verified_prompts(project: Project, spec: RegistrySpec) -> dict[tuple[str, st
             wanted = [(dep.version, dep.digest)]
             if dep.canary is not None:
                 wanted.append((dep.canary.version, dep.canary.digest))
+            if dep.shadow is not None:
+                wanted.append((dep.shadow.version, dep.shadow.digest))
             for version, digest in wanted:
                 path = project.version_files(name).get(version)
                 if path is None:
