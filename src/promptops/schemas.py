@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from .analysis.canary import CanaryAnalysis
+from .analysis.shadow import ShadowAnalysis
 from .errors import UsageError
 from .eval.records import CaseRecord, RunSpec, Summary
 from .runtime.records import CallRecord
@@ -22,7 +23,8 @@ KINDS: dict[str, type[BaseModel]] = {
     "summary": Summary,  # a run's summary.json
     "call": CallRecord,  # one line of the runtime's call log (Registry.load(record_to=...))
     "snapshot": SnapshotManifest,
-    "analysis": CanaryAnalysis,  # promptops canary analyze --json  # a published snapshot's manifest (promptops publish)
+    "analysis": CanaryAnalysis,  # promptops canary analyze --json
+    "shadow-analysis": ShadowAnalysis,  # promptops shadow analyze --json  # a published snapshot's manifest (promptops publish)
 }
 
 

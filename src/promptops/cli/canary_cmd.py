@@ -1,4 +1,4 @@
-"""``promptops canary analyze``: a verdict on the canary from production call records."""
+"""``promptops canary analyze`` and ``promptops shadow analyze``: decisions from production records."""
 
 from __future__ import annotations
 
@@ -88,3 +88,45 @@ def analyze(
         typer.echo(f"applied: {change.subject()}")
     if published is not None:
         typer.echo(f"published: {published.manifest[:19]}... to {published.to}")
+
+
+shadow_app = typer.Typer(
+    help="Compare a shadow version on production traffic.", no_args_is_help=True
+)
+app.add_typer(shadow_app, name="shadow")
+
+
+@shadow_app.command("analyze")
+def shadow_analyze(
+    name: str = typer.Argument(..., help="Prompt name."),
+    env: str = typer.Option(..., "--env", "-e", help="Environment with the shadow."),
+    records: list[Path] = typer.Option(
+        ..., "--records", help="JSONL call logs written with capture_content=True; repeatable."
+    ),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Score served and shadow answers to the same requests with their assertions; paired verdict."""
+    from ..analysis.canary import read_records
+    from ..analysis.shadow import analyze_shadow
+    from ..project import Project
+    from ..registry.file import read_registry
+
+    project = Project.find()
+    calls, _ = read_records(records)
+    a = analyze_shadow(project, read_registry(project), name, env, calls)
+    if json_out:
+        write_json(a.model_dump(mode="json"))
+        return
+    typer.echo(
+        f"{a.prompt} in {a.env}: shadow {a.shadow} vs served {a.served} on {a.pairs} paired calls "
+        f"({a.unpaired} unpaired)"
+    )
+    if a.pairs:
+        typer.echo(
+            f"  score {a.served_score} -> {a.shadow_score}, difference {a.difference:+.4f} "
+            f"[{a.low:+.4f}, {a.high:+.4f}], margin {a.margin}"
+        )
+    for s in a.skipped_assertions:
+        typer.echo(f"  skipped (needs a judge): {s}")
+    more = f"; about {a.more_pairs} more pairs would decide" if a.more_pairs else ""
+    typer.echo(f"verdict: {a.verdict}{more}")

@@ -213,11 +213,14 @@ class ActivePrompt:
         messages: list[dict[str, str]] | None,
         output: str | None,
         error: str | None = None,
+        values: dict[str, Any] | None = None,
     ) -> None:
         """The span's attributes and end, and the JSONL record (content only when asked)."""
         tel = self.registry.telemetry
         if messages is not None and tel.capture_content:
             attrs["gen_ai.input.messages"] = tel.content(dumps_messages(messages))
+            if values is not None:
+                attrs["promptops.content.vars"] = tel.content_vars(values)
             if output is not None:
                 attrs["gen_ai.output.messages"] = tel.content(output)
         tel.end_span(call.span, attrs, error)
@@ -311,7 +314,7 @@ class ActivePrompt:
                 f"{outcome.error}"
             )
         log.info("%s answered in %.0f ms", head, latency_ms, extra={"promptops": attrs})
-        self._finish(call, attrs, messages, text)
+        self._finish(call, attrs, messages, text, values=values)
         if self.shadow is not None and values is not None:
             self.registry._start_shadow(self, values, call)
         return Reply(
@@ -359,7 +362,9 @@ class ActivePrompt:
                 "answered" if comp is not None else f"failed: {outcome.error}",
                 extra={"promptops": attrs},
             )
-            self._finish(_CallStart(call.trace_id, None, call.started), attrs, messages, text)
+            self._finish(
+                _CallStart(call.trace_id, None, call.started), attrs, messages, text, values=values
+            )
         except Exception as e:  # a shadow never affects the application
             log.warning("shadow call of %s@%s failed: %s", self.name, self.version, e)
         finally:

@@ -4,7 +4,7 @@ Schema is published (``promptops schema call``)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -44,6 +44,9 @@ class CallRecord(_Record):
     )
     blocked: bool = Field(False, description="A block guard answered instead of the model.")
     input: str | None = Field(None, description="Rendered messages (capture_content only).")
+    vars: dict[str, Any] | None = Field(
+        None, description="Input values after input guards (capture_content only)."
+    )
     output: str | None = Field(None, description="Answer served (capture_content only).")
 
 

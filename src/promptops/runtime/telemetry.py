@@ -78,6 +78,16 @@ class Telemetry:
             return None
         return mask_pii(text) if self.mask_pii else text
 
+    def content_vars(self, values: dict[str, Any]) -> str | None:
+        """The input values as JSON, strings masked like the content."""
+        if not self.capture_content:
+            return None
+        out = {
+            k: (mask_pii(v) if self.mask_pii else v) if isinstance(v, str) else v
+            for k, v in values.items()
+        }
+        return json.dumps(out, ensure_ascii=False, default=str)
+
     def end_span(self, span: Any, attrs: dict[str, Any], error: str | None) -> None:
         if span is None:
             return
@@ -168,8 +178,16 @@ def call_record(attrs: dict[str, Any], started: str, output: str | None) -> Call
         guards=list(g("promptops.guard.triggers", [])),
         blocked=bool(g("promptops.guard.blocked", False)),
         input=g("gen_ai.input.messages"),
+        vars=_vars(g("promptops.content.vars")),
         output=g("gen_ai.output.messages"),
     )
+
+
+def _vars(text: Any) -> dict[str, Any] | None:
+    if not isinstance(text, str):
+        return None
+    data = json.loads(text)
+    return data if isinstance(data, dict) else None
 
 
 def dumps_messages(messages: list[dict[str, Any]]) -> str:
