@@ -7,7 +7,7 @@ from pathlib import Path
 import jinja2
 
 from .datasets import iter_cases, vars_problems
-from .errors import Problem, PromptOpsError, display_path
+from .errors import Problem, PromptOpsError, SpecError, display_path
 from .loader import field_name, read_text
 from .modelids import provider_problem
 from .pinning import pin_problem
@@ -38,6 +38,13 @@ def lint_prompt(pv: PromptVersion, project: Project, *, datasets: bool = True) -
                 out.append(_p(pv.path, pv.lines.line(mloc), field_name(mloc), why))
     for tloc, tline, tmsg in check_templates(pv):
         out.append(_p(pv.path, tline, field_name(tloc), tmsg))
+    if spec.guards is not None:
+        from .runtime.guards import compile_guards
+
+        try:
+            compile_guards(pv)
+        except SpecError as e:
+            out += e.problems
     used: set[str] = set()
     unparsed = False  # a template with a syntax error: which inputs it uses is unknown
     for i, msg in enumerate(spec.chat()):

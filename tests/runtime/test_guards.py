@@ -147,3 +147,15 @@ def test_a_guard_triggers_exactly_when_its_assertion_fails(type: str, value: obj
         result = asyncio.run(evaluate_assertion(spec, AssertionContext(output=text, vars={})))
         assert result.error is None, result.error
         assert guard.check(text)[0] == (not result.passed), (type, text, result.reason)
+
+
+def test_lint_reports_a_guard_that_cannot_work(project: Path) -> None:
+    from promptops.lint import lint_prompt
+    from promptops.project import Project
+
+    path = guarded(project, "guards:\n  input:\n    - {type: is-json, action: mask}\n")
+    problems = lint_prompt(load_prompt(path), Project(project), datasets=False)
+    assert [str(p) for p in problems if "guards" in (p.field or "")] == [
+        "prompts/summarize/3.0.0.yaml:21: guards.input.0.action: is-json cannot mask "
+        "(only no-pii, not-regex); block or flag"
+    ]
