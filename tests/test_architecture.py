@@ -47,7 +47,19 @@ def test_the_path_check_can_fail() -> None:
 
 
 @pytest.mark.parametrize(
-    "package", ["eval", "gate", "registry", "providers", "report", "cli", "assertions", "testing"]
+    "package",
+    [
+        "eval",
+        "gate",
+        "registry",
+        "runtime",
+        "analysis",
+        "providers",
+        "report",
+        "cli",
+        "assertions",
+        "testing",
+    ],
 )
 def test_every_module_of_a_package_is_on_the_page(package: str) -> None:
     """A module added to a package gets its line on the page (its name appears in the text)."""

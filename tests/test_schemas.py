@@ -2,7 +2,7 @@
 
 Regenerate the committed files after changing promptops.spec with::
 
-    for k in prompt case registry run record summary; do promptops schema $k > schemas/$k.schema.json; done
+    for k in prompt case registry run record summary call snapshot analysis shadow-analysis; do promptops schema $k > schemas/$k.schema.json; done
 """
 
 from __future__ import annotations

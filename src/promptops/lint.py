@@ -42,6 +42,13 @@ def lint_prompt(
             out.append(_p(pv.path, pv.lines.line(mloc), field_name(mloc), why))
     for tloc, tline, tmsg in check_templates(pv):
         out.append(_p(pv.path, tline, field_name(tloc), tmsg))
+    if spec.guards is not None:
+        from .runtime.guards import compile_guards
+
+        try:
+            compile_guards(pv)
+        except SpecError as e:
+            out += e.problems
     used: set[str] = set()
     unparsed = False  # a template with a syntax error: which inputs it uses is unknown
     for i, msg in enumerate(spec.chat()):

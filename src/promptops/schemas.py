@@ -6,8 +6,12 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from .analysis.canary import CanaryAnalysis
+from .analysis.shadow import ShadowAnalysis
 from .errors import UsageError
 from .eval.records import CaseRecord, RunSpec, Summary
+from .runtime.records import CallRecord
+from .runtime.snapshot import SnapshotManifest
 from .spec import CaseSpec, PromptSpec, RegistrySpec
 
 KINDS: dict[str, type[BaseModel]] = {
@@ -17,6 +21,10 @@ KINDS: dict[str, type[BaseModel]] = {
     "run": RunSpec,  # a run's run.json
     "record": CaseRecord,  # one line of a run's results.jsonl
     "summary": Summary,  # a run's summary.json
+    "call": CallRecord,  # one line of the runtime's call log (Registry.load(record_to=...))
+    "snapshot": SnapshotManifest,
+    "analysis": CanaryAnalysis,  # promptops canary analyze --json
+    "shadow-analysis": ShadowAnalysis,  # promptops shadow analyze --json  # a published snapshot's manifest (promptops publish)
 }
 
 

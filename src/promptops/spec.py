@@ -573,6 +573,33 @@ class JudgeRequirement(Strict):
     min_labels: int = Field(30, ge=1, description="Human labels of its outputs it needs.")
 
 
+GuardAction = Literal["block", "mask", "flag"]
+
+
+class GuardSpec(Strict):
+    """A check the runtime applies to a call's inputs or output, and what it does on a hit."""
+
+    type: str = Field(
+        description="A model-free assertion type: no-pii, not-regex, regex, is-json, "
+        "json-schema or injection. The guard triggers when the assertion fails."
+    )
+    value: Any = Field(None, description="The assertion's value (a literal; no templates).")
+    action: GuardAction = Field(
+        "block",
+        description="block: answer with `reply` instead (no model call for an input guard); "
+        "mask: replace what was found (no-pii, not-regex); flag: only record it.",
+    )
+    reply: str | None = Field(None, description="What a blocked call answers.")
+    name: str | None = Field(None, description="Name in records (default: the type).")
+
+
+class GuardsSpec(Strict):
+    """Guards on the text inputs (each string variable) and on the model's output."""
+
+    input: list[GuardSpec] = Field(default_factory=list, description="Applied before the call.")
+    output: list[GuardSpec] = Field(default_factory=list, description="Applied to the answer.")
+
+
 class PromptSpec(Strict):
     """One immutable version of a prompt: prompts/<name>/<version>.yaml."""
 
@@ -622,6 +649,9 @@ class PromptSpec(Strict):
     judge: JudgeRequirement | None = Field(
         None,
         description="Require calibrated judges: eval, check and promote refuse a verdict otherwise.",
+    )
+    guards: GuardsSpec | None = Field(
+        None, description="Checks the runtime applies to inputs and output (promptops Registry)."
     )
     tests: list[CaseSpec] = Field(default_factory=list, description="Inline test cases.")
     metadata: dict[str, Any] = Field(default_factory=dict, description="Owner, tags and so on.")
@@ -702,6 +732,19 @@ class CanarySpec(Strict):
         return normalize(v) if isinstance(v, str) and is_version(v) else v
 
 
+class ShadowSpec(Strict):
+    """A version called beside the served one on a share of requests; never served."""
+
+    version: str = Field(description="Shadow version.")
+    digest: str = Field(description="Digest of the shadow version's file.")
+    weight: int = Field(ge=1, le=100, description="Percent of requests also sent to it.")
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version(cls, v: Any) -> Any:
+        return normalize(v) if isinstance(v, str) and is_version(v) else v
+
+
 class Deployment(Strict):
     """What one environment serves for one prompt."""
 
@@ -710,11 +753,36 @@ class Deployment(Strict):
     canary: CanarySpec | None = Field(
         None, description="Optional canary beside the active version."
     )
+    shadow: ShadowSpec | None = Field(
+        None, description="Optional shadow: called in the background, never served."
+    )
 
     @field_validator("version", mode="before")
     @classmethod
     def _version(cls, v: Any) -> Any:
         return normalize(v) if isinstance(v, str) and is_version(v) else v
+
+
+class CanaryTolerances(Strict):
+    """How much worse the canary arm may be than the stable one, per metric (absolute)."""
+
+    error_rate: float = Field(0.01, ge=0, le=1, description="Share of calls that fail.")
+    guard_rate: float = Field(0.02, ge=0, le=1, description="Share of calls a guard triggers on.")
+    slow_rate: float = Field(0.05, ge=0, le=1, description="Share of calls slower than slow_ms.")
+    slow_ms: float = Field(5000, gt=0, description="What counts as a slow call (ms).")
+    feedback: float = Field(0.05, ge=0, le=1, description="Drop in mean user feedback score (0-1).")
+
+
+class CanaryPolicy(Strict):
+    """How `promptops canary analyze` decides and what `--apply` does."""
+
+    ramp: list[int] = Field(
+        default_factory=lambda: [5, 20, 50, 100],
+        description="Canary weights in order; after the last, the canary is promoted.",
+    )
+    alpha: float = Field(0.05, gt=0, lt=1, description="Error rate of the decisions.")
+    min_calls: int = Field(100, ge=1, description="Calls per arm before any advance.")
+    tolerances: CanaryTolerances = Field(default_factory=CanaryTolerances)
 
 
 class RegistrySpec(Strict):
@@ -729,6 +797,9 @@ class RegistrySpec(Strict):
     )
     prompts: dict[str, dict[str, Deployment]] = Field(
         default_factory=dict, description="prompt name -> environment -> deployment."
+    )
+    canary_policy: CanaryPolicy | None = Field(
+        None, description="Ramp, tolerances and error rate of `promptops canary analyze`."
     )
 
     @field_validator("environments")
@@ -801,6 +872,11 @@ class ProjectConfig(Strict):
         "and @provider registrations apply: module names importable from the project root, or "
         "paths of .py files under it. check takes this list from the merge base and loads only "
         "plugin files unchanged there (unless --trust-pr-code).",
+    )
+    publish_to: str | None = Field(
+        None,
+        description="Where `promptops publish` and `--publish` write the registry snapshot "
+        "applications follow: a directory or an fsspec URL (default .promptops/published).",
     )
     allowed_api_hosts: list[str] = Field(
         default_factory=list,

@@ -12,6 +12,7 @@ from promptops.spec import AssertionSpec
 from . import builtins as builtins  # registers the built-in types
 from . import expr as expr  # restricted inline Python expressions
 from . import graded as graded  # factuality, closedqa
+from . import injection as injection  # prompt-injection heuristics (also an input guard)
 from . import javascript as javascript  # javascript (QuickJS, the js extra)
 from . import jsonfield as jsonfield  # registers json-field
 from . import structured as structured  # contains-json, finish-reason

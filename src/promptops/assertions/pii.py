@@ -18,6 +18,8 @@ KINDS = ("email", "iban", "card", "ssn", "phone")
 class Finding:
     kind: str
     redacted: str
+    start: int = -1  # where it is in the text (what guards mask)
+    end: int = -1
 
 
 @cache
@@ -93,7 +95,7 @@ def _card_candidates(run: str) -> list[str]:
 
 def find_pii(text: str, kinds: tuple[str, ...] = KINDS) -> list[Finding]:
     """Personal data found in ``text``, in the order of ``KINDS``; each match is counted once."""
-    return [Finding(kind, redacted) for kind, _, _, redacted in pii_spans(text, kinds)]
+    return [Finding(kind, shown, start, end) for kind, start, end, shown in pii_spans(text, kinds)]
 
 
 def mask_pii(text: str, kinds: tuple[str, ...] = KINDS) -> tuple[str, list[str]]:

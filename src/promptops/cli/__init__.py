@@ -15,6 +15,7 @@ from . import eval_cmd as eval_cmd
 from . import runs_cmd as runs_cmd
 from . import diff_cmd as diff_cmd
 from . import registry_cmd as registry_cmd
+from . import canary_cmd as canary_cmd
 from . import report_cmd as report_cmd
 from . import import_cmd as import_cmd
 from . import quality_cmd as quality_cmd

@@ -6,7 +6,7 @@ from typing import Any
 
 import typer
 
-from ..report import StatusView, Subject, TableFormat, TextFormat, show
+from ..report import StatusView, Subject, TableFormat, TextFormat, show, write_json
 from .root import app
 
 EnvOpt = typer.Option(..., "--env", "-e", help="Environment, as declared in registry.yaml.")
@@ -17,6 +17,11 @@ CommitOpt = typer.Option(
     False, "--commit", help="Commit registry.yaml alone, with a structured message."
 )
 JsonOpt = typer.Option(False, "--json", help="Print JSON.")
+PublishOpt = typer.Option(
+    False,
+    "--publish",
+    help="Then publish the snapshot applications follow (promptops.yaml publish_to).",
+)
 
 
 def _project() -> Any:
@@ -25,8 +30,44 @@ def _project() -> Any:
     return Project.find()
 
 
-def _show(change: Any, json_out: bool) -> None:
-    show(Subject.CHANGE, TextFormat.JSON if json_out else TextFormat.TEXT, change)
+def _show(change: Any, json_out: bool, project: Any = None, publish: bool = False) -> None:
+    if not publish:
+        show(Subject.CHANGE, TextFormat.JSON if json_out else TextFormat.TEXT, change)
+        return
+    from ..runtime.snapshot import publish as publish_
+
+    result = publish_(project)
+    if json_out:
+        write_json({**change.to_json(), "published": result.to_json()})
+    else:
+        show(Subject.CHANGE, TextFormat.TEXT, change)
+        _print_published(result)
+
+
+def _print_published(result: Any) -> None:
+    what = "published" if result.changed else "unchanged, republished"
+    typer.echo(
+        f"{what}: {result.manifest[:19]}... ({result.files} files, {result.written} new) to {result.to}"
+    )
+
+
+@app.command("publish")
+def publish(
+    to: str | None = typer.Option(
+        None,
+        "--to",
+        help="Directory or fsspec URL (s3://..., gs://...); default: promptops.yaml publish_to.",
+    ),
+    json_out: bool = JsonOpt,
+) -> None:
+    """Publish what every environment serves as a content-addressed snapshot applications follow."""
+    from ..runtime.snapshot import publish as publish_
+
+    result = publish_(_project(), to)
+    if json_out:
+        write_json(result.to_json())
+    else:
+        _print_published(result)
 
 
 @app.command("promote")
@@ -39,6 +80,11 @@ def promote(
     canary: int | None = typer.Option(
         None, "--canary", help="Serve it to this % of traffic beside the active version."
     ),
+    shadow: int | None = typer.Option(
+        None,
+        "--shadow",
+        help="Also call it in the background on this % of requests, never served (0 stops).",
+    ),
     force: bool = typer.Option(
         False, "--force", help="Promote without eval evidence (needs --reason)."
     ),
@@ -50,6 +96,7 @@ def promote(
         help="Run id, or a run directory made elsewhere (a CI artifact), to use as evidence.",
     ),
     json_out: bool = JsonOpt,
+    publish: bool = PublishOpt,
 ) -> None:
     """Make a version active in an environment (or a canary), given eval evidence."""
     from ..errors import UsageError
@@ -61,8 +108,17 @@ def promote(
             raise UsageError(
                 f"which version of {name}? e.g. promptops promote {name} 2.0.0 --env {env}"
             )
+    project = _project()
+    if shadow is not None:
+        from ..registry.changes import shadow as shadow_
+
+        if canary is not None or force:
+            raise UsageError("--shadow serves nothing: leave out --canary and --force")
+        change = shadow_(project, name, version, env, shadow, reason=reason, commit=commit)
+        _show(change, json_out, project, publish)
+        return
     change = promote_(
-        _project(),
+        project,
         name,
         version,
         env,
@@ -72,7 +128,7 @@ def promote(
         commit=commit,
         evidence_run=evidence,
     )
-    _show(change, json_out)
+    _show(change, json_out, project, publish)
 
 
 @app.command("abort-canary")
@@ -82,11 +138,13 @@ def abort_canary(
     reason: str | None = ReasonOpt,
     commit: bool = CommitOpt,
     json_out: bool = JsonOpt,
+    publish: bool = PublishOpt,
 ) -> None:
     """Drop an environment's canary: all traffic back on the active version."""
     from ..registry.changes import abort_canary as abort_
 
-    _show(abort_(_project(), name, env, reason=reason, commit=commit), json_out)
+    project = _project()
+    _show(abort_(project, name, env, reason=reason, commit=commit), json_out, project, publish)
 
 
 @app.command("rollback")
@@ -99,11 +157,14 @@ def rollback(
     reason: str | None = ReasonOpt,
     commit: bool = CommitOpt,
     json_out: bool = JsonOpt,
+    publish: bool = PublishOpt,
 ) -> None:
     """Go back to the version active before, from registry.yaml's git history; no eval needed."""
     from ..registry.changes import rollback as rollback_
 
-    _show(rollback_(_project(), name, env, to=to, reason=reason, commit=commit), json_out)
+    project = _project()
+    change = rollback_(project, name, env, to=to, reason=reason, commit=commit)
+    _show(change, json_out, project, publish)
 
 
 @app.command("history")

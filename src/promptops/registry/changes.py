@@ -30,7 +30,7 @@ from typing import Any
 from ..errors import GitError, RegistryError, UsageError
 from ..loader import read_text
 from ..project import Project, PromptVersion, file_digest, short_digest
-from ..spec import CanarySpec, Deployment, RegistrySpec
+from ..spec import CanarySpec, Deployment, RegistrySpec, ShadowSpec
 from . import journal
 from .evidence import Evidence, evidence_run_dir, find_evidence
 from .file import (
@@ -87,6 +87,12 @@ class Change:
             text = f"promptops: abort canary {p} {self.from_version} in {e}"
         elif self.action == "rollback":
             text = f"promptops: roll back {p} in {e} to {self.to_version}"
+        elif self.action == "shadow":
+            text = (
+                f"promptops: shadow {p} {self.to_version} in {e} ({self.canary}%)"
+                if self.to_version
+                else f"promptops: stop shadowing {p} {self.from_version} in {e}"
+            )
         else:
             tail = f" (canary {self.canary}%)" if self.action == "canary" else ""
             text = f"promptops: promote {p} {self.to_version} to {e}{tail}"
@@ -354,7 +360,10 @@ def _promoted(
     """The deployment after promoting ``pv`` and the change describing it."""
     name, version = pv.name, pv.version
     if canary is None:
-        after = Deployment(version=version, digest=pv.digest, canary=None)
+        keep = (
+            before.shadow if before and before.shadow and before.shadow.version != version else None
+        )
+        after = Deployment(version=version, digest=pv.digest, canary=None, shadow=keep)
         change = Change(
             "promote",
             name,
@@ -385,6 +394,7 @@ def _promoted(
         version=before.version,
         digest=before.digest,
         canary=CanarySpec(version=version, digest=pv.digest, weight=canary),
+        shadow=before.shadow if before.shadow and before.shadow.version != version else None,
     )
     change = Change(
         "canary", name, env, before.version, version, canary=canary, before=before, after=after
@@ -408,6 +418,53 @@ def _order_problem(spec: RegistrySpec, name: str, env: str, pv: PromptVersion) -
         f"{name} {pv.version} is not active in {prev}, and environments are promoted in order "
         f"({' -> '.join(spec.environments)}): promote it to {prev} first"
     )
+
+
+def shadow(
+    project: Project,
+    name: str,
+    version: str,
+    env: str,
+    weight: int,
+    *,
+    reason: str | None = None,
+    commit: bool = False,
+) -> Change:
+    """Call ``version`` in the background on ``weight`` percent of ``env``'s requests, beside
+    the served version (``weight`` 0 stops it). Nothing is served from it, so no evidence is
+    needed; its answers are recorded under the served call's trace id."""
+    if not 0 <= weight <= 100:
+        raise UsageError(f"--shadow {weight}: give the percentage of requests, 0-100")
+    pv = _resolve(project, name, version) if weight else None
+    if pv is not None:
+        from ..render import raise_for_templates
+
+        raise_for_templates(pv)
+    with _locked(project) as (spec, header):
+        _check_env(spec, env)
+        before = spec.prompts.get(name, {}).get(env)
+        if before is None:
+            raise RegistryError(
+                f"{name} has no version active in {env} to shadow; promote one first"
+            )
+        if pv is not None and pv.digest == before.digest:
+            raise RegistryError(f"{name} {pv.version} is the active version in {env}")
+        new = ShadowSpec(version=pv.version, digest=pv.digest, weight=weight) if pv else None
+        if new is None and before.shadow is None:
+            raise RegistryError(f"{name} has no shadow in {env}")
+        after = before.model_copy(update={"shadow": new})
+        change = Change(
+            "shadow",
+            name,
+            env,
+            before.shadow.version if before.shadow else None,
+            pv.version if pv else None,
+            canary=weight,
+            reason=_reason(reason),
+            before=before,
+            after=after,
+        )
+        return _save(project, spec, header, change, commit)
 
 
 def abort_canary(

@@ -65,6 +65,14 @@ def registry_problems(spec: RegistrySpec, path: Path, lines: LineMap) -> list[Pr
                     (*at, "digest"),
                     "expected sha256: and 64 hex digits (copy it from promptops status)",
                 )
+            if dep.shadow is not None:
+                if not DIGEST_RE.match(dep.shadow.digest):
+                    bad((*at, "shadow", "digest"), "expected sha256: and 64 hex digits")
+                if dep.shadow.version == dep.version:
+                    bad(
+                        (*at, "shadow", "version"),
+                        f"the shadow is the active version {dep.version}",
+                    )
             if dep.canary is None:
                 continue
             if not VERSION_RE.match(dep.canary.version):  # the schema normalized every valid one
@@ -106,6 +114,12 @@ def dump_registry(spec: RegistrySpec, header: str = HEADER) -> str:
     lines.append("environments: [" + ", ".join(_scalar(e) for e in spec.environments) + "]")
     if spec.enforce_order:
         lines.append("enforce_order: true")
+    if spec.canary_policy is not None:
+        import json
+
+        policy = spec.canary_policy.model_dump(mode="json", exclude_unset=True)
+        lines.append("canary_policy:" if policy else "canary_policy: {}")
+        lines += [f"  {k}: {json.dumps(v)}" for k, v in policy.items()]
     prompts = {n: envs for n, envs in sorted(spec.prompts.items()) if envs}
     lines.append("prompts:" if prompts else "prompts: {}")
     for name, envs in prompts.items():
@@ -126,6 +140,14 @@ def dump_registry(spec: RegistrySpec, header: str = HEADER) -> str:
                     f"        version: {_scalar(c.version)}",
                     f"        digest: {_scalar(c.digest)}",
                     f"        weight: {c.weight}",
+                ]
+            if dep.shadow is not None:
+                sh = dep.shadow
+                lines += [
+                    "      shadow:",
+                    f"        version: {_scalar(sh.version)}",
+                    f"        digest: {_scalar(sh.digest)}",
+                    f"        weight: {sh.weight}",
                 ]
     return "\n".join(lines) + "\n"
 

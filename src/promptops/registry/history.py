@@ -89,6 +89,22 @@ def diff_specs(old: RegistrySpec | None, new: RegistrySpec | None) -> list[Infer
             if y is None:
                 assert x is not None
                 out.append((name, env, "remove", x.version, None, None))
+            elif (
+                x is not None
+                and (x.version, x.digest, x.canary) == (y.version, y.digest, y.canary)
+                and x.shadow != y.shadow
+            ):
+                sh = y.shadow
+                out.append(
+                    (
+                        name,
+                        env,
+                        "shadow",
+                        x.shadow.version if x.shadow else None,
+                        sh.version if sh else None,
+                        sh.weight if sh else 0,
+                    )
+                )
             elif x is None or (x.version, x.digest) != (y.version, y.digest):
                 if y.canary is not None and (x is None or x.canary != y.canary):
                     out.append((name, env, "canary", y.version, y.canary.version, y.canary.weight))

@@ -10,9 +10,11 @@
     reply = p.complete(document=text)                    # pinned model, fallbacks, one log record
 
 Loading is cheap: registry.yaml is parsed at ``load``; a prompt file is read, validated and
-digest-checked the first time ``get`` needs it, then kept. The registry is a snapshot: load
-it again to pick up a new promotion. Nothing here imports litellm until ``complete`` is
-called, and gitpython never.
+digest-checked the first time ``get`` needs it, then kept. ``Registry.load(url_or_dir,
+refresh=30)`` follows what ``promptops publish`` writes (:mod:`promptops.runtime.source`):
+a background thread swaps in each new verified snapshot, and keeps the last good one when
+the source is down. Nothing here imports litellm until ``complete`` is called, and
+gitpython never.
 
 Canary arms are chosen by ``sha256("{name}:{env}:{key}")`` modulo 10,000 compared with
 ``weight * 100``: the same key always gets the same arm, in every process and on every
@@ -27,7 +29,6 @@ names where one exists, ``promptops.*`` otherwise). API keys are never part of i
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 import random
@@ -35,26 +36,38 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Coroutine, Mapping
+import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from ..errors import ProviderError, RegistryError, display_path
-from ..loader import read_text
+from ..errors import PromptOpsError, ProviderError, RegistryError, UsageError, display_path
 from ..paths import REGISTRY_FILE
 from ..project import Project, PromptVersion, load_prompt, short_digest
 from ..render import render_messages
+from ..runtime.guards import GuardHit, apply, compile_guards, guard_inputs
+from ..runtime.loop import _arun, _run
+from ..runtime.records import FeedbackRecord
+from ..runtime.source import (
+    Snapshot,
+    SnapshotCache,
+    describe,
+    fetch,
+    is_published,
+    read_project,
+)
+from ..runtime.telemetry import Telemetry, call_record, dumps_messages, now_iso, span_trace_id
 from ..spec import Deployment, RegistrySpec
 from ..toolcalls import parse_calls
-from .file import parse_registry
 
 if TYPE_CHECKING:
     from ..providers import Caller, Outcome
 
 log = logging.getLogger("promptops.runtime")
 
-Arm = Literal["stable", "canary"]
+Arm = Literal["stable", "canary", "shadow"]
+MAX_SHADOW_IN_FLIGHT = 8  # shadow calls beyond this are dropped (counted in shadow_dropped)
 BUCKETS = 10_000
 T = TypeVar("T")
 
@@ -93,6 +106,13 @@ def choose_arm(name: str, env: str, key: object | None, weight: int) -> Arm:
 
 
 @dataclass(frozen=True)
+class _CallStart:
+    trace_id: str
+    span: Any  # an OpenTelemetry span, or None
+    started: str
+
+
+@dataclass(frozen=True)
 class Reply:
     """One model answer with its usage and the metadata to attach to traces and logs."""
 
@@ -105,6 +125,9 @@ class Reply:
     metadata: dict[str, Any] = field(default_factory=dict)
     # calls the model made (prompts with tools): [{id, name, arguments (parsed), raw}]
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    # guards that triggered on this call (see promptops.runtime.guards), in order
+    guards: list[GuardHit] = field(default_factory=list)
+    blocked: bool = False  # a block guard answered instead of the model (text is its reply)
 
 
 @dataclass(frozen=True)
@@ -118,6 +141,8 @@ class ActivePrompt:
     arm: Arm
     prompt: PromptVersion = field(repr=False)
     registry: Registry = field(repr=False, compare=False)
+    # the version also called in the background for this request (never served), if any
+    shadow: PromptVersion | None = field(default=None, repr=False, compare=False)
 
     @property
     def model(self) -> str:
@@ -156,19 +181,105 @@ class ActivePrompt:
         return render_messages(self.prompt, {**(vars or {}), **values})
 
     def complete(self, vars: Mapping[str, Any] | None = None, /, **values: Any) -> Reply:
-        """Render and call the pinned model (fallbacks in order); blocking.
+        """Render and call the pinned model (fallbacks in order); blocking. The prompt's
+        input guards run first (a block answers without calling the model), its output
+        guards on the answer.
 
         Runs on a private event loop thread, so it also works from async code; there,
         prefer ``await acomplete(...)``."""
-        messages = self.render(vars, **values)
-        return _run(self._call(messages, _trace_id()))
+        call = self._start()
+        ready = self._prepare({**(vars or {}), **values}, call)
+        if isinstance(ready, Reply):
+            return ready
+        return _run(self._call(ready[0], call, ready[1], ready[2]))
 
     async def acomplete(self, vars: Mapping[str, Any] | None = None, /, **values: Any) -> Reply:
         """``complete`` for async code."""
-        messages = self.render(vars, **values)
-        return await _arun(self._call(messages, _trace_id()))
+        call = self._start()
+        ready = self._prepare({**(vars or {}), **values}, call)
+        if isinstance(ready, Reply):
+            return ready
+        return await _arun(self._call(ready[0], call, ready[1], ready[2]))
 
-    async def _call(self, messages: list[dict[str, str]], trace_id: str) -> Reply:
+    def _start(self) -> _CallStart:
+        """The call's span (started in the caller's thread, under its parent) and trace id."""
+        span = self.registry.telemetry.start_span(self.model)
+        return _CallStart(span_trace_id(span) or _trace_id(), span, now_iso())
+
+    def _finish(
+        self,
+        call: _CallStart,
+        attrs: dict[str, Any],
+        messages: list[dict[str, str]] | None,
+        output: str | None,
+        error: str | None = None,
+        values: dict[str, Any] | None = None,
+    ) -> None:
+        """The span's attributes and end, and the JSONL record (content only when asked)."""
+        tel = self.registry.telemetry
+        if messages is not None and tel.capture_content:
+            attrs["gen_ai.input.messages"] = tel.content(dumps_messages(messages))
+            if values is not None:
+                attrs["promptops.content.vars"] = tel.content_vars(values)
+            if output is not None:
+                attrs["gen_ai.output.messages"] = tel.content(output)
+        tel.end_span(call.span, attrs, error)
+        if tel.record_to is not None:
+            try:
+                tel.write(call_record(attrs, call.started, output))
+            except ValueError as e:  # a record that does not fit its model: a bug, not fatal
+                tel._warn(f"call record: {e}")
+
+    def _prepare(
+        self, values: dict[str, Any], call: _CallStart
+    ) -> tuple[list[dict[str, str]], list[GuardHit], dict[str, Any]] | Reply:
+        """Input guards, then the messages; or the blocked call's reply (logged)."""
+        guards = compile_guards(self.prompt)
+        values, hits, block = guard_inputs(guards["input"], values)
+        if block is None:
+            return render_messages(self.prompt, values), hits, values
+        assert block.reply is not None
+        trace_id = call.trace_id
+        attrs: dict[str, Any] = {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.request.model": self.model,
+            **self.metadata,
+            "promptops.trace_id": trace_id,
+            "promptops.latency_ms": 0.0,
+            "promptops.guard.triggers": [h.tag() for h in hits],
+            "promptops.guard.blocked": True,
+        }
+        log.info(
+            "%s@%s env=%s arm=%s blocked by input guard %s",
+            self.name,
+            self.version,
+            self.env,
+            self.arm,
+            block.blocked.name if block.blocked else "?",
+            extra={"promptops": attrs},
+        )
+        self._finish(call, attrs, None, block.reply)
+        return Reply(
+            text=block.reply,
+            usage={"input_tokens": 0, "output_tokens": 0},
+            cost=0.0,
+            latency_ms=0.0,
+            model=self.model,
+            trace_id=trace_id,
+            metadata={**self.metadata, "promptops.guard.blocked": True},
+            guards=hits,
+            blocked=True,
+        )
+
+    async def _call(
+        self,
+        messages: list[dict[str, str]],
+        call: _CallStart,
+        hits: list[GuardHit] | None = None,
+        values: dict[str, Any] | None = None,
+    ) -> Reply:
+        hits = list(hits or [])
+        trace_id = call.trace_id
         started = time.perf_counter()
         outcome = await self._chain(messages)
         duration_ms = round((time.perf_counter() - started) * 1000, 3)
@@ -180,6 +291,15 @@ class ActivePrompt:
         attrs = self._attributes(outcome, trace_id, latency_ms)
         attrs["promptops.duration_ms"] = duration_ms
         head = f"{self.name}@{self.version} env={self.env} arm={self.arm} model={self.model}"
+        text, blocked = (comp.text if comp is not None else ""), False
+        if comp is not None:
+            out = apply(compile_guards(self.prompt)["output"], comp.text)
+            hits += out.hits
+            blocked = out.blocked is not None
+            text = out.reply if out.reply is not None else out.text
+        if hits:
+            attrs["promptops.guard.triggers"] = [h.tag() for h in hits]
+            attrs["promptops.guard.blocked"] = blocked
         if comp is None:
             log.warning(
                 "%s failed after %.0f ms: %s",
@@ -188,13 +308,17 @@ class ActivePrompt:
                 outcome.error,
                 extra={"promptops": attrs},
             )
+            self._finish(call, attrs, messages, None, outcome.error or "failed")
             raise ProviderError(
                 f"{self.name}@{self.version} ({self.env}, {self.arm}): {', '.join(outcome.tried)} failed: "
                 f"{outcome.error}"
             )
         log.info("%s answered in %.0f ms", head, latency_ms, extra={"promptops": attrs})
+        self._finish(call, attrs, messages, text, values=values)
+        if self.shadow is not None and values is not None:
+            self.registry._start_shadow(self, values, call)
         return Reply(
-            text=comp.text,
+            text=text,
             usage={"input_tokens": comp.tokens_in, "output_tokens": comp.tokens_out},
             cost=comp.cost,
             latency_ms=latency_ms,
@@ -210,7 +334,41 @@ class ActivePrompt:
                 if comp.finish_reason
                 else [],
             },
+            guards=hits,
+            blocked=blocked,
         )
+
+    async def _shadow_call(self, values: dict[str, Any], call: _CallStart) -> None:
+        """The shadow version on the same (guarded) inputs: logged and recorded under the
+        served call's trace id, never returned to anyone."""
+        try:
+            messages = render_messages(self.prompt, values)
+            outcome = await self._chain(messages)
+            comp = outcome.completion
+            latency = round(comp.latency_ms, 3) if comp is not None else 0.0
+            attrs = self._attributes(outcome, call.trace_id, latency)
+            text = None
+            if comp is not None:
+                out = apply(compile_guards(self.prompt)["output"], comp.text)
+                text = out.reply if out.reply is not None else out.text
+                if out.hits:
+                    attrs["promptops.guard.triggers"] = [h.tag() for h in out.hits]
+                    attrs["promptops.guard.blocked"] = out.blocked is not None
+            log.info(
+                "%s@%s env=%s shadow %s",
+                self.name,
+                self.version,
+                self.env,
+                "answered" if comp is not None else f"failed: {outcome.error}",
+                extra={"promptops": attrs},
+            )
+            self._finish(
+                _CallStart(call.trace_id, None, call.started), attrs, messages, text, values=values
+            )
+        except Exception as e:  # a shadow never affects the application
+            log.warning("shadow call of %s@%s failed: %s", self.name, self.version, e)
+        finally:
+            self.registry._shadow_done()
 
     async def _chain(self, messages: list[dict[str, str]]) -> Outcome:
         """The pinned model, then each fallback in order, through the registry's Caller (the
@@ -261,7 +419,11 @@ class ActivePrompt:
 
 
 class Registry:
-    """registry.yaml loaded for serving: ``get`` the version an environment serves."""
+    """registry.yaml loaded for serving: ``get`` the version an environment serves.
+
+    The loaded state (registry.yaml and the prompt files it names) is one immutable
+    :class:`~promptops.runtime.source.Snapshot`; a refresh builds a new one off the calling
+    path and swaps it in whole, so ``get`` never waits on the network or sees half a change."""
 
     def __init__(
         self,
@@ -272,28 +434,67 @@ class Registry:
         timeout: float = 60.0,
         retries: int = 2,
         cache: bool = False,
+        snapshot: Snapshot | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
-        self.project = project
-        self.spec = spec
+        self._state = snapshot or Snapshot(project, spec, "", time.time())
+        self.telemetry = telemetry or Telemetry()
         self.api_base = api_base
         self.timeout = timeout
         self.retries = retries
         self.cache = cache
-        self._prompts: dict[tuple[str, str], PromptVersion] = {}
         self._caller: Caller | None = None
         self._lock = threading.Lock()
+        self.source: str | None = None
+        self.refresh_interval: float | None = None
+        self.last_error: str | None = None
+        self.refreshed_at: float = self._state.loaded_at
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._snapshots: SnapshotCache | None = None
+        self._fetch_timeout = 10.0
+        self.shadow_in_flight = 0
+        self.shadow_dropped = 0  # shadow calls skipped because MAX_SHADOW_IN_FLIGHT were running
+        self.shadow_started = 0
+        self._shadow_tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def project(self) -> Project:
+        return self._state.project
+
+    @property
+    def spec(self) -> RegistrySpec:
+        return self._state.spec
+
+    @property
+    def snapshot(self) -> str:
+        """What is loaded: the manifest digest (published) or registry.yaml's sha256 (project)."""
+        return self._state.version
 
     @classmethod
     def load(
         cls,
         path: str | Path = ".",
         *,
+        refresh: float | None = None,
+        bundled: str | Path | None = None,
         api_base: str | None = None,
         timeout: float = 60.0,
         retries: int = 2,
         cache: bool = False,
+        otel: bool = False,
+        record_to: str | Path | None = None,
+        capture_content: bool = False,
+        mask_pii: bool = True,
     ) -> Registry:
-        """Read registry.yaml from a project directory (or the file itself).
+        """Load from a project directory (or registry.yaml itself), a published directory, or
+        a published URL (``https://...``, or any fsspec URL such as ``s3://bucket/prompts``).
+
+        ``refresh`` is the seconds between background re-reads (default: 30 for a published
+        source, none for a project; 0 turns it off). A refresh verifies every digest before
+        swapping; when the source is unreachable or invalid the last good snapshot keeps
+        serving and ``last_error`` says why. ``bundled`` is a published directory shipped with
+        the application, served when the source cannot be read at startup.
 
         ``api_base`` overrides every prompt's ``model.api_base`` and is the endpoint of its
         fallbacks too; ``timeout`` and ``retries`` apply per model call; ``cache=True`` answers
@@ -302,17 +503,145 @@ class Registry:
         ``eval``: a fallback's cached answer is used without calling the pinned model again.
         The runtime sets no bound on calls in flight (the application does), so a local model's
         server gets ``$PROMPTOPS_LOCAL_SLOTS`` slots (1 by default).
+
+        Telemetry: ``otel=True`` makes one OpenTelemetry span per call (the ``otel`` extra;
+        the application configures the tracer provider and exporter); ``record_to`` appends
+        one call record per call to a JSONL file (what ``promptops canary analyze`` reads);
+        ``capture_content`` adds the messages and the answer to both, with personal data
+        masked unless ``mask_pii=False``.
         """
-        p = Path(path)
-        root, registry = (p.parent, p) if p.is_file() else (p, p / REGISTRY_FILE)
-        project = Project(root)
-        if not registry.is_file():
-            raise RegistryError(
-                f"no {REGISTRY_FILE} in {display_path(root)}; promote a version first "
-                f"(promptops promote NAME VERSION --env ENV) or pass the project directory"
+        source = str(path)
+        published = is_published(source)
+        snapshots = SnapshotCache() if published or bundled is not None else None
+        error: str | None = None
+        state: Snapshot | None
+        try:
+            if published:
+                assert snapshots is not None
+                state = fetch(source, snapshots)
+            else:
+                state = read_project(Path(source))
+        except (RegistryError, OSError) as e:
+            if bundled is None:
+                if snapshots is not None:
+                    snapshots.close()
+                raise
+            error = str(e)
+            state = None
+        if state is None:  # the source failed: start from the bundled snapshot
+            assert snapshots is not None and bundled is not None
+            try:
+                state = fetch(str(bundled), snapshots)
+            except (RegistryError, OSError) as e:
+                snapshots.close()
+                raise RegistryError(
+                    f"cannot load the registry from {describe(source)} ({error}) nor from "
+                    f"the bundled snapshot ({e})"
+                ) from None
+            assert state is not None
+            log.warning(
+                "registry source unreachable at startup; serving the bundled snapshot: %s", error
             )
-        spec = parse_registry(read_text(registry), registry)
-        return cls(project, spec, api_base=api_base, timeout=timeout, retries=retries, cache=cache)
+        reg = cls(
+            state.project,
+            state.spec,
+            api_base=api_base,
+            timeout=timeout,
+            retries=retries,
+            cache=cache,
+            snapshot=state,
+            telemetry=Telemetry(
+                otel=otel,
+                record_to=Path(record_to) if record_to is not None else None,
+                capture_content=capture_content,
+                mask_pii=mask_pii,
+            ),
+        )
+        reg.source, reg.last_error, reg._snapshots = source, error, snapshots
+        interval = (30.0 if published else None) if refresh is None else refresh
+        if interval:
+            reg.refresh_interval = float(interval)
+            reg._thread = threading.Thread(
+                target=reg._refresh_loop, name="promptops-registry-refresh", daemon=True
+            )
+            reg._thread.start()
+        if snapshots is not None:
+            weakref.finalize(reg, snapshots.close)
+        return reg
+
+    def feedback(self, trace_id: str, score: float, comment: str | None = None) -> FeedbackRecord:
+        """Record a user's verdict on one call (``Reply.trace_id``): 0 (bad) to 1 (good).
+        Written to the call log (``record_to``), and as a span with ``otel``."""
+        if not 0 <= score <= 1:
+            raise UsageError(f"feedback score {score}: give a number from 0 (bad) to 1 (good)")
+        return self.telemetry.feedback(trace_id, float(score), comment)
+
+    def _start_shadow(self, served: ActivePrompt, values: dict[str, Any], call: _CallStart) -> None:
+        """Schedule the shadow call on the background loop (we are on it); bounded, dropped
+        with a count when full. Never awaited by the served call."""
+        assert served.shadow is not None
+        with self._lock:
+            if self.shadow_in_flight >= MAX_SHADOW_IN_FLIGHT:
+                self.shadow_dropped += 1
+                return
+            self.shadow_in_flight += 1
+            self.shadow_started += 1
+        pv = served.shadow
+        shadow = ActivePrompt(served.name, pv.version, pv.digest, served.env, "shadow", pv, self)
+        task = asyncio.get_running_loop().create_task(shadow._shadow_call(values, call))
+        self._shadow_tasks.add(task)
+        task.add_done_callback(self._shadow_tasks.discard)
+
+    def _shadow_done(self) -> None:
+        with self._lock:
+            self.shadow_in_flight -= 1
+
+    def wait_shadows(self, timeout: float = 30.0) -> bool:
+        """Wait until no shadow call is running (tests, graceful shutdown); True when idle."""
+        deadline = time.monotonic() + timeout
+        while self.shadow_in_flight and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self.shadow_in_flight == 0
+
+    def refresh(self) -> bool:
+        """Re-read the source now (the background thread calls this); True when a new snapshot
+        was swapped in. Never raises: a failure keeps the current snapshot, in ``last_error``."""
+        if self.source is None:
+            return False
+        have = self._state
+        try:
+            if is_published(self.source):
+                if self._snapshots is None:
+                    self._snapshots = SnapshotCache()
+                new = fetch(self.source, self._snapshots, have.version, self._fetch_timeout)
+            else:
+                new = read_project(Path(self.source), have.version, verify=True)
+        except Exception as e:  # the refresh thread must never die; keep serving the last good
+            message = e.message if isinstance(e, PromptOpsError) else f"{type(e).__name__}: {e}"
+            if message != self.last_error:
+                log.warning(
+                    "registry refresh failed; still serving %s: %s", have.version[:19], message
+                )
+            self.last_error = message
+            return False
+        self.last_error = None
+        self.refreshed_at = time.time()
+        if new is None:
+            return False
+        self._state = new
+        log.info("registry refreshed: now serving %s", new.version[:19])
+        return True
+
+    def _refresh_loop(self) -> None:
+        assert self.refresh_interval is not None
+        while not self._stop.wait(self.refresh_interval):
+            self.refresh()
+
+    def close(self) -> None:
+        """Stop the background refresh (it is a daemon thread: exiting needs no close)."""
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
 
     @property
     def environments(self) -> list[str]:
@@ -324,17 +653,21 @@ class Registry:
 
     def deployment(self, name: str, env: str) -> Deployment:
         """What ``env`` serves for ``name``; a clear RegistryError when nothing is."""
-        if env not in self.spec.environments:
+        return self._deployment(self.spec, name, env)
+
+    @staticmethod
+    def _deployment(spec: RegistrySpec, name: str, env: str) -> Deployment:
+        if env not in spec.environments:
             raise RegistryError(
-                f"unknown environment {env!r}; environments: {', '.join(self.spec.environments)}"
+                f"unknown environment {env!r}; environments: {', '.join(spec.environments)}"
             )
-        envs = self.spec.prompts.get(name)
+        envs = spec.prompts.get(name)
         if envs is None:
-            known = ", ".join(sorted(self.spec.prompts)) or "none"
+            known = ", ".join(sorted(spec.prompts)) or "none"
             raise RegistryError(f"no prompt {name!r} in {REGISTRY_FILE}; prompts: {known}")
         dep = envs.get(env)
         if dep is None:
-            active = [e for e in self.spec.environments if e in envs]
+            active = [e for e in spec.environments if e in envs]
             raise RegistryError(
                 f"{name} has no version active in {env}; active in: {', '.join(active)}"
             )
@@ -342,24 +675,35 @@ class Registry:
 
     def get(self, name: str, env: str, key: object | None = None) -> ActivePrompt:
         """The prompt ``env`` serves to ``key`` (stable or canary arm; random without a key)."""
-        dep = self.deployment(name, env)
+        state = self._state  # one snapshot for the whole lookup, even if a refresh swaps now
+        dep = self._deployment(state.spec, name, env)
         arm: Arm = "stable"
         version, digest = dep.version, dep.digest
         if dep.canary is not None and choose_arm(name, env, key, dep.canary.weight) == "canary":
             arm, version, digest = "canary", dep.canary.version, dep.canary.digest
-        pv = self._load(name, version, digest, env)
-        return ActivePrompt(name, version, digest, env, arm, pv, self)
+        pv = self._load(state, name, version, digest, env)
+        shadow = None
+        if (
+            dep.shadow is not None
+            and choose_arm(f"{name}:shadow", env, key, dep.shadow.weight) == "canary"
+        ):
+            shadow = self._load(state, name, dep.shadow.version, dep.shadow.digest, env)
+        return ActivePrompt(name, version, digest, env, arm, pv, self, shadow)
 
-    def _load(self, name: str, version: str, digest: str, env: str) -> PromptVersion:
-        pv = self._prompts.get((name, version))
+    def _load(
+        self, state: Snapshot, name: str, version: str, digest: str, env: str
+    ) -> PromptVersion:
+        pv = state.prompts.get((name, version))
         if pv is None:
-            path = prompt_file(self.project, name, version)
+            path = prompt_file(state.project, name, version)
             if path is None:
                 raise RegistryError(
                     f"{REGISTRY_FILE}: {name} {version} is active in {env}, but "
-                    f"{display_path(self.project.prompts_dir / name)}/{version}.yaml does not exist"
+                    f"{display_path(state.project.prompts_dir / name)}/{version}.yaml does not exist"
                 )
-            pv = self._prompts[(name, version)] = load_prompt(path)
+            pv = load_prompt(path)
+            compile_guards(pv)  # a guard that cannot work fails here, naming file and line
+            state.prompts[(name, version)] = pv
         if pv.digest != digest:
             raise RegistryError(
                 f"{display_path(pv.path)} was edited after it was promoted to {env}: registry.yaml has "
@@ -400,94 +744,3 @@ def _trace_id() -> str:
         except Exception:  # pragma: no cover - a broken tracer must not break the call
             pass
     return uuid.uuid4().hex
-
-
-_loop: asyncio.AbstractEventLoop | None = None
-_loop_lock = threading.Lock()
-
-
-def _background_loop() -> asyncio.AbstractEventLoop:
-    """One long-lived loop on a daemon thread where every runtime model call runs.
-
-    litellm's HTTP clients and its logging worker bind to the loop that first uses them; calls
-    from ``complete`` and from ``acomplete`` under the application's own loops all run here, so
-    nothing is rebound (a worker task orphaned by a rebind is what printed "Task was destroyed
-    but it is pending!" at exit). An ``atexit`` hook stops it cleanly."""
-    global _loop
-    with _loop_lock:
-        if _loop is None:
-            loop = asyncio.new_event_loop()
-            threading.Thread(target=loop.run_forever, name="promptops-runtime", daemon=True).start()
-            _loop = loop
-            import atexit
-
-            atexit.register(_stop_background_loop)
-        return _loop
-
-
-_hook_after_litellm = False
-
-
-def _hook_last() -> None:
-    """Keep our exit hook after litellm's in registration order, so it runs first (atexit is
-    last in, first out): the logging worker is drained on its own loop before litellm's hook
-    looks at the queue from the main thread, where it would run the same callbacks again."""
-    global _hook_after_litellm
-    if not _hook_after_litellm and "litellm" in sys.modules:
-        import atexit
-
-        atexit.unregister(_stop_background_loop)
-        atexit.register(_stop_background_loop)
-        _hook_after_litellm = True
-
-
-def _run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine on the background loop and wait for it (blocking)."""
-    try:
-        return asyncio.run_coroutine_threadsafe(coro, _background_loop()).result()
-    finally:
-        _hook_last()
-
-
-async def _arun(coro: Coroutine[Any, Any, T]) -> T:
-    """Await a coroutine that runs on the background loop (cancelling this cancels it)."""
-    loop = _background_loop()
-    try:
-        if asyncio.get_running_loop() is loop:
-            return await coro
-        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, loop))
-    finally:
-        _hook_last()
-
-
-async def _drain(timeout: float) -> None:
-    """Flush and stop litellm's logging worker, then cancel and await whatever else is
-    still pending on the loop."""
-    module = sys.modules.get("litellm.litellm_core_utils.logging_worker")
-    worker = getattr(module, "GLOBAL_LOGGING_WORKER", None)
-    for step in ("flush", "stop"):
-        fn = getattr(worker, step, None)
-        if fn is None:
-            continue
-        # best effort at exit: never break the application's shutdown
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(fn(), timeout)
-    from ..providers.base import aclose_all
-
-    with contextlib.suppress(Exception):  # the providers' connection pools on this loop
-        await asyncio.wait_for(aclose_all(), timeout)
-    tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-    for t in tasks:
-        t.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-
-
-def _stop_background_loop(timeout: float = 2.0) -> None:
-    global _loop
-    with _loop_lock:
-        loop, _loop = _loop, None
-    if loop is None or not loop.is_running():
-        return
-    with contextlib.suppress(Exception):  # best effort at exit
-        asyncio.run_coroutine_threadsafe(_drain(timeout), loop).result(timeout + 1)
-    loop.call_soon_threadsafe(loop.stop)

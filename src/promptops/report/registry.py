@@ -39,6 +39,9 @@ def print_change(console: Console, change: Change) -> None:
         "abort-canary": f"aborted canary {change.prompt} {change.from_version} in {change.env}; "
         f"serving {change.to_version}",
         "rollback": f"rolled back {change.prompt} in {change.env} to {change.to_version}{was}",
+        "shadow": f"shadow {change.prompt} {change.to_version} on {change.canary}% of {change.env}"
+        if change.to_version
+        else f"stopped shadowing {change.prompt} {change.from_version} in {change.env}",
     }[change.action]
     console.print(line, style="green", markup=False)
     ev = change.evidence
@@ -70,6 +73,9 @@ def print_history(console: Console, entries: list[HistoryEntry]) -> None:
             "canary": f"canary {e.to_version} at {e.canary}% beside {e.from_version}",
             "abort-canary": f"abort canary {e.from_version}, serving {e.to_version}",
             "remove": f"remove {e.from_version}",
+            "shadow": f"shadow {e.to_version} on {e.canary}%"
+            if e.to_version
+            else f"stop shadow {e.from_version}",
         }.get(e.action, f"{e.action} {e.from_version or '-'} -> {e.to_version}")
         when = (e.date or "")[:16].replace("T", " ")
         line = f"{when:16}  {(e.commit or 'uncommitted')[:11]:11}  {e.prompt}  {e.env}  {change}"

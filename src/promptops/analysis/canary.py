@@ -1,0 +1,337 @@
+"""``promptops canary analyze``: is the canary arm worse than the stable arm in production?
+
+Reads the runtime's call records (JSONL written by ``Registry.load(record_to=...)``; feedback
+joined by trace id), keeps the calls of the deployment registry.yaml has now (each arm by its
+digest), and compares the arms on every metric with an anytime-valid interval
+(:mod:`promptops.analysis.sequential`), so the analysis may be repeated as traffic arrives.
+
+Per metric, with the tolerance ``t`` from registry.yaml's ``canary_policy`` and ``d`` the
+canary's excess (worse is positive) with interval [lo, hi]:
+
+- ``lo > t``: the canary is worse by more than the tolerance: **rollback**;
+- ``hi <= t``: it is not worse by more than the tolerance: the metric passes;
+- otherwise undecided.
+
+Verdict: ``rollback`` if any metric says so; ``advance`` when every metric passes and each arm
+has ``min_calls``; else ``hold``, with how many more canary calls would decide. Latency
+percentiles, cost and output length are reported per arm (descriptive).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..errors import RegistryError, SpecError, display_path
+from ..runtime.records import CallRecord, FeedbackRecord
+from ..spec import CanaryPolicy, RegistrySpec
+from .sequential import calls_needed, eb_interval
+
+Verdict = Literal["advance", "hold", "rollback"]
+ANALYSIS_SCHEMA_VERSION = 1
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ArmStats(_Model):
+    """What one arm served."""
+
+    version: str = Field(description="Version served by this arm.")
+    calls: int = Field(description="Calls recorded.")
+    errors: int = Field(description="Calls that failed.")
+    guard_triggers: int = Field(description="Calls a guard triggered on.")
+    slow: int = Field(description="Calls slower than the tolerance's slow_ms.")
+    feedback_n: int = Field(description="Calls with user feedback.")
+    feedback_mean: float | None = Field(None, description="Mean feedback score (0-1).")
+    latency_p50_ms: float | None = Field(None, description="Median latency.")
+    latency_p95_ms: float | None = Field(None, description="95th percentile latency.")
+    cost_per_call: float | None = Field(None, description="Mean cost (USD) where known.")
+    output_chars_mean: float | None = Field(None, description="Mean answer length.")
+
+
+class MetricResult(_Model):
+    """One metric's comparison: the canary's excess over stable (positive is worse)."""
+
+    metric: str = Field(description="error_rate, guard_rate, slow_rate or feedback.")
+    stable: float | None = Field(description="Stable arm's value.")
+    canary: float | None = Field(description="Canary arm's value.")
+    excess: float | None = Field(description="Canary minus stable, oriented so worse > 0.")
+    low: float | None = Field(description="Anytime-valid interval of the excess: low.")
+    high: float | None = Field(description="Anytime-valid interval of the excess: high.")
+    tolerance: float = Field(description="Largest excess accepted.")
+    decision: Literal["pass", "fail", "undecided", "no data"] = Field(description="Per metric.")
+    more_calls: int | None = Field(None, description="Canary calls that would decide it.")
+
+
+class CanaryAnalysis(_Model):
+    """The result of `promptops canary analyze`: per arm, per metric, and the verdict."""
+
+    schema_version: Literal[1] = Field(1, description="Version of this format.")
+    prompt: str = Field(description="Prompt name.")
+    env: str = Field(description="Environment.")
+    weight: int = Field(description="Canary weight now (%).")
+    alpha: float = Field(description="Error rate of the decisions (anytime-valid).")
+    stable: ArmStats
+    canary: ArmStats
+    metrics: list[MetricResult]
+    verdict: Literal["advance", "hold", "rollback"] = Field(description="The decision.")
+    reason: str = Field(description="Why, in one sentence.")
+    next_weight: int | None = Field(None, description="advance: the next ramp step (100: promote).")
+    ignored: int = Field(0, description="Records of other prompts, envs or deployments.")
+
+
+@dataclass
+class _Arm:
+    version: str
+    digest: str
+    calls: list[CallRecord] = field(default_factory=list)
+
+
+def read_records(paths: Iterable[Path]) -> tuple[list[CallRecord], dict[str, list[float]]]:
+    """Call records and feedback scores by trace id; a bad line names file and line."""
+    calls: list[CallRecord] = []
+    feedback: dict[str, list[float]] = {}
+    for path in paths:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as e:
+            raise RegistryError(f"{display_path(path)}: cannot read: {e.strerror}") from None
+        for i, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+                kind = data.get("kind") if isinstance(data, dict) else None
+                if kind == "feedback":
+                    fb = FeedbackRecord.model_validate(data)
+                    feedback.setdefault(fb.trace_id, []).append(fb.score)
+                else:
+                    calls.append(CallRecord.model_validate(data))
+            except json.JSONDecodeError as e:
+                raise SpecError.of(path, i, None, f"not JSON: {e.msg}") from None
+            except ValidationError as e:
+                err = e.errors()[0]
+                where = ".".join(map(str, err["loc"])) or None
+                raise SpecError.of(path, i, where, err["msg"]) from None
+    return calls, feedback
+
+
+def _quantile(xs: list[float], q: float) -> float | None:
+    if not xs:
+        return None
+    s = sorted(xs)
+    return round(s[min(len(s) - 1, math.ceil(q * len(s)) - 1)], 3)
+
+
+def _stats(
+    arm: _Arm, feedback: dict[str, list[float]], slow_ms: float
+) -> tuple[ArmStats, list[float]]:
+    calls = arm.calls
+    scores = [
+        sum(feedback[c.trace_id]) / len(feedback[c.trace_id])
+        for c in calls
+        if c.trace_id in feedback
+    ]
+    ok = [c for c in calls if c.error_type is None]
+    costs = [c.cost for c in ok if c.cost is not None]
+    chars = [c.output_chars for c in ok if c.output_chars is not None]
+    stats = ArmStats(
+        version=arm.version,
+        calls=len(calls),
+        errors=len(calls) - len(ok),
+        guard_triggers=sum(bool(c.guards) for c in calls),
+        slow=sum(c.latency_ms > slow_ms for c in calls),
+        feedback_n=len(scores),
+        feedback_mean=round(sum(scores) / len(scores), 4) if scores else None,
+        latency_p50_ms=_quantile([c.latency_ms for c in ok], 0.5),
+        latency_p95_ms=_quantile([c.latency_ms for c in ok], 0.95),
+        cost_per_call=round(sum(costs) / len(costs), 8) if costs else None,
+        output_chars_mean=round(sum(chars) / len(chars), 1) if chars else None,
+    )
+    return stats, scores
+
+
+def _compare(
+    metric: str,
+    stable: list[float],
+    canary: list[float],
+    tolerance: float,
+    alpha: float,
+    higher_is_worse: bool = True,
+) -> MetricResult:
+    """Each arm's mean gets a level-(1 - alpha/2) empirical-Bernstein confidence sequence;
+    their difference holds with 1 - alpha at every look (a union bound)."""
+    ns, nc = len(stable), len(canary)
+    ms = sum(stable) / ns if ns else 0.0
+    mc = sum(canary) / nc if nc else 0.0
+    if ns == 0 or nc == 0:
+        return MetricResult(
+            metric=metric,
+            stable=round(ms, 4) if ns else None,
+            canary=round(mc, 4) if nc else None,
+            excess=None,
+            low=None,
+            high=None,
+            tolerance=tolerance,
+            decision="no data",
+        )
+    cs, rs, vs = eb_interval(stable, alpha / 2)
+    cc, rc, vc = eb_interval(canary, alpha / 2)
+    excess = (mc - ms) if higher_is_worse else (ms - mc)
+    center = (cc - cs) if higher_is_worse else (cs - cc)
+    low, high = center - rc - rs, center + rc + rs
+    if low > tolerance:
+        decision: Literal["pass", "fail", "undecided"] = "fail"
+    elif high <= tolerance:
+        decision = "pass"
+    else:
+        decision = "undecided"
+    more = None
+    if decision == "undecided":
+        # rough: the variance-free radius scaled by the observed spread (sd / 0.5)
+        spread = max(math.sqrt(max(vs, vc)) / 0.5, 0.05)
+        need = calls_needed(abs(tolerance - excess) / spread, nc, ns, alpha / 2)
+        more = None if need is None else max(0, need - nc)
+    return MetricResult(
+        metric=metric,
+        stable=round(ms, 4),
+        canary=round(mc, 4),
+        excess=round(excess, 4),
+        low=round(max(low, -1.0), 4),
+        high=round(min(high, 1.0), 4),
+        tolerance=tolerance,
+        decision=decision,
+        more_calls=more,
+    )
+
+
+def analyze(
+    spec: RegistrySpec,
+    name: str,
+    env: str,
+    calls: list[CallRecord],
+    feedback: dict[str, list[float]],
+) -> CanaryAnalysis:
+    """Compare the canary and stable arms of ``name`` in ``env`` on these records."""
+    dep = spec.prompts.get(name, {}).get(env)
+    if dep is None:
+        raise RegistryError(f"{name} has no version active in {env}")
+    if dep.canary is None:
+        raise RegistryError(
+            f"{name} has no canary in {env}; start one: promptops promote {name} VERSION "
+            f"--env {env} --canary 5"
+        )
+    policy = spec.canary_policy or CanaryPolicy()
+    tol = policy.tolerances
+    stable = _Arm(dep.version, dep.digest)
+    canary = _Arm(dep.canary.version, dep.canary.digest)
+    ignored = 0
+    for c in calls:
+        if c.prompt != name or c.env != env:
+            ignored += 1
+        elif c.arm == "stable" and c.digest == stable.digest:
+            stable.calls.append(c)
+        elif c.arm == "canary" and c.digest == canary.digest:
+            canary.calls.append(c)
+        else:
+            ignored += 1
+    s_stats, s_scores = _stats(stable, feedback, tol.slow_ms)
+    c_stats, c_scores = _stats(canary, feedback, tol.slow_ms)
+    ns, nc = s_stats.calls, c_stats.calls
+
+    def series(arm: _Arm, of: str) -> list[float]:
+        if of == "error_rate":
+            return [float(c.error_type is not None) for c in arm.calls]
+        if of == "guard_rate":
+            return [float(bool(c.guards)) for c in arm.calls]
+        return [float(c.latency_ms > tol.slow_ms) for c in arm.calls]
+
+    a = policy.alpha / 4  # four metrics: a union bound keeps the verdict's error under alpha
+    metrics = [
+        _compare(m, series(stable, m), series(canary, m), getattr(tol, m), a)
+        for m in ("error_rate", "guard_rate", "slow_rate")
+    ]
+    metrics.append(_compare("feedback", s_scores, c_scores, tol.feedback, a, higher_is_worse=False))
+    failed = [m for m in metrics if m.decision == "fail"]
+    open_ = [m for m in metrics if m.decision == "undecided"]
+    verdict: Verdict
+    next_weight: int | None = None
+    if failed:
+        verdict = "rollback"
+        reason = "; ".join(
+            f"{m.metric} is worse by {m.excess:+.3f} (at least {m.low:+.3f}, tolerance {m.tolerance})"
+            for m in failed
+        )
+    elif min(ns, nc) < policy.min_calls:
+        verdict = "hold"
+        reason = (
+            f"{min(ns, nc)} calls in the smaller arm; advancing needs {policy.min_calls} per arm"
+        )
+    elif open_:
+        verdict = "hold"
+        parts = [
+            f"{m.metric} (about {m.more_calls} more canary calls)"
+            if m.more_calls is not None
+            else f"{m.metric} (too close to its tolerance to decide)"
+            for m in open_
+        ]
+        reason = "undecided: " + ", ".join(parts)
+    else:
+        verdict = "advance"
+        steps = [w for w in policy.ramp if w > dep.canary.weight]
+        next_weight = steps[0] if steps else 100
+        reason = "no metric is worse than its tolerance" + (
+            f"; next: {next_weight}%" if next_weight < 100 else "; next: promote to 100%"
+        )
+    return CanaryAnalysis(
+        prompt=name,
+        env=env,
+        weight=dep.canary.weight,
+        alpha=policy.alpha,
+        stable=s_stats,
+        canary=c_stats,
+        metrics=metrics,
+        verdict=verdict,
+        reason=reason,
+        next_weight=next_weight,
+        ignored=ignored,
+    )
+
+
+def summary_line(a: CanaryAnalysis) -> str:
+    return (
+        f"canary analyze {a.prompt} {a.env}: {a.verdict} ({a.reason}); "
+        f"stable {a.stable.version} n={a.stable.calls}, canary {a.canary.version} n={a.canary.calls}"
+    )
+
+
+def apply(project: Any, analysis: CanaryAnalysis, *, commit: bool = False) -> Any:
+    """Perform the verdict: the next ramp step (or the full promotion), or abort-canary. The
+    analysis is the evidence: its summary is the change's reason, in the journal and commit."""
+    from ..registry.changes import abort_canary, promote
+
+    reason = summary_line(analysis)
+    if analysis.verdict == "rollback":
+        return abort_canary(project, analysis.prompt, analysis.env, reason=reason, commit=commit)
+    if analysis.verdict == "advance":
+        assert analysis.next_weight is not None
+        canary = None if analysis.next_weight >= 100 else analysis.next_weight
+        return promote(
+            project,
+            analysis.prompt,
+            analysis.canary.version,
+            analysis.env,
+            canary=canary,
+            force=True,  # the production analysis stands in for the eval evidence
+            reason=reason,
+            commit=commit,
+        )
+    return None

@@ -1,0 +1,132 @@
+"""``promptops canary analyze`` and ``promptops shadow analyze``: decisions from production records."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from ..report import write_json
+from .root import app
+
+canary_app = typer.Typer(help="Decide canaries from production traffic.", no_args_is_help=True)
+app.add_typer(canary_app, name="canary")
+
+
+def _fmt(v: float | None, pct: bool = True) -> str:
+    if v is None:
+        return "-"
+    return f"{v * 100:+.2f}%" if pct else f"{v:.3f}"
+
+
+def _print(a: Any) -> None:
+    echo = typer.echo
+    echo(
+        f"{a.prompt} in {a.env}: canary {a.canary.version} at {a.weight}% "
+        f"(n={a.canary.calls}) vs stable {a.stable.version} (n={a.stable.calls})"
+    )
+    echo(
+        f"  {'metric':12} {'stable':>9} {'canary':>9} {'excess':>9}  interval (anytime)      tol.  decision"
+    )
+    for m in a.metrics:
+        pct = m.metric != "feedback"
+        ival = "-" if m.low is None else f"[{_fmt(m.low, pct)}, {_fmt(m.high, pct)}]"
+        s = _fmt(m.stable, False) if m.stable is not None else "-"
+        c = _fmt(m.canary, False) if m.canary is not None else "-"
+        echo(
+            f"  {m.metric:12} {s:>9} {c:>9} {_fmt(m.excess, pct):>9}  {ival:22} "
+            f"{m.tolerance:>5}  {m.decision}"
+        )
+    for arm in (a.stable, a.canary):
+        echo(
+            f"  {arm.version}: latency p50 {arm.latency_p50_ms} ms, p95 {arm.latency_p95_ms} ms, "
+            f"cost/call {arm.cost_per_call}, output {arm.output_chars_mean} chars, "
+            f"guard triggers {arm.guard_triggers}, feedback {arm.feedback_mean} (n={arm.feedback_n})"
+        )
+    echo(f"verdict: {a.verdict}: {a.reason}")
+
+
+@canary_app.command("analyze")
+def analyze(
+    name: str = typer.Argument(..., help="Prompt name."),
+    env: str = typer.Option(..., "--env", "-e", help="Environment with the canary."),
+    records: list[Path] = typer.Option(
+        ..., "--records", help="JSONL call logs (Registry.load(record_to=...)); repeatable."
+    ),
+    apply: bool = typer.Option(
+        False, "--apply", help="Perform the verdict: next ramp step, promotion, or abort-canary."
+    ),
+    commit: bool = typer.Option(False, "--commit", help="With --apply: commit registry.yaml."),
+    publish: bool = typer.Option(False, "--publish", help="With --apply: publish the snapshot."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Compare the canary with the stable arm on production records: advance, hold or rollback."""
+    from ..analysis.canary import analyze as analyze_
+    from ..analysis.canary import apply as apply_
+    from ..analysis.canary import read_records
+    from ..project import Project
+    from ..registry.file import read_registry
+
+    project = Project.find()
+    calls, feedback = read_records(records)
+    result = analyze_(read_registry(project), name, env, calls, feedback)
+    change = apply_(project, result, commit=commit) if apply else None
+    published = None
+    if change is not None and publish:
+        from ..runtime.snapshot import publish as publish_
+
+        published = publish_(project)
+    if json_out:
+        data: dict[str, Any] = result.model_dump(mode="json")
+        data["applied"] = change.to_json() if change is not None else None
+        data["published"] = published.to_json() if published is not None else None
+        write_json(data)
+        return
+    _print(result)
+    if change is not None:
+        typer.echo(f"applied: {change.subject()}")
+    if published is not None:
+        typer.echo(f"published: {published.manifest[:19]}... to {published.to}")
+
+
+shadow_app = typer.Typer(
+    help="Compare a shadow version on production traffic.", no_args_is_help=True
+)
+app.add_typer(shadow_app, name="shadow")
+
+
+@shadow_app.command("analyze")
+def shadow_analyze(
+    name: str = typer.Argument(..., help="Prompt name."),
+    env: str = typer.Option(..., "--env", "-e", help="Environment with the shadow."),
+    records: list[Path] = typer.Option(
+        ..., "--records", help="JSONL call logs written with capture_content=True; repeatable."
+    ),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Score served and shadow answers to the same requests with their assertions; paired verdict."""
+    from ..analysis.canary import read_records
+    from ..analysis.shadow import analyze_shadow
+    from ..project import Project
+    from ..registry.file import read_registry
+
+    project = Project.find()
+    calls, _ = read_records(records)
+    a = analyze_shadow(project, read_registry(project), name, env, calls)
+    if json_out:
+        write_json(a.model_dump(mode="json"))
+        return
+    typer.echo(
+        f"{a.prompt} in {a.env}: shadow {a.shadow} vs served {a.served} on {a.pairs} paired calls "
+        f"({a.unpaired} unpaired)"
+    )
+    if a.pairs:
+        typer.echo(
+            f"  score {a.served_score} -> {a.shadow_score}, difference {a.difference:+.4f} "
+            f"[{a.low:+.4f}, {a.high:+.4f}], margin {a.margin}"
+        )
+    for s in a.skipped_assertions:
+        typer.echo(f"  skipped (needs a judge): {s}")
+    more = f"; about {a.more_pairs} more pairs would decide" if a.more_pairs else ""
+    typer.echo(f"verdict: {a.verdict}{more}")

@@ -1,0 +1,5 @@
+"""Fixtures of the runtime tests."""
+
+from .helpers import served
+
+__all__ = ["served"]
