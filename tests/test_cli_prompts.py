@@ -320,7 +320,8 @@ def test_schema_default_and_unknown(cli: Cli) -> None:
     result = cli("schema", "dataset")
     assert result.exit_code == 2
     assert error_lines(result) == [
-        "unknown schema 'dataset'; choose one of prompt, case, registry, run, record, summary"
+        "unknown schema 'dataset'; choose one of prompt, case, registry, run, record, summary, "
+        "call, snapshot, analysis, shadow-analysis"
     ]
 
 

@@ -1354,3 +1354,20 @@ def test_prompt_level_config(project: Path, cli: Cli, write: Callable[..., Path]
     assert cold["changelog"].endswith("prompt 'cold').")
     assert plain["model"]["params"] == {"temperature": 0.7, "max_tokens": 50}
     assert "response_format" not in plain and "__config" not in cold
+
+
+def test_an_undated_model_is_named_in_the_import_report(project: Path, cli: Cli) -> None:
+    """promptfoo takes aliases such as gpt-4o-mini; promptops's lint refuses them. The report
+    says so at import, instead of lint failing right after an import that looked clean."""
+    cfg = project / "pf" / "alias.yaml"
+    cfg.parent.mkdir(parents=True)
+    cfg.write_text(
+        "prompts: ['Say {{word}}']\nproviders: [openai:gpt-4o-mini]\n"
+        "tests:\n  - vars: {word: hi}\n    assert: [{type: contains, value: hi}]\n"
+    )
+    result = cli("import", "promptfoo", str(cfg), "--name", "alias")
+    assert result.exit_code == 0, result.output
+    assert "model 'openai/gpt-4o-mini': lint will refuse it until it is fixed: " in result.stdout
+    assert "pin a dated version" in result.stdout
+    lint = cli("lint")
+    assert lint.exit_code == 1 and "'openai/gpt-4o-mini' is an alias" in lint.output

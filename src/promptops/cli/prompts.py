@@ -99,10 +99,15 @@ def show(
 
 @app.command()
 def schema(
-    kind: str = typer.Argument("prompt", help="prompt, case, registry, run, record or summary."),
+    kind: str = typer.Argument(
+        "prompt",
+        help="prompt, case, registry, run, record, summary, call, snapshot, analysis or "
+        "shadow-analysis.",
+    ),
 ) -> None:
-    """Print the JSON Schema of prompt files, dataset cases, registry.yaml, or a run's run.json,
-    results.jsonl records and summary.json."""
+    """Print the JSON Schema of prompt files, dataset cases, registry.yaml, a run's run.json,
+    results.jsonl records and summary.json, the runtime's call records, a published snapshot's
+    manifest, or a canary or shadow analysis."""
     from ..schemas import json_schema
 
     write_json(json_schema(kind))

@@ -484,6 +484,10 @@ def read_provider(
                 )
             continue
         model = {"id": mid}
+        from ..modelids import id_problem
+
+        if why := id_problem(mid):  # promptfoo takes aliases; promptops's lint does not
+            ctx.note(loc, f"model {mid!r}: lint will refuse it until it is fixed: {why}")
         config = load_ref(ctx, options.get("config") or {}, (*loc, "config"))
         if not isinstance(config, dict):
             ctx.skip((*loc, "config"), "provider config that is not a mapping is not converted")
