@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from promptops.gate.rules import GoldDiff, bar_misses, gold_diff, rule_changes
+from promptops.gate.rules import GoldDiff, bar_misses, gold_diff, rule_changes, with_base_schema
 from promptops.spec import CaseSpec, PromptSpec
 
 BASE: dict[str, Any] = {
@@ -50,7 +50,7 @@ def test_no_edit_to_the_rules_is_no_change() -> None:
         (
             {"output": {"format": "json", "schema": {"type": "object"}}},
             "output: text -> json, schema changed (json-schema assertions without a schema of "
-            "their own use the branch's)",
+            "their own keep the base's)",
         ),
     ],
 )
@@ -98,3 +98,17 @@ def test_the_bar_counts_failed_calls_and_nan_scores_as_failures() -> None:
     records += [rec("m", False), rec("m", False)]
     assert bar_misses(records, "sha256:b", 0.8) == [("m", 6, 10)]
     assert bar_misses(records, "sha256:b", 0.6) == []  # exactly at the bar is not below it
+
+
+def test_a_schemaless_json_schema_assertion_keeps_the_base_schema() -> None:
+    """A branch that loosens output.schema to {} must not loosen the json-schema check too."""
+    strict = {"type": "object", "required": ["name"]}
+    base = spec(
+        output={"format": "json", "schema": strict},
+        **{
+            "assert": [{"type": "json-schema"}, {"type": "json-schema", "value": {"type": "array"}}]
+        },
+    )
+    pinned = with_base_schema(base.assert_, base.output.json_schema)
+    assert [a.value for a in pinned] == [strict, {"type": "array"}]
+    assert with_base_schema(base.assert_, None) == base.assert_

@@ -24,7 +24,7 @@ from ..errors import PromptOpsError
 if TYPE_CHECKING:
     from ..eval.runner import EvalOptions
     from ..project import Project, PromptVersion
-    from ..spec import CaseSpec, PromptSpec
+    from ..spec import AssertionSpec, CaseSpec, PromptSpec
     from .merge_base import Trees
 
 __all__ = ["GoldDiff", "Planned", "Rules", "bar_misses", "evaluate_added", "judged", "plan_version"]
@@ -150,7 +150,7 @@ def rule_changes(base: PromptSpec, branch: PromptSpec) -> list[str]:
         out.append(
             f"output: {base.output.format} -> {branch.output.format}, schema "
             f"{'changed' if base.output.json_schema != branch.output.json_schema else 'kept'} "
-            "(json-schema assertions without a schema of their own use the branch's)"
+            "(json-schema assertions without a schema of their own keep the base's)"
         )
     return out
 
@@ -177,6 +177,21 @@ def gold_diff(
             out.edited[cid] = fields
     out.removed = [cid for cid in base if cid not in branch]
     return out
+
+
+def with_base_schema(asserts: list[AssertionSpec], schema: dict[str, Any] | None) -> list[Any]:
+    """The base's assertions with the base's ``output.schema`` written into every
+    ``json-schema`` assertion that has no schema of its own: such an assertion would otherwise
+    check replies against the branch's schema, which the branch can loosen. (The request still
+    asks for the branch's schema: that is the prompt under test.)"""
+    if schema is None:
+        return list(asserts)
+    return [
+        a.model_copy(update={"value": schema})
+        if a.base_type == "json-schema" and a.value is None
+        else a
+        for a in asserts
+    ]
 
 
 def judged(
@@ -208,11 +223,16 @@ def judged(
     spec = pv.spec.model_copy(
         update={
             "gate": base.gate,
-            "assert_": base.assert_,
+            "assert_": with_base_schema(base.assert_, base.output.json_schema),
             "threshold": base.threshold,
             "fail_under": base.fail_under,
             "dataset": base.dataset,
-            "tests": base.tests,
+            "tests": [
+                c.model_copy(
+                    update={"assert_": with_base_schema(c.assert_, base.output.json_schema)}
+                )
+                for c in base.tests
+            ],
         }
     )
     # its assertions are the base's: python paths resolve in the base tree
