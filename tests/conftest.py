@@ -278,3 +278,23 @@ def run_python(code: str, cwd: Path, extra: Sequence[str] = ()) -> subprocess.Co
     return subprocess.run(
         [sys.executable, *extra, "-c", code], cwd=cwd, capture_output=True, text=True, timeout=120
     )
+
+
+def poison(source: Path, payload: str) -> Path:
+    """Compile ``payload`` into the unchecked hash-based pyc the import system would run for
+    ``source`` (``__pycache__/NAME.cpython-3XX.pyc``): the audit's attack, where Python never
+    looks at the source beside it."""
+    import importlib.util
+    import py_compile
+
+    evil = source.parent / f"_{source.stem}_payload.py"
+    evil.write_text(payload)
+    cfile = Path(importlib.util.cache_from_source(str(source)))
+    py_compile.compile(
+        str(evil),
+        cfile=str(cfile),
+        doraise=True,
+        invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+    )
+    evil.unlink()
+    return cfile

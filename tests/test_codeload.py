@@ -6,30 +6,14 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import py_compile
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from conftest import poison
 from promptops.codeload import FINDER, Source, exec_module, pycache_files
-
-
-def poison(source: Path, payload: str) -> Path:
-    """Compile ``payload`` into the unchecked hash-based pyc the import system would use for
-    ``source`` (``__pycache__/NAME.cpython-3XX.pyc``)."""
-    evil = source.parent / f"_{source.stem}_payload.py"
-    evil.write_text(payload)
-    cfile = Path(importlib.util.cache_from_source(str(source)))
-    py_compile.compile(
-        str(evil),
-        cfile=str(cfile),
-        doraise=True,
-        invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
-    )
-    evil.unlink()
-    return cfile
 
 
 @pytest.fixture

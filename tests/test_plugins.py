@@ -21,7 +21,7 @@ else:
     import tomli as tomllib
 from click.testing import Result
 
-from conftest import assert_no_traceback, git
+from conftest import assert_no_traceback, git, poison
 from promptops import plugins
 from promptops.assertions import REGISTRY
 
@@ -242,23 +242,6 @@ def test_check_loads_project_plugins_only_from_the_merge_base_unchanged(
     assert "promptops_plugin_plugins_other" not in sys.modules
 
 
-def _poison(source: Path, payload: str) -> Path:
-    """The unchecked hash-based pyc the import system would run for ``source``."""
-    import py_compile
-
-    evil = source.parent / "_payload.py"
-    evil.write_text(payload)
-    cfile = Path(importlib.util.cache_from_source(str(source)))
-    py_compile.compile(
-        str(evil),
-        cfile=str(cfile),
-        doraise=True,
-        invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
-    )
-    evil.unlink()
-    return cfile
-
-
 @pytest.mark.parametrize("listed", ["plugins/wordy.py", "wordypkg"])
 def test_a_poisoned_pyc_beside_an_unchanged_plugin_never_runs(
     project: Path, cli: Cli, listed: str
@@ -284,7 +267,7 @@ def test_a_poisoned_pyc_beside_an_unchanged_plugin_never_runs(
     git(project, "commit", "-q", "-m", "plugin on main")
     git(project, "checkout", "-q", "-b", "pr")
     for f in poisoned:
-        git(project, "add", "-f", str(_poison(f, steal)))
+        git(project, "add", "-f", str(poison(f, steal)))
     (project / "prompts/brief/1.0.1.yaml").write_text(PROMPT.replace("1.0.0", "1.0.1"))
     git(project, "add", "-A")
     git(project, "commit", "-q", "-m", "pycs")

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from typer.testing import Result
 
-from conftest import assert_no_traceback, git
+from conftest import assert_no_traceback, git, poison
 from promptops.testing.server import FakeOpenAI, Fault, Reply, echo
 
 Cli = Callable[..., Result]
@@ -319,25 +319,6 @@ def test_a_baseline_from_the_base_tree_runs_the_base_trees_assertion_code(
     assert (entry["baseline"], entry["verdict"]) == ("tr@1.0.0", "inconclusive")  # 10 cases
     # both sides ran the base tree's code: the rules (and their code) are the merge base's
     assert (markers / "base").exists() and not (markers / "pr").exists()
-
-
-def poison(source: Path, payload: str) -> Path:
-    """The unchecked hash-based pyc the import system would run for ``source``, compiled from
-    ``payload`` (the audit's attack: Python never looks at the source beside it)."""
-    import importlib.util
-    import py_compile
-
-    evil = source.parent / "_payload.py"
-    evil.write_text(payload)
-    cfile = Path(importlib.util.cache_from_source(str(source)))
-    py_compile.compile(
-        str(evil),
-        cfile=str(cfile),
-        doraise=True,
-        invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
-    )
-    evil.unlink()
-    return cfile
 
 
 STEAL = (

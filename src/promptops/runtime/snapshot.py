@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ..errors import RegistryError, display_path
 from ..paths import REGISTRY_FILE
 from ..project import Project, file_digest
+from ..spec import Deployment
 
 SCHEMA_VERSION = 1
 POINTER = "current.json"
@@ -104,6 +105,17 @@ def canonical_json(model: BaseModel) -> bytes:
     return json.dumps(model.model_dump(mode="json"), sort_keys=True, indent=1).encode() + b"\n"
 
 
+def served(dep: Deployment) -> list[tuple[str, str]]:
+    """(version, digest) of what one environment serves: the active version, its canary and
+    its shadow."""
+    out = [(dep.version, dep.digest)]
+    if dep.canary is not None:
+        out.append((dep.canary.version, dep.canary.digest))
+    if dep.shadow is not None:
+        out.append((dep.shadow.version, dep.shadow.digest))
+    return out
+
+
 def served_files(project: Project) -> dict[str, bytes]:
     """registry.yaml and every prompt file an environment serves (active and canary), each
     checked against the digest registry.yaml promoted: an edited file is never published."""
@@ -121,12 +133,7 @@ def served_files(project: Project) -> dict[str, bytes]:
     out: dict[str, bytes] = {REGISTRY_FILE: raw}
     for name, envs in sorted(spec.prompts.items()):
         for env, dep in envs.items():
-            wanted = [(dep.version, dep.digest)]
-            if dep.canary is not None:
-                wanted.append((dep.canary.version, dep.canary.digest))
-            if dep.shadow is not None:
-                wanted.append((dep.shadow.version, dep.shadow.digest))
-            for version, digest in wanted:
+            for version, digest in served(dep):
                 file = project.version_files(name).get(version)
                 if file is None:
                     raise RegistryError(

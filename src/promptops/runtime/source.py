@@ -35,6 +35,7 @@ from .snapshot import (
     SnapshotPointer,
     _hex,
     _join,
+    served,
     sha256,
 )
 
@@ -101,12 +102,7 @@ def verified_prompts(project: Project, spec: RegistrySpec) -> dict[tuple[str, st
     out: dict[tuple[str, str], PromptVersion] = {}
     for name, envs in spec.prompts.items():
         for env, dep in envs.items():
-            wanted = [(dep.version, dep.digest)]
-            if dep.canary is not None:
-                wanted.append((dep.canary.version, dep.canary.digest))
-            if dep.shadow is not None:
-                wanted.append((dep.shadow.version, dep.shadow.digest))
-            for version, digest in wanted:
+            for version, digest in served(dep):
                 path = project.version_files(name).get(version)
                 if path is None:
                     raise RegistryError(
