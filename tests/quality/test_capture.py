@@ -188,3 +188,24 @@ def test_capture_and_calibrate_import_neither_litellm_nor_pandas(project: Path) 
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.splitlines()[-1]) == [0, 0, []]
+
+
+def test_the_runtimes_own_jsonl_log_is_captured(project: Path) -> None:
+    """Registry.load(record_to=..., capture_content=True) writes the records capture reads:
+    a failed-looking answer with negative feedback becomes a candidate, with its inputs."""
+    from promptops import Registry
+
+    log = project / "calls.jsonl"
+    reg = Registry.load(".", record_to=log, capture_content=True)
+    p = reg.get("summarize", "prod")
+    good = p.complete(document="Budgets were cut again.")
+    bad = p.complete(document="The mayor resigned on Friday.")
+    reg.feedback(good.trace_id, 1.0)
+    reg.feedback(bad.trace_id, 0.0, "missed the point")
+    result = capture(
+        "summarize", [log], project / "evals" / "summarize.jsonl", where="feedback < 0.5"
+    )
+    [case] = read_candidates(candidates_path(project / "evals" / "summarize.jsonl"))
+    assert result.added == [case["id"]]
+    assert case["vars"] == {"document": "The mayor resigned on Friday."}
+    assert case["metadata"]["trace_id"] == bad.trace_id

@@ -103,7 +103,26 @@ def _attributes(data: dict[str, Any]) -> dict[str, Any]:
     attrs.update(
         flatten({k: v for k, v in data.items() if k not in ("attributes", "promptops", "context")})
     )
+    if data.get("kind") in ("call", "feedback") and "schema_version" in data:
+        # the runtime's own JSONL log (Registry.load(record_to=...), promptops schema call)
+        for key, name in _RUNTIME_FIELDS.items():
+            if data.get(key) is not None:
+                attrs.setdefault(name, data[key])
     return attrs
+
+
+# the runtime's call and feedback records (runtime/records.py) -> the attribute names above
+_RUNTIME_FIELDS = {
+    "prompt": "promptops.prompt.name",
+    "version": "promptops.prompt.version",
+    "trace_id": "promptops.trace_id",
+    "vars": "promptops.vars",
+    "output": "promptops.output",
+    "error_type": "promptops.error",
+    "guards": "promptops.guards",
+    "score": "promptops.feedback.score",
+    "comment": "promptops.feedback.comment",
+}
 
 
 def _text(value: Any) -> str | None:
