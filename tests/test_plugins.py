@@ -189,6 +189,14 @@ def test_a_missing_or_broken_plugin_is_a_clear_error(project: Path, cli: Cli) ->
     result = cli("eval", "summarize@1.0.0")
     assert result.exit_code == 1
     assert "promptops.yaml:1: plugins[0]: '../outside.py' is outside the project" in result.stderr
+    # sys.exit() while a plugin is imported is that plugin's error, not promptops' exit code
+    (project / "checks").mkdir(exist_ok=True)
+    (project / "checks/quits.py").write_text("import sys\nsys.exit(3)\n")
+    (project / "promptops.yaml").write_text("plugins: [checks/quits.py]\n")
+    result = cli("eval", "summarize@1.0.0")
+    assert_no_traceback(result)
+    assert result.exit_code == 1, result.output
+    assert "plugins[0]: importing 'checks/quits.py' failed: SystemExit: 3" in result.stderr
 
 
 def _marker_plugin(path: Path, marker: str) -> None:

@@ -60,7 +60,7 @@ def load_entry_points() -> list[str]:
                     obj()  # ``module:register`` style
             except PromptOpsError:
                 raise
-            except Exception as e:
+            except (Exception, SystemExit) as e:  # sys.exit() in a plugin must not end promptops
                 raise PluginError(
                     f"plugin entry point {ep.name!r} ({ep.value}) failed to load: "
                     f"{type(e).__name__}: {e}"
@@ -164,7 +164,7 @@ def load_project_plugins(project: Project, gate: CodeGate | None = None) -> list
             _loaded[key] = _import(kind, entry, sources, root)
         except PromptOpsError:
             raise
-        except Exception as e:
+        except (Exception, SystemExit) as e:  # sys.exit() in a plugin must not end promptops
             raise PluginError(
                 f"{where}: importing {entry!r} failed: {type(e).__name__}: {e}"
             ) from None
