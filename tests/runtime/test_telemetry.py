@@ -119,3 +119,60 @@ def test_feedback_joins_the_call_by_trace_id(spans: InMemorySpanExporter, projec
     assert names == ["chat echo/echo", "promptops feedback"]
     with pytest.raises(UsageError, match="from 0 \\(bad\\) to 1"):
         reg.feedback(reply.trace_id, 5)
+
+
+def otlp_json(finished: object) -> dict[str, object]:
+    """Spans as one OTLP/JSON export line, the encoding the Collector's file exporter writes
+    (ints as strings, arrays as arrayValue)."""
+
+    def value(v: object) -> dict[str, object]:
+        if isinstance(v, bool):
+            return {"boolValue": v}
+        if isinstance(v, int):
+            return {"intValue": str(v)}
+        if isinstance(v, float):
+            return {"doubleValue": v}
+        if isinstance(v, tuple | list):
+            return {"arrayValue": {"values": [value(x) for x in v]}}
+        return {"stringValue": str(v)}
+
+    spans = [
+        {
+            "traceId": format(s.context.trace_id, "032x"),
+            "spanId": format(s.context.span_id, "016x"),
+            "name": s.name,
+            "startTimeUnixNano": str(s.start_time),
+            "endTimeUnixNano": str(s.end_time),
+            "attributes": [{"key": k, "value": value(v)} for k, v in (s.attributes or {}).items()],
+        }
+        for s in finished  # type: ignore[attr-defined]
+    ]
+    return {"resourceSpans": [{"scopeSpans": [{"spans": spans}]}]}
+
+
+def test_the_runtimes_spans_exported_as_otlp_json_are_read_by_canary_and_capture(
+    spans: InMemorySpanExporter, project: Path
+) -> None:
+    """What a collector exports is what canary analyze and capture read: the same calls as the
+    runtime's own JSONL log, feedback joined by trace id, captured inputs found."""
+    from promptops.analysis.canary import read_records
+    from promptops.quality.callrecords import read_records as read_calls
+
+    reg = Registry.load(".", otel=True, record_to=project / "calls.jsonl", capture_content=True)
+    p = reg.get("summarize", "prod")
+    replies = [p.complete(document=f"Item {i} happened.") for i in range(3)]
+    reg.feedback(replies[1].trace_id, 0.0, "wrong")
+    otlp = project / "otlp.jsonl"
+    otlp.write_text(json.dumps(otlp_json(spans.get_finished_spans())) + "\n")
+    from_spans, feedback = read_records([otlp])
+    from_log, feedback_log = read_records([project / "calls.jsonl"])
+    keys = ("trace_id", "prompt", "version", "digest", "env", "arm", "model", "error_type")
+    assert [[getattr(c, k) for k in keys] for c in from_spans] == [
+        [getattr(c, k) for k in keys] for c in from_log
+    ]
+    assert [c.latency_ms for c in from_spans] == [c.latency_ms for c in from_log]
+    assert all(c.time.endswith("Z") for c in from_spans)
+    assert feedback == feedback_log == {replies[1].trace_id: [0.0]}
+    captured = list(read_calls([otlp]))
+    assert [c.vars for c in captured] == [{"document": f"Item {i} happened."} for i in range(3)]
+    assert [c.feedback for c in captured] == [None, 0.0, None]

@@ -109,6 +109,9 @@ def read_records(paths: Iterable[Path]) -> tuple[list[CallRecord], dict[str, lis
                 continue
             try:
                 data = json.loads(line)
+                if isinstance(data, dict) and "resourceSpans" in data:  # a Collector's OTLP/JSON
+                    _from_otlp(data, calls, feedback)
+                    continue
                 kind = data.get("kind") if isinstance(data, dict) else None
                 if kind == "feedback":
                     fb = FeedbackRecord.model_validate(data)
@@ -122,6 +125,58 @@ def read_records(paths: Iterable[Path]) -> tuple[list[CallRecord], dict[str, lis
                 where = ".".join(map(str, err["loc"])) or None
                 raise SpecError.of(path, i, where, err["msg"]) from None
     return calls, feedback
+
+
+# OpenTelemetry span attributes (the runtime's spans) -> call record fields
+_SPAN_FIELDS = {
+    "promptops.prompt.name": "prompt",
+    "promptops.prompt.version": "version",
+    "promptops.prompt.digest": "digest",
+    "promptops.env": "env",
+    "promptops.arm": "arm",
+    "gen_ai.request.model": "model",
+    "gen_ai.response.model": "response_model",
+    "gen_ai.usage.input_tokens": "input_tokens",
+    "gen_ai.usage.output_tokens": "output_tokens",
+    "promptops.latency_ms": "latency_ms",
+    "promptops.duration_ms": "duration_ms",
+    "promptops.cost": "cost",
+    "error.type": "error_type",
+    "promptops.cache_hit": "cache_hit",
+    "promptops.attempts": "attempts",
+    "promptops.guard.triggers": "guards",
+    "promptops.guard.blocked": "blocked",
+}
+
+
+def _from_otlp(
+    data: dict[str, Any], calls: list[CallRecord], feedback: dict[str, list[float]]
+) -> None:
+    """The runtime's spans in an OTLP/JSON export line (the OpenTelemetry Collector's file
+    exporter): call spans become call records, feedback spans feedback; other spans are left
+    out. A call span missing a field the analysis needs raises ValidationError (file:line)."""
+    from datetime import datetime, timezone
+
+    from ..quality.callrecords import otlp_spans
+
+    for span in otlp_spans(data):
+        attrs, context = span["attributes"], span["context"]
+        trace = attrs.get("promptops.trace_id") or context.get("trace_id") or ""
+        score = attrs.get("promptops.feedback.score")
+        if "promptops.prompt.name" not in attrs:
+            if trace and isinstance(score, int | float):
+                feedback.setdefault(str(trace), []).append(float(score))
+            continue
+        record: dict[str, Any] = {
+            field: attrs[key] for key, field in _SPAN_FIELDS.items() if attrs.get(key) is not None
+        }
+        start = context.get("start_ns")
+        when = datetime.fromtimestamp(int(start) / 1e9, timezone.utc) if start else None
+        record["time"] = (
+            when.isoformat(timespec="milliseconds").replace("+00:00", "Z") if when else ""
+        )
+        record["trace_id"] = str(trace)
+        calls.append(CallRecord.model_validate(record))
 
 
 def _quantile(xs: list[float], q: float) -> float | None:

@@ -52,7 +52,10 @@ def analyze(
     name: str = typer.Argument(..., help="Prompt name."),
     env: str = typer.Option(..., "--env", "-e", help="Environment with the canary."),
     records: list[Path] = typer.Option(
-        ..., "--records", help="JSONL call logs (Registry.load(record_to=...)); repeatable."
+        ...,
+        "--records",
+        help="JSONL call logs (Registry.load(record_to=...)) or a Collector's OTLP/JSON span "
+        "exports; repeatable.",
     ),
     apply: bool = typer.Option(
         False, "--apply", help="Perform the verdict: next ramp step, promotion, or abort-canary."

@@ -29,8 +29,21 @@ from typing import Any
 
 from ..loader import iter_jsonl
 
-_VARS = ("promptops.vars", "promptops.inputs", "promptops.prompt.vars", "gen_ai.prompt.vars")
-_OUTPUT = ("promptops.output", "promptops.output.text", "gen_ai.completion", "gen_ai.output")
+# the runtime's span names its captured content promptops.content.vars and gen_ai.output.messages
+_VARS = (
+    "promptops.vars",
+    "promptops.content.vars",
+    "promptops.inputs",
+    "promptops.prompt.vars",
+    "gen_ai.prompt.vars",
+)
+_OUTPUT = (
+    "promptops.output",
+    "promptops.output.text",
+    "gen_ai.output.messages",
+    "gen_ai.completion",
+    "gen_ai.output",
+)
 _FEEDBACK = ("promptops.feedback.score", "promptops.feedback", "feedback.score")
 
 
@@ -255,6 +268,9 @@ def otlp_spans(data: Mapping[str, Any]) -> list[dict[str, Any]]:
                 }
                 trace = span.get("traceId")
                 context = {"trace_id": trace if isinstance(trace, str) else ""}
+                start = span.get("startTimeUnixNano")
+                if isinstance(start, str | int) and str(start).isdigit():
+                    context["start_ns"] = str(start)
                 out.append({"attributes": attrs, "context": context})
     return out
 
