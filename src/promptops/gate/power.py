@@ -13,6 +13,7 @@ numpy only (scipy costs a second).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -182,18 +183,10 @@ def cases_for_regression(
     def ok(m: int) -> bool:
         return power_regression(m, psi, delta, margin, a1) >= power
 
-    hi = max(start, 2)
-    while not ok(hi):
-        hi *= 2
-        if hi > 10_000_000:
-            return None
-    lo = max(start - 1, 0)
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if ok(mid):
-            hi = mid
-        else:
-            lo = mid
+    found = _smallest(ok, max(start, 2), max(start - 1, 0))
+    if found is None:
+        return None
+    hi = found
     # the saw-tooth: move up until the following sizes keep the power
     for _ in range(100 if steady else 0):
         if hi > 400 or all(ok(hi + j) for j in range(1, 4)):
@@ -234,12 +227,16 @@ def cases_for_ok(
         return power_ok(m, psi, delta, margin, a1) >= power
 
     floor = min_cases_for_ok(margin, a1) or 1
-    hi = max(floor, 2)
+    return _smallest(ok, max(floor, 2), max(floor - 1, 1))
+
+
+def _smallest(ok: Callable[[int], bool], hi: int, lo: int) -> int | None:
+    """The smallest n > ``lo`` with ``ok(n)``: doubling from ``hi``, then bisection (``ok`` is
+    taken as monotone there); None past ten million."""
     while not ok(hi):
         hi *= 2
         if hi > 10_000_000:
             return None
-    lo = max(floor - 1, 1)
     while hi - lo > 1:
         mid = (lo + hi) // 2
         if ok(mid):
