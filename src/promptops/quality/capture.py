@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -146,7 +146,7 @@ def capture(
     out = candidates_path(to)
     known = _known_hashes(to) | _known_hashes(out)
     result = CaptureResult(out)
-    stamp = (now or datetime.now(UTC)).isoformat(timespec="seconds")
+    stamp = (now or datetime.now(timezone.utc)).isoformat(timespec="seconds")
     lines: list[str] = []
     for record in read_records(records, result.skipped):
         result.read += 1

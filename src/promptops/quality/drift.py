@@ -19,7 +19,7 @@ import gzip
 import io
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +59,7 @@ def write_evidence(project: Any, pv: Any, run: Any) -> Path:
         "dataset": project.rel(ds) if ds is not None else None,
         "dataset_digest": file_digest(ds) if ds is not None and ds.is_file() else None,
         "gate": {"metric": pv.spec.gate.metric, "margin": pv.spec.gate.margin},
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     text = "".join(
         json.dumps(x, sort_keys=True, separators=(",", ":")) + "\n" for x in [header, *rows]
