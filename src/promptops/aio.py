@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import weakref
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
@@ -41,12 +42,19 @@ async def wait_for(aw: Awaitable[T], timeout: float | None) -> T:
     return task.result()
 
 
+# Tasks cancel_and_settle has asked to stop: Python 3.10 has no Task.cancelling() to ask
+_ASKED: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
+
+
 def cancelling() -> bool:
     """Whether the current task has been asked to stop and has not complied yet (code that
-    swallowed a cancellation, here or in a plugin, leaves the request pending)."""
+    swallowed a cancellation, here or in a plugin, leaves the request pending). On Python
+    3.10, which does not count cancellations, only :func:`cancel_and_settle`'s are known."""
     task = asyncio.current_task()
+    if task is None:
+        return False
     count = getattr(task, "cancelling", None)  # Python 3.11+
-    return bool(task is not None and count is not None and count())
+    return bool(count()) if count is not None else task in _ASKED
 
 
 async def cancel_and_settle(
@@ -61,6 +69,7 @@ async def cancel_and_settle(
     until = loop.time() + grace
     while pending:
         for t in pending:
+            _ASKED.add(t)
             t.cancel()
         left = until - loop.time()
         if left <= 0:

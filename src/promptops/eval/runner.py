@@ -556,7 +556,9 @@ async def arun_eval(
                 tally.add(rec)
             except Stopped:
                 continue  # stopped while it waited at the gate: not recorded either
-            except asyncio.CancelledError:
+            except (asyncio.CancelledError, KeyboardInterrupt):
+                # Ctrl-C: on 3.11 asyncio turns it into a cancellation; on 3.10 it is raised
+                # in whatever runs, here included: either way the run is interrupted
                 raise
             except BaseException as e:  # any escape ends the run, loudly
                 fatal.append(f"case {case.id} ({case.source}:{case.line}): {describe(e)}")
