@@ -207,12 +207,7 @@ def capture(
         if limit is not None and len(result.added) >= limit:
             break
     if lines:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        prefix = ""
-        if out.exists() and out.stat().st_size:
-            with out.open("rb") as fh:
-                fh.seek(-1, 2)
-                prefix = "" if fh.read(1) == b"\n" else "\n"
-        with out.open("a", encoding="utf-8") as fh:
-            fh.write(prefix + "\n".join(lines) + "\n")
+        from .labels import append_lines
+
+        append_lines(out, lines)
     return result

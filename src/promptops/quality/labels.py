@@ -80,17 +80,23 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def append_label(path: Path, label: Label) -> None:
-    """Append one label (a line written whole, so a crash leaves no half line)."""
+def append_lines(path: Path, lines: list[str]) -> None:
+    """Append JSON lines in one write, starting on a line of their own when the file does not
+    end in a newline (a hand edit), so a crash leaves no half line joined to another."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    line = json.dumps(label.model_dump(mode="json", by_alias=True), ensure_ascii=False)
     prefix = ""
     if path.exists() and path.stat().st_size:
         with path.open("rb") as fh:
             fh.seek(-1, 2)
             prefix = "" if fh.read(1) == b"\n" else "\n"
     with path.open("a", encoding="utf-8") as fh:
-        fh.write(prefix + line + "\n")
+        fh.write(prefix + "\n".join(lines) + "\n")
+
+
+def append_label(path: Path, label: Label) -> None:
+    """Append one label (a line written whole, so a crash leaves no half line)."""
+    line = json.dumps(label.model_dump(mode="json", by_alias=True), ensure_ascii=False)
+    append_lines(path, [line])
 
 
 def read_labels(path: Path) -> Iterator[tuple[int, Label]]:

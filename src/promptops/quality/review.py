@@ -17,7 +17,16 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import PromptOpsError, SpecError, UsageError, display_path
-from .labels import JudgedOutcome, Label, append_label, labels_path, latest_labels, now, output_hash
+from .labels import (
+    JudgedOutcome,
+    Label,
+    append_label,
+    append_lines,
+    labels_path,
+    latest_labels,
+    now,
+    output_hash,
+)
 
 PAGE_SIZE = 50
 
@@ -199,7 +208,7 @@ class ReviewSession:
             existing = _case_ids(self.gold)
             if case.id in existing:
                 raise UsageError(f"{display_path(self.gold)} already has a case {case.id!r}")
-            _append_line(self.gold, line)
+            append_lines(self.gold, [line])
             _remove_case(self.candidates, case.id)
             item["accepted"] = True
             item["expected"] = expected
@@ -227,17 +236,6 @@ def _case_ids(path: Path) -> set[str]:
     from ..datasets import iter_cases
 
     return {c.id for c in iter_cases(path)} if path.exists() else set()
-
-
-def _append_line(path: Path, line: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    prefix = ""
-    if path.exists() and path.stat().st_size:
-        with path.open("rb") as fh:
-            fh.seek(-1, 2)
-            prefix = "" if fh.read(1) == b"\n" else "\n"
-    with path.open("a", encoding="utf-8") as fh:
-        fh.write(prefix + line + "\n")
 
 
 def _remove_case(path: Path, case_id: str) -> None:
