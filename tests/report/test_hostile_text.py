@@ -99,6 +99,8 @@ def test_csv_export_neutralises_formula_cells(cli: Cli, tmp_path: Path) -> None:
     cells = [v for r in rows for v in r.values() if v]
     assert not [c for c in cells if c[0] in "=+@"], cells
     assert '\'=HYPERLINK("http://evil.example","x")' in cells
+    assert not [c for c in cells if "\x00" in c]
+    assert [c for c in cells if "NUL\u2400 bell" in c]  # shown, on every Python, not dropped
 
 
 def test_a_deeply_nested_json_line_is_a_clear_error(project: Path, cli: Cli) -> None:

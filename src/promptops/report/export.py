@@ -169,12 +169,21 @@ def write_frame(
         output.parent.mkdir(parents=True, exist_ok=True)
         frame.to_parquet(output, index=False)
         return
+    # Plain Python values first: mapping a nullable Int64 column with gaps turns it into
+    # floats on pandas 2.3 (``5.0``).
+    plain = frame.astype(object).where(frame.notna(), None)
     if fmt == "csv":
+        import csv
+        import io
+
         from .safe import csv_cell
 
-        text = frame.apply(lambda col: col.map(csv_cell)).to_csv(index=False)
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(plain.columns)
+        writer.writerows([csv_cell(v) for v in row] for row in plain.itertuples(index=False))
+        text = buffer.getvalue()
     else:
-        plain = frame.astype(object).where(frame.notna(), None)
         text = "".join(
             json.dumps(row, ensure_ascii=False, default=str) + "\n"
             for row in plain.to_dict(orient="records")

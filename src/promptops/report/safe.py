@@ -73,7 +73,12 @@ def md_code(value: Any) -> str:
 
 
 def csv_cell(value: Any) -> Any:
-    """A string cell a spreadsheet would run as a formula gets a leading ``'``."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+    """A string cell a spreadsheet would run as a formula gets a leading ``'``; a NUL byte,
+    which spreadsheets cut a cell at and Python 3.10's csv writer cannot write, is shown as
+    ``\u2400`` (the symbol for NUL).  JSONL and parquet keep text exact."""
+    if not isinstance(value, str):
+        return value
+    value = value.replace("\x00", "\u2400")
+    if value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value
     return value
