@@ -44,9 +44,13 @@ async function api(path, body) {
   const r = await fetch(path, opt); const j = await r.json();
   if (!r.ok) throw new Error(j.error || r.statusText); return j;
 }
+let LOADS = 0;
 async function load(keepCur) {
+  const seq = ++LOADS;
   const q = new URLSearchParams({offset: S.offset, limit: S.limit, group: S.group});
-  S.data = await api("/api/items?" + q);
+  const data = await api("/api/items?" + q);
+  if (seq !== LOADS) return;  // a later click or key asked for another page: its answer wins
+  S.data = data;
   S.offset = S.data.offset;
   if (!keepCur) S.cur = 0;
   S.cur = Math.min(S.cur, Math.max(S.data.items.length - 1, 0));
