@@ -373,3 +373,55 @@ def test_estimate_batch_shows_the_discounted_dollars(
     table = cli("eval", "qa@1.0", "--estimate", "--batch")
     assert table.exit_code == 0 and "batch" in table.stdout
     assert server.calls == 0 and server.batches.ops == {}
+
+
+def test_a_batch_the_provider_fails_says_why_and_stays_resumable(
+    tmp_path: Path, server: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = openai_batch.request_line
+    monkeypatch.setattr(openai_batch, "request_line", lambda *a: b"{not json\n")
+    project = make_project(tmp_path, server.url, n=3)
+    first = run(project, batch=True)
+    assert first.status == "incomplete" and records(first) == []
+    assert "failed (line 1: invalid_json_line" in first.summary["error"]
+    monkeypatch.setattr(openai_batch, "request_line", real)
+    again = run(project, resume=first.run.id, batch=True)
+    assert again.status == "complete" and len(records(again)) == 3
+
+
+def test_an_unreadable_batch_state_names_the_file_and_field(
+    tmp_path: Path, server: FakeOpenAI
+) -> None:
+    from promptops.errors import RunError
+
+    project = make_project(tmp_path, server.url, n=2)
+    first = run(project, batch=True)
+    (first.run.path / STATE_FILE).write_text('{"batches": [{"id": "b", "model": 3, "units": {}}]}')
+    (first.run.path / "results.jsonl").write_text("")
+    with pytest.raises(RunError, match=r"batches.json: batches\[0\].model: missing or not a str"):
+        run(project, resume=first.run.id, batch=True)
+
+
+def test_polling_backs_off_from_batch_poll_to_60_seconds() -> None:
+    import asyncio
+
+    from promptops.eval.batch import BatchPhase
+
+    waits: list[float] = []
+
+    async def sleep(s: float) -> None:
+        waits.append(s)
+
+    class Client:
+        n = 0
+
+        async def retrieve(self, batch_id: str) -> dict[str, Any]:
+            self.n += 1
+            status = "completed" if self.n > 12 else "in_progress"
+            return {"id": batch_id, "status": status, "request_counts": {"total": 1}}
+
+    opts = EvalOptions(batch=True, batch_poll=2.0)
+    phase = BatchPhase(None, None, [], opts, None, set(), lambda t: iter(()), sleep=sleep)  # type: ignore[arg-type]
+    info = asyncio.run(phase._poll(Client(), "batch-1"))  # type: ignore[arg-type]
+    assert info["status"] == "completed"
+    assert waits[:4] == [2.0, 3.0, 4.5, 6.75] and waits[-1] == 60.0 and len(waits) == 12

@@ -115,6 +115,7 @@ def eval_(
         opts.concurrency = concurrency
         if batch_poll is not None:
             opts.batch_poll = batch_poll
+        opts.batch = opts.batch or batch
         if api_base is not None:  # run.json keeps the URL without its credentials
             opts.api_base = api_base
         from ..eval.store import run_version

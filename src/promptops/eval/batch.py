@@ -167,10 +167,15 @@ class BatchPhase:
     held: set[UnitKey] = field(default_factory=set)
     batch_ids: list[str] = field(default_factory=list)
     ended: dict[str, str] = field(default_factory=dict)  # batch id -> its final status
+    reasons: dict[str, str] = field(default_factory=dict)  # failed batch id -> the first error
 
     def held_message(self) -> str:
         """Why the run is incomplete, and how to finish it."""
-        ended = ", ".join(f"{b} {s}" for b, s in self.ended.items() if s != "completed")
+        ended = ", ".join(
+            f"{b} {s}" + (f" ({self.reasons[b]})" if b in self.reasons else "")
+            for b, s in self.ended.items()
+            if s != "completed"
+        )
         return (
             f"{len(self.held)} requests were not answered by their batch ({ended or 'no answer'});"
             f" they are not recorded; submit only those with: promptops eval --resume {self.rundir.id}"
@@ -181,17 +186,24 @@ class BatchPhase:
         return self.rundir.path / STATE_FILE
 
     def _load(self) -> list[dict[str, Any]]:
+        """The batches an earlier process of this run submitted (none on a new run)."""
         if not self.state_path.is_file():
             return []
+        where = self.project.rel(self.state_path)
         try:
             data = json.loads(self.state_path.read_text(encoding="utf-8"))
-            batches = data["batches"]
-            if not isinstance(batches, list) or not all(
-                isinstance(b, dict) and isinstance(b.get("id"), str) for b in batches
-            ):
-                raise TypeError("batches: not a list of batch objects")
-        except (OSError, ValueError, KeyError, TypeError) as e:
-            raise RunError(f"{self.project.rel(self.state_path)}: unreadable: {e}") from None
+        except (OSError, ValueError) as e:
+            raise RunError(f"{where}: unreadable: {e}") from None
+        batches = data.get("batches") if isinstance(data, dict) else None
+        if not isinstance(batches, list):
+            raise RunError(f"{where}: batches: expected a list")
+        for i, b in enumerate(batches):
+            fields = {"id": str, "model": str, "units": dict}
+            for name, kind in fields.items():
+                if not isinstance(b, dict) or not isinstance(b.get(name), kind):
+                    raise RunError(
+                        f"{where}: batches[{i}].{name}: missing or not a {kind.__name__}"
+                    )
         return batches
 
     def _save(self, batches: list[dict[str, Any]]) -> None:
@@ -383,6 +395,13 @@ class BatchPhase:
 
         self.ended[str(info["id"])] = str(info.get("status"))
         entry["status"] = info.get("status")
+        errs = (
+            (info.get("errors") or {}).get("data") if isinstance(info.get("errors"), dict) else None
+        )
+        if isinstance(errs, list) and errs and isinstance(errs[0], dict):
+            first = errs[0]
+            line = f"line {first.get('line')}: " if first.get("line") is not None else ""
+            self.reasons[str(info["id"])] = f"{line}{first.get('code')}: {first.get('message')}"
         files = [info.get("output_file_id")] + ([info.get("error_file_id")] if errors else [])
         for file_id in files:
             if not isinstance(file_id, str):
