@@ -425,3 +425,20 @@ def test_polling_backs_off_from_batch_poll_to_60_seconds() -> None:
     info = asyncio.run(phase._poll(Client(), "batch-1"))  # type: ignore[arg-type]
     assert info["status"] == "completed"
     assert waits[:4] == [2.0, 3.0, 4.5, 6.75] and waits[-1] == 60.0 and len(waits) == 12
+
+
+def test_judges_are_called_as_usual_after_the_batch_answers(
+    tmp_path: Path, server: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", server.url)  # where the judge (no api_base) goes
+    server.responder = lambda r: Reply(
+        r.text if r.text.startswith("Q: ") else '{"score": 1, "reason": "fine"}'
+    )
+    rubric = f"  - {{type: llm-rubric, value: Answers the question, judge: {MODEL}}}\n"
+    project = make_project(tmp_path, server.url, n=4, extra=rubric)
+    result = run(project, batch=True)
+    recs = records(result)
+    assert result.status == "complete" and all(r["pass"] for r in recs)
+    assert len(server.batches.lines) == 4  # the cases, in the batch
+    assert server.calls == 4  # the judges, one ordinary call per case
+    assert all(not r.text.startswith("Q: ") for r in server.requests)

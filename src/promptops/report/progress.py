@@ -61,7 +61,8 @@ class Progress:
             return
         done = f"{info.completed + info.failed}/{info.total}" if info.total else ""
         failed = f", {info.failed} failed" if info.failed else ""
-        self.bar.update(self.task, description=f"batch {info.id} {info.status} {done}{failed}")
+        text = " ".join(x for x in ("batch", info.id, info.status, done) if x) + failed
+        self.bar.update(self.task, description=text)
 
     def stop(self) -> None:
         if self.bar is not None:
