@@ -113,6 +113,18 @@ def test_a_batch_answer_is_a_cache_hit_for_a_later_ordinary_run(
     again = records(run(project))
     assert server.calls == 0 and all(r["cached"] for r in again)
     assert server.batches.ops["batch_create"] == 1
+    third = run(project, batch=True)  # everything cached: no batch at all
+    assert all(r["cached"] for r in records(third)) and third.status == "complete"
+    assert server.batches.ops.get("file_upload") == 1 and server.batches.ops["batch_create"] == 1
+
+
+def test_each_repeat_is_its_own_request(tmp_path: Path, server: FakeOpenAI) -> None:
+    project = make_project(tmp_path, server.url, n=3)
+    recs = records(run(project, batch=True, repeat=2))
+    assert len(recs) == 6 and len(server.batches.lines) == 6
+    assert sorted((r["case_id"], r["repeat"]) for r in recs) == [
+        (f"c00{i}", k) for i in range(3) for k in range(2)
+    ]
 
 
 def test_an_ordinary_answer_in_the_cache_is_never_sent_in_a_batch(

@@ -237,36 +237,20 @@ class BatchPhase:
                     out.append(Unit(key, t, messages, params, ck))
         if cache is not None and out:
             # answered by the cache over the whole chain (fallbacks too): the loop's, not ours
-            hit_keys: set[str] = set()
-            for u in out:
-                t = u.target
-                hit_keys.update(
-                    self.caller.cache_keys(
-                        t.model,
-                        u.messages,
-                        u.params,
-                        t.api_base,
-                        u.key[3],
-                        t.fallbacks,
-                        provider=t.provider,
-                    )
+            chains = [
+                self.caller.cache_keys(
+                    u.target.model,
+                    u.messages,
+                    u.params,
+                    u.target.api_base,
+                    u.key[3],
+                    u.target.fallbacks,
+                    provider=u.target.provider,
                 )
-            found = set(cache.get_many(sorted(hit_keys)))
-            out = [
-                u
                 for u in out
-                if not found.intersection(
-                    self.caller.cache_keys(
-                        u.target.model,
-                        u.messages,
-                        u.params,
-                        u.target.api_base,
-                        u.key[3],
-                        u.target.fallbacks,
-                        provider=u.target.provider,
-                    )
-                )
             ]
+            found = set(cache.get_many(sorted({k for keys in chains for k in keys})))
+            out = [u for u, keys in zip(out, chains, strict=True) if not found.intersection(keys)]
         return out
 
     async def run(self) -> BatchCaller:
