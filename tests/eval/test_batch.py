@@ -454,3 +454,21 @@ def test_judges_are_called_as_usual_after_the_batch_answers(
     assert len(server.batches.lines) == 4  # the cases, in the batch
     assert server.calls == 4  # the judges, one ordinary call per case
     assert all(not r.text.startswith("Q: ") for r in server.requests)
+
+
+def test_a_batch_created_but_not_saved_is_found_by_the_run_id_on_resume(
+    tmp_path: Path, server: FakeOpenAI
+) -> None:
+    """The process ended between creating the batch and writing batches.json."""
+    project = make_project(tmp_path, server.url, n=5)
+    other = make_project(tmp_path / "other", server.url, n=5)
+    run(other, batch=True)  # another run's batch, same cases: not adopted
+    first = run(project, batch=True, use_cache=False)  # (else the cache answers the resume)
+    (first.run.path / STATE_FILE).unlink()
+    (first.run.path / "results.jsonl").write_text("")
+    again = run(project, resume=first.run.id, batch=True, use_cache=False)
+    assert again.status == "complete" and len(records(again)) == 5
+    assert server.batches.ops["batch_create"] == 2 and server.batches.ops["batch_list"] == 1
+    (entry,) = json.loads((first.run.path / STATE_FILE).read_text())["batches"]
+    assert entry["adopted"] and entry["id"] == server.batches.batches[1]["id"]
+    assert len(entry["units"]) == 5

@@ -17,7 +17,8 @@ What survives the process ending: ``batches.json`` in the run directory, written
 after each batch is created and before any polling, holds each batch's id, input file id,
 endpoint (without credentials) and custom_id -> unit mapping. A resumed run reads it first and
 collects those batches by id: a batch still running or completed is never submitted again;
-only the units no batch answered, or will answer, are.
+only the units no batch answered, or will answer, are. A batch created in the instant before
+``batches.json`` was written is found on resume by the run id in its metadata (``_adopt``).
 
 Choices, documented in the README: one batch per (model, endpoint), split at OpenAI's limits
 (:data:`~promptops.providers.openai_batch.MAX_REQUESTS` lines, ``MAX_BYTES`` per input file);
@@ -164,6 +165,7 @@ class BatchPhase:
     cases: Callable[[Target], Iterator[Case]]
     on_batch: Callable[[BatchInfo], None] | None = None
     sleep: Callable[[float], Any] = asyncio.sleep
+    resuming: bool = False  # eval --resume: look for batches created but not saved
     held: set[UnitKey] = field(default_factory=set)
     batch_ids: list[str] = field(default_factory=list)
     ended: dict[str, str] = field(default_factory=dict)  # batch id -> its final status
@@ -260,6 +262,8 @@ class BatchPhase:
         units = {u.custom_id: u for u in self._units()}
         answers: dict[str, Completion | CallError] = {}
         state = self._load()
+        if self.resuming and units:
+            await self._adopt(state, units)
         live: list[dict[str, Any]] = []
         # batches an earlier process submitted: collected by id, never submitted again
         for entry in state:
@@ -288,6 +292,60 @@ class BatchPhase:
         # what no batch answered (expired, cancelled, failed): not recorded, resume asks again
         self.held = {u.key for u in units.values() if u.call_key not in answers}
         return BatchCaller(self.caller, answers)
+
+    async def _adopt(self, state: list[dict[str, Any]], units: dict[str, Unit]) -> None:
+        """Batches of this run the provider has and ``batches.json`` does not (the process
+        ended between creating one and saving it): found by the run id in their metadata
+        (the provider's 100 most recent batches), their units read back from their input file
+        (custom_ids are digests of the units' keys), and saved."""
+        from ..providers.base import CallError
+        from ..providers.openai_batch import BatchClient
+        from ..redact import strip_url
+
+        known = {e["id"] for e in state}
+        seen_bases: set[str] = set()
+        for t in self.targets:
+            client = BatchClient(t.model, t.api_base, timeout=self.opts.timeout or 120.0)
+            if client.base in seen_bases:
+                continue
+            seen_bases.add(client.base)
+            try:
+                listed = await client.list()
+            except CallError:
+                continue  # listing is optional for OpenAI-compatible servers
+            for b in listed:
+                meta = b.get("metadata") if isinstance(b, dict) else None
+                if not isinstance(meta, dict) or meta.get("promptops_run") != self.rundir.id:
+                    continue
+                if b.get("id") in known or not isinstance(b.get("input_file_id"), str):
+                    continue
+                try:
+                    raw = await client.content(b["input_file_id"])
+                except CallError:
+                    continue
+                mine: dict[str, list[Any]] = {}
+                for text in raw.splitlines():
+                    try:
+                        cid = json.loads(text).get("custom_id")
+                    except (ValueError, AttributeError):
+                        continue
+                    if isinstance(cid, str) and cid in units:
+                        mine[cid] = list(units[cid].key)
+                if not mine:
+                    continue
+                model = units[next(iter(mine))].target.model
+                state.append(
+                    {
+                        "id": b["id"],
+                        "input_file_id": b["input_file_id"],
+                        "model": model,
+                        "endpoint": strip_url(client.base),
+                        "units": mine,
+                        "adopted": True,
+                    }
+                )
+                known.add(b["id"])
+                self._save(state)
 
     def _client(self, entry: dict[str, Any]) -> BatchClient:
         from ..providers.openai_batch import BatchClient

@@ -587,6 +587,7 @@ async def arun_eval(
             phase = BatchPhase(
                 project, run, targets, opts, caller, done, lambda t: _cases(t, opts), on_batch
             )
+            phase.resuming = resume is not None
             caller = await phase.run()
             held = phase.held
         await run_all(produce, work, opts.concurrency, queue, fatal)

@@ -139,6 +139,12 @@ class BatchClient:
     async def retrieve(self, batch_id: str) -> dict[str, Any]:
         return await self._json("GET", f"/batches/{batch_id}")
 
+    async def list(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The most recent batches (one page)."""
+        data = await self._json("GET", f"/batches?limit={limit}")
+        items = data.get("data")
+        return [b for b in items if isinstance(b, dict)] if isinstance(items, list) else []
+
     async def cancel(self, batch_id: str) -> dict[str, Any]:
         return await self._json("POST", f"/batches/{batch_id}/cancel")
 
