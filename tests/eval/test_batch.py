@@ -472,3 +472,21 @@ def test_a_batch_created_but_not_saved_is_found_by_the_run_id_on_resume(
     (entry,) = json.loads((first.run.path / STATE_FILE).read_text())["batches"]
     assert entry["adopted"] and entry["id"] == server.batches.batches[1]["id"]
     assert len(entry["units"]) == 5
+
+
+def test_cli_an_expired_batch_exits_1_and_says_how_to_finish(
+    tmp_path: Path, server: FakeOpenAI, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    server.batches.expire_after = 1
+    make_project(tmp_path, server.url, n=3)
+    result = cli("eval", "qa@1.0", "--batch", "--batch-poll", "0.01", "-q")
+    assert result.exit_code == 1
+    assert_no_traceback(result)
+    (run_dir,) = (tmp_path / ".promptops/runs").iterdir()
+    assert "2 requests were not answered" in result.stderr
+    assert f"promptops eval --resume {run_dir.name}" in result.stderr
+    server.batches.expire_after = None
+    again = cli("eval", "--resume", run_dir.name, "-q")
+    assert again.exit_code == 0, again.stderr
+    assert server.batches.ops["batch_create"] == 2 and len(server.batches.lines) == 3
