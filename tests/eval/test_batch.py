@@ -490,3 +490,21 @@ def test_cli_an_expired_batch_exits_1_and_says_how_to_finish(
     again = cli("eval", "--resume", run_dir.name, "-q")
     assert again.exit_code == 0, again.stderr
     assert server.batches.ops["batch_create"] == 2 and len(server.batches.lines) == 3
+
+
+def test_a_saved_batch_the_provider_no_longer_has_is_submitted_again(
+    tmp_path: Path, server: FakeOpenAI
+) -> None:
+    project = make_project(tmp_path, server.url, n=3)
+    first = run(project, batch=True, use_cache=False)
+    path = first.run.path / STATE_FILE
+    state = json.loads(path.read_text())
+    state["batches"][0]["id"] = "batch-deleted"
+    path.write_text(json.dumps(state))
+    server.batches._batches.clear()  # the provider forgot it (not listed either)
+    (first.run.path / "results.jsonl").write_text("")
+    again = run(project, resume=first.run.id, batch=True, use_cache=False)
+    assert again.status == "complete" and len(records(again)) == 3
+    assert server.batches.ops["batch_create"] == 2
+    saved = json.loads(path.read_text())["batches"]
+    assert [b.get("status") for b in saved] == ["gone", "completed"]

@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from ..cache import cache_key
 from ..errors import ProviderError, RenderError, RunError
@@ -271,7 +271,10 @@ class BatchPhase:
             if not wanted:
                 continue
             client = self._client(entry)
-            info = await self._retrieve(client, entry["id"])
+            info = await self._retrieve(client, entry["id"], missing_ok=True)
+            if info is None:  # the provider no longer has it: its units are submitted again
+                entry["status"] = "gone"
+                continue
             if info["status"] in TERMINAL:
                 await self._collect(client, info, entry, units, answers, errors=False)
             else:
@@ -289,6 +292,8 @@ class BatchPhase:
             client = self._client(entry)
             info = await self._poll(client, entry["id"])
             await self._collect(client, info, entry, units, answers, errors=True)
+        if state:
+            self._save(state)  # each batch's last status
         # what no batch answered (expired, cancelled, failed): not recorded, resume asks again
         self.held = {u.key for u in units.values() if u.call_key not in answers}
         return BatchCaller(self.caller, answers)
@@ -380,15 +385,28 @@ class BatchPhase:
             "units": {u.custom_id: list(u.key) for u in group},
         }
 
-    async def _retrieve(self, client: BatchClient, batch_id: str) -> dict[str, Any]:
-        """The batch object; transient failures (a dropped connection, a 5xx) are retried a few
-        times, since the batch keeps running whatever happens here."""
+    @overload
+    async def _retrieve(self, client: BatchClient, batch_id: str) -> dict[str, Any]: ...
+
+    @overload
+    async def _retrieve(
+        self, client: BatchClient, batch_id: str, missing_ok: bool
+    ) -> dict[str, Any] | None: ...
+
+    async def _retrieve(
+        self, client: BatchClient, batch_id: str, missing_ok: bool = False
+    ) -> dict[str, Any] | None:
+        """The batch object (None with ``missing_ok`` when the provider does not know it);
+        transient failures (a dropped connection, a 5xx) are retried a few times, since the
+        batch keeps running whatever happens here."""
         from ..providers.base import CallError
 
         for attempt in range(6):
             try:
                 return await client.retrieve(batch_id)
             except CallError as e:
+                if missing_ok and e.kind == "not_found":
+                    return None
                 if not e.transient or attempt == 5:
                     raise ProviderError(
                         f"--batch: batch {batch_id} could not be read: {e}; it keeps running at "
