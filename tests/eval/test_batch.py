@@ -508,3 +508,29 @@ def test_a_saved_batch_the_provider_no_longer_has_is_submitted_again(
     assert server.batches.ops["batch_create"] == 2
     saved = json.loads(path.read_text())["batches"]
     assert [b.get("status") for b in saved] == ["gone", "completed"]
+
+
+def test_cli_a_submission_the_provider_rejects_exits_1_with_the_fix(
+    tmp_path: Path, server: FakeOpenAI, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from promptops.providers.base import CallError
+
+    async def rejected(self: Any, content: bytes, filename: str) -> str:
+        raise CallError(
+            "AuthenticationError: 401: bad key",
+            transient=False,
+            kind="auth",
+            hint="check OPENAI_API_KEY",
+        )
+
+    monkeypatch.setattr(openai_batch.BatchClient, "upload", rejected)
+    monkeypatch.chdir(tmp_path)
+    make_project(tmp_path, server.url, n=2)
+    result = cli("eval", "qa@1.0", "--batch", "-q")
+    assert result.exit_code == 1
+    assert_no_traceback(result)
+    err = " ".join(result.stderr.split())
+    assert "--batch: submitting 2 requests" in err and "check OPENAI_API_KEY" in err
+    assert "internal error" not in err and "0 of 2 records kept in run" in err
+    assert "finish it with: promptops eval --resume" in err
+    assert "sk-test-secret" not in result.output

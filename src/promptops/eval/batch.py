@@ -410,7 +410,7 @@ class BatchPhase:
                 if not e.transient or attempt == 5:
                     raise ProviderError(
                         f"--batch: batch {batch_id} could not be read: {e}; it keeps running at "
-                        f"the provider: collect it with: promptops eval --resume {self.rundir.id}"
+                        f"the provider"
                     ) from None
                 await self.sleep(min(30.0, 0.5 * 2**attempt))
         raise AssertionError("unreachable")
@@ -470,8 +470,7 @@ class BatchPhase:
                 raw = await client.content(file_id)
             except CallError as e:
                 raise ProviderError(
-                    f"--batch: the results of batch {info['id']} could not be downloaded: {e}; "
-                    f"collect them with: promptops eval --resume {self.rundir.id}"
+                    f"--batch: the results of batch {info['id']} could not be downloaded: {e}"
                 ) from None
             for text in raw.splitlines():
                 try:

@@ -515,6 +515,7 @@ async def arun_eval(
     status = "complete"
     fatal: list[str] = []  # why the run stopped early (the first internal error)
     held: set[tuple[str, str, str, int]] = set()  # units a batch left unanswered: not run
+    batch_error: PromptOpsError | None = None  # why --batch could not submit or collect
     queue: asyncio.Queue[tuple[Target, Case, int] | None] = asyncio.Queue(
         maxsize=opts.concurrency * 4
     )
@@ -588,7 +589,12 @@ async def arun_eval(
                 project, run, targets, opts, caller, done, lambda t: _cases(t, opts), on_batch
             )
             phase.resuming = resume is not None
-            caller = await phase.run()
+            try:
+                caller = await phase.run()
+            except PromptOpsError as e:  # the provider refused or failed: not an internal error
+                batch_error = e
+                fatal.append(e.message)
+                raise Stop from None
             held = phase.held
         await run_all(produce, work, opts.concurrency, queue, fatal)
         await aclose_all()
@@ -668,6 +674,14 @@ async def arun_eval(
         raise RunError(
             f"eval stopped: {cause}its summary could not be written ({unwritten}); {kept}, "
             f"without a summary; once there is space, finish it with: {resume_it}"
+        )
+    if batch_error is not None:  # (its own class: a RunError for a bad batches.json)
+        from ..errors import ProviderError
+
+        cls = RunError if isinstance(batch_error, RunError) else ProviderError
+        raise cls(
+            f"{batch_error.message}; {kept}, marked 'error'; once fixed, finish it with: "
+            f"{resume_it}"
         )
     if status == "error" and fatal:  # (a configuration stop has no fatal: see stop_reason)
         raise RunError(
