@@ -12,7 +12,8 @@ A batch moves ``validating`` -> ``in_progress`` -> ``finalizing`` -> ``completed
 server's loop, ``delay`` seconds per step (:attr:`BatchService.delay`); an input file that is
 not valid JSONL of ``{custom_id, method, url, body}`` lines (or repeats a ``custom_id``) makes
 it ``failed`` with ``errors.data`` naming the line. Each line goes through the server's
-responder as a chat call would: a :class:`Reply` becomes an output-file line
+responder as a chat call would (without the server's ``latency``; :attr:`BatchService.line_delay`
+paces the lines; they are in :attr:`BatchService.lines`, not in ``server.requests``): a :class:`Reply` becomes an output-file line
 ``{"id", "custom_id", "response": {"status_code": 200, "request_id", "body"}, "error": null}``;
 a :class:`Fault` or a responder that raises becomes an error-file line with the fault's status
 and error body. :attr:`BatchService.expire_after` = N expires a batch after N lines (the rest
