@@ -87,6 +87,14 @@ def eval_(
         "--estimate",
         help="Print the calls, tokens and dollars the eval would spend; call no model.",
     ),
+    batch: bool = typer.Option(
+        False,
+        "--batch",
+        help="Send the uncached calls through the provider's batch API (half price, slower).",
+    ),
+    batch_poll: float | None = typer.Option(
+        None, "--batch-poll", help="Seconds before the first batch poll (default 5; 1.5x to 60)."
+    ),
 ) -> None:
     """Evaluate prompt versions on their gold datasets; exit 1 when the pass-rate bar is missed."""
     from ..errors import UsageError
@@ -105,6 +113,9 @@ def eval_(
         opts_data["shard"] = tuple(opts_data["shard"]) if opts_data.get("shard") else None
         opts = EvalOptions(**opts_data)
         opts.concurrency = concurrency
+        if batch_poll is not None:
+            opts.batch_poll = batch_poll
+        opts.batch = opts.batch or batch
         if api_base is not None:  # run.json keeps the URL without its credentials
             opts.api_base = api_base
         from ..eval.store import run_version
@@ -129,6 +140,8 @@ def eval_(
             shard=parse_shard(shard),
             api_base=api_base,
             fail_under=fail_under,
+            batch=batch,
+            batch_poll=5.0 if batch_poll is None else batch_poll,
         )
     if estimate:
         from ..eval.estimate import estimate as estimate_eval
@@ -139,16 +152,38 @@ def eval_(
     from ..report.progress import Progress
 
     progress = Progress(enabled=not quiet and fmt is Format.TABLE)
+    started: list[Any] = []  # the run, once it has a directory
+
+    def on_start(total: int, run: Any) -> None:
+        started.append(run)
+        progress.start(total, run)
+
     try:
         result = run_eval(
             project,
             versions,
             opts,
-            on_start=progress.start,
+            on_start=on_start,
             on_record=progress.update,
             resume=resume,
             command=command,
+            on_batch=progress.batch,
         )
+    except KeyboardInterrupt as e:
+        from ..errors import Terminated
+
+        if isinstance(e, Terminated) or not (opts.batch and started):
+            raise
+        progress.stop()
+        from ..report.console import error_lines
+
+        error_lines(  # Ctrl-C: the batch keeps running at the provider
+            [
+                f"interrupted: submitted batches keep running at the provider; collect their "
+                f"answers with: promptops eval --resume {started[0].id}"
+            ]
+        )
+        raise typer.Exit(130) from None
     finally:
         progress.stop()
     from ..report.console import warn
@@ -156,6 +191,8 @@ def eval_(
     for note in result.summary.get("repairs") or []:
         warn(note)
     _report(result, fmt, output, junit)
+    if result.summary["status"] == "incomplete" and result.summary.get("error"):
+        warn(str(result.summary["error"]))
     if result.summary["status"] == "budget":
         warn(
             f"stopped: --max-cost ${opts.max_cost} reached (spent ${result.summary['budget']['spent']:.4f}); "

@@ -34,6 +34,7 @@ class EstimateRow:
     cost_in: float | None = None  # the prompt tokens' price; None: no price known
     cost_max: float | None = None  # plus every answer at max_tokens
     tokenizer: str = ""
+    batch: bool = False  # eval --batch: single-turn calls at the batch price
 
 
 @dataclass
@@ -81,10 +82,13 @@ def _count(
     return sum(prompt_tokens(m, count, tools) * turns for m, turns in calls), label
 
 
-def _price(row: EstimateRow, prov: Any, max_tokens: Any) -> None:
+def _price(row: EstimateRow, prov: Any, max_tokens: Any, batch: bool = False) -> None:
     """Dollars from litellm's price file, or the provider's flat ``cost_per_token`` (local
-    models: 0)."""
-    from ..providers.prices import cost
+    models: 0); with ``batch``, the batch price (:func:`~promptops.providers.prices.batch_cost`)."""
+    from ..providers.prices import batch_cost
+    from ..providers.prices import cost as full_cost
+
+    cost = batch_cost if batch else full_cost
 
     if isinstance(max_tokens, int):
         row.tokens_out_max = max_tokens * row.calls
@@ -100,6 +104,35 @@ def _price(row: EstimateRow, prov: Any, max_tokens: Any) -> None:
         row.cost_max = cost(row.model, row.tokens_in, row.tokens_out_max)
 
 
+def _cost_of(
+    row: EstimateRow,
+    prov: Any,
+    model: str,
+    params: dict[str, Any],
+    ordinary: list[tuple[list[dict[str, Any]], int]],
+    batched: list[tuple[list[dict[str, Any]], int]],
+) -> None:
+    """Tokens and dollars of the calls: ``ordinary`` at the price, ``batched`` (eval --batch's
+    single-turn calls; conversations run normally) at the batch price."""
+    parts = []
+    for calls, batch in ((ordinary, False), (batched, True)):
+        part = EstimateRow(row.ref, model, calls=sum(turns for _, turns in calls))
+        part.tokens_in, part.tokenizer = _count(prov, model, calls, params.get("tools"))
+        _price(part, prov, params.get("max_tokens"), batch)
+        parts.append(part)
+    a, b = parts
+    row.calls = a.calls + b.calls
+    row.tokens_in = a.tokens_in + b.tokens_in
+    row.tokenizer = b.tokenizer if b.calls else a.tokenizer
+
+    def add(x: Any, y: Any) -> Any:
+        return None if x is None or y is None else x + y
+
+    row.tokens_out_max = add(a.tokens_out_max, b.tokens_out_max)
+    row.cost_in = add(a.cost_in, b.cost_in)
+    row.cost_max = add(a.cost_max, b.cost_max)
+
+
 def estimate(project: Project, versions: list[PromptVersion], opts: Any) -> Estimate:
     """The estimate for ``promptops eval`` with these versions and options (an
     :class:`~promptops.eval.runner.EvalOptions`). Raises what the eval would raise before
@@ -113,6 +146,10 @@ def estimate(project: Project, versions: list[PromptVersion], opts: Any) -> Esti
 
     opts.check()
     targets = _targets(project, versions, opts)
+    if opts.batch:
+        from .batch import check_batchable
+
+        check_batchable(targets, opts)
     _validate(targets, opts)
     cache = ResponseCache(project.cache_dir) if opts.use_cache else None
     caller = Caller(cache=cache)
@@ -149,17 +186,17 @@ def estimate(project: Project, versions: list[PromptVersion], opts: Any) -> Esti
                     )
                     units.append((messages, turns, keys, judges))
             hits = set(cache.get_many([k for u in units for k in u[2]])) if cache else set()
-            to_call = []
+            to_call: list[tuple[list[dict[str, Any]], int]] = []
+            batched: list[tuple[list[dict[str, Any]], int]] = []  # eval --batch: single turns
             for messages, turns, keys, judges in units:
                 row.units += 1
                 if keys and any(k in hits for k in keys):
                     row.cached += 1
                     continue
-                row.calls += turns
                 row.judge_calls += judges
-                to_call.append((messages, turns))
-            row.tokens_in, row.tokenizer = _count(prov, t.model, to_call, params.get("tools"))
-            _price(row, prov, params.get("max_tokens"))
+                (batched if opts.batch and turns == 1 else to_call).append((messages, turns))
+            row.batch = bool(opts.batch)
+            _cost_of(row, prov, t.model, params, to_call, batched)
             out.rows.append(row)
     finally:
         if cache is not None:

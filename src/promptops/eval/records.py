@@ -64,6 +64,8 @@ class RunOptions(_Strict):
     api_base: str | None = Field(None, description="--api-base override.")
     fail_under: float | None = Field(None, description="--fail-under pass-rate bar.")
     cases: list[str] | None = Field(None, description="Only these case ids (a sequential look).")
+    batch: bool = Field(False, description="--batch: uncached calls went through a batch API.")
+    batch_poll: float = Field(5.0, description="--batch-poll: seconds before the first poll.")
 
 
 class GitRevision(_Open):

@@ -57,6 +57,8 @@ class EvalOptions:
     api_base: str | None = None
     fail_under: float | None = None
     cases: list[str] | None = None  # only these case ids (a sequential look's batch)
+    batch: bool = False  # uncached calls through the provider's batch API (eval/batch.py)
+    batch_poll: float = 5.0  # seconds before the first batch poll (then 1.5x, up to 60 s)
 
     def check(self) -> None:
         if self.concurrency < 1:
@@ -73,6 +75,8 @@ class EvalOptions:
             raise UsageError("--fail-under is a pass rate between 0 and 1")
         if self.max_cost is not None and self.max_cost < 0:
             raise UsageError("--max-cost must be 0 or more")
+        if self.batch_poll <= 0:
+            raise UsageError("--batch-poll must be positive")
         if self.shard is not None:
             k, n = self.shard
             if not (n >= 1 and 1 <= k <= n):
@@ -442,6 +446,7 @@ async def arun_eval(
     on_record: Callable[[dict[str, Any]], None] | None = None,
     resume: str | None = None,
     command: str = "",
+    on_batch: Callable[[Any], None] | None = None,
 ) -> EvalResult:
     """Run an eval (or resume one) and return its summary. Raises before starting on bad input."""
     from ..cache import ResponseCache
@@ -452,6 +457,10 @@ async def arun_eval(
     opts.check()
     _preflight(project, versions, opts)
     targets = _targets(project, versions, opts)
+    if opts.batch:
+        from .batch import check_batchable
+
+        check_batchable(targets, opts)
     total = _validate(targets, opts)
     repairs: list[str] = []
     tally = Tally()  # the summary's groups, kept as records are written
@@ -492,7 +501,7 @@ async def arun_eval(
         )
         meta = run.write_spec(spec)
     cache = ResponseCache(project.cache_dir, batch=32) if opts.use_cache else None
-    caller = Caller(
+    caller: Any = Caller(
         cache=cache, retries=opts.retries, timeout=opts.timeout, concurrency=opts.concurrency
     )
     # each provider hears the concurrency before its first call (judges on their first call);
@@ -505,6 +514,8 @@ async def arun_eval(
         on_start(total, run)
     status = "complete"
     fatal: list[str] = []  # why the run stopped early (the first internal error)
+    held: set[tuple[str, str, str, int]] = set()  # units a batch left unanswered: not run
+    batch_error: PromptOpsError | None = None  # why --batch could not submit or collect
     queue: asyncio.Queue[tuple[Target, Case, int] | None] = asyncio.Queue(
         maxsize=opts.concurrency * 4
     )
@@ -528,6 +539,8 @@ async def arun_eval(
                     if (t.pv.digest, t.model, case.id, r) in done:
                         if on_record:
                             on_record({"skipped": True, "case_id": case.id})
+                        continue
+                    if (t.pv.digest, t.model, case.id, r) in held:
                         continue
                     await queue.put((t, case, r))
 
@@ -569,8 +582,25 @@ async def arun_eval(
     started = time.perf_counter()
     terminated = SigTerm(asyncio.current_task())
     try:
+        if opts.batch:  # the batch answers first; the loop records them (eval/batch.py)
+            from .batch import BatchPhase
+
+            phase = BatchPhase(
+                project, run, targets, opts, caller, done, lambda t: _cases(t, opts), on_batch
+            )
+            phase.resuming = resume is not None
+            try:
+                caller = await phase.run()
+            except PromptOpsError as e:  # the provider refused or failed: not an internal error
+                batch_error = e
+                fatal.append(e.message)
+                raise Stop from None
+            held = phase.held
         await run_all(produce, work, opts.concurrency, queue, fatal)
         await aclose_all()
+        if held:
+            status = "incomplete"
+            fatal.append(phase.held_message())
     except Stop:
         status = "error"
     except (asyncio.CancelledError, KeyboardInterrupt):
@@ -644,6 +674,14 @@ async def arun_eval(
         raise RunError(
             f"eval stopped: {cause}its summary could not be written ({unwritten}); {kept}, "
             f"without a summary; once there is space, finish it with: {resume_it}"
+        )
+    if batch_error is not None:  # (its own class: a RunError for a bad batches.json)
+        from ..errors import ProviderError
+
+        cls = RunError if isinstance(batch_error, RunError) else ProviderError
+        raise cls(
+            f"{batch_error.message}; {kept}, marked 'error'; once fixed, finish it with: "
+            f"{resume_it}"
         )
     if status == "error" and fatal:  # (a configuration stop has no fatal: see stop_reason)
         raise RunError(

@@ -76,3 +76,23 @@ def cost(model: str, tokens_in: int | None, tokens_out: int | None) -> float | N
 def known_chat_models() -> list[str]:
     """Ids of chat and completion models in the price map (for "did you mean")."""
     return [k for k, v in price_map().items() if v.get("mode") in ("chat", "completion")]
+
+
+BATCH_DISCOUNT = 0.5
+"""The batch price as a share of the ordinary one where the price file gives none: OpenAI's
+and Anthropic's batch APIs both bill half the synchronous rate (their pricing pages)."""
+
+
+def batch_cost(model: str, tokens_in: int | None, tokens_out: int | None) -> float | None:
+    """Dollars for a call's tokens sent through a batch API: litellm's
+    ``input_cost_per_token_batches`` / ``output_cost_per_token_batches`` where the price file
+    has them, else :data:`BATCH_DISCOUNT` of the ordinary price; None when no price is known."""
+    info = model_info(model)
+    if info is None:
+        return None
+    full = cost(model, tokens_in, tokens_out)
+    price_in = info.get("input_cost_per_token_batches")
+    price_out = info.get("output_cost_per_token_batches")
+    if isinstance(price_in, int | float) and isinstance(price_out, int | float):
+        return float((tokens_in or 0) * price_in + (tokens_out or 0) * price_out)
+    return None if full is None else full * BATCH_DISCOUNT

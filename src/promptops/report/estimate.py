@@ -34,6 +34,8 @@ def _cells(row: Any) -> list[str]:
         cost = money(row.cost_in)
     else:
         cost = f"{money(row.cost_in)}–{money(row.cost_max)}"
+    if row.batch and row.cost_in is not None:
+        cost += " (batch price)"
     return [
         f"{row.ref} · {row.model}",
         f"{row.units:,}",
@@ -56,6 +58,8 @@ def one_line(est: Estimate) -> str:
         cost = f"{money(t['cost_in'])} for the prompts + the answers (no max_tokens)"
     else:
         cost = f"{money(t['cost_in'])}–{money(t['cost_max'])}"
+    if any(r.batch for r in est.rows) and t["cost_in"] is not None:
+        cost += " at the batch price (single-turn calls)"
     return (
         f"estimate: {t['calls']:,} model calls ({t['cached']:,} of {t['units']:,} cases cached), "
         f"~{t['tokens_in']:,} tokens in, {cost}"

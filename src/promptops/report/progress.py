@@ -55,6 +55,15 @@ class Progress:
             self.task, advance=1, stats=f"pass {rate:.0%}  errors {self.errors}  {money(self.cost)}"
         )
 
+    def batch(self, info: Any) -> None:
+        """A batch poll (eval --batch): its status and request counts in the description."""
+        if self.bar is None:
+            return
+        done = f"{info.completed + info.failed}/{info.total}" if info.total else ""
+        failed = f", {info.failed} failed" if info.failed else ""
+        text = " ".join(x for x in ("batch", info.id, info.status, done) if x) + failed
+        self.bar.update(self.task, description=text)
+
     def stop(self) -> None:
         if self.bar is not None:
             self.bar.stop()

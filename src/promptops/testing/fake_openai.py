@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Final
 
+from .fake_batches import BatchService
 from .outcomes import (
     DEFAULT_MODELS,
     EndpointKind,
@@ -144,6 +145,8 @@ class FakeOpenAI:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._startup_error: BaseException | None = None
         self._created = int(time.time())
+        self.batches = BatchService(self)  # /v1/files and /v1/batches
+        self._batch_lines = 0
 
     # -- lifecycle --------------------------------------------------------- #
 
@@ -255,6 +258,12 @@ class FakeOpenAI:
             self._counts.clear()
             self._outcomes.clear()
             self._errors.clear()
+
+    def next_index(self) -> int:
+        """Reserve the next model-call index (a batch line's, which is not an HTTP request)."""
+        with self._lock:
+            self._batch_lines += 1
+            return 1_000_000 + self._batch_lines
 
     def wait_for_calls(self, n: int, timeout: float = 5.0) -> bool:
         """Block until at least ``n`` model calls were received (or timeout)."""
@@ -387,6 +396,10 @@ class FakeOpenAI:
         path = target.split("?", 1)[0]
         route = path[3:] if path.startswith("/v1/") else path
         route = route.rstrip("/") or "/"
+        if route.startswith(("/files", "/batches")):
+            status, payload, ctype = await self.batches.handle(method, route, headers, raw_body)
+            await self._send(writer, status, payload, keep_alive, content_type=ctype)
+            return keep_alive
         kind, allowed = _ROUTES.get(route, ("not_found", ""))
         if kind == "not_found":
             self._count(kind)
@@ -542,6 +555,10 @@ class FakeOpenAI:
                 fut.cancel()
             await asyncio.gather(eof, stopped, return_exceptions=True)
 
+    def completion_payload(self, request: Request, reply: Reply) -> dict[str, Any]:
+        """The chat/completion response body for ``reply`` (a batch line's ``response.body``)."""
+        return self._completion_payload(request, reply)
+
     def _completion_payload(self, request: Request, reply: Reply) -> dict[str, Any]:
         n_raw = request.body.get("n", 1)
         n = n_raw if isinstance(n_raw, int) and 1 <= n_raw <= 128 else 1
@@ -679,10 +696,11 @@ class FakeOpenAI:
         body: bytes,
         keep_alive: bool,
         extra: Iterable[tuple[str, str]] = (),
+        content_type: str = "",
     ) -> None:
         head = [
             f"HTTP/1.1 {status} {_reason(status)}",
-            "Content-Type: application/json",
+            f"Content-Type: {content_type or 'application/json'}",
             f"Content-Length: {len(body)}",
             f"Connection: {'keep-alive' if keep_alive else 'close'}",
         ]

@@ -18,7 +18,9 @@ The server speaks just enough of the OpenAI REST API for ``litellm`` (and the
 Endpoints
     ``POST /v1/chat/completions`` and ``POST /v1/completions`` (OpenAI response
     shapes incl. ``usage``; ``"stream": true`` is answered with SSE chunks),
-    ``GET /v1/models`` and ``GET /health``.  The ``/v1`` prefix is optional.
+    ``GET /v1/models`` and ``GET /health``, and OpenAI's Files and Batch APIs
+    (``/v1/files``, ``/v1/batches``: see :mod:`promptops.testing.fake_batches`;
+    ``server.batches`` sets their pace and counts them).  The ``/v1`` prefix is optional.
 
 Behaviour is decided per model call by a *responder*: a callable taking a
 :class:`Request` and returning an :data:`Outcome` -- a :class:`Reply` (a text

@@ -1,0 +1,152 @@
+"""OpenAI's Batch API over the native path's connection pools: upload a JSONL input file
+(``POST /files``, purpose ``batch``), create a batch over it (``POST /batches``), retrieve and
+cancel it, download its output and error files (``GET /files/{id}/content``).
+
+Any OpenAI-compatible server that implements ``/v1/files`` and ``/v1/batches`` works (the
+loopback test server does: :mod:`promptops.testing.fake_batches`). Errors are
+:class:`~promptops.providers.base.CallError` classified as the native path classifies a chat
+call's (``classify_status``), so a rejected key says which variable to set.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .base import CallError, Completion
+from .native import NativeProvider, classify_status, openai_params, parse_reply, wire_model
+from .prices import batch_cost
+
+ENDPOINT = "/v1/chat/completions"
+MAX_REQUESTS = 50_000  # OpenAI's documented limits per batch input file
+MAX_BYTES = 200 * 1024 * 1024
+TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
+
+
+def request_line(custom_id: str, model: str, messages: Any, params: dict[str, Any]) -> bytes:
+    """One input-file line: the chat-completions body the native path would POST."""
+    name = wire_model(model)
+    body = {"model": name, "messages": messages, **openai_params(name, params)}
+    line = {"custom_id": custom_id, "method": "POST", "url": ENDPOINT, "body": body}
+    return json.dumps(line, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
+
+
+def parse_result(
+    line: dict[str, Any], model: str, api_base: str | None
+) -> Completion | CallError | None:
+    """An output- or error-file line as the answer it carries: a Completion priced at the
+    batch rate, the CallError of a failed request, or None for a request the batch never ran
+    (``batch_expired``, ``batch_cancelled``: it stays to be asked again)."""
+    response = line.get("response")
+    if not isinstance(response, dict):
+        return None
+    status = response.get("status_code")
+    body = response.get("body")
+    if status == 200 and isinstance(body, dict):
+        try:
+            comp = parse_reply(body, model, 0.0)
+        except CallError as e:
+            return e
+        comp.cost = batch_cost(model, comp.tokens_in, comp.tokens_out)
+        return comp
+    raw = json.dumps(body).encode() if body is not None else b""
+    return classify_status(
+        int(status) if isinstance(status, int) else 500, {}, raw, model, api_base
+    )
+
+
+class BatchClient:
+    """The Batch API of one endpoint (``api_base``, else ``OPENAI_BASE_URL``, else OpenAI's),
+    with the key the native path would send for ``model``."""
+
+    def __init__(self, model: str, api_base: str | None, timeout: float = 120.0) -> None:
+        from .base import NATIVE, _instance
+
+        prov = _instance(NATIVE)
+        assert isinstance(prov, NativeProvider)
+        self.prov = prov
+        self.model = model
+        self.api_base = api_base
+        self.base = prov.endpoint(api_base)
+        self.timeout = timeout
+
+    async def _request(
+        self, method: str, path: str, *, json_body: Any = None, data: Any = None
+    ) -> bytes:
+        import asyncio
+
+        import aiohttp
+
+        try:
+            async with self.prov.client(self.base).request(
+                method,
+                self.base + path,
+                json=json_body,
+                data=data,
+                headers=self.prov.headers(self.model),
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+            ) as response:
+                raw = await response.read()
+                status, headers = response.status, response.headers
+        except (asyncio.TimeoutError, TimeoutError):
+            raise CallError(
+                f"Timeout: no answer within {self.timeout:g}s", transient=True, kind="timeout"
+            ) from None
+        except aiohttp.ClientError as exc:
+            raise CallError(
+                f"APIConnectionError: {type(exc).__name__}: {exc}",
+                transient=True,
+                kind="connection",
+            ) from None
+        if status >= 400:
+            raise classify_status(status, headers, raw, self.model, self.api_base)
+        return raw
+
+    async def _json(self, method: str, path: str, **kw: Any) -> dict[str, Any]:
+        raw = await self._request(method, path, **kw)
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            raise CallError(
+                f"malformed response to {method} {path}", transient=True, kind="malformed"
+            )
+        return data
+
+    async def upload(self, content: bytes, filename: str) -> str:
+        """Upload a batch input file; its id."""
+        import aiohttp
+
+        form = aiohttp.FormData()
+        form.add_field("purpose", "batch")
+        form.add_field("file", content, filename=filename, content_type="application/jsonl")
+        data = await self._json("POST", "/files", data=form)
+        return str(data["id"])
+
+    async def create(self, input_file_id: str, metadata: dict[str, str]) -> dict[str, Any]:
+        return await self._json(
+            "POST",
+            "/batches",
+            json_body={
+                "input_file_id": input_file_id,
+                "endpoint": ENDPOINT,
+                "completion_window": "24h",
+                "metadata": metadata,
+            },
+        )
+
+    async def retrieve(self, batch_id: str) -> dict[str, Any]:
+        return await self._json("GET", f"/batches/{batch_id}")
+
+    async def list(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The most recent batches (one page)."""
+        data = await self._json("GET", f"/batches?limit={limit}")
+        items = data.get("data")
+        return [b for b in items if isinstance(b, dict)] if isinstance(items, list) else []
+
+    async def cancel(self, batch_id: str) -> dict[str, Any]:
+        return await self._json("POST", f"/batches/{batch_id}/cancel")
+
+    async def content(self, file_id: str) -> bytes:
+        return await self._request("GET", f"/files/{file_id}/content")
