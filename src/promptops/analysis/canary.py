@@ -12,9 +12,16 @@ canary's excess (worse is positive) with interval [lo, hi]:
 - ``hi <= t``: it is not worse by more than the tolerance: the metric passes;
 - otherwise undecided.
 
+Rates (errors, guard triggers, slow calls) and scores in [0, 1] (feedback, a judge's score)
+are compared as differences, with empirical-Bernstein confidence sequences. Cost per call and
+output length are compared as the canary's relative rise in the mean (asymptotic confidence
+sequences), latency p50 and p95 as the relative rise in the quantile (quantile confidence
+sequences): each arm's interval at level 1 - a/2, the ratio's interval from their ends.
+Errors and blocked calls are left out of cost, length and latency.
+
 Verdict: ``rollback`` if any metric says so; ``advance`` when every metric passes and each arm
-has ``min_calls``; else ``hold``, with how many more canary calls would decide. Latency
-percentiles, cost and output length are reported per arm (descriptive).
+has ``min_calls``; else ``hold``, with how many more canary calls would decide. The levels are
+split over the metrics compared (a union bound), so the verdict errs with at most ``alpha``.
 """
 
 from __future__ import annotations
@@ -31,7 +38,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ..errors import RegistryError, SpecError, display_path
 from ..runtime.records import CallRecord, FeedbackRecord
 from ..spec import CanaryPolicy, RegistrySpec
-from .sequential import calls_needed, eb_interval
+from .sequential import (
+    bernoulli_sigma,
+    calls_needed,
+    eb_interval,
+    first_n,
+    mean_interval,
+    mixture_radius,
+    quantile_interval,
+)
 
 Verdict = Literal["advance", "hold", "rollback"]
 ANALYSIS_SCHEMA_VERSION = 1
@@ -60,12 +75,20 @@ class ArmStats(_Model):
 class MetricResult(_Model):
     """One metric's comparison: the canary's excess over stable (positive is worse)."""
 
-    metric: str = Field(description="error_rate, guard_rate, slow_rate or feedback.")
+    metric: str = Field(
+        description="error_rate, guard_rate, feedback, cost, output_chars, latency_p50, "
+        "latency_p95, judge or slow_rate."
+    )
+    relative: bool = Field(
+        False, description="Excess, interval and tolerance are relative rises (0.1 = 10%)."
+    )
     stable: float | None = Field(description="Stable arm's value.")
     canary: float | None = Field(description="Canary arm's value.")
     excess: float | None = Field(description="Canary minus stable, oriented so worse > 0.")
     low: float | None = Field(description="Anytime-valid interval of the excess: low.")
-    high: float | None = Field(description="Anytime-valid interval of the excess: high.")
+    high: float | None = Field(
+        description="Anytime-valid interval of the excess: high (none: unbounded yet)."
+    )
     tolerance: float = Field(description="Largest excess accepted.")
     decision: Literal["pass", "fail", "undecided", "no data"] = Field(description="Per metric.")
     more_calls: int | None = Field(None, description="Canary calls that would decide it.")
@@ -195,13 +218,13 @@ def _stats(
         for c in calls
         if c.trace_id in feedback
     ]
-    ok = [c for c in calls if c.error_type is None]
+    ok = [c for c in calls if c.error_type is None and not c.blocked]
     costs = [c.cost for c in ok if c.cost is not None]
     chars = [c.output_chars for c in ok if c.output_chars is not None]
     stats = ArmStats(
         version=arm.version,
         calls=len(calls),
-        errors=len(calls) - len(ok),
+        errors=sum(c.error_type is not None for c in calls),
         guard_triggers=sum(bool(c.guards) for c in calls),
         slow=sum(c.latency_ms > slow_ms for c in calls),
         feedback_n=len(scores),
@@ -268,6 +291,114 @@ def _compare(
     )
 
 
+def _sig(v: float) -> float:
+    return float(f"{v:.6g}")
+
+
+def _finite(v: float) -> float | None:
+    return _sig(v) if math.isfinite(v) else None
+
+
+def _interval(kind: str, xs: list[float], alpha: float) -> tuple[float, float, float]:
+    if kind == "mean":
+        return mean_interval(xs, alpha)
+    return quantile_interval(xs, float(kind), alpha)
+
+
+def _rel_width(kind: str, xs: list[float], n: int, alpha: float) -> float:
+    """Roughly, the relative half-width of an arm's interval at n observations like xs."""
+    if kind == "mean":
+        m = sum(xs) / len(xs)
+        sd = math.sqrt(sum((x - m) ** 2 for x in xs) / max(1, len(xs) - 1))
+        return mixture_radius(n, alpha, sd) / m if m > 0 else math.inf
+    q = float(kind)
+    r = mixture_radius(n, alpha, bernoulli_sigma(q))
+    if q + r >= 1 or q - r <= 0:
+        return math.inf
+    s = sorted(xs)
+    at = _quantile(s, q) or 0.0
+    up, down = _quantile(s, min(1.0, q + 0.02)) or 0.0, _quantile(s, max(0.01, q - 0.02)) or 0.0
+    slope = (up - down) / (0.04 * at) if at > 0 else math.inf
+    return max(slope, 0.05) * r  # the quantile moves about slope per unit of rank
+
+
+def _compare_relative(
+    metric: str,
+    kind: str,
+    stable: list[float],
+    canary: list[float],
+    tolerance: float,
+    alpha: float,
+) -> MetricResult:
+    """The canary's relative rise in a positive quantity (``kind``: "mean" or a quantile level
+    such as "0.95"): each arm's anytime-valid interval at level 1 - alpha/2, and the ratio's
+    interval from their ends (higher is worse)."""
+    ns, nc = len(stable), len(canary)
+    empty = MetricResult(
+        metric=metric,
+        relative=True,
+        stable=None,
+        canary=None,
+        excess=None,
+        low=None,
+        high=None,
+        tolerance=tolerance,
+        decision="no data",
+    )
+    if ns < 2 or nc < 2:
+        return empty
+    ms, s_lo, s_hi = _interval(kind, stable, alpha / 2)
+    mc, c_lo, c_hi = _interval(kind, canary, alpha / 2)
+    if ms <= 0 and mc <= 0 and s_hi <= 0 and c_hi <= 0:  # nothing in either arm (free calls)
+        excess = low = high = 0.0
+    else:
+        excess = mc / ms - 1 if ms > 0 else math.inf
+        low = max(c_lo, 0.0) / s_hi - 1 if s_hi > 0 else math.inf
+        high = c_hi / s_lo - 1 if s_lo > 0 else math.inf
+    if low > tolerance:
+        decision: Literal["pass", "fail", "undecided"] = "fail"
+    elif high <= tolerance:
+        decision = "pass"
+    else:
+        decision = "undecided"
+    more = None
+    if decision == "undecided" and math.isfinite(excess) and excess != tolerance:
+        gap, share = abs(tolerance - excess), ns / nc
+        need = first_n(
+            lambda n: (
+                (
+                    _rel_width(kind, canary, n, alpha / 2)
+                    + _rel_width(kind, stable, max(2, round(n * share)), alpha / 2)
+                )
+                <= gap
+            ),
+            nc,
+        )
+        more = None if need is None else max(0, need - nc)
+    return MetricResult(
+        metric=metric,
+        relative=True,
+        stable=_sig(ms),
+        canary=_sig(mc),
+        excess=_finite(excess),
+        low=_finite(max(low, -1.0)),
+        high=_finite(high),
+        tolerance=tolerance,
+        decision=decision,
+        more_calls=more,
+    )
+
+
+def _worse(m: MetricResult) -> str:
+    def show(v: float | None) -> str:
+        if v is None:
+            return "unbounded"
+        return f"{v * 100:+.1f}%" if m.relative else f"{v:+.3f}"
+
+    tol = f"{m.tolerance * 100:.0f}%" if m.relative else f"{m.tolerance}"
+    return f"{m.metric} is worse by {show(m.excess)} (at least {show(m.low)}, tolerance {tol})"
+
+
 def analyze(
     spec: RegistrySpec,
     name: str,
@@ -309,22 +440,42 @@ def analyze(
             return [float(bool(c.guards)) for c in arm.calls]
         return [float(c.latency_ms > tol.slow_ms) for c in arm.calls]
 
-    a = policy.alpha / 4  # four metrics: a union bound keeps the verdict's error under alpha
-    metrics = [
-        _compare(m, series(stable, m), series(canary, m), getattr(tol, m), a)
-        for m in ("error_rate", "guard_rate", "slow_rate")
+    def served(arm: _Arm, of: str) -> list[float]:
+        """A continuous metric over the calls the model answered (no errors, no blocks)."""
+        out = []
+        for c in arm.calls:
+            if c.error_type is not None or c.blocked:
+                continue
+            v = c.latency_ms if of == "latency" else getattr(c, of)
+            if v is not None:
+                out.append(float(v))
+        return out
+
+    rates = ["error_rate", "guard_rate"] + (["slow_rate"] if tol.slow_rate is not None else [])
+    relative = [
+        (m, of, kind)
+        for m, of, kind in (
+            ("cost", "cost", "mean"),
+            ("output_chars", "output_chars", "mean"),
+            ("latency_p50", "latency", "0.5"),
+            ("latency_p95", "latency", "0.95"),
+        )
+        if getattr(tol, m) is not None  # null: reported per arm, not decided on
     ]
+    a = policy.alpha / (len(rates) + 1 + len(relative))  # a union bound over the metrics
+    metrics = [_compare(m, series(stable, m), series(canary, m), getattr(tol, m), a) for m in rates]
     metrics.append(_compare("feedback", s_scores, c_scores, tol.feedback, a, higher_is_worse=False))
+    metrics += [
+        _compare_relative(m, kind, served(stable, of), served(canary, of), getattr(tol, m), a)
+        for m, of, kind in relative
+    ]
     failed = [m for m in metrics if m.decision == "fail"]
     open_ = [m for m in metrics if m.decision == "undecided"]
     verdict: Verdict
     next_weight: int | None = None
     if failed:
         verdict = "rollback"
-        reason = "; ".join(
-            f"{m.metric} is worse by {m.excess:+.3f} (at least {m.low:+.3f}, tolerance {m.tolerance})"
-            for m in failed
-        )
+        reason = "; ".join(_worse(m) for m in failed)
     elif min(ns, nc) < policy.min_calls:
         verdict = "hold"
         reason = (

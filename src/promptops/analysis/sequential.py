@@ -13,6 +13,7 @@ The mixture is tuned to be tightest near ``n_opt`` calls; any fixed choice keeps
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 SIGMA = 0.5  # [0, 1]-valued observations are 1/2-sub-Gaussian
 N_OPT = 500
@@ -36,18 +37,11 @@ def calls_needed(
     if gap <= 0:
         return None
     share = n_stable / n_canary if n_canary else 1.0
-    lo, hi = max(n_canary, 1), max(n_canary, 1)
-    while radius(hi, alpha) + radius(max(1, round(hi * share)), alpha) > gap:
-        hi *= 2
-        if hi > limit:
-            return None
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if radius(mid, alpha) + radius(max(1, round(mid * share)), alpha) <= gap:
-            hi = mid
-        else:
-            lo = mid + 1
-    return hi
+    return first_n(
+        lambda n: radius(n, alpha) + radius(max(1, round(n * share)), alpha) <= gap,
+        n_canary,
+        limit,
+    )
 
 
 def eb_interval(xs: list[float], alpha: float) -> tuple[float, float, float]:
@@ -73,3 +67,76 @@ def eb_interval(xs: list[float], alpha: float) -> tuple[float, float, float]:
     if not xs:
         return 0.5, math.inf, 0.25
     return s_lam_x / s_lam, (log_term + s_psi) / s_lam, var_prev
+
+
+def mixture_radius(n: int, alpha: float, sigma: float, n_opt: int = N_OPT) -> float:
+    """Half-width at n observations of Robbins' two-sided normal-mixture confidence sequence
+    for the mean of i.i.d. sigma-sub-Gaussian observations (Howard et al. 2021, eq. (14));
+    with ``sigma`` the running sample standard deviation it is the asymptotic confidence
+    sequence of Waudby-Smith et al. (2024, "Time-uniform central limit theory", Thm. 2.2),
+    valid as n grows for any distribution with a finite variance. Tuned tightest near
+    ``n_opt`` (in sigma units); any choice keeps validity."""
+    if n <= 0:
+        return math.inf
+    if sigma <= 0:
+        return 0.0
+    rho2 = (-2 * math.log(alpha) + math.log(-2 * math.log(alpha) + 1)) / (n_opt * sigma**2)
+    v = n * sigma**2
+    return math.sqrt(2 * (v * rho2 + 1) / rho2 * math.log(math.sqrt(v * rho2 + 1) / alpha)) / n
+
+
+def mean_interval(xs: list[float], alpha: float) -> tuple[float, float, float]:
+    """(mean, low, high): asymptotic anytime-valid interval for the mean of an unbounded
+    variable (cost per call, output length), from the sample standard deviation."""
+    n = len(xs)
+    if n < 2:
+        return (xs[0] if xs else math.nan), -math.inf, math.inf
+    mean = math.fsum(xs) / n
+    sd = math.sqrt(math.fsum((x - mean) ** 2 for x in xs) / (n - 1))
+    r = mixture_radius(n, alpha, sd)
+    return mean, mean - r, mean + r
+
+
+def bernoulli_sigma(q: float) -> float:
+    """The optimal sub-Gaussian proxy of a centred Bernoulli(q) (Kearns & Saul 1998):
+    sigma^2 = (1 - 2q) / (2 ln((1 - q) / q)), 1/4 at q = 1/2."""
+    if abs(q - 0.5) < 1e-9:
+        return 0.5
+    return math.sqrt((1 - 2 * q) / (2 * math.log((1 - q) / q)))
+
+
+def quantile_interval(xs: list[float], q: float, alpha: float) -> tuple[float, float, float]:
+    """(estimate, low, high): anytime-valid interval for the q-quantile of a continuous
+    variable (Howard & Ramdas 2022, "Sequential estimation of quantiles", Thm. 1 with a
+    normal-mixture boundary). How many observations fall below the true quantile is a
+    Binomial(n, q) count, so with probability 1 - alpha, at every n, its share is within
+    ``r`` of q, and the true quantile lies between the order statistics at ranks
+    ceil((q - r) n) and floor((q + r) n) + 1. Outside the sample: -inf / inf."""
+    n = len(xs)
+    if n == 0:
+        return math.nan, -math.inf, math.inf
+    s = sorted(xs)
+    r = mixture_radius(n, alpha, bernoulli_sigma(q))
+    est = s[min(n - 1, math.ceil(q * n) - 1)]
+    k_lo = math.ceil((q - r) * n)
+    k_hi = math.floor((q + r) * n) + 1
+    low = s[k_lo - 1] if k_lo >= 1 else -math.inf
+    high = s[k_hi - 1] if k_hi <= n else math.inf
+    return est, low, high
+
+
+def first_n(ok: Callable[[int], bool], start: int, limit: int = 10_000_000) -> int | None:
+    """The smallest n >= start with ok(n), for ok monotone in n (doubling, then bisection);
+    None when even ``limit`` does not do."""
+    lo = hi = max(start, 1)
+    while not ok(hi):
+        hi *= 2
+        if hi > limit:
+            return None
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if ok(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    return hi
