@@ -262,11 +262,30 @@ def test_cli_apply_ramps_then_rolls_back_with_evidence(
         "--publish",
         "--json",
     )
-    assert r.exit_code == 0, r.output
+    assert r.exit_code == 3, r.output  # rollback: automation notices, even when applied
     data = json.loads(r.stdout)
     assert data["verdict"] == "rollback" and data["applied"]["action"] == "abort-canary"
     assert data["published"]["changed"] is True
     assert read_registry(Project(project)).prompts["summarize"]["prod"].canary is None
+
+
+def test_cli_exit_codes_tell_rollback_from_hold_advance_and_errors(
+    project: Path, cli: Callable[..., Result]
+) -> None:
+    args = ("canary", "analyze", "summarize", "--env", "prod", "--records")
+    simulate(project, project / "bad.jsonl", (400, 400), (0.01, 0.25))
+    r = cli(*args, "bad.jsonl")
+    assert r.exit_code == 3 and "verdict: rollback" in r.stdout, r.output
+    simulate(project, project / "few.jsonl", (60, 60), (0.01, 0.01))
+    r = cli(*args, "few.jsonl")
+    assert r.exit_code == 0 and "verdict: hold" in r.stdout, r.output
+    simulate(project, project / "good.jsonl", (3000, 3000), (0.01, 0.01))
+    r = cli(*args, "good.jsonl", "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["verdict"] == "advance", r.output
+    assert cli(*args, "missing.jsonl").exit_code == 1
+    assert cli("canary", "analyze", "summarize", "--records", "good.jsonl").exit_code == 2
+    r = cli("canary", "analyze", "--help")
+    assert "3 rollback" in r.stdout and "1 error" in r.stdout
 
 
 def test_cli_errors_are_clear(project: Path, cli: Callable[..., Result]) -> None:

@@ -10,6 +10,15 @@ import typer
 from ..report import write_json
 from .root import app
 
+# Exit codes: 1 stays an error (and 2 a usage error) everywhere in the CLI; a verdict that asks
+# for action gets its own code, so automation tells "roll it back" from "the analysis failed".
+EXIT_ROLLBACK = 3
+CANARY_EXITS = (
+    "Exit codes: 0 advance or hold (hold is the normal state while traffic arrives; --json has "
+    "the verdict), 3 rollback (also when --apply performed it), 1 error, 2 usage."
+)
+SHADOW_EXITS = "Exit codes: 0 ok or inconclusive, 3 regression, 1 error, 2 usage."
+
 canary_app = typer.Typer(help="Decide canaries from production traffic.", no_args_is_help=True)
 app.add_typer(canary_app, name="canary")
 
@@ -47,7 +56,7 @@ def _print(a: Any) -> None:
     echo(f"verdict: {a.verdict}: {a.reason}")
 
 
-@canary_app.command("analyze")
+@canary_app.command("analyze", epilog=CANARY_EXITS)
 def analyze(
     name: str = typer.Argument(..., help="Prompt name."),
     env: str = typer.Option(..., "--env", "-e", help="Environment with the canary."),
@@ -85,12 +94,14 @@ def analyze(
         data["applied"] = change.to_json() if change is not None else None
         data["published"] = published.to_json() if published is not None else None
         write_json(data)
-        return
-    _print(result)
-    if change is not None:
-        typer.echo(f"applied: {change.subject()}")
-    if published is not None:
-        typer.echo(f"published: {published.manifest[:19]}... to {published.to}")
+    else:
+        _print(result)
+        if change is not None:
+            typer.echo(f"applied: {change.subject()}")
+        if published is not None:
+            typer.echo(f"published: {published.manifest[:19]}... to {published.to}")
+    if result.verdict == "rollback":
+        raise typer.Exit(EXIT_ROLLBACK)
 
 
 shadow_app = typer.Typer(
@@ -99,7 +110,7 @@ shadow_app = typer.Typer(
 app.add_typer(shadow_app, name="shadow")
 
 
-@shadow_app.command("analyze")
+@shadow_app.command("analyze", epilog=SHADOW_EXITS)
 def shadow_analyze(
     name: str = typer.Argument(..., help="Prompt name."),
     env: str = typer.Option(..., "--env", "-e", help="Environment with the shadow."),
@@ -119,7 +130,13 @@ def shadow_analyze(
     a = analyze_shadow(project, read_registry(project), name, env, calls)
     if json_out:
         write_json(a.model_dump(mode="json"))
-        return
+    else:
+        _print_shadow(a)
+    if a.verdict == "regression":
+        raise typer.Exit(EXIT_ROLLBACK)
+
+
+def _print_shadow(a: Any) -> None:
     typer.echo(
         f"{a.prompt} in {a.env}: shadow {a.shadow} vs served {a.served} on {a.pairs} paired calls "
         f"({a.unpaired} unpaired)"
