@@ -38,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ..errors import RegistryError, SpecError, display_path
 from ..runtime.records import CallRecord, FeedbackRecord
 from ..spec import CanaryPolicy, RegistrySpec
+from .judge import JudgeSample
 from .sequential import (
     bernoulli_sigma,
     calls_needed,
@@ -109,6 +110,9 @@ class CanaryAnalysis(_Model):
     reason: str = Field(description="Why, in one sentence.")
     next_weight: int | None = Field(None, description="advance: the next ramp step (100: promote).")
     ignored: int = Field(0, description="Records of other prompts, envs or deployments.")
+    judge: JudgeSample | None = Field(
+        None, description="With --judge-sample: the judged sample (metric 'judge')."
+    )
 
 
 @dataclass
@@ -116,6 +120,98 @@ class _Arm:
     version: str
     digest: str
     calls: list[CallRecord] = field(default_factory=list)
+
+
+@dataclass
+class Judged:
+    """The judge's scores on a seeded sample of each arm (see :func:`judge_sample`)."""
+
+    sample: JudgeSample
+    stable: list[float]
+    canary: list[float]
+
+
+def _arms(
+    spec: RegistrySpec, name: str, env: str, calls: list[CallRecord]
+) -> tuple[_Arm, _Arm, int]:
+    """The stable and canary arms of the deployment registry.yaml has now, and how many
+    records belong to neither."""
+    dep = spec.prompts.get(name, {}).get(env)
+    if dep is None:
+        raise RegistryError(f"{name} has no version active in {env}")
+    if dep.canary is None:
+        raise RegistryError(
+            f"{name} has no canary in {env}; start one: promptops promote {name} VERSION "
+            f"--env {env} --canary 5"
+        )
+    stable = _Arm(dep.version, dep.digest)
+    canary = _Arm(dep.canary.version, dep.canary.digest)
+    ignored = 0
+    for c in calls:
+        if c.prompt != name or c.env != env:
+            ignored += 1
+        elif c.arm == "stable" and c.digest == stable.digest:
+            stable.calls.append(c)
+        elif c.arm == "canary" and c.digest == canary.digest:
+            canary.calls.append(c)
+        else:
+            ignored += 1
+    return stable, canary, ignored
+
+
+def judge_sample(
+    project: Any,
+    spec: RegistrySpec,
+    name: str,
+    env: str,
+    calls: list[CallRecord],
+    size: int,
+    seed: int = 0,
+) -> Judged:
+    """Score a seeded sample of ``size`` records per arm (of those with captured content) with
+    the candidate's model-graded assertions (see :mod:`promptops.analysis.judge`)."""
+    from .judge import (
+        describe,
+        draw,
+        graded_specs,
+        has_content,
+        judge_records,
+        no_content_error,
+        pinned_version,
+    )
+
+    stable, canary, _ = _arms(spec, name, env, calls)
+    ruler, specs = graded_specs(
+        pinned_version(project, name, canary.version, canary.digest),
+        pinned_version(project, name, stable.version, stable.digest),
+    )
+    every = stable.calls + canary.calls
+    with_content = [c for c in every if has_content(c)]
+    if not with_content:
+        raise no_content_error(name, env, len(every))
+    picked = {
+        arm.version: draw([c for c in arm.calls if has_content(c)], size, seed)
+        for arm in (stable, canary)
+    }
+    scores = judge_records(project, specs, picked)
+    kept = {v: [x for x in xs if x is not None] for v, xs in scores.items()}
+    sample = JudgeSample(
+        seed=seed,
+        size=size,
+        assertions=describe(specs),
+        ruler=ruler.version,
+        without_content=len(every) - len(with_content),
+        sampled={
+            "stable": [c.trace_id for c in picked[stable.version]],
+            "canary": [c.trace_id for c in picked[canary.version]],
+        },
+        failed=sum(x is None for xs in scores.values() for x in xs),
+        scores={
+            arm: round(sum(xs) / len(xs), 4) if xs else None
+            for arm, xs in (("stable", kept[stable.version]), ("canary", kept[canary.version]))
+        },
+    )
+    return Judged(sample, kept[stable.version], kept[canary.version])
 
 
 def read_records(paths: Iterable[Path]) -> tuple[list[CallRecord], dict[str, list[float]]]:
@@ -405,30 +501,14 @@ def analyze(
     env: str,
     calls: list[CallRecord],
     feedback: dict[str, list[float]],
+    judged: Judged | None = None,
 ) -> CanaryAnalysis:
     """Compare the canary and stable arms of ``name`` in ``env`` on these records."""
-    dep = spec.prompts.get(name, {}).get(env)
-    if dep is None:
-        raise RegistryError(f"{name} has no version active in {env}")
-    if dep.canary is None:
-        raise RegistryError(
-            f"{name} has no canary in {env}; start one: promptops promote {name} VERSION "
-            f"--env {env} --canary 5"
-        )
+    stable, canary, ignored = _arms(spec, name, env, calls)
+    dep = spec.prompts[name][env]
+    assert dep.canary is not None
     policy = spec.canary_policy or CanaryPolicy()
     tol = policy.tolerances
-    stable = _Arm(dep.version, dep.digest)
-    canary = _Arm(dep.canary.version, dep.canary.digest)
-    ignored = 0
-    for c in calls:
-        if c.prompt != name or c.env != env:
-            ignored += 1
-        elif c.arm == "stable" and c.digest == stable.digest:
-            stable.calls.append(c)
-        elif c.arm == "canary" and c.digest == canary.digest:
-            canary.calls.append(c)
-        else:
-            ignored += 1
     s_stats, s_scores = _stats(stable, feedback, tol.slow_ms)
     c_stats, c_scores = _stats(canary, feedback, tol.slow_ms)
     ns, nc = s_stats.calls, c_stats.calls
@@ -462,13 +542,18 @@ def analyze(
         )
         if getattr(tol, m) is not None  # null: reported per arm, not decided on
     ]
-    a = policy.alpha / (len(rates) + 1 + len(relative))  # a union bound over the metrics
+    n_metrics = len(rates) + 1 + len(relative) + (judged is not None)
+    a = policy.alpha / n_metrics  # a union bound over the metrics
     metrics = [_compare(m, series(stable, m), series(canary, m), getattr(tol, m), a) for m in rates]
     metrics.append(_compare("feedback", s_scores, c_scores, tol.feedback, a, higher_is_worse=False))
     metrics += [
         _compare_relative(m, kind, served(stable, of), served(canary, of), getattr(tol, m), a)
         for m, of, kind in relative
     ]
+    if judged is not None:
+        metrics.append(
+            _compare("judge", judged.stable, judged.canary, tol.judge, a, higher_is_worse=False)
+        )
     failed = [m for m in metrics if m.decision == "fail"]
     open_ = [m for m in metrics if m.decision == "undecided"]
     verdict: Verdict
@@ -509,6 +594,7 @@ def analyze(
         reason=reason,
         next_weight=next_weight,
         ignored=ignored,
+        judge=judged.sample if judged is not None else None,
     )
 
 

@@ -18,9 +18,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..assertions import REGISTRY, AssertionContext, run_assertions
 from ..errors import RegistryError
-from ..project import Project, PromptVersion, load_prompt
+from ..project import Project, PromptVersion
 from ..runtime.records import CallRecord
 from ..spec import AssertionSpec, RegistrySpec
+from .judge import pinned_version
 
 
 class ShadowAnalysis(BaseModel):
@@ -46,16 +47,6 @@ class ShadowAnalysis(BaseModel):
     skipped_assertions: list[str] = Field(default_factory=list, description="Need a judge.")
 
 
-def _version(project: Project, name: str, version: str, digest: str) -> PromptVersion:
-    path = project.version_files(name).get(version)
-    if path is None:
-        raise RegistryError(f"{name} {version}: no file in {project.prompts_dir}")
-    pv = load_prompt(path)
-    if pv.digest != digest:
-        raise RegistryError(f"{name} {version} changed since it was promoted; restore it")
-    return pv
-
-
 def _score(pv: PromptVersion, specs: list[AssertionSpec], output: str, vars: dict) -> float:  # type: ignore[type-arg]
     ctx = AssertionContext(output=output, vars=vars)
     return asyncio.run(run_assertions(specs, ctx, pv.spec.threshold)).score
@@ -78,8 +69,8 @@ def analyze_shadow(
             f"{name} has no shadow in {env}; start one: promptops promote {name} VERSION "
             f"--env {env} --shadow 10"
         )
-    served = _version(project, name, dep.version, dep.digest)
-    shadow = _version(project, name, dep.shadow.version, dep.shadow.digest)
+    served = pinned_version(project, name, dep.version, dep.digest)
+    shadow = pinned_version(project, name, dep.shadow.version, dep.shadow.digest)
     skipped: list[str] = []
 
     def usable(pv: PromptVersion) -> list[AssertionSpec]:

@@ -26,7 +26,7 @@ app.add_typer(canary_app, name="canary")
 def _fmt(v: float | None, pct: bool = True) -> str:
     if v is None:
         return "-"
-    return f"{v * 100:+.2f}%" if pct else f"{v:.3f}"
+    return f"{v * 100:+.2f}%" if pct else f"{v:+.3f}"
 
 
 def _print(a: Any) -> None:
@@ -39,13 +39,18 @@ def _print(a: Any) -> None:
         f"  {'metric':12} {'stable':>9} {'canary':>9} {'excess':>9}  interval (anytime)      tol.  decision"
     )
     for m in a.metrics:
-        pct = m.metric != "feedback"
-        ival = "-" if m.low is None else f"[{_fmt(m.low, pct)}, {_fmt(m.high, pct)}]"
-        s = _fmt(m.stable, False) if m.stable is not None else "-"
-        c = _fmt(m.canary, False) if m.canary is not None else "-"
+        pct = m.metric not in ("feedback", "judge")
+        if m.low is None:
+            ival = "-"
+        else:
+            high = "inf" if m.high is None else _fmt(m.high, pct)
+            ival = f"[{_fmt(m.low, pct)}, {high}]"
+        s = "-" if m.stable is None else f"{m.stable:.4g}"
+        c = "-" if m.canary is None else f"{m.canary:.4g}"
+        tol = f"{m.tolerance * 100:.0f}%" if m.relative else f"{m.tolerance}"
         echo(
             f"  {m.metric:12} {s:>9} {c:>9} {_fmt(m.excess, pct):>9}  {ival:22} "
-            f"{m.tolerance:>5}  {m.decision}"
+            f"{tol:>5}  {m.decision}"
         )
     for arm in (a.stable, a.canary):
         echo(
@@ -53,7 +58,22 @@ def _print(a: Any) -> None:
             f"cost/call {arm.cost_per_call}, output {arm.output_chars_mean} chars, "
             f"guard triggers {arm.guard_triggers}, feedback {arm.feedback_mean} (n={arm.feedback_n})"
         )
+    if a.judge is not None:
+        _print_judge(a.judge)
     echo(f"verdict: {a.verdict}: {a.reason}")
+
+
+def _print_judge(j: Any) -> None:
+    n = ", ".join(f"{arm} {len(ids)}" for arm, ids in j.sampled.items())
+    typer.echo(
+        f"  judge (seed {j.seed}): {', '.join(j.assertions)} of {j.ruler} on {n} sampled records"
+        + (f"; {j.failed} judge calls failed (left out)" if j.failed else "")
+    )
+    if j.without_content:
+        typer.echo(
+            f"  {j.without_content} records carry no content and cannot be judged "
+            "(record with capture_content=True)"
+        )
 
 
 @canary_app.command("analyze", epilog=CANARY_EXITS)
@@ -71,18 +91,31 @@ def analyze(
     ),
     commit: bool = typer.Option(False, "--commit", help="With --apply: commit registry.yaml."),
     publish: bool = typer.Option(False, "--publish", help="With --apply: publish the snapshot."),
+    judge_sample: int = typer.Option(
+        0,
+        "--judge-sample",
+        min=0,
+        help="Score a seeded random sample of N records per arm (those with captured content) "
+        "with the prompt's model-graded assertions; the judge's score becomes a metric.",
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed of the --judge-sample sample."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Compare the canary with the stable arm on production records: advance, hold or rollback."""
     from ..analysis.canary import analyze as analyze_
     from ..analysis.canary import apply as apply_
+    from ..analysis.canary import judge_sample as judge_sample_
     from ..analysis.canary import read_records
     from ..project import Project
     from ..registry.file import read_registry
 
     project = Project.find()
     calls, feedback = read_records(records)
-    result = analyze_(read_registry(project), name, env, calls, feedback)
+    spec = read_registry(project)
+    judged = (
+        judge_sample_(project, spec, name, env, calls, judge_sample, seed) if judge_sample else None
+    )
+    result = analyze_(spec, name, env, calls, feedback, judged)
     change = apply_(project, result, commit=commit) if apply else None
     published = None
     if change is not None and publish:
