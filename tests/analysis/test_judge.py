@@ -17,7 +17,7 @@ from promptops.analysis.canary import analyze, judge_sample, read_records
 from promptops.analysis.judge import draw
 from promptops.errors import RegistryError
 from promptops.project import Project, load_prompt
-from promptops.registry.changes import promote
+from promptops.registry.changes import promote, shadow
 from promptops.registry.file import read_registry
 from promptops.runtime.records import CallRecord
 from promptops.testing.server import FakeOpenAI, Reply, Request
@@ -182,3 +182,65 @@ def test_a_prompt_without_a_judge_says_so(project: Path, judge_server: FakeOpenA
         judge_sample(
             Project(project), read_registry(Project(project)), "summarize", "prod", calls, 5
         )
+
+
+def shadow_records(project: Path, n: int, shadow_good: float, seed: int = 4) -> Path:
+    rng = random.Random(seed)
+    d = {v: load_prompt(project / f"prompts/summarize/{v}.yaml").digest for v in ("1.0.0", "3.0.0")}
+    lines = []
+    for i in range(n):
+        doc = f"document {i}"
+        for arm, version in (("stable", "1.0.0"), ("shadow", "3.0.0")):
+            good = arm == "stable" or rng.random() < shadow_good
+            rec = CallRecord(
+                time="2026-12-06T12:00:00Z", trace_id=f"t{i:05d}", prompt="summarize",
+                version=version, digest=d[version], env="prod", arm=arm,  # type: ignore[arg-type]
+                model="echo/echo", latency_ms=10.0,
+                output=("GOOD " if good else "BAD ") + f"({arm}) {doc}", vars={"document": doc},
+            )  # fmt: skip
+            lines.append(rec.model_dump_json(exclude_none=True))
+    path = project / "shadow.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def start_shadow(project: Path) -> None:
+    shadow(Project(project), "summarize", "3.0.0", "prod", 100)
+    reg = project / "registry.yaml"
+    reg.write_text(reg.read_text() + POLICY)
+
+
+def test_shadow_judged_worse_is_a_regression_on_paired_samples(
+    project: Path, judge_server: FakeOpenAI, cli: Callable[..., Result]
+) -> None:
+    start_shadow(project)
+    shadow_records(project, 200, shadow_good=0.6)
+    args = ("shadow", "analyze", "summarize", "--env", "prod", "--records", "shadow.jsonl")
+    r = cli(*args, "--judge-sample", "80", "--seed", "1", "--json")
+    assert r.exit_code == 3, r.output
+    a = json.loads(r.stdout)
+    # the model-free assertions see no difference; the judge does, on paired answers
+    assert (
+        a["difference"] == 0.0
+        and a["judge_verdict"] == "regression"
+        and a["verdict"] == "regression"
+    )
+    assert a["judge"]["ruler"] == "3.0.0" and len(a["judge"]["sampled"]["pairs"]) == 80
+    assert a["judge"]["scores"]["served"] == 1.0 and a["judge_difference"] < -0.2
+    assert judge_server.calls == 160  # both answers of each sampled pair
+    again = json.loads(cli(*args, "--judge-sample", "80", "--seed", "1", "--json").stdout)
+    assert again["judge"] == a["judge"] and judge_server.calls == 160
+    other = json.loads(cli(*args, "--judge-sample", "80", "--seed", "9", "--json").stdout)
+    assert other["judge"]["sampled"] != a["judge"]["sampled"]
+    text = cli(*args, "--judge-sample", "80", "--seed", "1")
+    assert "judged 1.0 -> " in text.stdout and ": regression" in text.stdout, text.stdout
+
+
+def test_an_equal_shadow_is_ok_by_the_judge_too(project: Path, judge_server: FakeOpenAI) -> None:
+    from promptops.analysis.shadow import analyze_shadow
+
+    start_shadow(project)
+    calls, _ = read_records([shadow_records(project, 300, shadow_good=1.0)])
+    spec = read_registry(Project(project))
+    a = analyze_shadow(Project(project), spec, "summarize", "prod", calls, judge_sample=100)
+    assert a.judge_verdict == "ok" and a.verdict == "ok" and a.judge_difference == 0.0

@@ -150,6 +150,14 @@ def shadow_analyze(
     records: list[Path] = typer.Option(
         ..., "--records", help="JSONL call logs written with capture_content=True; repeatable."
     ),
+    judge_sample: int = typer.Option(
+        0,
+        "--judge-sample",
+        min=0,
+        help="Also score a seeded random sample of N pairs with the prompt's model-graded "
+        "assertions (its pinned judge); paired, with canary_policy.tolerances.judge.",
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed of the --judge-sample sample."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Score served and shadow answers to the same requests with their assertions; paired verdict."""
@@ -160,7 +168,9 @@ def shadow_analyze(
 
     project = Project.find()
     calls, _ = read_records(records)
-    a = analyze_shadow(project, read_registry(project), name, env, calls)
+    a = analyze_shadow(
+        project, read_registry(project), name, env, calls, judge_sample=judge_sample, seed=seed
+    )
     if json_out:
         write_json(a.model_dump(mode="json"))
     else:
@@ -180,6 +190,14 @@ def _print_shadow(a: Any) -> None:
             f"[{a.low:+.4f}, {a.high:+.4f}], margin {a.margin}"
         )
     for s in a.skipped_assertions:
-        typer.echo(f"  skipped (needs a judge): {s}")
+        typer.echo(f"  skipped (needs a judge, see --judge-sample): {s}")
+    if a.judge is not None:
+        _print_judge(a.judge)
+        if a.judge_difference is not None:
+            typer.echo(
+                f"  judged {a.judge.scores.get('served')} -> {a.judge.scores.get('shadow')}, "
+                f"difference {a.judge_difference:+.4f} [{a.judge_low:+.4f}, {a.judge_high:+.4f}], "
+                f"tolerance {a.judge_margin}: {a.judge_verdict}"
+            )
     more = f"; about {a.more_pairs} more pairs would decide" if a.more_pairs else ""
     typer.echo(f"verdict: {a.verdict}{more}")
