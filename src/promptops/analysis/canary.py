@@ -265,6 +265,8 @@ _SPAN_FIELDS = {
     "promptops.attempts": "attempts",
     "promptops.guard.triggers": "guards",
     "promptops.guard.blocked": "blocked",
+    "promptops.streamed": "streamed",
+    "promptops.ttft_ms": "ttft_ms",
 }
 
 
