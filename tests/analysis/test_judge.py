@@ -244,3 +244,19 @@ def test_an_equal_shadow_is_ok_by_the_judge_too(project: Path, judge_server: Fak
     spec = read_registry(Project(project))
     a = analyze_shadow(Project(project), spec, "summarize", "prod", calls, judge_sample=100)
     assert a.judge_verdict == "ok" and a.verdict == "ok" and a.judge_difference == 0.0
+
+
+def test_an_uncalibrated_judge_is_refused_when_the_prompt_requires_calibration(
+    project: Path, judge_server: FakeOpenAI, cli: Callable[..., Result]
+) -> None:
+    path = project / "prompts/summarize/3.0.0.yaml"
+    path.write_text(path.read_text() + "judge: {min_kappa: 0.6, min_labels: 20}\n")
+    start_canary(project)
+    canary_records(project, 50, canary_good=1.0)
+    r = cli(
+        "canary", "analyze", "summarize", "--env", "prod", "--records", "calls.jsonl",
+        "--judge-sample", "10",
+    )  # fmt: skip
+    assert r.exit_code == 1 and "--judge-sample refused" in r.stderr, r.output
+    assert "requires calibrated judges" in r.stderr and judge_server.calls == 0
+    assert_no_traceback(r)

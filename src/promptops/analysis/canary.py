@@ -182,6 +182,7 @@ def judge_sample(
 
     stable, canary, _ = _arms(spec, name, env, calls)
     ruler, specs = graded_specs(
+        project,
         pinned_version(project, name, canary.version, canary.digest),
         pinned_version(project, name, stable.version, stable.digest),
     )

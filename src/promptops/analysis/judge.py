@@ -58,13 +58,19 @@ def pinned_version(project: Project, name: str, version: str, digest: str) -> Pr
     return pv
 
 
-def graded_specs(*versions: PromptVersion) -> tuple[PromptVersion, list[AssertionSpec]]:
-    """The first version (candidate first) with model-graded assertions, and those."""
+def graded_specs(
+    project: Project, *versions: PromptVersion
+) -> tuple[PromptVersion, list[AssertionSpec]]:
+    """The first version (candidate first) with model-graded assertions, and those; refused
+    (CalibrationError) when that version requires calibrated judges (``judge:``) and its
+    judges are not, as ``eval`` and ``promote`` refuse their verdicts."""
     from ..assertions import REGISTRY
+    from ..quality.calibrate import require_calibrated
 
     for pv in versions:
         specs = [a for a in pv.spec.assert_ if _graded(REGISTRY, a)]
         if specs:
+            require_calibrated(project, pv, "--judge-sample")
             return pv, specs
     names = " and ".join(f"{pv.spec.name} {pv.version}" for pv in versions)
     raise RegistryError(

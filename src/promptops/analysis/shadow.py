@@ -233,7 +233,7 @@ def _judge_pairs(
     served, shadow = versions
     base, other, no_content, total = records
     both = [t for t in base if t in other]
-    ruler, specs = graded_specs(shadow, served)
+    ruler, specs = graded_specs(project, shadow, served)
     if no_content == total:
         raise no_content_error(name, env, total)
     picked = draw([base[t] for t in both], size, seed)
