@@ -292,3 +292,32 @@ def test_cli_errors_are_clear(project: Path, cli: Callable[..., Result]) -> None
     r = cli("canary", "analyze", "summarize", "--env", "prod", "--records", "missing.jsonl")
     assert r.exit_code == 1 and "missing.jsonl: cannot read" in r.stderr
     assert_no_traceback(r)
+
+
+def test_the_more_calls_estimate_is_near_the_traffic_that_decides() -> None:
+    """A hold says about how many more canary calls decide a rate metric. With no errors in
+    either arm (the excess it assumes is the true one) the decision comes, looking every 100
+    calls, within a factor of 2 of the estimate; with noisy arms the estimate assumes the
+    observed excess stays, so it is only a rough figure."""
+    from promptops.analysis.canary import _compare
+
+    s = c = [0.0] * 5000
+    first = _compare("error_rate", s[:300], c[:300], 0.05, 0.05 / 7)
+    assert first.decision == "undecided" and first.more_calls is not None
+    predicted = 300 + first.more_calls
+    actual = next(
+        n
+        for n in range(300, 5001, 100)
+        if _compare("error_rate", s[:n], c[:n], 0.05, 0.05 / 7).decision != "undecided"
+    )
+    assert predicted / 2 <= actual <= predicted * 2, (predicted, actual)
+    rng = random.Random(1)
+    noisy = _compare(
+        "error_rate",
+        [float(rng.random() < 0.02) for _ in range(300)],
+        [float(rng.random() < 0.03) for _ in range(300)],
+        0.03,
+        0.05 / 7,
+    )
+    assert noisy.decision == "undecided" and noisy.more_calls is not None
+    assert noisy.more_calls >= 1

@@ -41,7 +41,6 @@ from ..spec import CanaryPolicy, RegistrySpec
 from .judge import JudgeSample
 from .sequential import (
     bernoulli_sigma,
-    calls_needed,
     eb_interval,
     first_n,
     mean_interval,
@@ -372,11 +371,17 @@ def _compare(
     else:
         decision = "undecided"
     more = None
-    if decision == "undecided":
-        # rough: the variance-free radius scaled by the observed spread (sd / 0.5)
-        spread = max(math.sqrt(max(vs, vc)) / 0.5, 0.05)
-        need = calls_needed(abs(tolerance - excess) / spread, nc, ns, alpha / 2)
-        more = None if need is None else max(0, need - nc)
+    if decision == "undecided" and excess != tolerance:
+        # rough: each arm's empirical-Bernstein radius as n grows at the observed variance,
+        # a Gaussian-mixture term plus the variance-free floor log(4/alpha) / sum(lambda)
+        # (every lambda is at most 1/2), the arms at the current split
+        gap, share, log_term = abs(tolerance - excess), ns / nc, math.log(4 / alpha)
+
+        def width(n: int, var: float) -> float:
+            return mixture_radius(n, alpha / 2, math.sqrt(var)) + 2 * log_term / n
+
+        need = first_n(lambda n: width(n, vc) + width(max(1, round(n * share)), vs) <= gap, nc)
+        more = None if need is None else max(1, need - nc)
     return MetricResult(
         metric=metric,
         stable=round(ms, 4),
