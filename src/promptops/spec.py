@@ -791,6 +791,12 @@ class CanaryTolerances(Strict):
     judge: float = Field(
         0.05, ge=0, le=1, description="Drop in mean judge score (0-1), with --judge-sample."
     )
+    ttft_p95: float | None = Field(
+        0.25,
+        ge=0,
+        description="Relative rise in 95th percentile time to first chunk (streamed calls); "
+        "null: reported, not decided on.",
+    )
     slow_rate: float | None = Field(
         None,
         ge=0,

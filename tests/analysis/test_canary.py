@@ -49,11 +49,13 @@ def simulate(
     cost: tuple[float, float] = (1.0, 1.0),
     chars: tuple[float, float] = (1.0, 1.0),
     slow_tail: tuple[float, float] = (0.0, 0.0),
+    ttft: tuple[float, float] | None = None,
 ) -> Path:
     """Calls of both arms interleaved, each failing with its arm's probability. Latency is
     uniform on 100-900 ms, except a share ``slow_tail`` of calls taking 2-3 s; cost per call
     (around $0.0001) and answer length (around 120 chars) vary per call and are scaled per
-    arm by ``cost`` and ``chars``."""
+    arm by ``cost`` and ``chars``; with ``ttft``, calls are streamed and their first chunk
+    comes after uniform(50, 150) ms scaled per arm."""
     rng = random.Random(seed)
     digests = {v: digest(project, v) for v in ("1.0.0", "2.0.0")}
     arms = ["stable"] * n[0] + ["canary"] * n[1]
@@ -77,6 +79,8 @@ def simulate(
             ),
             cost=round(rng.uniform(0.00005, 0.00015) * cost[k], 8),
             output_chars=None if failed else round(rng.gauss(120, 30) * chars[k]),
+            streamed=ttft is not None,
+            ttft_ms=None if ttft is None or failed else rng.uniform(50, 150) * ttft[k],
             error_type="timeout" if failed else None,
         )
         lines.append(rec.model_dump_json(exclude_none=True))
@@ -120,6 +124,16 @@ def test_a_good_canary_passes_every_continuous_metric(project: Path) -> None:
     assert p95.relative and p95.low is not None and p95.high is not None
     assert p95.low < 0 < p95.high < 0.25  # the interval covers no change, inside the tolerance
     assert "slow_rate" not in got  # opt-in: an absolute latency SLO
+    assert "ttft_p95" not in got  # no streamed calls, no time to first chunk
+
+
+def test_streamed_calls_add_time_to_first_chunk(project: Path) -> None:
+    a = run(
+        project,
+        simulate(project, project / "c.jsonl", (3000, 3000), (0.01, 0.01), ttft=(1.0, 1.0)),
+    )
+    assert decisions(a)["ttft_p95"] == "pass", a.metrics
+    assert a.stable.ttft_p50_ms is not None and 80 < a.stable.ttft_p50_ms < 120
 
 
 def test_the_optional_slow_rate_decides_against_an_absolute_slo(project: Path) -> None:
@@ -141,6 +155,7 @@ def test_the_optional_slow_rate_decides_against_an_absolute_slo(project: Path) -
         ("cost", {"cost": (1.0, 1.5)}),
         ("output_chars", {"chars": (1.0, 1.6)}),
         ("latency_p95", {"slow_tail": (0.0, 0.1)}),
+        ("ttft_p95", {"ttft": (1.0, 1.5)}),
     ],
 )
 def test_a_canary_worse_on_one_continuous_metric_rolls_back_on_it_alone(

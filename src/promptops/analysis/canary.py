@@ -16,7 +16,8 @@ Rates (errors, guard triggers, slow calls) and scores in [0, 1] (feedback, a jud
 are compared as differences, with empirical-Bernstein confidence sequences. Cost per call and
 output length are compared as the canary's relative rise in the mean (asymptotic confidence
 sequences), latency p50 and p95 as the relative rise in the quantile (quantile confidence
-sequences): each arm's interval at level 1 - a/2, the ratio's interval from their ends.
+sequences; the same for the time to first chunk of streamed calls, ``ttft_p95``): each arm's
+interval at level 1 - a/2, the ratio's interval from their ends.
 Errors and blocked calls are left out of cost, length and latency.
 
 Verdict: ``rollback`` if any metric says so; ``advance`` when every metric passes and each arm
@@ -70,6 +71,10 @@ class ArmStats(_Model):
     latency_p95_ms: float | None = Field(None, description="95th percentile latency.")
     cost_per_call: float | None = Field(None, description="Mean cost (USD) where known.")
     output_chars_mean: float | None = Field(None, description="Mean answer length.")
+    ttft_p50_ms: float | None = Field(
+        None, description="Streamed calls: median time to first chunk."
+    )
+    ttft_p95_ms: float | None = Field(None, description="Streamed calls: 95th percentile of it.")
 
 
 class MetricResult(_Model):
@@ -77,7 +82,7 @@ class MetricResult(_Model):
 
     metric: str = Field(
         description="error_rate, guard_rate, feedback, cost, output_chars, latency_p50, "
-        "latency_p95, judge or slow_rate."
+        "latency_p95, ttft_p95, judge or slow_rate."
     )
     relative: bool = Field(
         False, description="Excess, interval and tolerance are relative rises (0.1 = 10%)."
@@ -319,6 +324,7 @@ def _stats(
     ok = [c for c in calls if c.error_type is None and not c.blocked]
     costs = [c.cost for c in ok if c.cost is not None]
     chars = [c.output_chars for c in ok if c.output_chars is not None]
+    ttfts = [c.ttft_ms for c in ok if c.ttft_ms is not None]
     stats = ArmStats(
         version=arm.version,
         calls=len(calls),
@@ -331,6 +337,8 @@ def _stats(
         latency_p95_ms=_quantile([c.latency_ms for c in ok], 0.95),
         cost_per_call=round(sum(costs) / len(costs), 8) if costs else None,
         output_chars_mean=round(sum(chars) / len(chars), 1) if chars else None,
+        ttft_p50_ms=_quantile(ttfts, 0.5),
+        ttft_p95_ms=_quantile(ttfts, 0.95),
     )
     return stats, scores
 
@@ -547,8 +555,11 @@ def analyze(
             ("output_chars", "output_chars", "mean"),
             ("latency_p50", "latency", "0.5"),
             ("latency_p95", "latency", "0.95"),
+            ("ttft_p95", "ttft_ms", "0.95"),
         )
         if getattr(tol, m) is not None  # null: reported per arm, not decided on
+        # time to first chunk only where calls are streamed (records carry it)
+        and (m != "ttft_p95" or any(c.ttft_ms is not None for c in stable.calls + canary.calls))
     ]
     n_metrics = len(rates) + 1 + len(relative) + (judged is not None)
     a = policy.alpha / n_metrics  # a union bound over the metrics

@@ -57,6 +57,11 @@ def _print(a: Any) -> None:
             f"  {arm.version}: latency p50 {arm.latency_p50_ms} ms, p95 {arm.latency_p95_ms} ms, "
             f"cost/call {arm.cost_per_call}, output {arm.output_chars_mean} chars, "
             f"guard triggers {arm.guard_triggers}, feedback {arm.feedback_mean} (n={arm.feedback_n})"
+            + (
+                f", first chunk p50 {arm.ttft_p50_ms} ms, p95 {arm.ttft_p95_ms} ms"
+                if arm.ttft_p50_ms is not None
+                else ""
+            )
         )
     if a.judge is not None:
         _print_judge(a.judge)
