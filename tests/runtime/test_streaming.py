@@ -194,3 +194,15 @@ def test_a_provider_that_does_not_stream_answers_in_one_chunk(project: Path) -> 
     assert len(chunks) == 1 and s.reply is not None and chunks[0] == s.reply.text
     (rec,) = records(project / "calls.jsonl")
     assert rec.streamed and rec.ttft_ms is not None
+
+
+def test_closing_a_stream_early_records_it_as_cancelled(project: Path, server: FakeOpenAI) -> None:
+    prompt(project)
+    reg = Registry.load(".", api_base=server.url, record_to=project / "calls.jsonl", retries=0)
+    with reg.get("answer", "prod").stream(q="x") as s:
+        first = next(s)
+    assert first and s.reply is None
+    (rec,) = records(project / "calls.jsonl")
+    assert rec.streamed and rec.error_type == "cancelled" and rec.output is None
+    # the registry keeps serving: the connection went back to the pool
+    assert "".join(reg.get("answer", "prod").stream(q="y")) == ANSWER

@@ -38,7 +38,8 @@ class JudgeSample(BaseModel):
     assertions: list[str] = Field(description="The model-graded assertions used, with judges.")
     ruler: str = Field(description="Version whose model-graded assertions scored both arms.")
     without_content: int = Field(
-        description="Records left out: no captured content (record with capture_content=True)."
+        description="Records left out: no captured content (record with capture_content=True) "
+        "or answered by a block guard."
     )
     sampled: dict[str, list[str]] = Field(description="Trace ids sampled, per arm.")
     failed: int = Field(0, description="Sampled records whose judge call failed (left out).")
@@ -85,7 +86,8 @@ def _graded(registry: Any, a: AssertionSpec) -> bool:
 
 
 def has_content(c: CallRecord) -> bool:
-    return c.output is not None and c.vars is not None
+    """A model's answer with its inputs captured (a block guard's reply is not the model's)."""
+    return c.output is not None and c.vars is not None and not c.blocked
 
 
 def draw(records: list[CallRecord], n: int, seed: int) -> list[CallRecord]:

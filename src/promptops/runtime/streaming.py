@@ -70,33 +70,43 @@ async def _chunks(
     last: CallError | None = None
     sent = False
     started = time.perf_counter()
-    for model, base, how in chain:
-        outcome.tried.append(model)
-        prov = route(model, base, how)
-        caller.prepare([model])
-        one = Call(model, messages, p.params, base, caller.timeout or prov.default_timeout)
-        for attempt in range(caller.retries + 1):
-            outcome.attempts += 1
-            try:
-                if isinstance(prov, NativeProvider):
-                    source = native_stream(prov, one)
-                else:
-                    source = as_stream(await prov.complete(one))
-                async for item in source:
-                    if isinstance(item, str):
-                        if not buffered:
-                            sent = True
-                            yield item
+    try:
+        for model, base, how in chain:
+            outcome.tried.append(model)
+            prov = route(model, base, how)
+            caller.prepare([model])
+            one = Call(model, messages, p.params, base, caller.timeout or prov.default_timeout)
+            for attempt in range(caller.retries + 1):
+                outcome.attempts += 1
+                try:
+                    if isinstance(prov, NativeProvider):
+                        source = native_stream(prov, one)
                     else:
-                        comp = item
-                break
-            except CallError as e:
-                last = e
-                if sent or not e.transient or attempt == caller.retries:
+                        source = as_stream(await prov.complete(one))
+                    try:
+                        async for item in source:
+                            if isinstance(item, str):
+                                if not buffered:
+                                    sent = True
+                                    yield item
+                            else:
+                                comp = item
+                    finally:  # the connection goes back to the pool, also on an early close
+                        await source.aclose()  # type: ignore[attr-defined]
                     break
-                await caller.sleep(caller.delay(attempt, e))
-        if comp is not None or sent:
-            break
+                except CallError as e:
+                    last = e
+                    if sent or not e.transient or attempt == caller.retries:
+                        break
+                    await caller.sleep(caller.delay(attempt, e))
+            if comp is not None or sent:
+                break
+    except GeneratorExit:  # the caller closed the stream early: recorded as cancelled
+        outcome.error, outcome.error_kind = "the caller closed the stream", "cancelled"
+        attrs = p._attributes(outcome, call.trace_id, _ms(started))
+        attrs["promptops.streamed"] = True
+        p._finish(call, attrs, messages, None, outcome.error)
+        raise
     duration_ms = round((time.perf_counter() - started) * 1000, 3)
     if comp is None:
         assert last is not None
@@ -174,6 +184,10 @@ async def _chunks(
     )
 
 
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 3)
+
+
 async def _one(reply: Reply) -> AsyncIterator[Any]:
     """A reply already decided (an input guard's block) as a stream of one chunk."""
     if reply.text:
@@ -204,7 +218,8 @@ async def _close(agen: Any) -> None:
 
 class Stream:
     """A blocking iterator of text chunks; ``reply`` is the Reply once the stream ended.
-    Close it (or use ``with``) when stopping early: the call is then recorded as far as it got."""
+    Close it (or use ``with``) when stopping early: the connection is released and the call
+    recorded as cancelled."""
 
     def __init__(self, agen: AsyncIterator[Any]) -> None:
         self._agen = agen
