@@ -7,10 +7,10 @@ import math
 import random
 
 from promptops.analysis.sequential import (
-    bernoulli_sigma,
     first_n,
     mean_interval,
     quantile_interval,
+    rank_bounds,
 )
 
 
@@ -52,12 +52,25 @@ def test_mean_interval_covers_a_skewed_mean_at_every_look() -> None:
     assert missed / streams <= alpha
 
 
-def test_bernoulli_sigma_is_the_kearns_saul_proxy() -> None:
-    assert bernoulli_sigma(0.5) == 0.5
-    assert math.isclose(bernoulli_sigma(0.95) ** 2, 0.9 / (2 * math.log(19)))
-    assert (
-        math.isclose(bernoulli_sigma(0.95), bernoulli_sigma(0.05)) and bernoulli_sigma(0.05) < 0.5
-    )
+def test_rank_bounds_hold_at_every_look_and_narrow() -> None:
+    """Bernoulli(0.95) streams looked at every 50 draws: the count leaves the kept interval in
+    under alpha of the streams; the interval narrows as n grows."""
+    alpha, streams, missed = 0.05, 200, 0
+    for seed in range(streams):
+        rng = random.Random(seed)
+        count = 0
+        for n in range(1, 2001):
+            count += rng.random() < 0.95
+            if n % 50 == 0:
+                lo, hi = rank_bounds(n, 0.95, alpha)
+                if not lo <= count <= hi:
+                    missed += 1
+                    break
+    assert missed / streams <= alpha
+    widths = [
+        (lambda b: (b[1] - b[0]) / n)(rank_bounds(n, 0.95, 0.01)) for n in (500, 5000, 50_000)
+    ]
+    assert widths[0] > widths[1] > widths[2] and widths[2] < 0.01
 
 
 def test_first_n_finds_the_smallest_and_gives_up_past_the_limit() -> None:

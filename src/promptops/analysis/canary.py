@@ -41,12 +41,12 @@ from ..runtime.records import CallRecord, FeedbackRecord
 from ..spec import CanaryPolicy, RegistrySpec
 from .judge import JudgeSample
 from .sequential import (
-    bernoulli_sigma,
     eb_interval,
     first_n,
     mean_interval,
     mixture_radius,
     quantile_interval,
+    rank_bounds,
 )
 
 Verdict = Literal["advance", "hold", "rollback"]
@@ -424,9 +424,10 @@ def _rel_width(kind: str, xs: list[float], n: int, alpha: float) -> float:
         sd = math.sqrt(sum((x - m) ** 2 for x in xs) / max(1, len(xs) - 1))
         return mixture_radius(n, alpha, sd) / m if m > 0 else math.inf
     q = float(kind)
-    r = mixture_radius(n, alpha, bernoulli_sigma(q))
-    if q + r >= 1 or q - r <= 0:
+    lo, hi = rank_bounds(n, q, alpha)
+    if lo < 1 or hi + 1 > n:
         return math.inf
+    r = (hi - lo) / (2 * n)
     s = sorted(xs)
     at = _quantile(s, q) or 0.0
     up, down = _quantile(s, min(1.0, q + 0.02)) or 0.0, _quantile(s, max(0.01, q - 0.02)) or 0.0

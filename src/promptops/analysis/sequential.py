@@ -97,31 +97,56 @@ def mean_interval(xs: list[float], alpha: float) -> tuple[float, float, float]:
     return mean, mean - r, mean + r
 
 
-def bernoulli_sigma(q: float) -> float:
-    """The optimal sub-Gaussian proxy of a centred Bernoulli(q) (Kearns & Saul 1998):
-    sigma^2 = (1 - 2q) / (2 ln((1 - q) / q)), 1/4 at q = 1/2."""
-    if abs(q - 0.5) < 1e-9:
-        return 0.5
-    return math.sqrt((1 - 2 * q) / (2 * math.log((1 - q) / q)))
+BETA_STRENGTH = 100.0  # the beta mixture's prior strength (a + b); tightest over ~1k-20k calls
+
+
+def _log_mixture(s: int, n: int, q: float, k: float = BETA_STRENGTH) -> float:
+    """log of the beta-binomial mixture martingale after s successes in n Bernoulli(q) draws:
+    the Beta(qk, (1-q)k)-mixture likelihood over the null's likelihood (Robbins 1970)."""
+    a, b = q * k, (1 - q) * k
+
+    def log_beta(x: float, y: float) -> float:
+        return math.lgamma(x) + math.lgamma(y) - math.lgamma(x + y)
+
+    return log_beta(a + s, b + n - s) - log_beta(a, b) - s * math.log(q) - (n - s) * math.log1p(-q)
+
+
+def rank_bounds(n: int, q: float, alpha: float) -> tuple[int, int]:
+    """[lo, hi]: the counts of n Bernoulli(q) draws the beta-binomial confidence sequence keeps
+    at level 1 - alpha (valid at every n at once, by Ville's inequality). The log mixture is
+    convex in the count, so the kept counts form an interval around q n."""
+    limit = math.log(1 / alpha)
+    mode = min(n, max(0, round(q * n)))
+
+    def edge(inside: int, outside: int) -> int:  # the last kept count from inside toward outside
+        if _log_mixture(outside, n, q) < limit:
+            return outside
+        while abs(outside - inside) > 1:
+            mid = (inside + outside) // 2
+            if _log_mixture(mid, n, q) < limit:
+                inside = mid
+            else:
+                outside = mid
+        return inside
+
+    return edge(mode, 0), edge(mode, n)
 
 
 def quantile_interval(xs: list[float], q: float, alpha: float) -> tuple[float, float, float]:
     """(estimate, low, high): anytime-valid interval for the q-quantile of a continuous
-    variable (Howard & Ramdas 2022, "Sequential estimation of quantiles", Thm. 1 with a
-    normal-mixture boundary). How many observations fall below the true quantile is a
-    Binomial(n, q) count, so with probability 1 - alpha, at every n, its share is within
-    ``r`` of q, and the true quantile lies between the order statistics at ranks
-    ceil((q - r) n) and floor((q + r) n) + 1. Outside the sample: -inf / inf."""
+    variable (Howard & Ramdas 2022, "Sequential estimation of quantiles", Thm. 1, with a
+    beta-binomial boundary). How many observations fall at or below the true quantile is a
+    Binomial(n, q) count, kept in [lo, hi] at every n with probability 1 - alpha
+    (:func:`rank_bounds`), so the true quantile lies between the order statistics of ranks lo
+    and hi + 1. Outside the sample: -inf / inf."""
     n = len(xs)
     if n == 0:
         return math.nan, -math.inf, math.inf
     s = sorted(xs)
-    r = mixture_radius(n, alpha, bernoulli_sigma(q))
+    lo, hi = rank_bounds(n, q, alpha)
     est = s[min(n - 1, math.ceil(q * n) - 1)]
-    k_lo = math.ceil((q - r) * n)
-    k_hi = math.floor((q + r) * n) + 1
-    low = s[k_lo - 1] if k_lo >= 1 else -math.inf
-    high = s[k_hi - 1] if k_hi <= n else math.inf
+    low = s[lo - 1] if lo >= 1 else -math.inf
+    high = s[hi] if hi + 1 <= n else math.inf
     return est, low, high
 
 
