@@ -260,3 +260,14 @@ def test_an_uncalibrated_judge_is_refused_when_the_prompt_requires_calibration(
     assert r.exit_code == 1 and "--judge-sample refused" in r.stderr, r.output
     assert "requires calibrated judges" in r.stderr and judge_server.calls == 0
     assert_no_traceback(r)
+
+
+def test_an_undecided_judge_says_how_many_more_records_to_judge(
+    project: Path, judge_server: FakeOpenAI
+) -> None:
+    start_canary(project)
+    canary_records(project, 300, canary_good=0.85)
+    a = canary_analysis(project, 20, seed=1)
+    (m,) = [m for m in a.metrics if m.metric == "judge"]
+    assert m.decision == "undecided" and a.verdict == "hold"
+    assert "more judged records per arm (--judge-sample)" in a.reason, a.reason

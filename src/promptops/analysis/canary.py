@@ -96,7 +96,11 @@ class MetricResult(_Model):
     )
     tolerance: float = Field(description="Largest excess accepted.")
     decision: Literal["pass", "fail", "undecided", "no data"] = Field(description="Per metric.")
-    more_calls: int | None = Field(None, description="Canary calls that would decide it.")
+    more_calls: int | None = Field(
+        None,
+        description="About how many more canary calls would decide it (judge: judged records "
+        "per arm; feedback: rated calls).",
+    )
 
 
 class CanaryAnalysis(_Model):
@@ -588,8 +592,9 @@ def analyze(
         )
     elif open_:
         verdict = "hold"
+        unit = {"judge": "judged records per arm (--judge-sample)", "feedback": "rated calls"}
         parts = [
-            f"{m.metric} (about {m.more_calls} more canary calls)"
+            f"{m.metric} (about {m.more_calls} more {unit.get(m.metric, 'canary calls')})"
             if m.more_calls is not None
             else f"{m.metric} (too close to its tolerance to decide)"
             for m in open_
