@@ -206,3 +206,24 @@ def test_closing_a_stream_early_records_it_as_cancelled(project: Path, server: F
     assert rec.streamed and rec.error_type == "cancelled" and rec.output is None
     # the registry keeps serving: the connection went back to the pool
     assert "".join(reg.get("answer", "prod").stream(q="y")) == ANSWER
+
+
+def test_the_litellm_path_streams_too(project: Path, server: FakeOpenAI) -> None:
+    """`provider: litellm` on the model block: litellm's own streaming against the loopback
+    server, chunks and time to first chunk as on the native path."""
+    prompt(project)
+    path = project / "prompts/answer/1.0.0.yaml"
+    path.write_text(path.read_text().replace("  params:", "  provider: litellm\n  params:"))
+    from promptops.project import load_prompt as load
+
+    reg_text = (project / "registry.yaml").read_text()
+    old = reg_text.split("digest: ")[1].strip()
+    (project / "registry.yaml").write_text(reg_text.replace(old, load(path).digest))
+    reg = Registry.load(".", api_base=server.url, record_to=project / "calls.jsonl", retries=0)
+    s = reg.get("answer", "prod").stream(q="x")
+    chunks = list(s)
+    assert len(chunks) > 5 and "".join(chunks) == ANSWER
+    assert server.requests[0].stream
+    assert s.reply is not None and s.reply.ttft_ms is not None
+    (rec,) = records(project / "calls.jsonl")
+    assert rec.streamed and rec.ttft_ms == s.reply.ttft_ms and rec.output_tokens

@@ -8,7 +8,8 @@
     s.reply  # the Reply: trace id, usage, cost, guards, ttft_ms
 
 Models on the native OpenAI-compatible transport stream chunk by chunk
-(:mod:`promptops.providers.streaming`); any other provider answers whole, as one chunk. The
+(:mod:`promptops.providers.streaming`), so do providers with the optional ``stream(call)`` hook
+(litellm's); any other provider answers whole, as one chunk. The
 call record and the span get the time to the first chunk: the span attribute
 ``gen_ai.response.time_to_first_chunk`` (seconds, the OpenTelemetry GenAI convention) and
 ``promptops.ttft_ms``; the record's ``ttft_ms``.
@@ -79,8 +80,11 @@ async def _chunks(
             for attempt in range(caller.retries + 1):
                 outcome.attempts += 1
                 try:
+                    hook = getattr(prov, "stream", None)  # a provider's optional hook
                     if isinstance(prov, NativeProvider):
                         source = native_stream(prov, one)
+                    elif hook is not None:
+                        source = hook(one)
                     else:
                         source = as_stream(await prov.complete(one))
                     try:
