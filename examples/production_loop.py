@@ -53,7 +53,8 @@ POLICY = """\
 canary_policy:
   ramp: [20, 50, 100]
   min_calls: 60
-  tolerances: {error_rate: 0.1, guard_rate: 0.1, slow_rate: 0.2, slow_ms: 5000, feedback: 0.2}
+  tolerances: {error_rate: 0.1, guard_rate: 0.1, feedback: 0.2, cost: 0.5, output_chars: 0.5,
+               latency_p50: null, latency_p95: null}  # loopback timings are noise
 """
 APP = """
 import json, logging, os, random, sys, time

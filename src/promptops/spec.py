@@ -764,13 +764,46 @@ class Deployment(Strict):
 
 
 class CanaryTolerances(Strict):
-    """How much worse the canary arm may be than the stable one, per metric (absolute)."""
+    """How much worse the canary arm may be than the stable one, per metric: rates and feedback
+    as absolute differences, cost, output length and latency as relative rises (0.1 = 10%)."""
 
     error_rate: float = Field(0.01, ge=0, le=1, description="Share of calls that fail.")
     guard_rate: float = Field(0.02, ge=0, le=1, description="Share of calls a guard triggers on.")
-    slow_rate: float = Field(0.05, ge=0, le=1, description="Share of calls slower than slow_ms.")
-    slow_ms: float = Field(5000, gt=0, description="What counts as a slow call (ms).")
     feedback: float = Field(0.05, ge=0, le=1, description="Drop in mean user feedback score (0-1).")
+    cost: float | None = Field(
+        0.1,
+        ge=0,
+        description="Relative rise in mean cost per call; null: reported, not decided on.",
+    )
+    output_chars: float | None = Field(
+        0.25,
+        ge=0,
+        description="Relative rise in mean answer length; null: reported, not decided on.",
+    )
+    latency_p50: float | None = Field(
+        0.25, ge=0, description="Relative rise in median latency; null: reported, not decided on."
+    )
+    latency_p95: float | None = Field(
+        0.25,
+        ge=0,
+        description="Relative rise in 95th percentile latency; null: reported, not decided on.",
+    )
+    judge: float = Field(
+        0.05, ge=0, le=1, description="Drop in mean judge score (0-1), with --judge-sample."
+    )
+    ttft_p95: float | None = Field(
+        0.25,
+        ge=0,
+        description="Relative rise in 95th percentile time to first chunk (streamed calls); "
+        "null: reported, not decided on.",
+    )
+    slow_rate: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Optional: share of calls slower than slow_ms (an absolute latency SLO).",
+    )
+    slow_ms: float = Field(5000, gt=0, description="What counts as a slow call (ms).")
 
 
 class CanaryPolicy(Strict):

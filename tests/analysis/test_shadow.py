@@ -78,3 +78,20 @@ def test_end_to_end_from_the_runtime(project: Path, cli: Callable[..., Result]) 
     assert data["pairs"] == 40 and data["served_score"] == data["shadow_score"] == 1.0
     text = cli("shadow", "analyze", "summarize", "--env", "prod", "--records", "calls.jsonl")
     assert "shadow 2.0.0 vs served 1.0.0 on 40 paired calls" in text.stdout
+
+
+def test_cli_exit_code_3_on_regression_0_otherwise(
+    project: Path, cli: Callable[..., Result]
+) -> None:
+    simulate(project, 300, 0.7)
+    r = cli("shadow", "analyze", "summarize", "--env", "prod", "--records", "shadow.jsonl")
+    assert r.exit_code == 3 and "verdict: regression" in r.stdout, r.output
+    r = cli(
+        "shadow", "analyze", "summarize", "--env", "prod", "--records", "shadow.jsonl", "--json"
+    )
+    assert r.exit_code == 3 and json.loads(r.stdout)["verdict"] == "regression"
+    simulate(project, 12, 0.95)
+    r = cli("shadow", "analyze", "summarize", "--env", "prod", "--records", "shadow.jsonl")
+    assert r.exit_code == 0 and "verdict: inconclusive" in r.stdout, r.output
+    r = cli("shadow", "analyze", "--help")
+    assert "3 regression" in r.stdout and "1 error" in r.stdout

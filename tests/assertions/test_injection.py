@@ -62,3 +62,25 @@ def test_the_assertion_passes_clean_text_and_names_the_signal() -> None:
         )
     )
     assert not bad.passed and "override" in bad.reason
+
+
+def test_false_positive_rate_on_the_public_bastioncorpus() -> None:
+    """bastioncorpus (MIT, PyPI; the dev extra): 63 benign texts chosen to look like attacks.
+    The README quotes the measured rates (bench/injection_public.py); the bound is the
+    documented ceiling for false positives."""
+    pytest.importorskip("bastioncorpus")
+    import sys
+
+    sys.path.insert(0, str(SAMPLE.parents[1]))
+    try:
+        from injection_public import measure
+    finally:
+        sys.path.remove(str(SAMPLE.parents[1]))
+    r = measure()
+    print(
+        f"\nbastioncorpus: {r['benign']['flagged']}/{r['benign']['n']} benign flagged, "
+        f"{r['attacks']['flagged']}/{r['attacks']['n']} injections caught"
+    )
+    assert r["benign"]["n"] >= 50 and r["attacks"]["n"] >= 100
+    assert r["benign"]["flagged"] / r["benign"]["n"] <= 0.05
+    assert r["attacks"]["flagged"] > 0

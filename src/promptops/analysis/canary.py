@@ -12,9 +12,17 @@ canary's excess (worse is positive) with interval [lo, hi]:
 - ``hi <= t``: it is not worse by more than the tolerance: the metric passes;
 - otherwise undecided.
 
+Rates (errors, guard triggers, slow calls) and scores in [0, 1] (feedback, a judge's score)
+are compared as differences, with empirical-Bernstein confidence sequences. Cost per call and
+output length are compared as the canary's relative rise in the mean (asymptotic confidence
+sequences), latency p50 and p95 as the relative rise in the quantile (quantile confidence
+sequences; the same for the time to first chunk of streamed calls, ``ttft_p95``): each arm's
+interval at level 1 - a/2, the ratio's interval from their ends.
+Errors and blocked calls are left out of cost, length and latency.
+
 Verdict: ``rollback`` if any metric says so; ``advance`` when every metric passes and each arm
-has ``min_calls``; else ``hold``, with how many more canary calls would decide. Latency
-percentiles, cost and output length are reported per arm (descriptive).
+has ``min_calls``; else ``hold``, with how many more canary calls would decide. The levels are
+split over the metrics compared (a union bound), so the verdict errs with at most ``alpha``.
 """
 
 from __future__ import annotations
@@ -31,7 +39,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ..errors import RegistryError, SpecError, display_path
 from ..runtime.records import CallRecord, FeedbackRecord
 from ..spec import CanaryPolicy, RegistrySpec
-from .sequential import calls_needed, eb_interval
+from .judge import JudgeSample
+from .sequential import (
+    eb_interval,
+    first_n,
+    mean_interval,
+    mixture_radius,
+    quantile_interval,
+    rank_bounds,
+)
 
 Verdict = Literal["advance", "hold", "rollback"]
 ANALYSIS_SCHEMA_VERSION = 1
@@ -55,20 +71,36 @@ class ArmStats(_Model):
     latency_p95_ms: float | None = Field(None, description="95th percentile latency.")
     cost_per_call: float | None = Field(None, description="Mean cost (USD) where known.")
     output_chars_mean: float | None = Field(None, description="Mean answer length.")
+    ttft_p50_ms: float | None = Field(
+        None, description="Streamed calls: median time to first chunk."
+    )
+    ttft_p95_ms: float | None = Field(None, description="Streamed calls: 95th percentile of it.")
 
 
 class MetricResult(_Model):
     """One metric's comparison: the canary's excess over stable (positive is worse)."""
 
-    metric: str = Field(description="error_rate, guard_rate, slow_rate or feedback.")
+    metric: str = Field(
+        description="error_rate, guard_rate, feedback, cost, output_chars, latency_p50, "
+        "latency_p95, ttft_p95, judge or slow_rate."
+    )
+    relative: bool = Field(
+        False, description="Excess, interval and tolerance are relative rises (0.1 = 10%)."
+    )
     stable: float | None = Field(description="Stable arm's value.")
     canary: float | None = Field(description="Canary arm's value.")
     excess: float | None = Field(description="Canary minus stable, oriented so worse > 0.")
     low: float | None = Field(description="Anytime-valid interval of the excess: low.")
-    high: float | None = Field(description="Anytime-valid interval of the excess: high.")
+    high: float | None = Field(
+        description="Anytime-valid interval of the excess: high (none: unbounded yet)."
+    )
     tolerance: float = Field(description="Largest excess accepted.")
     decision: Literal["pass", "fail", "undecided", "no data"] = Field(description="Per metric.")
-    more_calls: int | None = Field(None, description="Canary calls that would decide it.")
+    more_calls: int | None = Field(
+        None,
+        description="About how many more canary calls would decide it (judge: judged records "
+        "per arm; feedback: rated calls).",
+    )
 
 
 class CanaryAnalysis(_Model):
@@ -86,6 +118,9 @@ class CanaryAnalysis(_Model):
     reason: str = Field(description="Why, in one sentence.")
     next_weight: int | None = Field(None, description="advance: the next ramp step (100: promote).")
     ignored: int = Field(0, description="Records of other prompts, envs or deployments.")
+    judge: JudgeSample | None = Field(
+        None, description="With --judge-sample: the judged sample (metric 'judge')."
+    )
 
 
 @dataclass
@@ -93,6 +128,99 @@ class _Arm:
     version: str
     digest: str
     calls: list[CallRecord] = field(default_factory=list)
+
+
+@dataclass
+class Judged:
+    """The judge's scores on a seeded sample of each arm (see :func:`judge_sample`)."""
+
+    sample: JudgeSample
+    stable: list[float]
+    canary: list[float]
+
+
+def _arms(
+    spec: RegistrySpec, name: str, env: str, calls: list[CallRecord]
+) -> tuple[_Arm, _Arm, int]:
+    """The stable and canary arms of the deployment registry.yaml has now, and how many
+    records belong to neither."""
+    dep = spec.prompts.get(name, {}).get(env)
+    if dep is None:
+        raise RegistryError(f"{name} has no version active in {env}")
+    if dep.canary is None:
+        raise RegistryError(
+            f"{name} has no canary in {env}; start one: promptops promote {name} VERSION "
+            f"--env {env} --canary 5"
+        )
+    stable = _Arm(dep.version, dep.digest)
+    canary = _Arm(dep.canary.version, dep.canary.digest)
+    ignored = 0
+    for c in calls:
+        if c.prompt != name or c.env != env:
+            ignored += 1
+        elif c.arm == "stable" and c.digest == stable.digest:
+            stable.calls.append(c)
+        elif c.arm == "canary" and c.digest == canary.digest:
+            canary.calls.append(c)
+        else:
+            ignored += 1
+    return stable, canary, ignored
+
+
+def judge_sample(
+    project: Any,
+    spec: RegistrySpec,
+    name: str,
+    env: str,
+    calls: list[CallRecord],
+    size: int,
+    seed: int = 0,
+) -> Judged:
+    """Score a seeded sample of ``size`` records per arm (of those with captured content) with
+    the candidate's model-graded assertions (see :mod:`promptops.analysis.judge`)."""
+    from .judge import (
+        describe,
+        draw,
+        graded_specs,
+        has_content,
+        judge_records,
+        no_content_error,
+        pinned_version,
+    )
+
+    stable, canary, _ = _arms(spec, name, env, calls)
+    ruler, specs = graded_specs(
+        project,
+        pinned_version(project, name, canary.version, canary.digest),
+        pinned_version(project, name, stable.version, stable.digest),
+    )
+    every = stable.calls + canary.calls
+    with_content = [c for c in every if has_content(c)]
+    if not with_content:
+        raise no_content_error(name, env, len(every))
+    picked = {
+        arm.version: draw([c for c in arm.calls if has_content(c)], size, seed)
+        for arm in (stable, canary)
+    }
+    scores = judge_records(project, specs, picked)
+    kept = {v: [x for x in xs if x is not None] for v, xs in scores.items()}
+    sample = JudgeSample(
+        seed=seed,
+        size=size,
+        assertions=describe(specs),
+        ruler=ruler.version,
+        without_content=len(every) - len(with_content),
+        sampled={
+            "stable": [c.trace_id for c in picked[stable.version]],
+            "canary": [c.trace_id for c in picked[canary.version]],
+        },
+        failed=sum(x is None for xs in scores.values() for x in xs),
+        scores={
+            arm: round(sum(xs) / len(xs), 4) if xs else None
+            for arm, xs in (("stable", kept[stable.version]), ("canary", kept[canary.version]))
+        },
+    )
+    return Judged(sample, kept[stable.version], kept[canary.version])
 
 
 def read_records(paths: Iterable[Path]) -> tuple[list[CallRecord], dict[str, list[float]]]:
@@ -146,6 +274,8 @@ _SPAN_FIELDS = {
     "promptops.attempts": "attempts",
     "promptops.guard.triggers": "guards",
     "promptops.guard.blocked": "blocked",
+    "promptops.streamed": "streamed",
+    "promptops.ttft_ms": "ttft_ms",
 }
 
 
@@ -195,13 +325,14 @@ def _stats(
         for c in calls
         if c.trace_id in feedback
     ]
-    ok = [c for c in calls if c.error_type is None]
+    ok = [c for c in calls if c.error_type is None and not c.blocked]
     costs = [c.cost for c in ok if c.cost is not None]
     chars = [c.output_chars for c in ok if c.output_chars is not None]
+    ttfts = [c.ttft_ms for c in ok if c.ttft_ms is not None]
     stats = ArmStats(
         version=arm.version,
         calls=len(calls),
-        errors=len(calls) - len(ok),
+        errors=sum(c.error_type is not None for c in calls),
         guard_triggers=sum(bool(c.guards) for c in calls),
         slow=sum(c.latency_ms > slow_ms for c in calls),
         feedback_n=len(scores),
@@ -210,6 +341,8 @@ def _stats(
         latency_p95_ms=_quantile([c.latency_ms for c in ok], 0.95),
         cost_per_call=round(sum(costs) / len(costs), 8) if costs else None,
         output_chars_mean=round(sum(chars) / len(chars), 1) if chars else None,
+        ttft_p50_ms=_quantile(ttfts, 0.5),
+        ttft_p95_ms=_quantile(ttfts, 0.95),
     )
     return stats, scores
 
@@ -250,11 +383,17 @@ def _compare(
     else:
         decision = "undecided"
     more = None
-    if decision == "undecided":
-        # rough: the variance-free radius scaled by the observed spread (sd / 0.5)
-        spread = max(math.sqrt(max(vs, vc)) / 0.5, 0.05)
-        need = calls_needed(abs(tolerance - excess) / spread, nc, ns, alpha / 2)
-        more = None if need is None else max(0, need - nc)
+    if decision == "undecided" and excess != tolerance:
+        # rough: each arm's empirical-Bernstein radius as n grows at the observed variance,
+        # a Gaussian-mixture term plus the variance-free floor log(4/alpha) / sum(lambda)
+        # (every lambda is at most 1/2), the arms at the current split
+        gap, share, log_term = abs(tolerance - excess), ns / nc, math.log(4 / alpha)
+
+        def width(n: int, var: float) -> float:
+            return mixture_radius(n, alpha / 2, math.sqrt(var)) + 2 * log_term / n
+
+        need = first_n(lambda n: width(n, vc) + width(max(1, round(n * share)), vs) <= gap, nc)
+        more = None if need is None else max(1, need - nc)
     return MetricResult(
         metric=metric,
         stable=round(ms, 4),
@@ -268,36 +407,129 @@ def _compare(
     )
 
 
+def _sig(v: float) -> float:
+    return float(f"{v:.6g}")
+
+
+def _finite(v: float) -> float | None:
+    return _sig(v) if math.isfinite(v) else None
+
+
+def _interval(kind: str, xs: list[float], alpha: float) -> tuple[float, float, float]:
+    if kind == "mean":
+        return mean_interval(xs, alpha)
+    return quantile_interval(xs, float(kind), alpha)
+
+
+def _rel_width(kind: str, xs: list[float], n: int, alpha: float) -> float:
+    """Roughly, the relative half-width of an arm's interval at n observations like xs."""
+    if kind == "mean":
+        m = sum(xs) / len(xs)
+        sd = math.sqrt(sum((x - m) ** 2 for x in xs) / max(1, len(xs) - 1))
+        return mixture_radius(n, alpha, sd) / m if m > 0 else math.inf
+    q = float(kind)
+    lo, hi = rank_bounds(n, q, alpha)
+    if lo < 1 or hi + 1 > n:
+        return math.inf
+    r = (hi - lo) / (2 * n)
+    s = sorted(xs)
+    at = _quantile(s, q) or 0.0
+    up, down = _quantile(s, min(1.0, q + 0.02)) or 0.0, _quantile(s, max(0.01, q - 0.02)) or 0.0
+    slope = (up - down) / (0.04 * at) if at > 0 else math.inf
+    return max(slope, 0.05) * r  # the quantile moves about slope per unit of rank
+
+
+def _compare_relative(
+    metric: str,
+    kind: str,
+    stable: list[float],
+    canary: list[float],
+    tolerance: float,
+    alpha: float,
+) -> MetricResult:
+    """The canary's relative rise in a positive quantity (``kind``: "mean" or a quantile level
+    such as "0.95"): each arm's anytime-valid interval at level 1 - alpha/2, and the ratio's
+    interval from their ends (higher is worse)."""
+    ns, nc = len(stable), len(canary)
+    empty = MetricResult(
+        metric=metric,
+        relative=True,
+        stable=None,
+        canary=None,
+        excess=None,
+        low=None,
+        high=None,
+        tolerance=tolerance,
+        decision="no data",
+    )
+    if ns < 2 or nc < 2:
+        return empty
+    ms, s_lo, s_hi = _interval(kind, stable, alpha / 2)
+    mc, c_lo, c_hi = _interval(kind, canary, alpha / 2)
+    if ms <= 0 and mc <= 0 and s_hi <= 0 and c_hi <= 0:  # nothing in either arm (free calls)
+        excess = low = high = 0.0
+    else:
+        excess = mc / ms - 1 if ms > 0 else math.inf
+        low = max(c_lo, 0.0) / s_hi - 1 if s_hi > 0 else math.inf
+        high = c_hi / s_lo - 1 if s_lo > 0 else math.inf
+    if low > tolerance:
+        decision: Literal["pass", "fail", "undecided"] = "fail"
+    elif high <= tolerance:
+        decision = "pass"
+    else:
+        decision = "undecided"
+    more = None
+    if decision == "undecided" and math.isfinite(excess) and excess != tolerance:
+        gap, share = abs(tolerance - excess), ns / nc
+        need = first_n(
+            lambda n: (
+                (
+                    _rel_width(kind, canary, n, alpha / 2)
+                    + _rel_width(kind, stable, max(2, round(n * share)), alpha / 2)
+                )
+                <= gap
+            ),
+            nc,
+        )
+        more = None if need is None else max(0, need - nc)
+    return MetricResult(
+        metric=metric,
+        relative=True,
+        stable=_sig(ms),
+        canary=_sig(mc),
+        excess=_finite(excess),
+        low=_finite(max(low, -1.0)),
+        high=_finite(high),
+        tolerance=tolerance,
+        decision=decision,
+        more_calls=more,
+    )
+
+
+def _worse(m: MetricResult) -> str:
+    def show(v: float | None) -> str:
+        if v is None:
+            return "unbounded"
+        return f"{v * 100:+.1f}%" if m.relative else f"{v:+.3f}"
+
+    tol = f"{m.tolerance * 100:.0f}%" if m.relative else f"{m.tolerance}"
+    return f"{m.metric} is worse by {show(m.excess)} (at least {show(m.low)}, tolerance {tol})"
+
+
 def analyze(
     spec: RegistrySpec,
     name: str,
     env: str,
     calls: list[CallRecord],
     feedback: dict[str, list[float]],
+    judged: Judged | None = None,
 ) -> CanaryAnalysis:
     """Compare the canary and stable arms of ``name`` in ``env`` on these records."""
-    dep = spec.prompts.get(name, {}).get(env)
-    if dep is None:
-        raise RegistryError(f"{name} has no version active in {env}")
-    if dep.canary is None:
-        raise RegistryError(
-            f"{name} has no canary in {env}; start one: promptops promote {name} VERSION "
-            f"--env {env} --canary 5"
-        )
+    stable, canary, ignored = _arms(spec, name, env, calls)
+    dep = spec.prompts[name][env]
+    assert dep.canary is not None
     policy = spec.canary_policy or CanaryPolicy()
     tol = policy.tolerances
-    stable = _Arm(dep.version, dep.digest)
-    canary = _Arm(dep.canary.version, dep.canary.digest)
-    ignored = 0
-    for c in calls:
-        if c.prompt != name or c.env != env:
-            ignored += 1
-        elif c.arm == "stable" and c.digest == stable.digest:
-            stable.calls.append(c)
-        elif c.arm == "canary" and c.digest == canary.digest:
-            canary.calls.append(c)
-        else:
-            ignored += 1
     s_stats, s_scores = _stats(stable, feedback, tol.slow_ms)
     c_stats, c_scores = _stats(canary, feedback, tol.slow_ms)
     ns, nc = s_stats.calls, c_stats.calls
@@ -309,22 +541,50 @@ def analyze(
             return [float(bool(c.guards)) for c in arm.calls]
         return [float(c.latency_ms > tol.slow_ms) for c in arm.calls]
 
-    a = policy.alpha / 4  # four metrics: a union bound keeps the verdict's error under alpha
-    metrics = [
-        _compare(m, series(stable, m), series(canary, m), getattr(tol, m), a)
-        for m in ("error_rate", "guard_rate", "slow_rate")
+    def served(arm: _Arm, of: str) -> list[float]:
+        """A continuous metric over the calls the model answered (no errors, no blocks)."""
+        out = []
+        for c in arm.calls:
+            if c.error_type is not None or c.blocked:
+                continue
+            v = c.latency_ms if of == "latency" else getattr(c, of)
+            if v is not None:
+                out.append(float(v))
+        return out
+
+    rates = ["error_rate", "guard_rate"] + (["slow_rate"] if tol.slow_rate is not None else [])
+    relative = [
+        (m, of, kind)
+        for m, of, kind in (
+            ("cost", "cost", "mean"),
+            ("output_chars", "output_chars", "mean"),
+            ("latency_p50", "latency", "0.5"),
+            ("latency_p95", "latency", "0.95"),
+            ("ttft_p95", "ttft_ms", "0.95"),
+        )
+        if getattr(tol, m) is not None  # null: reported per arm, not decided on
+        # time to first chunk only where calls are streamed (records carry it)
+        and (m != "ttft_p95" or any(c.ttft_ms is not None for c in stable.calls + canary.calls))
     ]
+    n_metrics = len(rates) + 1 + len(relative) + (judged is not None)
+    a = policy.alpha / n_metrics  # a union bound over the metrics
+    metrics = [_compare(m, series(stable, m), series(canary, m), getattr(tol, m), a) for m in rates]
     metrics.append(_compare("feedback", s_scores, c_scores, tol.feedback, a, higher_is_worse=False))
+    metrics += [
+        _compare_relative(m, kind, served(stable, of), served(canary, of), getattr(tol, m), a)
+        for m, of, kind in relative
+    ]
+    if judged is not None:
+        metrics.append(
+            _compare("judge", judged.stable, judged.canary, tol.judge, a, higher_is_worse=False)
+        )
     failed = [m for m in metrics if m.decision == "fail"]
     open_ = [m for m in metrics if m.decision == "undecided"]
     verdict: Verdict
     next_weight: int | None = None
     if failed:
         verdict = "rollback"
-        reason = "; ".join(
-            f"{m.metric} is worse by {m.excess:+.3f} (at least {m.low:+.3f}, tolerance {m.tolerance})"
-            for m in failed
-        )
+        reason = "; ".join(_worse(m) for m in failed)
     elif min(ns, nc) < policy.min_calls:
         verdict = "hold"
         reason = (
@@ -332,8 +592,9 @@ def analyze(
         )
     elif open_:
         verdict = "hold"
+        unit = {"judge": "judged records per arm (--judge-sample)", "feedback": "rated calls"}
         parts = [
-            f"{m.metric} (about {m.more_calls} more canary calls)"
+            f"{m.metric} (about {m.more_calls} more {unit.get(m.metric, 'canary calls')})"
             if m.more_calls is not None
             else f"{m.metric} (too close to its tolerance to decide)"
             for m in open_
@@ -358,6 +619,7 @@ def analyze(
         reason=reason,
         next_weight=next_weight,
         ignored=ignored,
+        judge=judged.sample if judged is not None else None,
     )
 
 

@@ -8,6 +8,7 @@ import json
 import os
 import re
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 from .base import Call, CallError, Completion, provider
@@ -297,6 +298,58 @@ class LiteLLMProvider:
             latency_ms=latency,
             finish_reason=getattr(choice, "finish_reason", None),
             tool_calls=tool_calls or None,
+        )
+
+    async def stream(self, call: Call) -> AsyncIterator[str | Completion]:
+        """The optional streaming hook (see :mod:`promptops.runtime.streaming`): text deltas
+        as litellm yields them, then the Completion with ``extra["ttft_ms"]``."""
+        lib = _lib()
+        kwargs: dict[str, Any] = dict(call.params)
+        if call.api_base:
+            kwargs["api_base"] = call.api_base
+        start = time.perf_counter()
+        first: float | None = None
+        parts: list[str] = []
+        finish: str | None = None
+        usage: Any = None
+        try:
+            response = await lib.acompletion(
+                model=call.model,
+                messages=call.messages,
+                timeout=call.timeout,
+                num_retries=0,
+                max_retries=0,
+                stream=True,
+                stream_options={"include_usage": True},
+                **kwargs,
+            )
+            async for chunk in response:
+                usage = getattr(chunk, "usage", None) or usage
+                for choice in getattr(chunk, "choices", None) or []:
+                    finish = getattr(choice, "finish_reason", None) or finish
+                    delta = getattr(getattr(choice, "delta", None), "content", None)
+                    if isinstance(delta, str) and delta:
+                        first = first or time.perf_counter()
+                        parts.append(delta)
+                        yield delta
+        except CallError:
+            raise
+        except Exception as exc:  # litellm raises many types; classify them all
+            raise classify(exc, call.model, call.api_base) from None
+        end = time.perf_counter()
+        from .prices import cost
+
+        tokens_in = getattr(usage, "prompt_tokens", None)
+        tokens_out = getattr(usage, "completion_tokens", None)
+        yield Completion(
+            text="".join(parts),
+            model=call.model,
+            tokens_in=tokens_in,
+            tokens_out=tokens_out,
+            cost=cost(call.model, tokens_in, tokens_out),
+            latency_ms=(end - start) * 1000,
+            finish_reason=finish,
+            extra={"ttft_ms": round(((first or end) - start) * 1000, 3)},
         )
 
     def identity(self, model: str) -> dict[str, Any]:

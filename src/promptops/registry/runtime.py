@@ -63,6 +63,7 @@ from ..toolcalls import parse_calls
 
 if TYPE_CHECKING:
     from ..providers import Caller, Outcome
+    from ..runtime.streaming import AsyncStream, Stream
 
 log = logging.getLogger("promptops.runtime")
 
@@ -128,6 +129,7 @@ class Reply:
     # guards that triggered on this call (see promptops.runtime.guards), in order
     guards: list[GuardHit] = field(default_factory=list)
     blocked: bool = False  # a block guard answered instead of the model (text is its reply)
+    ttft_ms: float | None = None  # streamed calls: time to the model's first chunk
 
 
 @dataclass(frozen=True)
@@ -200,6 +202,19 @@ class ActivePrompt:
         if isinstance(ready, Reply):
             return ready
         return await _arun(self._call(ready[0], call, ready[1], ready[2]))
+
+    def stream(self, vars: Mapping[str, Any] | None = None, /, **values: Any) -> Stream:
+        """``complete``, streamed: an iterator of text chunks, then ``.reply`` (see
+        :mod:`promptops.runtime.streaming`, which also says how guards apply)."""
+        from ..runtime.streaming import Stream, start
+
+        return Stream(start(self, {**(vars or {}), **values}, Reply))
+
+    def astream(self, vars: Mapping[str, Any] | None = None, /, **values: Any) -> AsyncStream:
+        """``stream`` for async code: ``async for chunk in p.astream(...)``."""
+        from ..runtime.streaming import AsyncStream, start
+
+        return AsyncStream(start(self, {**(vars or {}), **values}, Reply))
 
     def _start(self) -> _CallStart:
         """The call's span (started in the caller's thread, under its parent) and trace id."""

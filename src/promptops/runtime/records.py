@@ -43,6 +43,10 @@ class CallRecord(_Record):
         default_factory=list, description="Guards that triggered, as stage:name:action."
     )
     blocked: bool = Field(False, description="A block guard answered instead of the model.")
+    streamed: bool = Field(False, description="Answered as a stream (ActivePrompt.stream).")
+    ttft_ms: float | None = Field(
+        None, description="Streamed: time from the request to the model's first chunk."
+    )
     input: str | None = Field(None, description="Rendered messages (capture_content only).")
     vars: dict[str, Any] | None = Field(
         None, description="Input values after input guards (capture_content only)."

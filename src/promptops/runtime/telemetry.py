@@ -177,6 +177,8 @@ def call_record(attrs: dict[str, Any], started: str, output: str | None) -> Call
         attempts=int(g("promptops.attempts", 0)),
         guards=list(g("promptops.guard.triggers", [])),
         blocked=bool(g("promptops.guard.blocked", False)),
+        streamed=bool(g("promptops.streamed", False)),
+        ttft_ms=g("promptops.ttft_ms"),
         input=g("gen_ai.input.messages"),
         vars=_vars(g("promptops.content.vars")),
         output=g("gen_ai.output.messages"),
