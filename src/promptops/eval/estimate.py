@@ -100,10 +100,17 @@ def _price(row: EstimateRow, prov: Any, max_tokens: Any) -> None:
         row.cost_max = cost(row.model, row.tokens_in, row.tokens_out_max)
 
 
-def estimate(project: Project, versions: list[PromptVersion], opts: Any) -> Estimate:
+def estimate(
+    project: Project, versions: list[PromptVersion], opts: Any, sample: int | None = None
+) -> Estimate:
     """The estimate for ``promptops eval`` with these versions and options (an
     :class:`~promptops.eval.runner.EvalOptions`). Raises what the eval would raise before
-    starting (bad refs, a dataset that does not parse)."""
+    starting (bad refs, a dataset that does not parse).
+
+    ``sample``: render, look up and count at most this many cases per row, spread evenly over
+    the dataset, count prompt tokens at 4 characters a token (no tokenizer to load) and scale
+    to all the cases (the line before a large eval: it must not delay the first call). The
+    cases, repeats and turns are counted exactly either way."""
     from .. import assertions  # registers the assertion types  # noqa: F401
     from ..cache import ResponseCache
     from ..providers import Caller, route
@@ -113,7 +120,8 @@ def estimate(project: Project, versions: list[PromptVersion], opts: Any) -> Esti
 
     opts.check()
     targets = _targets(project, versions, opts)
-    _validate(targets, opts)
+    if sample is None:
+        _validate(targets, opts)
     cache = ResponseCache(project.cache_dir) if opts.use_cache else None
     caller = Caller(cache=cache)
     out = Estimate()
@@ -122,14 +130,17 @@ def estimate(project: Project, versions: list[PromptVersion], opts: Any) -> Esti
             prov = route(t.model, t.api_base, t.provider)
             row = EstimateRow(t.pv.ref, t.model)
             params = call_params(t.pv, t.model)
+            cases = list(_cases(t, opts))
+            picked = _spread(len(cases), sample)
             units: list[tuple[list[dict[str, Any]], int, list[str], int]] = []
-            for case in _cases(t, opts):
+            errors = 0
+            for i in picked:
+                case = cases[i]
                 try:
                     bound = bind_inputs(t.pv, case.spec.vars, where=f"{case.source}:{case.line}")
                     messages = render_bound(t.pv, bound)
                 except RenderError:
-                    row.render_errors += opts.repeat
-                    row.units += opts.repeat
+                    errors += opts.repeat
                     continue
                 turns = len(case.spec.turns or []) or 1
                 judges = _judged(t.pv, list(case.spec.assert_))
@@ -150,18 +161,63 @@ def estimate(project: Project, versions: list[PromptVersion], opts: Any) -> Esti
                     units.append((messages, turns, keys, judges))
             hits = set(cache.get_many([k for u in units for k in u[2]])) if cache else set()
             to_call = []
+            cached = calls = judge_calls = 0
             for messages, turns, keys, judges in units:
-                row.units += 1
                 if keys and any(k in hits for k in keys):
-                    row.cached += 1
+                    cached += 1
                     continue
-                row.calls += turns
-                row.judge_calls += judges
+                calls += turns
+                judge_calls += judges
                 to_call.append((messages, turns))
-            row.tokens_in, row.tokenizer = _count(prov, t.model, to_call, params.get("tools"))
+            if sample is None:
+                tokens, row.tokenizer = _count(prov, t.model, to_call, params.get("tools"))
+            else:
+                from ..providers.tokens import prompt_tokens
+
+                chars = lambda text: (len(text) + 3) // 4  # noqa: E731
+                tokens = sum(prompt_tokens(m, chars, params.get("tools")) * n for m, n in to_call)
+                row.tokenizer = "4 characters a token"
+            scale = len(cases) / len(picked) if picked else 0.0
+            row.units = len(cases) * opts.repeat
+            row.render_errors = round(errors * scale)
+            row.cached = round(cached * scale)
+            row.calls = round(calls * scale)
+            row.judge_calls = round(judge_calls * scale)
+            row.tokens_in = round(tokens * scale)
             _price(row, prov, params.get("max_tokens"))
             out.rows.append(row)
     finally:
         if cache is not None:
             cache.close()
     return out
+
+
+def _spread(n: int, sample: int | None) -> list[int]:
+    """Indices of at most ``sample`` of ``n`` cases, evenly spread (all of them: None)."""
+    if sample is None or n <= sample:
+        return list(range(n))
+    return sorted({i * n // sample for i in range(sample)})
+
+
+def calls_bound(project: Project, versions: list[PromptVersion], opts: Any) -> int:
+    """The most model calls the eval can make (every case, repeat and turn; cached ones
+    included): a bound checked before estimating anything."""
+    from .runner import _cases, _targets
+
+    targets = _targets(project, versions, opts)
+    return sum(
+        (len(c.spec.turns or []) or 1) * opts.repeat for t in targets for c in _cases(t, opts)
+    )
+
+
+def estimate_before_eval(
+    project: Project, versions: list[PromptVersion], opts: Any, above: int, sample: int = 64
+) -> Estimate | None:
+    """The estimate shown before an eval expected to make more than ``above`` model calls
+    (cached cases excluded), from ``sample`` cases per row; None below that. No model is
+    called, litellm is not imported (the character rule counts tokens; prices come from its
+    file)."""
+    if calls_bound(project, versions, opts) <= above:
+        return None
+    est = estimate(project, versions, opts, sample=sample)
+    return est if (est.totals()["calls"] or 0) > above else None
