@@ -111,26 +111,33 @@ def estimate(
     the dataset, count prompt tokens at 4 characters a token (no tokenizer to load) and scale
     to all the cases (the line before a large eval: it must not delay the first call). The
     cases, repeats and turns are counted exactly either way."""
-    from .. import assertions  # registers the assertion types  # noqa: F401
-    from ..cache import ResponseCache
-    from ..providers import Caller, route
-    from ..render import bind_inputs, render_bound
-    from ..toolcalls import call_params
     from .runner import _cases, _targets, _validate
 
     opts.check()
     targets = _targets(project, versions, opts)
     if sample is None:
         _validate(targets, opts)
+    return _estimate(project, [(t, list(_cases(t, opts))) for t in targets], opts, sample)
+
+
+def _estimate(
+    project: Project, listed: list[tuple[Any, list[Any]]], opts: Any, sample: int | None
+) -> Estimate:
+    """The rows of :func:`estimate`, from each target and its cases."""
+    from .. import assertions  # registers the assertion types  # noqa: F401
+    from ..cache import ResponseCache
+    from ..providers import Caller, route
+    from ..render import bind_inputs, render_bound
+    from ..toolcalls import call_params
+
     cache = ResponseCache(project.cache_dir) if opts.use_cache else None
     caller = Caller(cache=cache)
     out = Estimate()
     try:
-        for t in targets:
+        for t, cases in listed:
             prov = route(t.model, t.api_base, t.provider)
             row = EstimateRow(t.pv.ref, t.model)
             params = call_params(t.pv, t.model)
-            cases = list(_cases(t, opts))
             picked = _spread(len(cases), sample)
             units: list[tuple[list[dict[str, Any]], int, list[str], int]] = []
             errors = 0
@@ -199,25 +206,20 @@ def _spread(n: int, sample: int | None) -> list[int]:
     return sorted({i * n // sample for i in range(sample)})
 
 
-def calls_bound(project: Project, versions: list[PromptVersion], opts: Any) -> int:
-    """The most model calls the eval can make (every case, repeat and turn; cached ones
-    included): a bound checked before estimating anything."""
-    from .runner import _cases, _targets
-
-    targets = _targets(project, versions, opts)
-    return sum(
-        (len(c.spec.turns or []) or 1) * opts.repeat for t in targets for c in _cases(t, opts)
-    )
-
-
 def estimate_before_eval(
     project: Project, versions: list[PromptVersion], opts: Any, above: int, sample: int = 64
 ) -> Estimate | None:
     """The estimate shown before an eval expected to make more than ``above`` model calls
-    (cached cases excluded), from ``sample`` cases per row; None below that. No model is
+    (cached cases excluded), from ``sample`` cases per row; None below that (known from the
+    cases, repeats and turns alone, before anything is rendered or looked up). No model is
     called, litellm is not imported (the character rule counts tokens; prices come from its
     file)."""
-    if calls_bound(project, versions, opts) <= above:
+    from .runner import _cases, _targets
+
+    opts.check()
+    listed = [(t, list(_cases(t, opts))) for t in _targets(project, versions, opts)]
+    bound = sum((len(c.spec.turns or []) or 1) * opts.repeat for _, cases in listed for c in cases)
+    if bound <= above:
         return None
-    est = estimate(project, versions, opts, sample=sample)
+    est = _estimate(project, listed, opts, sample)
     return est if (est.totals()["calls"] or 0) > above else None
