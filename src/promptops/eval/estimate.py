@@ -11,6 +11,7 @@ are counted apart. Judge calls (model-graded assertions) are counted, not priced
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -107,8 +108,8 @@ def estimate(
     :class:`~promptops.eval.runner.EvalOptions`). Raises what the eval would raise before
     starting (bad refs, a dataset that does not parse).
 
-    ``sample``: render, look up and count at most this many cases per row, spread evenly over
-    the dataset, count prompt tokens at 4 characters a token (no tokenizer to load) and scale
+    ``sample``: render, look up and count between this many and twice as many cases per row,
+    spread evenly over the dataset, count prompt tokens at 4 characters a token (no tokenizer to load) and scale
     to all the cases (the line before a large eval: it must not delay the first call). The
     cases, repeats and turns are counted exactly either way."""
     from .runner import _cases, _targets, _validate
@@ -117,13 +118,22 @@ def estimate(
     targets = _targets(project, versions, opts)
     if sample is None:
         _validate(targets, opts)
-    return _estimate(project, [(t, list(_cases(t, opts))) for t in targets], opts, sample)
+    listed = []
+    for t in targets:
+        if sample is None:
+            cases = list(_cases(t, opts))
+            listed.append((t, len(cases), cases))
+        else:
+            n, _, kept = _kept(_cases(t, opts), sample, opts.repeat)
+            listed.append((t, n, kept))
+    return _estimate(project, listed, opts, sample)
 
 
 def _estimate(
-    project: Project, listed: list[tuple[Any, list[Any]]], opts: Any, sample: int | None
+    project: Project, listed: list[tuple[Any, int, list[Any]]], opts: Any, sample: int | None
 ) -> Estimate:
-    """The rows of :func:`estimate`, from each target and its cases."""
+    """The rows of :func:`estimate`, from each target, its number of cases and the cases kept
+    of them (all, or an even spread)."""
     from .. import assertions  # registers the assertion types  # noqa: F401
     from ..cache import ResponseCache
     from ..providers import Caller, route
@@ -134,15 +144,13 @@ def _estimate(
     caller = Caller(cache=cache)
     out = Estimate()
     try:
-        for t, cases in listed:
+        for t, n_cases, cases in listed:
             prov = route(t.model, t.api_base, t.provider)
             row = EstimateRow(t.pv.ref, t.model)
             params = call_params(t.pv, t.model)
-            picked = _spread(len(cases), sample)
             units: list[tuple[list[dict[str, Any]], int, list[str], int]] = []
             errors = 0
-            for i in picked:
-                case = cases[i]
+            for case in cases:
                 try:
                     bound = bind_inputs(t.pv, case.spec.vars, where=f"{case.source}:{case.line}")
                     messages = render_bound(t.pv, bound)
@@ -184,8 +192,8 @@ def _estimate(
                 chars = lambda text: (len(text) + 3) // 4  # noqa: E731
                 tokens = sum(prompt_tokens(m, chars, params.get("tools")) * n for m, n in to_call)
                 row.tokenizer = "4 characters a token"
-            scale = len(cases) / len(picked) if picked else 0.0
-            row.units = len(cases) * opts.repeat
+            scale = n_cases / len(cases) if cases else 0.0
+            row.units = n_cases * opts.repeat
             row.render_errors = round(errors * scale)
             row.cached = round(cached * scale)
             row.calls = round(calls * scale)
@@ -199,11 +207,23 @@ def _estimate(
     return out
 
 
-def _spread(n: int, sample: int | None) -> list[int]:
-    """Indices of at most ``sample`` of ``n`` cases, evenly spread (all of them: None)."""
-    if sample is None or n <= sample:
-        return list(range(n))
-    return sorted({i * n // sample for i in range(sample)})
+def _kept(cases: Iterable[Any], sample: int, repeat: int) -> tuple[int, int, list[Any]]:
+    """One pass over the cases: their number, the calls they can make (repeats and turns,
+    cached ones included) and an even spread of between ``sample`` and ``2 * sample`` of them
+    (every ``step``-th; when twice ``sample`` are kept, every other one goes and the step
+    doubles), so memory stays bounded for any dataset."""
+    n = bound = 0
+    step = 1
+    kept: list[Any] = []
+    for case in cases:
+        if n % step == 0:
+            kept.append(case)
+            if len(kept) >= 2 * sample:
+                kept = kept[::2]
+                step *= 2
+        n += 1
+        bound += (len(case.spec.turns or []) or 1) * repeat
+    return n, bound, kept
 
 
 def estimate_before_eval(
@@ -217,8 +237,12 @@ def estimate_before_eval(
     from .runner import _cases, _targets
 
     opts.check()
-    listed = [(t, list(_cases(t, opts))) for t in _targets(project, versions, opts)]
-    bound = sum((len(c.spec.turns or []) or 1) * opts.repeat for _, cases in listed for c in cases)
+    listed = []
+    bound = 0
+    for t in _targets(project, versions, opts):
+        n, calls, kept = _kept(_cases(t, opts), sample, opts.repeat)
+        listed.append((t, n, kept))
+        bound += calls
     if bound <= above:
         return None
     est = _estimate(project, listed, opts, sample)
