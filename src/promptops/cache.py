@@ -15,8 +15,10 @@ import json
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .errors import CacheError, display_path
 
@@ -24,6 +26,8 @@ if TYPE_CHECKING:
     import asyncio
 
     _Waiter = asyncio.Future[dict[str, Any] | None]
+
+T = TypeVar("T")
 
 _CHUNK = 500  # keys per query (SQLite's limit on bound parameters is far above)
 
@@ -63,8 +67,10 @@ def cache_key(
 class ResponseCache:
     """Get/put JSON values by key. Thread-safe (one connection behind a lock); cheap to open.
 
-    The async ``aget``/``aput`` run the SQLite work in a thread, so a busy or slow database
-    never stalls the event loop. Concurrent ``aget`` calls share their thread hops: the keys
+    The async ``aget``/``aput`` run the SQLite work in the cache's own thread, so a busy or
+    slow database never stalls the event loop, and a lookup never queues behind other work in
+    the loop's default executor (litellm runs each call's logging there: with 16 calls in
+    flight, a cold eval's lookups waited behind it). Concurrent ``aget`` calls share their thread hops: the keys
     asked while a read is under way are read together by the next one, in one query (a hop
     per get cost more than the fully cached eval's rendering and checking together). A
     corrupted file or a full disk is a :class:`CacheError` that says what to do, not a
@@ -87,6 +93,18 @@ class ResponseCache:
         # per event loop: the keys its agets wait for; present while its reader task runs
         self._wanted: dict[asyncio.AbstractEventLoop, dict[str, list[_Waiter]]] = {}
         self._readers: set[asyncio.Task[None]] = set()
+        self._executor: ThreadPoolExecutor | None = None  # the SQLite thread, made on first use
+
+    async def _in_thread(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` in the cache's own worker thread (one: SQLite work is serial anyway,
+        behind the lock)."""
+        import asyncio
+
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(1, thread_name_prefix="promptops-cache")
+            executor = self._executor
+        return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
 
     def _fail(self, e: Exception) -> CacheError:
         shown = display_path(self.path)
@@ -234,7 +252,7 @@ class ResponseCache:
             while batch := self._wanted[loop]:
                 self._wanted[loop] = {}
                 try:
-                    found = await asyncio.to_thread(self.get_many, list(batch))
+                    found = await self._in_thread(self.get_many, list(batch))
                 except asyncio.CancelledError:
                     self._wanted[loop] = batch | self._wanted[loop]  # cancelled below
                     raise
@@ -259,16 +277,12 @@ class ResponseCache:
         """:meth:`put`, its SQLite work (a full batch's :meth:`flush`, with its busy waits and
         retry sleeps) in a worker thread; buffering alone stays on the loop (a thread hop per
         answer cost more than the buffering)."""
-        import asyncio
-
         if self._buffer(key, value):
-            await asyncio.to_thread(self.flush)
+            await self._in_thread(self.flush)
 
     async def aclose(self) -> None:
-        """:meth:`close` in a worker thread (it writes what is still buffered)."""
-        import asyncio
-
-        await asyncio.to_thread(self.close)
+        """:meth:`close` in the cache's thread (it writes what is still buffered)."""
+        await self._in_thread(self.close)
 
     def close(self) -> None:
         try:
@@ -281,6 +295,9 @@ class ResponseCache:
             if self._db is not None:
                 self._db.close()
                 self._db = None
+            executor, self._executor = self._executor, None
+        if executor is not None:  # its thread ends once idle (this may run on it: no wait)
+            executor.shutdown(wait=False)
 
 
 def _copy(value: dict[str, Any]) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from pydantic import (
     ConfigDict,
     Field,
     GetJsonSchemaHandler,
+    StrictInt,
     ValidationError,
     WithJsonSchema,
     field_validator,
@@ -889,6 +890,11 @@ class GatePolicy(Strict):
     )
 
 
+# eval's estimate line: below a few hundred calls the bill rarely matters, above it a line
+# costs nothing to read (promptops.yaml ``estimate_above``)
+ESTIMATE_ABOVE = 500
+
+
 class ProjectConfig(Strict):
     """Optional promptops.yaml at the project root."""
 
@@ -921,4 +927,12 @@ class ProjectConfig(Strict):
         default_factory=GatePolicy,
         description="Gate policy for every prompt: inconclusive (pass or fail) and alpha; "
         "check reads it from the merge base.",
+    )
+    estimate_above: StrictInt | None = Field(
+        ESTIMATE_ABOVE,
+        ge=0,
+        description="Before an eval expected to make more than this many model calls (cached "
+        "cases excluded), print one line to stderr with the calls, tokens and dollars it "
+        "expects (`eval --no-estimate` silences it; null: never; 0: before every eval that "
+        "calls a model).",
     )

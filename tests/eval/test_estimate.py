@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -141,3 +143,129 @@ def test_estimate_on_the_example_prompts_matches_the_measured_tokens(tmp_path: P
         )
         assert row.calls == 3 and row.cost_in == 0.0
         assert abs(row.tokens_in - measured) <= 0.10 * measured, (row.ref, row.tokens_in, measured)
+
+
+# The line before a large uncached eval (promptops.yaml estimate_above, --no-estimate)
+
+
+def _line(result: Result) -> list[str]:
+    return [ln for ln in result.stderr.splitlines() if ln.startswith("estimate:")]
+
+
+def test_the_estimate_line_goes_to_stderr_before_an_eval_over_the_threshold(
+    tmp_path: Path, server: FakeOpenAI, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make(tmp_path, server.url)
+    (tmp_path / "promptops.yaml").write_text("estimate_above: 5\n")
+    monkeypatch.chdir(tmp_path)
+    result = cli("eval", "qa@1.0", "-q", "-f", "json")
+    assert result.exit_code == 0, result.output
+    [line] = _line(result)
+    assert line.startswith("estimate: 6 model calls (0 of 6 cases cached)"), line
+    assert "--no-estimate" in line and "$" in line
+    assert json.loads(result.stdout)["status"] == "complete"  # stdout: the report alone
+    assert server.calls == 6
+    # fully cached now: nothing to spend, no line
+    again = cli("eval", "qa@1.0", "-q", "-f", "json")
+    assert again.exit_code == 0 and _line(again) == []
+    # --no-cache spends again: the line is back; --no-estimate silences it
+    assert len(_line(cli("eval", "qa@1.0", "-q", "--no-cache", "-f", "json"))) == 1
+    quiet = cli("eval", "qa@1.0", "-q", "--no-cache", "--no-estimate", "-f", "json")
+    assert quiet.exit_code == 0 and _line(quiet) == []
+    assert json.loads(quiet.stdout)["status"] == "complete"
+
+
+@pytest.mark.parametrize(("config", "shown"), [("estimate_above: 6\n", False), ("", False)])
+def test_no_line_at_or_under_the_threshold(
+    tmp_path: Path,
+    server: FakeOpenAI,
+    cli: Cli,
+    monkeypatch: pytest.MonkeyPatch,
+    config: str,
+    shown: bool,
+) -> None:
+    """6 calls: not over 6, and far under the default (500)."""
+    make(tmp_path, server.url)
+    (tmp_path / "promptops.yaml").write_text(config)
+    monkeypatch.chdir(tmp_path)
+    result = cli("eval", "qa@1.0", "-q")
+    assert result.exit_code == 0, result.output
+    assert bool(_line(result)) is shown
+
+
+def test_estimate_above_null_never_shows_it(
+    tmp_path: Path, server: FakeOpenAI, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make(tmp_path, server.url)
+    (tmp_path / "promptops.yaml").write_text("estimate_above: null\n")
+    monkeypatch.chdir(tmp_path)
+    result = cli("eval", "qa@1.0", "-q")
+    assert result.exit_code == 0 and _line(result) == []
+
+
+@pytest.mark.parametrize("value", ["lots", "-1", "true", "2.5"])
+def test_a_bad_estimate_above_is_an_error_naming_file_line_and_field(
+    tmp_path: Path, server: FakeOpenAI, cli: Cli, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    make(tmp_path, server.url)
+    (tmp_path / "promptops.yaml").write_text(f"# policy\nestimate_above: {value}\n")
+    monkeypatch.chdir(tmp_path)
+    result = cli("eval", "qa@1.0", "-q")
+    assert_no_traceback(result)
+    assert result.exit_code == 1
+    assert "promptops.yaml:2" in result.output and "estimate_above" in result.output
+    assert server.calls == 0
+
+
+def test_the_sampled_estimate_scales_to_every_case_and_sees_the_cache(
+    tmp_path: Path, server: FakeOpenAI
+) -> None:
+    """50 cases, 8 to 15 rendered: cases and calls exact, the cached half seen through an even
+    spread, tokens within 15% of the exact count (4 characters a token)."""
+    project = make(tmp_path, server.url, n=50)
+    versions = [resolve("qa@1.0", project)]
+    exact = estimate(project, versions, EvalOptions())
+    sampled = estimate(project, versions, EvalOptions(), sample=8)
+    assert (sampled.rows[0].units, sampled.rows[0].calls) == (50, 50)
+    assert sampled.rows[0].tokenizer == "4 characters a token"
+    assert (
+        abs(sampled.rows[0].tokens_in - exact.rows[0].tokens_in) <= 0.15 * exact.rows[0].tokens_in
+    )
+    run_eval(project, versions, EvalOptions(limit=25))
+    half = estimate(project, versions, EvalOptions(), sample=8).rows[0]
+    assert half.units == 50 and abs(half.cached - 25) <= 3 and abs(half.calls - 25) <= 3
+    assert server.calls == 25
+
+
+def test_the_sample_is_an_even_spread_of_bounded_size() -> None:
+    from types import SimpleNamespace
+
+    from promptops.eval.estimate import _kept
+
+    cases = [
+        SimpleNamespace(id=i, spec=SimpleNamespace(turns=[1, 2] if i == 7 else None))
+        for i in range(1000)
+    ]
+    n, bound, kept = _kept(iter(cases), 8, repeat=2)
+    assert n == 1000 and bound == 2 * (1000 + 1)  # case 7 has two turns
+    assert 8 <= len(kept) < 16
+    ids = [c.id for c in kept]
+    step = ids[1] - ids[0]
+    assert ids == list(range(0, 1000, step))  # every step-th case, from the first to the end
+    assert ids[-1] >= 1000 - step
+    assert _kept(iter(cases[:5]), 8, 1)[2] == cases[:5]
+
+
+def test_the_line_imports_no_litellm_and_no_tokenizer(tmp_path: Path, server: FakeOpenAI) -> None:
+    make(tmp_path, server.url, n=8)
+    (tmp_path / "promptops.yaml").write_text("estimate_above: 1\n")
+    code = (
+        "import sys; from typer.testing import CliRunner; from promptops.cli import app; "
+        "r = CliRunner().invoke(app, ['eval', 'qa@1.0', '-q']); "
+        "print(r.exit_code, 'estimate: 8 model calls' in r.stderr, "
+        "'litellm' in sys.modules, 'tiktoken' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == ["0", "True", "False", "False"], out.stdout + out.stderr

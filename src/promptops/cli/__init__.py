@@ -23,6 +23,9 @@ from . import quality_cmd as quality_cmd
 
 def main() -> None:
     """Console-script entry point."""
+    from ..process import own
+
+    own()  # a short-lived process of our own (see promptops.process)
     try:
         app()
     except KeyboardInterrupt:  # pragma: no cover - raised outside a command

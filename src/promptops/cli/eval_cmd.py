@@ -95,6 +95,11 @@ def eval_(
     batch_poll: float | None = typer.Option(
         None, "--batch-poll", help="Seconds before the first batch poll (default 5; 1.5x to 60)."
     ),
+    no_estimate: bool = typer.Option(
+        False,
+        "--no-estimate",
+        help="No estimate line before a large eval (promptops.yaml estimate_above).",
+    ),
 ) -> None:
     """Evaluate prompt versions on their gold datasets; exit 1 when the pass-rate bar is missed."""
     from ..errors import UsageError
@@ -148,6 +153,8 @@ def eval_(
 
         show(Subject.ESTIMATE, fmt, estimate_eval(project, versions, opts))
         return
+    if not no_estimate and resume is None:
+        _estimate_line(project, versions, opts)
     command = "promptops " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     from ..report.progress import Progress
 
@@ -209,6 +216,25 @@ def eval_(
             require_calibrated(project, v, "the verdict")
     if not result.met_bar:
         raise typer.Exit(1)
+
+
+def _estimate_line(project: Any, versions: list[Any], opts: Any) -> None:
+    """One line on stderr before an eval expected to make more than ``estimate_above`` calls
+    (stdout stays the report: ``--format json`` is clean)."""
+    above = project.config.estimate_above
+    if above is None:
+        return
+    from ..eval.estimate import estimate_before_eval
+
+    est = estimate_before_eval(project, versions, opts, above)
+    if est is None:
+        return
+    from ..report.estimate import one_line
+
+    typer.echo(
+        f"{one_line(est)} (from a sample of the cases; exact: --estimate; silence: --no-estimate)",
+        err=True,
+    )
 
 
 def _no_refs_message(project: Any) -> str:

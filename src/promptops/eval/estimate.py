@@ -11,6 +11,7 @@ are counted apart. Judge calls (model-graded assertions) are counted, not priced
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -104,20 +105,40 @@ def _price(row: EstimateRow, prov: Any, max_tokens: Any, batch: bool = False) ->
         row.cost_max = cost(row.model, row.tokens_in, row.tokens_out_max)
 
 
+def _tokens(
+    prov: Any,
+    model: str,
+    calls: list[tuple[list[dict[str, Any]], int]],
+    tools: list[dict[str, Any]] | None,
+    approximate: bool,
+) -> tuple[int, str]:
+    """:func:`_count`, or with ``approximate`` 4 characters a token (no tokenizer to load)."""
+    if not approximate:
+        return _count(prov, model, calls, tools)
+    from ..providers.tokens import prompt_tokens
+
+    chars = lambda text: (len(text) + 3) // 4  # noqa: E731
+    return sum(prompt_tokens(m, chars, tools) * n for m, n in calls), "4 characters a token"
+
+
 def _cost_of(
     row: EstimateRow,
     prov: Any,
-    model: str,
     params: dict[str, Any],
     ordinary: list[tuple[list[dict[str, Any]], int]],
     batched: list[tuple[list[dict[str, Any]], int]],
+    approximate: bool = False,
+    scale: float = 1.0,
 ) -> None:
-    """Tokens and dollars of the calls: ``ordinary`` at the price, ``batched`` (eval --batch's
-    single-turn calls; conversations run normally) at the batch price."""
+    """Calls, tokens and dollars of the calls, scaled by ``scale`` (a sample of the cases):
+    ``ordinary`` at the price, ``batched`` (eval --batch's single-turn calls; conversations run
+    normally) at the batch price."""
     parts = []
     for calls, batch in ((ordinary, False), (batched, True)):
-        part = EstimateRow(row.ref, model, calls=sum(turns for _, turns in calls))
-        part.tokens_in, part.tokenizer = _count(prov, model, calls, params.get("tools"))
+        part = EstimateRow(row.ref, row.model)
+        part.calls = round(sum(turns for _, turns in calls) * scale)
+        tokens, part.tokenizer = _tokens(prov, row.model, calls, params.get("tools"), approximate)
+        part.tokens_in = round(tokens * scale)
         _price(part, prov, params.get("max_tokens"), batch)
         parts.append(part)
     a, b = parts
@@ -133,15 +154,17 @@ def _cost_of(
     row.cost_max = add(a.cost_max, b.cost_max)
 
 
-def estimate(project: Project, versions: list[PromptVersion], opts: Any) -> Estimate:
+def estimate(
+    project: Project, versions: list[PromptVersion], opts: Any, sample: int | None = None
+) -> Estimate:
     """The estimate for ``promptops eval`` with these versions and options (an
     :class:`~promptops.eval.runner.EvalOptions`). Raises what the eval would raise before
-    starting (bad refs, a dataset that does not parse)."""
-    from .. import assertions  # registers the assertion types  # noqa: F401
-    from ..cache import ResponseCache
-    from ..providers import Caller, route
-    from ..render import bind_inputs, render_bound
-    from ..toolcalls import call_params
+    starting (bad refs, a dataset that does not parse).
+
+    ``sample``: render, look up and count between this many and twice as many cases per row,
+    spread evenly over the dataset, count prompt tokens at 4 characters a token (no tokenizer to load) and scale
+    to all the cases (the line before a large eval: it must not delay the first call). The
+    cases, repeats and turns are counted exactly either way."""
     from .runner import _cases, _targets, _validate
 
     opts.check()
@@ -150,23 +173,46 @@ def estimate(project: Project, versions: list[PromptVersion], opts: Any) -> Esti
         from .batch import check_batchable
 
         check_batchable(targets, opts)
-    _validate(targets, opts)
+    if sample is None:
+        _validate(targets, opts)
+    listed = []
+    for t in targets:
+        if sample is None:
+            cases = list(_cases(t, opts))
+            listed.append((t, len(cases), cases))
+        else:
+            n, _, kept = _kept(_cases(t, opts), sample, opts.repeat)
+            listed.append((t, n, kept))
+    return _estimate(project, listed, opts, sample)
+
+
+def _estimate(
+    project: Project, listed: list[tuple[Any, int, list[Any]]], opts: Any, sample: int | None
+) -> Estimate:
+    """The rows of :func:`estimate`, from each target, its number of cases and the cases kept
+    of them (all, or an even spread)."""
+    from .. import assertions  # registers the assertion types  # noqa: F401
+    from ..cache import ResponseCache
+    from ..providers import Caller, route
+    from ..render import bind_inputs, render_bound
+    from ..toolcalls import call_params
+
     cache = ResponseCache(project.cache_dir) if opts.use_cache else None
     caller = Caller(cache=cache)
     out = Estimate()
     try:
-        for t in targets:
+        for t, n_cases, cases in listed:
             prov = route(t.model, t.api_base, t.provider)
             row = EstimateRow(t.pv.ref, t.model)
             params = call_params(t.pv, t.model)
             units: list[tuple[list[dict[str, Any]], int, list[str], int]] = []
-            for case in _cases(t, opts):
+            errors = 0
+            for case in cases:
                 try:
                     bound = bind_inputs(t.pv, case.spec.vars, where=f"{case.source}:{case.line}")
                     messages = render_bound(t.pv, bound)
                 except RenderError:
-                    row.render_errors += opts.repeat
-                    row.units += opts.repeat
+                    errors += opts.repeat
                     continue
                 turns = len(case.spec.turns or []) or 1
                 judges = _judged(t.pv, list(case.spec.assert_))
@@ -188,17 +234,69 @@ def estimate(project: Project, versions: list[PromptVersion], opts: Any) -> Esti
             hits = set(cache.get_many([k for u in units for k in u[2]])) if cache else set()
             to_call: list[tuple[list[dict[str, Any]], int]] = []
             batched: list[tuple[list[dict[str, Any]], int]] = []  # eval --batch: single turns
+            cached = judge_calls = 0
             for messages, turns, keys, judges in units:
-                row.units += 1
                 if keys and any(k in hits for k in keys):
-                    row.cached += 1
+                    cached += 1
                     continue
-                row.judge_calls += judges
+                judge_calls += judges
                 (batched if opts.batch and turns == 1 else to_call).append((messages, turns))
+            scale = n_cases / len(cases) if cases else 0.0
+            row.units = n_cases * opts.repeat
+            row.render_errors = round(errors * scale)
+            row.cached = round(cached * scale)
+            row.judge_calls = round(judge_calls * scale)
             row.batch = bool(opts.batch)
-            _cost_of(row, prov, t.model, params, to_call, batched)
+            _cost_of(row, prov, params, to_call, batched, sample is not None, scale)
             out.rows.append(row)
     finally:
         if cache is not None:
             cache.close()
     return out
+
+
+def _kept(cases: Iterable[Any], sample: int, repeat: int) -> tuple[int, int, list[Any]]:
+    """One pass over the cases: their number, the calls they can make (repeats and turns,
+    cached ones included) and an even spread of between ``sample`` and ``2 * sample`` of them
+    (every ``step``-th; when twice ``sample`` are kept, every other one goes and the step
+    doubles), so memory stays bounded for any dataset."""
+    n = bound = 0
+    step = 1
+    kept: list[Any] = []
+    for case in cases:
+        if n % step == 0:
+            kept.append(case)
+            if len(kept) >= 2 * sample:
+                kept = kept[::2]
+                step *= 2
+        n += 1
+        bound += (len(case.spec.turns or []) or 1) * repeat
+    return n, bound, kept
+
+
+def estimate_before_eval(
+    project: Project, versions: list[PromptVersion], opts: Any, above: int, sample: int = 64
+) -> Estimate | None:
+    """The estimate shown before an eval expected to make more than ``above`` model calls
+    (cached cases excluded), from ``sample`` cases per row; None below that (known from the
+    cases, repeats and turns alone, before anything is rendered or looked up). No model is
+    called, litellm is not imported (the character rule counts tokens; prices come from its
+    file)."""
+    from .runner import _cases, _targets
+
+    opts.check()
+    targets = _targets(project, versions, opts)
+    if opts.batch:  # refused before a line about it
+        from .batch import check_batchable
+
+        check_batchable(targets, opts)
+    listed = []
+    bound = 0
+    for t in targets:
+        n, calls, kept = _kept(_cases(t, opts), sample, opts.repeat)
+        listed.append((t, n, kept))
+        bound += calls
+    if bound <= above:
+        return None
+    est = _estimate(project, listed, opts, sample)
+    return est if (est.totals()["calls"] or 0) > above else None
