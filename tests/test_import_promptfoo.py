@@ -1371,3 +1371,139 @@ def test_an_undated_model_is_named_in_the_import_report(project: Path, cli: Cli)
     assert "pin a dated version" in result.stdout
     lint = cli("lint")
     assert lint.exit_code == 1 and "'openai/gpt-4o-mini' is an alias" in lint.output
+
+
+# ----------------------------------------------------------------------------- examples
+# minimal configs reproducing what promptfoo's own example configs showed
+# (bench/promptfoo_examples.py runs the examples themselves)
+
+
+def test_assertion_templates_are_read_through_their_refs(
+    project: Path, cli: Cli, write: Callable[..., Path]
+) -> None:
+    """simple-test: ``$ref: '#/assertionTemplates/x'`` is the template (sibling keys over it);
+    a JSON schema's own ``#/definitions`` pointer is left alone."""
+    write(
+        "pf/t/promptfooconfig.yaml",
+        """\
+        prompts: ['{{q}}']
+        providers: [echo]
+        assertionTemplates:
+          pirate: {type: icontains, value: arrr}
+        tests:
+          - vars: {q: Arrr matey}
+            assert:
+              - $ref: '#/assertionTemplates/pirate'
+              - {$ref: '#/assertionTemplates/pirate', value: matey}
+              - type: is-json
+                value: {$ref: '#/definitions/x'}
+        """,
+    )
+    result = cli("import", "promptfoo", "pf/t/promptfooconfig.yaml", "-f", "json", "--name", "t")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["not_converted"] == []
+    asserts = _cases(project, "t")[0]["assert"]
+    assert asserts[:2] == [
+        {"type": "icontains", "value": "arrr"},
+        {"type": "icontains", "value": "matey"},
+    ]
+    assert asserts[2]["value"] == {"$ref": "#/definitions/x"}
+
+
+def test_a_rubric_without_a_grader_is_judged_by_promptfoos_default(
+    project: Path, cli: Cli, write: Callable[..., Path]
+) -> None:
+    """getting-started, claude-vs-gpt...: no grading provider means promptfoo's default
+    grader; the import writes it (lint needs a pinned judge) and says so."""
+    write(
+        "pf/j/promptfooconfig.yaml",
+        """\
+        prompts: ['{{q}}']
+        providers: [echo]
+        tests:
+          - vars: {q: hi}
+            assert:
+              - {type: llm-rubric, value: Is polite}
+              - {type: llm-rubric, value: Is short, provider: openai:gpt-4o-mini-2024-07-18}
+        """,
+    )
+    result = cli("import", "promptfoo", "pf/j/promptfooconfig.yaml", "-f", "json", "--name", "j")
+    assert result.exit_code == 0, result.output
+    notes = json.loads(result.stdout)["notes"]
+    asserts = _cases(project, "j")[0]["assert"]
+    assert [a["judge"] for a in asserts] == [
+        "openai/gpt-5.5-2026-04-23",
+        "openai/gpt-4o-mini-2024-07-18",
+    ]
+    assert any("promptfoo's default grader" in n and "assert[0]" in n for n in notes)
+    assert cli("lint").exit_code == 0
+
+
+def test_anthropic_server_tools_and_tool_choice(
+    project: Path, cli: Cli, write: Callable[..., Path]
+) -> None:
+    """anthropic/promptfooconfig.tool-choice.yaml, anthropic/structured-outputs: a server tool
+    is reported and left out (with a tool_choice left without tools); Anthropic's tool_choice
+    forms are written in OpenAI's."""
+    write(
+        "pf/a/promptfooconfig.yaml",
+        """\
+        prompts: ['{{q}}']
+        providers:
+          - id: anthropic:messages:claude-3-5-haiku-20241022
+            config:
+              tools:
+                - {type: web_search_20250305, name: web_search, max_uses: 5}
+                - name: get_weather
+                  input_schema: {type: object, properties: {city: {type: string}}}
+              tool_choice: {type: tool, name: get_weather}
+        tests: [{vars: {q: hi}}]
+        """,
+    )
+    write(
+        "pf/b/promptfooconfig.yaml",
+        """\
+        prompts: ['{{q}}']
+        providers:
+          - id: anthropic:messages:claude-3-5-haiku-20241022
+            config:
+              tools: [{type: web_search_20250305, name: web_search}]
+              tool_choice: {type: any}
+        tests: [{vars: {q: hi}}]
+        """,
+    )
+    result = cli("import", "promptfoo", "pf/a/promptfooconfig.yaml", "-f", "json", "--name", "a")
+    assert result.exit_code == 0, result.output
+    skipped = json.loads(result.stdout)["not_converted"]
+    assert len(skipped) == 1 and "server tool 'web_search'" in skipped[0]
+    doc = yaml.safe_load((project / "prompts/a/1.0.0.yaml").read_text())
+    assert [t["function"]["name"] for t in doc["tools"]] == ["get_weather"]
+    assert doc["tool_choice"] == {"type": "function", "function": {"name": "get_weather"}}
+    result = cli("import", "promptfoo", "pf/b/promptfooconfig.yaml", "-f", "json", "--name", "b")
+    skipped = json.loads(result.stdout)["not_converted"]
+    assert [s.split(": ", 2)[1] for s in skipped] == [
+        "providers[0].config.tools[0]",
+        "providers[0].config.tool_choice",
+    ]
+    doc = yaml.safe_load((project / "prompts/b/1.0.0.yaml").read_text())
+    assert "tools" not in doc and "tool_choice" not in doc
+    assert cli("lint").exit_code == 0
+
+
+def test_an_assertion_reason_is_a_note(project: Path, cli: Cli, write: Callable[..., Path]) -> None:
+    """anthropic/sonnet-5: ``reason`` is promptfoo's failure message; no verdict changes."""
+    write(
+        "pf/r/promptfooconfig.yaml",
+        """\
+        prompts: ['{{q}}']
+        providers: [echo]
+        tests:
+          - vars: {q: def f()}
+            assert: [{type: contains, value: def, reason: Should define a function}]
+        """,
+    )
+    result = cli("import", "promptfoo", "pf/r/promptfooconfig.yaml", "-f", "json", "--name", "r")
+    data = json.loads(result.stdout)
+    assert data["not_converted"] == []
+    assert any("reason (a failure message)" in n for n in data["notes"])
+    assert _cases(project, "r")[0]["assert"] == [{"type": "contains", "value": "def"}]

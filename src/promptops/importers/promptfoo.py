@@ -110,6 +110,7 @@ _TOP = {
     "env",
     "tags",
     "metadata",
+    "assertionTemplates",  # read through the $refs that name them
 }
 _TOP_HINTS = {
     "outputPath": "promptops eval --output FILE",
@@ -144,6 +145,45 @@ def _audit_top(ctx: Ctx, data: dict[str, Any]) -> None:
             ctx.skip(("env",), "env that is not a mapping is not converted")
         elif key not in _TOP:
             ctx.skip((key,), not_converted(f"top-level key {key!r}", _TOP_HINTS.get(key)))
+
+
+def _pointer(data: Any, ref: str) -> tuple[bool, Any]:
+    """(found, value) of a JSON pointer ``#/a/b`` in ``data``."""
+    node = data
+    for raw in ref[2:].split("/"):
+        part = raw.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return False, None
+    return True, node
+
+
+def deref(data: dict[str, Any]) -> dict[str, Any]:
+    """The config with promptfoo's local ``$ref: '#/...'`` (``assertionTemplates``) replaced by
+    what they point to in it, sibling keys over it, as promptfoo dereferences a config before
+    reading it. A pointer that names nothing in the config (a JSON schema's own
+    ``#/definitions/...``) is left as it is."""
+
+    def walk(node: Any, depth: int) -> Any:
+        if depth > 50:
+            raise PromptOpsError("$ref: references nest more than 50 deep (a cycle?)")
+        if isinstance(node, list):
+            return [walk(v, depth + 1) for v in node]
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/"):
+            found, target = _pointer(data, ref)
+            if found:
+                rest = {k: v for k, v in node.items() if k != "$ref"}
+                return walk({**target, **rest} if isinstance(target, dict) else target, depth + 1)
+        return {k: walk(v, depth + 1) for k, v in node.items()}
+
+    out: dict[str, Any] = walk(data, 0)
+    return out
 
 
 def _metadata(ctx: Ctx, data: dict[str, Any]) -> dict[str, Any]:
@@ -187,6 +227,7 @@ def import_promptfoo(
     data, lines = load_yaml(config, confined=False)  # named on the command line
     if not isinstance(data, dict):
         raise PromptOpsError(f"{display_path(config)}:1: expected a promptfoo config mapping")
+    data = deref(data)
     ctx = Ctx(config, root, keep_api_base)
     ctx.lines = lines
     ctx.drop = drop_unconverted

@@ -48,6 +48,9 @@ RENAMED = {
     "python": "python",
 }
 MODEL_GRADED = {"llm-rubric", "factuality", "closedqa"}
+# the grader promptfoo 0.121.20 uses when a config names none and OPENAI_API_KEY is set
+# (DEFAULT_OPENAI_GRADING_MODEL in its graders module)
+DEFAULT_JUDGE = "openai/gpt-5.5-2026-04-23"
 APPROXIMATE = {
     "similar": "promptfoo's similar compares embeddings; promptops's is lexical (ROUGE-L)",
 }
@@ -365,11 +368,15 @@ def prompt_config(ctx: Ctx, raw: dict[str, Any], loc: tuple[str | int, ...]) -> 
         if key in PARAMS:
             out.setdefault("params", {})[PARAMS[key]] = value
         elif key == "tools":
-            out[key] = _openai_tools(load_ref(ctx, value))
-        elif key in ("tool_choice", "response_format"):
+            out[key] = tools_of(ctx, load_ref(ctx, value), (*loc, key))
+        elif key == "tool_choice":
+            if (choice := tool_choice_of(ctx, load_ref(ctx, value), (*loc, key))) is not None:
+                out[key] = choice
+        elif key == "response_format":
             out[key] = load_ref(ctx, value)
         else:
             ctx.skip((*loc, key), f"prompt config {key!r} is not converted")
+    _no_tools_left(ctx, out, loc)
     return out
 
 
@@ -497,13 +504,17 @@ def read_provider(
             if key in PARAMS:
                 params[PARAMS[key]] = value
             elif key == "tools":
-                extra[key] = _openai_tools(load_ref(ctx, value, ckey))
-            elif key in ("tool_choice", "response_format"):
+                extra[key] = tools_of(ctx, load_ref(ctx, value, ckey), ckey)
+            elif key == "tool_choice":
+                if (choice := tool_choice_of(ctx, load_ref(ctx, value, ckey), ckey)) is not None:
+                    extra[key] = choice
+            elif key == "response_format":
                 extra[key] = load_ref(ctx, value, ckey)
             elif key in ("apiBaseUrl", "apiHost", "api_base"):
                 _api_base(ctx, model, ckey, key, value)
             else:
                 ctx.skip(ckey, f"provider config {key!r} is not converted")
+        _no_tools_left(ctx, extra, (*loc, "config"))
         if params:
             model["params"] = params
         for key in options:
@@ -559,6 +570,53 @@ def _openai_tools(tools: Any) -> Any:
         else:
             out.append(t)
     return out
+
+
+def tools_of(ctx: Ctx, tools: Any, loc: tuple[str | int, ...]) -> Any:
+    """The tools in OpenAI's format (:func:`_openai_tools`); an Anthropic server tool
+    (``{type: web_search_20250305, name: web_search}``: Anthropic runs it, there is no function
+    to call) is left out and reported."""
+    if not isinstance(tools, list):
+        return _openai_tools(tools)
+    kept = []
+    for i, t in enumerate(tools):
+        kind = t.get("type") if isinstance(t, dict) else None
+        if isinstance(kind, str) and kind != "function" and "function" not in t:
+            name = t.get("name", kind)
+            ctx.skip(
+                (*loc, i),
+                f"server tool {name!r} (type {kind}) runs on the provider's side; "
+                "promptops sends function tools only, so it is left out",
+            )
+            continue
+        kept.append(t)
+    return _openai_tools(kept)
+
+
+def _no_tools_left(ctx: Ctx, fields: dict[str, Any], loc: tuple[str | int, ...]) -> None:
+    """No tools left (all were server tools): no ``tools``, and no ``tool_choice`` either."""
+    if fields.get("tools") == []:
+        del fields["tools"]
+        if "tool_choice" in fields:
+            del fields["tool_choice"]
+            ctx.skip((*loc, "tool_choice"), "tool_choice is left out with the tools it chose from")
+
+
+_ANTHROPIC_CHOICE = {"auto": "auto", "any": "required", "none": "none"}
+
+
+def tool_choice_of(ctx: Ctx, choice: Any, loc: tuple[str | int, ...]) -> Any:
+    """``tool_choice`` in OpenAI's format: Anthropic's ``{type: auto|any|none}`` and ``{type:
+    tool, name}`` are rewritten; anything else is kept for lint to check."""
+    if isinstance(choice, dict) and choice.get("type") in _ANTHROPIC_CHOICE and len(choice) == 1:
+        return _ANTHROPIC_CHOICE[choice["type"]]
+    if (
+        isinstance(choice, dict)
+        and choice.get("type") == "tool"
+        and isinstance(choice.get("name"), str)
+    ):
+        return {"type": "function", "function": {"name": choice["name"]}}
+    return choice
 
 
 def judge_of(ctx: Ctx, provider: Any, loc: tuple[str | int, ...]) -> str | None:
@@ -712,9 +770,13 @@ def convert_assertion(
     if ours in MODEL_GRADED:
         mine = judge_of(ctx, a.get("provider"), (*loc, "provider")) or judge
         if mine is None:
-            ctx.note(loc, f"{ptype} needs a judge: set judge: to a pinned model id")
-        else:
-            out["judge"] = mine
+            mine = DEFAULT_JUDGE
+            ctx.note(
+                loc,
+                f"{ptype} names no grading provider: judged by promptfoo's default grader "
+                f"with an OpenAI key (0.121.20), written as judge: {DEFAULT_JUDGE}",
+            )
+        out["judge"] = mine
     elif a.get("provider") is not None:
         ctx.skip((*loc, "provider"), f"provider is not converted: promptops's {ours} uses none")
     if base in APPROXIMATE:
@@ -732,7 +794,11 @@ def _leftover(
     ctx: Ctx, a: dict[str, Any], loc: tuple[str | int, ...], known: tuple[str, ...]
 ) -> None:
     for key in a:
-        if key not in known:
+        if key == "reason":  # promptfoo's own failure message: it changes no verdict
+            ctx.note(
+                (*loc, key), "reason (a failure message) is left out; promptops writes its own"
+            )
+        elif key not in known:
             ctx.skip((*loc, key), f"assertion option {key!r} is not converted")
 
 
