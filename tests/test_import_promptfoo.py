@@ -153,6 +153,7 @@ def test_refuses_to_overwrite(project: Path, cli: Cli) -> None:
     [
         ("openai:gpt-4o-mini-2024-07-18", "openai/gpt-4o-mini-2024-07-18"),
         ("openai:chat:gpt-4o", "openai/gpt-4o"),
+        ("openai:responses:gpt-4.1-2025-04-14", "openai/gpt-4.1-2025-04-14"),
         ("anthropic:messages:claude-3-5-sonnet-20241022", "anthropic/claude-3-5-sonnet-20241022"),
         ("vertex:gemini-2.0-flash-exp", "vertex_ai/gemini-2.0-flash-exp"),
         ("ollama:chat:llama3", "ollama_chat/llama3"),
@@ -210,10 +211,7 @@ def test_other_documented_shapes(project: Path, cli: Cli, write: Callable[..., P
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["versions"] == ["1.0.0", "1.1.0", "1.2.0", "1.3.0", "1.4.0"]
-    assert data["not_converted"] == [
-        "pf/shapes/promptfooconfig.yaml:10: providers.echo.config.top_k: provider config "
-        "'top_k' is not converted",
-    ]
+    assert data["not_converted"] == []
     # the test's transform applies to defaultTest's assertion too: it is in each case
     assert _cases(project, "shapes")[1]["assert"] == [
         {"type": "icontains", "value": "{{question}}", "transform": "output.trim()"}
@@ -222,7 +220,7 @@ def test_other_documented_shapes(project: Path, cli: Cli, write: Callable[..., P
     assert "role: system" in v1 and "Be brief." in v1
     assert "{{ question | tojson }}" in (project / "prompts/shapes/1.2.0.yaml").read_text()
     assert "Second {{question}}" in (project / "prompts/shapes/1.4.0.yaml").read_text()
-    assert "temperature: 0.3" in v1
+    assert "temperature: 0.3" in v1 and "top_k: 5" in v1  # params.extra
     assert cli("lint").exit_code == 0
     result = cli("eval", "shapes@1.0.0", "shapes@1.4.0", "-f", "json")
     assert result.exit_code == 0, result.output
@@ -1507,3 +1505,54 @@ def test_an_assertion_reason_is_a_note(project: Path, cli: Cli, write: Callable[
     assert data["not_converted"] == []
     assert any("reason (a failure message)" in n for n in data["notes"])
     assert _cases(project, "r")[0]["assert"] == [{"type": "contains", "value": "def"}]
+
+
+def test_provider_config_of_the_responses_api_and_reasoning_models(
+    project: Path, cli: Cli, write: Callable[..., Path]
+) -> None:
+    """openai-responses/*: flat function tools, max_output_tokens, reasoning.effort and
+    verbosity convert; a later provider with the first's config (a YAML anchor) loses nothing,
+    one with its own config is reported."""
+    write(
+        "pf/o/promptfooconfig.yaml",
+        """\
+        prompts: ['{{q}}']
+        providers:
+          - id: openai:responses:gpt-4.1-2025-04-14
+            config: &same
+              max_output_tokens: 900
+              reasoning: {effort: low}
+              verbosity: low
+              tools:
+                - type: function
+                  name: add
+                  description: Add
+                  parameters: {type: object, properties: {a: {type: number}}}
+          - id: openai:chat:gpt-4o-2024-08-06
+            config: *same
+          - id: openai:chat:gpt-4o-mini-2024-07-18
+            config: {temperature: 1}
+        tests: [{vars: {q: hi}}]
+        """,
+    )
+    result = cli("import", "promptfoo", "pf/o/promptfooconfig.yaml", "-f", "json", "--name", "o")
+    assert result.exit_code == 0, result.output
+    skipped = json.loads(result.stdout)["not_converted"]
+    assert [s.split(": ", 2)[1] for s in skipped] == ["providers[2].config"]
+    doc = yaml.safe_load((project / "prompts/o/1.0.0.yaml").read_text())
+    assert doc["model"]["params"] == {
+        "max_tokens": 900,
+        "extra": {"reasoning_effort": "low", "verbosity": "low"},
+    }
+    assert doc["tools"] == [
+        {
+            "type": "function",
+            "function": {
+                "name": "add",
+                "description": "Add",
+                "parameters": {"type": "object", "properties": {"a": {"type": "number"}}},
+            },
+        }
+    ]
+    lint = cli("lint")
+    assert lint.exit_code == 0, lint.output

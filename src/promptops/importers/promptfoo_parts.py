@@ -63,6 +63,34 @@ PARAMS = {
     "frequency_penalty": "frequency_penalty",
     "presence_penalty": "presence_penalty",
 }
+# provider config promptops passes to litellm in params.extra (spec.EXTRA_PARAMS), by
+# promptfoo's name; ``max_output_tokens`` (the Responses API's name) is max_tokens
+EXTRA = {
+    "top_k": "top_k",
+    "reasoning_effort": "reasoning_effort",
+    "verbosity": "verbosity",
+    "thinking": "thinking",
+    "max_completion_tokens": "max_completion_tokens",
+    "parallel_tool_calls": "parallel_tool_calls",
+}
+
+
+def sampling(params: dict[str, Any], key: str, value: Any) -> bool:
+    """Put promptfoo's provider config ``key`` into promptops's ``params`` (``extra`` for the
+    provider-specific ones); False when it is not a sampling parameter promptops passes."""
+    if key in PARAMS:
+        params[PARAMS[key]] = value
+    elif key == "max_output_tokens":
+        params["max_tokens"] = value
+    elif key in EXTRA:
+        params.setdefault("extra", {})[EXTRA[key]] = value
+    elif key == "reasoning" and isinstance(value, dict) and set(value) == {"effort"}:
+        params.setdefault("extra", {})["reasoning_effort"] = value["effort"]
+    else:
+        return False
+    return True
+
+
 PREFIXES = {
     "openai": "openai",
     "anthropic": "anthropic",
@@ -80,7 +108,7 @@ PREFIXES = {
     "fireworks": "fireworks_ai",
     "cohere": "cohere",
 }
-_KINDS = ("chat", "completion", "messages", "embedding")
+_KINDS = ("chat", "completion", "messages", "embedding", "responses")
 _PROMPT_TEXT = (".txt", ".md", ".j2", ".jinja", ".prompt", ".nunjucks")
 
 
@@ -363,10 +391,10 @@ CONFIG = "__config"  # a prompt's own provider config, in its body until the ver
 def prompt_config(ctx: Ctx, raw: dict[str, Any], loc: tuple[str | int, ...]) -> dict[str, Any]:
     """A prompt's ``config`` (promptfoo merges it over the provider's for this prompt): the
     sampling parameters, ``tools``, ``tool_choice`` and ``response_format`` convert."""
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"params": {}}
     for key, value in raw.items():
-        if key in PARAMS:
-            out.setdefault("params", {})[PARAMS[key]] = value
+        if sampling(out["params"], key, value):
+            pass
         elif key == "tools":
             out[key] = tools_of(ctx, load_ref(ctx, value), (*loc, key))
         elif key == "tool_choice":
@@ -376,6 +404,8 @@ def prompt_config(ctx: Ctx, raw: dict[str, Any], loc: tuple[str | int, ...]) -> 
             out[key] = load_ref(ctx, value)
         else:
             ctx.skip((*loc, key), f"prompt config {key!r} is not converted")
+    if not out["params"]:
+        del out["params"]
     _no_tools_left(ctx, out, loc)
     return out
 
@@ -391,7 +421,10 @@ def apply_config(
     body = {k: v for k, v in body.items() if k != CONFIG}
     model = dict(model)
     if config.get("params"):
-        model["params"] = {**model.get("params", {}), **config["params"]}
+        mine, theirs = model.get("params", {}), config["params"]
+        model["params"] = {**mine, **theirs}
+        if mine.get("extra") or theirs.get("extra"):
+            model["params"]["extra"] = {**mine.get("extra", {}), **theirs.get("extra", {})}
     extra = {**extra, **{k: v for k, v in config.items() if k != "params"}}
     return body, model, extra
 
@@ -469,6 +502,7 @@ def read_provider(
         entries = [((key,), raw)]
     model: dict[str, Any] | None = None
     extra: dict[str, Any] = {}
+    first_config: Any = None
     for loc, item in entries:
         options: dict[str, Any] = {}
         if isinstance(item, dict):
@@ -483,7 +517,8 @@ def read_provider(
             continue
         if model is not None:  # the rest of promptfoo's matrix: evaluated with --model
             ctx.models.append(mid)
-            if options.get("config"):
+            # the same config as the first provider's (a YAML anchor, say) loses nothing
+            if options.get("config") and options["config"] != first_config:
                 ctx.skip(
                     (*loc, "config"),
                     f"{item}: the config of a provider after the first is not converted "
@@ -491,6 +526,7 @@ def read_provider(
                 )
             continue
         model = {"id": mid}
+        first_config = options.get("config")
         from ..modelids import id_problem
 
         if why := id_problem(mid):  # promptfoo takes aliases; promptops's lint does not
@@ -501,8 +537,8 @@ def read_provider(
         params: dict[str, Any] = {}
         for key, value in config.items() if isinstance(config, dict) else []:
             ckey: tuple[str | int, ...] = (*loc, "config", key)
-            if key in PARAMS:
-                params[PARAMS[key]] = value
+            if sampling(params, key, value):
+                pass
             elif key == "tools":
                 extra[key] = tools_of(ctx, load_ref(ctx, value, ckey), ckey)
             elif key == "tool_choice":
@@ -562,7 +598,16 @@ def _openai_tools(tools: Any) -> Any:
         return tools
     out: list[Any] = []
     for t in tools:
-        if isinstance(t, dict) and "input_schema" in t and "name" in t and "type" not in t:
+        if (
+            isinstance(t, dict)
+            and t.get("type") == "function"
+            and "name" in t
+            and "function" not in t
+        ):
+            # the Responses API's flat form: {type: function, name, description, parameters}
+            fn = {k: v for k, v in t.items() if k != "type"}
+            out.append({"type": "function", "function": fn})
+        elif isinstance(t, dict) and "input_schema" in t and "name" in t and "type" not in t:
             fn = {"name": t["name"], "parameters": t["input_schema"]}
             if t.get("description"):
                 fn["description"] = t["description"]
