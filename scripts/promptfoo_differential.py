@@ -80,7 +80,14 @@ def record(prefix: Path, probe: Path) -> dict[str, object]:
         }
         for r in rows
     ]
-    return {"promptfoo": version, "results": results}
+    out: dict[str, object] = {"promptfoo": version, "results": results}
+    if "derivedMetrics" in (probe / "promptfooconfig.yaml").read_text():
+        # per prompt, the named metrics after the derived ones (NaN and Infinity are null)
+        out["metrics"] = [
+            {"prompt": p.get("raw"), "namedScores": p["metrics"]["namedScores"]}
+            for p in data["results"]["prompts"]
+        ]
+    return out
 
 
 def main() -> None:

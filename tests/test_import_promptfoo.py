@@ -512,8 +512,8 @@ def test_options_and_keys_that_do_not_convert_are_reported_where_they_are(
         outputPath: results.html
         sharing: true
         nunjucksFilters: {shout: filters/shout.js}
-        derivedMetrics:
-          - {name: f1, value: 2 * precision * recall / (precision + recall)}
+        derivedMetrics: [{name: f1, value: 2 * precision * recall / (precision + recall)},
+          {name: odd, value: "x ? 1 : 0"}]
         extensions: ['file://hooks.py:extension_hook']
         evaluateOptions: {maxConcurrency: 2, delay: 100}
         env: {OPENAI_API_KEY: x, PROMPTFOO_DISABLE_VAR_EXPANSION: "false"}
@@ -565,8 +565,6 @@ def test_options_and_keys_that_do_not_convert_are_reported_where_they_are(
         "(promptops has no hosted sharing)",
         f"{cfg}:9: nunjucksFilters: top-level key 'nunjucksFilters' is not converted "
         "(custom filters are JavaScript; templates that use them will not render)",
-        f"{cfg}:10: derivedMetrics: top-level key 'derivedMetrics' is not converted "
-        "(promptops reports assertion metrics, not formulas over them)",
         f"{cfg}:12: extensions: top-level key 'extensions' is not converted "
         "(extension hooks are code)",
         f"{cfg}:13: evaluateOptions.maxConcurrency: evaluate option 'maxConcurrency' is not "
@@ -576,6 +574,8 @@ def test_options_and_keys_that_do_not_convert_are_reported_where_they_are(
         f"{cfg}:14: env.OPENAI_API_KEY: environment variable 'OPENAI_API_KEY' is not "
         "converted (set it where promptops runs)",
         f"{cfg}:15: redteam: top-level key 'redteam' is not converted",
+        f"{cfg}:11: derivedMetrics[1].value: derived metric 'odd' is not converted: not an "
+        "arithmetic expression: invalid syntax",
         f"{cfg}:6: targets[0].config.transformResponse: provider config 'transformResponse' "
         "is not converted",
         f"{cfg}:6: targets[0].transformResponse: provider option 'transformResponse' is not "
@@ -1038,13 +1038,18 @@ def test_an_api_base_is_written_only_when_confirmed(
 # ----------------------------------------------------------------------------- semantics
 
 
-def _verdicts(project: Path, cli: Cli, ref: str) -> dict[str, bool]:
+def _run(project: Path, cli: Cli, ref: str) -> tuple[dict[str, bool], dict[str, Any]]:
+    """Per case id, pass or fail; and the run summary."""
     result = cli("eval", ref, "-f", "json", "--fail-under", "0", "--no-cache")
     assert_no_traceback(result)
     assert result.exit_code == 0, result.output
-    run_id = json.loads(result.stdout)["run_id"]
-    text = (project / ".promptops/runs" / run_id / "results.jsonl").read_text()
-    return {r["case_id"]: r["pass"] for r in map(json.loads, text.splitlines())}
+    summary = json.loads(result.stdout)
+    text = (project / ".promptops/runs" / summary["run_id"] / "results.jsonl").read_text()
+    return {r["case_id"]: r["pass"] for r in map(json.loads, text.splitlines())}, summary
+
+
+def _verdicts(project: Path, cli: Cli, ref: str) -> dict[str, bool]:
+    return _run(project, cli, ref)[0]
 
 
 def _responder(probe: Path) -> Any:
@@ -1055,7 +1060,7 @@ def _responder(probe: Path) -> Any:
     return module.respond
 
 
-@pytest.mark.parametrize("probe", ["semantics", "toolprobe", "defaults"])
+@pytest.mark.parametrize("probe", ["semantics", "toolprobe", "defaults", "derived"])
 def test_imported_suite_judges_as_promptfoo_does(
     project: Path, cli: Cli, probe: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -1075,10 +1080,19 @@ def test_imported_suite_judges_as_promptfoo_does(
         with FakeOpenAI(_responder(FIXTURES / probe)) as s:
             monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
             monkeypatch.setenv("OPENAI_API_BASE", s.url)
-            ours = _verdicts(project, cli, f"{probe}@1.0.0")
+            ours, summary = _run(project, cli, f"{probe}@1.0.0")
     else:
-        ours = _verdicts(project, cli, f"{probe}@1.0.0")
+        ours, summary = _run(project, cli, f"{probe}@1.0.0")
     assert ours == theirs
+    # derivedMetrics: the summary's derived metrics are promptfoo's (null: NaN or Infinity)
+    if probe == "derived":
+        assert recorded["metrics"] and summary["groups"][0]["derived_metrics"]
+    for prompt, group in zip(recorded.get("metrics", []), summary["groups"], strict=False):
+        derived = group["derived_metrics"]
+        assert derived.keys() <= prompt["namedScores"].keys()
+        for name, value in derived.items():
+            want = prompt["namedScores"][name]
+            assert value == pytest.approx(want, abs=1e-9) if want is not None else value is None
 
 
 def test_semantics_probe_converts_explicitly(project: Path, cli: Cli) -> None:

@@ -600,6 +600,25 @@ class GuardsSpec(Strict):
     output: list[GuardSpec] = Field(default_factory=list, description="Applied to the answer.")
 
 
+class DerivedMetric(Strict):
+    """A metric computed over a run group's named metrics (promptfoo's ``derivedMetrics``)."""
+
+    name: str = Field(min_length=1, description="The metric's name in the run summary.")
+    value: str = Field(
+        description="Arithmetic over metric names (each the sum of weight x score of the "
+        "assertions with that metric), __count (the records) and earlier derived metrics: "
+        "+ - * / % ^, parentheses, min max abs sqrt log exp round floor ceil."
+    )
+
+    @field_validator("value")
+    @classmethod
+    def _expression(cls, v: str) -> str:
+        from .derived import parse
+
+        parse(v)  # a ValueError names what is not allowed
+        return v
+
+
 class PromptSpec(Strict):
     """One immutable version of a prompt: prompts/<name>/<version>.yaml."""
 
@@ -655,6 +674,11 @@ class PromptSpec(Strict):
     )
     tests: list[CaseSpec] = Field(default_factory=list, description="Inline test cases.")
     metadata: dict[str, Any] = Field(default_factory=dict, description="Owner, tags and so on.")
+    derived_metrics: list[DerivedMetric] = Field(
+        default_factory=list,
+        description="Metrics computed over each run group's named metrics, in order, reported "
+        "in the run summary.",
+    )
 
     @field_validator("name")
     @classmethod

@@ -454,7 +454,12 @@ async def arun_eval(
     targets = _targets(project, versions, opts)
     total = _validate(targets, opts)
     repairs: list[str] = []
-    tally = Tally()  # the summary's groups, kept as records are written
+    derived = {
+        (t.pv.name, t.pv.version): [(d.name, d.value) for d in t.pv.spec.derived_metrics]
+        for t in targets
+        if t.pv.spec.derived_metrics
+    }
+    tally = Tally(derived)  # the summary's groups, kept as records are written
     if resume is not None:
         run = find_run(project.runs_dir, resume)
         meta = run.meta()
@@ -605,7 +610,7 @@ async def arun_eval(
         if tally.exact:
             groups = tally.groups(order)
         else:  # a record key written twice: the file says which record counts
-            groups = summarize(latest_records(run.results_path), order)
+            groups = summarize(latest_records(run.results_path), order, derived)
         written = sum(g["n"] for g in groups)
         if opts.cases is not None:  # a sequential look: the file may hold later looks' cases
             keep = set(opts.cases)

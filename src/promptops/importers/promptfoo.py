@@ -111,12 +111,12 @@ _TOP = {
     "tags",
     "metadata",
     "assertionTemplates",  # read through the $refs that name them
+    "derivedMetrics",
 }
 _TOP_HINTS = {
     "outputPath": "promptops eval --output FILE",
     "sharing": "promptops has no hosted sharing",
     "nunjucksFilters": "custom filters are JavaScript; templates that use them will not render",
-    "derivedMetrics": "promptops reports assertion metrics, not formulas over them",
     "extensions": "extension hooks are code",
     "writeLatestResults": "promptops eval stores every run",
 }
@@ -186,6 +186,45 @@ def deref(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _derived(ctx: Ctx, raw: Any) -> list[dict[str, str]]:
+    """``derivedMetrics`` as the prompt's ``derived_metrics``; the metric names they read go in
+    ``ctx.derived_names``. An entry that does not convert is reported."""
+    import ast
+
+    from ..derived import parse
+
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        ctx.skip(("derivedMetrics",), "derivedMetrics that is not a list is not converted")
+        return []
+    out = []
+    for i, item in enumerate(raw):
+        loc: tuple[str | int, ...] = ("derivedMetrics", i)
+        if not (isinstance(item, dict) and isinstance(item.get("name"), str) and item["name"]):
+            ctx.skip(loc, "a derived metric without a name is not converted")
+            continue
+        value = item.get("value")
+        if not isinstance(value, str):
+            ctx.skip(
+                (*loc, "value"),
+                "a derived metric that is not an expression (a JavaScript "
+                "function) is not converted",
+            )
+            continue
+        try:
+            tree = parse(value)
+        except ValueError as e:
+            ctx.skip((*loc, "value"), f"derived metric {item['name']!r} is not converted: {e}")
+            continue
+        ctx.derived_names |= {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+        out.append({"name": item["name"], "value": value})
+        for key in item:
+            if key not in ("name", "value"):
+                ctx.skip((*loc, key), f"derived metric key {key!r} is not converted")
+    return out
+
+
 def _metadata(ctx: Ctx, data: dict[str, Any]) -> dict[str, Any]:
     """The prompt's metadata: the config's ``metadata`` and its ``tags``."""
     meta = data.get("metadata")
@@ -239,6 +278,7 @@ def import_promptfoo(
     result = ImportResult(name=name)
 
     _audit_top(ctx, data)
+    derived = _derived(ctx, data.get("derivedMetrics"))
     prompts = read_prompts(ctx, data.get("prompts"))
     if not prompts:
         why = "".join(f"\n  {s}" for s in ctx.skipped if ": prompts" in str(s))
@@ -403,6 +443,8 @@ def import_promptfoo(
             doc["assert"] = prompt_asserts
         if metadata:
             doc["metadata"] = metadata
+        if derived:
+            doc["derived_metrics"] = derived
         if default.get("threshold") is not None:
             doc["threshold"] = default["threshold"]
         texts[root / "prompts" / name / f"{version}.yaml"] = yaml.safe_dump(

@@ -142,6 +142,7 @@ class Ctx:
         self.drop = False  # --drop-unconverted: leave unconverted checks out, not failing
         self.tool_text = False  # the model has tools: tool-call replies are text to assertions
         self.models: list[str] = []  # providers after the first (the rest of the model matrix)
+        self.derived_names: set[str] = set()  # metric names derivedMetrics read
         self.notes: list[Skipped] = []
         # parts of the config that come from another file: their locations are in that file
         self.sources: dict[tuple[str | int, ...], Source] = {}
@@ -708,6 +709,14 @@ def convert_assertion(
             isinstance(a[key], bool) or not isinstance(a[key], int | float)
         ):
             return ctx.unconverted((*loc, key), f"{ptype}: {key} {a[key]!r} is not a number")
+    if a.get("weight") == 0 and a.get("metric") in ctx.derived_names:
+        ctx.note(
+            loc,
+            f"{ptype} has weight: 0: promptfoo passes it and adds 0 to its metric "
+            f"{a['metric']!r}, which derivedMetrics read; written as a check that passes, "
+            "weight 0, under that metric",
+        )
+        return {"type": "javascript", "value": "true", "metric": a["metric"], "weight": 0}
     if a.get("weight") == 0:
         ctx.note(
             loc,
