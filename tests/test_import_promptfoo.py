@@ -1570,3 +1570,25 @@ def test_provider_config_of_the_responses_api_and_reasoning_models(
     ]
     lint = cli("lint")
     assert lint.exit_code == 0, lint.output
+
+
+def test_rendered_prompts_match_promptfoos_whitespace(project: Path, cli: Cli) -> None:
+    """Nunjucks keeps the newline after a block tag, the indent before it and a template's last
+    newline; promptfoo trims a prompt file's text. Per prompt, the imported versions render
+    (the echo provider answers with the prompt) byte for byte what promptfoo 0.121.20 rendered
+    (promptfoo-results.json: each row's output)."""
+    config = _copy(project, "whitespace")
+    result = cli("import", "promptfoo", str(config), "-f", "json", "--name", "ws")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["not_converted"] == []
+    recorded = json.loads((FIXTURES / "whitespace" / "promptfoo-results.json").read_text())
+    theirs: dict[int, list[str]] = {}
+    for row in recorded["results"]:
+        theirs.setdefault(row["prompt"], []).append(row["output"])
+    assert len(theirs) == len(data["versions"]) == 8
+    for i, version in enumerate(data["versions"]):
+        summary = _run(project, cli, f"ws@{version}")[1]
+        text = (project / ".promptops/runs" / summary["run_id"] / "results.jsonl").read_text()
+        ours = [json.loads(line)["output"] for line in text.splitlines()]
+        assert sorted(ours) == sorted(theirs[i]), version

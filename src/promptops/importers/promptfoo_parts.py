@@ -248,7 +248,13 @@ def load_ref(ctx: Ctx, value: Any, loc: tuple[str | int, ...] = ()) -> Any:
 # ----------------------------------------------------------------------------- prompts
 
 
-def _prompt_from_text(ctx: Ctx, text: str, loc: tuple[str | int, ...]) -> dict[str, Any]:
+def _prompt_from_text(
+    ctx: Ctx, text: str, loc: tuple[str | int, ...], from_file: bool = False
+) -> dict[str, Any]:
+    """A prompt's text as a template (or chat messages, for a JSON chat list). promptfoo trims
+    a prompt file's text (each ``---`` part), not an inline prompt's."""
+    if from_file:
+        text = text.strip()
     stripped = text.strip()
     if stripped.startswith("["):
         try:
@@ -257,7 +263,7 @@ def _prompt_from_text(ctx: Ctx, text: str, loc: tuple[str | int, ...]) -> dict[s
             data = None
         if _is_chat(data):
             return {"messages": _messages(ctx, data, loc)}
-    return {"template": _nunjucks(text.strip("\n"))}
+    return {"template": _nunjucks(text)}
 
 
 def _is_chat(data: Any) -> bool:
@@ -310,11 +316,26 @@ def _templated(value: Any) -> Any:
     return value
 
 
+_BLOCK_TAG = re.compile(r"\{([%#])([-+]?)(.*?)([-+]?)\1\}", re.S)
+
+
 def _nunjucks(text: str) -> str:
-    """promptfoo's Nunjucks filters as promptops's: ``dump`` -> ``tojson``, ``load`` (JSON
-    text to data) -> ``from_json``."""
+    """A Nunjucks template as a promptops (Jinja) one that renders the same text.
+
+    Filters: ``dump`` -> ``tojson``, ``load`` (JSON text to data) -> ``from_json``.
+    Whitespace: promptops's Jinja trims the newline after a block tag and the indent before it
+    (``trim_blocks``, ``lstrip_blocks``) and drops a template's last newline; Nunjucks does none
+    of these. So each ``{% %}`` and ``{# #}`` tag without a ``-`` gets Jinja's ``+`` (keep the
+    whitespace) on that side, and a template ending in a newline gets one more."""
     text = re.sub(r"\|\s*dump\b", "| tojson", text)
-    return re.sub(r"\|\s*load\b", "| from_json", text)
+    text = re.sub(r"\|\s*load\b", "| from_json", text)
+
+    def keep(m: re.Match[str]) -> str:
+        kind, left, body, right = m.groups()
+        return f"{{{kind}{left or '+'}{body}{right or '+'}{kind}}}"
+
+    text = _BLOCK_TAG.sub(keep, text)
+    return text + "\n" if text.endswith("\n") else text
 
 
 _CONVERSATION_LOOP = re.compile(
@@ -378,7 +399,7 @@ def _prompt_file(
         return [
             (
                 label or (path.stem if len(parts) == 1 else f"{path.stem}-{j + 1}"),
-                _prompt_from_text(ctx, part, loc),
+                _prompt_from_text(ctx, part, loc, from_file=True),
             )
             for j, part in enumerate(parts)
         ]
