@@ -1060,7 +1060,9 @@ def _responder(probe: Path) -> Any:
     return module.respond
 
 
-@pytest.mark.parametrize("probe", ["semantics", "toolprobe", "defaults", "derived", "mixedprobe"])
+@pytest.mark.parametrize(
+    "probe", ["semantics", "toolprobe", "defaults", "derived", "mixedprobe", "scoring"]
+)
 def test_imported_suite_judges_as_promptfoo_does(
     project: Path, cli: Cli, probe: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -534,6 +534,11 @@ class CaseSpec(Strict):
         default_factory=list, alias="assert", description="Extra assertions for this case only."
     )
     threshold: float | None = Field(None, ge=0, le=1, description="Score this case needs to pass.")
+    scoring: str | None = Field(
+        None,
+        description="JavaScript that decides the case from its named metric scores (promptfoo's "
+        "assertScoringFunction); over the prompt's scoring.",
+    )
     description: str = Field("", description="What the case checks.")
     turns: list[TurnSpec] | None = Field(
         None,
@@ -674,6 +679,13 @@ class PromptSpec(Strict):
     )
     tests: list[CaseSpec] = Field(default_factory=list, description="Inline test cases.")
     metadata: dict[str, Any] = Field(default_factory=dict, description="Owner, tags and so on.")
+    scoring: str | None = Field(
+        None,
+        description="JavaScript run with (namedScores, context) after a case's assertions: "
+        "namedScores maps each metric to the weighted mean score of its assertions, context holds "
+        "threshold and componentResults; its {pass, score, reason} is the case's verdict "
+        "(promptfoo's assertScoringFunction). Runs in the JavaScript sandbox (the js extra).",
+    )
     derived_metrics: list[DerivedMetric] = Field(
         default_factory=list,
         description="Metrics computed over each run group's named metrics, in order, reported "

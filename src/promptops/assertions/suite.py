@@ -162,3 +162,54 @@ async def run_assertions(
         by_label.setdefault(s.label, []).append(r.score)
     metrics = {label: sum(v) / len(v) for label, v in by_label.items()}
     return CaseVerdict(pairs, score, passed, error, metrics)
+
+
+async def scored(
+    verdict: CaseVerdict, code: str, ctx: AssertionContext, threshold: float | None
+) -> CaseVerdict:
+    """The verdict as a scoring function decides it (promptfoo's ``assertScoringFunction``):
+    ``code`` runs in the JavaScript sandbox with ``output`` the named scores (per metric, the
+    weighted mean score of its assertions) and ``context`` ``{threshold, componentResults}``;
+    it returns ``{pass, score, reason}``. Anything else, or a throw, fails the case with score
+    0, as in promptfoo; an assertion error still fails it (fail closed)."""
+    from .javascript import TIME_LIMIT, run_js
+    from .limits import off_loop
+
+    sums: dict[str, float] = {}
+    weights: dict[str, float] = {}
+    for s, r in verdict.results:
+        if s.metric:
+            sums[s.metric] = sums.get(s.metric, 0.0) + r.score * s.weight
+            weights[s.metric] = weights.get(s.metric, 0.0) + s.weight
+    named = {k: (sums[k] / weights[k] if weights[k] > 0 else 0.0) for k in sums}
+    context = {
+        "threshold": threshold,
+        "componentResults": [
+            {
+                "pass": r.passed,
+                "score": r.score,
+                "reason": r.reason,
+                "assertion": {"type": s.type, "metric": s.metric, "weight": s.weight},
+            }
+            for s, r in verdict.results
+        ],
+    }
+    try:
+        out = await off_loop(
+            lambda: run_js("assert", code, named, context, TIME_LIMIT), None, "scoring"
+        )
+    except PromptOpsError as e:
+        return CaseVerdict(verdict.results, 0.0, False, f"scoring: {e.message}", verdict.metrics)
+    ok = (
+        isinstance(out, dict)
+        and isinstance(out.get("pass"), bool)
+        and isinstance(out.get("score"), int | float)
+        and not isinstance(out.get("score"), bool)
+        and math.isfinite(out["score"])
+    )
+    if not ok:
+        why = "scoring: the function must return {pass, score, reason}"
+        return CaseVerdict(verdict.results, 0.0, False, why, verdict.metrics)
+    assert isinstance(out, dict)
+    passed = bool(out["pass"]) and verdict.error is None
+    return CaseVerdict(verdict.results, float(out["score"]), passed, verdict.error, verdict.metrics)

@@ -369,6 +369,10 @@ async def _unit_record(
     )
     threshold = case.spec.threshold if case.spec.threshold is not None else pv.spec.threshold
     verdict = await run_assertions([*pv.spec.assert_, *case.spec.assert_], ctx, threshold)
+    if (scoring := case.spec.scoring or pv.spec.scoring) is not None:
+        from ..assertions.suite import scored
+
+        verdict = await scored(verdict, scoring, ctx, threshold)
     rec.update(verdict.record_fields())
     return rec
 

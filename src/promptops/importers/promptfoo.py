@@ -74,6 +74,7 @@ from .promptfoo_tests import (
     judging_options,
     read_options,
     read_scenarios,
+    scoring_code,
     test_transform,
 )
 from .promptfoo_vars import disabled_by_env, expands
@@ -278,6 +279,7 @@ def import_promptfoo(
     result = ImportResult(name=name)
 
     _audit_top(ctx, data)
+    ctx.scoring = "assertScoringFunction" in json.dumps(data, default=str)
     derived = _derived(ctx, data.get("derivedMetrics"))
     prompts = read_prompts(ctx, data.get("prompts"))
     if not prompts:
@@ -337,10 +339,14 @@ def import_promptfoo(
         for k, v in dvars.items()
         if k not in listed
     }
+    scoring: str | None = None
     for dkey in default:
         what = f"defaultTest.{dkey} is not converted"
         if dkey == "assertScoringFunction":  # how every case is judged: fail closed
-            if (x := ctx.unconverted(("defaultTest", dkey), what)) is not None:
+            code = scoring_code(ctx, default[dkey], ("defaultTest", dkey))
+            if code is not None:
+                scoring = code
+            elif (x := ctx.unconverted(("defaultTest", dkey), what)) is not None:
                 prompt_asserts.append(x)
         elif dkey not in ("vars", "assert", "options", "threshold", "metadata"):
             ctx.skip(("defaultTest", dkey), what)
@@ -445,6 +451,8 @@ def import_promptfoo(
             doc["metadata"] = metadata
         if derived:
             doc["derived_metrics"] = derived
+        if scoring is not None:
+            doc["scoring"] = scoring
         if default.get("threshold") is not None:
             doc["threshold"] = default["threshold"]
         texts[root / "prompts" / name / f"{version}.yaml"] = yaml.safe_dump(

@@ -143,6 +143,8 @@ class Ctx:
         self.tool_text = False  # the model has tools: tool-call replies are text to assertions
         self.models: list[str] = []  # providers after the first (the rest of the model matrix)
         self.derived_names: set[str] = set()  # metric names derivedMetrics read
+        # a scoring function reads the metrics: no metric: may be added that promptfoo lacks
+        self.scoring = False
         self.notes: list[Skipped] = []
         # parts of the config that come from another file: their locations are in that file
         self.sources: dict[tuple[str | int, ...], Source] = {}
@@ -779,7 +781,8 @@ def convert_assertion(
             out["threshold"] = a["threshold"]
         if transform is not None:
             out["transform"] = transform
-        out["metric"] = a.get("metric") or ptype
+        if a.get("metric") or not ctx.scoring:
+            out["metric"] = a.get("metric") or ptype
         if a.get("weight") is not None:
             out["weight"] = a["weight"]
         _leftover(ctx, a, loc, ("type", "value", "threshold", "weight", "metric", "transform"))
