@@ -520,7 +520,7 @@ def test_options_and_keys_that_do_not_convert_are_reported_where_they_are(
         redteam: {purpose: none}
         defaultTest:
           metadata: {suite: smoke}
-          assertScoringFunction: file://score.py:score
+          assertScoringFunction: file://score.ts:score
           options:
             provider: {id: openai:gpt-4o-2024-08-06, config: {temperature: 0}}
             prefix: "Answer: "
@@ -530,7 +530,7 @@ def test_options_and_keys_that_do_not_convert_are_reported_where_they_are(
             provider: openai:gpt-4o-mini-2024-07-18
             prompts: [first]
             providerOutput: hello
-            assertScoringFunction: file://score.py:score
+            assertScoringFunction: file://score.ts:score
             threshold: 0.5
             metadata: {kind: greeting}
             options:

@@ -452,3 +452,32 @@ def test_a_scoring_function_decides_the_case(
         assert rec["assert_error"] is None
     else:
         assert rec["assert_error"].startswith(error)
+
+
+def test_a_python_scoring_function(project: Path, cli: Any, write: Any) -> None:
+    """``file.py:function`` runs as a python check's file does (loaded by path, inside the
+    project, through the check's code gate), with (named scores, context)."""
+    write(
+        "checks/score.py",
+        """\
+        def doubled(named, context):
+            s = min(named["a"] * 2, 1.0)
+            return {"pass": s >= 0.7 and len(context["componentResults"]) == 3, "score": s,
+                    "reason": "doubled"}
+
+        def raises(named, context):
+            raise ValueError("no")
+        """,
+    )
+    _scoring_project(write, "checks/score.py:doubled")
+    result = cli("eval", "sc@1.0.0", "-f", "json", "--fail-under", "0", "--no-cache")
+    assert result.exit_code == 0, result.output
+    run_id = json.loads(result.stdout)["run_id"]
+    rec = json.loads((project / ".promptops/runs" / run_id / "results.jsonl").read_text())
+    assert (rec["pass"], rec["score"]) == (True, 1.0)
+    _scoring_project(write, "checks/score.py:raises")
+    result = cli("eval", "sc@1.0.0", "-f", "json", "--fail-under", "0", "--no-cache")
+    run_id = json.loads(result.stdout)["run_id"]
+    rec = json.loads((project / ".promptops/runs" / run_id / "results.jsonl").read_text())
+    assert (rec["pass"], rec["score"]) == (False, 0.0)
+    assert "raised ValueError: no" in rec["assert_error"]

@@ -15,6 +15,7 @@ from promptops.errors import PromptOpsError
 from promptops.spec import AssertionSpec
 
 from .base import REGISTRY, AssertionContext, AssertionResult
+from .pyfunc import PY_REF
 
 _EPS = 1e-9
 
@@ -164,11 +165,30 @@ async def run_assertions(
     return CaseVerdict(pairs, score, passed, error, metrics)
 
 
+async def _python_scoring(
+    ref: str, named: dict[str, float], context: dict[str, Any], root: str
+) -> Any:
+    """``file.py:function`` called with (named scores, context), loaded as a ``python``
+    assertion's file is: inside the project, and under ``promptops check`` only through its
+    code gate (the merge base's bytes, or refused), with the python check's time limit."""
+    from .limits import DEFAULT_TIMEOUT, off_loop
+    from .pyfunc import load_function
+
+    probe = AssertionSpec.model_validate({"type": "python", "value": ref})
+
+    def call() -> Any:
+        fn, _ = load_function(probe, ref, root)
+        return fn(named, context)
+
+    return await off_loop(call, DEFAULT_TIMEOUT, f"scoring {ref}")
+
+
 async def scored(
     verdict: CaseVerdict, code: str, ctx: AssertionContext, threshold: float | None
 ) -> CaseVerdict:
     """The verdict as a scoring function decides it (promptfoo's ``assertScoringFunction``):
-    ``code`` runs in the JavaScript sandbox with ``output`` the named scores (per metric, the
+    ``code`` (JavaScript, or ``file.py:function``, run as a ``python`` check's file is) gets the
+    named scores (per metric, the
     weighted mean score of its assertions) and ``context`` ``{threshold, componentResults}``;
     it returns ``{pass, score, reason}``. Anything else, or a throw, fails the case with score
     0, as in promptfoo; an assertion error still fails it (fail closed)."""
@@ -195,11 +215,17 @@ async def scored(
         ],
     }
     try:
-        out = await off_loop(
-            lambda: run_js("assert", code, named, context, TIME_LIMIT), None, "scoring"
-        )
+        if (ref := PY_REF.match(code.strip())) is not None:
+            out = await _python_scoring(ref.group(0), named, context, ctx.project_root)
+        else:
+            out = await off_loop(
+                lambda: run_js("assert", code, named, context, TIME_LIMIT), None, "scoring"
+            )
     except PromptOpsError as e:
         return CaseVerdict(verdict.results, 0.0, False, f"scoring: {e.message}", verdict.metrics)
+    except Exception as e:  # the user's python raised
+        why = f"scoring: {code.strip()} raised {type(e).__name__}: {e}"
+        return CaseVerdict(verdict.results, 0.0, False, why, verdict.metrics)
     ok = (
         isinstance(out, dict)
         and isinstance(out.get("pass"), bool)

@@ -57,14 +57,18 @@ _JUDGING_OPTIONS = ("transformVars", "prefix", "suffix", "storeOutputAs")
 
 
 def scoring_code(ctx: Ctx, value: Any, loc: Loc) -> str | None:
-    """promptfoo's ``assertScoringFunction`` (``file://x.js[:fn]``) as the JavaScript promptops's
-    ``scoring:`` runs; None when it does not convert (reported by the caller): a python file
-    (promptops runs python checks per assertion, not per case) or anything else."""
+    """promptfoo's ``assertScoringFunction`` (``file://x.js[:fn]`` or ``file://x.py[:fn]``) as
+    promptops's ``scoring:`` (the JavaScript, or ``path.py:function``); None when it does not
+    convert (reported by the caller)."""
     from .promptfoo_js import file_code
 
     if not (isinstance(value, str) and value.startswith("file://")):
         return None
-    rel = value.removeprefix("file://").partition(":")[0]
+    rel, _, fn = value.removeprefix("file://").partition(":")
+    if rel.endswith(".py"):
+        # promptfoo resolves it from the config's directory, promptops from the project
+        path = ctx.inside(rel, loc).relative_to(ctx.root).as_posix()
+        return f"{path}:{fn or 'get_assert'}"
     if not rel.endswith((".js", ".cjs", ".mjs")):
         return None
     return file_code(ctx, value, loc)
