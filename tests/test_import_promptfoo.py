@@ -1594,3 +1594,29 @@ def test_rendered_prompts_match_promptfoos_whitespace(project: Path, cli: Cli) -
         text = (project / ".promptops/runs" / summary["run_id"] / "results.jsonl").read_text()
         ours = [json.loads(line)["output"] for line in text.splitlines()]
         assert sorted(ours) == sorted(theirs[i]), version
+
+
+def test_a_grading_provider_per_kind_uses_its_text_grader(
+    project: Path, cli: Cli, write: Callable[..., Path]
+) -> None:
+    """assertion-scoring-override: ``options.provider: {text, embedding}``: the text grader
+    judges the rubrics."""
+    write(
+        "pf/g/promptfooconfig.yaml",
+        """\
+        prompts: ['{{q}}']
+        providers: [echo]
+        defaultTest:
+          options:
+            provider:
+              text: openai:gpt-4o-mini-2024-07-18
+              embedding: openai:embedding:text-embedding-3-small
+          assert: [{type: llm-rubric, value: polite}]
+        tests: [{vars: {q: hi}}]
+        """,
+    )
+    result = cli("import", "promptfoo", "pf/g/promptfooconfig.yaml", "-f", "json", "--name", "g")
+    data = json.loads(result.stdout)
+    assert data["not_converted"] == []
+    doc = yaml.safe_load((project / "prompts/g/1.0.0.yaml").read_text())
+    assert doc["assert"][0]["judge"] == "openai/gpt-4o-mini-2024-07-18"

@@ -694,6 +694,15 @@ def judge_of(ctx: Ctx, provider: Any, loc: tuple[str | int, ...]) -> str | None:
     if provider is None:
         return None
     pid = provider
+    if isinstance(provider, dict) and "id" not in provider and "text" in provider:
+        # promptfoo's per-kind graders: {text, embedding, classification}; text grades rubrics
+        for key in provider:
+            if key != "text":
+                ctx.note(
+                    (*loc, key),
+                    f"grading provider {key!r} is not used: promptops's similar is lexical",
+                )
+        return judge_of(ctx, provider["text"], (*loc, "text"))
     if isinstance(provider, dict):
         pid = provider.get("id")
         for key in provider:
