@@ -12,9 +12,9 @@ directory into a fresh project, then ``promptops import promptfoo CONFIG -f json
 - import: ``clean`` (nothing reported as not converted), ``unconverted`` (parts reported as not
   converted; each line is printed with its reason) or ``refused`` (the import stopped; its
   error is printed);
-- lint: ``passes``, ``pin-model`` (lint's only errors are model ids it will not take, an
-  alias such as ``gpt-4o`` or a name the installed litellm does not list, which the import
-  report names: promptops evaluates pinned, dated models) or ``fails`` (printed).
+- lint: ``passes``, ``pin-model`` (lint's only errors are model or judge ids it will not
+  take, an alias such as ``gpt-4o`` or a name the installed litellm does not list, which the
+  import report names: promptops evaluates pinned, dated models) or ``fails`` (printed).
 """
 
 from __future__ import annotations
@@ -88,7 +88,11 @@ def run_one(example: Path, config: Path) -> Outcome:
                 errors = [p for p in items if p.get("severity", "error") == "error"]
                 out.lint = [json.dumps(p) for p in errors]
             named = " ".join(out.notes)
-            pins = [e for e in errors if e.get("field") == "model.id"]
+            pins = [
+                e
+                for e in errors
+                if e.get("field") == "model.id" or str(e.get("field")).endswith(".judge")
+            ]
             out.status = "unconverted" if out.not_converted else "clean"
             if errors and len(pins) == len(errors) and "lint" in named:
                 out.lint_status = "pin-model"

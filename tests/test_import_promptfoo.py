@@ -1620,3 +1620,40 @@ def test_a_grading_provider_per_kind_uses_its_text_grader(
     assert data["not_converted"] == []
     doc = yaml.safe_load((project / "prompts/g/1.0.0.yaml").read_text())
     assert doc["assert"][0]["judge"] == "openai/gpt-4o-mini-2024-07-18"
+
+
+def test_the_examples_driver_counts_imports_and_lints(
+    tmp_path: Path, write: Callable[..., Path]
+) -> None:
+    """bench/promptfoo_examples.py: a directory of example configs, each imported and linted
+    in a throwaway project (offline), counted as promptfoo's own examples were."""
+    import subprocess
+    import sys
+
+    ex = tmp_path / "examples"
+    write(
+        ex / "ok/promptfooconfig.yaml",
+        "prompts: ['{{q}}']\nproviders: [echo]\ntests: [{vars: {q: hi}}]\n",
+    )
+    write(
+        ex / "alias/promptfooconfig.yaml",
+        "prompts: ['{{q}}']\nproviders: [openai:gpt-4o]\nsharing: true\ntests: [{vars: {q: hi}}]\n",
+    )
+    write(ex / "bad/promptfooconfig.yaml", "prompts: [file://make.py]\n")
+    out = tmp_path / "out.json"
+    script = Path(__file__).parents[1] / "bench" / "promptfoo_examples.py"
+    done = subprocess.run(
+        [sys.executable, str(script), str(ex), "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = {r["example"]: r for r in json.loads(out.read_text())}
+    assert {k: (r["status"], r["lint_status"]) for k, r in rows.items()} == {
+        "ok": ("clean", "passes"),
+        "alias": ("unconverted", "pin-model"),
+        "bad": ("refused", "-"),
+    }
+    assert "3 config(s), import: clean 1, refused 1, unconverted 1" in done.stdout

@@ -714,6 +714,11 @@ def judge_of(ctx: Ctx, provider: Any, loc: tuple[str | int, ...]) -> str | None:
     mid = model_id(pid)
     if mid is None:
         ctx.skip(loc, f"judge provider {pid!r} has no litellm equivalent; set judge: to a model id")
+    else:
+        from ..modelids import id_problem
+
+        if why := id_problem(mid):  # promptfoo takes aliases; promptops's lint does not
+            ctx.note(loc, f"judge {mid!r}: lint will refuse it until it is fixed: {why}")
     return mid
 
 
