@@ -53,6 +53,7 @@ def test_what_promptfoo_does_with_failures_and_non_finite_values() -> None:
         "max(a, key=b)",
         "open('x')",
         "x" * 2001,
+        "+".join(["1"] * 999),  # nested deeper than evaluation may recurse
     ],
 )
 def test_only_arithmetic_parses(expr: str) -> None:

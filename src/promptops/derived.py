@@ -31,6 +31,7 @@ _FUNCS: dict[str, Callable[..., float]] = {
     "ceil": math.ceil,
 }
 _MAX_LEN = 2000
+_MAX_DEPTH = 100  # operators and calls nested in one another (evaluation recurses)
 
 
 class _Undefined(Exception):
@@ -46,6 +47,10 @@ def parse(expr: str) -> ast.expr:
         tree = ast.parse(expr.replace("^", "**").strip(), mode="eval")
     except SyntaxError as e:
         raise ValueError(f"not an arithmetic expression: {e.msg}") from None
+    except (RecursionError, MemoryError):
+        raise ValueError(f"nested more than {_MAX_DEPTH} deep") from None
+    if _depth(tree.body) > _MAX_DEPTH:
+        raise ValueError(f"nested more than {_MAX_DEPTH} deep")
     for node in ast.walk(tree):
         if isinstance(node, ast.Expression | ast.Load | ast.operator | ast.unaryop):
             continue
@@ -72,6 +77,16 @@ def parse(expr: str) -> ast.expr:
             + ", ".join(sorted(_FUNCS))
         )
     return tree.body
+
+
+def _depth(root: ast.expr) -> int:
+    """How deep the tree nests (iteratively: the tree may be deeper than Python's stack)."""
+    deepest, stack = 0, [(root, 1)]
+    while stack:
+        node, d = stack.pop()
+        deepest = max(deepest, d)
+        stack.extend((child, d + 1) for child in ast.iter_child_nodes(node))
+    return deepest
 
 
 def _eval(node: ast.expr, names: Mapping[str, float]) -> float:
