@@ -79,9 +79,10 @@ def parse(expr: str) -> ast.expr:
     return tree.body
 
 
-def _depth(root: ast.expr) -> int:
+def _depth(root: ast.AST) -> int:
     """How deep the tree nests (iteratively: the tree may be deeper than Python's stack)."""
-    deepest, stack = 0, [(root, 1)]
+    deepest = 0
+    stack: list[tuple[ast.AST, int]] = [(root, 1)]
     while stack:
         node, d = stack.pop()
         deepest = max(deepest, d)
