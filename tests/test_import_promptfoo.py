@@ -1657,3 +1657,42 @@ def test_the_examples_driver_counts_imports_and_lints(
         "bad": ("refused", "-"),
     }
     assert "3 config(s), import: clean 1, refused 1, unconverted 1" in done.stdout
+
+
+def test_thinking_converts_only_where_promptfoo_hides_it(
+    project: Path, cli: Cli, write: Callable[..., Path]
+) -> None:
+    """anthropic/promptfooconfig.thinking.yaml: with showThinking (true by default) promptfoo's
+    assertions read the thinking before the answer, which promptops's output lacks: reported;
+    with showThinking: false, thinking is a parameter."""
+    write(
+        "pf/t/promptfooconfig.yaml",
+        """\
+        prompts: ['{{q}}']
+        providers:
+          - id: anthropic:messages:claude-3-5-haiku-20241022
+            config: {thinking: {type: enabled, budget_tokens: 1024}, store: true}
+        tests: [{vars: {q: hi}}]
+        """,
+    )
+    write(
+        "pf/h/promptfooconfig.yaml",
+        """\
+        prompts: ['{{q}}']
+        providers:
+          - id: anthropic:messages:claude-3-5-haiku-20241022
+            config: {thinking: {type: enabled, budget_tokens: 1024}, showThinking: false}
+        tests: [{vars: {q: hi}}]
+        """,
+    )
+    shown = json.loads(cli("import", "promptfoo", "pf/t/promptfooconfig.yaml", "-f", "json").stdout)
+    assert [s.split(": ", 2)[1] for s in shown["not_converted"]] == ["providers[0].config.thinking"]
+    assert any("store" in n for n in shown["notes"])
+    hidden = json.loads(
+        cli("import", "promptfoo", "pf/h/promptfooconfig.yaml", "-f", "json").stdout
+    )
+    assert hidden["not_converted"] == []
+    doc = yaml.safe_load((project / "prompts/h/1.0.0.yaml").read_text())
+    assert doc["model"]["params"]["extra"] == {
+        "thinking": {"type": "enabled", "budget_tokens": 1024}
+    }

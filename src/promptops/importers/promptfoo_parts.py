@@ -561,7 +561,18 @@ def read_provider(
         params: dict[str, Any] = {}
         for key, value in config.items() if isinstance(config, dict) else []:
             ckey: tuple[str | int, ...] = (*loc, "config", key)
-            if sampling(params, key, value):
+            if key == "showThinking":
+                pass  # read with thinking
+            elif key == "store":
+                ctx.note(ckey, "store (OpenAI keeps the completion) changes no answer; left out")
+            elif key == "thinking" and _shows_thinking(config):
+                ctx.skip(
+                    ckey,
+                    "thinking is not converted: promptfoo puts the model's thinking before the "
+                    "answer in the output its assertions read (showThinking, true by default); "
+                    "promptops's output is the answer (set showThinking: false to convert it)",
+                )
+            elif sampling(params, key, value):
                 pass
             elif key == "tools":
                 extra[key] = tools_of(ctx, load_ref(ctx, value, ckey), ckey)
@@ -660,6 +671,13 @@ def tools_of(ctx: Ctx, tools: Any, loc: tuple[str | int, ...]) -> Any:
             continue
         kept.append(t)
     return _openai_tools(kept)
+
+
+def _shows_thinking(config: dict[str, Any]) -> bool:
+    """Whether promptfoo's Anthropic provider prefixes its output with the thinking."""
+    thinking = config.get("thinking")
+    on = isinstance(thinking, dict) and thinking.get("type") not in (None, "disabled")
+    return on and config.get("showThinking", True) is not False
 
 
 def _no_tools_left(ctx: Ctx, fields: dict[str, Any], loc: tuple[str | int, ...]) -> None:
