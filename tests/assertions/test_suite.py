@@ -481,3 +481,11 @@ def test_a_python_scoring_function(project: Path, cli: Any, write: Any) -> None:
     rec = json.loads((project / ".promptops/runs" / run_id / "results.jsonl").read_text())
     assert (rec["pass"], rec["score"]) == (False, 0.0)
     assert "raised ValueError: no" in rec["assert_error"]
+
+
+def test_lint_names_a_scoring_file_that_is_not_there(project: Path, cli: Any, write: Any) -> None:
+    _scoring_project(write, "checks/missing.py:score", case_scoring="")
+    result = cli("lint")
+    assert result.exit_code == 1
+    assert "prompts/sc/1.0.0.yaml:10: scoring: checks/missing.py: no such file" in result.output
+    assert "tests[0].scoring: scoring must be JavaScript code" in result.output
