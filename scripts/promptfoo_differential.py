@@ -6,7 +6,10 @@
 
 Runs ``promptfoo eval`` on DIR/promptfooconfig.yaml in a scratch copy (no cache, no sharing,
 no telemetry, its state in a temporary home) and writes DIR/promptfoo-results.json:
-``{"promptfoo": version, "results": [{"description", "pass", "reason"}, ...]}`` in test order. The probe
+``{"promptfoo": version, "results": [{"description", "pass", "reason"}, ...]}`` in test order
+(with several prompts, each row also has ``prompt``, its index, and ``output``, the echo
+provider's answer: the prompt as promptfoo rendered it; with ``derivedMetrics``, ``metrics``
+holds each prompt's named metrics). The probe
 configs use the echo provider, or the loopback fake server answering with DIR/responder.py's
 ``respond`` (the test uses the same), so nothing leaves the machine.
 """
@@ -71,16 +74,31 @@ def record(prefix: Path, probe: Path) -> dict[str, object]:
             subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, check=False)
         data = json.loads(out.read_text())
     rows = data["results"]["results"]
-    rows.sort(key=lambda r: r.get("testIdx", 0))
+    rows.sort(key=lambda r: (r.get("testIdx", 0), r.get("promptIdx", 0)))
+    several = len({r.get("promptIdx", 0) for r in rows}) > 1
     results = [
         {
             "description": r["testCase"].get("description"),
             "pass": bool(r["success"]),
             "reason": ((r.get("gradingResult") or {}).get("reason") or r.get("error") or "")[:200],
+            # several prompts: which one, and what the echo provider answered (the prompt as
+            # promptfoo rendered it)
+            **(
+                {"prompt": r.get("promptIdx", 0), "output": (r.get("response") or {}).get("output")}
+                if several
+                else {}
+            ),
         }
         for r in rows
     ]
-    return {"promptfoo": version, "results": results}
+    out: dict[str, object] = {"promptfoo": version, "results": results}
+    if "derivedMetrics" in (probe / "promptfooconfig.yaml").read_text():
+        # per prompt, the named metrics after the derived ones (NaN and Infinity are null)
+        out["metrics"] = [
+            {"prompt": p.get("raw"), "namedScores": p["metrics"]["namedScores"]}
+            for p in data["results"]["prompts"]
+        ]
+    return out
 
 
 def main() -> None:

@@ -132,6 +132,13 @@ def lint_prompt(
             why = id_problem(a.judge, api_base=base, allow=allow)
             if why:
                 out.append(_p(pv.path, line, f"{where}.judge", why))
+    scorings = [(("scoring",), "scoring", spec.scoring)] + [
+        (("tests", ti, "scoring"), f"tests[{ti}].scoring", c.scoring)
+        for ti, c in enumerate(spec.tests)
+    ]
+    for sloc, where, code in scorings:
+        for why_s in _scoring_problems(code, project):
+            out.append(_p(pv.path, pv.lines.line(sloc), where, why_s))
     for name in spec.inputs:
         if name not in used and not unparsed:
             out.append(
@@ -201,6 +208,23 @@ def preflight(
         if why:
             out.append(Problem("--model", None, None, why))
     return list(dict.fromkeys(p for p in out if p.severity == "error"))
+
+
+def _scoring_problems(code: str | None, project: Project) -> list[str]:
+    """A scoring function: ``file.py:function`` as a python check's file, or JavaScript code."""
+    from .assertions.javascript import MAX_CHARS
+    from .assertions.pyfunc import PY_REF
+
+    if code is None:
+        return []
+    if PY_REF.match(code.strip()):
+        probe = AssertionSpec.model_validate({"type": "python", "value": code.strip()})
+        return _python_ref_problems(probe, project)
+    if not code.strip():
+        return ["scoring must be JavaScript code or file.py:function"]
+    if len(code) > MAX_CHARS:
+        return [f"scoring code is over {MAX_CHARS} characters"]
+    return []
 
 
 def _python_ref_problems(a: AssertionSpec, project: Project) -> list[str]:

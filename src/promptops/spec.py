@@ -535,6 +535,11 @@ class CaseSpec(Strict):
         default_factory=list, alias="assert", description="Extra assertions for this case only."
     )
     threshold: float | None = Field(None, ge=0, le=1, description="Score this case needs to pass.")
+    scoring: str | None = Field(
+        None,
+        description="JavaScript that decides the case from its named metric scores (promptfoo's "
+        "assertScoringFunction); over the prompt's scoring.",
+    )
     description: str = Field("", description="What the case checks.")
     turns: list[TurnSpec] | None = Field(
         None,
@@ -601,6 +606,25 @@ class GuardsSpec(Strict):
     output: list[GuardSpec] = Field(default_factory=list, description="Applied to the answer.")
 
 
+class DerivedMetric(Strict):
+    """A metric computed over a run group's named metrics (promptfoo's ``derivedMetrics``)."""
+
+    name: str = Field(min_length=1, description="The metric's name in the run summary.")
+    value: str = Field(
+        description="Arithmetic over metric names (each the sum of weight x score of the "
+        "assertions with that metric), __count (the records) and earlier derived metrics: "
+        "+ - * / % ^, parentheses, min max abs sqrt log exp round floor ceil."
+    )
+
+    @field_validator("value")
+    @classmethod
+    def _expression(cls, v: str) -> str:
+        from .derived import parse
+
+        parse(v)  # a ValueError names what is not allowed
+        return v
+
+
 class PromptSpec(Strict):
     """One immutable version of a prompt: prompts/<name>/<version>.yaml."""
 
@@ -656,6 +680,18 @@ class PromptSpec(Strict):
     )
     tests: list[CaseSpec] = Field(default_factory=list, description="Inline test cases.")
     metadata: dict[str, Any] = Field(default_factory=dict, description="Owner, tags and so on.")
+    scoring: str | None = Field(
+        None,
+        description="JavaScript run with (namedScores, context) after a case's assertions: "
+        "namedScores maps each metric to the weighted mean score of its assertions, context holds "
+        "threshold and componentResults; its {pass, score, reason} is the case's verdict "
+        "(promptfoo's assertScoringFunction). Runs in the JavaScript sandbox (the js extra).",
+    )
+    derived_metrics: list[DerivedMetric] = Field(
+        default_factory=list,
+        description="Metrics computed over each run group's named metrics, in order, reported "
+        "in the run summary.",
+    )
 
     @field_validator("name")
     @classmethod

@@ -4,7 +4,9 @@ and the static checks (known_type, config_problems) that lint uses."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -365,3 +367,125 @@ def test_a_type_declares_its_parameters(monkeypatch: pytest.MonkeyPatch) -> None
     )
     with pytest.raises(ValueError, match="unknown fields"):
         assertion("probe2", fields=("colour",))
+
+
+# ----------------------------------------------------------------------------- scoring
+
+
+def _scoring_project(write: Any, scoring: str, case_scoring: str | None = None) -> None:
+    case = {"id": "c", "vars": {"w": "apple"}}
+    if case_scoring is not None:
+        case["scoring"] = case_scoring
+    write(
+        "prompts/sc/1.0.0.yaml",
+        f"""\
+        name: sc
+        version: 1.0.0
+        model: {{id: echo/echo}}
+        inputs: {{w: {{type: string}}}}
+        template: "Reply {{{{w}}}}"
+        assert:
+          - {{type: contains, value: apple, metric: a}}
+          - {{type: contains, value: zebra, metric: b, weight: 3}}
+          - {{type: contains, value: nope}}
+        scoring: {json.dumps(scoring)}
+        tests: [{json.dumps(case)}]
+        """,
+    )
+
+
+@pytest.mark.parametrize(
+    ("scoring", "case_scoring", "passed", "score", "error"),
+    [
+        # namedScores: per metric, the weighted mean; the check without a metric is not there
+        (
+            "const k = Object.keys(output).sort().join();\n"
+            "return {pass: k === 'a,b' && output.a === 1 && output.b === 0, score: 0.25, reason: k}",
+            None,
+            True,
+            0.25,
+            None,
+        ),
+        (
+            "({pass: context.componentResults.length === 3, score: 1, reason: ''})",
+            None,
+            True,
+            1.0,
+            None,
+        ),
+        (
+            "({pass: true, score: 1, reason: ''})",
+            "({pass: false, score: 0.5, reason: 'no'})",
+            False,
+            0.5,
+            None,
+        ),
+        (
+            "42",
+            None,
+            False,
+            0.0,
+            "scoring: the function must return {pass, score, reason}",
+        ),
+        ("throw new Error('boom')", None, False, 0.0, "scoring: "),
+    ],
+)
+def test_a_scoring_function_decides_the_case(
+    project: Path,
+    cli: Any,
+    write: Any,
+    scoring: str,
+    case_scoring: str | None,
+    passed: bool,
+    score: float,
+    error: str | None,
+) -> None:
+    pytest.importorskip("quickjs")
+    _scoring_project(write, scoring, case_scoring)
+    assert cli("lint").exit_code == 0
+    result = cli("eval", "sc@1.0.0", "-f", "json", "--fail-under", "0", "--no-cache")
+    assert result.exit_code == 0, result.output
+    run_id = json.loads(result.stdout)["run_id"]
+    rec = json.loads((project / ".promptops/runs" / run_id / "results.jsonl").read_text())
+    assert (rec["pass"], rec["score"]) == (passed, score)
+    if error is None:
+        assert rec["assert_error"] is None
+    else:
+        assert rec["assert_error"].startswith(error)
+
+
+def test_a_python_scoring_function(project: Path, cli: Any, write: Any) -> None:
+    """``file.py:function`` runs as a python check's file does (loaded by path, inside the
+    project, through the check's code gate), with (named scores, context)."""
+    write(
+        "checks/score.py",
+        """\
+        def doubled(named, context):
+            s = min(named["a"] * 2, 1.0)
+            return {"pass": s >= 0.7 and len(context["componentResults"]) == 3, "score": s,
+                    "reason": "doubled"}
+
+        def raises(named, context):
+            raise ValueError("no")
+        """,
+    )
+    _scoring_project(write, "checks/score.py:doubled")
+    result = cli("eval", "sc@1.0.0", "-f", "json", "--fail-under", "0", "--no-cache")
+    assert result.exit_code == 0, result.output
+    run_id = json.loads(result.stdout)["run_id"]
+    rec = json.loads((project / ".promptops/runs" / run_id / "results.jsonl").read_text())
+    assert (rec["pass"], rec["score"]) == (True, 1.0)
+    _scoring_project(write, "checks/score.py:raises")
+    result = cli("eval", "sc@1.0.0", "-f", "json", "--fail-under", "0", "--no-cache")
+    run_id = json.loads(result.stdout)["run_id"]
+    rec = json.loads((project / ".promptops/runs" / run_id / "results.jsonl").read_text())
+    assert (rec["pass"], rec["score"]) == (False, 0.0)
+    assert "raised ValueError: no" in rec["assert_error"]
+
+
+def test_lint_names_a_scoring_file_that_is_not_there(project: Path, cli: Any, write: Any) -> None:
+    _scoring_project(write, "checks/missing.py:score", case_scoring="")
+    result = cli("lint")
+    assert result.exit_code == 1
+    assert "prompts/sc/1.0.0.yaml:10: scoring: checks/missing.py: no such file" in result.output
+    assert "tests[0].scoring: scoring must be JavaScript code" in result.output

@@ -34,6 +34,7 @@ assert:
   - {{type: similar, value: "Q: {{{{ expected }}}}", threshold: 0.3, metric: sim}}
   - {{type: max-words, value: 9}}
 fail_under: 0.4
+derived_metrics: [{{name: sim_per_case, value: sim / __count}}]
 """
 WORDS = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima".split()  # noqa: SIM905
 
@@ -83,6 +84,7 @@ def test_merging_four_shards_gives_the_unsharded_summary(qa: Project) -> None:
     g = full.summary["groups"][0]
     assert 0 < g["passed"] < 40 and 0 < g["mean_score"] < 1, "a summary worth comparing"
     assert set(g["assertions"]) == {"icontains", "sim", "max-words"}
+    assert 0 < g["derived_metrics"]["sim_per_case"] < 1  # the merge computes it too
 
     merged = merge_runs(qa, [s.run.id for s in reversed(shards)])
     assert merged.status == "complete"

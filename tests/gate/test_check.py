@@ -356,6 +356,21 @@ def test_deleting_the_assertions_does_not_make_every_case_pass(
     assert c.mean_b == pytest.approx(0.2)  # judged by the base's keyword assertion
 
 
+def test_a_scoring_function_on_the_branch_does_not_pass_every_case(
+    repo: Path, server: FakeOpenAI
+) -> None:
+    """``scoring:`` decides each case (promptfoo's assertScoringFunction), so it is a rule: the
+    merge base's is used, and the branch's shows as a rule change."""
+    cheat = qa("2.1.0", WORSE) + "scoring: \"({pass: true, score: 1, reason: 'ok'})\"\n"
+    commit_version(repo, "prompts/qa/2.1.0.yaml", cheat)
+    report = run_check(repo, server)
+    (entry,) = report.entries
+    assert entry.verdict == "regression" and report.exit_code == 1
+    assert entry.rule_changes == ["scoring: none -> edited"]
+    c = entry.diff.comparisons[0]  # type: ignore[union-attr]
+    assert c.mean_b == pytest.approx(0.2)  # judged by the base's keyword assertion alone
+
+
 def test_rewritten_gold_answers_are_judged_on_the_base_answers(
     repo: Path, server: FakeOpenAI
 ) -> None:

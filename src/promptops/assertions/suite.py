@@ -15,6 +15,7 @@ from promptops.errors import PromptOpsError
 from promptops.spec import AssertionSpec
 
 from .base import REGISTRY, AssertionContext, AssertionResult
+from .pyfunc import PY_REF
 
 _EPS = 1e-9
 
@@ -162,3 +163,79 @@ async def run_assertions(
         by_label.setdefault(s.label, []).append(r.score)
     metrics = {label: sum(v) / len(v) for label, v in by_label.items()}
     return CaseVerdict(pairs, score, passed, error, metrics)
+
+
+async def _python_scoring(
+    ref: str, named: dict[str, float], context: dict[str, Any], root: str
+) -> Any:
+    """``file.py:function`` called with (named scores, context), loaded as a ``python``
+    assertion's file is: inside the project, and under ``promptops check`` only through its
+    code gate (the merge base's bytes, or refused), with the python check's time limit."""
+    from .limits import DEFAULT_TIMEOUT, off_loop
+    from .pyfunc import load_function
+
+    probe = AssertionSpec.model_validate({"type": "python", "value": ref})
+
+    def call() -> Any:
+        fn, _ = load_function(probe, ref, root)
+        return fn(named, context)
+
+    return await off_loop(call, DEFAULT_TIMEOUT, f"scoring {ref}")
+
+
+async def scored(
+    verdict: CaseVerdict, code: str, ctx: AssertionContext, threshold: float | None
+) -> CaseVerdict:
+    """The verdict as a scoring function decides it (promptfoo's ``assertScoringFunction``):
+    ``code`` (JavaScript, or ``file.py:function``, run as a ``python`` check's file is) gets the
+    named scores (per metric, the
+    weighted mean score of its assertions) and ``context`` ``{threshold, componentResults}``;
+    it returns ``{pass, score, reason}``. Anything else, or a throw, fails the case with score
+    0, as in promptfoo; an assertion error still fails it (fail closed)."""
+    from .javascript import TIME_LIMIT, run_js
+    from .limits import off_loop
+
+    sums: dict[str, float] = {}
+    weights: dict[str, float] = {}
+    for s, r in verdict.results:
+        if s.metric:
+            sums[s.metric] = sums.get(s.metric, 0.0) + r.score * s.weight
+            weights[s.metric] = weights.get(s.metric, 0.0) + s.weight
+    named = {k: (sums[k] / weights[k] if weights[k] > 0 else 0.0) for k in sums}
+    context = {
+        "threshold": threshold,
+        "componentResults": [
+            {
+                "pass": r.passed,
+                "score": r.score,
+                "reason": r.reason,
+                "assertion": {"type": s.type, "metric": s.metric, "weight": s.weight},
+            }
+            for s, r in verdict.results
+        ],
+    }
+    try:
+        if (ref := PY_REF.match(code.strip())) is not None:
+            out = await _python_scoring(ref.group(0), named, context, ctx.project_root)
+        else:
+            out = await off_loop(
+                lambda: run_js("assert", code, named, context, TIME_LIMIT), None, "scoring"
+            )
+    except PromptOpsError as e:
+        return CaseVerdict(verdict.results, 0.0, False, f"scoring: {e.message}", verdict.metrics)
+    except Exception as e:  # the user's python raised
+        why = f"scoring: {code.strip()} raised {type(e).__name__}: {e}"
+        return CaseVerdict(verdict.results, 0.0, False, why, verdict.metrics)
+    ok = (
+        isinstance(out, dict)
+        and isinstance(out.get("pass"), bool)
+        and isinstance(out.get("score"), int | float)
+        and not isinstance(out.get("score"), bool)
+        and math.isfinite(out["score"])
+    )
+    if not ok:
+        why = "scoring: the function must return {pass, score, reason}"
+        return CaseVerdict(verdict.results, 0.0, False, why, verdict.metrics)
+    assert isinstance(out, dict)
+    passed = bool(out["pass"]) and verdict.error is None
+    return CaseVerdict(verdict.results, float(out["score"]), passed, verdict.error, verdict.metrics)

@@ -175,6 +175,24 @@ def _fail_under(
     return out
 
 
+def _derived(
+    project: Project, shards: list[_Shard], records: list[dict[str, Any]]
+) -> dict[tuple[str, str], list[tuple[str, str]]]:
+    """The derived metrics of each (prompt, version) the records hold, from its prompt file
+    when that file is still the one the run used (as the bar is read)."""
+    out: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    seen: set[str] = set()
+    for rec in records:
+        if rec["digest"] in seen:
+            continue
+        seen.add(rec["digest"])
+        pv = run_version(project, shards[0].meta, rec["digest"])
+        if pv is not None and pv.spec.derived_metrics:
+            defs = [(d.name, d.value) for d in pv.spec.derived_metrics]
+            out[(rec["prompt"], rec["version"])] = defs
+    return out
+
+
 def merge_runs(project: Project, run_ids: list[str], new_id: str | None = None) -> EvalResult:
     """Combine shard runs of one eval into a new run; see the module docstring for the rules."""
     from .runner import EvalResult, new_run_id
@@ -237,7 +255,7 @@ def merge_runs(project: Project, run_ids: list[str], new_id: str | None = None) 
             run.append(rec)
     finally:
         run.close()
-    groups = summarize(records, _order(shards, records))
+    groups = summarize(records, _order(shards, records), _derived(project, shards, records))
     spent = sum(float((s.summary.get("budget") or {}).get("spent") or 0.0) for s in shards)
     summary = build_summary(
         meta,

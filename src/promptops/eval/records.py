@@ -245,6 +245,9 @@ class GroupSummary(_Strict):
     mean_score: float | None = None
     assertions: dict[str, AssertionTally] = Field(default_factory=dict)
     metrics: dict[str, float] = Field(default_factory=dict)
+    derived_metrics: dict[str, float | None] | None = Field(
+        None, description="The prompt's derived_metrics (None: non-finite, as 0/0)."
+    )
     latency_ms: Latency = Field(default_factory=Latency)
     tokens_in: int = 0
     tokens_out: int = 0

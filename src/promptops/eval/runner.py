@@ -373,6 +373,10 @@ async def _unit_record(
     )
     threshold = case.spec.threshold if case.spec.threshold is not None else pv.spec.threshold
     verdict = await run_assertions([*pv.spec.assert_, *case.spec.assert_], ctx, threshold)
+    if (scoring := case.spec.scoring or pv.spec.scoring) is not None:
+        from ..assertions.suite import scored
+
+        verdict = await scored(verdict, scoring, ctx, threshold)
     rec.update(verdict.record_fields())
     return rec
 
@@ -463,7 +467,12 @@ async def arun_eval(
         check_batchable(targets, opts)
     total = _validate(targets, opts)
     repairs: list[str] = []
-    tally = Tally()  # the summary's groups, kept as records are written
+    derived = {
+        (t.pv.name, t.pv.version): [(d.name, d.value) for d in t.pv.spec.derived_metrics]
+        for t in targets
+        if t.pv.spec.derived_metrics
+    }
+    tally = Tally(derived)  # the summary's groups, kept as records are written
     if resume is not None:
         run = find_run(project.runs_dir, resume)
         meta = run.meta()
@@ -635,7 +644,7 @@ async def arun_eval(
         if tally.exact:
             groups = tally.groups(order)
         else:  # a record key written twice: the file says which record counts
-            groups = summarize(latest_records(run.results_path), order)
+            groups = summarize(latest_records(run.results_path), order, derived)
         written = sum(g["n"] for g in groups)
         if opts.cases is not None:  # a sequential look: the file may hold later looks' cases
             keep = set(opts.cases)

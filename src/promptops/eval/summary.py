@@ -54,6 +54,9 @@ class Group:
     metrics: dict[str, list[float]] = field(default_factory=dict)  # label -> scores
     error_kinds: dict[str, int] = field(default_factory=dict)
     cases: set[str] = field(default_factory=set)
+    # the prompt's derived_metrics (name, expression), over these records' metric sums
+    derived: list[tuple[str, str]] = field(default_factory=list)
+    metric_sums: dict[str, list[float]] = field(default_factory=dict)  # metric -> weight*score
 
     def add(self, rec: dict[str, Any]) -> None:
         self.n += 1
@@ -82,10 +85,20 @@ class Group:
             pa[0] += bool(a.get("pass"))
             pa[1] += 1
             self.metrics.setdefault(label, []).append(float(a.get("score") or 0.0))
+            if self.derived and a.get("metric"):
+                w = a.get("weight")
+                score = float(a.get("score") or 0.0) * (1.0 if w is None else float(w))
+                self.metric_sums.setdefault(a["metric"], []).append(score)
 
     def to_json(self) -> dict[str, Any]:
         low, high = wilson_interval(self.passed, self.n)
         scored = self.n - self.errors
+        derived: dict[str, Any] = {}
+        if self.derived:
+            from ..derived import compute
+
+            sums = {k: math.fsum(v) for k, v in self.metric_sums.items()}
+            derived["derived_metrics"] = compute(self.derived, sums, self.n)
         return {
             "prompt": self.prompt,
             "version": self.version,
@@ -106,6 +119,7 @@ class Group:
                 for k, v in sorted(self.assertions.items())
             },
             "metrics": {k: math.fsum(v) / len(v) for k, v in sorted(self.metrics.items()) if v},
+            **derived,
             "latency_ms": {**percentiles(self.latencies), "mean": mean(self.latencies)},
             "tokens_in": self.tokens_in,
             "tokens_out": self.tokens_out,
@@ -133,12 +147,19 @@ def judge_bar(
     return {"met": met and bool(groups), "groups": rows}
 
 
+Derived = dict[tuple[str, str], list[tuple[str, str]]]
+"""Derived metric definitions (name, expression) by (prompt, version)."""
+
+
 def summarize(
-    records: Iterable[dict[str, Any]], order: list[str] | None = None
+    records: Iterable[dict[str, Any]],
+    order: list[str] | None = None,
+    derived: Derived | None = None,
 ) -> list[dict[str, Any]]:
     """Aggregate records per (prompt, version, model); groups follow ``order`` (their
-    ``group_key``s) where given, else first-seen order."""
-    tally = Tally()
+    ``group_key``s) where given, else first-seen order; ``derived``: the prompts' derived
+    metrics."""
+    tally = Tally(derived)
     for rec in records:
         tally.count(rec)
     return tally.groups(order)
@@ -154,7 +175,8 @@ class Tally:
     hashes: a collision (or a key written twice) makes :attr:`exact` False, and the caller
     then reads the file instead."""
 
-    def __init__(self) -> None:
+    def __init__(self, derived: Derived | None = None) -> None:
+        self._derived = derived or {}
         self._groups: dict[str, Group] = {}
         self._keys: set[int] = set()
         self._carried: dict[tuple[str, str, str, int], dict[str, Any]] = {}
@@ -180,7 +202,11 @@ class Tally:
         g = self._groups.get(key)
         if g is None:
             g = self._groups[key] = Group(
-                rec["prompt"], rec["version"], rec["digest"], rec["model"]
+                rec["prompt"],
+                rec["version"],
+                rec["digest"],
+                rec["model"],
+                derived=self._derived.get((rec["prompt"], rec["version"]), []),
             )
         g.add(rec)
 

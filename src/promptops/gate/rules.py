@@ -142,6 +142,13 @@ def rule_changes(base: PromptSpec, branch: PromptSpec) -> list[str]:
         old, new = getattr(base, name), getattr(branch, name)
         if old != new:
             out.append(f"{name}: {_shown(old)} -> {_shown(new)}")
+    if base.scoring != branch.scoring:  # it decides each case: the base's is used
+        out.append(
+            f"scoring: {'set' if base.scoring else 'none'} -> "
+            f"{'edited' if branch.scoring else 'none'}"
+        )
+    if base.derived_metrics != branch.derived_metrics:
+        out.append("derived_metrics: edited")
     if base.tests != branch.tests:
         out.append(f"tests: {len(base.tests)} inline case(s) -> {len(branch.tests)}, edited")
     if base.output != branch.output:
@@ -225,6 +232,8 @@ def judged(
             "gate": base.gate,
             "assert_": with_base_schema(base.assert_, base.output.json_schema),
             "threshold": base.threshold,
+            "scoring": base.scoring,  # it decides every case: a branch's could pass them all
+            "derived_metrics": base.derived_metrics,
             "fail_under": base.fail_under,
             "dataset": base.dataset,
             "tests": [

@@ -74,6 +74,7 @@ from .promptfoo_tests import (
     judging_options,
     read_options,
     read_scenarios,
+    scoring_code,
     test_transform,
 )
 from .promptfoo_vars import disabled_by_env, expands
@@ -110,12 +111,13 @@ _TOP = {
     "env",
     "tags",
     "metadata",
+    "assertionTemplates",  # read through the $refs that name them
+    "derivedMetrics",
 }
 _TOP_HINTS = {
     "outputPath": "promptops eval --output FILE",
     "sharing": "promptops has no hosted sharing",
     "nunjucksFilters": "custom filters are JavaScript; templates that use them will not render",
-    "derivedMetrics": "promptops reports assertion metrics, not formulas over them",
     "extensions": "extension hooks are code",
     "writeLatestResults": "promptops eval stores every run",
 }
@@ -144,6 +146,84 @@ def _audit_top(ctx: Ctx, data: dict[str, Any]) -> None:
             ctx.skip(("env",), "env that is not a mapping is not converted")
         elif key not in _TOP:
             ctx.skip((key,), not_converted(f"top-level key {key!r}", _TOP_HINTS.get(key)))
+
+
+def _pointer(data: Any, ref: str) -> tuple[bool, Any]:
+    """(found, value) of a JSON pointer ``#/a/b`` in ``data``."""
+    node = data
+    for raw in ref[2:].split("/"):
+        part = raw.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return False, None
+    return True, node
+
+
+def deref(data: dict[str, Any]) -> dict[str, Any]:
+    """The config with promptfoo's local ``$ref: '#/...'`` (``assertionTemplates``) replaced by
+    what they point to in it, sibling keys over it, as promptfoo dereferences a config before
+    reading it. A pointer that names nothing in the config (a JSON schema's own
+    ``#/definitions/...``) is left as it is."""
+
+    def walk(node: Any, depth: int) -> Any:
+        if depth > 50:
+            raise PromptOpsError("$ref: references nest more than 50 deep (a cycle?)")
+        if isinstance(node, list):
+            return [walk(v, depth + 1) for v in node]
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/"):
+            found, target = _pointer(data, ref)
+            if found:
+                rest = {k: v for k, v in node.items() if k != "$ref"}
+                return walk({**target, **rest} if isinstance(target, dict) else target, depth + 1)
+        return {k: walk(v, depth + 1) for k, v in node.items()}
+
+    out: dict[str, Any] = walk(data, 0)
+    return out
+
+
+def _derived(ctx: Ctx, raw: Any) -> list[dict[str, str]]:
+    """``derivedMetrics`` as the prompt's ``derived_metrics``; the metric names they read go in
+    ``ctx.derived_names``. An entry that does not convert is reported."""
+    import ast
+
+    from ..derived import parse
+
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        ctx.skip(("derivedMetrics",), "derivedMetrics that is not a list is not converted")
+        return []
+    out = []
+    for i, item in enumerate(raw):
+        loc: tuple[str | int, ...] = ("derivedMetrics", i)
+        if not (isinstance(item, dict) and isinstance(item.get("name"), str) and item["name"]):
+            ctx.skip(loc, "a derived metric without a name is not converted")
+            continue
+        value = item.get("value")
+        if not isinstance(value, str):
+            ctx.skip(
+                (*loc, "value"),
+                "a derived metric that is not an expression (a JavaScript "
+                "function) is not converted",
+            )
+            continue
+        try:
+            tree = parse(value)
+        except ValueError as e:
+            ctx.skip((*loc, "value"), f"derived metric {item['name']!r} is not converted: {e}")
+            continue
+        ctx.derived_names |= {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+        out.append({"name": item["name"], "value": value})
+        for key in item:
+            if key not in ("name", "value"):
+                ctx.skip((*loc, key), f"derived metric key {key!r} is not converted")
+    return out
 
 
 def _metadata(ctx: Ctx, data: dict[str, Any]) -> dict[str, Any]:
@@ -187,6 +267,7 @@ def import_promptfoo(
     data, lines = load_yaml(config, confined=False)  # named on the command line
     if not isinstance(data, dict):
         raise PromptOpsError(f"{display_path(config)}:1: expected a promptfoo config mapping")
+    data = deref(data)
     ctx = Ctx(config, root, keep_api_base)
     ctx.lines = lines
     ctx.drop = drop_unconverted
@@ -198,6 +279,8 @@ def import_promptfoo(
     result = ImportResult(name=name)
 
     _audit_top(ctx, data)
+    ctx.scoring = "assertScoringFunction" in json.dumps(data, default=str)
+    derived = _derived(ctx, data.get("derivedMetrics"))
     prompts = read_prompts(ctx, data.get("prompts"))
     if not prompts:
         why = "".join(f"\n  {s}" for s in ctx.skipped if ": prompts" in str(s))
@@ -256,10 +339,14 @@ def import_promptfoo(
         for k, v in dvars.items()
         if k not in listed
     }
+    scoring: str | None = None
     for dkey in default:
         what = f"defaultTest.{dkey} is not converted"
         if dkey == "assertScoringFunction":  # how every case is judged: fail closed
-            if (x := ctx.unconverted(("defaultTest", dkey), what)) is not None:
+            code = scoring_code(ctx, default[dkey], ("defaultTest", dkey))
+            if code is not None:
+                scoring = code
+            elif (x := ctx.unconverted(("defaultTest", dkey), what)) is not None:
                 prompt_asserts.append(x)
         elif dkey not in ("vars", "assert", "options", "threshold", "metadata"):
             ctx.skip(("defaultTest", dkey), what)
@@ -362,6 +449,10 @@ def import_promptfoo(
             doc["assert"] = prompt_asserts
         if metadata:
             doc["metadata"] = metadata
+        if derived:
+            doc["derived_metrics"] = derived
+        if scoring is not None:
+            doc["scoring"] = scoring
         if default.get("threshold") is not None:
             doc["threshold"] = default["threshold"]
         texts[root / "prompts" / name / f"{version}.yaml"] = yaml.safe_dump(

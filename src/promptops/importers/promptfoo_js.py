@@ -15,7 +15,8 @@ types, as explicit promptops fields, for :mod:`promptops.importers.promptfoo`.
   commas, double-quoted fields);
 - with ``tools`` in the provider's config, a reply made only of tool calls is, for the text
   assertions, the calls as OpenAI sends them (JSON text; the array itself for ``javascript``),
-  as promptfoo's OpenAI provider makes it: :data:`TOOL_CALLS_AS_OUTPUT` heads their transform;
+  and a reply of text and calls is the message object (role, content, tool_calls), as
+  promptfoo's OpenAI provider makes them: :data:`TOOL_CALLS_AS_OUTPUT` heads their transform;
 - ``weight: 0``: promptfoo passes such an assertion whatever it finds and it adds nothing to the
   score, so it is left out (noted).
 """
@@ -166,9 +167,15 @@ def fold(transform: str, check: str) -> str:
 
 # promptfoo's OpenAI provider answers a reply made only of tool calls with the calls
 # themselves (``message.tool_calls``), which its text assertions read as JSON text
+# promptfoo's OpenAI provider: a reply of only tool calls is the calls; text with tool calls is
+# the message object (its role, content and calls; the provider's other message fields, such as
+# refusal or annotations, are not kept, so only a check of the whole object's exact JSON text
+# can tell them apart)
 TOOL_CALLS_AS_OUTPUT = """const calls = (context && context.tool_calls) || [];
-if (!calls.length || output) return output;
-return calls.map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: c.raw } }));
+if (!calls.length) return output;
+const mapped = calls.map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: c.raw } }));
+if (!output) return mapped;
+return { role: "assistant", content: output, tool_calls: mapped };
 """
 # the assertions that read the output as text (the tool-call types read the calls)
 TEXT_TYPES = {

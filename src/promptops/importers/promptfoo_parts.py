@@ -48,6 +48,9 @@ RENAMED = {
     "python": "python",
 }
 MODEL_GRADED = {"llm-rubric", "factuality", "closedqa"}
+# the grader promptfoo 0.121.20 uses when a config names none and OPENAI_API_KEY is set
+# (DEFAULT_OPENAI_GRADING_MODEL in its graders module)
+DEFAULT_JUDGE = "openai/gpt-5.5-2026-04-23"
 APPROXIMATE = {
     "similar": "promptfoo's similar compares embeddings; promptops's is lexical (ROUGE-L)",
 }
@@ -60,6 +63,34 @@ PARAMS = {
     "frequency_penalty": "frequency_penalty",
     "presence_penalty": "presence_penalty",
 }
+# provider config promptops passes to litellm in params.extra (spec.EXTRA_PARAMS), by
+# promptfoo's name; ``max_output_tokens`` (the Responses API's name) is max_tokens
+EXTRA = {
+    "top_k": "top_k",
+    "reasoning_effort": "reasoning_effort",
+    "verbosity": "verbosity",
+    "thinking": "thinking",
+    "max_completion_tokens": "max_completion_tokens",
+    "parallel_tool_calls": "parallel_tool_calls",
+}
+
+
+def sampling(params: dict[str, Any], key: str, value: Any) -> bool:
+    """Put promptfoo's provider config ``key`` into promptops's ``params`` (``extra`` for the
+    provider-specific ones); False when it is not a sampling parameter promptops passes."""
+    if key in PARAMS:
+        params[PARAMS[key]] = value
+    elif key == "max_output_tokens":
+        params["max_tokens"] = value
+    elif key in EXTRA:
+        params.setdefault("extra", {})[EXTRA[key]] = value
+    elif key == "reasoning" and isinstance(value, dict) and set(value) == {"effort"}:
+        params.setdefault("extra", {})["reasoning_effort"] = value["effort"]
+    else:
+        return False
+    return True
+
+
 PREFIXES = {
     "openai": "openai",
     "anthropic": "anthropic",
@@ -77,7 +108,7 @@ PREFIXES = {
     "fireworks": "fireworks_ai",
     "cohere": "cohere",
 }
-_KINDS = ("chat", "completion", "messages", "embedding")
+_KINDS = ("chat", "completion", "messages", "embedding", "responses")
 _PROMPT_TEXT = (".txt", ".md", ".j2", ".jinja", ".prompt", ".nunjucks")
 
 
@@ -111,6 +142,9 @@ class Ctx:
         self.drop = False  # --drop-unconverted: leave unconverted checks out, not failing
         self.tool_text = False  # the model has tools: tool-call replies are text to assertions
         self.models: list[str] = []  # providers after the first (the rest of the model matrix)
+        self.derived_names: set[str] = set()  # metric names derivedMetrics read
+        # a scoring function reads the metrics: no metric: may be added that promptfoo lacks
+        self.scoring = False
         self.notes: list[Skipped] = []
         # parts of the config that come from another file: their locations are in that file
         self.sources: dict[tuple[str | int, ...], Source] = {}
@@ -216,7 +250,13 @@ def load_ref(ctx: Ctx, value: Any, loc: tuple[str | int, ...] = ()) -> Any:
 # ----------------------------------------------------------------------------- prompts
 
 
-def _prompt_from_text(ctx: Ctx, text: str, loc: tuple[str | int, ...]) -> dict[str, Any]:
+def _prompt_from_text(
+    ctx: Ctx, text: str, loc: tuple[str | int, ...], from_file: bool = False
+) -> dict[str, Any]:
+    """A prompt's text as a template (or chat messages, for a JSON chat list). promptfoo trims
+    a prompt file's text (each ``---`` part), not an inline prompt's."""
+    if from_file:
+        text = text.strip()
     stripped = text.strip()
     if stripped.startswith("["):
         try:
@@ -225,7 +265,7 @@ def _prompt_from_text(ctx: Ctx, text: str, loc: tuple[str | int, ...]) -> dict[s
             data = None
         if _is_chat(data):
             return {"messages": _messages(ctx, data, loc)}
-    return {"template": _nunjucks(text.strip("\n"))}
+    return {"template": _nunjucks(text)}
 
 
 def _is_chat(data: Any) -> bool:
@@ -278,11 +318,26 @@ def _templated(value: Any) -> Any:
     return value
 
 
+_BLOCK_TAG = re.compile(r"\{([%#])([-+]?)(.*?)([-+]?)\1\}", re.S)
+
+
 def _nunjucks(text: str) -> str:
-    """promptfoo's Nunjucks filters as promptops's: ``dump`` -> ``tojson``, ``load`` (JSON
-    text to data) -> ``from_json``."""
+    """A Nunjucks template as a promptops (Jinja) one that renders the same text.
+
+    Filters: ``dump`` -> ``tojson``, ``load`` (JSON text to data) -> ``from_json``.
+    Whitespace: promptops's Jinja trims the newline after a block tag and the indent before it
+    (``trim_blocks``, ``lstrip_blocks``) and drops a template's last newline; Nunjucks does none
+    of these. So each ``{% %}`` and ``{# #}`` tag without a ``-`` gets Jinja's ``+`` (keep the
+    whitespace) on that side, and a template ending in a newline gets one more."""
     text = re.sub(r"\|\s*dump\b", "| tojson", text)
-    return re.sub(r"\|\s*load\b", "| from_json", text)
+    text = re.sub(r"\|\s*load\b", "| from_json", text)
+
+    def keep(m: re.Match[str]) -> str:
+        kind, left, body, right = m.groups()
+        return f"{{{kind}{left or '+'}{body}{right or '+'}{kind}}}"
+
+    text = _BLOCK_TAG.sub(keep, text)
+    return text + "\n" if text.endswith("\n") else text
 
 
 _CONVERSATION_LOOP = re.compile(
@@ -346,7 +401,7 @@ def _prompt_file(
         return [
             (
                 label or (path.stem if len(parts) == 1 else f"{path.stem}-{j + 1}"),
-                _prompt_from_text(ctx, part, loc),
+                _prompt_from_text(ctx, part, loc, from_file=True),
             )
             for j, part in enumerate(parts)
         ]
@@ -360,16 +415,22 @@ CONFIG = "__config"  # a prompt's own provider config, in its body until the ver
 def prompt_config(ctx: Ctx, raw: dict[str, Any], loc: tuple[str | int, ...]) -> dict[str, Any]:
     """A prompt's ``config`` (promptfoo merges it over the provider's for this prompt): the
     sampling parameters, ``tools``, ``tool_choice`` and ``response_format`` convert."""
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"params": {}}
     for key, value in raw.items():
-        if key in PARAMS:
-            out.setdefault("params", {})[PARAMS[key]] = value
+        if sampling(out["params"], key, value):
+            pass
         elif key == "tools":
-            out[key] = _openai_tools(load_ref(ctx, value))
-        elif key in ("tool_choice", "response_format"):
+            out[key] = tools_of(ctx, load_ref(ctx, value), (*loc, key))
+        elif key == "tool_choice":
+            if (choice := tool_choice_of(ctx, load_ref(ctx, value), (*loc, key))) is not None:
+                out[key] = choice
+        elif key == "response_format":
             out[key] = load_ref(ctx, value)
         else:
             ctx.skip((*loc, key), f"prompt config {key!r} is not converted")
+    if not out["params"]:
+        del out["params"]
+    _no_tools_left(ctx, out, loc)
     return out
 
 
@@ -384,7 +445,10 @@ def apply_config(
     body = {k: v for k, v in body.items() if k != CONFIG}
     model = dict(model)
     if config.get("params"):
-        model["params"] = {**model.get("params", {}), **config["params"]}
+        mine, theirs = model.get("params", {}), config["params"]
+        model["params"] = {**mine, **theirs}
+        if mine.get("extra") or theirs.get("extra"):
+            model["params"]["extra"] = {**mine.get("extra", {}), **theirs.get("extra", {})}
     extra = {**extra, **{k: v for k, v in config.items() if k != "params"}}
     return body, model, extra
 
@@ -462,6 +526,7 @@ def read_provider(
         entries = [((key,), raw)]
     model: dict[str, Any] | None = None
     extra: dict[str, Any] = {}
+    first_config: Any = None
     for loc, item in entries:
         options: dict[str, Any] = {}
         if isinstance(item, dict):
@@ -476,7 +541,8 @@ def read_provider(
             continue
         if model is not None:  # the rest of promptfoo's matrix: evaluated with --model
             ctx.models.append(mid)
-            if options.get("config"):
+            # the same config as the first provider's (a YAML anchor, say) loses nothing
+            if options.get("config") and options["config"] != first_config:
                 ctx.skip(
                     (*loc, "config"),
                     f"{item}: the config of a provider after the first is not converted "
@@ -484,6 +550,7 @@ def read_provider(
                 )
             continue
         model = {"id": mid}
+        first_config = options.get("config")
         from ..modelids import id_problem
 
         if why := id_problem(mid):  # promptfoo takes aliases; promptops's lint does not
@@ -494,16 +561,31 @@ def read_provider(
         params: dict[str, Any] = {}
         for key, value in config.items() if isinstance(config, dict) else []:
             ckey: tuple[str | int, ...] = (*loc, "config", key)
-            if key in PARAMS:
-                params[PARAMS[key]] = value
+            if key == "showThinking":
+                pass  # read with thinking
+            elif key == "store":
+                ctx.note(ckey, "store (OpenAI keeps the completion) changes no answer; left out")
+            elif key == "thinking" and _shows_thinking(config):
+                ctx.skip(
+                    ckey,
+                    "thinking is not converted: promptfoo puts the model's thinking before the "
+                    "answer in the output its assertions read (showThinking, true by default); "
+                    "promptops's output is the answer (set showThinking: false to convert it)",
+                )
+            elif sampling(params, key, value):
+                pass
             elif key == "tools":
-                extra[key] = _openai_tools(load_ref(ctx, value, ckey))
-            elif key in ("tool_choice", "response_format"):
+                extra[key] = tools_of(ctx, load_ref(ctx, value, ckey), ckey)
+            elif key == "tool_choice":
+                if (choice := tool_choice_of(ctx, load_ref(ctx, value, ckey), ckey)) is not None:
+                    extra[key] = choice
+            elif key == "response_format":
                 extra[key] = load_ref(ctx, value, ckey)
             elif key in ("apiBaseUrl", "apiHost", "api_base"):
                 _api_base(ctx, model, ckey, key, value)
             else:
                 ctx.skip(ckey, f"provider config {key!r} is not converted")
+        _no_tools_left(ctx, extra, (*loc, "config"))
         if params:
             model["params"] = params
         for key in options:
@@ -551,7 +633,16 @@ def _openai_tools(tools: Any) -> Any:
         return tools
     out: list[Any] = []
     for t in tools:
-        if isinstance(t, dict) and "input_schema" in t and "name" in t and "type" not in t:
+        if (
+            isinstance(t, dict)
+            and t.get("type") == "function"
+            and "name" in t
+            and "function" not in t
+        ):
+            # the Responses API's flat form: {type: function, name, description, parameters}
+            fn = {k: v for k, v in t.items() if k != "type"}
+            out.append({"type": "function", "function": fn})
+        elif isinstance(t, dict) and "input_schema" in t and "name" in t and "type" not in t:
             fn = {"name": t["name"], "parameters": t["input_schema"]}
             if t.get("description"):
                 fn["description"] = t["description"]
@@ -561,12 +652,75 @@ def _openai_tools(tools: Any) -> Any:
     return out
 
 
+def tools_of(ctx: Ctx, tools: Any, loc: tuple[str | int, ...]) -> Any:
+    """The tools in OpenAI's format (:func:`_openai_tools`); an Anthropic server tool
+    (``{type: web_search_20250305, name: web_search}``: Anthropic runs it, there is no function
+    to call) is left out and reported."""
+    if not isinstance(tools, list):
+        return _openai_tools(tools)
+    kept = []
+    for i, t in enumerate(tools):
+        kind = t.get("type") if isinstance(t, dict) else None
+        if isinstance(kind, str) and kind != "function" and "function" not in t:
+            name = t.get("name", kind)
+            ctx.skip(
+                (*loc, i),
+                f"server tool {name!r} (type {kind}) runs on the provider's side; "
+                "promptops sends function tools only, so it is left out",
+            )
+            continue
+        kept.append(t)
+    return _openai_tools(kept)
+
+
+def _shows_thinking(config: dict[str, Any]) -> bool:
+    """Whether promptfoo's Anthropic provider prefixes its output with the thinking."""
+    thinking = config.get("thinking")
+    on = isinstance(thinking, dict) and thinking.get("type") not in (None, "disabled")
+    return on and config.get("showThinking", True) is not False
+
+
+def _no_tools_left(ctx: Ctx, fields: dict[str, Any], loc: tuple[str | int, ...]) -> None:
+    """No tools left (all were server tools): no ``tools``, and no ``tool_choice`` either."""
+    if fields.get("tools") == []:
+        del fields["tools"]
+        if "tool_choice" in fields:
+            del fields["tool_choice"]
+            ctx.skip((*loc, "tool_choice"), "tool_choice is left out with the tools it chose from")
+
+
+_ANTHROPIC_CHOICE = {"auto": "auto", "any": "required", "none": "none"}
+
+
+def tool_choice_of(ctx: Ctx, choice: Any, loc: tuple[str | int, ...]) -> Any:
+    """``tool_choice`` in OpenAI's format: Anthropic's ``{type: auto|any|none}`` and ``{type:
+    tool, name}`` are rewritten; anything else is kept for lint to check."""
+    if isinstance(choice, dict) and choice.get("type") in _ANTHROPIC_CHOICE and len(choice) == 1:
+        return _ANTHROPIC_CHOICE[choice["type"]]
+    if (
+        isinstance(choice, dict)
+        and choice.get("type") == "tool"
+        and isinstance(choice.get("name"), str)
+    ):
+        return {"type": "function", "function": {"name": choice["name"]}}
+    return choice
+
+
 def judge_of(ctx: Ctx, provider: Any, loc: tuple[str | int, ...]) -> str | None:
     """The judge model a grading ``provider`` (an id, or ``{id, ...}``) names; one that does
     not convert is reported at ``loc``."""
     if provider is None:
         return None
     pid = provider
+    if isinstance(provider, dict) and "id" not in provider and "text" in provider:
+        # promptfoo's per-kind graders: {text, embedding, classification}; text grades rubrics
+        for key in provider:
+            if key != "text":
+                ctx.note(
+                    (*loc, key),
+                    f"grading provider {key!r} is not used: promptops's similar is lexical",
+                )
+        return judge_of(ctx, provider["text"], (*loc, "text"))
     if isinstance(provider, dict):
         pid = provider.get("id")
         for key in provider:
@@ -578,6 +732,11 @@ def judge_of(ctx: Ctx, provider: Any, loc: tuple[str | int, ...]) -> str | None:
     mid = model_id(pid)
     if mid is None:
         ctx.skip(loc, f"judge provider {pid!r} has no litellm equivalent; set judge: to a model id")
+    else:
+        from ..modelids import id_problem
+
+        if why := id_problem(mid):  # promptfoo takes aliases; promptops's lint does not
+            ctx.note(loc, f"judge {mid!r}: lint will refuse it until it is fixed: {why}")
     return mid
 
 
@@ -605,6 +764,14 @@ def convert_assertion(
             isinstance(a[key], bool) or not isinstance(a[key], int | float)
         ):
             return ctx.unconverted((*loc, key), f"{ptype}: {key} {a[key]!r} is not a number")
+    if a.get("weight") == 0 and a.get("metric") in ctx.derived_names:
+        ctx.note(
+            loc,
+            f"{ptype} has weight: 0: promptfoo passes it and adds 0 to its metric "
+            f"{a['metric']!r}, which derivedMetrics read; written as a check that passes, "
+            "weight 0, under that metric",
+        )
+        return {"type": "javascript", "value": "true", "metric": a["metric"], "weight": 0}
     if a.get("weight") == 0:
         ctx.note(
             loc,
@@ -646,7 +813,8 @@ def convert_assertion(
             out["threshold"] = a["threshold"]
         if transform is not None:
             out["transform"] = transform
-        out["metric"] = a.get("metric") or ptype
+        if a.get("metric") or not ctx.scoring:
+            out["metric"] = a.get("metric") or ptype
         if a.get("weight") is not None:
             out["weight"] = a["weight"]
         _leftover(ctx, a, loc, ("type", "value", "threshold", "weight", "metric", "transform"))
@@ -712,9 +880,13 @@ def convert_assertion(
     if ours in MODEL_GRADED:
         mine = judge_of(ctx, a.get("provider"), (*loc, "provider")) or judge
         if mine is None:
-            ctx.note(loc, f"{ptype} needs a judge: set judge: to a pinned model id")
-        else:
-            out["judge"] = mine
+            mine = DEFAULT_JUDGE
+            ctx.note(
+                loc,
+                f"{ptype} names no grading provider: judged by promptfoo's default grader "
+                f"with an OpenAI key (0.121.20), written as judge: {DEFAULT_JUDGE}",
+            )
+        out["judge"] = mine
     elif a.get("provider") is not None:
         ctx.skip((*loc, "provider"), f"provider is not converted: promptops's {ours} uses none")
     if base in APPROXIMATE:
@@ -732,7 +904,11 @@ def _leftover(
     ctx: Ctx, a: dict[str, Any], loc: tuple[str | int, ...], known: tuple[str, ...]
 ) -> None:
     for key in a:
-        if key not in known:
+        if key == "reason":  # promptfoo's own failure message: it changes no verdict
+            ctx.note(
+                (*loc, key), "reason (a failure message) is left out; promptops writes its own"
+            )
+        elif key not in known:
             ctx.skip((*loc, key), f"assertion option {key!r} is not converted")
 
 

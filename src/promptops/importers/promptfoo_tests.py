@@ -56,6 +56,24 @@ _JUDGING_KEYS = ("assertScoringFunction", "provider", "providerOutput", "storeOu
 _JUDGING_OPTIONS = ("transformVars", "prefix", "suffix", "storeOutputAs")
 
 
+def scoring_code(ctx: Ctx, value: Any, loc: Loc) -> str | None:
+    """promptfoo's ``assertScoringFunction`` (``file://x.js[:fn]`` or ``file://x.py[:fn]``) as
+    promptops's ``scoring:`` (the JavaScript, or ``path.py:function``); None when it does not
+    convert (reported by the caller)."""
+    from .promptfoo_js import file_code
+
+    if not (isinstance(value, str) and value.startswith("file://")):
+        return None
+    rel, _, fn = value.removeprefix("file://").partition(":")
+    if rel.endswith(".py"):
+        # promptfoo resolves it from the config's directory, promptops from the project
+        path = ctx.inside(rel, loc).relative_to(ctx.root).as_posix()
+        return f"{path}:{fn or 'get_assert'}"
+    if not rel.endswith((".js", ".cjs", ".mjs")):
+        return None
+    return file_code(ctx, value, loc)
+
+
 def read_options(ctx: Ctx, raw: Any, loc: Loc) -> dict[str, Any]:
     """A test's ``options``: the judge ``provider``, ``disableVarExpansion`` and the output
     ``transform`` (``postprocess``, its old name) convert, every other option is reported."""
@@ -224,6 +242,7 @@ def build_cases(
             asserts.append(x)
     metadata = dict(defaults.metadata)
     threshold = None
+    scoring: str | None = None
     desc = ""
     for loc, layer in planned.layers:
         vars_ = layer.get("vars")
@@ -248,7 +267,13 @@ def build_cases(
             desc = str(layer["description"])
         for key in layer:
             what = not_converted(f"test key {key!r}", _TEST_HINTS.get(key))
-            if key in _JUDGING_KEYS:
+            if key == "assertScoringFunction":
+                code = scoring_code(ctx, layer[key], (*loc, key))
+                if code is not None:
+                    scoring = code
+                elif (x := ctx.unconverted((*loc, key), what)) is not None:
+                    asserts.append(x)
+            elif key in _JUDGING_KEYS:
                 if (x := ctx.unconverted((*loc, key), what)) is not None:
                     asserts.append(x)
             elif key not in _CONVERTED:
@@ -273,5 +298,7 @@ def build_cases(
             case["metadata"] = metadata
         if threshold is not None:
             case["threshold"] = threshold
+        if scoring is not None:
+            case["scoring"] = scoring
         cases.append(case)
     return len(combos), n
