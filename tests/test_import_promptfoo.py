@@ -62,25 +62,29 @@ def test_translate_fixture_converts_and_reports(project: Path, cli: Cli) -> None
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["name"] == "translate" and data["versions"] == ["1.0.0", "1.1.0"]
-    # promptfoo's providers are a model matrix: the import says how to evaluate it
+    # the second provider has its own config (temperature 0): one prompt per provider, and
+    # the import says how to evaluate them all
     assert data["models"] == ["echo/echo", "openai/gpt-4o-mini-2024-07-18"]
+    other = "translate-gpt-4o-mini-2024-07-18"
+    assert data["prompts"] == ["translate", other]
     assert data["notes"][-1].endswith(
-        "promptops eval translate@1.0.0 translate@1.1.0 --model echo/echo "
-        "--model openai/gpt-4o-mini-2024-07-18"
+        f"promptops eval translate@1.0.0 translate@1.1.0 {other}@1.0.0 {other}@1.1.0"
     )
     assert data["cases"] == 5
     assert data["files"] == [
         "prompts/translate/1.0.0.yaml",
         "prompts/translate/1.1.0.yaml",
+        f"prompts/{other}/1.0.0.yaml",
+        f"prompts/{other}/1.1.0.yaml",
         "evals/translate.jsonl",
     ]
+    pinned = yaml.safe_load((project / f"prompts/{other}/1.1.0.yaml").read_text())
+    assert pinned["model"] == {"id": "openai/gpt-4o-mini-2024-07-18", "params": {"temperature": 0}}
+    assert pinned["dataset"] == "evals/translate.jsonl"
     cfg = "pf/translate/promptfooconfig.yaml"
     assert data["not_converted"] == [
         f"{cfg}:7: prompts[2]: file://prompts/generate.py: a prompt function (code that builds "
         "the prompt per case) is not converted; write its output as a template",
-        f"{cfg}:12: providers[1].config: openai:chat:gpt-4o-mini-2024-07-18: the config of a "
-        "provider after the first is not converted (the model matrix runs on the prompt's "
-        "parameters)",
     ]
     cases = [json.loads(x) for x in (project / "evals/translate.jsonl").read_text().splitlines()]
     by_id = {c["id"]: c for c in cases}
@@ -1527,8 +1531,8 @@ def test_provider_config_of_the_responses_api_and_reasoning_models(
     project: Path, cli: Cli, write: Callable[..., Path]
 ) -> None:
     """openai-responses/*: flat function tools, max_output_tokens, reasoning.effort and
-    verbosity convert; a later provider with the first's config (a YAML anchor) loses nothing,
-    one with its own config is reported."""
+    verbosity convert; with a later provider's own config each provider is a prompt of its own,
+    and one with the first's config (a YAML anchor) gets the same parameters and tools."""
     write(
         "pf/o/promptfooconfig.yaml",
         """\
@@ -1553,13 +1557,20 @@ def test_provider_config_of_the_responses_api_and_reasoning_models(
     )
     result = cli("import", "promptfoo", "pf/o/promptfooconfig.yaml", "-f", "json", "--name", "o")
     assert result.exit_code == 0, result.output
-    skipped = json.loads(result.stdout)["not_converted"]
-    assert [s.split(": ", 2)[1] for s in skipped] == ["providers[2].config"]
+    data = json.loads(result.stdout)
+    assert data["not_converted"] == []
+    assert data["prompts"] == ["o", "o-gpt-4o-2024-08-06", "o-gpt-4o-mini-2024-07-18"]
     doc = yaml.safe_load((project / "prompts/o/1.0.0.yaml").read_text())
     assert doc["model"]["params"] == {
         "max_tokens": 900,
         "extra": {"reasoning_effort": "low", "verbosity": "low"},
     }
+    anchored = yaml.safe_load((project / "prompts/o-gpt-4o-2024-08-06/1.0.0.yaml").read_text())
+    assert anchored["model"] == {**doc["model"], "id": "openai/gpt-4o-2024-08-06"}
+    assert anchored["tools"] == doc["tools"]
+    own = yaml.safe_load((project / "prompts/o-gpt-4o-mini-2024-07-18/1.0.0.yaml").read_text())
+    assert own["model"] == {"id": "openai/gpt-4o-mini-2024-07-18", "params": {"temperature": 1}}
+    assert "tools" not in own
     assert doc["tools"] == [
         {
             "type": "function",
@@ -1696,3 +1707,116 @@ def test_thinking_converts_only_where_promptfoo_hides_it(
     assert doc["model"]["params"]["extra"] == {
         "thinking": {"type": "enabled", "budget_tokens": 1024}
     }
+
+
+def test_providers_with_their_own_config_each_run_with_it(
+    project: Path, cli: Cli, write: Callable[..., Path]
+) -> None:
+    """promptfoo runs every provider on every case with that provider's own config: the import
+    writes one prompt per provider, and the eval command it prints sends each model its own
+    parameters (seen in the loopback server's request log) and none of another's."""
+    write(
+        "pf/p/promptfooconfig.yaml",
+        """\
+        prompts: ['Answer {{q}}']
+        providers:
+          - id: openai:chat:gpt-4o-mini-2024-07-18
+            config: {temperature: 0, max_tokens: 50}
+          - id: openai:chat:gpt-4o-2024-08-06
+            label: Warm JSON
+            config: {temperature: 0.9, max_tokens: 300, response_format: {type: json_object}}
+          - openai:chat:gpt-4.1-2025-04-14
+        tests:
+          - vars: {q: one}
+            assert: [{type: contains, value: ok}]
+          - vars: {q: two}
+            assert: [{type: contains, value: nope}]
+        """,
+    )
+    result = cli("import", "promptfoo", "pf/p/promptfooconfig.yaml", "-f", "json", "--name", "p")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["not_converted"] == []
+    # the first keeps the name; the others are named by their label, else their model
+    assert data["prompts"] == ["p", "p-warm-json", "p-gpt-4.1-2025-04-14"]
+    lint = cli("lint")
+    assert lint.exit_code == 0, lint.output
+    command = data["notes"][-1].split(": promptops eval ", 1)[1].split()
+    assert len(command) == 3 and all(ref.endswith("@1.0.0") for ref in command)
+
+    with FakeOpenAI(lambda request: Reply("ok")) as s:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("OPENAI_API_KEY", "sk-test")
+            mp.setenv("OPENAI_API_BASE", s.url)
+            run = cli("eval", *command, "-f", "json", "--fail-under", "0", "--no-cache")
+        assert_no_traceback(run)
+        assert run.exit_code == 0, run.output
+        sent: dict[str, list[tuple[Any, ...]]] = {}
+        for r in s.requests:
+            b = r.body
+            key = (b.get("temperature"), b.get("max_tokens"), b.get("response_format"))
+            sent.setdefault(b["model"], []).append(key)
+    assert sent == {
+        "gpt-4o-mini-2024-07-18": [(0, 50, None)] * 2,
+        "gpt-4o-2024-08-06": [(0.9, 300, {"type": "json_object"})] * 2,
+        "gpt-4.1-2025-04-14": [(None, None, None)] * 2,  # no config: none of the others'
+    }
+    # every provider on every case, judged alike: "ok" contains ok, not nope
+    groups = json.loads(run.stdout)["groups"]
+    assert sorted((g["passed"], g["n"]) for g in groups) == [(1, 2)] * 3
+
+
+def test_providers_with_one_config_stay_a_model_matrix(
+    project: Path, cli: Cli, write: Callable[..., Path]
+) -> None:
+    """Providers that share one config (or none) run on the prompt's parameters: one prompt,
+    evaluated with a --model per provider; a later provider's option that does not convert is
+    reported at its own line."""
+    write(
+        "pf/m/promptfooconfig.yaml",
+        """\
+        prompts: ['Answer {{q}}']
+        providers:
+          - id: openai:chat:gpt-4o-mini-2024-07-18
+            config: {temperature: 0.2}
+          - id: openai:chat:gpt-4o-2024-08-06
+            config: {temperature: 0.2}
+            transformResponse: json.output
+        tests: [{vars: {q: one}}]
+        """,
+    )
+    result = cli("import", "promptfoo", "pf/m/promptfooconfig.yaml", "-f", "json", "--name", "m")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["prompts"] == ["m"]
+    assert data["notes"][-1].endswith(
+        "promptops eval m@1.0.0 --model openai/gpt-4o-mini-2024-07-18 "
+        "--model openai/gpt-4o-2024-08-06"
+    )
+    assert data["not_converted"] == [
+        "pf/m/promptfooconfig.yaml:7: providers[1].transformResponse: provider option "
+        "'transformResponse' is not converted"
+    ]
+    assert data["files"] == ["prompts/m/1.0.0.yaml", "evals/m.jsonl"]
+
+
+@pytest.mark.parametrize(
+    ("labels", "names"),
+    [
+        (["A", "B", "B"], ["x", "x-b", "x-3"]),  # a repeated label: its position
+        (["A", "x", "!!!"], ["x", "x-x", "x-3"]),  # a label with no usable character: position
+    ],
+)
+def test_prompt_names_of_providers_are_distinct_and_valid(
+    project: Path, cli: Cli, write: Callable[..., Path], labels: list[str], names: list[str]
+) -> None:
+    providers = "".join(
+        f"  - {{id: openai:chat:gpt-4o-mini-2024-07-18, label: {label!r}, "
+        f"config: {{temperature: {i / 10}}}}}\n"
+        for i, label in enumerate(labels)
+    )
+    write("pf/n/promptfooconfig.yaml", f"prompts: ['{{{{q}}}}']\nproviders:\n{providers}")
+    result = cli("import", "promptfoo", "pf/n/promptfooconfig.yaml", "-f", "json", "--name", "x")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["prompts"] == names
+    assert cli("lint").exit_code == 0

@@ -25,7 +25,9 @@ What converts:
 
 - ``javascript`` assertions and output ``transform``s run in QuickJS, and the assertions whose
   promptfoo meaning differs from promptops's types are written as what promptfoo does
-  (:mod:`.promptfoo_js`); several ``providers`` are reported as the model matrix to evaluate.
+  (:mod:`.promptfoo_js`); several ``providers`` with one config are reported as the model
+  matrix to evaluate (``--model``); providers with configs of their own become one prompt each
+  (``name``, ``name-<label or model>``), each pinning its provider's model and parameters.
 
 Everything else (a test's other options, ``evaluateOptions``, ``env``, extensions, image and
 PDF vars...) is listed in :attr:`ImportResult.skipped` with its file, line and field, so the
@@ -37,6 +39,7 @@ changes how promptfoo judges, becomes a failing ``unconverted`` check (fail clos
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import re
 from dataclasses import dataclass, field
@@ -51,6 +54,7 @@ from . import promptfoo_vars
 from .promptfoo_parts import (
     CONFIG,
     Ctx,
+    Provider,
     Skipped,
     apply_config,
     assertion_from_string,
@@ -61,7 +65,7 @@ from .promptfoo_parts import (
     model_id,
     not_converted,
     read_prompts,
-    read_provider,
+    read_providers,
     read_tests,
     slug,
     var_value,
@@ -93,6 +97,8 @@ class ImportResult:
     scenario_cases: int = 0  # cases that came from scenarios (config entries x tests)
     scenarios: int = 0
     models: list[str] = field(default_factory=list)  # promptfoo's providers: the model matrix
+    # one prompt per provider when the providers' configs differ (the first is ``name``)
+    prompts: list[str] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     notes: list[Skipped] = field(default_factory=list)
 
@@ -246,6 +252,28 @@ def _own_transform(test: dict[str, Any]) -> bool:
     return isinstance(opts, dict) and ("transform" in opts or "postprocess" in opts)
 
 
+def _prompt_names(name: str, providers: list[Provider]) -> list[tuple[str, Provider]]:
+    """The prompts to write: one (``name``) when every provider has the same config (the rest
+    run as ``--model``s of the matrix on its parameters), else one per provider, each pinning
+    its own model and parameters: ``name`` for the first, ``name-<label or model>`` after it."""
+    if len({p.config for p in providers}) <= 1:
+        return [(name, providers[0])]
+    from ..spec import NAME_RE
+
+    out: list[tuple[str, Provider]] = [(name, providers[0])]
+    taken = {name}
+    for i, p in enumerate(providers[1:], start=2):
+        tail = slug(p.label or p.model["id"].rsplit("/", 1)[-1], str(i))
+        pname = f"{name}-{tail}"[:100]
+        if pname in taken or not NAME_RE.match(pname) or ".." in pname:
+            pname = f"{name[:90]}-{i}"
+        while pname in taken:  # a label that looks like a position: count on
+            pname += f"-{i}"
+        taken.add(pname)
+        out.append((pname, p))
+    return out
+
+
 def import_promptfoo(
     config: Path,
     root: Path,
@@ -288,13 +316,14 @@ def import_promptfoo(
     key = "targets" if "targets" in data and "providers" not in data else "providers"
     if key == "providers" and "targets" in data:
         ctx.skip(("targets",), "targets is not converted: promptfoo takes providers or targets")
-    model, extra = read_provider(ctx, data.get(key), key)
-    ctx.tool_text = bool(extra.get("tools")) or any(
+    providers = read_providers(ctx, data.get(key), key)
+    ctx.tool_text = any(p.extra.get("tools") for p in providers) or any(
         b.get(CONFIG, {}).get("tools") for _, b in prompts
     )
-    if model is None:
+    if not providers:
         ctx.note((key,), "no provider converted; the prompts use echo/echo")
-        model = {"id": "echo/echo"}
+        providers = [Provider((key,), "echo", "", {"id": "echo/echo"}, {}, "{}")]
+    targets = _prompt_names(name, providers)
 
     default = load_located(ctx, data.get("defaultTest"), ("defaultTest",)) or {}
     if not isinstance(default, dict):
@@ -428,17 +457,18 @@ def import_promptfoo(
     metadata = _metadata(ctx, data)
     dataset = f"evals/{name}.jsonl"
     texts: dict[Path, str] = {}
-    for n, (label, raw_body) in enumerate(prompts):
+    for (pname, provider), (n, (label, raw_body)) in itertools.product(targets, enumerate(prompts)):
         version = f"1.{n}.0"
-        body, vmodel, vextra = apply_config(raw_body, model, extra)
+        body, vmodel, vextra = apply_config(raw_body, provider.model, provider.extra)
         mine = {k: v for k, v in inputs.items() if k in per_version[n] or k in in_cases}
         for var in sorted(set(mine) - per_version[n]):
             ctx.note(("prompts", n), f"prompt {label!r} does not use {var!r}, which tests set")
+        whose = f", provider {provider.label or provider.pid!r}" if len(targets) > 1 else ""
         doc: dict[str, Any] = {
-            "name": name,
+            "name": pname,
             "version": version,
             "description": str(data.get("description") or f"Imported from {config.name}"),
-            "changelog": f"Imported from promptfoo ({config.name}, prompt {label!r}).",
+            "changelog": f"Imported from promptfoo ({config.name}, prompt {label!r}{whose}).",
             "model": vmodel,
             "inputs": mine,
             **body,
@@ -455,10 +485,11 @@ def import_promptfoo(
             doc["scoring"] = scoring
         if default.get("threshold") is not None:
             doc["threshold"] = default["threshold"]
-        texts[root / "prompts" / name / f"{version}.yaml"] = yaml.safe_dump(
+        texts[root / "prompts" / pname / f"{version}.yaml"] = yaml.safe_dump(
             doc, sort_keys=False, allow_unicode=True, width=100
         )
-        result.versions.append(version)
+        if pname == name:
+            result.versions.append(version)
     texts[root / dataset] = "".join(json.dumps(c, ensure_ascii=False) + "\n" for c in cases)
     existing = [p for p in texts if p.exists()]
     if existing and not force:
@@ -469,8 +500,17 @@ def import_promptfoo(
         path.write_text(text, encoding="utf-8")
         result.files.append(path)
     result.cases = len(cases)
-    result.models = [model["id"], *ctx.models]
-    if ctx.models:
+    result.models = [p.model["id"] for p in providers]
+    result.prompts = [t for t, _ in targets]
+    if len(targets) > 1:
+        refs = " ".join(f"{t}@{v}" for t in result.prompts for v in result.versions)
+        ctx.note(
+            (key,),
+            "promptfoo's providers have their own config: one prompt per provider ("
+            + ", ".join(f"{t}: {p.label or p.pid}" for t, p in targets)
+            + f"), each with its provider's model and parameters: promptops eval {refs}",
+        )
+    elif len(providers) > 1:
         refs = " ".join(f"{name}@{v}" for v in result.versions)
         matrix = " ".join(f"--model {m}" for m in result.models)
         ctx.note(

@@ -4,6 +4,7 @@ file, line and field on the :class:`Ctx`."""
 
 from __future__ import annotations
 
+import copy
 import csv
 import glob
 import io
@@ -141,7 +142,6 @@ class Ctx:
         self.skipped: list[Skipped] = []
         self.drop = False  # --drop-unconverted: leave unconverted checks out, not failing
         self.tool_text = False  # the model has tools: tool-call replies are text to assertions
-        self.models: list[str] = []  # providers after the first (the rest of the model matrix)
         self.derived_names: set[str] = set()  # metric names derivedMetrics read
         # a scoring function reads the metrics: no metric: may be added that promptfoo lacks
         self.scoring = False
@@ -509,14 +509,26 @@ def read_prompts(ctx: Ctx, raw: Any) -> list[tuple[str, dict[str, Any]]]:
 # ----------------------------------------------------------------------------- providers
 
 
-def read_provider(
-    ctx: Ctx, raw: Any, key: str = "providers"
-) -> tuple[dict[str, Any] | None, dict[str, Any]]:
-    """(model spec, extra prompt fields: tools, tool_choice, response_format). ``key``:
-    ``providers`` or its alias ``targets``."""
+@dataclass
+class Provider:
+    """One converted promptfoo provider: its model spec (id, params, api_base) and the prompt
+    fields its config sets (tools, tool_choice, response_format)."""
+
+    loc: tuple[str | int, ...]
+    pid: str  # promptfoo's id, as written
+    label: str
+    model: dict[str, Any]
+    extra: dict[str, Any]
+    config: str  # the provider's raw config, canonical (``{}`` without one): equal = same params
+
+
+def read_providers(ctx: Ctx, raw: Any, key: str = "providers") -> list[Provider]:
+    """Every provider that has a litellm equivalent, each with its own config converted (a
+    config equal to an earlier provider's, a YAML anchor say, is converted and reported once).
+    ``key``: ``providers`` or its alias ``targets``."""
     raw = load_ref(ctx, raw, (key,))
     if raw is None:  # none given: the caller says what the prompts use
-        return None, {}
+        return []
     entries: list[tuple[tuple[str | int, ...], Any]]
     if isinstance(raw, dict) and not ("id" in raw or "provider" in raw):  # Record<id, options>
         entries = [((key, k), {"id": k, **(v or {})}) for k, v in raw.items()]
@@ -524,9 +536,7 @@ def read_provider(
         entries = [((key, i), item) for i, item in enumerate(raw)]
     else:
         entries = [((key,), raw)]
-    model: dict[str, Any] | None = None
-    extra: dict[str, Any] = {}
-    first_config: Any = None
+    out: list[Provider] = []
     for loc, item in entries:
         options: dict[str, Any] = {}
         if isinstance(item, dict):
@@ -539,58 +549,65 @@ def read_provider(
         if mid is None:
             ctx.skip(loc, f"provider {item!r} has no litellm equivalent")
             continue
-        if model is not None:  # the rest of promptfoo's matrix: evaluated with --model
-            ctx.models.append(mid)
-            # the same config as the first provider's (a YAML anchor, say) loses nothing
-            if options.get("config") and options["config"] != first_config:
-                ctx.skip(
-                    (*loc, "config"),
-                    f"{item}: the config of a provider after the first is not converted "
-                    "(the model matrix runs on the prompt's parameters)",
-                )
-            continue
-        model = {"id": mid}
-        first_config = options.get("config")
+        canon = json.dumps(options.get("config") or {}, sort_keys=True, default=str)
+        same = next((p for p in out if p.config == canon), None)
+        if same is not None:
+            model = {**copy.deepcopy(same.model), "id": mid}
+            extra = copy.deepcopy(same.extra)
+        else:
+            model, extra = _convert_config(ctx, loc, options.get("config"), mid)
         from ..modelids import id_problem
 
         if why := id_problem(mid):  # promptfoo takes aliases; promptops's lint does not
             ctx.note(loc, f"model {mid!r}: lint will refuse it until it is fixed: {why}")
-        config = load_ref(ctx, options.get("config") or {}, (*loc, "config"))
-        if not isinstance(config, dict):
-            ctx.skip((*loc, "config"), "provider config that is not a mapping is not converted")
-        params: dict[str, Any] = {}
-        for key, value in config.items() if isinstance(config, dict) else []:
-            ckey: tuple[str | int, ...] = (*loc, "config", key)
-            if key == "showThinking":
-                pass  # read with thinking
-            elif key == "store":
-                ctx.note(ckey, "store (OpenAI keeps the completion) changes no answer; left out")
-            elif key == "thinking" and _shows_thinking(config):
-                ctx.skip(
-                    ckey,
-                    "thinking is not converted: promptfoo puts the model's thinking before the "
-                    "answer in the output its assertions read (showThinking, true by default); "
-                    "promptops's output is the answer (set showThinking: false to convert it)",
-                )
-            elif sampling(params, key, value):
-                pass
-            elif key == "tools":
-                extra[key] = tools_of(ctx, load_ref(ctx, value, ckey), ckey)
-            elif key == "tool_choice":
-                if (choice := tool_choice_of(ctx, load_ref(ctx, value, ckey), ckey)) is not None:
-                    extra[key] = choice
-            elif key == "response_format":
-                extra[key] = load_ref(ctx, value, ckey)
-            elif key in ("apiBaseUrl", "apiHost", "api_base"):
-                _api_base(ctx, model, ckey, key, value)
-            else:
-                ctx.skip(ckey, f"provider config {key!r} is not converted")
-        _no_tools_left(ctx, extra, (*loc, "config"))
-        if params:
-            model["params"] = params
-        for key in options:
-            if key not in ("id", "provider", "config", "label"):
-                ctx.skip((*loc, key), f"provider option {key!r} is not converted")
+        for okey in options:
+            if okey not in ("id", "provider", "config", "label"):
+                ctx.skip((*loc, okey), f"provider option {okey!r} is not converted")
+        label = str(options.get("label") or "")
+        out.append(Provider(loc, item, label, model, extra, canon))
+    return out
+
+
+def _convert_config(
+    ctx: Ctx, loc: tuple[str | int, ...], raw: Any, mid: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(model spec, extra prompt fields) of one provider's ``config``; what does not convert
+    is reported at its key."""
+    model: dict[str, Any] = {"id": mid}
+    extra: dict[str, Any] = {}
+    config = load_ref(ctx, raw or {}, (*loc, "config"))
+    if not isinstance(config, dict):
+        ctx.skip((*loc, "config"), "provider config that is not a mapping is not converted")
+    params: dict[str, Any] = {}
+    for key, value in config.items() if isinstance(config, dict) else []:
+        ckey: tuple[str | int, ...] = (*loc, "config", key)
+        if key == "showThinking":
+            pass  # read with thinking
+        elif key == "store":
+            ctx.note(ckey, "store (OpenAI keeps the completion) changes no answer; left out")
+        elif key == "thinking" and _shows_thinking(config):
+            ctx.skip(
+                ckey,
+                "thinking is not converted: promptfoo puts the model's thinking before the "
+                "answer in the output its assertions read (showThinking, true by default); "
+                "promptops's output is the answer (set showThinking: false to convert it)",
+            )
+        elif sampling(params, key, value):
+            pass
+        elif key == "tools":
+            extra[key] = tools_of(ctx, load_ref(ctx, value, ckey), ckey)
+        elif key == "tool_choice":
+            if (choice := tool_choice_of(ctx, load_ref(ctx, value, ckey), ckey)) is not None:
+                extra[key] = choice
+        elif key == "response_format":
+            extra[key] = load_ref(ctx, value, ckey)
+        elif key in ("apiBaseUrl", "apiHost", "api_base"):
+            _api_base(ctx, model, ckey, key, value)
+        else:
+            ctx.skip(ckey, f"provider config {key!r} is not converted")
+    _no_tools_left(ctx, extra, (*loc, "config"))
+    if params:
+        model["params"] = params
     return model, extra
 
 

@@ -145,6 +145,7 @@ class ImportView:
             "expanded_cases": r.expanded,
             "scenario_cases": r.scenario_cases,
             "models": r.models,
+            "prompts": r.prompts,
             "files": self.files,
             "not_converted": [str(s) for s in r.skipped],
             "notes": [str(s) for s in r.notes],
