@@ -79,7 +79,10 @@ def test_translate_fixture_converts_and_reports(project: Path, cli: Cli) -> None
         "evals/translate.jsonl",
     ]
     pinned = yaml.safe_load((project / f"prompts/{other}/1.1.0.yaml").read_text())
-    assert pinned["model"] == {"id": "openai/gpt-4o-mini-2024-07-18", "params": {"temperature": 0}}
+    assert pinned["model"] == {  # max_tokens: what promptfoo's OpenAI provider sends unset
+        "id": "openai/gpt-4o-mini-2024-07-18",
+        "params": {"temperature": 0, "max_tokens": 1024},
+    }
     assert pinned["dataset"] == "evals/translate.jsonl"
     cfg = "pf/translate/promptfooconfig.yaml"
     assert data["not_converted"] == [
@@ -1566,10 +1569,17 @@ def test_provider_config_of_the_responses_api_and_reasoning_models(
         "extra": {"reasoning_effort": "low", "verbosity": "low"},
     }
     anchored = yaml.safe_load((project / "prompts/o-gpt-4o-2024-08-06/1.0.0.yaml").read_text())
-    assert anchored["model"] == {**doc["model"], "id": "openai/gpt-4o-2024-08-06"}
+    # promptfoo's chat provider sends temperature 0 where its config sets none
+    assert anchored["model"] == {
+        "id": "openai/gpt-4o-2024-08-06",
+        "params": {**doc["model"]["params"], "temperature": 0},
+    }
     assert anchored["tools"] == doc["tools"]
     own = yaml.safe_load((project / "prompts/o-gpt-4o-mini-2024-07-18/1.0.0.yaml").read_text())
-    assert own["model"] == {"id": "openai/gpt-4o-mini-2024-07-18", "params": {"temperature": 1}}
+    assert own["model"] == {
+        "id": "openai/gpt-4o-mini-2024-07-18",
+        "params": {"temperature": 1, "max_tokens": 1024},
+    }
     assert "tools" not in own
     assert doc["tools"] == [
         {
@@ -1759,7 +1769,8 @@ def test_providers_with_their_own_config_each_run_with_it(
     assert sent == {
         "gpt-4o-mini-2024-07-18": [(0, 50, None)] * 2,
         "gpt-4o-2024-08-06": [(0.9, 300, {"type": "json_object"})] * 2,
-        "gpt-4.1-2025-04-14": [(None, None, None)] * 2,  # no config: none of the others'
+        # no config: promptfoo's OpenAI defaults, none of the others' params
+        "gpt-4.1-2025-04-14": [(0, 1024, None)] * 2,
     }
     # every provider on every case, judged alike: "ok" contains ok, not nope
     groups = json.loads(run.stdout)["groups"]
@@ -1820,3 +1831,48 @@ def test_prompt_names_of_providers_are_distinct_and_valid(
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["prompts"] == names
     assert cli("lint").exit_code == 0
+
+
+def test_providers_probe_sends_and_judges_as_promptfoo_does(
+    project: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The providers probe (three providers, each with its own config or none) against what
+    promptfoo 0.121.20 recorded on the same loopback model (scripts/promptfoo_differential.py):
+    each model receives the sampling parameters promptfoo sent it, and every (case, provider)
+    gets promptfoo's verdict (the responder answers with the parameters it received)."""
+    pytest.importorskip("quickjs")
+    config = _copy(project, "providers")
+    result = cli("import", "promptfoo", str(config), "-f", "json", "--name", "providers")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["not_converted"] == []
+    assert data["prompts"] == ["providers", "providers-warm", "providers-plain"]
+    assert cli("lint").exit_code == 0
+    recorded = json.loads((FIXTURES / "providers" / "promptfoo-results.json").read_text())
+    label = {"providers": "cold", "providers-warm": "warm", "providers-plain": "plain"}
+    refs = data["notes"][-1].split(": promptops eval ", 1)[1].split()
+    with FakeOpenAI(_responder(FIXTURES / "providers")) as s:
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+        monkeypatch.setenv("OPENAI_API_BASE", s.url)
+        run = cli("eval", *refs, "-f", "json", "--fail-under", "0", "--no-cache")
+        assert run.exit_code == 0, run.output
+        keys = ("temperature", "max_tokens", "seed")
+        ours_sent = [
+            {"model": r.body["model"], **{k: r.body[k] for k in keys if k in r.body}}
+            for r in s.requests
+        ]
+
+    def order(x: dict[str, Any]) -> str:
+        return json.dumps(x, sort_keys=True).replace(".0,", ",").replace(".0}", "}")
+
+    # 0 and 0.0 are one value: compared as dicts, in one order
+    assert sorted(ours_sent, key=order) == sorted(recorded["requests"], key=order)
+    run_id = json.loads(run.stdout)["run_id"]
+    recs = (project / ".promptops/runs" / run_id / "results.jsonl").read_text().splitlines()
+    ids = {c["id"]: c.get("description") for c in _cases(project, "providers")}
+    ours = {
+        (ids[r["case_id"]] or r["case_id"], label[r["prompt"]]): r["pass"]
+        for r in map(json.loads, recs)
+    }
+    theirs = {(r["description"], r["provider"]): r["pass"] for r in recorded["results"]}
+    assert ours == theirs and len(theirs) == 12

@@ -519,7 +519,12 @@ class Provider:
     label: str
     model: dict[str, Any]
     extra: dict[str, Any]
-    config: str  # the provider's raw config, canonical (``{}`` without one): equal = same params
+    raw: str  # the provider's config as written, canonical (``{}`` without one)
+
+    @property
+    def config(self) -> str:
+        """What the provider sends besides its model id, canonical: equal = the same params."""
+        return json.dumps([{**self.model, "id": None}, self.extra], sort_keys=True, default=str)
 
 
 def read_providers(ctx: Ctx, raw: Any, key: str = "providers") -> list[Provider]:
@@ -550,12 +555,13 @@ def read_providers(ctx: Ctx, raw: Any, key: str = "providers") -> list[Provider]
             ctx.skip(loc, f"provider {item!r} has no litellm equivalent")
             continue
         canon = json.dumps(options.get("config") or {}, sort_keys=True, default=str)
-        same = next((p for p in out if p.config == canon), None)
+        same = next((p for p in out if p.raw == canon), None)
         if same is not None:
             model = {**copy.deepcopy(same.model), "id": mid}
             extra = copy.deepcopy(same.extra)
         else:
             model, extra = _convert_config(ctx, loc, options.get("config"), mid)
+        _openai_defaults(ctx, loc, item, model, options.get("config"))
         from ..modelids import id_problem
 
         if why := id_problem(mid):  # promptfoo takes aliases; promptops's lint does not
@@ -566,6 +572,36 @@ def read_providers(ctx: Ctx, raw: Any, key: str = "providers") -> list[Provider]
         label = str(options.get("label") or "")
         out.append(Provider(loc, item, label, model, extra, canon))
     return out
+
+
+def _openai_defaults(
+    ctx: Ctx, loc: tuple[str | int, ...], pid: str, model: dict[str, Any], config: Any
+) -> None:
+    """What promptfoo's OpenAI chat provider sends when its config does not: temperature 0 and
+    max_tokens 1024 (none for reasoning models: o1, o3, o4, gpt-5), unless ``omitDefaults``.
+    Written into the params, so the model gets what it got under promptfoo."""
+    prefix, _, rest = pid.partition(":")
+    kind, _, name = rest.partition(":")
+    if prefix != "openai" or (kind != "chat" and (kind in _KINDS or name)):
+        return
+    name = (name if kind == "chat" else rest).replace("ft:", "")
+    if not name or (isinstance(config, dict) and config.get("omitDefaults")):
+        return
+    if name.startswith(("o1", "o3", "o4", "gpt-5")) or re.search(r"/(o1|o3|o4|gpt-5)", name):
+        return
+    params = model.setdefault("params", {})
+    written = []
+    for key, value in (("temperature", 0), ("max_tokens", 1024)):
+        if key not in params:
+            params[key] = value
+            written.append(f"{key} {value}")
+    if written:
+        ctx.note(
+            loc,
+            f"{pid}: promptfoo's OpenAI defaults written as params: {', '.join(written)} (what "
+            "promptfoo sends unless its config, or OPENAI_TEMPERATURE/OPENAI_MAX_TOKENS, says "
+            "otherwise)",
+        )
 
 
 def _convert_config(
@@ -581,8 +617,8 @@ def _convert_config(
     params: dict[str, Any] = {}
     for key, value in config.items() if isinstance(config, dict) else []:
         ckey: tuple[str | int, ...] = (*loc, "config", key)
-        if key == "showThinking":
-            pass  # read with thinking
+        if key in ("showThinking", "omitDefaults"):
+            pass  # read with thinking; read by _openai_defaults
         elif key == "store":
             ctx.note(ckey, "store (OpenAI keeps the completion) changes no answer; left out")
         elif key == "thinking" and _shows_thinking(config):
