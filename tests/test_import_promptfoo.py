@@ -1876,3 +1876,35 @@ def test_providers_probe_sends_and_judges_as_promptfoo_does(
     }
     theirs = {(r["description"], r["provider"]): r["pass"] for r in recorded["results"]}
     assert ours == theirs and len(theirs) == 12
+
+
+def test_a_tool_lint_refuses_is_named_by_the_import(
+    project: Path, cli: Cli, write: Callable[..., Path]
+) -> None:
+    """promptfoo's tool-use example gives an OpenAI function Anthropic's input_schema (promptfoo
+    sends it unchanged): the import's report says lint will refuse it, before lint does."""
+    write(
+        "pf/t/promptfooconfig.yaml",
+        """\
+        prompts: ['Weather in {{city}}?']
+        providers:
+          - id: openai:chat:gpt-4o-mini-2024-07-18
+            config:
+              tools:
+                - type: function
+                  function:
+                    name: get_weather
+                    input_schema: {type: object, properties: {city: {type: string}}}
+        tests: [{vars: {city: Paris}}]
+        """,
+    )
+    result = cli("import", "promptfoo", "pf/t/promptfooconfig.yaml", "-f", "json", "--name", "t")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["notes"][0] == (
+        "pf/t/promptfooconfig.yaml:6: providers[0].config.tools[0]: tool: lint will refuse it "
+        "until it is fixed: function.input_schema: Extra inputs are not permitted"
+    )
+    lint = cli("lint", "-f", "json")
+    assert lint.exit_code == 1
+    assert "tools[0].function.input_schema" in lint.stdout

@@ -632,6 +632,7 @@ def _convert_config(
             pass
         elif key == "tools":
             extra[key] = tools_of(ctx, load_ref(ctx, value, ckey), ckey)
+            _lintable_tools(ctx, extra[key], ckey)
         elif key == "tool_choice":
             if (choice := tool_choice_of(ctx, load_ref(ctx, value, ckey), ckey)) is not None:
                 extra[key] = choice
@@ -645,6 +646,26 @@ def _convert_config(
     if params:
         model["params"] = params
     return model, extra
+
+
+def _lintable_tools(ctx: Ctx, tools: Any, loc: tuple[str | int, ...]) -> None:
+    """A tool written as promptfoo took it but not as promptops's ``tools`` (an OpenAI function
+    with Anthropic's ``input_schema``, say, which promptfoo sends unchanged) is noted: lint
+    names it, and the import says so first."""
+    from pydantic import ValidationError
+
+    from ..spec import ToolSpec
+
+    for i, tool in enumerate(tools if isinstance(tools, list) else []):
+        try:
+            ToolSpec.model_validate(tool)
+        except ValidationError as e:
+            err = e.errors()[0]
+            where = ".".join(str(p) for p in err["loc"])
+            ctx.note(
+                (*loc, i),
+                f"tool: lint will refuse it until it is fixed: {where}: {err['msg']}",
+            )
 
 
 def _api_base(
