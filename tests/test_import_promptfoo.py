@@ -1908,3 +1908,69 @@ def test_a_tool_lint_refuses_is_named_by_the_import(
     lint = cli("lint", "-f", "json")
     assert lint.exit_code == 1
     assert "tools[0].function.input_schema" in lint.stdout
+
+
+def test_a_providers_prompts_option_picks_the_prompts_it_runs(
+    project: Path, cli: Cli, write: Callable[..., Path]
+) -> None:
+    """promptfoo's prompts-per-model example: a provider's ``prompts`` (labels; ``label:``
+    prefix or ``prefix*``) are the prompts promptfoo runs on it: so the provider's prompt has
+    only those versions, and the eval command runs exactly promptfoo's pairs; a label that
+    matches no prompt is reported and the provider runs every prompt."""
+    write(
+        "pf/pp/promptfooconfig.yaml",
+        """\
+        prompts:
+          - {raw: 'First {{topic}}', label: 'first: short'}
+          - {raw: 'Second {{topic}}', label: second}
+          - {raw: 'Third {{topic}}', label: third}
+        providers:
+          - id: openai:chat:gpt-4o-mini-2024-07-18
+            prompts: [first, 'sec*']
+          - id: openai:chat:gpt-4o-2024-08-06
+            prompts: [third]
+          - id: openai:chat:gpt-4.1-2025-04-14
+            prompts: [fourth]
+        tests: [{vars: {topic: bananas}}]
+        """,
+    )
+    result = cli("import", "promptfoo", "pf/pp/promptfooconfig.yaml", "-f", "json", "--name", "pp")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["refs"] == [
+        "pp@1.0.0",
+        "pp@1.1.0",
+        "pp-gpt-4o-2024-08-06@1.2.0",
+        "pp-gpt-4.1-2025-04-14@1.0.0",
+        "pp-gpt-4.1-2025-04-14@1.1.0",
+        "pp-gpt-4.1-2025-04-14@1.2.0",
+    ]
+    assert data["notes"][-1].endswith("promptops eval " + " ".join(data["refs"]))
+    assert data["not_converted"] == [
+        "pf/pp/promptfooconfig.yaml:11: providers[2].prompts: openai:chat:gpt-4.1-2025-04-14: "
+        "'prompts' names 'fourth', which matches no prompt's label; not converted: the provider "
+        "runs every prompt"
+    ]
+    assert cli("lint").exit_code == 0
+    third = yaml.safe_load((project / "prompts/pp-gpt-4o-2024-08-06/1.2.0.yaml").read_text())
+    assert third["template"] == "Third {{topic}}"
+    assert third["model"]["id"] == "openai/gpt-4o-2024-08-06"
+
+
+def test_a_provider_given_no_prompt_is_left_out(
+    project: Path, cli: Cli, write: Callable[..., Path]
+) -> None:
+    write(
+        "pf/np/promptfooconfig.yaml",
+        """\
+        prompts: ['Hi {{x}}']
+        providers:
+          - echo
+          - {id: openai:chat:gpt-4o-mini-2024-07-18, prompts: []}
+        """,
+    )
+    result = cli("import", "promptfoo", "pf/np/promptfooconfig.yaml", "-f", "json", "--name", "np")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["prompts"] == ["np"] and data["models"] == ["echo/echo"]
+    assert [s.split(": ", 2)[1] for s in data["not_converted"]] == ["providers[1].prompts"]

@@ -99,6 +99,7 @@ class ImportResult:
     models: list[str] = field(default_factory=list)  # promptfoo's providers: the model matrix
     # one prompt per provider when the providers' configs differ (the first is ``name``)
     prompts: list[str] = field(default_factory=list)
+    refs: list[str] = field(default_factory=list)  # every prompt version written, name@version
     skipped: list[Skipped] = field(default_factory=list)
     notes: list[Skipped] = field(default_factory=list)
 
@@ -252,6 +253,51 @@ def _own_transform(test: dict[str, Any]) -> bool:
     return isinstance(opts, dict) and ("transform" in opts or "postprocess" in opts)
 
 
+def _prompts_of_providers(
+    ctx: Ctx, providers: list[Provider], labels: list[str], data: dict[str, Any]
+) -> list[Provider]:
+    """Each provider's ``prompts`` option (the prompts promptfoo runs on it, by label: exact,
+    ``label:`` prefix or ``prefix*``) as the indices of the prompts it runs; a reference that
+    matches no label the config gives is reported and the provider runs every prompt; a
+    provider given no prompt runs none, so it is left out (reported)."""
+    raw = data.get("prompts")
+    given: set[str] = set()
+    if isinstance(raw, list):
+        given = {str(p["label"]) for p in raw if isinstance(p, dict) and p.get("label")}
+    elif isinstance(raw, dict) and not {"raw", "id"} & set(raw):
+        given = {str(v) for v in raw.values() if v}
+
+    def match(ref: str, label: str) -> bool:
+        if label not in given:
+            return False
+        wild = ref.endswith("*") and label.startswith(ref[:-1])
+        return label == ref or wild or label.startswith(f"{ref}:")
+
+    kept = []
+    for p in providers:
+        loc = (*p.loc, "prompts")
+        if p.only is None:
+            kept.append(p)
+            continue
+        if not isinstance(p.only, list) or not all(isinstance(r, str) for r in p.only):
+            ctx.skip(loc, "provider option 'prompts' that is not a list of labels is not converted")
+        elif not p.only:
+            ctx.skip(loc, f"{p.pid}: 'prompts' is empty: promptfoo runs no prompt on it; left out")
+            continue
+        elif missing := [r for r in p.only if not any(match(r, label) for label in labels)]:
+            ctx.skip(
+                loc,
+                f"{p.pid}: 'prompts' names {missing[0]!r}, which matches no prompt's label; "
+                "not converted: the provider runs every prompt",
+            )
+        else:
+            p.runs = tuple(
+                n for n, label in enumerate(labels) if any(match(r, label) for r in p.only)
+            )
+        kept.append(p)
+    return kept
+
+
 def _prompt_names(name: str, providers: list[Provider]) -> list[tuple[str, Provider]]:
     """The prompts to write: one (``name``) when every provider has the same config (the rest
     run as ``--model``s of the matrix on its parameters), else one per provider, each pinning
@@ -323,6 +369,9 @@ def import_promptfoo(
     if not providers:
         ctx.note((key,), "no provider converted; the prompts use echo/echo")
         providers = [Provider((key,), "echo", "", {"id": "echo/echo"}, {}, "{}")]
+    providers = _prompts_of_providers(ctx, providers, [label for label, _ in prompts], data)
+    if not providers:
+        raise PromptOpsError(f"{ctx.shown}: no provider runs any prompt (every 'prompts' is empty)")
     targets = _prompt_names(name, providers)
 
     default = load_located(ctx, data.get("defaultTest"), ("defaultTest",)) or {}
@@ -457,7 +506,10 @@ def import_promptfoo(
     metadata = _metadata(ctx, data)
     dataset = f"evals/{name}.jsonl"
     texts: dict[Path, str] = {}
+    refs: list[str] = []
     for (pname, provider), (n, (label, raw_body)) in itertools.product(targets, enumerate(prompts)):
+        if provider.runs is not None and n not in provider.runs:
+            continue  # promptfoo runs this prompt on the provider's prompts only
         version = f"1.{n}.0"
         body, vmodel, vextra = apply_config(raw_body, provider.model, provider.extra)
         mine = {k: v for k, v in inputs.items() if k in per_version[n] or k in in_cases}
@@ -488,7 +540,8 @@ def import_promptfoo(
         texts[root / "prompts" / pname / f"{version}.yaml"] = yaml.safe_dump(
             doc, sort_keys=False, allow_unicode=True, width=100
         )
-        if pname == name:
+        refs.append(f"{pname}@{version}")
+        if version not in result.versions:
             result.versions.append(version)
     texts[root / dataset] = "".join(json.dumps(c, ensure_ascii=False) + "\n" for c in cases)
     existing = [p for p in texts if p.exists()]
@@ -502,19 +555,19 @@ def import_promptfoo(
     result.cases = len(cases)
     result.models = [p.model["id"] for p in providers]
     result.prompts = [t for t, _ in targets]
+    result.refs = refs
     if len(targets) > 1:
-        refs = " ".join(f"{t}@{v}" for t in result.prompts for v in result.versions)
         ctx.note(
             (key,),
             "promptfoo's providers have their own config: one prompt per provider ("
             + ", ".join(f"{t}: {p.label or p.pid}" for t, p in targets)
-            + f"), each with its provider's model and parameters: promptops eval {refs}",
+            + f"), each with its provider's model and parameters: promptops eval {' '.join(refs)}",
         )
     elif len(providers) > 1:
-        refs = " ".join(f"{name}@{v}" for v in result.versions)
         matrix = " ".join(f"--model {m}" for m in result.models)
         ctx.note(
-            (key,), f"promptfoo's providers are a model matrix: promptops eval {refs} {matrix}"
+            (key,),
+            f"promptfoo's providers are a model matrix: promptops eval {' '.join(refs)} {matrix}",
         )
     result.skipped = ctx.skipped
     result.notes = ctx.notes

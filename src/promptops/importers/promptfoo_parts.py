@@ -520,11 +520,14 @@ class Provider:
     model: dict[str, Any]
     extra: dict[str, Any]
     raw: str  # the provider's config as written, canonical (``{}`` without one)
+    only: Any = None  # its ``prompts`` option as written (None: every prompt)
+    runs: tuple[int, ...] | None = None  # the prompts it runs, once read (None: every one)
 
     @property
     def config(self) -> str:
-        """What the provider sends besides its model id, canonical: equal = the same params."""
-        return json.dumps([{**self.model, "id": None}, self.extra], sort_keys=True, default=str)
+        """What the provider sends and to which prompts, canonical: equal = the same run."""
+        sent = [{**self.model, "id": None}, self.extra, self.runs]
+        return json.dumps(sent, sort_keys=True, default=str)
 
 
 def read_providers(ctx: Ctx, raw: Any, key: str = "providers") -> list[Provider]:
@@ -567,10 +570,10 @@ def read_providers(ctx: Ctx, raw: Any, key: str = "providers") -> list[Provider]
         if why := id_problem(mid):  # promptfoo takes aliases; promptops's lint does not
             ctx.note(loc, f"model {mid!r}: lint will refuse it until it is fixed: {why}")
         for okey in options:
-            if okey not in ("id", "provider", "config", "label"):
+            if okey not in ("id", "provider", "config", "label", "prompts"):
                 ctx.skip((*loc, okey), f"provider option {okey!r} is not converted")
         label = str(options.get("label") or "")
-        out.append(Provider(loc, item, label, model, extra, canon))
+        out.append(Provider(loc, item, label, model, extra, canon, options.get("prompts")))
     return out
 
 

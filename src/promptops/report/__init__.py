@@ -146,6 +146,7 @@ class ImportView:
             "scenario_cases": r.scenario_cases,
             "models": r.models,
             "prompts": r.prompts,
+            "refs": r.refs,
             "files": self.files,
             "not_converted": [str(s) for s in r.skipped],
             "notes": [str(s) for s in r.notes],
