@@ -1915,8 +1915,9 @@ def test_a_providers_prompts_option_picks_the_prompts_it_runs(
 ) -> None:
     """promptfoo's prompts-per-model example: a provider's ``prompts`` (labels; ``label:``
     prefix or ``prefix*``) are the prompts promptfoo runs on it: so the provider's prompt has
-    only those versions, and the eval command runs exactly promptfoo's pairs; a label that
-    matches no prompt is reported and the provider runs every prompt."""
+    only those versions, and the eval command runs exactly promptfoo's pairs (as promptfoo
+    0.121.20 ran them with echo); a label that matches no prompt is reported, and a provider
+    that runs no prompt is left out, as promptfoo leaves it out."""
     write(
         "pf/pp/promptfooconfig.yaml",
         """\
@@ -1931,6 +1932,8 @@ def test_a_providers_prompts_option_picks_the_prompts_it_runs(
             prompts: [third]
           - id: openai:chat:gpt-4.1-2025-04-14
             prompts: [fourth]
+          - id: openai:chat:gpt-4.1-mini-2025-04-14
+            prompts: [fifth, third]
         tests: [{vars: {topic: bananas}}]
         """,
     )
@@ -1941,15 +1944,17 @@ def test_a_providers_prompts_option_picks_the_prompts_it_runs(
         "pp@1.0.0",
         "pp@1.1.0",
         "pp-gpt-4o-2024-08-06@1.2.0",
-        "pp-gpt-4.1-2025-04-14@1.0.0",
-        "pp-gpt-4.1-2025-04-14@1.1.0",
-        "pp-gpt-4.1-2025-04-14@1.2.0",
+        "pp-gpt-4.1-mini-2025-04-14@1.2.0",
     ]
     assert data["notes"][-1].endswith("promptops eval " + " ".join(data["refs"]))
+    cfg = "pf/pp/promptfooconfig.yaml"
     assert data["not_converted"] == [
-        "pf/pp/promptfooconfig.yaml:11: providers[2].prompts: openai:chat:gpt-4.1-2025-04-14: "
-        "'prompts' names 'fourth', which matches no prompt's label; not converted: the provider "
-        "runs every prompt"
+        f"{cfg}:11: providers[2].prompts[0]: openai:chat:gpt-4.1-2025-04-14: 'fourth' matches no "
+        "prompt label; not converted (promptfoo also matches prompt ids and default labels)",
+        f"{cfg}:11: providers[2].prompts: openai:chat:gpt-4.1-2025-04-14: runs no prompt (as in "
+        "promptfoo); left out",
+        f"{cfg}:13: providers[3].prompts[0]: openai:chat:gpt-4.1-mini-2025-04-14: 'fifth' matches "
+        "no prompt label; not converted (promptfoo also matches prompt ids and default labels)",
     ]
     assert cli("lint").exit_code == 0
     third = yaml.safe_load((project / "prompts/pp-gpt-4o-2024-08-06/1.2.0.yaml").read_text())

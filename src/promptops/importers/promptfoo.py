@@ -257,9 +257,10 @@ def _prompts_of_providers(
     ctx: Ctx, providers: list[Provider], labels: list[str], data: dict[str, Any]
 ) -> list[Provider]:
     """Each provider's ``prompts`` option (the prompts promptfoo runs on it, by label: exact,
-    ``label:`` prefix or ``prefix*``) as the indices of the prompts it runs; a reference that
-    matches no label the config gives is reported and the provider runs every prompt; a
-    provider given no prompt runs none, so it is left out (reported)."""
+    ``label:`` prefix or ``prefix*``) as the indices of the prompts it runs. A reference that
+    matches no label the config gives is reported (promptfoo also matches prompt ids and
+    default labels, which are not read here); a provider that runs no prompt is left out, as
+    promptfoo leaves it out (reported)."""
     raw = data.get("prompts")
     given: set[str] = set()
     if isinstance(raw, list):
@@ -284,16 +285,20 @@ def _prompts_of_providers(
         elif not p.only:
             ctx.skip(loc, f"{p.pid}: 'prompts' is empty: promptfoo runs no prompt on it; left out")
             continue
-        elif missing := [r for r in p.only if not any(match(r, label) for label in labels)]:
-            ctx.skip(
-                loc,
-                f"{p.pid}: 'prompts' names {missing[0]!r}, which matches no prompt's label; "
-                "not converted: the provider runs every prompt",
-            )
         else:
+            for i, ref in enumerate(p.only):
+                if not any(match(ref, label) for label in labels):
+                    ctx.skip(
+                        (*loc, i),
+                        f"{p.pid}: {ref!r} matches no prompt label; not converted (promptfoo "
+                        "also matches prompt ids and default labels)",
+                    )
             p.runs = tuple(
                 n for n, label in enumerate(labels) if any(match(r, label) for r in p.only)
             )
+            if not p.runs:
+                ctx.skip(loc, f"{p.pid}: runs no prompt (as in promptfoo); left out")
+                continue
         kept.append(p)
     return kept
 
