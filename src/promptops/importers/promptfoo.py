@@ -27,7 +27,9 @@ What converts:
   promptfoo meaning differs from promptops's types are written as what promptfoo does
   (:mod:`.promptfoo_js`); several ``providers`` with one config are reported as the model
   matrix to evaluate (``--model``); providers with configs of their own become one prompt each
-  (``name``, ``name-<label or model>``), each pinning its provider's model and parameters.
+  (``name``, ``name-<label or model>``), each pinning its provider's model and parameters
+  (promptfoo's OpenAI defaults included), with the versions of the prompts its ``prompts``
+  labels pick.
 
 Everything else (a test's other options, ``evaluateOptions``, ``env``, extensions, image and
 PDF vars...) is listed in :attr:`ImportResult.skipped` with its file, line and field, so the
