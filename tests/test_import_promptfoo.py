@@ -1960,6 +1960,11 @@ def test_a_providers_prompts_option_picks_the_prompts_it_runs(
     third = yaml.safe_load((project / "prompts/pp-gpt-4o-2024-08-06/1.2.0.yaml").read_text())
     assert third["template"] == "Third {{topic}}"
     assert third["model"]["id"] == "openai/gpt-4o-2024-08-06"
+    text = cli("import", "promptfoo", "pf/pp/promptfooconfig.yaml", "--name", "pp", "--force")
+    assert text.exit_code == 0, text.output
+    assert "pp, pp-gpt-4o-2024-08-06, pp-gpt-4.1-mini-2025-04-14: 4 version(s), 1 case(s)" in (
+        text.stdout
+    )
 
 
 def test_a_provider_given_no_prompt_is_left_out(
