@@ -1984,3 +1984,26 @@ def test_a_provider_given_no_prompt_is_left_out(
     data = json.loads(result.stdout)
     assert data["prompts"] == ["np"] and data["models"] == ["echo/echo"]
     assert [s.split(": ", 2)[1] for s in data["not_converted"]] == ["providers[1].prompts"]
+
+
+def test_provider_prompts_probe_runs_promptfoos_pairs(project: Path, cli: Cli) -> None:
+    """Each provider's prompts option against what promptfoo 0.121.20 ran (the providerprompts
+    probe, echo provider): the same (provider, prompt) pairs, so the same outputs and
+    verdicts; the provider whose label matches nothing runs nothing on both sides."""
+    config = _copy(project, "providerprompts")
+    result = cli("import", "promptfoo", str(config), "-f", "json", "--name", "pp")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["prompts"] == ["pp", "pp-b"]
+    assert cli("lint").exit_code == 0
+    run = cli("eval", *data["refs"], "-f", "json", "--no-cache")
+    assert run.exit_code == 0, run.output
+    recs = project / ".promptops/runs" / json.loads(run.stdout)["run_id"] / "results.jsonl"
+    label = {"pp": "a", "pp-b": "b"}
+    ours = sorted(
+        (label[r["prompt"]], r["output"], r["pass"])
+        for r in map(json.loads, recs.read_text().splitlines())
+    )
+    recorded = json.loads((FIXTURES / "providerprompts" / "promptfoo-results.json").read_text())
+    theirs = sorted((r["provider"], r["output"], r["pass"]) for r in recorded["results"])
+    assert ours == theirs and len(theirs) == 3
