@@ -2007,3 +2007,43 @@ def test_provider_prompts_probe_runs_promptfoos_pairs(project: Path, cli: Cli) -
     recorded = json.loads((FIXTURES / "providerprompts" / "promptfoo-results.json").read_text())
     theirs = sorted((r["provider"], r["output"], r["pass"]) for r in recorded["results"])
     assert ours == theirs and len(theirs) == 3
+
+
+def test_openai_defaults_are_each_providers_own(
+    project: Path, cli: Cli, write: Callable[..., Path]
+) -> None:
+    """promptfoo's OpenAI chat defaults go to OpenAI chat providers only: not to another
+    provider sharing the config (a YAML anchor), not to a reasoning model, not with
+    omitDefaults (inline or in a file:// config)."""
+    write("pf/d/quiet.yaml", "omitDefaults: true\nmax_tokens: 64\n")
+    write(
+        "pf/d/promptfooconfig.yaml",
+        """\
+        prompts: ['{{q}}']
+        providers:
+          - id: openai:chat:gpt-4o-mini-2024-07-18
+            config: &shared {top_p: 0.5}
+          - id: anthropic:messages:claude-3-5-haiku-20241022
+            config: *shared
+          - id: openai:o3-mini-2025-01-31
+            config: *shared
+          - id: openai:chat:gpt-4o-2024-08-06
+            config: file://quiet.yaml
+        tests: [{vars: {q: hi}}]
+        """,
+    )
+    result = cli("import", "promptfoo", "pf/d/promptfooconfig.yaml", "-f", "json", "--name", "d")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["not_converted"] == []
+    models = {
+        name: yaml.safe_load((project / f"prompts/{name}/1.0.0.yaml").read_text())["model"]
+        for name in data["prompts"]
+    }
+    assert [m["params"] for m in models.values()] == [
+        {"top_p": 0.5, "temperature": 0, "max_tokens": 1024},
+        {"top_p": 0.5},
+        {"top_p": 0.5},
+        {"max_tokens": 64},
+    ]
+    assert cli("lint").exit_code == 0

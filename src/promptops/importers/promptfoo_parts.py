@@ -522,6 +522,8 @@ class Provider:
     raw: str  # the provider's config as written, canonical (``{}`` without one)
     only: Any = None  # its ``prompts`` option as written (None: every prompt)
     runs: tuple[int, ...] | None = None  # the prompts it runs, once read (None: every one)
+    base: dict[str, Any] = field(default_factory=dict)  # model from its config alone
+    omit: bool = False  # its config's omitDefaults: no provider defaults are written
 
     @property
     def config(self) -> str:
@@ -559,12 +561,15 @@ def read_providers(ctx: Ctx, raw: Any, key: str = "providers") -> list[Provider]
             continue
         canon = json.dumps(options.get("config") or {}, sort_keys=True, default=str)
         same = next((p for p in out if p.raw == canon), None)
-        if same is not None:
-            model = {**copy.deepcopy(same.model), "id": mid}
+        if same is not None:  # converted: the defaults are the model's own (_openai_defaults)
+            model = {**copy.deepcopy(same.base), "id": mid}
             extra = copy.deepcopy(same.extra)
+            omit = same.omit
         else:
-            model, extra = _convert_config(ctx, loc, options.get("config"), mid)
-        _openai_defaults(ctx, loc, item, model, options.get("config"))
+            model, extra, omit = _convert_config(ctx, loc, options.get("config"), mid)
+        base = copy.deepcopy(model)
+        if not omit:
+            _openai_defaults(ctx, loc, item, model)
         from ..modelids import id_problem
 
         if why := id_problem(mid):  # promptfoo takes aliases; promptops's lint does not
@@ -573,13 +578,12 @@ def read_providers(ctx: Ctx, raw: Any, key: str = "providers") -> list[Provider]
             if okey not in ("id", "provider", "config", "label", "prompts"):
                 ctx.skip((*loc, okey), f"provider option {okey!r} is not converted")
         label = str(options.get("label") or "")
-        out.append(Provider(loc, item, label, model, extra, canon, options.get("prompts")))
+        only = options.get("prompts")
+        out.append(Provider(loc, item, label, model, extra, canon, only, base=base, omit=omit))
     return out
 
 
-def _openai_defaults(
-    ctx: Ctx, loc: tuple[str | int, ...], pid: str, model: dict[str, Any], config: Any
-) -> None:
+def _openai_defaults(ctx: Ctx, loc: tuple[str | int, ...], pid: str, model: dict[str, Any]) -> None:
     """What promptfoo's OpenAI chat provider sends when its config does not: temperature 0 and
     max_tokens 1024 (none for reasoning models: o1, o3, o4, gpt-5), unless ``omitDefaults``.
     Written into the params, so the model gets what it got under promptfoo."""
@@ -588,7 +592,7 @@ def _openai_defaults(
     if prefix != "openai" or (kind != "chat" and (kind in _KINDS or name)):
         return
     name = (name if kind == "chat" else rest).replace("ft:", "")
-    if not name or (isinstance(config, dict) and config.get("omitDefaults")):
+    if not name:
         return
     if name.startswith(("o1", "o3", "o4", "gpt-5")) or re.search(r"/(o1|o3|o4|gpt-5)", name):
         return
@@ -609,9 +613,9 @@ def _openai_defaults(
 
 def _convert_config(
     ctx: Ctx, loc: tuple[str | int, ...], raw: Any, mid: str
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(model spec, extra prompt fields) of one provider's ``config``; what does not convert
-    is reported at its key."""
+) -> tuple[dict[str, Any], dict[str, Any], bool]:
+    """(model spec, extra prompt fields, omitDefaults) of one provider's ``config`` (inline or
+    a ``file://`` one); what does not convert is reported at its key."""
     model: dict[str, Any] = {"id": mid}
     extra: dict[str, Any] = {}
     config = load_ref(ctx, raw or {}, (*loc, "config"))
@@ -648,7 +652,7 @@ def _convert_config(
     _no_tools_left(ctx, extra, (*loc, "config"))
     if params:
         model["params"] = params
-    return model, extra
+    return model, extra, isinstance(config, dict) and bool(config.get("omitDefaults"))
 
 
 def _lintable_tools(ctx: Ctx, tools: Any, loc: tuple[str | int, ...]) -> None:
