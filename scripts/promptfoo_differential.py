@@ -9,7 +9,9 @@ no telemetry, its state in a temporary home) and writes DIR/promptfoo-results.js
 ``{"promptfoo": version, "results": [{"description", "pass", "reason"}, ...]}`` in test order
 (with several prompts, each row also has ``prompt``, its index, and ``output``, the echo
 provider's answer: the prompt as promptfoo rendered it; with ``derivedMetrics``, ``metrics``
-holds each prompt's named metrics). The probe
+holds each prompt's named metrics; with several providers, each row has ``provider``, its
+label or id, and ``requests`` lists the model and sampling parameters of each request the
+loopback server received). The probe
 configs use the echo provider, or the loopback fake server answering with DIR/responder.py's
 ``respond`` (the test uses the same), so nothing leaves the machine.
 """
@@ -26,12 +28,25 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+
+# the request fields recorded for a probe with several providers: what a provider's config sets
+SAMPLING = (
+    *("temperature", "max_tokens", "max_completion_tokens", "top_p", "seed", "stop"),
+    *("frequency_penalty", "presence_penalty", "response_format"),
+)
+
+
+def sent(body: dict[str, Any]) -> dict[str, Any]:
+    """The model and sampling parameters of one request body."""
+    return {"model": body.get("model"), **{k: body[k] for k in SAMPLING if k in body}}
 
 
 @contextlib.contextmanager
-def _model(probe: Path) -> Iterator[dict[str, str]]:
+def _model(probe: Path, requests: list[dict[str, Any]]) -> Iterator[dict[str, str]]:
     """The environment pointing promptfoo's OpenAI provider at the loopback fake server
-    answering with DIR/responder.py's ``respond``, when the probe has one."""
+    answering with DIR/responder.py's ``respond``, when the probe has one; the requests it
+    received are appended to ``requests`` on exit."""
     module = probe / "responder.py"
     if not module.exists():
         yield {}
@@ -48,6 +63,7 @@ def _model(probe: Path) -> Iterator[dict[str, str]]:
             "OPENAI_BASE_URL": server.url,
             "OPENAI_API_BASE_URL": server.url,
         }
+        requests.extend(sent(r.body) for r in server.requests)
 
 
 def record(prefix: Path, probe: Path) -> dict[str, object]:
@@ -69,13 +85,15 @@ def record(prefix: Path, probe: Path) -> dict[str, object]:
         out = Path(tmp) / "out.json"
         cmd = [str(binary), "eval", "-c", "promptfooconfig.yaml", "-o", str(out), "--no-cache"]
         # promptfoo exits non-zero when a case fails: the output file is what counts
-        with _model(probe) as model_env:
+        requests: list[dict[str, Any]] = []
+        with _model(probe, requests) as model_env:
             env.update(model_env)
             subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, check=False)
         data = json.loads(out.read_text())
     rows = data["results"]["results"]
     rows.sort(key=lambda r: (r.get("testIdx", 0), r.get("promptIdx", 0)))
     several = len({r.get("promptIdx", 0) for r in rows}) > 1
+    providers = len({json.dumps(r.get("provider"), sort_keys=True) for r in rows}) > 1
     results = [
         {
             "description": r["testCase"].get("description"),
@@ -88,10 +106,17 @@ def record(prefix: Path, probe: Path) -> dict[str, object]:
                 if several
                 else {}
             ),
+            **(
+                {"provider": r["provider"].get("label") or r["provider"].get("id")}
+                if providers
+                else {}
+            ),
         }
         for r in rows
     ]
     out: dict[str, object] = {"promptfoo": version, "results": results}
+    if providers:
+        out["requests"] = sorted(requests, key=lambda x: json.dumps(x, sort_keys=True))
     if "derivedMetrics" in (probe / "promptfooconfig.yaml").read_text():
         # per prompt, the named metrics after the derived ones (NaN and Infinity are null)
         out["metrics"] = [

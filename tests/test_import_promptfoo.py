@@ -62,25 +62,32 @@ def test_translate_fixture_converts_and_reports(project: Path, cli: Cli) -> None
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["name"] == "translate" and data["versions"] == ["1.0.0", "1.1.0"]
-    # promptfoo's providers are a model matrix: the import says how to evaluate it
+    # the second provider has its own config (temperature 0): one prompt per provider, and
+    # the import says how to evaluate them all
     assert data["models"] == ["echo/echo", "openai/gpt-4o-mini-2024-07-18"]
+    other = "translate-gpt-4o-mini-2024-07-18"
+    assert data["prompts"] == ["translate", other]
     assert data["notes"][-1].endswith(
-        "promptops eval translate@1.0.0 translate@1.1.0 --model echo/echo "
-        "--model openai/gpt-4o-mini-2024-07-18"
+        f"promptops eval translate@1.0.0 translate@1.1.0 {other}@1.0.0 {other}@1.1.0"
     )
     assert data["cases"] == 5
     assert data["files"] == [
         "prompts/translate/1.0.0.yaml",
         "prompts/translate/1.1.0.yaml",
+        f"prompts/{other}/1.0.0.yaml",
+        f"prompts/{other}/1.1.0.yaml",
         "evals/translate.jsonl",
     ]
+    pinned = yaml.safe_load((project / f"prompts/{other}/1.1.0.yaml").read_text())
+    assert pinned["model"] == {  # max_tokens: what promptfoo's OpenAI provider sends unset
+        "id": "openai/gpt-4o-mini-2024-07-18",
+        "params": {"temperature": 0, "max_tokens": 1024},
+    }
+    assert pinned["dataset"] == "evals/translate.jsonl"
     cfg = "pf/translate/promptfooconfig.yaml"
     assert data["not_converted"] == [
         f"{cfg}:7: prompts[2]: file://prompts/generate.py: a prompt function (code that builds "
         "the prompt per case) is not converted; write its output as a template",
-        f"{cfg}:12: providers[1].config: openai:chat:gpt-4o-mini-2024-07-18: the config of a "
-        "provider after the first is not converted (the model matrix runs on the prompt's "
-        "parameters)",
     ]
     cases = [json.loads(x) for x in (project / "evals/translate.jsonl").read_text().splitlines()]
     by_id = {c["id"]: c for c in cases}
@@ -1527,8 +1534,8 @@ def test_provider_config_of_the_responses_api_and_reasoning_models(
     project: Path, cli: Cli, write: Callable[..., Path]
 ) -> None:
     """openai-responses/*: flat function tools, max_output_tokens, reasoning.effort and
-    verbosity convert; a later provider with the first's config (a YAML anchor) loses nothing,
-    one with its own config is reported."""
+    verbosity convert; with a later provider's own config each provider is a prompt of its own,
+    and one with the first's config (a YAML anchor) gets the same parameters and tools."""
     write(
         "pf/o/promptfooconfig.yaml",
         """\
@@ -1553,13 +1560,27 @@ def test_provider_config_of_the_responses_api_and_reasoning_models(
     )
     result = cli("import", "promptfoo", "pf/o/promptfooconfig.yaml", "-f", "json", "--name", "o")
     assert result.exit_code == 0, result.output
-    skipped = json.loads(result.stdout)["not_converted"]
-    assert [s.split(": ", 2)[1] for s in skipped] == ["providers[2].config"]
+    data = json.loads(result.stdout)
+    assert data["not_converted"] == []
+    assert data["prompts"] == ["o", "o-gpt-4o-2024-08-06", "o-gpt-4o-mini-2024-07-18"]
     doc = yaml.safe_load((project / "prompts/o/1.0.0.yaml").read_text())
     assert doc["model"]["params"] == {
         "max_tokens": 900,
         "extra": {"reasoning_effort": "low", "verbosity": "low"},
     }
+    anchored = yaml.safe_load((project / "prompts/o-gpt-4o-2024-08-06/1.0.0.yaml").read_text())
+    # promptfoo's chat provider sends temperature 0 where its config sets none
+    assert anchored["model"] == {
+        "id": "openai/gpt-4o-2024-08-06",
+        "params": {**doc["model"]["params"], "temperature": 0},
+    }
+    assert anchored["tools"] == doc["tools"]
+    own = yaml.safe_load((project / "prompts/o-gpt-4o-mini-2024-07-18/1.0.0.yaml").read_text())
+    assert own["model"] == {
+        "id": "openai/gpt-4o-mini-2024-07-18",
+        "params": {"temperature": 1, "max_tokens": 1024},
+    }
+    assert "tools" not in own
     assert doc["tools"] == [
         {
             "type": "function",
@@ -1696,3 +1717,333 @@ def test_thinking_converts_only_where_promptfoo_hides_it(
     assert doc["model"]["params"]["extra"] == {
         "thinking": {"type": "enabled", "budget_tokens": 1024}
     }
+
+
+def test_providers_with_their_own_config_each_run_with_it(
+    project: Path, cli: Cli, write: Callable[..., Path]
+) -> None:
+    """promptfoo runs every provider on every case with that provider's own config: the import
+    writes one prompt per provider, and the eval command it prints sends each model its own
+    parameters (seen in the loopback server's request log) and none of another's."""
+    write(
+        "pf/p/promptfooconfig.yaml",
+        """\
+        prompts: ['Answer {{q}}']
+        providers:
+          - id: openai:chat:gpt-4o-mini-2024-07-18
+            config: {temperature: 0, max_tokens: 50}
+          - id: openai:chat:gpt-4o-2024-08-06
+            label: Warm JSON
+            config: {temperature: 0.9, max_tokens: 300, response_format: {type: json_object}}
+          - openai:chat:gpt-4.1-2025-04-14
+        tests:
+          - vars: {q: one}
+            assert: [{type: contains, value: ok}]
+          - vars: {q: two}
+            assert: [{type: contains, value: nope}]
+        """,
+    )
+    result = cli("import", "promptfoo", "pf/p/promptfooconfig.yaml", "-f", "json", "--name", "p")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["not_converted"] == []
+    # the first keeps the name; the others are named by their label, else their model
+    assert data["prompts"] == ["p", "p-warm-json", "p-gpt-4.1-2025-04-14"]
+    lint = cli("lint")
+    assert lint.exit_code == 0, lint.output
+    command = data["notes"][-1].split(": promptops eval ", 1)[1].split()
+    assert len(command) == 3 and all(ref.endswith("@1.0.0") for ref in command)
+
+    with FakeOpenAI(lambda request: Reply("ok")) as s:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("OPENAI_API_KEY", "sk-test")
+            mp.setenv("OPENAI_API_BASE", s.url)
+            run = cli("eval", *command, "-f", "json", "--fail-under", "0", "--no-cache")
+        assert_no_traceback(run)
+        assert run.exit_code == 0, run.output
+        sent: dict[str, list[tuple[Any, ...]]] = {}
+        for r in s.requests:
+            b = r.body
+            key = (b.get("temperature"), b.get("max_tokens"), b.get("response_format"))
+            sent.setdefault(b["model"], []).append(key)
+    assert sent == {
+        "gpt-4o-mini-2024-07-18": [(0, 50, None)] * 2,
+        "gpt-4o-2024-08-06": [(0.9, 300, {"type": "json_object"})] * 2,
+        # no config: promptfoo's OpenAI defaults, none of the others' params
+        "gpt-4.1-2025-04-14": [(0, 1024, None)] * 2,
+    }
+    # every provider on every case, judged alike: "ok" contains ok, not nope
+    groups = json.loads(run.stdout)["groups"]
+    assert sorted((g["passed"], g["n"]) for g in groups) == [(1, 2)] * 3
+
+
+def test_providers_with_one_config_stay_a_model_matrix(
+    project: Path, cli: Cli, write: Callable[..., Path]
+) -> None:
+    """Providers that share one config (or none) run on the prompt's parameters: one prompt,
+    evaluated with a --model per provider; a later provider's option that does not convert is
+    reported at its own line."""
+    write(
+        "pf/m/promptfooconfig.yaml",
+        """\
+        prompts: ['Answer {{q}}']
+        providers:
+          - id: openai:chat:gpt-4o-mini-2024-07-18
+            config: {temperature: 0.2}
+          - id: openai:chat:gpt-4o-2024-08-06
+            config: {temperature: 0.2}
+            transformResponse: json.output
+        tests: [{vars: {q: one}}]
+        """,
+    )
+    result = cli("import", "promptfoo", "pf/m/promptfooconfig.yaml", "-f", "json", "--name", "m")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["prompts"] == ["m"]
+    assert data["notes"][-1].endswith(
+        "promptops eval m@1.0.0 --model openai/gpt-4o-mini-2024-07-18 "
+        "--model openai/gpt-4o-2024-08-06"
+    )
+    assert data["not_converted"] == [
+        "pf/m/promptfooconfig.yaml:7: providers[1].transformResponse: provider option "
+        "'transformResponse' is not converted"
+    ]
+    assert data["files"] == ["prompts/m/1.0.0.yaml", "evals/m.jsonl"]
+
+
+@pytest.mark.parametrize(
+    ("labels", "names"),
+    [
+        (["A", "B", "B"], ["x", "x-b", "x-3"]),  # a repeated label: its position
+        (["A", "x", "!!!"], ["x", "x-x", "x-3"]),  # a label with no usable character: position
+    ],
+)
+def test_prompt_names_of_providers_are_distinct_and_valid(
+    project: Path, cli: Cli, write: Callable[..., Path], labels: list[str], names: list[str]
+) -> None:
+    providers = "".join(
+        f"  - {{id: openai:chat:gpt-4o-mini-2024-07-18, label: {label!r}, "
+        f"config: {{temperature: {i / 10}}}}}\n"
+        for i, label in enumerate(labels)
+    )
+    write("pf/n/promptfooconfig.yaml", f"prompts: ['{{{{q}}}}']\nproviders:\n{providers}")
+    result = cli("import", "promptfoo", "pf/n/promptfooconfig.yaml", "-f", "json", "--name", "x")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["prompts"] == names
+    assert cli("lint").exit_code == 0
+
+
+def test_providers_probe_sends_and_judges_as_promptfoo_does(
+    project: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The providers probe (three providers, each with its own config or none) against what
+    promptfoo 0.121.20 recorded on the same loopback model (scripts/promptfoo_differential.py):
+    each model receives the sampling parameters promptfoo sent it, and every (case, provider)
+    gets promptfoo's verdict (the responder answers with the parameters it received)."""
+    pytest.importorskip("quickjs")
+    config = _copy(project, "providers")
+    result = cli("import", "promptfoo", str(config), "-f", "json", "--name", "providers")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["not_converted"] == []
+    assert data["prompts"] == ["providers", "providers-warm", "providers-plain"]
+    assert cli("lint").exit_code == 0
+    recorded = json.loads((FIXTURES / "providers" / "promptfoo-results.json").read_text())
+    label = {"providers": "cold", "providers-warm": "warm", "providers-plain": "plain"}
+    refs = data["notes"][-1].split(": promptops eval ", 1)[1].split()
+    with FakeOpenAI(_responder(FIXTURES / "providers")) as s:
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+        monkeypatch.setenv("OPENAI_API_BASE", s.url)
+        run = cli("eval", *refs, "-f", "json", "--fail-under", "0", "--no-cache")
+        assert run.exit_code == 0, run.output
+        keys = ("temperature", "max_tokens", "seed")
+        ours_sent = [
+            {"model": r.body["model"], **{k: r.body[k] for k in keys if k in r.body}}
+            for r in s.requests
+        ]
+
+    def order(x: dict[str, Any]) -> str:
+        return json.dumps(x, sort_keys=True).replace(".0,", ",").replace(".0}", "}")
+
+    # 0 and 0.0 are one value: compared as dicts, in one order
+    assert sorted(ours_sent, key=order) == sorted(recorded["requests"], key=order)
+    run_id = json.loads(run.stdout)["run_id"]
+    recs = (project / ".promptops/runs" / run_id / "results.jsonl").read_text().splitlines()
+    ids = {c["id"]: c.get("description") for c in _cases(project, "providers")}
+    ours = {
+        (ids[r["case_id"]] or r["case_id"], label[r["prompt"]]): r["pass"]
+        for r in map(json.loads, recs)
+    }
+    theirs = {(r["description"], r["provider"]): r["pass"] for r in recorded["results"]}
+    assert ours == theirs and len(theirs) == 12
+
+
+def test_a_tool_lint_refuses_is_named_by_the_import(
+    project: Path, cli: Cli, write: Callable[..., Path]
+) -> None:
+    """promptfoo's tool-use example gives an OpenAI function Anthropic's input_schema (promptfoo
+    sends it unchanged): the import's report says lint will refuse it, before lint does."""
+    write(
+        "pf/t/promptfooconfig.yaml",
+        """\
+        prompts: ['Weather in {{city}}?']
+        providers:
+          - id: openai:chat:gpt-4o-mini-2024-07-18
+            config:
+              tools:
+                - type: function
+                  function:
+                    name: get_weather
+                    input_schema: {type: object, properties: {city: {type: string}}}
+        tests: [{vars: {city: Paris}}]
+        """,
+    )
+    result = cli("import", "promptfoo", "pf/t/promptfooconfig.yaml", "-f", "json", "--name", "t")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["notes"][0] == (
+        "pf/t/promptfooconfig.yaml:6: providers[0].config.tools[0]: tool: lint will refuse it "
+        "until it is fixed: function.input_schema: Extra inputs are not permitted"
+    )
+    lint = cli("lint", "-f", "json")
+    assert lint.exit_code == 1
+    assert "tools[0].function.input_schema" in lint.stdout
+
+
+def test_a_providers_prompts_option_picks_the_prompts_it_runs(
+    project: Path, cli: Cli, write: Callable[..., Path]
+) -> None:
+    """promptfoo's prompts-per-model example: a provider's ``prompts`` (labels; ``label:``
+    prefix or ``prefix*``) are the prompts promptfoo runs on it: so the provider's prompt has
+    only those versions, and the eval command runs exactly promptfoo's pairs (as promptfoo
+    0.121.20 ran them with echo); a label that matches no prompt is reported, and a provider
+    that runs no prompt is left out, as promptfoo leaves it out."""
+    write(
+        "pf/pp/promptfooconfig.yaml",
+        """\
+        prompts:
+          - {raw: 'First {{topic}}', label: 'first: short'}
+          - {raw: 'Second {{topic}}', label: second}
+          - {raw: 'Third {{topic}}', label: third}
+        providers:
+          - id: openai:chat:gpt-4o-mini-2024-07-18
+            prompts: [first, 'sec*']
+          - id: openai:chat:gpt-4o-2024-08-06
+            prompts: [third]
+          - id: openai:chat:gpt-4.1-2025-04-14
+            prompts: [fourth]
+          - id: openai:chat:gpt-4.1-mini-2025-04-14
+            prompts: [fifth, third]
+        tests: [{vars: {topic: bananas}}]
+        """,
+    )
+    result = cli("import", "promptfoo", "pf/pp/promptfooconfig.yaml", "-f", "json", "--name", "pp")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["refs"] == [
+        "pp@1.0.0",
+        "pp@1.1.0",
+        "pp-gpt-4o-2024-08-06@1.2.0",
+        "pp-gpt-4.1-mini-2025-04-14@1.2.0",
+    ]
+    assert data["notes"][-1].endswith("promptops eval " + " ".join(data["refs"]))
+    cfg = "pf/pp/promptfooconfig.yaml"
+    assert data["not_converted"] == [
+        f"{cfg}:11: providers[2].prompts[0]: openai:chat:gpt-4.1-2025-04-14: 'fourth' matches no "
+        "prompt label; not converted (promptfoo also matches prompt ids and default labels)",
+        f"{cfg}:11: providers[2].prompts: openai:chat:gpt-4.1-2025-04-14: runs no prompt (as in "
+        "promptfoo); left out",
+        f"{cfg}:13: providers[3].prompts[0]: openai:chat:gpt-4.1-mini-2025-04-14: 'fifth' matches "
+        "no prompt label; not converted (promptfoo also matches prompt ids and default labels)",
+    ]
+    assert cli("lint").exit_code == 0
+    third = yaml.safe_load((project / "prompts/pp-gpt-4o-2024-08-06/1.2.0.yaml").read_text())
+    assert third["template"] == "Third {{topic}}"
+    assert third["model"]["id"] == "openai/gpt-4o-2024-08-06"
+    text = cli("import", "promptfoo", "pf/pp/promptfooconfig.yaml", "--name", "pp", "--force")
+    assert text.exit_code == 0, text.output
+    assert "pp, pp-gpt-4o-2024-08-06, pp-gpt-4.1-mini-2025-04-14: 4 version(s), 1 case(s)" in (
+        text.stdout
+    )
+
+
+def test_a_provider_given_no_prompt_is_left_out(
+    project: Path, cli: Cli, write: Callable[..., Path]
+) -> None:
+    write(
+        "pf/np/promptfooconfig.yaml",
+        """\
+        prompts: ['Hi {{x}}']
+        providers:
+          - echo
+          - {id: openai:chat:gpt-4o-mini-2024-07-18, prompts: []}
+        """,
+    )
+    result = cli("import", "promptfoo", "pf/np/promptfooconfig.yaml", "-f", "json", "--name", "np")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["prompts"] == ["np"] and data["models"] == ["echo/echo"]
+    assert [s.split(": ", 2)[1] for s in data["not_converted"]] == ["providers[1].prompts"]
+
+
+def test_provider_prompts_probe_runs_promptfoos_pairs(project: Path, cli: Cli) -> None:
+    """Each provider's prompts option against what promptfoo 0.121.20 ran (the providerprompts
+    probe, echo provider): the same (provider, prompt) pairs, so the same outputs and
+    verdicts; the provider whose label matches nothing runs nothing on both sides."""
+    config = _copy(project, "providerprompts")
+    result = cli("import", "promptfoo", str(config), "-f", "json", "--name", "pp")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["prompts"] == ["pp", "pp-b"]
+    assert cli("lint").exit_code == 0
+    run = cli("eval", *data["refs"], "-f", "json", "--no-cache")
+    assert run.exit_code == 0, run.output
+    recs = project / ".promptops/runs" / json.loads(run.stdout)["run_id"] / "results.jsonl"
+    label = {"pp": "a", "pp-b": "b"}
+    ours = sorted(
+        (label[r["prompt"]], r["output"], r["pass"])
+        for r in map(json.loads, recs.read_text().splitlines())
+    )
+    recorded = json.loads((FIXTURES / "providerprompts" / "promptfoo-results.json").read_text())
+    theirs = sorted((r["provider"], r["output"], r["pass"]) for r in recorded["results"])
+    assert ours == theirs and len(theirs) == 3
+
+
+def test_openai_defaults_are_each_providers_own(
+    project: Path, cli: Cli, write: Callable[..., Path]
+) -> None:
+    """promptfoo's OpenAI chat defaults go to OpenAI chat providers only: not to another
+    provider sharing the config (a YAML anchor), not to a reasoning model, not with
+    omitDefaults (inline or in a file:// config)."""
+    write("pf/d/quiet.yaml", "omitDefaults: true\nmax_tokens: 64\n")
+    write(
+        "pf/d/promptfooconfig.yaml",
+        """\
+        prompts: ['{{q}}']
+        providers:
+          - id: openai:chat:gpt-4o-mini-2024-07-18
+            config: &shared {top_p: 0.5}
+          - id: anthropic:messages:claude-3-5-haiku-20241022
+            config: *shared
+          - id: openai:o3-mini-2025-01-31
+            config: *shared
+          - id: openai:chat:gpt-4o-2024-08-06
+            config: file://quiet.yaml
+        tests: [{vars: {q: hi}}]
+        """,
+    )
+    result = cli("import", "promptfoo", "pf/d/promptfooconfig.yaml", "-f", "json", "--name", "d")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["not_converted"] == []
+    models = {
+        name: yaml.safe_load((project / f"prompts/{name}/1.0.0.yaml").read_text())["model"]
+        for name in data["prompts"]
+    }
+    assert [m["params"] for m in models.values()] == [
+        {"top_p": 0.5, "temperature": 0, "max_tokens": 1024},
+        {"top_p": 0.5},
+        {"top_p": 0.5},
+        {"max_tokens": 64},
+    ]
+    assert cli("lint").exit_code == 0

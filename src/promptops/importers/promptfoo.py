@@ -25,7 +25,11 @@ What converts:
 
 - ``javascript`` assertions and output ``transform``s run in QuickJS, and the assertions whose
   promptfoo meaning differs from promptops's types are written as what promptfoo does
-  (:mod:`.promptfoo_js`); several ``providers`` are reported as the model matrix to evaluate.
+  (:mod:`.promptfoo_js`); several ``providers`` with one config are reported as the model
+  matrix to evaluate (``--model``); providers with configs of their own become one prompt each
+  (``name``, ``name-<label or model>``), each pinning its provider's model and parameters
+  (promptfoo's OpenAI defaults included), with the versions of the prompts its ``prompts``
+  labels pick.
 
 Everything else (a test's other options, ``evaluateOptions``, ``env``, extensions, image and
 PDF vars...) is listed in :attr:`ImportResult.skipped` with its file, line and field, so the
@@ -37,6 +41,7 @@ changes how promptfoo judges, becomes a failing ``unconverted`` check (fail clos
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import re
 from dataclasses import dataclass, field
@@ -51,6 +56,7 @@ from . import promptfoo_vars
 from .promptfoo_parts import (
     CONFIG,
     Ctx,
+    Provider,
     Skipped,
     apply_config,
     assertion_from_string,
@@ -61,7 +67,7 @@ from .promptfoo_parts import (
     model_id,
     not_converted,
     read_prompts,
-    read_provider,
+    read_providers,
     read_tests,
     slug,
     var_value,
@@ -93,6 +99,9 @@ class ImportResult:
     scenario_cases: int = 0  # cases that came from scenarios (config entries x tests)
     scenarios: int = 0
     models: list[str] = field(default_factory=list)  # promptfoo's providers: the model matrix
+    # one prompt per provider when the providers' configs differ (the first is ``name``)
+    prompts: list[str] = field(default_factory=list)
+    refs: list[str] = field(default_factory=list)  # every prompt version written, name@version
     skipped: list[Skipped] = field(default_factory=list)
     notes: list[Skipped] = field(default_factory=list)
 
@@ -246,6 +255,78 @@ def _own_transform(test: dict[str, Any]) -> bool:
     return isinstance(opts, dict) and ("transform" in opts or "postprocess" in opts)
 
 
+def _prompts_of_providers(
+    ctx: Ctx, providers: list[Provider], labels: list[str], data: dict[str, Any]
+) -> list[Provider]:
+    """Each provider's ``prompts`` option (the prompts promptfoo runs on it, by label: exact,
+    ``label:`` prefix or ``prefix*``) as the indices of the prompts it runs. A reference that
+    matches no label the config gives is reported (promptfoo also matches prompt ids and
+    default labels, which are not read here); a provider that runs no prompt is left out, as
+    promptfoo leaves it out (reported)."""
+    raw = data.get("prompts")
+    given: set[str] = set()
+    if isinstance(raw, list):
+        given = {str(p["label"]) for p in raw if isinstance(p, dict) and p.get("label")}
+    elif isinstance(raw, dict) and not {"raw", "id"} & set(raw):
+        given = {str(v) for v in raw.values() if v}
+
+    def match(ref: str, label: str) -> bool:
+        if label not in given:
+            return False
+        wild = ref.endswith("*") and label.startswith(ref[:-1])
+        return label == ref or wild or label.startswith(f"{ref}:")
+
+    kept = []
+    for p in providers:
+        loc = (*p.loc, "prompts")
+        if p.only is None:
+            kept.append(p)
+            continue
+        if not isinstance(p.only, list) or not all(isinstance(r, str) for r in p.only):
+            ctx.skip(loc, "provider option 'prompts' that is not a list of labels is not converted")
+        elif not p.only:
+            ctx.skip(loc, f"{p.pid}: 'prompts' is empty: promptfoo runs no prompt on it; left out")
+            continue
+        else:
+            for i, ref in enumerate(p.only):
+                if not any(match(ref, label) for label in labels):
+                    ctx.skip(
+                        (*loc, i),
+                        f"{p.pid}: {ref!r} matches no prompt label; not converted (promptfoo "
+                        "also matches prompt ids and default labels)",
+                    )
+            p.runs = tuple(
+                n for n, label in enumerate(labels) if any(match(r, label) for r in p.only)
+            )
+            if not p.runs:
+                ctx.skip(loc, f"{p.pid}: runs no prompt (as in promptfoo); left out")
+                continue
+        kept.append(p)
+    return kept
+
+
+def _prompt_names(name: str, providers: list[Provider]) -> list[tuple[str, Provider]]:
+    """The prompts to write: one (``name``) when every provider has the same config (the rest
+    run as ``--model``s of the matrix on its parameters), else one per provider, each pinning
+    its own model and parameters: ``name`` for the first, ``name-<label or model>`` after it."""
+    if len({p.config for p in providers}) <= 1:
+        return [(name, providers[0])]
+    from ..spec import NAME_RE
+
+    out: list[tuple[str, Provider]] = [(name, providers[0])]
+    taken = {name}
+    for i, p in enumerate(providers[1:], start=2):
+        tail = slug(p.label or p.model["id"].rsplit("/", 1)[-1], str(i))
+        pname = f"{name}-{tail}"[:100]
+        if pname in taken or not NAME_RE.match(pname) or ".." in pname:
+            pname = f"{name[:90]}-{i}"
+        while pname in taken:  # a label that looks like a position: count on
+            pname += f"-{i}"
+        taken.add(pname)
+        out.append((pname, p))
+    return out
+
+
 def import_promptfoo(
     config: Path,
     root: Path,
@@ -288,13 +369,17 @@ def import_promptfoo(
     key = "targets" if "targets" in data and "providers" not in data else "providers"
     if key == "providers" and "targets" in data:
         ctx.skip(("targets",), "targets is not converted: promptfoo takes providers or targets")
-    model, extra = read_provider(ctx, data.get(key), key)
-    ctx.tool_text = bool(extra.get("tools")) or any(
+    providers = read_providers(ctx, data.get(key), key)
+    ctx.tool_text = any(p.extra.get("tools") for p in providers) or any(
         b.get(CONFIG, {}).get("tools") for _, b in prompts
     )
-    if model is None:
+    if not providers:
         ctx.note((key,), "no provider converted; the prompts use echo/echo")
-        model = {"id": "echo/echo"}
+        providers = [Provider((key,), "echo", "", {"id": "echo/echo"}, {}, "{}")]
+    providers = _prompts_of_providers(ctx, providers, [label for label, _ in prompts], data)
+    if not providers:
+        raise PromptOpsError(f"{ctx.shown}: no provider runs any prompt (every 'prompts' is empty)")
+    targets = _prompt_names(name, providers)
 
     default = load_located(ctx, data.get("defaultTest"), ("defaultTest",)) or {}
     if not isinstance(default, dict):
@@ -428,17 +513,21 @@ def import_promptfoo(
     metadata = _metadata(ctx, data)
     dataset = f"evals/{name}.jsonl"
     texts: dict[Path, str] = {}
-    for n, (label, raw_body) in enumerate(prompts):
+    refs: list[str] = []
+    for (pname, provider), (n, (label, raw_body)) in itertools.product(targets, enumerate(prompts)):
+        if provider.runs is not None and n not in provider.runs:
+            continue  # promptfoo runs this prompt on the provider's prompts only
         version = f"1.{n}.0"
-        body, vmodel, vextra = apply_config(raw_body, model, extra)
+        body, vmodel, vextra = apply_config(raw_body, provider.model, provider.extra)
         mine = {k: v for k, v in inputs.items() if k in per_version[n] or k in in_cases}
         for var in sorted(set(mine) - per_version[n]):
             ctx.note(("prompts", n), f"prompt {label!r} does not use {var!r}, which tests set")
+        whose = f", provider {provider.label or provider.pid!r}" if len(targets) > 1 else ""
         doc: dict[str, Any] = {
-            "name": name,
+            "name": pname,
             "version": version,
             "description": str(data.get("description") or f"Imported from {config.name}"),
-            "changelog": f"Imported from promptfoo ({config.name}, prompt {label!r}).",
+            "changelog": f"Imported from promptfoo ({config.name}, prompt {label!r}{whose}).",
             "model": vmodel,
             "inputs": mine,
             **body,
@@ -455,10 +544,12 @@ def import_promptfoo(
             doc["scoring"] = scoring
         if default.get("threshold") is not None:
             doc["threshold"] = default["threshold"]
-        texts[root / "prompts" / name / f"{version}.yaml"] = yaml.safe_dump(
+        texts[root / "prompts" / pname / f"{version}.yaml"] = yaml.safe_dump(
             doc, sort_keys=False, allow_unicode=True, width=100
         )
-        result.versions.append(version)
+        refs.append(f"{pname}@{version}")
+        if version not in result.versions:
+            result.versions.append(version)
     texts[root / dataset] = "".join(json.dumps(c, ensure_ascii=False) + "\n" for c in cases)
     existing = [p for p in texts if p.exists()]
     if existing and not force:
@@ -469,12 +560,21 @@ def import_promptfoo(
         path.write_text(text, encoding="utf-8")
         result.files.append(path)
     result.cases = len(cases)
-    result.models = [model["id"], *ctx.models]
-    if ctx.models:
-        refs = " ".join(f"{name}@{v}" for v in result.versions)
+    result.models = [p.model["id"] for p in providers]
+    result.prompts = [t for t, _ in targets]
+    result.refs = refs
+    if len(targets) > 1:
+        ctx.note(
+            (key,),
+            "promptfoo's providers have their own config: one prompt per provider ("
+            + ", ".join(f"{t}: {p.label or p.pid}" for t, p in targets)
+            + f"), each with its provider's model and parameters: promptops eval {' '.join(refs)}",
+        )
+    elif len(providers) > 1:
         matrix = " ".join(f"--model {m}" for m in result.models)
         ctx.note(
-            (key,), f"promptfoo's providers are a model matrix: promptops eval {refs} {matrix}"
+            (key,),
+            f"promptfoo's providers are a model matrix: promptops eval {' '.join(refs)} {matrix}",
         )
     result.skipped = ctx.skipped
     result.notes = ctx.notes

@@ -4,6 +4,7 @@ file, line and field on the :class:`Ctx`."""
 
 from __future__ import annotations
 
+import copy
 import csv
 import glob
 import io
@@ -141,7 +142,6 @@ class Ctx:
         self.skipped: list[Skipped] = []
         self.drop = False  # --drop-unconverted: leave unconverted checks out, not failing
         self.tool_text = False  # the model has tools: tool-call replies are text to assertions
-        self.models: list[str] = []  # providers after the first (the rest of the model matrix)
         self.derived_names: set[str] = set()  # metric names derivedMetrics read
         # a scoring function reads the metrics: no metric: may be added that promptfoo lacks
         self.scoring = False
@@ -509,14 +509,36 @@ def read_prompts(ctx: Ctx, raw: Any) -> list[tuple[str, dict[str, Any]]]:
 # ----------------------------------------------------------------------------- providers
 
 
-def read_provider(
-    ctx: Ctx, raw: Any, key: str = "providers"
-) -> tuple[dict[str, Any] | None, dict[str, Any]]:
-    """(model spec, extra prompt fields: tools, tool_choice, response_format). ``key``:
-    ``providers`` or its alias ``targets``."""
+@dataclass
+class Provider:
+    """One converted promptfoo provider: its model spec (id, params, api_base) and the prompt
+    fields its config sets (tools, tool_choice, response_format)."""
+
+    loc: tuple[str | int, ...]
+    pid: str  # promptfoo's id, as written
+    label: str
+    model: dict[str, Any]
+    extra: dict[str, Any]
+    raw: str  # the provider's config as written, canonical (``{}`` without one)
+    only: Any = None  # its ``prompts`` option as written (None: every prompt)
+    runs: tuple[int, ...] | None = None  # the prompts it runs, once read (None: every one)
+    base: dict[str, Any] = field(default_factory=dict)  # model from its config alone
+    omit: bool = False  # its config's omitDefaults: no provider defaults are written
+
+    @property
+    def config(self) -> str:
+        """What the provider sends and to which prompts, canonical: equal = the same run."""
+        sent = [{**self.model, "id": None}, self.extra, self.runs]
+        return json.dumps(sent, sort_keys=True, default=str)
+
+
+def read_providers(ctx: Ctx, raw: Any, key: str = "providers") -> list[Provider]:
+    """Every provider that has a litellm equivalent, each with its own config converted (a
+    config equal to an earlier provider's, a YAML anchor say, is converted and reported once).
+    ``key``: ``providers`` or its alias ``targets``."""
     raw = load_ref(ctx, raw, (key,))
     if raw is None:  # none given: the caller says what the prompts use
-        return None, {}
+        return []
     entries: list[tuple[tuple[str | int, ...], Any]]
     if isinstance(raw, dict) and not ("id" in raw or "provider" in raw):  # Record<id, options>
         entries = [((key, k), {"id": k, **(v or {})}) for k, v in raw.items()]
@@ -524,9 +546,7 @@ def read_provider(
         entries = [((key, i), item) for i, item in enumerate(raw)]
     else:
         entries = [((key,), raw)]
-    model: dict[str, Any] | None = None
-    extra: dict[str, Any] = {}
-    first_config: Any = None
+    out: list[Provider] = []
     for loc, item in entries:
         options: dict[str, Any] = {}
         if isinstance(item, dict):
@@ -539,59 +559,120 @@ def read_provider(
         if mid is None:
             ctx.skip(loc, f"provider {item!r} has no litellm equivalent")
             continue
-        if model is not None:  # the rest of promptfoo's matrix: evaluated with --model
-            ctx.models.append(mid)
-            # the same config as the first provider's (a YAML anchor, say) loses nothing
-            if options.get("config") and options["config"] != first_config:
-                ctx.skip(
-                    (*loc, "config"),
-                    f"{item}: the config of a provider after the first is not converted "
-                    "(the model matrix runs on the prompt's parameters)",
-                )
-            continue
-        model = {"id": mid}
-        first_config = options.get("config")
+        canon = json.dumps(options.get("config") or {}, sort_keys=True, default=str)
+        same = next((p for p in out if p.raw == canon), None)
+        if same is not None:  # converted: the defaults are the model's own (_openai_defaults)
+            model = {**copy.deepcopy(same.base), "id": mid}
+            extra = copy.deepcopy(same.extra)
+            omit = same.omit
+        else:
+            model, extra, omit = _convert_config(ctx, loc, options.get("config"), mid)
+        base = copy.deepcopy(model)
+        if not omit:
+            _openai_defaults(ctx, loc, item, model)
         from ..modelids import id_problem
 
         if why := id_problem(mid):  # promptfoo takes aliases; promptops's lint does not
             ctx.note(loc, f"model {mid!r}: lint will refuse it until it is fixed: {why}")
-        config = load_ref(ctx, options.get("config") or {}, (*loc, "config"))
-        if not isinstance(config, dict):
-            ctx.skip((*loc, "config"), "provider config that is not a mapping is not converted")
-        params: dict[str, Any] = {}
-        for key, value in config.items() if isinstance(config, dict) else []:
-            ckey: tuple[str | int, ...] = (*loc, "config", key)
-            if key == "showThinking":
-                pass  # read with thinking
-            elif key == "store":
-                ctx.note(ckey, "store (OpenAI keeps the completion) changes no answer; left out")
-            elif key == "thinking" and _shows_thinking(config):
-                ctx.skip(
-                    ckey,
-                    "thinking is not converted: promptfoo puts the model's thinking before the "
-                    "answer in the output its assertions read (showThinking, true by default); "
-                    "promptops's output is the answer (set showThinking: false to convert it)",
-                )
-            elif sampling(params, key, value):
-                pass
-            elif key == "tools":
-                extra[key] = tools_of(ctx, load_ref(ctx, value, ckey), ckey)
-            elif key == "tool_choice":
-                if (choice := tool_choice_of(ctx, load_ref(ctx, value, ckey), ckey)) is not None:
-                    extra[key] = choice
-            elif key == "response_format":
-                extra[key] = load_ref(ctx, value, ckey)
-            elif key in ("apiBaseUrl", "apiHost", "api_base"):
-                _api_base(ctx, model, ckey, key, value)
-            else:
-                ctx.skip(ckey, f"provider config {key!r} is not converted")
-        _no_tools_left(ctx, extra, (*loc, "config"))
-        if params:
-            model["params"] = params
-        for key in options:
-            if key not in ("id", "provider", "config", "label"):
-                ctx.skip((*loc, key), f"provider option {key!r} is not converted")
-    return model, extra
+        for okey in options:
+            if okey not in ("id", "provider", "config", "label", "prompts"):
+                ctx.skip((*loc, okey), f"provider option {okey!r} is not converted")
+        label = str(options.get("label") or "")
+        only = options.get("prompts")
+        out.append(Provider(loc, item, label, model, extra, canon, only, base=base, omit=omit))
+    return out
+
+
+def _openai_defaults(ctx: Ctx, loc: tuple[str | int, ...], pid: str, model: dict[str, Any]) -> None:
+    """What promptfoo's OpenAI chat provider sends when its config does not: temperature 0 and
+    max_tokens 1024 (none for reasoning models: o1, o3, o4, gpt-5), unless ``omitDefaults``.
+    Written into the params, so the model gets what it got under promptfoo."""
+    prefix, _, rest = pid.partition(":")
+    kind, _, name = rest.partition(":")
+    if prefix != "openai" or (kind != "chat" and (kind in _KINDS or name)):
+        return
+    name = (name if kind == "chat" else rest).replace("ft:", "")
+    if not name:
+        return
+    if name.startswith(("o1", "o3", "o4", "gpt-5")) or re.search(r"/(o1|o3|o4|gpt-5)", name):
+        return
+    params = model.setdefault("params", {})
+    written = []
+    for key, value in (("temperature", 0), ("max_tokens", 1024)):
+        if key not in params:
+            params[key] = value
+            written.append(f"{key} {value}")
+    if written:
+        ctx.note(
+            loc,
+            f"{pid}: promptfoo's OpenAI defaults written as params: {', '.join(written)} (what "
+            "promptfoo sends unless its config, or OPENAI_TEMPERATURE/OPENAI_MAX_TOKENS, says "
+            "otherwise)",
+        )
+
+
+def _convert_config(
+    ctx: Ctx, loc: tuple[str | int, ...], raw: Any, mid: str
+) -> tuple[dict[str, Any], dict[str, Any], bool]:
+    """(model spec, extra prompt fields, omitDefaults) of one provider's ``config`` (inline or
+    a ``file://`` one); what does not convert is reported at its key."""
+    model: dict[str, Any] = {"id": mid}
+    extra: dict[str, Any] = {}
+    config = load_ref(ctx, raw or {}, (*loc, "config"))
+    if not isinstance(config, dict):
+        ctx.skip((*loc, "config"), "provider config that is not a mapping is not converted")
+    params: dict[str, Any] = {}
+    for key, value in config.items() if isinstance(config, dict) else []:
+        ckey: tuple[str | int, ...] = (*loc, "config", key)
+        if key in ("showThinking", "omitDefaults"):
+            pass  # read with thinking; read by _openai_defaults
+        elif key == "store":
+            ctx.note(ckey, "store (OpenAI keeps the completion) changes no answer; left out")
+        elif key == "thinking" and _shows_thinking(config):
+            ctx.skip(
+                ckey,
+                "thinking is not converted: promptfoo puts the model's thinking before the "
+                "answer in the output its assertions read (showThinking, true by default); "
+                "promptops's output is the answer (set showThinking: false to convert it)",
+            )
+        elif sampling(params, key, value):
+            pass
+        elif key == "tools":
+            extra[key] = tools_of(ctx, load_ref(ctx, value, ckey), ckey)
+            _lintable_tools(ctx, extra[key], ckey)
+        elif key == "tool_choice":
+            if (choice := tool_choice_of(ctx, load_ref(ctx, value, ckey), ckey)) is not None:
+                extra[key] = choice
+        elif key == "response_format":
+            extra[key] = load_ref(ctx, value, ckey)
+        elif key in ("apiBaseUrl", "apiHost", "api_base"):
+            _api_base(ctx, model, ckey, key, value)
+        else:
+            ctx.skip(ckey, f"provider config {key!r} is not converted")
+    _no_tools_left(ctx, extra, (*loc, "config"))
+    if params:
+        model["params"] = params
+    return model, extra, isinstance(config, dict) and bool(config.get("omitDefaults"))
+
+
+def _lintable_tools(ctx: Ctx, tools: Any, loc: tuple[str | int, ...]) -> None:
+    """A tool written as promptfoo took it but not as promptops's ``tools`` (an OpenAI function
+    with Anthropic's ``input_schema``, say, which promptfoo sends unchanged) is noted: lint
+    names it, and the import says so first."""
+    from pydantic import ValidationError
+
+    from ..spec import ToolSpec
+
+    for i, tool in enumerate(tools if isinstance(tools, list) else []):
+        try:
+            ToolSpec.model_validate(tool)
+        except ValidationError as e:
+            err = e.errors()[0]
+            where = ".".join(str(p) for p in err["loc"])
+            ctx.note(
+                (*loc, i),
+                f"tool: lint will refuse it until it is fixed: {where}: {err['msg']}",
+            )
 
 
 def _api_base(

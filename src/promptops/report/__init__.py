@@ -145,6 +145,8 @@ class ImportView:
             "expanded_cases": r.expanded,
             "scenario_cases": r.scenario_cases,
             "models": r.models,
+            "prompts": r.prompts,
+            "refs": r.refs,
             "files": self.files,
             "not_converted": [str(s) for s in r.skipped],
             "notes": [str(s) for s in r.notes],

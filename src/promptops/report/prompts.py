@@ -150,7 +150,8 @@ def print_import(console: Console, result: ImportResult, files: list[str]) -> No
         made.append(f"{result.scenario_cases} from {result.scenarios} scenario(s)")
     expanded = f" ({'; '.join(made)})" if made else ""
     console.print(
-        f"{result.name}: {len(result.versions)} version(s), {result.cases} case(s){expanded}",
+        f"{', '.join(result.prompts or [result.name])}: {len(result.refs)} version(s), "
+        f"{result.cases} case(s){expanded}",
         markup=False,
     )
     if result.notes:
