@@ -20,8 +20,12 @@ collects those batches by id: a batch still running or completed is never submit
 only the units no batch answered, or will answer, are. A batch created in the instant before
 ``batches.json`` was written is found on resume by the run id in its metadata (``_adopt``).
 
-Choices, documented in the README: one batch per (model, endpoint), split at OpenAI's limits
-(:data:`~promptops.providers.openai_batch.MAX_REQUESTS` lines, ``MAX_BYTES`` per input file);
+The provider's batch API is a :class:`~promptops.providers.batches.BatchAPI`: OpenAI's (file
+upload, then a batch over it) or, for ``anthropic/`` models, Anthropic's Message Batches
+(requests inline, no input file id, no metadata: ``_adopt`` cannot find its unsaved batches).
+
+Choices, documented in the README: one batch per (model, endpoint), split at the provider's
+limits (OpenAI: 50,000 lines / 200 MB per input file; Anthropic: 100,000 requests / 256 MB);
 a line the provider fails is recorded as that error (fallback models are not tried; resume asks
 it again); a batch answer's latency is 0 (the provider does not report one); cost is the batch
 price (:func:`promptops.providers.prices.batch_cost`).
