@@ -199,3 +199,56 @@ def test_a_killed_process_resumes_its_anthropic_batch_by_id_without_resubmitting
     assert sorted(r["case_id"] for r in recs) == [f"c{i:03d}" for i in range(12)]
     assert all(r["pass"] for r in recs)
     assert KEY not in done.stdout + done.stderr + found[0].read_text()
+
+
+def test_anthropic_requests_are_split_at_the_request_limit(
+    tmp_path: Path, server: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from promptops.providers import anthropic_batch
+
+    monkeypatch.setattr(anthropic_batch, "MAX_REQUESTS", 4)
+    project = make_project(tmp_path, server.url)
+    result = run(project, batch=True)
+    assert result.status == "complete" and len(records(result)) == 6
+    sizes = [
+        len(b["units"]) for b in json.loads((result.run.path / STATE_FILE).read_text())["batches"]
+    ]
+    assert sizes == [4, 2] and server.message_batches.ops["create"] == 2
+
+
+def test_a_canceled_anthropic_batch_leaves_the_run_incomplete(
+    tmp_path: Path, server: FakeOpenAI
+) -> None:
+    import threading
+    import urllib.request
+
+    server.message_batches.line_delay = 0.03
+    project = make_project(tmp_path, server.url, n=20)
+
+    def cancel() -> None:
+        while not server.message_batches.lines:
+            time.sleep(0.005)
+        bid = server.message_batches.batches[0]["id"]
+        req = urllib.request.Request(
+            f"{server.base_url}/v1/messages/batches/{bid}/cancel",
+            method="POST",
+            headers={"x-api-key": KEY, "anthropic-version": "2023-06-01"},
+        )
+        urllib.request.urlopen(req).read()
+
+    threading.Thread(target=cancel, daemon=True).start()
+    result = run(project, batch=True)
+    assert result.status == "incomplete" and "cancelled" in result.summary["error"]
+    assert 1 <= len(records(result)) < 20
+
+
+def test_cli_estimate_batch_prices_an_anthropic_model_at_the_batch_rate(
+    tmp_path: Path, server: FakeOpenAI, cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    make_project(tmp_path, server.url, n=4)
+    full = json.loads(cli("eval", "qa@1.0", "--estimate", "-f", "json").stdout)
+    half = json.loads(cli("eval", "qa@1.0", "--estimate", "--batch", "-f", "json").stdout)
+    assert half["total"]["cost_in"] == pytest.approx(full["total"]["cost_in"] / 2)
+    assert half["rows"][0]["batch"] is True
+    assert server.message_batches.ops == {} and server.calls == 0

@@ -234,3 +234,37 @@ def test_an_unknown_batch_is_not_found(server: FakeOpenAI) -> None:
     with pytest.raises(CallError) as e:
         asyncio.run(client.retrieve("msgbatch_unknown"))
     assert e.value.kind == "not_found"
+
+
+def test_params_carry_an_image_as_an_anthropic_image_block() -> None:
+    pixel = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+    messages = [
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "What is this?"},
+                {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{pixel}"}},
+            ],
+        }
+    ]
+    body = ab.request_params(MODEL, messages, {"max_tokens": 5})
+    blocks = body["messages"][0]["content"]
+    image = next(b for b in blocks if b["type"] == "image")
+    assert image["source"] == {"type": "base64", "media_type": "image/png", "data": pixel}
+
+
+def test_results_are_read_only_from_the_batchs_own_endpoint(server: FakeOpenAI) -> None:
+    """A results_url on another host is not followed: the key goes only to the api base."""
+    client = batch_client(MODEL, server.url)
+
+    async def go() -> list[dict[str, Any]]:
+        line = client.line("u-1", [{"role": "user", "content": "hi"}], {"max_tokens": 5})
+        batch, _ = await client.submit([line], "r")
+        while (info := await client.retrieve(batch["id"]))["status"] != "completed":
+            await asyncio.sleep(0.01)
+        info["results_url"] = "http://203.0.113.9/steal"
+        return await client.results(info, True)
+
+    (line,) = asyncio.run(go())
+    assert line["custom_id"] == "u-1" and line["result"]["type"] == "succeeded"
+    assert server.message_batches.ops["results"] == 1

@@ -203,7 +203,8 @@ class AnthropicBatchClient:
 
     @property
     def max_bytes(self) -> int:
-        return MAX_BYTES
+        # the lines plus the envelope and a comma between each two stay within the limit
+        return MAX_BYTES - MAX_REQUESTS - 64
 
     def line(self, custom_id: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> bytes:
         return request_line(custom_id, self.model, messages, params)
