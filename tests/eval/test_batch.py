@@ -245,7 +245,7 @@ def test_conversation_cases_run_normally_beside_the_batch(
 @pytest.mark.parametrize(
     ("model", "extra", "says"),
     [
-        ("anthropic/claude-3-5-haiku-20241022", "", "anthropic/claude-3-5-haiku-20241022"),
+        ("mistral/mistral-large-2512", "", "mistral/mistral-large-2512"),
         (MODEL, "", "provider: litellm"),
         ("echo/echo", "", "echo/echo"),
     ],
@@ -365,7 +365,7 @@ def test_cli_refuses_batch_for_a_litellm_model_with_exit_1(
     tmp_path: Path, server: FakeOpenAI, cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    make_project(tmp_path, server.url, n=2, model="anthropic/claude-3-5-haiku-20241022")
+    make_project(tmp_path, server.url, n=2, model="mistral/mistral-large-2512")
     result = cli("eval", "qa@1.0", "--batch")
     assert result.exit_code == 1
     assert_no_traceback(result)

@@ -20,8 +20,12 @@ collects those batches by id: a batch still running or completed is never submit
 only the units no batch answered, or will answer, are. A batch created in the instant before
 ``batches.json`` was written is found on resume by the run id in its metadata (``_adopt``).
 
-Choices, documented in the README: one batch per (model, endpoint), split at OpenAI's limits
-(:data:`~promptops.providers.openai_batch.MAX_REQUESTS` lines, ``MAX_BYTES`` per input file);
+The provider's batch API is a :class:`~promptops.providers.batches.BatchAPI`: OpenAI's (file
+upload, then a batch over it) or, for ``anthropic/`` models, Anthropic's Message Batches
+(requests inline, no input file id, no metadata: ``_adopt`` cannot find its unsaved batches).
+
+Choices, documented in the README: one batch per (model, endpoint), split at the provider's
+limits (OpenAI: 50,000 lines / 200 MB per input file; Anthropic: 100,000 requests / 256 MB);
 a line the provider fails is recorded as that error (fallback models are not tried; resume asks
 it again); a batch answer's latency is 0 (the provider does not report one); cost is the batch
 price (:func:`promptops.providers.prices.batch_cost`).
@@ -45,7 +49,7 @@ if TYPE_CHECKING:
     from ..datasets import Case
     from ..project import Project
     from ..providers.base import CallError, Completion
-    from ..providers.openai_batch import BatchClient
+    from ..providers.batches import BatchAPI
     from .runner import EvalOptions, Target
     from .store import RunDir
 
@@ -83,6 +87,7 @@ class BatchInfo:
 def check_batchable(targets: list[Target], opts: EvalOptions) -> None:
     """Refuse ``--batch`` where it cannot work, before anything is recorded (exit 1)."""
     from ..providers.base import route
+    from ..providers.batches import is_anthropic
     from ..providers.native import NativeProvider
 
     if opts.max_cost is not None:
@@ -91,11 +96,13 @@ def check_batchable(targets: list[Target], opts: EvalOptions) -> None:
             "stop it part way; see the price first with --estimate --batch"
         )
     for t in targets:
+        if is_anthropic(t.model):
+            continue  # Anthropic's Message Batches (providers/anthropic_batch.py)
         if not isinstance(route(t.model, t.api_base, t.provider), NativeProvider):
             why = "provider: litellm" if t.provider == "litellm" else "litellm or its own provider"
             raise ProviderError(
                 f"--batch: {t.model} ({t.pv.ref}) is called through {why}, which has no batch "
-                f"endpoint in promptops; --batch works for openai/ models and OpenAI-compatible "
+                f"endpoint in promptops; --batch works for openai/ and anthropic/ models and OpenAI-compatible "
                 f"api_base endpoints that implement /v1/batches. Run it without --batch"
             )
 
@@ -257,7 +264,7 @@ class BatchPhase:
 
     async def run(self) -> BatchCaller:
         """Collect every answer a batch gives this run; returns the caller the loop uses."""
-        from ..providers.openai_batch import TERMINAL
+        from ..providers.batches import TERMINAL
 
         units = {u.custom_id: u for u in self._units()}
         answers: dict[str, Completion | CallError] = {}
@@ -283,7 +290,7 @@ class BatchPhase:
             cid for cid, u in units.items() if u.call_key in answers
         }
         todo = [u for cid, u in units.items() if cid not in covered]
-        for group in _groups(todo):
+        for group in self._groups(todo):
             entry = await self._submit(group)
             state.append(entry)
             self._save(state)  # before polling: a resume finds it by id
@@ -304,12 +311,15 @@ class BatchPhase:
         (the provider's 100 most recent batches), their units read back from their input file
         (custom_ids are digests of the units' keys), and saved."""
         from ..providers.base import CallError
+        from ..providers.batches import is_anthropic
         from ..providers.openai_batch import BatchClient
         from ..redact import strip_url
 
         known = {e["id"] for e in state}
         seen_bases: set[str] = set()
         for t in self.targets:
+            if is_anthropic(t.model):
+                continue  # its batches carry no run id to find them by (see anthropic_batch)
             client = BatchClient(t.model, t.api_base, timeout=self.opts.timeout or 120.0)
             if client.base in seen_bases:
                 continue
@@ -352,24 +362,47 @@ class BatchPhase:
                 known.add(b["id"])
                 self._save(state)
 
-    def _client(self, entry: dict[str, Any]) -> BatchClient:
-        from ..providers.openai_batch import BatchClient
-
+    def _client(self, entry: dict[str, Any]) -> BatchAPI:
         model = entry["model"]
         api_base = next((t.api_base for t in self.targets if t.model == model), None)
-        return BatchClient(model, api_base, timeout=self.opts.timeout or 120.0)
+        return self._client_for(model, api_base)
 
-    async def _submit(self, group: list[Unit]) -> dict[str, Any]:
+    def _client_for(self, model: str, api_base: str | None) -> BatchAPI:
+        from ..providers.batches import batch_client
+
+        return batch_client(model, api_base, timeout=self.opts.timeout or 120.0)
+
+    def _groups(self, units: list[Unit]) -> Iterator[list[tuple[Unit, bytes]]]:
+        """One batch per (model, endpoint), split at the provider's request and byte limits;
+        each unit with its request as the provider's client encodes it."""
+        by_model: dict[tuple[str, str | None], list[Unit]] = {}
+        for u in units:
+            by_model.setdefault((u.target.model, u.target.api_base), []).append(u)
+        for (model, api_base), group in by_model.items():
+            client = self._client_for(model, api_base)
+            chunk: list[tuple[Unit, bytes]] = []
+            size = 0
+            for u in group:
+                line = client.line(u.custom_id, u.messages, u.params)
+                if chunk and (
+                    len(chunk) >= client.max_requests or size + len(line) > client.max_bytes
+                ):
+                    yield chunk
+                    chunk, size = [], 0
+                chunk.append((u, line))
+                size += len(line)
+            if chunk:
+                yield chunk
+
+    async def _submit(self, pairs: list[tuple[Unit, bytes]]) -> dict[str, Any]:
         from ..providers.base import CallError
-        from ..providers.openai_batch import BatchClient, request_line
         from ..redact import strip_url
 
+        group = [u for u, _ in pairs]
         t = group[0].target
-        client = BatchClient(t.model, t.api_base, timeout=self.opts.timeout or 120.0)
-        content = b"".join(request_line(u.custom_id, t.model, u.messages, u.params) for u in group)
+        client = self._client_for(t.model, t.api_base)
         try:
-            file_id = await client.upload(content, f"promptops-{self.rundir.id}.jsonl")
-            batch = await client.create(file_id, {"promptops_run": self.rundir.id})
+            batch, file_id = await client.submit([line for _, line in pairs], self.rundir.id)
         except CallError as e:
             raise ProviderError(
                 f"--batch: submitting {len(group)} requests to {strip_url(client.base)} failed: "
@@ -378,7 +411,7 @@ class BatchPhase:
         self.batch_ids.append(str(batch["id"]))
         return {
             "id": batch["id"],
-            "input_file_id": file_id,
+            **({"input_file_id": file_id} if file_id is not None else {}),
             "model": t.model,
             "endpoint": strip_url(client.base),
             "submitted": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -386,15 +419,15 @@ class BatchPhase:
         }
 
     @overload
-    async def _retrieve(self, client: BatchClient, batch_id: str) -> dict[str, Any]: ...
+    async def _retrieve(self, client: BatchAPI, batch_id: str) -> dict[str, Any]: ...
 
     @overload
     async def _retrieve(
-        self, client: BatchClient, batch_id: str, missing_ok: bool
+        self, client: BatchAPI, batch_id: str, missing_ok: bool
     ) -> dict[str, Any] | None: ...
 
     async def _retrieve(
-        self, client: BatchClient, batch_id: str, missing_ok: bool = False
+        self, client: BatchAPI, batch_id: str, missing_ok: bool = False
     ) -> dict[str, Any] | None:
         """The batch object (None with ``missing_ok`` when the provider does not know it);
         transient failures (a dropped connection, a 5xx) are retried a few times, since the
@@ -415,10 +448,10 @@ class BatchPhase:
                 await self.sleep(min(30.0, 0.5 * 2**attempt))
         raise AssertionError("unreachable")
 
-    async def _poll(self, client: BatchClient, batch_id: str) -> dict[str, Any]:
+    async def _poll(self, client: BatchAPI, batch_id: str) -> dict[str, Any]:
         """Retrieve until the batch ends, telling :attr:`on_batch` each time; the interval
         starts at ``--batch-poll`` and grows by half each poll, up to 60 s."""
-        from ..providers.openai_batch import TERMINAL
+        from ..providers.batches import TERMINAL
 
         wait = self.opts.batch_poll
         while True:
@@ -441,7 +474,7 @@ class BatchPhase:
 
     async def _collect(
         self,
-        client: BatchClient,
+        client: BatchAPI,
         info: dict[str, Any],
         entry: dict[str, Any],
         units: dict[str, Unit],
@@ -451,7 +484,6 @@ class BatchPhase:
     ) -> None:
         """Read the batch's output (and, with ``errors``, error) file into ``answers``."""
         from ..providers.base import CallError
-        from ..providers.openai_batch import parse_result
 
         self.ended[str(info["id"])] = str(info.get("status"))
         entry["status"] = info.get("status")
@@ -462,49 +494,20 @@ class BatchPhase:
             first = errs[0]
             line = f"line {first.get('line')}: " if first.get("line") is not None else ""
             self.reasons[str(info["id"])] = f"{line}{first.get('code')}: {first.get('message')}"
-        files = [info.get("output_file_id")] + ([info.get("error_file_id")] if errors else [])
-        for file_id in files:
-            if not isinstance(file_id, str):
+        try:
+            lines = await client.results(info, errors)
+        except CallError as e:
+            raise ProviderError(
+                f"--batch: the results of batch {info['id']} could not be downloaded: {e}"
+            ) from None
+        for row in lines:
+            unit = units.get(str(row.get("custom_id")))
+            if unit is None or unit.custom_id not in entry["units"]:
+                continue  # not a request of ours (or of this run's undone units)
+            result = client.parse(row)
+            if result is None:
                 continue
-            try:
-                raw = await client.content(file_id)
-            except CallError as e:
-                raise ProviderError(
-                    f"--batch: the results of batch {info['id']} could not be downloaded: {e}"
-                ) from None
-            for text in raw.splitlines():
-                try:
-                    line = json.loads(text)
-                except ValueError:
-                    continue
-                unit = units.get(str(line.get("custom_id"))) if isinstance(line, dict) else None
-                if unit is None or unit.custom_id not in entry["units"]:
-                    continue  # not a request of ours (or of this run's undone units)
-                result = parse_result(line, unit.target.model, unit.target.api_base)
-                if result is None:
-                    continue
-                if isinstance(result, CallError) and not errors:
-                    continue  # an earlier process's failure: asked again
-                if unit.call_key not in answers or not isinstance(result, CallError):
-                    answers[unit.call_key] = result
-
-
-def _groups(units: list[Unit]) -> Iterator[list[Unit]]:
-    """One batch per (model, endpoint), split at the provider's request and byte limits."""
-    from ..providers import openai_batch as ob
-
-    by_model: dict[tuple[str, str | None], list[Unit]] = {}
-    for u in units:
-        by_model.setdefault((u.target.model, u.target.api_base), []).append(u)
-    for group in by_model.values():
-        chunk: list[Unit] = []
-        size = 0
-        for u in group:
-            n = len(ob.request_line(u.custom_id, u.target.model, u.messages, u.params))
-            if chunk and (len(chunk) >= ob.MAX_REQUESTS or size + n > ob.MAX_BYTES):
-                yield chunk
-                chunk, size = [], 0
-            chunk.append(u)
-            size += n
-        if chunk:
-            yield chunk
+            if isinstance(result, CallError) and not errors:
+                continue  # an earlier process's failure: asked again
+            if unit.call_key not in answers or not isinstance(result, CallError):
+                answers[unit.call_key] = result

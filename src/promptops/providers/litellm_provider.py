@@ -417,3 +417,30 @@ class LiteLLMProvider:
 @provider("litellm")
 def _litellm_provider() -> LiteLLMProvider:
     return LiteLLMProvider()
+
+
+def anthropic_body(model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> Any:
+    """The Anthropic Messages API body litellm sends for this call (``model`` without its
+    ``anthropic/`` prefix): its own parameter mapping and request transformation, so a
+    batch request (:mod:`.anthropic_batch`) is the request an ordinary call would make."""
+    lib = _lib()
+    from litellm.utils import get_optional_params
+
+    optional = get_optional_params(
+        model=model, custom_llm_provider="anthropic", drop_params=True, **params
+    )
+    return lib.AnthropicConfig().transform_request(
+        model=model,
+        messages=[dict(m) for m in messages],
+        optional_params=dict(optional),
+        litellm_params={"drop_params": True},
+        headers={},
+    )
+
+
+def finish_reason(reason: str) -> str:
+    """A provider's stop reason in OpenAI's terms, as litellm maps it (``end_turn`` -> ``stop``)."""
+    _lib()
+    from litellm.litellm_core_utils.core_helpers import map_finish_reason
+
+    return str(map_finish_reason(reason))

@@ -10,6 +10,7 @@ call's (``classify_status``), so a rejected key says which variable to set.
 
 from __future__ import annotations
 
+import builtins
 import json
 from typing import Any
 
@@ -150,3 +151,43 @@ class BatchClient:
 
     async def content(self, file_id: str) -> bytes:
         return await self._request("GET", f"/files/{file_id}/content")
+
+    # -- the interface BatchPhase uses (shared with anthropic_batch) ------------- #
+
+    @property
+    def max_requests(self) -> int:
+        return MAX_REQUESTS
+
+    @property
+    def max_bytes(self) -> int:
+        return MAX_BYTES
+
+    def line(self, custom_id: str, messages: Any, params: dict[str, Any]) -> bytes:
+        return request_line(custom_id, self.model, messages, params)
+
+    def parse(self, line: dict[str, Any]) -> Completion | CallError | None:
+        return parse_result(line, self.model, self.api_base)
+
+    async def submit(
+        self, lines: builtins.list[bytes], run_id: str
+    ) -> tuple[dict[str, Any], str | None]:
+        """Upload the lines as an input file and create a batch over it tagged with the run
+        id; (the batch, its input file id)."""
+        file_id = await self.upload(b"".join(lines), f"promptops-{run_id}.jsonl")
+        return await self.create(file_id, {"promptops_run": run_id}), file_id
+
+    async def results(self, info: dict[str, Any], errors: bool) -> builtins.list[dict[str, Any]]:
+        """The lines of the batch's output file (and, with ``errors``, its error file)."""
+        files = [info.get("output_file_id")] + ([info.get("error_file_id")] if errors else [])
+        out: builtins.list[dict[str, Any]] = []
+        for file_id in files:
+            if not isinstance(file_id, str):
+                continue
+            for text in (await self.content(file_id)).splitlines():
+                try:
+                    line = json.loads(text)
+                except ValueError:
+                    continue
+                if isinstance(line, dict):
+                    out.append(line)
+        return out

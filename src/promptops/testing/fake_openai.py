@@ -20,6 +20,7 @@ from types import TracebackType
 from typing import Any, Final
 
 from .fake_batches import BatchService
+from .fake_message_batches import MessageBatchService
 from .outcomes import (
     DEFAULT_MODELS,
     EndpointKind,
@@ -146,6 +147,7 @@ class FakeOpenAI:
         self._startup_error: BaseException | None = None
         self._created = int(time.time())
         self.batches = BatchService(self)  # /v1/files and /v1/batches
+        self.message_batches = MessageBatchService(self)  # Anthropic's /v1/messages/batches
         self._batch_lines = 0
 
     # -- lifecycle --------------------------------------------------------- #
@@ -396,6 +398,12 @@ class FakeOpenAI:
         path = target.split("?", 1)[0]
         route = path[3:] if path.startswith("/v1/") else path
         route = route.rstrip("/") or "/"
+        if route.startswith("/messages/batches"):
+            status, payload, ctype = await self.message_batches.handle(
+                method, route, headers, raw_body
+            )
+            await self._send(writer, status, payload, keep_alive, content_type=ctype)
+            return keep_alive
         if route.startswith(("/files", "/batches")):
             status, payload, ctype = await self.batches.handle(method, route, headers, raw_body)
             await self._send(writer, status, payload, keep_alive, content_type=ctype)
