@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -51,6 +52,15 @@ def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOpenAI]:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     with FakeOpenAI(lambda r: Reply(ANSWER), latency=0.05) as s:
         yield s
+
+
+def use_litellm(root: Path) -> None:
+    """`provider: litellm` on the prompt's model block (and the digest promoted with it)."""
+    path = root / "prompts/answer/1.0.0.yaml"
+    path.write_text(path.read_text().replace("  params:", "  provider: litellm\n  params:"))
+    reg_text = (root / "registry.yaml").read_text()
+    old = reg_text.split("digest: ")[1].strip()
+    (root / "registry.yaml").write_text(reg_text.replace(old, load_prompt(path).digest))
 
 
 def records(path: Path) -> list[CallRecord]:
@@ -212,13 +222,7 @@ def test_the_litellm_path_streams_too(project: Path, server: FakeOpenAI) -> None
     """`provider: litellm` on the model block: litellm's own streaming against the loopback
     server, chunks and time to first chunk as on the native path."""
     prompt(project)
-    path = project / "prompts/answer/1.0.0.yaml"
-    path.write_text(path.read_text().replace("  params:", "  provider: litellm\n  params:"))
-    from promptops.project import load_prompt as load
-
-    reg_text = (project / "registry.yaml").read_text()
-    old = reg_text.split("digest: ")[1].strip()
-    (project / "registry.yaml").write_text(reg_text.replace(old, load(path).digest))
+    use_litellm(project)
     reg = Registry.load(".", api_base=server.url, record_to=project / "calls.jsonl", retries=0)
     s = reg.get("answer", "prod").stream(q="x")
     chunks = list(s)
@@ -227,3 +231,36 @@ def test_the_litellm_path_streams_too(project: Path, server: FakeOpenAI) -> None
     assert s.reply is not None and s.reply.ttft_ms is not None
     (rec,) = records(project / "calls.jsonl")
     assert rec.streamed and rec.ttft_ms == s.reply.ttft_ms and rec.output_tokens
+
+
+TEN = "one two three four five six seven eight nine ten"  # ten SSE content chunks
+
+
+@pytest.mark.parametrize("via", ["native", "litellm"])
+def test_chunks_reach_the_caller_as_the_server_sends_them(
+    project: Path, monkeypatch: pytest.MonkeyPatch, via: str
+) -> None:
+    """50 ms before the answer, then ten chunks 30 ms apart: the first chunk is in the caller's
+    hands after ~50 ms, long before the server has sent the last one (~320 ms)."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    prompt(project)
+    if via == "litellm":
+        use_litellm(project)
+    with FakeOpenAI(lambda r: Reply(TEN), latency=0.05, chunk_delay=0.03) as server:
+        reg = Registry.load(".", api_base=server.url, retries=0)
+        "".join(reg.get("answer", "prod").stream(q="warm up"))  # first-use imports
+        got: list[tuple[float, str]] = []
+        sent_at = time.perf_counter()
+        s = reg.get("answer", "prod").stream(q="x")
+        for chunk in s:
+            got.append((time.perf_counter(), chunk))
+        sent = server.stream_times[1]
+    assert "".join(c for _, c in got) == TEN and len(sent) == 10
+    assert len(got) >= 5  # chunks, not one buffered answer
+    assert got[0][0] < sent[-1]  # the first chunk arrived before the server sent the last
+    assert got[0][0] - sent_at < sent[-1] - sent_at - 0.15  # by well over 100 ms
+    assert s.reply is not None and s.reply.ttft_ms is not None
+    # near the server's 50 ms (this machine is shared and busy: a generous upper bound) and
+    # well under the whole answer, which takes at least 50 + 9 * 30 = 320 ms
+    assert 45 <= s.reply.ttft_ms <= 200
+    assert s.reply.latency_ms >= 320 and s.reply.ttft_ms < s.reply.latency_ms - 150

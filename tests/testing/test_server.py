@@ -7,6 +7,7 @@ apart, in tests/contracts/test_litellm_contract.py: those are upstream's behavio
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import socket
@@ -184,6 +185,31 @@ def test_streaming_chat_with_usage() -> None:
         text, usage = run(go())
         assert text == "a b  c d"
         assert usage is not None and usage.completion_tokens == 4
+
+
+def test_chunk_delay_spaces_the_streamed_chunks() -> None:
+    """Default: every chunk at once; chunk_delay=0.02: content chunks about 20 ms apart."""
+
+    def stream_once(server: FakeOpenAI) -> str:
+        async def go() -> str:
+            stream = await chat(server, "a b c d", stream=True)
+            return "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+
+        return run(go())
+
+    with FakeOpenAI() as server:
+        assert stream_once(server) == "a b c d"
+        (times,) = server.stream_times.values()
+        assert len(times) == 4 and times[-1] - times[0] < 0.015
+    with FakeOpenAI(chunk_delay=0.02) as server:
+        assert stream_once(server) == "a b c d"
+        (times,) = server.stream_times.values()
+        gaps = [b - a for a, b in itertools.pairwise(times)]
+        assert len(times) == 4 and all(g >= 0.018 for g in gaps)
+        server.reset()
+        assert server.stream_times == {}
+    with pytest.raises(ValueError, match="chunk_delay"):
+        FakeOpenAI(chunk_delay=-1)
 
 
 def test_models_health_and_404() -> None:

@@ -106,6 +106,9 @@ class FakeOpenAI:
         host / port: bind address; port 0 picks a free port.
         models: ids listed by ``GET /v1/models``.
         max_hang: cap for :meth:`Fault.hang` durations (seconds).
+        chunk_delay: seconds between a streamed answer's content chunks (SSE), each written
+            and flushed as it is due (default 0: the whole stream at once, after ``latency``).
+            :attr:`stream_times` has when each content chunk was sent.
 
     Thread-safe accessors: :attr:`requests`, :attr:`calls`, :attr:`counts`,
     :attr:`outcomes`, :attr:`errors`, :meth:`reset`, :meth:`wait_for_calls`.
@@ -124,13 +127,18 @@ class FakeOpenAI:
         port: int = 0,
         models: Sequence[str] = DEFAULT_MODELS,
         max_hang: float = 30.0,
+        chunk_delay: float = 0.0,
     ) -> None:
+        if chunk_delay < 0:
+            raise ValueError(f"chunk_delay must be >= 0, got {chunk_delay!r}")
         self.responder: Responder = responder if responder is not None else echo
         self.latency = latency
         self.jitter = jitter
         self.seed = seed
         self.host = host
         self.max_hang = max_hang
+        self.chunk_delay = chunk_delay
+        self._stream_times: dict[int, list[float]] = {}
         self.models = tuple(models)
         self._requested_port = port
         self._port: int | None = None
@@ -228,6 +236,13 @@ class FakeOpenAI:
             return list(self._requests)
 
     @property
+    def stream_times(self) -> dict[int, list[float]]:
+        """Request index -> ``time.perf_counter()`` at which each content chunk of its
+        streamed answer was written (same clock as the caller's in this process)."""
+        with self._lock:
+            return {k: list(v) for k, v in self._stream_times.items()}
+
+    @property
     def calls(self) -> int:
         """Number of model calls (chat + completion) received."""
         with self._lock:
@@ -260,6 +275,7 @@ class FakeOpenAI:
             self._counts.clear()
             self._outcomes.clear()
             self._errors.clear()
+            self._stream_times.clear()
 
     def next_index(self) -> int:
         """Reserve the next model-call index (a batch line's, which is not an HTTP request)."""
@@ -645,6 +661,7 @@ class FakeOpenAI:
             return {"index": 0, "text": text or "", "logprobs": None, "finish_reason": finish}
 
         events: list[bytes] = []
+        content: set[int] = set()  # indexes of the events that carry text
         if chat:
             events.append(
                 chunk(
@@ -657,7 +674,10 @@ class FakeOpenAI:
                 )
             )
         if reply.text:
-            events.extend(chunk(piece(p, None)) for p in _TOKEN_BOUNDARY.split(reply.text) if p)
+            for p in _TOKEN_BOUNDARY.split(reply.text):
+                if p:
+                    content.add(len(events))
+                    events.append(chunk(piece(p, None)))
         events.append(chunk(piece(None, reply.finish_reason)))
         options = request.body.get("stream_options")
         if isinstance(options, dict) and options.get("include_usage"):
@@ -691,8 +711,20 @@ class FakeOpenAI:
         ]
         head.extend(f"{k}: {v}" for k, v in reply.headers)
         writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
-        for event in events:
+        sent: list[float] = []
+        with self._lock:
+            self._stream_times[request.index] = sent
+        delay = self.chunk_delay
+        for i, event in enumerate(events):
+            if delay > 0 and i in content and sent:
+                await writer.drain()
+                await asyncio.sleep(delay)
             writer.write(b"%x\r\n%s\r\n" % (len(event), event))
+            if i in content:
+                if delay > 0:
+                    await writer.drain()
+                with self._lock:
+                    sent.append(time.perf_counter())
         writer.write(b"0\r\n\r\n")
         await writer.drain()
         return keep_alive
