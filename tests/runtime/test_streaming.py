@@ -264,3 +264,107 @@ def test_chunks_reach_the_caller_as_the_server_sends_them(
     # well under the whole answer, which takes at least 50 + 9 * 30 = 320 ms
     assert 45 <= s.reply.ttft_ms <= 200
     assert s.reply.latency_ms >= 320 and s.reply.ttft_ms < s.reply.latency_ms - 150
+
+
+@pytest.mark.parametrize("via", ["native", "litellm"])
+def test_a_whole_stream_is_cached_for_complete(project: Path, server: FakeOpenAI, via: str) -> None:
+    prompt(project)
+    if via == "litellm":
+        use_litellm(project)
+    reg = Registry.load(
+        ".", api_base=server.url, cache=True, retries=0, record_to=project / "calls.jsonl"
+    )
+    s = reg.get("answer", "prod").stream(q="What happened?")
+    assert "".join(s) == ANSWER and server.calls == 1
+    assert s.reply is not None and s.reply.metadata["promptops.cache_hit"] is False
+    reply = reg.get("answer", "prod").complete(q="What happened?")
+    assert server.calls == 1  # no second model call
+    assert reply.text == ANSWER and reply.metadata["promptops.cache_hit"] is True
+    assert reply.usage == s.reply.usage
+    assert [r.cache_hit for r in records(project / "calls.jsonl")] == [False, True]
+
+
+def test_a_cached_answer_streams_as_one_chunk(project: Path, server: FakeOpenAI) -> None:
+    prompt(project)
+    reg = Registry.load(
+        ".", api_base=server.url, cache=True, retries=0, record_to=project / "calls.jsonl"
+    )
+    first = reg.get("answer", "prod").complete(q="What happened?")
+    assert first.metadata["promptops.cache_hit"] is False and server.calls == 1
+    s = reg.get("answer", "prod").stream(q="What happened?")
+    assert list(s) == [ANSWER] and server.calls == 1
+    r = s.reply
+    assert r is not None and r.metadata["promptops.cache_hit"] is True
+    assert r.metadata["promptops.attempts"] == 0 and r.usage == first.usage
+    # the time to first chunk is the cache lookup's: under the 50 ms a model call takes here
+    assert r.ttft_ms is not None and 0 < r.ttft_ms < 50 and r.ttft_ms <= r.latency_ms
+    rec = records(project / "calls.jsonl")[-1]
+    assert rec.streamed and rec.cache_hit and rec.ttft_ms == r.ttft_ms
+    # another question is not a hit
+    assert "".join(reg.get("answer", "prod").stream(q="Other?")) == ANSWER
+    assert server.calls == 2
+
+
+def test_a_cached_answer_still_passes_the_output_guards(project: Path, server: FakeOpenAI) -> None:
+    prompt(
+        project,
+        "guards:\n  output:\n    - {type: not-regex, value: 'secret-[0-9]+', action: mask}\n",
+    )
+    reg = Registry.load(".", api_base=server.url, cache=True, retries=0)
+    reg.get("answer", "prod").complete(q="x")
+    s = reg.get("answer", "prod").stream(q="x")
+    (chunk,) = list(s)
+    assert "secret-42" not in chunk and "[REDACTED]" in chunk and server.calls == 1
+    assert s.reply is not None and s.reply.metadata["promptops.cache_hit"] is True
+
+
+def test_a_stream_closed_early_is_not_cached(project: Path, server: FakeOpenAI) -> None:
+    prompt(project)
+    reg = Registry.load(".", api_base=server.url, cache=True, retries=0)
+    with reg.get("answer", "prod").stream(q="x") as s:
+        next(s)
+    reply = reg.get("answer", "prod").complete(q="x")
+    assert reply.metadata["promptops.cache_hit"] is False and server.calls == 2
+    assert reply.text == ANSWER
+
+
+@pytest.mark.parametrize("via", ["native", "litellm"])
+def test_a_stream_that_broke_is_not_cached(
+    project: Path, monkeypatch: pytest.MonkeyPatch, via: str
+) -> None:
+    """Chunks 200 ms apart against a 150 ms timeout (a total on the native transport, between
+    reads on litellm's): the stream breaks after its first chunk."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    prompt(project)
+    if via == "litellm":
+        use_litellm(project)
+    with FakeOpenAI(lambda r: Reply(TEN), latency=0.05, chunk_delay=0.2) as server:
+        reg = Registry.load(".", api_base=server.url, cache=True, retries=0, timeout=0.15)
+        if via == "litellm":  # first-use imports outside the timed stream
+            reg.get("answer", "prod").complete(q="warm up")
+        got: list[str] = []
+        with pytest.raises(ProviderError, match="mid-stream"):
+            for chunk in reg.get("answer", "prod").stream(q="x"):
+                got.append(chunk)
+        assert got == ["one "]
+        calls = server.calls
+        server.chunk_delay = 0.0
+        reply = reg.get("answer", "prod").complete(q="x")
+        assert reply.metadata["promptops.cache_hit"] is False and server.calls == calls + 1
+        assert reply.text == TEN
+
+
+def test_a_stream_cut_short_is_an_error_not_a_shorter_answer(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 200 that ends without [DONE] or a finish reason (here: not SSE at all) fails the call
+    instead of being taken, and cached, as an empty answer."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    prompt(project)
+    with FakeOpenAI(lambda r: Fault.malformed()) as server:
+        reg = Registry.load(".", api_base=server.url, cache=True, retries=0)
+        with pytest.raises(ProviderError, match="stream ended before its last event"):
+            list(reg.get("answer", "prod").stream(q="x"))
+        server.responder = lambda r: Reply(ANSWER)
+        reply = reg.get("answer", "prod").complete(q="x")
+        assert reply.metadata["promptops.cache_hit"] is False and reply.text == ANSWER

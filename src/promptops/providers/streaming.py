@@ -5,7 +5,8 @@ reuses the provider's connection pools, endpoint and headers, and sends ``stream
 ``stream_options.include_usage`` so the last event carries the token counts. Server-sent events
 are read line by line; each text delta is yielded as it arrives, then one final
 :class:`~promptops.providers.base.Completion` with the whole text, usage, cost, total latency
-and ``extra["ttft_ms"]``: the time from sending the request to the first content chunk.
+and ``extra["ttft_ms"]``: the time from sending the request to the first content chunk. A
+stream that ends without ``[DONE]`` or a finish reason is an error, not a shorter answer.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ async def native_stream(prov: NativeProvider, call: Call) -> AsyncIterator[str |
     finish: str | None = None
     usage: dict[str, Any] | None = None
     model: str | None = None
+    done = False
     try:
         async with prov.client(base).post(
             base + "/chat/completions",
@@ -58,6 +60,7 @@ async def native_stream(prov: NativeProvider, call: Call) -> AsyncIterator[str |
                     continue
                 data = text[5:].strip()
                 if data == "[DONE]":
+                    done = True
                     break
                 event = _event(data)
                 model = event.get("model") or model
@@ -81,6 +84,12 @@ async def native_stream(prov: NativeProvider, call: Call) -> AsyncIterator[str |
         raise CallError(
             f"APIConnectionError: {type(exc).__name__}: {exc}", transient=True, kind="connection"
         ) from None
+    if not done and finish is None:  # cut short: never taken for a whole answer (or cached)
+        raise CallError(
+            "the stream ended before its last event (no finish_reason, no [DONE])",
+            transient=True,
+            kind="malformed",
+        )
     end = time.perf_counter()
     whole = {
         "choices": [{"message": {"content": "".join(parts)}, "finish_reason": finish}],

@@ -23,7 +23,14 @@ the guards run on the whole answer at the end (their triggers are in the reply a
 
 Retries and fallbacks happen only before the first chunk reaches the caller; a stream that
 breaks after that raises ProviderError (the caller has part of an answer) and is recorded as
-failed. Streamed calls do not use the response cache.
+failed.
+
+The response cache (``Registry.load(cache=True)``) works as for ``complete``, under the same
+keys: a cached answer is given as one chunk (``promptops.cache_hit``; no model call; its time to
+first chunk is the lookup's, measured like any other, so a dashboard sees what the caller
+waited), and a stream that ended whole is written to the cache, so a ``complete`` after it is a
+hit and the other way round. A stream that broke, or that the caller closed before the end, is
+never cached. Output guards run on a cached answer as on a fresh one.
 """
 
 from __future__ import annotations
@@ -38,7 +45,9 @@ from .guards import GuardHit, apply, compile_guards
 from .loop import _arun, _run
 
 if TYPE_CHECKING:
+    from ..cache import ResponseCache
     from ..providers.base import Completion
+    from ..providers.retry import Outcome
     from ..registry.runtime import ActivePrompt, Reply, _CallStart
 
 
@@ -71,8 +80,18 @@ async def _chunks(
     last: CallError | None = None
     sent = False
     started = time.perf_counter()
+    # the keys complete() would use (repeat 0), per model of the chain; [] when not cacheable
+    keys = [caller.cache_keys(m, messages, p.params, b, 0, provider=how) for m, b, how in chain]
     try:
-        for model, base, how in chain:
+        comp = await _lookup(caller.cache, chain, keys, outcome)
+        if comp is not None:  # one chunk; its time to first chunk is the lookup's
+            comp.extra = {**comp.extra, "ttft_ms": _ms(started)}
+            if comp.text and not buffered:
+                sent = True
+                yield comp.text
+        for (model, base, how), key in zip(chain, keys, strict=True):
+            if comp is not None:
+                break
             outcome.tried.append(model)
             prov = route(model, base, how)
             caller.prepare([model])
@@ -97,6 +116,11 @@ async def _chunks(
                                 comp = item
                     finally:  # the connection goes back to the pool, also on an early close
                         await source.aclose()  # type: ignore[attr-defined]
+                    if comp is not None and key and caller.cache is not None:
+                        # whole (the source ended normally): cached as complete() caches
+                        whole = comp.to_json()
+                        whole["extra"] = {k: v for k, v in comp.extra.items() if k != "ttft_ms"}
+                        await caller.cache.aput(key[0], whole)
                     break
                 except CallError as e:
                     last = e
@@ -116,7 +140,7 @@ async def _chunks(
         assert last is not None
         outcome.error, outcome.error_kind = str(last), last.kind
     outcome.completion = comp
-    latency_ms = round(comp.latency_ms, 3) if comp is not None else duration_ms
+    latency_ms = round(comp.latency_ms, 3) if comp is not None and not comp.cached else duration_ms
     attrs = p._attributes(outcome, call.trace_id, latency_ms)
     attrs["promptops.duration_ms"] = duration_ms
     attrs["promptops.streamed"] = True
@@ -177,6 +201,7 @@ async def _chunks(
         tool_calls=parse_calls(comp.tool_calls),
         metadata={
             **p.metadata,
+            "promptops.cache_hit": comp.cached,
             "promptops.attempts": outcome.attempts,
             "promptops.ttft_ms": ttft,
             "gen_ai.request.model": p.model,
@@ -186,6 +211,27 @@ async def _chunks(
         blocked=blocked,
         ttft_ms=ttft if isinstance(ttft, int | float) else None,
     )
+
+
+async def _lookup(
+    cache: ResponseCache | None,
+    chain: list[tuple[str, str | None, str | None]],
+    keys: list[list[str]],
+    outcome: Outcome,
+) -> Completion | None:
+    """The cached answer of the first model in the chain that has one (as ``complete``)."""
+    if cache is None:
+        return None
+    from ..providers.base import Completion
+
+    for (model, _, _), key in zip(chain, keys, strict=True):
+        hit = await cache.aget(key[0]) if key else None
+        if hit is not None:
+            comp = Completion.from_json(hit)
+            comp.cached = True
+            outcome.tried.append(model)
+            return comp
+    return None
 
 
 def _ms(started: float) -> float:
