@@ -368,3 +368,22 @@ def test_a_stream_cut_short_is_an_error_not_a_shorter_answer(
         server.responder = lambda r: Reply(ANSWER)
         reply = reg.get("answer", "prod").complete(q="x")
         assert reply.metadata["promptops.cache_hit"] is False and reply.text == ANSWER
+
+
+def test_credentials_in_the_api_base_are_redacted_from_a_streamed_calls_errors(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As `complete()` (the Caller) does: the userinfo of an api_base is a secret from the first
+    streamed call on, so no error, log or record can carry it."""
+    from promptops.redact import redact_text
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    prompt(project)
+    with FakeOpenAI(lambda r: Fault.server_error(503)) as server:
+        base = server.url.replace("http://", "http://proxyuser:hunter2-stream-secret@")
+        reg = Registry.load(".", api_base=base, retries=0, record_to=project / "c.jsonl")
+        with pytest.raises(ProviderError) as failed:
+            list(reg.get("answer", "prod").stream(q="x"))
+    assert "hunter2-stream-secret" not in str(failed.value)
+    assert "hunter2-stream-secret" not in (project / "c.jsonl").read_text(encoding="utf-8")
+    assert "hunter2-stream-secret" not in redact_text("proxy said: hunter2-stream-secret")
