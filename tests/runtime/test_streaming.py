@@ -354,6 +354,33 @@ def test_a_stream_that_broke_is_not_cached(
         assert reply.text == TEN
 
 
+CUT = (
+    'data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"test-model",'
+    '"choices":[{"index":0,"delta":{"role":"assistant","content":"The river"},'
+    '"finish_reason":null}]}\n\n'
+)
+
+
+@pytest.mark.parametrize("via", ["native", "litellm"])
+def test_a_stream_that_stops_without_a_finish_reason_is_an_error(
+    project: Path, monkeypatch: pytest.MonkeyPatch, via: str
+) -> None:
+    """A stream whose connection ends after a chunk, with no finish reason and no [DONE], fails
+    the call (and is not cached) instead of being taken as the shorter answer it sent: the
+    native transport checks it; litellm raises on it itself (MidStreamFallbackError)."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    prompt(project)
+    if via == "litellm":
+        use_litellm(project)
+    with FakeOpenAI(lambda r: Fault.malformed(CUT)) as server:
+        reg = Registry.load(".", api_base=server.url, cache=True, retries=0)
+        with pytest.raises(ProviderError, match=r"mid-stream.*(finish_reason|finish reason)"):
+            list(reg.get("answer", "prod").stream(q="x"))
+        server.responder = lambda r: Reply(ANSWER)
+        reply = reg.get("answer", "prod").complete(q="x")
+        assert reply.metadata["promptops.cache_hit"] is False and reply.text == ANSWER
+
+
 def test_a_stream_cut_short_is_an_error_not_a_shorter_answer(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
