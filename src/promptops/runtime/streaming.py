@@ -77,8 +77,8 @@ async def _chunks(
     chain = [(p.model, p.api_base, via)] + [(m, reg.api_base, None) for m in p.fallbacks]
     from ..redact import strip_url
 
-    for base in dict.fromkeys(b for _, b, _ in chain if b):
-        strip_url(base)  # registers the URL's credentials for redaction, as Caller.complete does
+    for url in dict.fromkeys(b for _, b, _ in chain if b):
+        strip_url(url)  # registers the URL's credentials for redaction, as Caller.complete does
     outcome = Outcome(None)
     comp: Completion | None = None
     last: CallError | None = None
