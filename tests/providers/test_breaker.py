@@ -401,6 +401,61 @@ def test_the_gate_holds_units_that_call_and_not_those_the_cache_answers() -> Non
     ]
 
 
+def test_a_failure_does_not_hand_its_place_to_another_call_while_the_streak_is_open() -> None:
+    """probe = 3: three units call; the first fails with a configuration error and leaves the
+    gate. Its place does not go to a fourth unit (the first answers need not all arrive
+    together: on a loaded machine the old gate let a fourth call out here); after the third
+    failure the model is stopped and the waiting unit is dropped, so exactly three calls went
+    out. A non-configuration failure ends the streak and opens the gate again."""
+    import asyncio
+
+    from promptops.providers.breaker import Stopped
+
+    async def main() -> list[str]:
+        b = Breaker(probe=3)
+        tickets = [b.ticket("m") for _ in range(5)]
+        for t in tickets[:3]:
+            await t()
+        fourth = asyncio.ensure_future(tickets[3]())
+        seen = []
+        for i in range(2):
+            b.observe("m", _rec("auth"))
+            tickets[i].release()
+            await asyncio.sleep(0.01)
+            seen.append("fourth waits" if not fourth.done() else "fourth passed")
+        b.observe("m", _rec("auth"))  # the third: stopped
+        tickets[2].release()
+        try:
+            await fourth
+        except Stopped:
+            seen.append("fourth dropped")
+        tickets[3].release()
+
+        b2 = Breaker(probe=2)
+        x, y, z = b2.ticket("m"), b2.ticket("m"), b2.ticket("m")
+        await x()
+        await y()
+        waiting = asyncio.ensure_future(z())
+        b2.observe("m", _rec("auth"))
+        x.release()
+        await asyncio.sleep(0.01)
+        seen.append("z waits" if not waiting.done() else "z passed")
+        b2.observe("m", _rec("server_error"))  # not a setup error: the streak ends
+        y.release()
+        await asyncio.wait_for(waiting, 1)
+        seen.append("z passed after the streak ended")
+        z.release()
+        return seen
+
+    assert asyncio.run(main()) == [
+        "fourth waits",
+        "fourth waits",
+        "fourth dropped",
+        "z waits",
+        "z passed after the streak ended",
+    ]
+
+
 def test_a_cached_rerun_is_not_held_at_the_probe_gate(
     tmp_path: Path,
     server: FakeOpenAI,

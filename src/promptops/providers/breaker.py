@@ -3,8 +3,11 @@
 A missing or rejected API key, an unknown model or provider, or an optional package that is
 not installed fails every call to that model the same way (the provider marks these errors
 with a configuration kind, see :data:`promptops.providers.base.CONFIG_KINDS`). Until a call to
-a model has succeeded, at most ``probe`` units that call it are in flight (a unit takes its
-place at the gate just before its first call, so answers from the cache are not held back);
+a model has succeeded, at most ``probe`` units that call it are in flight, and fewer as
+configuration failures pile up (a unit is let through only while the units in flight plus the
+trailing failures stay under ``probe``), so a model whose setup is wrong gets ``probe`` calls,
+not more, however the answers interleave (a unit takes its place at the gate just before its
+first call, so answers from the cache are not held back);
 when ``probe`` calls in a row fail with the same configuration error and none has succeeded, the model is *stopped*: the
 runner schedules nothing more for it and keeps what finished. One success disarms the breaker
 for that model for the rest of the run; per-case failures (a 400 such as context length
@@ -25,8 +28,10 @@ from .base import CONFIG_KINDS
 
 @dataclass
 class _Model:
-    sem: asyncio.Semaphore
+    probe: int
     proven: bool = False  # a call succeeded: the setup works
+    in_flight: int = 0  # units past the gate, not yet observed
+    waiters: list[asyncio.Future[None]] = field(default_factory=list)  # units at the gate
     calls: int = 0  # finished units that reached the provider, before any success
     streak: int = 0  # of those, trailing ones failing with ``signature``
     signature: tuple[str, str] | None = None
@@ -50,17 +55,32 @@ class Ticket:
 
     async def __call__(self) -> None:
         m = self._m
-        if self._held or m.proven:
+        if self._held:
             return
-        await m.sem.acquire()
-        self._held = True
-        if m.stopped:
-            raise Stopped
+        while not m.proven:
+            if m.stopped:
+                raise Stopped
+            if m.in_flight + m.streak < m.probe:
+                m.in_flight += 1
+                self._held = True
+                return
+            waiter = asyncio.get_running_loop().create_future()
+            m.waiters.append(waiter)
+            await waiter  # woken when a unit is observed or leaves the gate
 
     def release(self) -> None:
         if self._held:
             self._held = False
-            self._m.sem.release()
+            self._m.in_flight -= 1
+            _wake(self._m)
+
+
+def _wake(m: _Model) -> None:
+    """Let the units waiting at ``m``'s gate look again."""
+    waiters, m.waiters = m.waiters, []
+    for w in waiters:
+        if not w.done():
+            w.set_result(None)
 
 
 class Breaker:
@@ -73,7 +93,7 @@ class Breaker:
     def _m(self, model: str) -> _Model:
         m = self._models.get(model)
         if m is None:
-            m = self._models[model] = _Model(asyncio.Semaphore(self.probe))
+            m = self._models[model] = _Model(self.probe)
         return m
 
     def stopped(self, model: str) -> bool:
@@ -92,6 +112,12 @@ class Breaker:
     def observe(self, model: str, rec: dict[str, Any]) -> None:
         """Learn from a finished unit's record."""
         m = self._m(model)
+        try:
+            self._learn(m, rec)
+        finally:
+            _wake(m)
+
+    def _learn(self, m: _Model, rec: dict[str, Any]) -> None:
         if m.proven or m.stopped:
             return
         kind = rec.get("error_kind")
