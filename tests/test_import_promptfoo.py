@@ -165,6 +165,10 @@ def test_refuses_to_overwrite(project: Path, cli: Cli) -> None:
         ("vertex:gemini-2.0-flash-exp", "vertex_ai/gemini-2.0-flash-exp"),
         ("ollama:chat:llama3", "ollama_chat/llama3"),
         ("echo", "echo/echo"),
+        ("cerebras:llama-3.3-70b", "cerebras/llama-3.3-70b"),
+        ("xai:grok-3-fast", "xai/grok-3-fast"),
+        ("replicate:meta/llama-2-7b-chat", "replicate/meta/llama-2-7b-chat"),
+        ("huggingface:text-generation:gpt2", None),
         ("exec:./run.sh", None),
         ("file://provider.py", None),
     ],
@@ -1292,6 +1296,23 @@ def test_no_prompt_converted_says_why(project: Path, cli: Cli, write: Callable[.
     assert result.exit_code == 1
     assert "no prompt could be converted" in result.stderr
     assert "file://make.py: a prompt function" in result.stderr
+
+
+def test_messages_mapping_prompt_file_refused_with_reason(
+    project: Path, cli: Cli, write: Callable[..., Path]
+) -> None:
+    # promptfoo 0.121.20 loads such a file but does not send it as chat messages (OpenAI: the
+    # mapping as the request's messages; Anthropic: its text as one user message), so the
+    # import refuses it and says what to write instead
+    write("pf/pf/promptfooconfig.yaml", "prompts: [file://p.yaml]\ntests: [{vars: {q: x}}]\n")
+    write("pf/pf/p.yaml", "messages:\n  - role: user\n    content: 'Say {{q}}'\n")
+    result = cli("import", "promptfoo", "pf/pf/promptfooconfig.yaml")
+    assert_no_traceback(result)
+    assert result.exit_code == 1
+    assert "file://p.yaml: a mapping with a 'messages' list" in result.stderr
+    assert "make the file the list itself" in result.stderr
+    write("pf/pf/p.yaml", "- role: user\n  content: 'Say {{q}}'\n")
+    assert cli("import", "promptfoo", "pf/pf/promptfooconfig.yaml").exit_code == 0
 
 
 @pytest.mark.parametrize(

@@ -108,6 +108,11 @@ PREFIXES = {
     "openrouter": "openrouter",
     "fireworks": "fireworks_ai",
     "cohere": "cohere",
+    # promptfoo and litellm name these providers' models alike (promptfoo's examples/cerebras,
+    # xai, gemma-vs-llama)
+    "cerebras": "cerebras",
+    "xai": "xai",
+    "replicate": "replicate",
 }
 _KINDS = ("chat", "completion", "messages", "embedding", "responses")
 _PROMPT_TEXT = (".txt", ".md", ".j2", ".jinja", ".prompt", ".nunjucks")
@@ -276,6 +281,20 @@ def _is_chat(data: Any) -> bool:
     )
 
 
+def _not_chat(item: str, data: Any) -> str:
+    """Why a JSON or YAML prompt file is refused: it is not a list of chat messages. A mapping
+    holding one under ``messages`` is one promptfoo itself does not send as messages
+    (0.121.20: its OpenAI provider puts the whole mapping in the request's ``messages``, which
+    must be a list; its Anthropic provider sends the file's text as one user message)."""
+    if isinstance(data, dict) and _is_chat(data.get("messages")):
+        return (
+            f"{item}: a mapping with a 'messages' list, not a list of chat messages; promptfoo "
+            "does not send it as messages either (the mapping as the request's messages for "
+            "OpenAI, its text as one user message for Anthropic): make the file the list itself"
+        )
+    return f"{item}: not a list of chat messages"
+
+
 _PART_TYPES = ("text", "image_url")
 
 
@@ -362,7 +381,7 @@ def _nunjucks_chat(
         ctx.skip(loc, f"{item}: not JSON once its _conversation loop is removed: {e.msg}")
         return []
     if not _is_chat(data):
-        ctx.skip(loc, f"{item}: not a list of chat messages")
+        ctx.skip(loc, _not_chat(item, data))
         return []
     if n:
         ctx.note(
@@ -393,7 +412,7 @@ def _prompt_file(
     if suffix == ".json" or suffix in (".yaml", ".yml"):
         data = _parse(path)
         if not _is_chat(data):
-            ctx.skip(loc, f"{item}: not a list of chat messages")
+            ctx.skip(loc, _not_chat(item, data))
             return []
         return [(label or path.stem, {"messages": _messages(ctx, data, loc)})]
     if suffix in _PROMPT_TEXT or suffix == "":
