@@ -1298,6 +1298,29 @@ def test_no_prompt_converted_says_why(project: Path, cli: Cli, write: Callable[.
     assert "file://make.py: a prompt function" in result.stderr
 
 
+def test_assertion_without_needed_value_is_announced(
+    project: Path, cli: Cli, write: Callable[..., Path]
+) -> None:
+    # promptfoo takes an llm-rubric with no value when a rubricPrompt holds the rubric; that
+    # option is not converted, and lint refuses the valueless llm-rubric: the import says so
+    write(
+        "pf/pf/promptfooconfig.yaml",
+        "prompts: ['Say {{q}}']\nproviders: [echo]\n"
+        "defaultTest:\n  options:\n    rubricPrompt: [{role: system, content: 'Mention {{q}}'}]\n"
+        "tests:\n  - vars: {q: x}\n    assert:\n      - type: llm-rubric\n",
+    )
+    result = cli("import", "promptfoo", "pf/pf/promptfooconfig.yaml", "-f", "json")
+    assert result.exit_code == 0, result.stderr
+    notes = json.loads(result.stdout)["notes"]
+    assert any(
+        "tests[0].assert[0]: llm-rubric: lint will refuse it until it is fixed: "
+        "llm-rubric needs a value" in n
+        for n in notes
+    ), notes
+    lint = cli("lint")
+    assert lint.exit_code == 1 and "llm-rubric needs a value" in lint.stdout + lint.stderr
+
+
 def test_messages_mapping_prompt_file_refused_with_reason(
     project: Path, cli: Cli, write: Callable[..., Path]
 ) -> None:

@@ -991,6 +991,7 @@ def convert_assertion(
         ctx.skip((*loc, "provider"), f"provider is not converted: promptops's {ours} uses none")
     if base in APPROXIMATE:
         ctx.note(loc, APPROXIMATE[base])
+    _needs_value(ctx, ours, out, loc)
     _leftover(
         ctx,
         a,
@@ -998,6 +999,17 @@ def convert_assertion(
         ("type", "value", "threshold", "weight", "metric", "provider", "rubricPrompt", "transform"),
     )
     return out
+
+
+def _needs_value(ctx: Ctx, ours: str, out: dict[str, Any], loc: tuple[str | int, ...]) -> None:
+    """An assertion promptfoo takes without a value (an ``llm-rubric`` whose rubric is all in a
+    ``rubricPrompt``, say) but promptops's type needs one: lint names it, the import says so
+    first."""
+    from ..assertions import REGISTRY
+
+    atype = REGISTRY.get(ours.removeprefix("not-"))
+    if atype is not None and atype.needs_value and out.get("value") is None:
+        ctx.note(loc, f"{ours}: lint will refuse it until it is fixed: {ours} needs a value")
 
 
 def _leftover(
