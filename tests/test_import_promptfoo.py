@@ -1321,6 +1321,60 @@ def test_assertion_without_needed_value_is_announced(
     assert lint.exit_code == 1 and "llm-rubric needs a value" in lint.stdout + lint.stderr
 
 
+def test_csv_prompt_files_convert(project: Path, cli: Cli, write: Callable[..., Path]) -> None:
+    # promptfoo 0.121.20 reads a CSV prompt file: a header with prompt (and label) columns,
+    # each row a prompt (text, or a JSON chat list); without a comma, one prompt a line
+    write(
+        "pf/pf/promptfooconfig.yaml",
+        "prompts: [file://p.csv, file://lines.csv]\nproviders: [echo]\ntests: [{vars: {t: x}}]\n",
+    )
+    write(
+        "pf/pf/p.csv",
+        'prompt,label\n"Tell me about {{t}}",Basic\n'
+        '"[{""role"":""system"",""content"":""Be brief""},'
+        '{""role"":""user"",""content"":""Explain {{t}}""}]",Chat\n'
+        ",Empty\n",
+    )
+    write("pf/pf/lines.csv", "prompt\nSay {{t}}\n\nShout {{t}}\n")
+    result = cli("import", "promptfoo", "pf/pf/promptfooconfig.yaml", "--name", "c", "-f", "json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["not_converted"] == []
+    docs = [yaml.safe_load(p.read_text()) for p in sorted((project / "prompts/c").glob("*.yaml"))]
+    assert [d.get("template") or d.get("messages") for d in docs] == [
+        "Tell me about {{t}}",
+        [
+            {"role": "system", "content": "Be brief"},
+            {"role": "user", "content": "Explain {{t}}"},
+        ],
+        "Say {{t}}",
+        "Shout {{t}}",
+    ]
+    assert cli("lint").exit_code == 0
+    write("pf/pf/p.csv", "text,label\nhello,x\n")
+    refused = cli("import", "promptfoo", "pf/pf/promptfooconfig.yaml", "--name", "d")
+    assert_no_traceback(refused)
+    assert "file://p.csv: a CSV prompt file with no prompt" in refused.stdout + refused.stderr
+
+
+def test_content_part_without_type_is_named_by_its_keys(
+    project: Path, cli: Cli, write: Callable[..., Path]
+) -> None:
+    # a gateway's own part format ({modality, value}, promptfoo's adaline examples) has no
+    # type: the report names its keys rather than a type of None
+    write("pf/pf/promptfooconfig.yaml", "prompts: [file://p.json]\ntests: [{vars: {q: x}}]\n")
+    write(
+        "pf/pf/p.json",
+        '[{"role": "user", "content": [{"type": "text", "text": "{{q}}"}, '
+        '{"modality": "image", "value": "u"}]}]',
+    )
+    result = cli("import", "promptfoo", "pf/pf/promptfooconfig.yaml", "-f", "json")
+    assert result.exit_code == 0, result.stderr
+    assert any(
+        "content part 2: a part without a type (keys: modality, value) is not converted" in n
+        for n in json.loads(result.stdout)["not_converted"]
+    )
+
+
 def test_messages_mapping_prompt_file_refused_with_reason(
     project: Path, cli: Cli, write: Callable[..., Path]
 ) -> None:

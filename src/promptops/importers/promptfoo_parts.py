@@ -311,10 +311,14 @@ def _messages(
                 if isinstance(part, dict) and part.get("type") in _PART_TYPES:
                     parts.append(_templated(part))
                 else:
-                    kind = part.get("type") if isinstance(part, dict) else type(part).__name__
+                    if isinstance(part, dict) and part.get("type") is None:
+                        what = f"a part without a type (keys: {', '.join(map(str, part))}) is"
+                    else:
+                        kind = part.get("type") if isinstance(part, dict) else type(part).__name__
+                        what = f"{kind!r} parts are"
                     ctx.skip(
                         loc,
-                        f"message {i + 1}, content part {j + 1}: {kind!r} parts are "
+                        f"message {i + 1}, content part {j + 1}: {what} "
                         "not converted (text and image_url are)",
                     )
             out.append({"role": m["role"], "content": parts})
@@ -415,6 +419,8 @@ def _prompt_file(
             ctx.skip(loc, _not_chat(item, data))
             return []
         return [(label or path.stem, {"messages": _messages(ctx, data, loc)})]
+    if suffix == ".csv":
+        return _csv_prompts(ctx, item, text, label, path.stem, loc)
     if suffix in _PROMPT_TEXT or suffix == "":
         parts = re.split(r"\n-{3,}\n", text)
         return [
@@ -426,6 +432,34 @@ def _prompt_file(
         ]
     ctx.skip(loc, f"{item}: unsupported prompt file type {suffix!r}")
     return []
+
+
+def _csv_prompts(
+    ctx: Ctx, item: str, text: str, label: str, stem: str, loc: tuple[str | int, ...]
+) -> list[tuple[str, dict[str, Any]]]:
+    """The prompts in a CSV prompt file, as promptfoo 0.121.20 reads one: without a comma,
+    each non-blank line is a prompt (a first line ``prompt`` is the header); otherwise a header
+    row, and each row with a ``prompt`` cell (trimmed) is a prompt, its ``label`` cell naming
+    it. A prompt's text is a template or, as JSON, a chat list."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    if "," not in text:
+        start = 1 if lines and lines[0].strip().lower() == "prompt" else 0
+        rows = [{"prompt": line} for line in lines[start:]]
+    else:
+        reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+        rows = [
+            {str(k).strip(): (v or "").strip() for k, v in row.items() if isinstance(v, str)}
+            for row in reader
+        ]
+        rows = [r for r in rows if r.get("prompt")]
+    if not rows:
+        ctx.skip(loc, f"{item}: a CSV prompt file with no prompt (no 'prompt' column or rows)")
+        return []
+    out = []
+    for i, row in enumerate(rows):
+        name = row.get("label") or (label if label and len(rows) == 1 else f"{stem}-{i + 1}")
+        out.append((name, _prompt_from_text(ctx, row["prompt"], loc)))
+    return out
 
 
 CONFIG = "__config"  # a prompt's own provider config, in its body until the versions are written
