@@ -1759,6 +1759,11 @@ def test_the_examples_driver_counts_imports_and_lints(
         "prompts: ['{{q}}']\nproviders: [openai:gpt-4o]\nsharing: true\ntests: [{vars: {q: hi}}]\n",
     )
     write(ex / "bad/promptfooconfig.yaml", "prompts: [file://make.py]\n")
+    write(  # an llm-rubric without a value: the import says lint will refuse it
+        ex / "said/promptfooconfig.yaml",
+        "prompts: ['{{q}}']\nproviders: [echo]\n"
+        "tests: [{vars: {q: hi}, assert: [{type: llm-rubric}]}]\n",
+    )
     out = tmp_path / "out.json"
     script = Path(__file__).parents[1] / "bench" / "promptfoo_examples.py"
     done = subprocess.run(
@@ -1774,8 +1779,9 @@ def test_the_examples_driver_counts_imports_and_lints(
         "ok": ("clean", "passes"),
         "alias": ("unconverted", "pin-model"),
         "bad": ("refused", "-"),
+        "said": ("clean", "announced"),
     }
-    assert "3 config(s), import: clean 1, refused 1, unconverted 1" in done.stdout
+    assert "4 config(s), import: clean 2, refused 1, unconverted 1" in done.stdout
 
 
 def test_thinking_converts_only_where_promptfoo_hides_it(
