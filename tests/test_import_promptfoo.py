@@ -165,6 +165,10 @@ def test_refuses_to_overwrite(project: Path, cli: Cli) -> None:
         ("vertex:gemini-2.0-flash-exp", "vertex_ai/gemini-2.0-flash-exp"),
         ("ollama:chat:llama3", "ollama_chat/llama3"),
         ("echo", "echo/echo"),
+        ("cerebras:llama-3.3-70b", "cerebras/llama-3.3-70b"),
+        ("xai:grok-3-fast", "xai/grok-3-fast"),
+        ("replicate:meta/llama-2-7b-chat", "replicate/meta/llama-2-7b-chat"),
+        ("huggingface:text-generation:gpt2", None),
         ("exec:./run.sh", None),
         ("file://provider.py", None),
     ],
@@ -1294,6 +1298,100 @@ def test_no_prompt_converted_says_why(project: Path, cli: Cli, write: Callable[.
     assert "file://make.py: a prompt function" in result.stderr
 
 
+def test_assertion_without_needed_value_is_announced(
+    project: Path, cli: Cli, write: Callable[..., Path]
+) -> None:
+    # promptfoo takes an llm-rubric with no value when a rubricPrompt holds the rubric; that
+    # option is not converted, and lint refuses the valueless llm-rubric: the import says so
+    write(
+        "pf/pf/promptfooconfig.yaml",
+        "prompts: ['Say {{q}}']\nproviders: [echo]\n"
+        "defaultTest:\n  options:\n    rubricPrompt: [{role: system, content: 'Mention {{q}}'}]\n"
+        "tests:\n  - vars: {q: x}\n    assert:\n      - type: llm-rubric\n",
+    )
+    result = cli("import", "promptfoo", "pf/pf/promptfooconfig.yaml", "-f", "json")
+    assert result.exit_code == 0, result.stderr
+    notes = json.loads(result.stdout)["notes"]
+    assert any(
+        "tests[0].assert[0]: llm-rubric: lint will refuse it until it is fixed: "
+        "llm-rubric needs a value" in n
+        for n in notes
+    ), notes
+    lint = cli("lint")
+    assert lint.exit_code == 1 and "llm-rubric needs a value" in lint.stdout + lint.stderr
+
+
+def test_csv_prompt_files_convert(project: Path, cli: Cli, write: Callable[..., Path]) -> None:
+    # promptfoo 0.121.20 reads a CSV prompt file: a header with prompt (and label) columns,
+    # each row a prompt (text, or a JSON chat list); without a comma, one prompt a line
+    write(
+        "pf/pf/promptfooconfig.yaml",
+        "prompts: [file://p.csv, file://lines.csv]\nproviders: [echo]\ntests: [{vars: {t: x}}]\n",
+    )
+    write(
+        "pf/pf/p.csv",
+        'prompt,label\n"Tell me about {{t}}",Basic\n'
+        '"[{""role"":""system"",""content"":""Be brief""},'
+        '{""role"":""user"",""content"":""Explain {{t}}""}]",Chat\n'
+        ",Empty\n",
+    )
+    write("pf/pf/lines.csv", "prompt\nSay {{t}}\n\nShout {{t}}\n")
+    result = cli("import", "promptfoo", "pf/pf/promptfooconfig.yaml", "--name", "c", "-f", "json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["not_converted"] == []
+    docs = [yaml.safe_load(p.read_text()) for p in sorted((project / "prompts/c").glob("*.yaml"))]
+    assert [d.get("template") or d.get("messages") for d in docs] == [
+        "Tell me about {{t}}",
+        [
+            {"role": "system", "content": "Be brief"},
+            {"role": "user", "content": "Explain {{t}}"},
+        ],
+        "Say {{t}}",
+        "Shout {{t}}",
+    ]
+    assert cli("lint").exit_code == 0
+    write("pf/pf/p.csv", "text,label\nhello,x\n")
+    refused = cli("import", "promptfoo", "pf/pf/promptfooconfig.yaml", "--name", "d")
+    assert_no_traceback(refused)
+    assert "file://p.csv: a CSV prompt file with no prompt" in refused.stdout + refused.stderr
+
+
+def test_content_part_without_type_is_named_by_its_keys(
+    project: Path, cli: Cli, write: Callable[..., Path]
+) -> None:
+    # a gateway's own part format ({modality, value}, promptfoo's adaline examples) has no
+    # type: the report names its keys rather than a type of None
+    write("pf/pf/promptfooconfig.yaml", "prompts: [file://p.json]\ntests: [{vars: {q: x}}]\n")
+    write(
+        "pf/pf/p.json",
+        '[{"role": "user", "content": [{"type": "text", "text": "{{q}}"}, '
+        '{"modality": "image", "value": "u"}]}]',
+    )
+    result = cli("import", "promptfoo", "pf/pf/promptfooconfig.yaml", "-f", "json")
+    assert result.exit_code == 0, result.stderr
+    assert any(
+        "content part 2: a part without a type (keys: modality, value) is not converted" in n
+        for n in json.loads(result.stdout)["not_converted"]
+    )
+
+
+def test_messages_mapping_prompt_file_refused_with_reason(
+    project: Path, cli: Cli, write: Callable[..., Path]
+) -> None:
+    # promptfoo 0.121.20 loads such a file but does not send it as chat messages (OpenAI: the
+    # mapping as the request's messages; Anthropic: its text as one user message), so the
+    # import refuses it and says what to write instead
+    write("pf/pf/promptfooconfig.yaml", "prompts: [file://p.yaml]\ntests: [{vars: {q: x}}]\n")
+    write("pf/pf/p.yaml", "messages:\n  - role: user\n    content: 'Say {{q}}'\n")
+    result = cli("import", "promptfoo", "pf/pf/promptfooconfig.yaml")
+    assert_no_traceback(result)
+    assert result.exit_code == 1
+    assert "file://p.yaml: a mapping with a 'messages' list" in result.stderr
+    assert "make the file the list itself" in result.stderr
+    write("pf/pf/p.yaml", "- role: user\n  content: 'Say {{q}}'\n")
+    assert cli("import", "promptfoo", "pf/pf/promptfooconfig.yaml").exit_code == 0
+
+
 @pytest.mark.parametrize(
     ("csv_text", "line", "message"),
     [
@@ -1661,6 +1759,11 @@ def test_the_examples_driver_counts_imports_and_lints(
         "prompts: ['{{q}}']\nproviders: [openai:gpt-4o]\nsharing: true\ntests: [{vars: {q: hi}}]\n",
     )
     write(ex / "bad/promptfooconfig.yaml", "prompts: [file://make.py]\n")
+    write(  # an llm-rubric without a value: the import says lint will refuse it
+        ex / "said/promptfooconfig.yaml",
+        "prompts: ['{{q}}']\nproviders: [echo]\n"
+        "tests: [{vars: {q: hi}, assert: [{type: llm-rubric}]}]\n",
+    )
     out = tmp_path / "out.json"
     script = Path(__file__).parents[1] / "bench" / "promptfoo_examples.py"
     done = subprocess.run(
@@ -1676,8 +1779,9 @@ def test_the_examples_driver_counts_imports_and_lints(
         "ok": ("clean", "passes"),
         "alias": ("unconverted", "pin-model"),
         "bad": ("refused", "-"),
+        "said": ("clean", "announced"),
     }
-    assert "3 config(s), import: clean 1, refused 1, unconverted 1" in done.stdout
+    assert "4 config(s), import: clean 2, refused 1, unconverted 1" in done.stdout
 
 
 def test_thinking_converts_only_where_promptfoo_hides_it(

@@ -108,6 +108,11 @@ PREFIXES = {
     "openrouter": "openrouter",
     "fireworks": "fireworks_ai",
     "cohere": "cohere",
+    # promptfoo and litellm name these providers' models alike (promptfoo's examples/cerebras,
+    # xai, gemma-vs-llama)
+    "cerebras": "cerebras",
+    "xai": "xai",
+    "replicate": "replicate",
 }
 _KINDS = ("chat", "completion", "messages", "embedding", "responses")
 _PROMPT_TEXT = (".txt", ".md", ".j2", ".jinja", ".prompt", ".nunjucks")
@@ -276,6 +281,20 @@ def _is_chat(data: Any) -> bool:
     )
 
 
+def _not_chat(item: str, data: Any) -> str:
+    """Why a JSON or YAML prompt file is refused: it is not a list of chat messages. A mapping
+    holding one under ``messages`` is one promptfoo itself does not send as messages
+    (0.121.20: its OpenAI provider puts the whole mapping in the request's ``messages``, which
+    must be a list; its Anthropic provider sends the file's text as one user message)."""
+    if isinstance(data, dict) and _is_chat(data.get("messages")):
+        return (
+            f"{item}: a mapping with a 'messages' list, not a list of chat messages; promptfoo "
+            "does not send it as messages either (the mapping as the request's messages for "
+            "OpenAI, its text as one user message for Anthropic): make the file the list itself"
+        )
+    return f"{item}: not a list of chat messages"
+
+
 _PART_TYPES = ("text", "image_url")
 
 
@@ -292,10 +311,14 @@ def _messages(
                 if isinstance(part, dict) and part.get("type") in _PART_TYPES:
                     parts.append(_templated(part))
                 else:
-                    kind = part.get("type") if isinstance(part, dict) else type(part).__name__
+                    if isinstance(part, dict) and part.get("type") is None:
+                        what = f"a part without a type (keys: {', '.join(map(str, part))}) is"
+                    else:
+                        kind = part.get("type") if isinstance(part, dict) else type(part).__name__
+                        what = f"{kind!r} parts are"
                     ctx.skip(
                         loc,
-                        f"message {i + 1}, content part {j + 1}: {kind!r} parts are "
+                        f"message {i + 1}, content part {j + 1}: {what} "
                         "not converted (text and image_url are)",
                     )
             out.append({"role": m["role"], "content": parts})
@@ -362,7 +385,7 @@ def _nunjucks_chat(
         ctx.skip(loc, f"{item}: not JSON once its _conversation loop is removed: {e.msg}")
         return []
     if not _is_chat(data):
-        ctx.skip(loc, f"{item}: not a list of chat messages")
+        ctx.skip(loc, _not_chat(item, data))
         return []
     if n:
         ctx.note(
@@ -393,9 +416,11 @@ def _prompt_file(
     if suffix == ".json" or suffix in (".yaml", ".yml"):
         data = _parse(path)
         if not _is_chat(data):
-            ctx.skip(loc, f"{item}: not a list of chat messages")
+            ctx.skip(loc, _not_chat(item, data))
             return []
         return [(label or path.stem, {"messages": _messages(ctx, data, loc)})]
+    if suffix == ".csv":
+        return _csv_prompts(ctx, item, text, label, path.stem, loc)
     if suffix in _PROMPT_TEXT or suffix == "":
         parts = re.split(r"\n-{3,}\n", text)
         return [
@@ -407,6 +432,34 @@ def _prompt_file(
         ]
     ctx.skip(loc, f"{item}: unsupported prompt file type {suffix!r}")
     return []
+
+
+def _csv_prompts(
+    ctx: Ctx, item: str, text: str, label: str, stem: str, loc: tuple[str | int, ...]
+) -> list[tuple[str, dict[str, Any]]]:
+    """The prompts in a CSV prompt file, as promptfoo 0.121.20 reads one: without a comma,
+    each non-blank line is a prompt (a first line ``prompt`` is the header); otherwise a header
+    row, and each row with a ``prompt`` cell (trimmed) is a prompt, its ``label`` cell naming
+    it. A prompt's text is a template or, as JSON, a chat list."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    if "," not in text:
+        start = 1 if lines and lines[0].strip().lower() == "prompt" else 0
+        rows = [{"prompt": line} for line in lines[start:]]
+    else:
+        reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+        rows = [
+            {str(k).strip(): (v or "").strip() for k, v in row.items() if isinstance(v, str)}
+            for row in reader
+        ]
+        rows = [r for r in rows if r.get("prompt")]
+    if not rows:
+        ctx.skip(loc, f"{item}: a CSV prompt file with no prompt (no 'prompt' column or rows)")
+        return []
+    out = []
+    for i, row in enumerate(rows):
+        name = row.get("label") or (label if label and len(rows) == 1 else f"{stem}-{i + 1}")
+        out.append((name, _prompt_from_text(ctx, row["prompt"], loc)))
+    return out
 
 
 CONFIG = "__config"  # a prompt's own provider config, in its body until the versions are written
@@ -972,6 +1025,7 @@ def convert_assertion(
         ctx.skip((*loc, "provider"), f"provider is not converted: promptops's {ours} uses none")
     if base in APPROXIMATE:
         ctx.note(loc, APPROXIMATE[base])
+    _needs_value(ctx, ours, out, loc)
     _leftover(
         ctx,
         a,
@@ -979,6 +1033,17 @@ def convert_assertion(
         ("type", "value", "threshold", "weight", "metric", "provider", "rubricPrompt", "transform"),
     )
     return out
+
+
+def _needs_value(ctx: Ctx, ours: str, out: dict[str, Any], loc: tuple[str | int, ...]) -> None:
+    """An assertion promptfoo takes without a value (an ``llm-rubric`` whose rubric is all in a
+    ``rubricPrompt``, say) but promptops's type needs one: lint names it, the import says so
+    first."""
+    from ..assertions import REGISTRY
+
+    atype = REGISTRY.get(ours.removeprefix("not-"))
+    if atype is not None and atype.needs_value and out.get("value") is None:
+        ctx.note(loc, f"{ours}: lint will refuse it until it is fixed: {ours} needs a value")
 
 
 def _leftover(
