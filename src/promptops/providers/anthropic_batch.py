@@ -225,35 +225,14 @@ class AnthropicBatchClient:
         return {"x-api-key": key, "anthropic-version": VERSION, "content-type": "application/json"}
 
     async def _request(self, method: str, url: str, body: bytes | None = None) -> bytes:
-        import asyncio
-
-        import aiohttp
-
         from .base import NATIVE, _instance
-        from .native import NativeProvider
+        from .native import NativeProvider, send
 
         prov = _instance(NATIVE)
         assert isinstance(prov, NativeProvider)
-        try:
-            async with prov.client(self.base).request(
-                method,
-                url,
-                data=body,
-                headers=self._headers(),
-                timeout=aiohttp.ClientTimeout(total=self.timeout),
-            ) as response:
-                raw = await response.read()
-                status = response.status
-        except (asyncio.TimeoutError, TimeoutError):
-            raise CallError(
-                f"Timeout: no answer within {self.timeout:g}s", transient=True, kind="timeout"
-            ) from None
-        except aiohttp.ClientError as exc:
-            raise CallError(
-                f"APIConnectionError: {type(exc).__name__}: {exc}",
-                transient=True,
-                kind="connection",
-            ) from None
+        status, _, raw = await send(
+            prov.client(self.base), method, url, self.timeout, data=body, headers=self._headers()
+        )
         if status >= 400:
             raise _classify(status, raw, self.model, self.api_base)
         return raw

@@ -196,6 +196,36 @@ def _tool_calls(message: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+async def send(
+    session: Any, method: str, url: str, timeout: float, **kwargs: Any
+) -> tuple[int, Any, bytes]:
+    """One request on an aiohttp ``session`` (a pool of :meth:`NativeProvider.client`): the
+    status, headers and body; a timeout or a failed connection (refused, dropped, a protocol
+    error) as the transient CallError the retry loop expects. HTTP error statuses are the
+    caller's to classify."""
+    import asyncio
+
+    import aiohttp
+
+    try:
+        async with session.request(
+            method, url, timeout=aiohttp.ClientTimeout(total=timeout), **kwargs
+        ) as response:
+            return response.status, response.headers, await response.read()
+    except (asyncio.TimeoutError, TimeoutError) as exc:
+        raise CallError(
+            f"Timeout: no answer within {timeout:g}s ({type(exc).__name__})",
+            transient=True,
+            kind="timeout",
+        ) from None
+    except aiohttp.ClientError as exc:
+        raise CallError(
+            f"APIConnectionError: {type(exc).__name__}: {exc}",
+            transient=True,
+            kind="connection",
+        ) from None
+
+
 def parse_reply(data: Any, model: str, latency_ms: float) -> Completion:
     """A chat-completions (or completions) answer as a Completion; CallError (malformed,
     transient) when it has not the OpenAI shape."""
@@ -297,34 +327,12 @@ class NativeProvider:
     ) -> tuple[dict[str, Any], float]:
         """POST ``body`` to the call's endpoint; the decoded answer and the latency (ms).
         ``key``: the API key to send instead of ``OPENAI_API_KEY`` (a local server's)."""
-        import asyncio
-
-        import aiohttp
-
         base = self.endpoint(call.api_base)
         headers = self.headers(call.model) if key is None else {"Authorization": f"Bearer {key}"}
         start = time.perf_counter()
-        try:
-            async with self.client(base).post(
-                base + path,
-                json=body,
-                headers=headers,
-                timeout=aiohttp.ClientTimeout(total=call.timeout),
-            ) as response:
-                raw = await response.read()
-                status, reply_headers = response.status, response.headers
-        except (asyncio.TimeoutError, TimeoutError) as exc:
-            raise CallError(
-                f"Timeout: no answer within {call.timeout:g}s ({type(exc).__name__})",
-                transient=True,
-                kind="timeout",
-            ) from None
-        except aiohttp.ClientError as exc:  # connection refused or dropped, protocol errors
-            raise CallError(
-                f"APIConnectionError: {type(exc).__name__}: {exc}",
-                transient=True,
-                kind="connection",
-            ) from None
+        status, reply_headers, raw = await send(
+            self.client(base), "POST", base + path, call.timeout, json=body, headers=headers
+        )
         latency = (time.perf_counter() - start) * 1000
         if status >= 400:
             raise classify_status(status, reply_headers, raw, call.model, call.api_base)

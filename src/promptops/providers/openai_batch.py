@@ -74,31 +74,17 @@ class BatchClient:
     async def _request(
         self, method: str, path: str, *, json_body: Any = None, data: Any = None
     ) -> bytes:
-        import asyncio
+        from .native import send
 
-        import aiohttp
-
-        try:
-            async with self.prov.client(self.base).request(
-                method,
-                self.base + path,
-                json=json_body,
-                data=data,
-                headers=self.prov.headers(self.model),
-                timeout=aiohttp.ClientTimeout(total=self.timeout),
-            ) as response:
-                raw = await response.read()
-                status, headers = response.status, response.headers
-        except (asyncio.TimeoutError, TimeoutError):
-            raise CallError(
-                f"Timeout: no answer within {self.timeout:g}s", transient=True, kind="timeout"
-            ) from None
-        except aiohttp.ClientError as exc:
-            raise CallError(
-                f"APIConnectionError: {type(exc).__name__}: {exc}",
-                transient=True,
-                kind="connection",
-            ) from None
+        status, headers, raw = await send(
+            self.prov.client(self.base),
+            method,
+            self.base + path,
+            self.timeout,
+            json=json_body,
+            data=data,
+            headers=self.prov.headers(self.model),
+        )
         if status >= 400:
             raise classify_status(status, headers, raw, self.model, self.api_base)
         return raw
