@@ -63,7 +63,15 @@ def scenario(name: str, fault: str | None, key: bool, cases: int, tmp: Path) -> 
     server, url = start_server(fault)
     root = tmp / name
     make_project(root, url, cases)
-    cmd = [str(BIN / "promptops"), "eval", "bench@1.0", "-q", "--concurrency", "16", "--no-estimate"]
+    cmd = [
+        str(BIN / "promptops"),
+        "eval",
+        "bench@1.0",
+        "-q",
+        "--concurrency",
+        "16",
+        "--no-estimate",
+    ]
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-c", "import litellm"], env=env(key), check=True)
     import_s = time.perf_counter() - t0
