@@ -2151,3 +2151,105 @@ def test_openai_defaults_are_each_providers_own(
         {"max_tokens": 64},
     ]
     assert cli("lint").exit_code == 0
+
+
+def test_nunjucks_chat_file_looping_over_a_history_var(
+    project: Path, cli: Cli, write: Callable[..., Path], server: FakeOpenAI
+) -> None:
+    """A JSON prompt file whose Nunjucks loop makes messages from a case's var (promptfoo's
+    openai-chat-history shape): each case sends the messages promptfoo 0.121.20 sent for it
+    to the loopback server (recorded with /tmp/pf4probe, the same config); a case whose file
+    does not render to JSON (a quote in a "{{ content }}"), which promptfoo refuses, fails."""
+    write(
+        "pf/hist/promptfooconfig.yaml",
+        """\
+        prompts: [file://prompt.json]
+        providers: [openai:chat:gpt-4o-mini-2024-07-18]
+        defaultTest:
+          vars:
+            system_message: Be brief.
+            previous_messages:
+              - user: Who founded Facebook?
+              - assistant: Mark Zuckerberg
+        tests:
+          - vars:
+              question: Did he create any other companies?
+          - vars:
+              question: "Quote \\"this\\"\\nand a newline"
+              previous_messages:
+                - user: 'He said "hi"'
+                - assistant: "line one\\nline two"
+          - vars:
+              question: plain
+              previous_messages:
+                - user: "a & b <c>"
+        """,
+    )
+    write(
+        "pf/hist/prompt.json",
+        """\
+        [
+          {"role": "system", "content": {{ system_message | dump }}},
+          {% for message in previous_messages %}
+            {% for role, content in message %}
+              {"role": "{{ role }}", "content": "{{ content }}"},
+            {% endfor %}
+          {% endfor %}
+          {"role": "user", "content": {{ question | dump }}}
+        ]
+        """,
+    )
+    result = cli(
+        "import", "promptfoo", "pf/hist/promptfooconfig.yaml", "--name", "hist", "-f", "json"
+    )
+    assert result.exit_code == 0, result.output
+    refused = json.loads(result.stdout)["not_converted"]
+    assert len(refused) == 1 and "case case-2: does not render to JSON" in refused[0]
+    doc = yaml.safe_load((project / "prompts/hist/1.0.0.yaml").read_text())
+    assert doc["messages"][1] == {"placeholder": "_history"}
+    assert doc["inputs"]["_history"]["type"] == "messages"
+    assert cli("lint").exit_code == 0
+    result = cli("eval", "hist@1.0.0", "-f", "json", "--fail-under", "0")
+    assert result.exit_code == 0, result.output
+    sent = {r.body["messages"][-1]["content"]: r.body["messages"] for r in server.requests}
+    # what promptfoo 0.121.20 sent (request bodies on the loopback server), byte for byte
+    promptfoo_sent = [
+        '[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Who founded '
+        'Facebook?"}, {"role": "assistant", "content": "Mark Zuckerberg"}, {"role": "user", '
+        '"content": "Did he create any other companies?"}]',
+        '[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "a & b <c>"}, '
+        '{"role": "user", "content": "plain"}]',
+    ]
+    for text in promptfoo_sent:
+        question = json.loads(text)[-1]["content"]
+        assert json.dumps(sent[question]) == text
+    run_id = json.loads(result.stdout)["run_id"]
+    recs = (project / ".promptops/runs" / run_id / "results.jsonl").read_text().splitlines()
+    verdicts = {json.loads(x)["case_id"]: json.loads(x)["pass"] for x in recs}
+    assert verdicts == {"case-1": True, "case-2": False, "case-3": True}
+
+
+@pytest.mark.parametrize(
+    ("prompt", "why"),
+    [
+        (
+            '[{"role": "user", "content": {% if q %}"a"{% else %}"b"{% endif %}}]',
+            "here they stand inside a message",
+        ),
+        (
+            '[{"role": "user", "content": "{{ q }}"} {% for m in h %}, {{ m }}{% endfor %}',
+            "does not parse as JSON without them",
+        ),
+        ('[{"role": "user", "content": "{% q"}]', "unclosed {% tag"),
+    ],
+)
+def test_nunjucks_chat_file_tags_not_between_messages_are_refused(
+    project: Path, cli: Cli, write: Callable[..., Path], prompt: str, why: str
+) -> None:
+    write("pf/njr/promptfooconfig.yaml", "prompts: [file://chat.json]\ntests: [{vars: {q: hi}}]\n")
+    (project / "pf/njr/chat.json").write_text(prompt, encoding="utf-8")
+    result = cli("import", "promptfoo", "pf/njr/promptfooconfig.yaml", "-f", "json")
+    assert_no_traceback(result)
+    assert result.exit_code == 1
+    assert "no prompt could be converted" in result.stderr
+    assert why in result.stderr

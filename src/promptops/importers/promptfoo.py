@@ -57,6 +57,7 @@ from .promptfoo_parts import (
     CONFIG,
     Ctx,
     Provider,
+    RenderedChat,
     Skipped,
     apply_config,
     assertion_from_string,
@@ -327,6 +328,73 @@ def _prompt_names(name: str, providers: list[Provider]) -> list[tuple[str, Provi
     return out
 
 
+def _render_chat_cases(
+    ctx: Ctx, chat: RenderedChat, defaults: dict[str, Any], cases: list[dict[str, Any]]
+) -> None:
+    """Each case's value of ``chat.var``: the messages promptfoo's rendering of the prompt
+    file puts where its tags stand. The file is rendered (promptops's Jinja) and read as
+    JSON as promptfoo does; the messages around the tags must come out as the prompt's own
+    render of them, or the case gets a failing ``unconverted`` check (fail closed): so too
+    when the file does not render to a JSON chat list, which promptfoo refuses for the case."""
+    from ..errors import RenderError
+    from ..render import render_template
+
+    for c, case in enumerate(cases):
+        values = {**defaults, **case["vars"]}
+        where = f"{chat.item}, case {case.get('id') or c + 1}"
+        why: str | None = None
+        if chat.var in values:
+            why = f"{where}: sets {chat.var!r}, the input the file's rendered messages go in"
+            if (x := ctx.unconverted(chat.loc, why)) is not None:
+                case.setdefault("assert", []).append(x)
+            continue
+        try:
+            text = render_template(chat.template, values, chat.item)
+            sent = json.loads(text)
+        except RenderError as e:
+            why = f"{where}: does not render: {e}"
+        except json.JSONDecodeError as e:
+            why = (
+                f"{where}: does not render to JSON ({e.msg}, line {e.lineno}); promptfoo refuses it"
+            )
+        else:
+            why = _check_rendered(chat, sent, values)
+            if why is None:
+                stop = len(sent) - chat.after
+                case["vars"][chat.var] = sent[chat.before : stop]
+                continue
+            why = f"{where}: {why}"
+        if (x := ctx.unconverted(chat.loc, why)) is not None:
+            case.setdefault("assert", []).append(x)
+
+
+def _check_rendered(chat: RenderedChat, sent: Any, values: dict[str, Any]) -> str | None:
+    """Why the rendered messages cannot be the prompt's (None when they can)."""
+    from ..errors import RenderError
+    from ..render import render_template
+
+    if not isinstance(sent, list) or len(sent) < chat.before + chat.after:
+        return "does not render to a list holding the file's messages"
+    for m in sent:
+        if not (
+            isinstance(m, dict)
+            and set(m) == {"role", "content"}
+            and m["role"] in ("system", "user", "assistant")
+            and isinstance(m["content"], str)
+        ):
+            return f"renders a message that is not a text chat message: {json.dumps(m)[:80]}"
+    around = sent[: chat.before] + sent[len(sent) - chat.after :]
+    fixed = [m for m in chat.body["messages"] if "placeholder" not in m]
+    for m, want in zip(fixed, around, strict=True):
+        try:
+            got = render_template(m["content"], values, chat.item)
+        except RenderError as e:
+            return f"does not render: {e}"
+        if {"role": m["role"], "content": got} != want:
+            return "a message around its tags renders otherwise than promptfoo's JSON reads it"
+    return None
+
+
 def import_promptfoo(
     config: Path,
     root: Path,
@@ -469,6 +537,9 @@ def import_promptfoo(
                     "import: split the scenario or shorten its lists"
                 )
 
+    for chat in ctx.rendered_chats:
+        _render_chat_cases(ctx, chat, defaults, cases)
+
     names: dict[str, list[Any]] = {}
     for k, v in defaults.items():
         names.setdefault(k, []).append(v)
@@ -494,16 +565,26 @@ def import_promptfoo(
     in_cases = {k for c in cases for k in c["vars"]}
     per_version: list[set[str]] = []
     for _, body in prompts:
-        sources = [body.get("template")] + [m["content"] for m in body.get("messages", [])]
-        per_version.append(used(sources) | in_asserts)
+        sources = [body.get("template")] + [m.get("content") for m in body.get("messages", [])]
+        held = {m["placeholder"] for m in body.get("messages", []) if "placeholder" in m}
+        per_version.append(used(sources) | in_asserts | held)
         for var in per_version[-1]:
             names.setdefault(var, [])
+    # vars only the rendered chats read: their messages are in the cases' history inputs
+    consumed = used([c.template for c in ctx.rendered_chats]) - set().union(*per_version)
+    for var in consumed:
+        names.pop(var, None)
+        for case in cases:
+            case["vars"].pop(var, None)
     inputs: dict[str, Any] = {}
     for var, values in names.items():
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", var):
             ctx.skip(("tests",), f"variable {var!r} is not a valid input name")
             continue
         spec: dict[str, Any] = {"type": input_type(values) if values else "string"}
+        if any(chat.var == var for chat in ctx.rendered_chats):
+            spec["type"] = "messages"
+            names.setdefault(var, [])
         if var in defaults and defaults[var] is not None:
             spec["default"] = defaults[var]
         elif any(var not in c["vars"] for c in cases):

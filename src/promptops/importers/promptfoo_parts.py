@@ -153,6 +153,8 @@ class Ctx:
         self.notes: list[Skipped] = []
         # parts of the config that come from another file: their locations are in that file
         self.sources: dict[tuple[str | int, ...], Source] = {}
+        # chat prompt files whose Nunjucks tags make the history: rendered per case at import
+        self.rendered_chats: list[RenderedChat] = []
 
     def where(self, *loc: str | int) -> str:
         shown, lines, rest, name = self.shown, self.lines, loc, None
@@ -368,17 +370,70 @@ _CONVERSATION_LOOP = re.compile(
 )
 
 
+@dataclass
+class RenderedChat:
+    """A chat prompt file whose Nunjucks tags (a loop over a case's var, say) produce some of
+    its messages. promptfoo renders the whole file per case and reads the JSON; the import
+    does the same per case (promptops's Jinja, the tags converted) and writes the messages
+    the tags produced as the case's value of ``var``, a messages input the prompt places
+    where the tags stood. ``body`` is the prompt; ``before``: messages ahead of the tags."""
+
+    template: str
+    var: str
+    body: dict[str, Any]
+    before: int
+    after: int
+    loc: tuple[str | int, ...]
+    item: str
+
+
+# a JSON string, or a bare ``{{ }}`` expression (a JSON value once rendered)
+_JSON_STRING_OR_EXPR = re.compile(r'"(?:[^"\\]|\\.)*"|\{\{.*?\}\}', re.S)
+_DUMPED = re.compile(r"\{\{-?\s*(.+?)\s*\|\s*dump\s*-?\}\}", re.S)
+# Nunjucks ``for k, v in x`` iterates a mapping's items; Jinja's needs ``.items()``
+_PAIR_LOOP = re.compile(r"(\{%[-+]?\s*for\s+\w+\s*,\s*\w+\s+in\s+)(.+?)(\s*[-+]?%\})", re.S)
+_SLOT = '{"\\u0000": 0}'
+
+
+def _pairs(m: re.Match[str]) -> str:
+    head, seq, tail = m.groups()
+    return f"{head}(({seq}).items() if ({seq}) is mapping else ({seq})){tail}"
+
+
+def _skeleton(prefix: str, suffix: str) -> tuple[list[Any], list[str]] | None:
+    """The JSON around the tags, with a slot where they stood and each bare ``{{ }}`` as a
+    marker string (its text in the returned list), or None when it does not parse."""
+    exprs: list[str] = []
+
+    def mark(m: re.Match[str]) -> str:
+        if m.group(0).startswith('"'):
+            return m.group(0)
+        exprs.append(m.group(0))
+        return json.dumps(f"\u0001{len(exprs) - 1}")
+
+    for joint in ("", ","):
+        exprs.clear()
+        text = _JSON_STRING_OR_EXPR.sub(mark, prefix + _SLOT + joint + suffix)
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(data, list):
+            return data, list(exprs)
+    return None
+
+
 def _nunjucks_chat(
     ctx: Ctx, item: str, text: str, label: str, loc: tuple[str | int, ...]
 ) -> list[tuple[str, dict[str, Any]]]:
     """A chat prompt file written as JSON with Nunjucks tags. promptfoo renders it, then reads
     the JSON; its ``{% for ... in _conversation %}`` loop replays the earlier turns of a
     conversation, which a single case does not have (promptops: a case's ``turns:``), so it
-    renders nothing and is dropped here. Other tags are reported."""
+    renders nothing and is dropped here. Other tags (one run of them, between whole messages)
+    become a messages input rendered per case (:class:`RenderedChat`)."""
     stripped, n = _CONVERSATION_LOOP.subn("", text)
     if "{%" in stripped:
-        ctx.skip(loc, f"{item}: Nunjucks tags other than a _conversation loop are not converted")
-        return []
+        return _rendered_chat(ctx, item, stripped, label, loc)
     try:
         data = json.loads(stripped)
     except json.JSONDecodeError as e:
@@ -394,6 +449,59 @@ def _nunjucks_chat(
             "a multi-turn case is promptops's turns:",
         )
     return [(label, {"messages": _messages(ctx, data, loc)})]
+
+
+def _rendered_chat(
+    ctx: Ctx, item: str, text: str, label: str, loc: tuple[str | int, ...]
+) -> list[tuple[str, dict[str, Any]]]:
+    tags = list(_BLOCK_TAG.finditer(text))
+    refuse = f"{item}: Nunjucks tags are converted when they stand between whole messages"
+    if not tags:
+        ctx.skip(loc, f"{refuse}; this file has an unclosed {{% tag")
+        return []
+    start, end = tags[0].start(), tags[-1].end()
+    found = _skeleton(text[:start], text[end:])
+    if found is None:
+        ctx.skip(loc, f"{refuse}; this file does not parse as JSON without them")
+        return []
+    data, exprs = found
+    slots = [i for i, m in enumerate(data) if m == {"\u0000": 0}]
+    if len(slots) != 1:
+        ctx.skip(loc, f"{refuse}; here they stand inside a message")
+        return []
+    var = "_history" + (f"_{len(ctx.rendered_chats) + 1}" if ctx.rendered_chats else "")
+    messages: list[dict[str, Any]] = []
+    for i, m in enumerate(data):
+        if i == slots[0]:
+            messages.append({"placeholder": var})
+            continue
+        if not (isinstance(m, dict) and set(m) == {"role", "content"}):
+            ctx.skip(loc, f"{item}: message {i + 1}: not a role and content")
+            return []
+        content = m["content"]
+        if isinstance(content, str) and content.startswith("\u0001"):
+            dumped = _DUMPED.fullmatch(exprs[int(content[1:])])
+            if dumped is None:
+                ctx.skip(loc, f"{item}: message {i + 1}: a bare {{{{ }}}} without | dump")
+                return []
+            content = "{{ " + dumped.group(1) + " }}"
+        if not isinstance(content, str) or not isinstance(m["role"], str):
+            ctx.skip(loc, f"{item}: message {i + 1}: role and content must be text")
+            return []
+        if m["role"] not in ("system", "user", "assistant"):
+            ctx.skip(loc, f"{item}: message {i + 1}: role {m['role']!r} is not converted")
+            return []
+        messages.append({"role": m["role"], "content": _nunjucks(content)})
+    body: dict[str, Any] = {"messages": messages}
+    template = _PAIR_LOOP.sub(_pairs, _nunjucks(text))
+    after = len(data) - slots[0] - 1
+    ctx.rendered_chats.append(RenderedChat(template, var, body, slots[0], after, loc, item))
+    ctx.note(
+        loc,
+        f"{item}: the messages its Nunjucks tags make are rendered per case into the input "
+        f"{var!r} (type messages)",
+    )
+    return [(label, body)]
 
 
 def _prompt_file(
