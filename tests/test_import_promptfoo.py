@@ -2253,3 +2253,72 @@ def test_nunjucks_chat_file_tags_not_between_messages_are_refused(
     assert result.exit_code == 1
     assert "no prompt could be converted" in result.stderr
     assert why in result.stderr
+
+
+def test_nunjucks_history_loop_with_dump_sends_promptfoos_messages(
+    project: Path, cli: Cli, write: Callable[..., Path], server: FakeOpenAI
+) -> None:
+    """openai-chat-history's own shape (``{{ content | dump }}``, a system message from a
+    file), with quotes, newlines, a tab, a backslash, non-ASCII text, a two-key message and an
+    empty history: the messages promptfoo 0.121.20 sent to the loopback server, byte for byte."""
+    write(
+        "pf/hd/promptfooconfig.yaml",
+        """\
+        prompts: [file://prompt.json]
+        providers: [openai:chat:gpt-4o-mini-2024-07-18]
+        defaultTest:
+          vars:
+            system_message: file://system_message.txt
+            previous_messages:
+              - user: Who founded Facebook?
+              - assistant: Mark Zuckerberg
+        tests:
+          - vars:
+              question: Did he create any other companies?
+          - vars:
+              question: "Quote \\"this\\"\\nand a newline \\\\ backslash"
+              previous_messages:
+                - user: 'He said "hi"'
+                  assistant: "line one\\nline two\\ttab"
+                - assistant: "unicode é ✓ </script>"
+          - vars:
+              question: empty
+              previous_messages: []
+        """,
+    )
+    (project / "pf/hd/system_message.txt").write_text('You are "helpful".\nBe brief.\n')
+    write(
+        "pf/hd/prompt.json",
+        """\
+        [
+          {"role": "system", "content": {{ system_message | dump }}},
+          {% for message in previous_messages %}
+            {% for role, content in message %}
+              {"role": "{{ role }}", "content": {{ content | dump }}},
+            {% endfor %}
+          {% endfor %}
+          {"role": "user", "content": {{ question | dump }}}
+        ]
+        """,
+    )
+    result = cli("import", "promptfoo", "pf/hd/promptfooconfig.yaml", "--name", "hd")
+    assert result.exit_code == 0, result.output
+    assert "everything converted" in result.stdout
+    result = cli("eval", "hd@1.0.0", "--fail-under", "0")
+    assert result.exit_code == 0, result.output
+    system = '{"role": "system", "content": "You are \\"helpful\\".\\nBe brief."}, '
+    promptfoo_sent = [
+        "["
+        + system
+        + '{"role": "user", "content": "He said \\"hi\\""}, {"role": "assistant", "content": '
+        '"line one\\nline two\\ttab"}, {"role": "assistant", "content": "unicode é ✓ </script>"}'
+        ', {"role": "user", "content": "Quote \\"this\\"\\nand a newline \\\\ backslash"}]',
+        "["
+        + system
+        + '{"role": "user", "content": "Who founded Facebook?"}, {"role": "assistant", '
+        '"content": "Mark Zuckerberg"}, {"role": "user", "content": "Did he create any other '
+        'companies?"}]',
+        "[" + system + '{"role": "user", "content": "empty"}]',
+    ]
+    sent = sorted(json.dumps(r.body["messages"], ensure_ascii=False) for r in server.requests)
+    assert sent == sorted(promptfoo_sent)
