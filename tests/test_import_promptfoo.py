@@ -2227,6 +2227,20 @@ def test_nunjucks_chat_file_looping_over_a_history_var(
     recs = (project / ".promptops/runs" / run_id / "results.jsonl").read_text().splitlines()
     verdicts = {json.loads(x)["case_id"]: json.loads(x)["pass"] for x in recs}
     assert verdicts == {"case-1": True, "case-2": False, "case-3": True}
+    # --drop-unconverted leaves the refused case out rather than send other messages
+    result = cli(
+        "import",
+        "promptfoo",
+        "pf/hist/promptfooconfig.yaml",
+        "--name",
+        "hist2",
+        "--drop-unconverted",
+        "-f",
+        "json",
+    )
+    assert result.exit_code == 0, result.output
+    cases = (project / "evals/hist2.jsonl").read_text().splitlines()
+    assert [json.loads(c)["id"] for c in cases] == ["case-1", "case-3"]
 
 
 @pytest.mark.parametrize(

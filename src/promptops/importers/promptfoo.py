@@ -339,14 +339,14 @@ def _render_chat_cases(
     from ..errors import RenderError
     from ..render import render_template
 
+    dropped: set[int] = set()
     for c, case in enumerate(cases):
         values = {**defaults, **case["vars"]}
         where = f"{chat.item}, case {case.get('id') or c + 1}"
         why: str | None = None
         if chat.var in values:
             why = f"{where}: sets {chat.var!r}, the input the file's rendered messages go in"
-            if (x := ctx.unconverted(chat.loc, why)) is not None:
-                case.setdefault("assert", []).append(x)
+            _refuse_case(ctx, chat, case, why, dropped)
             continue
         try:
             text = render_template(chat.template, values, chat.item)
@@ -364,8 +364,19 @@ def _render_chat_cases(
                 case["vars"][chat.var] = sent[chat.before : stop]
                 continue
             why = f"{where}: {why}"
-        if (x := ctx.unconverted(chat.loc, why)) is not None:
-            case.setdefault("assert", []).append(x)
+        _refuse_case(ctx, chat, case, why, dropped)
+    cases[:] = [case for case in cases if id(case) not in dropped]
+
+
+def _refuse_case(
+    ctx: Ctx, chat: RenderedChat, case: dict[str, Any], why: str, dropped: set[int]
+) -> None:
+    """A failing ``unconverted`` check on the case; with ``--drop-unconverted`` the case is
+    left out (it would not send the messages promptfoo sends, or refuses)."""
+    if (x := ctx.unconverted(chat.loc, why)) is not None:
+        case.setdefault("assert", []).append(x)
+    else:
+        dropped.add(id(case))
 
 
 def _check_rendered(chat: RenderedChat, sent: Any, values: dict[str, Any]) -> str | None:
