@@ -171,18 +171,9 @@ def normalize(batch: dict[str, Any]) -> dict[str, Any]:
 def endpoint(api_base: str | None) -> str:
     """The API root (``api_base``, else ``ANTHROPIC_API_BASE``/``ANTHROPIC_BASE_URL``, else
     Anthropic's), without a trailing ``/v1`` or ``/v1/messages``."""
-    from urllib.parse import urlsplit
+    from .native import base_url
 
-    env = os.environ.get("ANTHROPIC_API_BASE") or os.environ.get("ANTHROPIC_BASE_URL")
-    base = (api_base or env or DEFAULT_BASE).strip().rstrip("/")
-    parts = urlsplit(base)
-    if parts.username is not None or parts.password is not None:
-        raise CallError(
-            "the endpoint URL carries credentials (user:password@host)",
-            transient=False,
-            kind="auth",
-            hint=f"put the key in {KEY_ENV}, not in the URL",
-        )
+    base = base_url(api_base, ("ANTHROPIC_API_BASE", "ANTHROPIC_BASE_URL"), DEFAULT_BASE, KEY_ENV)
     for suffix in ("/v1/messages", "/v1"):
         base = base.removesuffix(suffix)
     return base
@@ -238,16 +229,9 @@ class AnthropicBatchClient:
         return raw
 
     async def _json(self, method: str, path: str, body: bytes | None = None) -> dict[str, Any]:
-        raw = await self._request(method, self.base + path, body)
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            data = None
-        if not isinstance(data, dict):
-            raise CallError(
-                f"malformed response to {method} {path}", transient=True, kind="malformed"
-            )
-        return data
+        from .native import json_object
+
+        return json_object(await self._request(method, self.base + path, body), method, path)
 
     async def submit(self, lines: list[bytes], run_id: str) -> tuple[dict[str, Any], str | None]:
         """Create a batch of these requests (from :meth:`line`); (the batch, no input file).

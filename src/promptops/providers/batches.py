@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from .base import CallError, Completion
 
+
 TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
 """Final batch statuses, in the vocabulary every client reports in."""
 

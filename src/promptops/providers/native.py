@@ -196,6 +196,37 @@ def _tool_calls(message: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def base_url(api_base: str | None, env: tuple[str, ...], default: str, key_env: str) -> str:
+    """``api_base``, else the first of the ``env`` variables set, else ``default``, without a
+    trailing ``/``. One with credentials in it (``user:pw@host``) is refused: the key goes in
+    ``key_env``, never in a URL a run records."""
+    from urllib.parse import urlsplit
+
+    from_env = next((v for v in (os.environ.get(name) for name in env) if v), None)
+    base = (api_base or from_env or default).strip().rstrip("/")
+    parts = urlsplit(base)
+    if parts.username is not None or parts.password is not None:
+        raise CallError(
+            "the endpoint URL carries credentials (user:password@host)",
+            transient=False,
+            kind="auth",
+            hint=f"remove them from the URL and set {key_env} instead",
+        )
+    return base
+
+
+def json_object(raw: bytes, method: str, path: str) -> dict[str, Any]:
+    """An API's answer (the batch clients') as the JSON object it must be; anything else is a
+    transient ``malformed`` CallError naming the request."""
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise CallError(f"malformed response to {method} {path}", transient=True, kind="malformed")
+    return data
+
+
 async def send(
     session: Any, method: str, url: str, timeout: float, **kwargs: Any
 ) -> tuple[int, Any, bytes]:
@@ -293,19 +324,7 @@ class NativeProvider:
         """The base URL calls go to. One with credentials in it (``user:pw@host``) is refused,
         as the OpenAI client refuses it: the key goes in ``OPENAI_API_KEY``, never in a URL a
         run records."""
-        from urllib.parse import urlsplit
-
-        env = os.environ.get("OPENAI_BASE_URL") or os.environ.get("OPENAI_API_BASE")
-        base = (api_base or env or OPENAI_URL).strip().rstrip("/")
-        parts = urlsplit(base)
-        if parts.username is not None or parts.password is not None:
-            raise CallError(
-                "the endpoint URL carries credentials (user:password@host)",
-                transient=False,
-                kind="auth",
-                hint=f"remove them from the URL and set {KEY_ENV} instead",
-            )
-        return base
+        return base_url(api_base, ("OPENAI_BASE_URL", "OPENAI_API_BASE"), OPENAI_URL, KEY_ENV)
 
     def headers(self, model: str) -> dict[str, str]:
         key = (os.environ.get(KEY_ENV) or "").strip()

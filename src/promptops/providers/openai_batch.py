@@ -90,16 +90,9 @@ class BatchClient:
         return raw
 
     async def _json(self, method: str, path: str, **kw: Any) -> dict[str, Any]:
-        raw = await self._request(method, path, **kw)
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            data = None
-        if not isinstance(data, dict):
-            raise CallError(
-                f"malformed response to {method} {path}", transient=True, kind="malformed"
-            )
-        return data
+        from .native import json_object
+
+        return json_object(await self._request(method, path, **kw), method, path)
 
     async def upload(self, content: bytes, filename: str) -> str:
         """Upload a batch input file; its id."""
